@@ -1,0 +1,3 @@
+"""Firebreak: a ChatOps incident bot."""
+
+__version__ = "0.1.0"
