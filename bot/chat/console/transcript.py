@@ -1,0 +1,132 @@
+"""The console chat backend's delivery side: what Slack would show, as readable text.
+
+Each delivered message becomes one transcript row, written in the same transaction that
+marks the outbox row delivered, so a crash can neither lose nor repeat a line.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bot.chat import render
+from bot.chat.naming import channel_name
+from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
+from bot.domain.clock import Clock, SystemClock
+from bot.domain.errors import IncidentNotFound
+from bot.domain.severity import Severity
+from bot.store.db import SessionFactory
+from bot.store.incidents import IncidentRepository
+from bot.store.models import TranscriptRow
+
+ANNOUNCEMENTS = "#incidents"
+
+_ICONS = {
+    "status_changed": "🔄",
+    "severity_changed": "📶",
+    "role_assigned": "🎖️",
+    "note": "📝",
+    "action_added": "✅",
+    "escalated": "📣",
+    "reminder": "⏰",
+    "alerts_all_resolved": "💚",
+    "step_done": "☑️",
+    "step_skipped": "⏭️",
+    "paged": "📟",
+    "delivery_failed": "❗",
+}
+
+#: Below this severity there is no incident channel, only an announcement (design.md).
+CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1, Severity.P2})
+
+
+class ConsoleDeliverer:
+    """Renders chat operations; ``stream=None`` stores without printing (the console tails)."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        stream: TextIO | None = sys.stdout,
+        clock: Clock | None = None,
+        zone: ZoneInfo | None = None,
+        announcements: str = ANNOUNCEMENTS,
+    ) -> None:
+        self._sessions = sessions
+        self._stream = stream
+        self._clock = clock or SystemClock()
+        self._zone = zone or ZoneInfo("UTC")
+        self._announcements = announcements
+        self._renderers: dict[str, Callable[[OutboxMessage], list[tuple[str, str]]]] = {
+            "open_incident": self._open_incident,
+            "post": self._post,
+            "refresh_summary": self._refresh_summary,
+        }
+
+    async def deliver(self, message: OutboxMessage) -> DeliveryResult:
+        renderer = self._renderers.get(message.operation, self._generic)
+        try:
+            lines = renderer(message)
+        except IncidentNotFound as error:
+            raise DeliveryError(str(error), retryable=False) from error
+        now = self._clock.now()
+
+        def record(session: Session) -> None:
+            for index, (channel, text) in enumerate(lines):
+                session.add(
+                    TranscriptRow(at=now, channel=channel, text=text, outbox_id=message.id if index == 0 else None)
+                )
+            if self._stream is not None:
+                for channel, text in lines:
+                    print_line(self._stream, channel, text)
+
+        return DeliveryResult(record=record)
+
+    # -- renderers: each returns (channel, text) lines ------------------------------
+
+    def _channel_for(self, number: int) -> str:
+        with self._sessions() as session:
+            incident = IncidentRepository.get(session, number)
+        if incident.severity in CHANNEL_SEVERITIES or incident.status.value != "triggered":
+            return "#" + channel_name(number, incident.title)
+        return self._announcements
+
+    def _open_incident(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        number = int(message.payload["number"])
+        with self._sessions() as session:
+            incident = IncidentRepository.get(session, number)
+        text = render.summary(incident, now=self._clock.now(), zone=self._zone)
+        announcement = f"🚨 {incident.ref} [{incident.severity.value}] {incident.title} (declared via {incident.source.value})"
+        if incident.severity not in CHANNEL_SEVERITIES:
+            return [(self._announcements, announcement + " — no channel for this severity")]
+        channel = "#" + channel_name(number, incident.title)
+        return [(self._announcements, f"{announcement} → {channel}"), (channel, "📌 " + text)]
+
+    def _post(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        payload = message.payload
+        icon = _ICONS.get(str(payload.get("kind")), "💬")
+        text = f"{icon} {payload.get('actor')}: {payload.get('text')}"
+        return [(self._channel_for(int(payload["number"])), text)]
+
+    def _refresh_summary(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        number = int(message.payload["number"])
+        with self._sessions() as session:
+            incident = IncidentRepository.get(session, number)
+        text = render.summary(incident, now=self._clock.now(), zone=self._zone)
+        return [(self._channel_for(number), "📌 (pinned summary updated)\n" + text)]
+
+    def _generic(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        number = message.payload.get("number")
+        channel = self._channel_for(int(number)) if number else self._announcements
+        text = str(message.payload.get("text") or f"{message.operation}: {message.payload}")
+        return [(channel, text)]
+
+
+def print_line(stream: TextIO, channel: str, text: str) -> None:
+    indent = "\n" + " " * (len(channel) + 3)
+    stream.write(f"[{channel}] {text.replace(chr(10), indent)}\n")
+    stream.flush()

@@ -1,0 +1,108 @@
+"""The ``/incident`` grammar, parsed the same way for Slack and the console."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+from bot.domain.errors import InvalidCommand
+from bot.domain.incident import parse_number
+
+USAGE: dict[str, str] = {
+    "declare": "/incident declare <title…> [P0|P1|P2|P3]",
+    "ack": "/incident ack [INC-n]",
+    "mitigate": "/incident mitigate [INC-n]",
+    "resolve": "/incident resolve [INC-n]",
+    "reopen": "/incident reopen [INC-n]",
+    "sev": "/incident sev P0|P1|P2|P3 [INC-n]",
+    "role": "/incident role commander|comms|scribe @user [INC-n]",
+    "note": "/incident note <text>",
+    "action": "/incident action <text>  (a follow-up item for the post-mortem)",
+    "step": "/incident step done|skip <n>",
+    "run": "/incident run <playbook-id>",
+    "escalate": "/incident escalate [reason]",
+    "status": "/incident status [INC-n]",
+    "timeline": "/incident timeline [INC-n]",
+    "export": "/incident export [INC-n]",
+    "list": "/incident list",
+    "help": "/incident help",
+}
+
+ALIASES = {
+    "acknowledge": "ack",
+    "mitigated": "mitigate",
+    "resolved": "resolve",
+    "severity": "sev",
+    "open": "declare",
+    "new": "declare",
+    "ls": "list",
+    "?": "help",
+}
+
+_REF = re.compile(r"^(?:INC-?)?#?\d+$", re.IGNORECASE)
+_INC_REF = re.compile(r"^INC-?\d+$", re.IGNORECASE)
+_SEVERITY = re.compile(r"^(?:P[0-3]|SEV-?[0-3])$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    verb: str
+    args: list[str]
+    ref: int | None
+    text: str
+
+    @property
+    def rest(self) -> str:
+        """The arguments as the person typed them (notes keep their spacing and quotes)."""
+        return self.text
+
+
+def help_text() -> str:
+    return "Usage:\n" + "\n".join(f"  {line}" for line in USAGE.values())
+
+
+def parse(line: str) -> ParsedCommand:
+    """Parse ``/incident <verb> …``; the leading ``/incident`` is optional."""
+    stripped = line.strip()
+    if stripped.lower().startswith("/incident"):
+        stripped = stripped[len("/incident") :].strip()
+    if not stripped:
+        return ParsedCommand(verb="help", args=[], ref=None, text="")
+    verb_text, _, rest = stripped.partition(" ")
+    verb = ALIASES.get(verb_text.lower(), verb_text.lower())
+    if verb not in USAGE:
+        raise InvalidCommand(f"unknown command {verb_text!r}.\n{help_text()}")
+    rest = rest.strip()
+    ref: int | None = None
+    # A reference may follow the verb (``ack INC-7``) or, except in free text, end the
+    # line (``sev P1 INC-7``).
+    first, _, after = rest.partition(" ")
+    head, _, last = rest.rpartition(" ")
+    if verb != "declare" and first and _INC_REF.match(first):
+        ref = parse_number(first)
+        rest = after.strip()
+    elif verb not in ("note", "action", "declare") and last and _INC_REF.match(last):
+        ref = parse_number(last)
+        rest = head.strip()
+    if ref is None and verb in ("ack", "mitigate", "resolve", "reopen", "status", "timeline", "export") and rest:
+        if _REF.match(rest):
+            ref = parse_number(rest)
+            rest = ""
+        else:
+            raise InvalidCommand(f"unexpected {rest!r}.\nUsage: {USAGE[verb]}")
+    try:
+        args = shlex.split(rest)
+    except ValueError:
+        args = rest.split()
+    return ParsedCommand(verb=verb, args=args, ref=ref, text=rest)
+
+
+def split_declare(args_text: str) -> tuple[str, str | None]:
+    """``Checkout down P1`` → (``Checkout down``, ``P1``); the severity is the last word."""
+    words = args_text.split()
+    if words and _SEVERITY.match(words[-1]):
+        return " ".join(words[:-1]), words[-1]
+    if words and _SEVERITY.match(words[0]):
+        return " ".join(words[1:]), words[0]
+    return " ".join(words), None

@@ -1,0 +1,108 @@
+"""The composition root: the one place that picks adapters from settings and wires them.
+
+Features plug in here (subscribers on the incident service, deliverers on the worker,
+verbs on the command router, routes on the web app), so the rest of the code never
+decides between Slack and the console, or checks whether PagerDuty is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from starlette.routing import BaseRoute
+
+from bot.chat.commands import CommandRouter
+from bot.chat.console.transcript import ConsoleDeliverer
+from bot.delivery.worker import DeliveryWorker
+from bot.domain.clock import Clock, SystemClock
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.metrics import Metrics
+from bot.service.chat_notifications import CHAT, notify_chat
+from bot.service.incidents import IncidentService
+from bot.settings import Settings
+from bot.store.db import SessionFactory, make_engine, make_session_factory
+from bot.store.incidents import IncidentRepository
+from bot.store.models import OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    sessions: SessionFactory
+    clock: Clock
+    metrics: Metrics
+    service: IncidentService
+    worker: DeliveryWorker
+    commands: CommandRouter
+    routes: list[BaseRoute] = field(default_factory=list)
+    local_mode: bool = True
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_container(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transcript_stream: TextIO | None = sys.stdout,
+    engine: Engine | None = None,
+) -> Container:
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    metrics = Metrics(sessions)
+    service = IncidentService(sessions, clock=clock, subscribers=[notify_chat])
+
+    def dead_letter(session: Session, row: OutboxRow) -> None:
+        metrics.delivery_dead.labels(target=row.target, operation=row.operation).inc()
+        if row.incident_id is None or row.operation == "post" and row.payload.get("kind") == EntryKind.DELIVERY_FAILED.value:
+            return
+        entry = TimelineEntry(
+            kind=EntryKind.DELIVERY_FAILED,
+            at=clock.now(),
+            actor="firebreak",
+            source=Source.SYSTEM,
+            text=f"could not deliver {row.target}.{row.operation} after {row.attempts} attempts: {row.last_error}",
+            data={"outbox_id": row.id, "target": row.target, "operation": row.operation},
+        )
+        IncidentRepository.append(session, row.incident_id, [entry])
+
+    worker = DeliveryWorker(
+        sessions,
+        {},
+        clock=clock,
+        max_attempts=settings.outbox_max_attempts,
+        poll_seconds=settings.outbox_poll_seconds,
+        on_dead=dead_letter,
+        on_attempt=metrics.record_delivery_attempt,
+    )
+    service.after_commit.append(worker.notify)
+    commands = CommandRouter(service, zone=settings.zone)
+    container = Container(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        metrics=metrics,
+        service=service,
+        worker=worker,
+        commands=commands,
+        local_mode=not settings.slack_enabled,
+    )
+    if container.local_mode:
+        worker.add_deliverer(
+            CHAT,
+            ConsoleDeliverer(
+                sessions, stream=transcript_stream, clock=clock, zone=settings.zone, announcements=settings.slack_incidents_channel
+            ),
+        )
+    return container

@@ -1,0 +1,49 @@
+"""What deliverers receive and what they answer: the seam between the worker and adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    idempotency_key: str
+    target: str
+    operation: str
+    payload: dict[str, Any]
+    incident_id: int | None
+    attempt: int
+
+    @property
+    def is_retry(self) -> bool:
+        """True when an earlier attempt may have reached the peer (crash, timeout)."""
+        return self.attempt > 1
+
+
+@dataclass
+class DeliveryResult:
+    """``record`` runs in the same transaction that marks the message delivered.
+
+    That is how a local effect (a transcript line, a channel id) is stored exactly once.
+    """
+
+    record: Callable[[Session], None] | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class DeliveryError(Exception):
+    """A failed attempt. ``retryable=False`` means the peer will never accept it."""
+
+    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class Deliverer(Protocol):
+    async def deliver(self, message: OutboxMessage) -> DeliveryResult: ...

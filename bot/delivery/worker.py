@@ -1,0 +1,217 @@
+"""The delivery worker: claims due outbox rows, hands them to deliverers, records the outcome.
+
+Claims are leases: a worker that dies mid-delivery leaves rows ``in_flight`` with an expired
+lease, and the next worker (after a restart, or another replica) takes them again, telling
+the deliverer it is a retry so it can check whether the first attempt landed. Messages that
+share an ``ordering_key`` (one chat channel) go out strictly one after another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.delivery.message import Deliverer, DeliveryError, DeliveryResult, OutboxMessage
+from bot.delivery.outbox import DELIVERED, FAILED, IN_FLIGHT, PENDING
+from bot.delivery.retry import backoff_seconds
+from bot.domain.clock import Clock, SystemClock, as_utc
+from bot.store.db import SessionFactory
+from bot.store.models import OutboxRow
+
+log = logging.getLogger(__name__)
+
+DeadLetterHook = Callable[[Session, OutboxRow], None]
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        deliverers: Mapping[str, Deliverer],
+        *,
+        clock: Clock | None = None,
+        max_attempts: int = 25,
+        lease: timedelta = timedelta(seconds=60),
+        batch_size: int = 32,
+        concurrency: int = 16,
+        poll_seconds: float = 0.5,
+        on_dead: DeadLetterHook | None = None,
+        on_attempt: Callable[[str, str, bool], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._deliverers = dict(deliverers)
+        self._clock = clock or SystemClock()
+        self._max_attempts = max_attempts
+        self._lease = lease
+        self._batch_size = batch_size
+        self._concurrency = concurrency
+        self._poll_seconds = poll_seconds
+        self._on_dead = on_dead
+        self._on_attempt = on_attempt
+        self.worker_id = uuid.uuid4().hex[:12]
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add_deliverer(self, target: str, deliverer: Deliverer) -> None:
+        self._deliverers[target] = deliverer
+
+    def notify(self) -> None:
+        """Wake the loop now instead of at the next poll; safe to call from any thread."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._wake = wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # the loop must survive a database blip
+                log.exception("delivery loop failed; retrying")
+                handled = 0
+            if handled == 0:
+                wake.clear()
+                waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+                await asyncio.wait(waiters, timeout=self._poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def run_once(self) -> int:
+        messages = await asyncio.to_thread(self._claim)
+        if messages:
+            # Created per batch: a semaphore binds to the loop it first waits on, and the
+            # console runs one short loop per command.
+            semaphore = asyncio.Semaphore(self._concurrency)
+            await asyncio.gather(*(self._deliver(message, semaphore) for message in messages))
+        return len(messages)
+
+    async def drain(self, timeout: float = 30.0) -> bool:
+        """Deliver until nothing is pending or in flight; False if time ran out first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            await self.run_once()
+            if await asyncio.to_thread(self._undelivered) == 0:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    # -- database steps (run in a thread) --------------------------------------------
+
+    def _claim(self) -> list[OutboxMessage]:
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            due = (OutboxRow.status == PENDING) & (OutboxRow.next_attempt_at <= now)
+            expired = (OutboxRow.status == IN_FLIGHT) & (OutboxRow.locked_until < now)
+            statement = select(OutboxRow).where(due | expired).order_by(OutboxRow.id).limit(self._batch_size * 4)
+            if session.get_bind().dialect.name == "postgresql":
+                statement = statement.with_for_update(skip_locked=True)
+            candidates = list(session.scalars(statement))
+            heads = self._ordering_heads(session, {row.ordering_key for row in candidates if row.ordering_key})
+            claimed: list[OutboxMessage] = []
+            for row in candidates:
+                if row.ordering_key is not None and heads.get(row.ordering_key) != row.id:
+                    continue
+                row.status = IN_FLIGHT
+                row.locked_until = now + self._lease
+                row.locked_by = self.worker_id
+                row.attempts += 1
+                claimed.append(
+                    OutboxMessage(
+                        id=row.id,
+                        idempotency_key=row.idempotency_key,
+                        target=row.target,
+                        operation=row.operation,
+                        payload=dict(row.payload),
+                        incident_id=row.incident_id,
+                        attempt=row.attempts,
+                    )
+                )
+                if len(claimed) >= self._batch_size:
+                    break
+            return claimed
+
+    @staticmethod
+    def _ordering_heads(session: Session, keys: set[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        statement = (
+            select(OutboxRow.ordering_key, func.min(OutboxRow.id))
+            .where(OutboxRow.ordering_key.in_(keys), OutboxRow.status.in_((PENDING, IN_FLIGHT)))
+            .group_by(OutboxRow.ordering_key)
+        )
+        return {key: head for key, head in session.execute(statement)}
+
+    def _undelivered(self) -> int:
+        with self._sessions() as session:
+            statement = select(func.count()).where(OutboxRow.status.in_((PENDING, IN_FLIGHT)))
+            return int(session.scalar(statement) or 0)
+
+    def _complete(self, message: OutboxMessage, result: DeliveryResult) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, message.id, with_for_update=True)
+            if row is None or row.status == DELIVERED:
+                return
+            row.status = DELIVERED
+            row.delivered_at = self._clock.now()
+            row.locked_until = None
+            row.last_error = None
+            if result.record is not None:
+                result.record(session)
+
+    def _fail(self, message: OutboxMessage, error: DeliveryError) -> None:
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, message.id, with_for_update=True)
+            if row is None or row.status == DELIVERED:
+                return
+            row.last_error = str(error)[:2000]
+            row.locked_until = None
+            if not error.retryable or row.attempts >= self._max_attempts:
+                row.status = FAILED
+                log.error(
+                    "delivery gave up",
+                    extra={"outbox_id": row.id, "operation": row.operation, "attempts": row.attempts, "error": str(error)},
+                )
+                if self._on_dead is not None:
+                    self._on_dead(session, row)
+                return
+            row.status = PENDING
+            delay = backoff_seconds(row.attempts, retry_after=error.retry_after)
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            log.warning(
+                "delivery failed; will retry",
+                extra={"outbox_id": row.id, "operation": row.operation, "attempt": row.attempts, "retry_in_s": round(delay, 2), "error": str(error)},
+            )
+
+    # -- one delivery ----------------------------------------------------------------
+
+    async def _deliver(self, message: OutboxMessage, semaphore: asyncio.Semaphore) -> None:
+        async with semaphore:
+            deliverer = self._deliverers.get(message.target)
+            try:
+                if deliverer is None:
+                    raise DeliveryError(f"no deliverer for target {message.target!r}", retryable=True, retry_after=30)
+                result = await deliverer.deliver(message)
+            except DeliveryError as error:
+                self._report(message, ok=False)
+                await asyncio.to_thread(self._fail, message, error)
+                return
+            except Exception as error:  # an adapter bug must not lose the message
+                log.exception("deliverer raised", extra={"outbox_id": message.id, "operation": message.operation})
+                self._report(message, ok=False)
+                await asyncio.to_thread(self._fail, message, DeliveryError(repr(error)))
+                return
+            self._report(message, ok=True)
+            await asyncio.to_thread(self._complete, message, result)
+
+    def _report(self, message: OutboxMessage, *, ok: bool) -> None:
+        if self._on_attempt is not None:
+            self._on_attempt(message.target, message.operation, ok)

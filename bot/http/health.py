@@ -1,0 +1,44 @@
+"""Liveness, readiness and metrics endpoints."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.metrics import Metrics
+from bot.store.db import ping
+from bot.store.migrate import is_at_head
+from sqlalchemy import Engine
+
+
+def health_routes(engine: Engine, metrics: Metrics) -> list[Route]:
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        def check() -> str | None:
+            try:
+                ping(engine)
+            except Exception as error:  # any driver error means "not ready"
+                return f"database unreachable: {type(error).__name__}"
+            if not is_at_head(engine):
+                return "database schema is not migrated (run: firebreak db upgrade)"
+            return None
+
+        problem = await run_in_threadpool(check)
+        if problem:
+            return JSONResponse({"status": "unavailable", "error": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def metrics_endpoint(_request: Request) -> Response:
+        body = await run_in_threadpool(generate_latest, metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]

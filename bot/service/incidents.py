@@ -1,0 +1,186 @@
+"""Use cases on incidents: load, apply a domain method, store it with its timeline, notify.
+
+Every way into Firebreak (console, Slack, webhooks, the scheduler) changes incidents only
+through this service, which is why the timeline is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.domain.clock import Clock, SystemClock
+from bot.domain.incident import Incident, Role
+from bot.domain.severity import Severity
+from bot.domain.timeline import Source, TimelineEntry
+from bot.service.changes import Change, RecordedEntry, Subscriber
+from bot.store.db import SessionFactory
+from bot.store.incidents import IncidentRepository
+
+Mutation = Callable[[Incident], list[TimelineEntry]]
+
+
+class IncidentService:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        clock: Clock | None = None,
+        subscribers: Sequence[Subscriber] = (),
+        after_commit: Sequence[Callable[[], None]] = (),
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock or SystemClock()
+        self.subscribers: list[Subscriber] = list(subscribers)
+        self.after_commit: list[Callable[[], None]] = list(after_commit)
+
+    # -- generic ---------------------------------------------------------------------
+
+    def declare(
+        self,
+        *,
+        title: str,
+        severity: Severity,
+        actor: str,
+        source: Source,
+        description: str = "",
+        labels: dict[str, str] | None = None,
+        links: dict[str, str] | None = None,
+        dedup_key: str | None = None,
+        session: Session | None = None,
+        extra: Callable[[Session, Incident], list[TimelineEntry]] | None = None,
+    ) -> Incident:
+        """Open an incident. Pass ``session`` to join a caller's transaction (webhooks)."""
+        if session is not None:
+            return self._declare_in(session, title, severity, actor, source, description, labels, links, dedup_key, extra)
+        with self.sessions.begin() as own:
+            incident = self._declare_in(own, title, severity, actor, source, description, labels, links, dedup_key, extra)
+        self._committed()
+        return incident
+
+    def _declare_in(
+        self,
+        session: Session,
+        title: str,
+        severity: Severity,
+        actor: str,
+        source: Source,
+        description: str,
+        labels: dict[str, str] | None,
+        links: dict[str, str] | None,
+        dedup_key: str | None,
+        extra: Callable[[Session, Incident], list[TimelineEntry]] | None,
+    ) -> Incident:
+        now = self.clock.now()
+        incident, entries = Incident.declare(
+            number=0,
+            title=title,
+            severity=severity,
+            actor=actor,
+            source=source,
+            at=now,
+            description=description,
+            labels=labels,
+            links=links,
+            dedup_key=dedup_key,
+        )
+        IncidentRepository.insert(session, incident, now=now)
+        if extra is not None:
+            entries = entries + extra(session, incident)
+        self._record(session, incident, entries, now=now, is_new=True)
+        return incident
+
+    def apply(self, number: int, mutation: Mutation, *, session: Session | None = None) -> Incident:
+        """Run a domain method under a row lock and record what it produced."""
+        if session is not None:
+            return self._apply_in(session, number, mutation)
+        with self.sessions.begin() as own:
+            incident = self._apply_in(own, number, mutation)
+        self._committed()
+        return incident
+
+    def _apply_in(self, session: Session, number: int, mutation: Mutation) -> Incident:
+        now = self.clock.now()
+        incident = IncidentRepository.get(session, number, for_update=True)
+        entries = mutation(incident)
+        IncidentRepository.save(session, incident, now=now)
+        self._record(session, incident, entries, now=now)
+        return incident
+
+    def record(self, session: Session, incident: Incident, entries: list[TimelineEntry]) -> None:
+        """For adapters that already hold the incident in ``session`` (alert updates)."""
+        self._record(session, incident, entries, now=self.clock.now())
+
+    def _record(self, session: Session, incident: Incident, entries: list[TimelineEntry], *, now: Any, is_new: bool = False) -> None:
+        rows = IncidentRepository.append(session, incident.number, entries)
+        change = Change(
+            session=session,
+            incident=incident,
+            entries=[RecordedEntry(row.id, entry) for row, entry in zip(rows, entries, strict=True)],
+            now=now,
+            is_new=is_new,
+        )
+        for subscriber in self.subscribers:
+            subscriber(change)
+
+    def _committed(self) -> None:
+        for hook in self.after_commit:
+            hook()
+
+    def notify_committed(self) -> None:
+        """Callers that passed their own session call this after they commit."""
+        self._committed()
+
+    # -- the verbs ---------------------------------------------------------------------
+
+    def acknowledge(self, number: int, *, actor: str, source: Source) -> Incident:
+        return self.apply(number, lambda i: i.acknowledge(actor=actor, source=source, at=self.clock.now()))
+
+    def mitigate(self, number: int, *, actor: str, source: Source) -> Incident:
+        return self.apply(number, lambda i: i.mitigate(actor=actor, source=source, at=self.clock.now()))
+
+    def resolve(self, number: int, *, actor: str, source: Source) -> Incident:
+        return self.apply(number, lambda i: i.resolve(actor=actor, source=source, at=self.clock.now()))
+
+    def reopen(self, number: int, *, actor: str, source: Source) -> Incident:
+        return self.apply(number, lambda i: i.reopen(actor=actor, source=source, at=self.clock.now()))
+
+    def change_severity(self, number: int, severity: Severity, *, actor: str, source: Source, reason: str = "") -> Incident:
+        return self.apply(
+            number, lambda i: i.change_severity(severity, actor=actor, source=source, at=self.clock.now(), reason=reason)
+        )
+
+    def assign_role(self, number: int, role: Role, user: str, *, actor: str, source: Source) -> Incident:
+        return self.apply(number, lambda i: i.assign_role(role, user, actor=actor, source=source, at=self.clock.now()))
+
+    def add_note(self, number: int, text: str, *, actor: str, source: Source) -> Incident:
+        return self.apply(number, lambda i: i.note(text, actor=actor, source=source, at=self.clock.now()))
+
+    def add_action(self, number: int, text: str, *, actor: str, source: Source) -> Incident:
+        with self.sessions.begin() as session:
+
+            def mutation(incident: Incident) -> list[TimelineEntry]:
+                entries = incident.add_action(text, actor=actor, source=source, at=self.clock.now())
+                IncidentRepository.add_action_item(session, incident.number, text=entries[0].text, created_by=actor, at=entries[0].at)
+                return entries
+
+            incident = self._apply_in(session, number, mutation)
+        self._committed()
+        return incident
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, number: int) -> Incident:
+        with self.sessions() as session:
+            return IncidentRepository.get(session, number)
+
+    def timeline(self, number: int) -> list[TimelineEntry]:
+        with self.sessions() as session:
+            IncidentRepository.get_row(session, number)
+            return IncidentRepository.timeline(session, number)
+
+    def list(self, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
+        with self.sessions() as session:
+            return IncidentRepository.list(session, open_only=open_only, limit=limit)

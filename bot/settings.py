@@ -1,0 +1,138 @@
+"""Configuration from the environment and ``.env``, validated once at start.
+
+Everything operators can set lives here so that a typo fails the start-up with a message
+that names the variable, instead of failing at 3 a.m. on the first alert.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
+
+
+class SettingsError(Exception):
+    """Raised with a readable, multi-line explanation of every invalid setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Storage
+    database_url: str = Field("sqlite:///firebreak.db", alias="DATABASE_URL")
+
+    # Slack
+    slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    slack_incidents_channel: str = Field("#incidents", alias="SLACK_INCIDENTS_CHANNEL")
+    slack_flag_reaction: str = Field("pushpin", alias="SLACK_FLAG_REACTION")
+    slack_archive_after_seconds: int = Field(24 * 3600, alias="SLACK_ARCHIVE_AFTER_SECONDS", ge=0)
+
+    # PagerDuty
+    pagerduty_api_token: str | None = Field(None, alias="PAGERDUTY_API_TOKEN")
+    pagerduty_api_url: str = Field("https://api.pagerduty.com", alias="PAGERDUTY_API_URL")
+    pagerduty_from_email: str | None = Field(None, alias="PAGERDUTY_FROM_EMAIL")
+    pagerduty_webhook_secret: str | None = Field(None, alias="PAGERDUTY_WEBHOOK_SECRET")
+    pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
+    pagerduty_events_url: str = Field("https://events.pagerduty.com", alias="PAGERDUTY_EVENTS_URL")
+
+    # Inbound auth
+    alertmanager_token: str | None = Field(None, alias="ALERTMANAGER_TOKEN")
+    api_token: str | None = Field(None, alias="FIREBREAK_API_TOKEN")
+
+    # Behaviour
+    playbooks_dir: Path = Field(Path("playbooks"), alias="FIREBREAK_PLAYBOOKS_DIR")
+    port: int = Field(8080, alias="PORT", ge=1, le=65535)
+    host: str = Field("127.0.0.1", alias="FIREBREAK_HOST")
+    max_body_bytes: int = Field(1024 * 1024, alias="FIREBREAK_MAX_BODY_BYTES", ge=1024)
+    timezone: str = Field("UTC", alias="FIREBREAK_TIMEZONE")
+    log_format: str = Field("auto", alias="FIREBREAK_LOG_FORMAT")
+    log_level: str = Field("INFO", alias="FIREBREAK_LOG_LEVEL")
+    templates_dir: Path | None = Field(None, alias="FIREBREAK_TEMPLATES_DIR")
+    severity_mapping: dict[str, Severity] = Field(
+        default_factory=lambda: dict(DEFAULT_LABEL_MAPPING), alias="FIREBREAK_SEVERITY_MAPPING"
+    )
+    auto_resolve: list[Severity] = Field(
+        default_factory=lambda: [Severity.P3], alias="FIREBREAK_AUTO_RESOLVE"
+    )
+    reminder_after_seconds: int = Field(30 * 60, alias="FIREBREAK_REMINDER_AFTER_SECONDS", ge=60)
+    default_escalation_policy: str = Field(
+        "unacknowledged:5m:@oncall-primary,unacknowledged:15m:@oncall-secondary",
+        alias="FIREBREAK_DEFAULT_ESCALATION",
+    )
+    outbox_max_attempts: int = Field(25, alias="FIREBREAK_OUTBOX_MAX_ATTEMPTS", ge=1)
+    outbox_poll_seconds: float = Field(0.5, alias="FIREBREAK_OUTBOX_POLL_SECONDS", gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # psycopg 3 is the driver we ship; SQLAlchemy's bare scheme means psycopg2.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg")):
+            raise ValueError("must be sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in {"auto", "json", "console"}:
+            raise ValueError("must be auto, json or console")
+        return value
+
+    @field_validator("auto_resolve", mode="before")
+    @classmethod
+    def _split_severities(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped.startswith("["):
+                return json.loads(stripped)
+            return [part.strip() for part in stripped.split(",") if part.strip()]
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
+
+    @property
+    def pagerduty_enabled(self) -> bool:
+        return bool(self.pagerduty_api_token)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning pydantic's error list into one readable message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            lines.append(f"  {name}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,160 @@
+"""Loading and saving incidents and their timelines: the only place rows meet the domain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.domain.clock import as_utc
+from bot.domain.errors import IncidentNotFound
+from bot.domain.incident import Incident, Role, Status, format_number
+from bot.domain.severity import Severity
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.store.models import ActionItemRow, IncidentRow, TimelineRow
+
+
+def _utc_or_none(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment is not None else None
+
+
+def to_domain(row: IncidentRow) -> Incident:
+    return Incident(
+        number=row.id,
+        title=row.title,
+        severity=Severity(row.severity),
+        status=Status(row.status),
+        created_at=as_utc(row.created_at),
+        source=Source(row.source),
+        description=row.description,
+        acknowledged_at=_utc_or_none(row.acknowledged_at),
+        mitigated_at=_utc_or_none(row.mitigated_at),
+        resolved_at=_utc_or_none(row.resolved_at),
+        roles={Role(role): user for role, user in (row.roles or {}).items()},
+        labels=dict(row.labels or {}),
+        links=dict(row.links or {}),
+        dedup_key=row.dedup_key,
+        playbook_id=row.playbook_id,
+        reopen_count=row.reopen_count,
+    )
+
+
+def _copy_into(row: IncidentRow, incident: Incident) -> None:
+    row.title = incident.title
+    row.description = incident.description
+    row.severity = incident.severity.value
+    row.status = incident.status.value
+    row.source = incident.source.value
+    row.acknowledged_at = incident.acknowledged_at
+    row.mitigated_at = incident.mitigated_at
+    row.resolved_at = incident.resolved_at
+    row.roles = {role.value: user for role, user in incident.roles.items()}
+    row.labels = dict(incident.labels)
+    row.links = dict(incident.links)
+    row.dedup_key = incident.dedup_key
+    row.playbook_id = incident.playbook_id
+    row.reopen_count = incident.reopen_count
+
+
+def entry_from_row(row: TimelineRow) -> TimelineEntry:
+    return TimelineEntry(
+        kind=EntryKind(row.kind),
+        at=as_utc(row.at),
+        actor=row.actor,
+        source=Source(row.source),
+        text=row.text,
+        data=dict(row.data or {}),
+    )
+
+
+class IncidentRepository:
+    """Keyword-only, session-taking functions in one namespace (Dispatch's service style)."""
+
+    @staticmethod
+    def insert(session: Session, incident: Incident, *, now: datetime) -> IncidentRow:
+        """Insert and flush so the database assigns the public number."""
+        row = IncidentRow(created_at=incident.created_at, updated_at=now, last_activity_at=now)
+        _copy_into(row, incident)
+        session.add(row)
+        session.flush()
+        incident.number = row.id
+        return row
+
+    @staticmethod
+    def get_row(session: Session, number: int, *, for_update: bool = False) -> IncidentRow:
+        statement = select(IncidentRow).where(IncidentRow.id == number)
+        if for_update:
+            statement = statement.with_for_update()
+        row = session.scalars(statement).one_or_none()
+        if row is None:
+            raise IncidentNotFound(f"there is no incident {format_number(number)}")
+        return row
+
+    @staticmethod
+    def get(session: Session, number: int, *, for_update: bool = False) -> Incident:
+        return to_domain(IncidentRepository.get_row(session, number, for_update=for_update))
+
+    @staticmethod
+    def save(session: Session, incident: Incident, *, now: datetime) -> IncidentRow:
+        row = IncidentRepository.get_row(session, incident.number)
+        _copy_into(row, incident)
+        row.updated_at = now
+        return row
+
+    @staticmethod
+    def append(session: Session, number: int, entries: Iterable[TimelineEntry]) -> list[TimelineRow]:
+        rows = [
+            TimelineRow(
+                incident_id=number,
+                at=entry.at,
+                actor=entry.actor,
+                source=entry.source.value,
+                kind=entry.kind.value,
+                text=entry.text,
+                data=entry.data,
+            )
+            for entry in entries
+        ]
+        session.add_all(rows)
+        session.flush()
+        if rows:
+            incident_row = session.get(IncidentRow, number)
+            if incident_row is not None:
+                incident_row.last_activity_at = max(row.at for row in rows)
+        return rows
+
+    @staticmethod
+    def timeline(session: Session, number: int) -> list[TimelineEntry]:
+        statement = select(TimelineRow).where(TimelineRow.incident_id == number).order_by(TimelineRow.at, TimelineRow.id)
+        return [entry_from_row(row) for row in session.scalars(statement)]
+
+    @staticmethod
+    def list(session: Session, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
+        statement = select(IncidentRow).order_by(IncidentRow.id.desc()).limit(limit)
+        if open_only:
+            statement = statement.where(IncidentRow.status != Status.RESOLVED.value)
+        return [to_domain(row) for row in session.scalars(statement)]
+
+    @staticmethod
+    def find_by_dedup_key(session: Session, dedup_key: str) -> IncidentRow | None:
+        return session.scalars(select(IncidentRow).where(IncidentRow.dedup_key == dedup_key)).one_or_none()
+
+    @staticmethod
+    def add_action_item(session: Session, number: int, *, text: str, created_by: str, at: datetime) -> ActionItemRow:
+        row = ActionItemRow(incident_id=number, text=text, created_by=created_by, created_at=at)
+        session.add(row)
+        return row
+
+    @staticmethod
+    def action_items(session: Session, number: int) -> list[ActionItemRow]:
+        statement = select(ActionItemRow).where(ActionItemRow.incident_id == number).order_by(ActionItemRow.id)
+        return list(session.scalars(statement))
+
+    @staticmethod
+    def counts_by_severity_status(session: Session) -> list[tuple[str, str, int]]:
+        statement = select(IncidentRow.severity, IncidentRow.status, func.count()).group_by(
+            IncidentRow.severity, IncidentRow.status
+        )
+        return [(severity, status, count) for severity, status, count in session.execute(statement)]

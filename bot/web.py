@@ -1,0 +1,66 @@
+"""ASGI app assembly: routes from each adapter, the body limit, and the background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.container import Container
+from bot.http.health import health_routes
+from bot.http.limits import BodySizeLimit
+from bot.http.responses import json_error
+from bot.store.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def create_app(
+    container: Container,
+    *,
+    migrate: bool = True,
+    background: list[BackgroundTask] | None = None,
+    run_worker: bool = True,
+) -> Starlette:
+    tasks: list[BackgroundTask] = list(background or [])
+    if run_worker:
+        tasks.insert(0, container.worker.run)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if migrate:
+            await asyncio.to_thread(upgrade, container.engine)
+        stop = asyncio.Event()
+        running = [asyncio.create_task(task(stop)) for task in tasks]
+        log.info("firebreak started", extra={"local_mode": container.local_mode})
+        try:
+            yield
+        finally:
+            # SIGTERM: uvicorn stops accepting, finishes requests, then we stop the loops and
+            # let in-flight deliveries finish (their rows stay leased and retry otherwise).
+            stop.set()
+            done, pending = await asyncio.wait(running, timeout=10) if running else (set(), set())
+            for task in pending:
+                task.cancel()
+            log.info("firebreak stopped")
+
+    async def not_found(_request: Request, _exc: Exception) -> Response:
+        return json_error(404, "not found")
+
+    async def method_not_allowed(_request: Request, _exc: Exception) -> Response:
+        return json_error(405, "method not allowed")
+
+    return Starlette(
+        routes=[*health_routes(container.engine, container.metrics), *container.routes],
+        middleware=[Middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)],
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: method_not_allowed},
+    )
