@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.http.responses import json_error
 from bot.metrics import Metrics
 from bot.store.db import ping
 from bot.store.migrate import is_at_head
@@ -30,7 +31,7 @@ def health_routes(engine: Engine, metrics: Metrics) -> list[Route]:
 
         problem = await run_in_threadpool(check)
         if problem:
-            return JSONResponse({"status": "unavailable", "error": problem}, status_code=503)
+            return json_error(503, problem)
         return JSONResponse({"status": "ready"})
 
     async def metrics_endpoint(_request: Request) -> Response:

@@ -1,0 +1,143 @@
+"""Outbox delivery: retries with backoff and Retry-After, idempotency, order, leases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from sqlalchemy import select
+
+from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
+from bot.delivery.outbox import enqueue
+from bot.delivery.worker import DeliveryWorker
+from bot.domain.clock import FrozenClock
+from bot.store.db import SessionFactory
+from bot.store.models import OutboxRow
+
+
+class RecordingPeer:
+    """A deliverer whose failures are scripted per idempotency key."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.failures: dict[str, list[DeliveryError]] = defaultdict(list)
+
+    async def deliver(self, message: OutboxMessage) -> DeliveryResult:
+        self.calls.append((message.idempotency_key, message.attempt))
+        scripted = self.failures.get(message.idempotency_key)
+        if scripted:
+            raise scripted.pop(0)
+        return DeliveryResult()
+
+
+def put(sessions: SessionFactory, clock: FrozenClock, key: str, **extra: object) -> None:
+    with sessions.begin() as session:
+        enqueue(session, target="peer", operation="say", payload={"key": key}, idempotency_key=key, now=clock.now(), **extra)  # type: ignore[arg-type]
+
+
+def rows(sessions: SessionFactory) -> dict[str, OutboxRow]:
+    with sessions() as session:
+        return {row.idempotency_key: row for row in session.scalars(select(OutboxRow))}
+
+
+def test_same_key_is_enqueued_once(sessions: SessionFactory, clock: FrozenClock) -> None:
+    put(sessions, clock, "k1")
+    put(sessions, clock, "k1")
+    assert len(rows(sessions)) == 1
+
+
+def test_pending_updates_coalesce(sessions: SessionFactory, clock: FrozenClock) -> None:
+    for n in range(5):
+        with sessions.begin() as session:
+            enqueue(session, target="peer", operation="summary", payload={"n": n}, idempotency_key=f"s{n}", now=clock.now(), coalesce_key="summary:1")
+    stored = rows(sessions)
+    assert list(stored) == ["s0"]
+    assert stored["s0"].payload == {"n": 4}
+
+
+def test_retry_honours_retry_after_then_delivers_once(sessions: SessionFactory, clock: FrozenClock) -> None:
+    peer = RecordingPeer()
+    peer.failures["k1"] = [DeliveryError("429", retry_after=30), DeliveryError("503")]
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock)
+    put(sessions, clock, "k1")
+
+    assert asyncio.run(worker.run_once()) == 1
+    first_retry = rows(sessions)["k1"]
+    assert first_retry.status == "pending" and first_retry.attempts == 1
+    waited = (first_retry.next_attempt_at.replace(tzinfo=None) - clock.now().replace(tzinfo=None)).total_seconds()
+    assert waited >= 30
+
+    clock.advance(seconds=29)
+    assert asyncio.run(worker.run_once()) == 0  # not due before Retry-After
+    clock.advance(seconds=2)
+    assert asyncio.run(worker.run_once()) == 1  # 503: backoff again
+    clock.advance(seconds=600)
+    assert asyncio.run(worker.run_once()) == 1
+    clock.advance(seconds=600)
+    assert asyncio.run(worker.run_once()) == 0
+    assert rows(sessions)["k1"].status == "delivered"
+    assert peer.calls == [("k1", 1), ("k1", 2), ("k1", 3)]
+
+
+def test_permanent_failure_is_dead_lettered_not_lost(sessions: SessionFactory, clock: FrozenClock) -> None:
+    peer = RecordingPeer()
+    peer.failures["k1"] = [DeliveryError("channel_not_found", retryable=False)]
+    dead: list[int] = []
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock, on_dead=lambda _s, row: dead.append(row.id))
+    put(sessions, clock, "k1")
+    asyncio.run(worker.run_once())
+    row = rows(sessions)["k1"]
+    assert row.status == "failed" and "channel_not_found" in (row.last_error or "")
+    assert dead == [row.id]
+
+
+def test_gives_up_after_max_attempts(sessions: SessionFactory, clock: FrozenClock) -> None:
+    peer = RecordingPeer()
+    peer.failures["k1"] = [DeliveryError("boom") for _ in range(10)]
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock, max_attempts=3)
+    put(sessions, clock, "k1")
+    for _ in range(5):
+        asyncio.run(worker.run_once())
+        clock.advance(seconds=1000)
+    assert rows(sessions)["k1"].status == "failed"
+    assert len(peer.calls) == 3
+
+
+def test_order_is_kept_per_ordering_key_even_across_retries(sessions: SessionFactory, clock: FrozenClock) -> None:
+    peer = RecordingPeer()
+    peer.failures["a1"] = [DeliveryError("429", retry_after=5)]
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock)
+    for key in ("a1", "a2", "a3"):
+        put(sessions, clock, key, ordering_key="channel-a")
+    put(sessions, clock, "b1", ordering_key="channel-b")
+    for _ in range(6):
+        asyncio.run(worker.run_once())
+        clock.advance(seconds=10)
+    delivered = [key for key, _attempt in peer.calls]
+    assert delivered.index("b1") < delivered.index("a2")  # another channel is not held up
+    a_order = [key for key in delivered if key.startswith("a")]
+    assert a_order == ["a1", "a1", "a2", "a3"]
+
+
+def test_expired_lease_is_taken_over_and_marked_as_retry(sessions: SessionFactory, clock: FrozenClock) -> None:
+    peer = RecordingPeer()
+    crashed = DeliveryWorker(sessions, {"peer": peer}, clock=clock)
+    put(sessions, clock, "k1")
+    claimed = crashed._claim()  # the process dies here, after claiming, before answering
+    assert [m.idempotency_key for m in claimed] == ["k1"]
+    restarted = DeliveryWorker(sessions, {"peer": peer}, clock=clock)
+    assert asyncio.run(restarted.run_once()) == 0  # lease still held
+    clock.advance(seconds=61)
+    assert asyncio.run(restarted.run_once()) == 1
+    assert peer.calls == [("k1", 2)]
+    assert rows(sessions)["k1"].status == "delivered"
+
+
+def test_drain_delivers_everything(sessions: SessionFactory, clock: FrozenClock) -> None:
+    peer = RecordingPeer()
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock, batch_size=7)
+    for n in range(50):
+        put(sessions, clock, f"k{n}", ordering_key=f"c{n % 3}")
+    assert asyncio.run(worker.drain(timeout=20))
+    assert sorted(key for key, _ in peer.calls) == sorted(f"k{n}" for n in range(50))
+    assert len(peer.calls) == 50
