@@ -25,6 +25,25 @@ class Source(str, enum.Enum):
 
 
 class EntryKind(str, enum.Enum):
+    """Kinds of timeline entry. ``data`` carries, by kind (a contract exports rely on):
+
+    - DECLARED: title, severity, description
+    - STATUS_CHANGED: from, to, reopened (bool, only on reopen)
+    - SEVERITY_CHANGED: from, to, reason
+    - ROLE_ASSIGNED: role, user, previous
+    - ALERT_FIRING / ALERT_RESOLVED: fingerprint, alertname, labels, annotations, starts_at, ends_at, generator_url
+    - ALERTS_ALL_RESOLVED: count, auto_resolved (bool)
+    - PLAYBOOK_ATTACHED: playbook_id, title, matched_by ("auto" | "manual")
+    - STEP_DONE / STEP_SKIPPED / STEP_DEADLINE: playbook_id, phase, step (1-based number), text, action (deadline only)
+    - ESCALATED: level (1-based), targets (list of str), reason, condition, manual (bool)
+    - REMINDER: quiet_seconds
+    - PAGED: service ("pagerduty"), dedup_key or target
+    - PAGERDUTY_EVENT: event_type, event_id, pagerduty_incident_id
+    - MESSAGE_FLAGGED: channel, ts, author, text, permalink
+    - CHANNEL_OPENED: channel_id, channel_name
+    - DELIVERY_FAILED: outbox_id, target, operation
+    """
+
     DECLARED = "declared"
     STATUS_CHANGED = "status_changed"
     SEVERITY_CHANGED = "severity_changed"
