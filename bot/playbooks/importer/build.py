@@ -22,12 +22,13 @@ from bot.playbooks.importer.report import ImportReport, NoteEntry, PlaybookSumma
 from bot.playbooks.importer.steps import Leftover, StepBuilder, StepDraft, table_cells
 from bot.playbooks.importer.text import as_duration, clean_title, slugify, split_sentences
 from bot.playbooks.importer.vocabulary import (
-    CORE_SEGMENTS, INCIDENT_WORDS, PROCEDURE_WORDS, REFERENCE_WORDS, TOC_WORDS, has_word, label_kind, normalise,
+    CORE_SEGMENTS, INCIDENT_WORDS, PHASE_SEGMENTS, PROCEDURE_WORDS, REFERENCE_WORDS, TOC_WORDS, has_word, label_kind, normalise,
 )
 from bot.playbooks.schema import Phase, Playbook, Step
 
 _GENERIC_TAIL = re.compile(r"\s+(?:issues?|problems?|failures?|errors?|alerts?|incidents?)$", re.IGNORECASE)
 _CAMEL = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+$")
+_NEUTRAL_SEGMENTS = {"escalation", "notes", "description", "severity"}
 _PHASE_FOR_SEGMENT = {"alert": "symptoms", "causes": "diagnosis"}
 
 
@@ -106,8 +107,9 @@ class RunbookBuilder:
     def _has_phase_structure(self, section: Section) -> bool:
         """Core parts (symptoms, diagnosis, resolution...) present, and most sub-headings
         are such parts: a chapter titled "Troubleshooting" full of incidents is a container."""
-        child_kinds = [label_kind(child.title) for child in section.children]
-        if sum(kind is not None for kind in child_kinds) * 2 < len(child_kinds):
+        child_kinds = [self._child_kind(child) for child in section.children]
+        counted = [kind for kind in child_kinds if kind not in _NEUTRAL_SEGMENTS]
+        if sum(kind in PHASE_SEGMENTS for kind in counted) * 2 < len(counted):
             return False
         kinds = set(child_kinds)
         for block in section.blocks:
@@ -116,6 +118,13 @@ class RunbookBuilder:
                 if label:
                     kinds.add(label_kind(label))
         return bool(kinds & CORE_SEGMENTS)
+
+    @staticmethod
+    def _child_kind(child: Section) -> str | None:
+        """A sub-heading is a part only if its own sub-headings are parts too (or it has none)."""
+        if any(label_kind(grandchild.title) is None for grandchild in child.children):
+            return None
+        return label_kind(child.title)
 
     @staticmethod
     def _has_steps(blocks: list[Block]) -> bool:

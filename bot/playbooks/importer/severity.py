@@ -35,7 +35,8 @@ def parse_table(header: list[str], rows: list[list[str]]) -> list[SeverityDefini
         parsed = parse_item(None, cells[level_col])
         if parsed is None:
             return None
-        details = [f"{header[i]}: {cell}" for i, cell in enumerate(cells) if i not in (level_col, name_col) and cell]
+        others = [i for i, cell in enumerate(cells) if i not in (level_col, name_col) and cell]
+        details = [cells[i] for i in others] if len(others) == 1 else [f"{header[i]}: {cells[i]}" for i in others]
         definitions.append(
             SeverityDefinition(
                 level=parsed.level,
