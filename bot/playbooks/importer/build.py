@@ -52,6 +52,7 @@ class Draft:
     alertnames: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     severity: Severity | None = None
+    id: str = ""
 
     @property
     def title(self) -> str:
@@ -165,7 +166,7 @@ class RunbookBuilder:
         self._infer_from_title(draft)
         for segment in self._segments(section):
             self._place_segment(draft, segment)
-        self._finish(draft, f"incident playbook")
+        self._finish(draft, "incident playbook")
 
     def _place_segment(self, draft: Draft, segment: Segment) -> None:
         where = segment.label or draft.title
@@ -372,12 +373,9 @@ class RunbookBuilder:
         return chosen
 
     def _finish(self, draft: Draft, label: str) -> None:
-        playbook_id = self._unique_id(draft.section)
-        self._outcome(draft.section, f"{label} {playbook_id}")
-        draft_id = playbook_id
-        draft.section.title = draft.section.title  # keep as written
+        draft.id = self._unique_id(draft.section)
+        self._outcome(draft.section, f"{label} {draft.id}")
         self.drafts.append(draft)
-        draft._id = draft_id  # type: ignore[attr-defined]
 
     def build(self, root: Section) -> tuple[list[Playbook], ImportReport]:
         self.visit(root)
@@ -390,7 +388,7 @@ class RunbookBuilder:
         return playbooks, self.report
 
     def _playbook(self, draft: Draft, file_policy) -> Playbook:  # type: ignore[no-untyped-def]
-        playbook_id: str = draft._id  # type: ignore[attr-defined]
+        playbook_id = draft.id
         levels = list(draft.levels)
         for step, rule in draft.deadline_steps:
             rule.name = None

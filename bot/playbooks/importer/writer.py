@@ -36,10 +36,6 @@ def _prune(value: Any) -> Any:
 
 def dump_playbook(playbook: Playbook) -> str:
     data = _prune(playbook.model_dump(mode="json"))
-    for phase in data.get("phases", []):
-        for step in phase.get("steps", []):
-            if step.get("on_deadline") == "remind" and "deadline" in step:
-                pass
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
