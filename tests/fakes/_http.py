@@ -11,6 +11,7 @@ body-size limits and timeouts.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -140,10 +141,18 @@ class LoopbackServer:
     Use as a context manager or call :meth:`start` / :meth:`stop`. ``port=0`` picks a free port.
     """
 
-    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._handler = handler
         self._host = host
         self._port = port
+        self._ssl_context = ssl_context
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -156,8 +165,9 @@ class LoopbackServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` without a trailing slash."""
-        return f"http://{self._host}:{self.port}"
+        """``http(s)://127.0.0.1:PORT`` without a trailing slash."""
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{self._host}:{self.port}"
 
     def start(self) -> LoopbackServer:
         """Bind and start serving; returns self so it can be chained."""
@@ -165,6 +175,12 @@ class LoopbackServer:
             return self
         server = _Server((self._host, self._port), _RequestHandler)
         server.fake_handler = self._handler
+        if self._ssl_context is not None:
+            # Handshake lazily, in the per-connection thread, so a stalled client cannot
+            # block accept() for everyone else.
+            server.socket = self._ssl_context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
