@@ -6,8 +6,17 @@ a socket looks the same to all of them. See ``fixtures.py`` for the pytest fixtu
 """
 
 from tests.fakes.alertmanager_process import AlertmanagerProcess, find_alertmanager
-from tests.fakes.pagerduty_api import DEFAULT_API_TOKEN, DEFAULT_ROUTING_KEY, FakePagerDuty
-from tests.fakes.pagerduty_webhook import sign_pagerduty, webhook_body, webhook_event, webhook_headers
+from tests.fakes.pagerduty_api import (
+    DEFAULT_API_TOKEN,
+    DEFAULT_ROUTING_KEY,
+    FakePagerDuty,
+)
+from tests.fakes.pagerduty_webhook import (
+    sign_pagerduty,
+    webhook_body,
+    webhook_event,
+    webhook_headers,
+)
 from tests.fakes.rate_limits import Limit
 from tests.fakes.recorder import Call, CallLog
 from tests.fakes.slack_api import DEFAULT_TOKEN as SLACK_TOKEN

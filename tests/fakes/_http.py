@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -61,11 +61,15 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    def json(
+        cls, payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
         """A JSON response with the right content type."""
         hdrs = {"Content-Type": "application/json; charset=utf-8"}
         hdrs.update(headers or {})
-        return cls(status=status, body=json.dumps(payload).encode("utf-8"), headers=hdrs)
+        return cls(
+            status=status, body=json.dumps(payload).encode("utf-8"), headers=hdrs
+        )
 
     def encoded(self) -> bytes:
         """The body as bytes (dicts and lists become JSON)."""
@@ -91,7 +95,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT_S
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log; the fakes record calls themselves."""
 
     def _dispatch(self) -> None:
@@ -112,8 +116,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         try:
             response = self.server.fake_handler(request)
-        except Exception as exc:  # a bug in a fake must show up as a 500, not a hung client
-            response = Response.json({"error": f"fake server error: {exc!r}"}, status=500)
+        except Exception as exc:  # noqa: BLE001 - a bug in a fake must show up as a 500, not a hung client
+            response = Response.json(
+                {"error": f"fake server error: {exc!r}"}, status=500
+            )
         self._write(response)
 
     def _write(self, response: Response) -> None:
@@ -132,6 +138,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = (
+        1024  # alert storms open many connections at once; 5 would drop SYNs
+    )
     fake_handler: Handler
 
 
@@ -169,7 +178,7 @@ class LoopbackServer:
         scheme = "https" if self._ssl_context is not None else "http"
         return f"{scheme}://{self._host}:{self.port}"
 
-    def start(self) -> LoopbackServer:
+    def start(self) -> Self:
         """Bind and start serving; returns self so it can be chained."""
         if self._server is not None:
             return self
@@ -202,7 +211,7 @@ class LoopbackServer:
         if thread is not None:
             thread.join(timeout)
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -55,7 +55,8 @@ def alert(
         "annotations": dict(annotations or {}),
         "startsAt": rfc3339(start),
         "endsAt": rfc3339(end) if end else ZERO_TIME,
-        "generatorURL": generator_url or f"http://prometheus.example.com:9090/graph?g0.expr={expr.replace(' ', '+')}&g0.tab=1",
+        "generatorURL": generator_url
+        or f"http://prometheus.example.com:9090/graph?g0.expr={expr.replace(' ', '+')}&g0.tab=1",
         "fingerprint": fingerprint(labels),
     }
 
@@ -90,7 +91,9 @@ def payload(
         "version": "4",
         "groupKey": group_key(group_labels, route),
         "truncatedAlerts": truncated_alerts,
-        "status": "firing" if any(a["status"] == "firing" for a in items) else "resolved",
+        "status": "firing"
+        if any(a["status"] == "firing" for a in items)
+        else "resolved",
         "receiver": receiver,
         "groupLabels": group_labels,
         "commonLabels": common_labels,
@@ -120,8 +123,14 @@ def firing_group(
     }
     alerts = [
         alert(
-            {"alertname": alertname, "severity": severity, "service": service,
-             "instance": f"{service}-{i}:9100", "job": service, **(extra_labels or {})},
+            {
+                "alertname": alertname,
+                "severity": severity,
+                "service": service,
+                "instance": f"{service}-{i}:9100",
+                "job": service,
+                **(extra_labels or {}),
+            },
             notes,
             status=status,
         )

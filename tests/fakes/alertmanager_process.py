@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from tests.fakes.alertmanager_payloads import rfc3339
 
@@ -60,12 +60,19 @@ def render_config(
     max_alerts: int = 0,
 ) -> str:
     """alertmanager.yml as JSON (valid YAML, and quoting is always right)."""
-    webhook: dict[str, Any] = {"url": webhook_url, "send_resolved": send_resolved, "max_alerts": max_alerts}
+    webhook: dict[str, Any] = {
+        "url": webhook_url,
+        "send_resolved": send_resolved,
+        "max_alerts": max_alerts,
+    }
     http_config: dict[str, Any] = {}
     if bearer_token is not None:
         http_config["authorization"] = {"type": "Bearer", "credentials": bearer_token}
     if basic_auth is not None:
-        http_config["basic_auth"] = {"username": basic_auth[0], "password": basic_auth[1]}
+        http_config["basic_auth"] = {
+            "username": basic_auth[0],
+            "password": basic_auth[1],
+        }
     if http_config:
         webhook["http_config"] = http_config
     config = {
@@ -84,10 +91,19 @@ def render_config(
 class AlertmanagerProcess:
     """One Alertmanager process. ``start()`` blocks until ``/-/ready``; ``stop()`` always reaps it."""
 
-    def __init__(self, webhook_url: str, workdir: Path, *, binary: str | None = None, **config: Any) -> None:
+    def __init__(
+        self,
+        webhook_url: str,
+        workdir: Path,
+        *,
+        binary: str | None = None,
+        **config: Any,
+    ) -> None:
         self.binary = binary or find_alertmanager()
         if self.binary is None:
-            raise FileNotFoundError("prometheus-alertmanager not found (apt-get install prometheus-alertmanager)")
+            raise FileNotFoundError(
+                "prometheus-alertmanager not found (apt-get install prometheus-alertmanager)"
+            )
         self.webhook_url = webhook_url
         self.workdir = Path(workdir)
         self.config_path = self.workdir / "alertmanager.yml"
@@ -100,7 +116,7 @@ class AlertmanagerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0, attempts: int = 3) -> AlertmanagerProcess:
+    def start(self, timeout: float = 20.0, attempts: int = 3) -> Self:
         """Write the config, launch, wait for readiness; retries on a port race."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(render_config(self.webhook_url, **self._config))
@@ -164,7 +180,7 @@ class AlertmanagerProcess:
             proc.kill()
             proc.wait(timeout)
 
-    def __enter__(self) -> AlertmanagerProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -173,15 +189,21 @@ class AlertmanagerProcess:
     def log_tail(self, lines: int = 30) -> str:
         """Last lines of the process log (for failure messages)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            return "\n".join(
+                self.log_path.read_text(errors="replace").splitlines()[-lines:]
+            )
         except OSError:
             return "(no log)"
 
     # ------------------------------------------------------------------ API v2
     def _request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
@@ -208,16 +230,25 @@ class AlertmanagerProcess:
         self.post_alerts([alert])
         return alert
 
-    def resolve(self, labels: Mapping[str, str], annotations: Mapping[str, str] | None = None, *,
-                starts_at: datetime | None = None) -> None:
+    def resolve(
+        self,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str] | None = None,
+        *,
+        starts_at: datetime | None = None,
+    ) -> None:
         """Resolve an alert by posting it again with ``endsAt`` in the past."""
         now = datetime.now(UTC)
-        self.post_alerts([{
-            "labels": dict(labels),
-            "annotations": dict(annotations or {}),
-            "startsAt": rfc3339(starts_at or now - timedelta(minutes=1)),
-            "endsAt": rfc3339(now - timedelta(seconds=1)),
-        }])
+        self.post_alerts(
+            [
+                {
+                    "labels": dict(labels),
+                    "annotations": dict(annotations or {}),
+                    "startsAt": rfc3339(starts_at or now - timedelta(minutes=1)),
+                    "endsAt": rfc3339(now - timedelta(seconds=1)),
+                }
+            ]
+        )
 
     def alerts(self) -> list[dict[str, Any]]:
         """``GET /api/v2/alerts``: what Alertmanager currently holds."""

@@ -65,7 +65,9 @@ class FaultInjector:
                 Fault(status=status, remaining=count, error=error, body=body)
             )
 
-    def rate_limit_next(self, method: str = ANY_METHOD, retry_after: int = 1, count: int = 1) -> None:
+    def rate_limit_next(
+        self, method: str = ANY_METHOD, retry_after: int = 1, count: int = 1
+    ) -> None:
         """The next ``count`` calls of ``method`` get HTTP 429 with ``Retry-After: retry_after``."""
         if count < 1:
             raise ValueError("count must be >= 1")
@@ -99,7 +101,11 @@ class FaultInjector:
             self._outages = [o for o in self._outages if o.until > now]
             for outage in self._outages:
                 if outage.methods is None or method in outage.methods:
-                    return Fault(status=outage.status, remaining=0, retry_after=outage.retry_after)
+                    return Fault(
+                        status=outage.status,
+                        remaining=0,
+                        retry_after=outage.retry_after,
+                    )
             for key in (method, ANY_METHOD):
                 queue = self._queued.get(key)
                 if queue:

@@ -63,7 +63,9 @@ def fake_pagerduty() -> Iterator[FakePagerDuty]:
 
 
 @pytest.fixture
-def fake_pagerduty_env(fake_pagerduty: FakePagerDuty, monkeypatch: pytest.MonkeyPatch) -> FakePagerDuty:
+def fake_pagerduty_env(
+    fake_pagerduty: FakePagerDuty, monkeypatch: pytest.MonkeyPatch
+) -> FakePagerDuty:
     """``fake_pagerduty`` plus the ``PAGERDUTY_*`` settings and ``SSL_CERT_FILE`` trusting its CA."""
     monkeypatch.setenv("PAGERDUTY_API_URL", fake_pagerduty.url)
     monkeypatch.setenv("PAGERDUTY_EVENTS_URL", fake_pagerduty.events_url)
@@ -88,19 +90,25 @@ def alertmanager_binary() -> str:
     """Path of ``prometheus-alertmanager``; skips the test when it is not installed."""
     binary = find_alertmanager()
     if binary is None:
-        pytest.skip("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
+        pytest.skip(
+            "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"
+        )
     return binary
 
 
 @pytest.fixture
-def alertmanager(alertmanager_binary: str, tmp_path: Path) -> Iterator[Callable[..., AlertmanagerProcess]]:
+def alertmanager(
+    alertmanager_binary: str, tmp_path: Path
+) -> Iterator[Callable[..., AlertmanagerProcess]]:
     """Factory: ``alertmanager(webhook_url, bearer_token=..., repeat_interval="3s")`` starts a real
     Alertmanager (ready when returned); every one started is stopped at teardown."""
     started: list[AlertmanagerProcess] = []
 
     def start(webhook_url: str, **config: Any) -> AlertmanagerProcess:
         workdir = tmp_path / f"alertmanager-{len(started)}"
-        process = AlertmanagerProcess(webhook_url, workdir, binary=alertmanager_binary, **config)
+        process = AlertmanagerProcess(
+            webhook_url, workdir, binary=alertmanager_binary, **config
+        )
         started.append(process)
         return process.start()
 

@@ -8,45 +8,21 @@ PagerDuty's error shape ``{"error": {"message", "code", "errors"}}``. Events API
 
 from __future__ import annotations
 
-import re
 import ssl
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Self
 
 from tests.fakes._http import LoopbackServer, Request, Response
 from tests.fakes.faults import FaultInjector
-from tests.fakes.pagerduty_events import apply_event, validate_event
-from tests.fakes.pagerduty_state import Account, now_iso, seed_default
+from tests.fakes.pagerduty_routes import ROUTES, Route, pd_error
+from tests.fakes.pagerduty_state import Account, seed_default
 from tests.fakes.recorder import Call, CallLog
 from tests.fakes.tls import LoopbackCA, loopback_ca
 
 DEFAULT_API_TOKEN = "u+firebreak-test-token"
 DEFAULT_ROUTING_KEY = "R0UTINGKEYF1REBREAK0000000000000"
 ACCEPT_V2 = "application/vnd.pagerduty+json;version=2"
-
-Route = Callable[["FakePagerDuty", Request, dict[str, str], dict[str, Any]], Response]
-_ROUTES: list[tuple[str, re.Pattern[str], str, Route]] = []
-
-
-def _route(method: str, template: str) -> Callable[[Route], Route]:
-    pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
-
-    def register(fn: Route) -> Route:
-        _ROUTES.append((method, pattern, f"{method} {template}", fn))
-        return fn
-
-    return register
-
-
-def pd_error(status: int, message: str, code: int, errors: Iterable[str] = ()) -> Response:
-    """PagerDuty's REST error body."""
-    return Response.json({"error": {"message": message, "code": code, "errors": list(errors)}}, status=status)
-
-
-def _param_list(query: dict[str, list[str]], name: str) -> list[str]:
-    """``name[]`` (what clients send) or ``name`` (what curl users type)."""
-    return query.get(f"{name}[]", []) + query.get(name, [])
 
 
 class FakePagerDuty:
@@ -69,17 +45,21 @@ class FakePagerDuty:
         tls: bool = True,
     ) -> None:
         self.api_token = api_token
-        self.routing_keys = frozenset(routing_keys) if routing_keys is not None else None
+        self.routing_keys = (
+            frozenset(routing_keys) if routing_keys is not None else None
+        )
         self._seed = seed
         self.from_must_be_user = from_must_be_user
         self.faults = FaultInjector()
         self.log = CallLog()
         self.ca: LoopbackCA | None = loopback_ca() if tls else None
-        self._server = LoopbackServer(self._handle, ssl_context=self.ca.server_context() if self.ca else None)
+        self._server = LoopbackServer(
+            self._handle, ssl_context=self.ca.server_context() if self.ca else None
+        )
         self.account = self._new_account()
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> FakePagerDuty:
+    def start(self) -> Self:
         self._server.start()
         self.account.api_base = self.url
         return self
@@ -87,7 +67,7 @@ class FakePagerDuty:
     def stop(self) -> None:
         self._server.stop()
 
-    def __enter__(self) -> FakePagerDuty:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -133,7 +113,9 @@ class FakePagerDuty:
         """Recorded calls; ``route`` like ``"PUT /incidents/{id}"`` or ``"POST /v2/enqueue"``."""
         return self.log.calls(route, ok=ok)
 
-    def wait_for_calls(self, route: str, count: int = 1, *, timeout: float = 5.0) -> list[Call]:
+    def wait_for_calls(
+        self, route: str, count: int = 1, *, timeout: float = 5.0
+    ) -> list[Call]:
         """Block until ``count`` successful calls of ``route`` arrived (TimeoutError otherwise)."""
         return self.log.wait_for_calls(route, count, timeout=timeout)
 
@@ -152,11 +134,15 @@ class FakePagerDuty:
         """Next ``count`` calls of ``route`` fail with ``status``."""
         self.faults.fail_next(route, status, count)
 
-    def rate_limit_next(self, route: str = "*", retry_after: int = 1, count: int = 1) -> None:
+    def rate_limit_next(
+        self, route: str = "*", retry_after: int = 1, count: int = 1
+    ) -> None:
         """Next ``count`` calls of ``route`` answer 429 with ``Retry-After``."""
         self.faults.rate_limit_next(route, retry_after, count)
 
-    def outage(self, seconds: float, status: int = 503, routes: list[str] | None = None) -> None:
+    def outage(
+        self, seconds: float, status: int = 503, routes: list[str] | None = None
+    ) -> None:
         """Every call (or only ``routes``) fails with ``status`` for ``seconds``."""
         self.faults.outage(seconds, status, routes)
 
@@ -170,7 +156,7 @@ class FakePagerDuty:
 
     # ----------------------------------------------------------------- HTTP
     def _handle(self, request: Request) -> Response:
-        for method, pattern, name, fn in _ROUTES:
+        for method, pattern, name, fn in ROUTES:
             match = pattern.match(request.path)
             if match and request.method == method:
                 break
@@ -182,40 +168,82 @@ class FakePagerDuty:
                 body = request.json()
             except ValueError:
                 body = ValueError("invalid JSON")
-        response = self._answer(name, fn, request, match.groupdict() if match else {}, body)
+        response = self._answer(
+            name, fn, request, match.groupdict() if match else {}, body
+        )
         self.log.record(
             Call(
                 method=name,
                 params={
                     **(match.groupdict() if match else {}),
-                    **{k: v if len(v) > 1 or k.endswith("[]") else v[0] for k, v in request.query.items()},
+                    **{
+                        k: v if len(v) > 1 or k.endswith("[]") else v[0]
+                        for k, v in request.query.items()
+                    },
                     **({"body": body} if isinstance(body, (dict, list)) else {}),
                 },
                 time=time.time(),
                 status=response.status,
-                error=None if response.status < 400 else str(response.encoded()[:200], "utf-8", "replace"),
-                headers={k: v for k, v in request.headers.items() if k != "authorization"},
+                error=None
+                if response.status < 400
+                else str(response.encoded()[:200], "utf-8", "replace"),
+                headers={
+                    k: v for k, v in request.headers.items() if k != "authorization"
+                },
                 response=response.body,
             )
         )
         return response
 
-    def _answer(self, name: str, fn: Route | None, request: Request, args: dict[str, str], body: Any) -> Response:
+    def _answer(
+        self,
+        name: str,
+        fn: Route | None,
+        request: Request,
+        args: dict[str, str],
+        body: Any,
+    ) -> Response:
         events = name == "POST /v2/enqueue"
         fault = self.faults.take(name)
         if fault is not None:
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+            headers = (
+                {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+            )
             if fault.status == 429:
                 headers.setdefault("Retry-After", "1")
                 headers["ratelimit-reset"] = headers["Retry-After"]
                 if events:
-                    return Response.json({"status": "throttle event", "message": "Requests for this service are arriving too quickly.  Please retry later."}, 429, headers)
-                return Response.json({"error": {"message": "Rate Limit Exceeded", "code": 2020}}, 429, headers)
+                    return Response.json(
+                        {
+                            "status": "throttle event",
+                            "message": "Requests for this service are arriving too quickly.  Please retry later.",
+                        },
+                        429,
+                        headers,
+                    )
+                return Response.json(
+                    {"error": {"message": "Rate Limit Exceeded", "code": 2020}},
+                    429,
+                    headers,
+                )
             if events:
-                return Response.json({"status": "error", "message": "Internal Server Error"}, fault.status, headers)
-            return Response.json({"error": {"message": "Internal Server Error", "code": 2999}}, fault.status, headers)
+                return Response.json(
+                    {"status": "error", "message": "Internal Server Error"},
+                    fault.status,
+                    headers,
+                )
+            return Response.json(
+                {"error": {"message": "Internal Server Error", "code": 2999}},
+                fault.status,
+                headers,
+            )
         if fn is None:
-            return pd_error(404, "Not Found", 2100, [f"{request.method} {request.path} is not implemented by the fake"])
+            return pd_error(
+                404,
+                "Not Found",
+                2100,
+                [f"{request.method} {request.path} is not implemented by the fake"],
+            )
         if events:
             return fn(self, request, args, body)
         denied = self._check_rest_headers(request, body)
@@ -226,158 +254,52 @@ class FakePagerDuty:
     def _check_rest_headers(self, request: Request, body: Any) -> Response | None:
         auth = request.header("authorization") or ""
         if auth not in (f"Token token={self.api_token}", f"Bearer {self.api_token}"):
-            return pd_error(401, "Unauthorized", 2006, ["Authentication failed: API token missing or invalid"])
+            return pd_error(
+                401,
+                "Unauthorized",
+                2006,
+                ["Authentication failed: API token missing or invalid"],
+            )
         accept = (request.header("accept") or "").replace(" ", "")
         if ACCEPT_V2 not in accept:
-            return pd_error(406, "Not Acceptable", 2001, [f"Accept header must be {ACCEPT_V2}"])
+            return pd_error(
+                406, "Not Acceptable", 2001, [f"Accept header must be {ACCEPT_V2}"]
+            )
         if request.method in ("POST", "PUT"):
             if request.content_type != "application/json":
-                return pd_error(400, "Invalid Input Provided", 2001, ["Content-Type must be application/json"])
+                return pd_error(
+                    400,
+                    "Invalid Input Provided",
+                    2001,
+                    ["Content-Type must be application/json"],
+                )
             if isinstance(body, ValueError) or not isinstance(body, dict):
-                return pd_error(400, "Invalid Input Provided", 2001, ["Body must be a JSON object"])
+                return pd_error(
+                    400, "Invalid Input Provided", 2001, ["Body must be a JSON object"]
+                )
             sender = request.header("from")
             if not sender:
-                return pd_error(400, "Invalid Input Provided", 2001,
-                                ['You must specify a user\'s email address in the "From" header to perform this action'])
-            if self.from_must_be_user and self._user_by_email(sender) is None:
-                return pd_error(400, "Invalid Input Provided", 2001, ["Requester User Not Found"])
+                return pd_error(
+                    400,
+                    "Invalid Input Provided",
+                    2001,
+                    [
+                        'You must specify a user\'s email address in the "From" header to perform this action'
+                    ],
+                )
+            if self.from_must_be_user and self.user_by_email(sender) is None:
+                return pd_error(
+                    400, "Invalid Input Provided", 2001, ["Requester User Not Found"]
+                )
         return None
 
-    def _user_by_email(self, email: str) -> dict[str, Any] | None:
+    def user_by_email(self, email: str) -> dict[str, Any] | None:
         with self.account.lock:
-            return next((u for u in self.account.users.values() if u["email"].lower() == email.lower()), None)
-
-
-# --------------------------------------------------------------------- REST routes
-def _incident_or_404(fake: FakePagerDuty, incident_id: str) -> dict[str, Any] | Response:
-    incident = fake.account.incidents.get(incident_id)
-    return incident if incident is not None else pd_error(404, "Not Found", 2100, ["Incident Not Found"])
-
-
-@_route("GET", "/incidents")
-def _list_incidents(fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any) -> Response:
-    statuses = set(_param_list(request.query, "statuses"))
-    with fake.account.lock:
-        found = [fake.account.render_incident(i) for i in fake.account.incidents.values() if not statuses or i["status"] in statuses]
-    return _classic_page(request, "incidents", found)
-
-
-@_route("GET", "/incidents/{id}")
-def _get_incident(fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any) -> Response:
-    with fake.account.lock:
-        found = _incident_or_404(fake, args["id"])
-        if isinstance(found, Response):
-            return found
-        return Response.json({"incident": fake.account.render_incident(found)})
-
-
-_TRANSITIONS = {"acknowledged": {"triggered", "acknowledged"}, "resolved": {"triggered", "acknowledged"}}
-
-
-@_route("PUT", "/incidents/{id}")
-def _update_incident(fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any) -> Response:
-    change = body.get("incident")
-    if not isinstance(change, dict) or change.get("type") not in ("incident", "incident_reference"):
-        return pd_error(400, "Invalid Input Provided", 2001, ["incident must be an object with type incident_reference"])
-    status = change.get("status")
-    if status is not None and status not in _TRANSITIONS:
-        return pd_error(400, "Invalid Input Provided", 2001, ["Status must be one of acknowledged, resolved"])
-    with fake.account.lock:
-        found = _incident_or_404(fake, args["id"])
-        if isinstance(found, Response):
-            return found
-        if status is not None:
-            if found["status"] not in _TRANSITIONS[status]:
-                return pd_error(400, "Invalid Input Provided", 2001, ["Incident Already Resolved"])
-            found["status"] = status
-            found["last_status_change_at"] = now_iso()
-        for key in ("title", "urgency"):
-            if key in change:
-                found[key] = change[key]
-        found["log"].append({"type": f"{status or 'update'}_log_entry", "from": request.header("from"), "at": now_iso()})
-        return Response.json({"incident": fake.account.render_incident(found)})
-
-
-@_route("POST", "/incidents/{id}/notes")
-def _add_note(fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any) -> Response:
-    note = body.get("note")
-    if not isinstance(note, dict) or not isinstance(note.get("content"), str) or not note["content"].strip():
-        return pd_error(400, "Invalid Input Provided", 2001, ["Note content cannot be empty"])
-    if len(note["content"]) > 65535:
-        return pd_error(400, "Invalid Input Provided", 2001, ["Note content is too long"])
-    with fake.account.lock:
-        found = _incident_or_404(fake, args["id"])
-        if isinstance(found, Response):
-            return found
-        user = fake._user_by_email(request.header("from") or "")
-        stored = {
-            "id": fake.account.new_id("N"),
-            "user": fake.account.ref("user", user["id"], user["name"]) if user else None,
-            "channel": {"summary": "The PagerDuty website or APIs"},
-            "content": note["content"],
-            "created_at": now_iso(),
-        }
-        found["notes"].append(stored)
-        return Response.json({"note": stored}, status=201)
-
-
-def _classic_page(request: Request, key: str, items: list[Any]) -> Response:
-    """Classic offset pagination: ``limit`` (default 25, max 100), ``offset``, ``more``, ``total``."""
-    try:
-        limit = min(100, max(1, int(request.query.get("limit", ["25"])[0])))
-        offset = max(0, int(request.query.get("offset", ["0"])[0]))
-    except ValueError:
-        return pd_error(400, "Invalid Input Provided", 2001, ["limit and offset must be integers"])
-    page = items[offset : offset + limit]
-    want_total = request.query.get("total", ["false"])[0].lower() == "true"
-    return Response.json({
-        key: page,
-        "limit": limit,
-        "offset": offset,
-        "more": offset + len(page) < len(items),
-        "total": len(items) if want_total else None,
-    })
-
-
-@_route("GET", "/oncalls")
-def _oncalls(fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any) -> Response:
-    policies = set(_param_list(request.query, "escalation_policy_ids"))
-    users = set(_param_list(request.query, "user_ids"))
-    include_users = "users" in _param_list(request.query, "include")
-    with fake.account.lock:
-        found = [
-            fake.account.render_oncall(o, include_users=include_users)
-            for o in sorted(fake.account.oncalls, key=lambda o: (o["escalation_policy_id"], o["level"]))
-            if (not policies or o["escalation_policy_id"] in policies) and (not users or o["user_id"] in users)
-        ]
-    return _classic_page(request, "oncalls", found)
-
-
-@_route("GET", "/users/{id}")
-def _get_user(fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any) -> Response:
-    with fake.account.lock:
-        user = fake.account.users.get(args["id"])
-        if user is None:
-            return pd_error(404, "Not Found", 2100, ["User Not Found"])
-        return Response.json({"user": fake.account.render_user(user)})
-
-
-@_route("GET", "/services/{id}")
-def _get_service(fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any) -> Response:
-    with fake.account.lock:
-        service = fake.account.services.get(args["id"])
-        if service is None:
-            return pd_error(404, "Not Found", 2100, ["Service Not Found"])
-        return Response.json({"service": fake.account.render_service(service)})
-
-
-# --------------------------------------------------------------------- Events API v2
-@_route("POST", "/v2/enqueue")
-def _enqueue(fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any) -> Response:
-    if isinstance(body, ValueError) or body is None:
-        return Response.json({"status": "invalid event", "message": "Event object is invalid", "errors": ["Request body is not valid JSON"]}, 400)
-    errors = validate_event(body, fake.routing_keys)
-    if errors:
-        return Response.json({"status": "invalid event", "message": "Event object is invalid", "errors": errors}, 400)
-    dedup = apply_event(fake.account, body)
-    return Response.json({"status": "success", "message": "Event processed", "dedup_key": dedup}, 202)
+            return next(
+                (
+                    u
+                    for u in self.account.users.values()
+                    if u["email"].lower() == email.lower()
+                ),
+                None,
+            )

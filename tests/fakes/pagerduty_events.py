@@ -57,7 +57,9 @@ def _validate_payload(payload: Any) -> list[str]:
     if not isinstance(source, str) or not source.strip():
         errors.append("'payload.source' is missing or blank")
     if payload.get("severity") not in SEVERITIES:
-        errors.append("'payload.severity' must be one of critical, error, warning, info")
+        errors.append(
+            "'payload.severity' must be one of critical, error, warning, info"
+        )
     details = payload.get("custom_details")
     if details is not None and not isinstance(details, (dict, str)):
         errors.append("'payload.custom_details' must be an object")
@@ -73,7 +75,12 @@ def apply_event(account: Account, event: dict[str, Any]) -> str:
         action = event["event_action"]
         if action == "trigger":
             if alert is None or alert["status"] == "resolved":
-                account.alerts[dedup] = {"dedup_key": dedup, "status": "triggered", "payload": event["payload"], "events": 1}
+                account.alerts[dedup] = {
+                    "dedup_key": dedup,
+                    "status": "triggered",
+                    "payload": event["payload"],
+                    "events": 1,
+                }
             else:
                 alert["events"] += 1
                 alert["payload"] = event["payload"]

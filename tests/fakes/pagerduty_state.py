@@ -49,26 +49,50 @@ class Account:
         return f"{prefix}{next(self._ids):06X}"
 
     # -------------------------------------------------------------- seeding
-    def add_user(self, name: str, email: str, *, user_id: str | None = None, role: str = "user") -> dict[str, Any]:
+    def add_user(
+        self, name: str, email: str, *, user_id: str | None = None, role: str = "user"
+    ) -> dict[str, Any]:
         """Add a user; on-call entries and the ``From`` header refer to users by id / email."""
         with self.lock:
             uid = user_id or self.new_id()
-            self.users[uid] = {"id": uid, "name": name, "email": email, "role": role, "time_zone": "Europe/Amsterdam"}
+            self.users[uid] = {
+                "id": uid,
+                "name": name,
+                "email": email,
+                "role": role,
+                "time_zone": "Europe/Amsterdam",
+            }
             return self.users[uid]
 
-    def add_escalation_policy(self, name: str, *, policy_id: str | None = None) -> dict[str, Any]:
+    def add_escalation_policy(
+        self, name: str, *, policy_id: str | None = None
+    ) -> dict[str, Any]:
         with self.lock:
             pid = policy_id or self.new_id()
             self.escalation_policies[pid] = {"id": pid, "name": name}
             return self.escalation_policies[pid]
 
-    def add_service(self, name: str, escalation_policy_id: str, *, service_id: str | None = None) -> dict[str, Any]:
+    def add_service(
+        self, name: str, escalation_policy_id: str, *, service_id: str | None = None
+    ) -> dict[str, Any]:
         with self.lock:
             sid = service_id or self.new_id()
-            self.services[sid] = {"id": sid, "name": name, "escalation_policy_id": escalation_policy_id, "status": "active"}
+            self.services[sid] = {
+                "id": sid,
+                "name": name,
+                "escalation_policy_id": escalation_policy_id,
+                "status": "active",
+            }
             return self.services[sid]
 
-    def add_oncall(self, escalation_policy_id: str, user_id: str, *, level: int = 1, hours: int = 12) -> dict[str, Any]:
+    def add_oncall(
+        self,
+        escalation_policy_id: str,
+        user_id: str,
+        *,
+        level: int = 1,
+        hours: int = 12,
+    ) -> dict[str, Any]:
         """Put ``user_id`` on call at ``level`` of a policy from now for ``hours``."""
         with self.lock:
             start = datetime.now(UTC).replace(microsecond=0)
@@ -117,8 +141,13 @@ class Account:
     # -------------------------------------------------------------- rendering
     def ref(self, kind: str, obj_id: str, summary: str) -> dict[str, Any]:
         """A ``*_reference`` object (``user_reference``, ``service_reference``, ...)."""
-        path = {"user": "users", "service": "services", "escalation_policy": "escalation_policies",
-                "incident": "incidents", "priority": "priorities"}[kind]
+        path = {
+            "user": "users",
+            "service": "services",
+            "escalation_policy": "escalation_policies",
+            "incident": "incidents",
+            "priority": "priorities",
+        }[kind]
         web_path = "service-directory" if kind == "service" else path
         return {
             "id": obj_id,
@@ -147,7 +176,9 @@ class Account:
         }
 
     def render_policy_ref(self, policy_id: str) -> dict[str, Any]:
-        return self.ref("escalation_policy", policy_id, self.escalation_policies[policy_id]["name"])
+        return self.ref(
+            "escalation_policy", policy_id, self.escalation_policies[policy_id]["name"]
+        )
 
     def render_service(self, service: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -159,7 +190,9 @@ class Account:
             "auto_resolve_timeout": 14400,
             "acknowledgement_timeout": 600,
             "created_at": "2024-01-01T00:00:00Z",
-            "escalation_policy": self.render_policy_ref(service["escalation_policy_id"]),
+            "escalation_policy": self.render_policy_ref(
+                service["escalation_policy_id"]
+            ),
             "teams": [],
             "integrations": [],
             "incident_urgency_rule": {"type": "constant", "urgency": "high"},
@@ -168,10 +201,19 @@ class Account:
 
     def render_incident(self, incident: dict[str, Any]) -> dict[str, Any]:
         service = self.services[incident["service_id"]]
-        assigned = [o for o in self.oncalls if o["escalation_policy_id"] == incident["escalation_policy_id"] and o["level"] == 1]
+        assigned = [
+            o
+            for o in self.oncalls
+            if o["escalation_policy_id"] == incident["escalation_policy_id"]
+            and o["level"] == 1
+        ]
         priority = incident["priority"]
         return {
-            **self.ref("incident", incident["id"], f"[#{incident['number']}] {incident['title']}"),
+            **self.ref(
+                "incident",
+                incident["id"],
+                f"[#{incident['number']}] {incident['title']}",
+            ),
             "type": "incident",
             "incident_number": incident["number"],
             "title": incident["title"],
@@ -181,29 +223,54 @@ class Account:
             "status": incident["status"],
             "incident_key": incident["incident_key"],
             "service": self.ref("service", service["id"], service["name"]),
-            "assignments": [] if incident["status"] == "resolved" else [
-                {"at": incident["created_at"], "assignee": self.ref("user", o["user_id"], self.users[o["user_id"]]["name"])}
+            "assignments": []
+            if incident["status"] == "resolved"
+            else [
+                {
+                    "at": incident["created_at"],
+                    "assignee": self.ref(
+                        "user", o["user_id"], self.users[o["user_id"]]["name"]
+                    ),
+                }
                 for o in assigned
             ],
             "acknowledgements": [],
             "last_status_change_at": incident["last_status_change_at"],
-            "last_status_change_by": self.ref("service", service["id"], service["name"]),
-            "escalation_policy": self.render_policy_ref(incident["escalation_policy_id"]),
+            "last_status_change_by": self.ref(
+                "service", service["id"], service["name"]
+            ),
+            "escalation_policy": self.render_policy_ref(
+                incident["escalation_policy_id"]
+            ),
             "teams": [],
-            "priority": None if priority is None else {**self.ref("priority", f"PRI{priority}", priority), "type": "priority", "name": priority},
+            "priority": None
+            if priority is None
+            else {
+                **self.ref("priority", f"PRI{priority}", priority),
+                "type": "priority",
+                "name": priority,
+            },
             "urgency": incident["urgency"],
             "resolve_reason": None,
-            "alert_counts": {"all": 1, "triggered": int(incident["status"] != "resolved"), "resolved": int(incident["status"] == "resolved")},
+            "alert_counts": {
+                "all": 1,
+                "triggered": int(incident["status"] != "resolved"),
+                "resolved": int(incident["status"] == "resolved"),
+            },
             "is_mergeable": True,
         }
 
-    def render_oncall(self, entry: dict[str, Any], *, include_users: bool) -> dict[str, Any]:
+    def render_oncall(
+        self, entry: dict[str, Any], *, include_users: bool
+    ) -> dict[str, Any]:
         user = self.users[entry["user_id"]]
         return {
             "escalation_policy": self.render_policy_ref(entry["escalation_policy_id"]),
             "escalation_level": entry["level"],
             "schedule": None,
-            "user": self.render_user(user) if include_users else self.ref("user", user["id"], user["name"]),
+            "user": self.render_user(user)
+            if include_users
+            else self.ref("user", user["id"], user["name"]),
             "start": entry["start"],
             "end": entry["end"],
         }

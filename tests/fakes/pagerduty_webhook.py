@@ -47,10 +47,14 @@ _STATUS_FOR = {
 def sign_pagerduty(secret: str | Iterable[str], body: bytes) -> str:
     """The ``X-PagerDuty-Signature`` value: ``v1=<hex>`` per secret, comma-separated."""
     secrets_ = [secret] if isinstance(secret, str) else list(secret)
-    return ",".join("v1=" + hmac.new(s.encode(), body, hashlib.sha256).hexdigest() for s in secrets_)
+    return ",".join(
+        "v1=" + hmac.new(s.encode(), body, hashlib.sha256).hexdigest() for s in secrets_
+    )
 
 
-def webhook_headers(secret: str | Iterable[str], body: bytes, *, webhook_id: str | None = None) -> dict[str, str]:
+def webhook_headers(
+    secret: str | Iterable[str], body: bytes, *, webhook_id: str | None = None
+) -> dict[str, str]:
     """All headers PagerDuty sends with a V3 delivery."""
     return {
         "Content-Type": "application/json",
@@ -99,10 +103,19 @@ def incident_data(
         "created_at": created_at or _now(),
         "title": title,
         "service": _ref("service", service_id, service_name, "service-directory"),
-        "assignees": [_ref("user", uid, uid, "users") for uid in assignee_ids] if status != "resolved" else [],
-        "escalation_policy": _ref("escalation_policy", escalation_policy_id, escalation_policy_name, "escalation_policies"),
+        "assignees": [_ref("user", uid, uid, "users") for uid in assignee_ids]
+        if status != "resolved"
+        else [],
+        "escalation_policy": _ref(
+            "escalation_policy",
+            escalation_policy_id,
+            escalation_policy_name,
+            "escalation_policies",
+        ),
         "teams": [],
-        "priority": None if priority is None else {
+        "priority": None
+        if priority is None
+        else {
             "html_url": f"{WEB}/account/incident_priorities",
             "id": f"PRI{priority}",
             "self": f"{API}/priorities/PRI{priority}",
@@ -137,9 +150,13 @@ def webhook_event(
     """
     if data is None:
         if event_type == "incident.annotated":
-            data = annotation_data(incident_id=incident_fields.get("incident_id", "Q0INC01"))
+            data = annotation_data(
+                incident_id=incident_fields.get("incident_id", "Q0INC01")
+            )
         else:
-            incident_fields.setdefault("status", _STATUS_FOR.get(event_type, "triggered"))
+            incident_fields.setdefault(
+                "status", _STATUS_FOR.get(event_type, "triggered")
+            )
             data = incident_data(**incident_fields)
     return {
         "event": {
@@ -147,14 +164,21 @@ def webhook_event(
             "event_type": event_type,
             "resource_type": "incident",
             "occurred_at": occurred_at or _now(),
-            "agent": None if agent_id is None else _ref("user", agent_id, agent_name, "users"),
+            "agent": None
+            if agent_id is None
+            else _ref("user", agent_id, agent_name, "users"),
             "client": {"name": "PagerDuty"} if agent_id is None else None,
             "data": data,
         }
     }
 
 
-def annotation_data(content: str = "Rolled back deploy 1234", *, incident_id: str = "Q0INC01", title: str = "Checkout latency above SLO") -> dict[str, Any]:
+def annotation_data(
+    content: str = "Rolled back deploy 1234",
+    *,
+    incident_id: str = "Q0INC01",
+    title: str = "Checkout latency above SLO",
+) -> dict[str, Any]:
     """The ``data`` of an ``incident.annotated`` event (a note on the incident)."""
     return {
         "incident": _ref("incident", incident_id, title, "incidents"),

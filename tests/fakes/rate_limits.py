@@ -45,7 +45,9 @@ class Bucket:
 
     def acquire(self) -> float:
         now = self._clock()
-        self._tokens = min(self._capacity, self._tokens + (now - self._last) * self._rate)
+        self._tokens = min(
+            self._capacity, self._tokens + (now - self._last) * self._rate
+        )
         self._last = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
@@ -80,7 +82,11 @@ class RateLimiter:
         limit = self._limits.get(method)
         if limit is None:
             return None
-        key = f"{method}:{channel}" if method in PER_CHANNEL_METHODS and channel else method
+        key = (
+            f"{method}:{channel}"
+            if method in PER_CHANNEL_METHODS and channel
+            else method
+        )
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:

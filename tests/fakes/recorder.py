@@ -104,12 +104,26 @@ class CallLog:
                 self._cond.wait(min(remaining, 0.1))
 
     def wait_for_calls(
-        self, method: str, count: int = 1, *, ok: bool | None = True, timeout: float = 5.0
+        self,
+        method: str,
+        count: int = 1,
+        *,
+        ok: bool | None = True,
+        timeout: float = 5.0,
     ) -> list[Call]:
         """Block until at least ``count`` calls of ``method`` (successful by default) arrived."""
 
         def enough(calls: list[Call]) -> bool:
-            return len([c for c in calls if c.method == method and (ok is None or c.ok is ok)]) >= count
+            return (
+                len(
+                    [
+                        c
+                        for c in calls
+                        if c.method == method and (ok is None or c.ok is ok)
+                    ]
+                )
+                >= count
+            )
 
         self.wait_for(enough, timeout)
         return self.calls(method, ok=ok)

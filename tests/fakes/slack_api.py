@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 # Importing the handler modules registers the methods.
@@ -34,7 +34,12 @@ DEFAULT_USERS: tuple[tuple[str, str, str], ...] = (
 UPLOAD_METHOD = "upload_url"
 """Recorded method name for the raw POST to a files.getUploadURLExternal URL."""
 
-_SERVER_ERRORS = {500: "fatal_error", 502: "bad_gateway", 503: "service_unavailable", 504: "request_timeout"}
+_SERVER_ERRORS = {
+    500: "fatal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "request_timeout",
+}
 
 
 def _decode_body(request: Request) -> dict[str, Any]:
@@ -50,7 +55,9 @@ def _decode_body(request: Request) -> dict[str, Any]:
             raise SlackError("invalid_json")
         return body
     if request.content_type in ("application/x-www-form-urlencoded", ""):
-        return dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        return dict(
+            parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+        )
     raise SlackError("invalid_form_data")
 
 
@@ -82,7 +89,7 @@ class FakeSlack:
         self._server = LoopbackServer(self._handle)
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> FakeSlack:
+    def start(self) -> Self:
         """Start serving on an ephemeral loopback port."""
         self._server.start()
         return self
@@ -91,7 +98,7 @@ class FakeSlack:
         """Stop the server (idempotent)."""
         self._server.stop()
 
-    def __enter__(self) -> FakeSlack:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -108,7 +115,9 @@ class FakeSlack:
         return f"{self._server.base_url}/api/"
 
     # ----------------------------------------------------------------- configuration
-    def set_rate_limits(self, *, scale: float | None = None, limits: Mapping[str, Limit] | None = None) -> None:
+    def set_rate_limits(
+        self, *, scale: float | None = None, limits: Mapping[str, Limit] | None = None
+    ) -> None:
         """(Re)configure pacing; see the class docstring. Buckets start full."""
         if scale is None and not limits:
             self._limiter = None
@@ -117,19 +126,32 @@ class FakeSlack:
         table.update(limits or {})
         self._limiter = RateLimiter(table, scale=scale or 1.0)
 
-    def fail_next(self, method: str = "*", status: int = 500, count: int = 1, *, error: str | None = None) -> None:
+    def fail_next(
+        self,
+        method: str = "*",
+        status: int = 500,
+        count: int = 1,
+        *,
+        error: str | None = None,
+    ) -> None:
         """Next ``count`` calls of ``method`` fail with HTTP ``status`` (or 200 + ``error``)."""
         self.faults.fail_next(method, status, count, error=error)
 
-    def rate_limit_next(self, method: str = "*", retry_after: int = 1, count: int = 1) -> None:
+    def rate_limit_next(
+        self, method: str = "*", retry_after: int = 1, count: int = 1
+    ) -> None:
         """Next ``count`` calls of ``method`` answer 429 with ``Retry-After: retry_after``."""
         self.faults.rate_limit_next(method, retry_after, count)
 
-    def outage(self, seconds: float, status: int = 503, methods: list[str] | None = None) -> None:
+    def outage(
+        self, seconds: float, status: int = 503, methods: list[str] | None = None
+    ) -> None:
         """Every call (or only ``methods``) fails with ``status`` for ``seconds``."""
         self.faults.outage(seconds, status, methods)
 
-    def add_user(self, name: str, email: str | None = None, *, user_id: str | None = None) -> dict[str, Any]:
+    def add_user(
+        self, name: str, email: str | None = None, *, user_id: str | None = None
+    ) -> dict[str, Any]:
         """Seed a user (so users.lookupByEmail / invites can find them)."""
         return self.workspace.add_user(name, email, user_id=user_id)
 
@@ -146,7 +168,9 @@ class FakeSlack:
         """Recorded calls, optionally only one method and/or only (un)successful ones."""
         return self.log.calls(method, ok=ok)
 
-    def wait_for_calls(self, method: str, count: int = 1, *, timeout: float = 5.0) -> list[Call]:
+    def wait_for_calls(
+        self, method: str, count: int = 1, *, timeout: float = 5.0
+    ) -> list[Call]:
         """Block until ``count`` successful calls of ``method`` arrived (TimeoutError otherwise)."""
         return self.log.wait_for_calls(method, count, timeout=timeout)
 
@@ -189,10 +213,13 @@ class FakeSlack:
         if request.path.startswith(slack_files_views.UPLOAD_PATH_PREFIX):
             return self._handle_upload(request)
         if not request.path.startswith("/api/"):
-            return Response(status=404, body=b"Not Found", headers={"Content-Type": "text/plain"})
+            return Response(
+                status=404, body=b"Not Found", headers={"Content-Type": "text/plain"}
+            )
         name = request.path[len("/api/") :]
         params: dict[str, Any] = {k: v[0] for k, v in request.query.items()}
-        status, payload, headers = 200, None, {"X-Slack-Req-Id": uuid.uuid4().hex}
+        status, headers = 200, {"X-Slack-Req-Id": uuid.uuid4().hex}
+        payload: dict[str, Any] | None = None
         try:
             params.update(_decode_body(request))
         except SlackError as err:
@@ -206,24 +233,49 @@ class FakeSlack:
                 params={k: v for k, v in params.items() if k != "token"},
                 time=time.time(),
                 status=status,
-                error=None if payload.get("ok") else payload.get("error"),
-                headers={k: v for k, v in request.headers.items() if k != "authorization"},
+                error=None if payload.get("ok") else str(payload.get("error")),
+                headers={
+                    k: v for k, v in request.headers.items() if k != "authorization"
+                },
                 response=payload,
             )
         )
         return Response.json(payload, status=status, headers=headers)
 
-    def _answer(self, name: str, params: dict[str, Any], request: Request) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _answer(
+        self, name: str, params: dict[str, Any], request: Request
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         fault = self.faults.take(name)
         if fault is not None:
             if fault.status == 429:
-                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after or 1)}
+                return (
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(fault.retry_after or 1)},
+                )
             if fault.status >= 500:
-                extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
-                return fault.status, {"ok": False, "error": _SERVER_ERRORS.get(fault.status, "fatal_error")}, extra
-            return fault.status, {"ok": False, "error": fault.error or "fatal_error"}, {}
+                extra = (
+                    {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+                )
+                return (
+                    fault.status,
+                    {
+                        "ok": False,
+                        "error": _SERVER_ERRORS.get(fault.status, "fatal_error"),
+                    },
+                    extra,
+                )
+            return (
+                fault.status,
+                {"ok": False, "error": fault.error or "fatal_error"},
+                {},
+            )
         auth = request.header("authorization") or ""
-        token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else str(params.get("token", ""))
+        token = (
+            auth[len("Bearer ") :].strip()
+            if auth.startswith("Bearer ")
+            else str(params.get("token", ""))
+        )
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
         if token != self.token:
@@ -235,21 +287,43 @@ class FakeSlack:
         if limiter is not None:
             retry_after = limiter.check(name, str(params.get("channel") or "") or None)
             if retry_after is not None:
-                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+                return (
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(retry_after)},
+                )
         workspace = self.workspace
         try:
             with workspace.lock:
-                result = handler(Ctx(ws=workspace, params=Params(params), base_url=self.base_url))
+                result = handler(
+                    Ctx(ws=workspace, params=Params(params), base_url=self.base_url)
+                )
         except SlackError as err:
             return 200, {"ok": False, "error": err.code, **err.extra}, {}
         return 200, {"ok": True, **result}, {}
 
     def _handle_upload(self, request: Request) -> Response:
         token = request.path[len(slack_files_views.UPLOAD_PATH_PREFIX) :]
-        accepted = request.method == "POST" and slack_files_views.receive_upload(self.workspace, token, request.body)
+        accepted = request.method == "POST" and slack_files_views.receive_upload(
+            self.workspace, token, request.body
+        )
         status = 200 if accepted else 404
-        self.log.record(Call(method=UPLOAD_METHOD, params={"bytes": len(request.body)}, time=time.time(), status=status))
+        self.log.record(
+            Call(
+                method=UPLOAD_METHOD,
+                params={"bytes": len(request.body)},
+                time=time.time(),
+                status=status,
+            )
+        )
         if not accepted:
-            return Response(status=404, body=b"upload URL unknown or already used", headers={"Content-Type": "text/plain"})
-        return Response(status=200, body=f"OK - {len(request.body)}".encode(), headers={"Content-Type": "text/plain"})
-
+            return Response(
+                status=404,
+                body=b"upload URL unknown or already used",
+                headers={"Content-Type": "text/plain"},
+            )
+        return Response(
+            status=200,
+            body=f"OK - {len(request.body)}".encode(),
+            headers={"Content-Type": "text/plain"},
+        )

@@ -18,22 +18,47 @@ def _validate_blocks(blocks: Any) -> list[dict[str, Any]]:
     if not isinstance(blocks, list):
         raise SlackError("invalid_blocks_format")
     if len(blocks) > MAX_BLOCKS:
-        raise SlackError("invalid_blocks", response_metadata={"messages": [f"[ERROR] must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]"]})
+        raise SlackError(
+            "invalid_blocks",
+            response_metadata={
+                "messages": [
+                    f"[ERROR] must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]"
+                ]
+            },
+        )
     for i, block in enumerate(blocks):
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            raise SlackError("invalid_blocks", response_metadata={"messages": [f"[ERROR] missing required field: type [json-pointer:/blocks/{i}]"]})
+            raise SlackError(
+                "invalid_blocks",
+                response_metadata={
+                    "messages": [
+                        f"[ERROR] missing required field: type [json-pointer:/blocks/{i}]"
+                    ]
+                },
+            )
         text = block.get("text")
         if isinstance(text, dict) and isinstance(text.get("text"), str):
             limit = MAX_HEADER_TEXT if block["type"] == "header" else MAX_SECTION_TEXT
             if len(text["text"]) > limit:
-                raise SlackError("invalid_blocks", response_metadata={"messages": [f"[ERROR] must be less than {limit + 1} characters [json-pointer:/blocks/{i}/text/text]"]})
+                raise SlackError(
+                    "invalid_blocks",
+                    response_metadata={
+                        "messages": [
+                            f"[ERROR] must be less than {limit + 1} characters [json-pointer:/blocks/{i}/text/text]"
+                        ]
+                    },
+                )
     return blocks
 
 
 def _validate_metadata(metadata: Any) -> dict[str, Any] | None:
     if metadata is None:
         return None
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("event_type"), str) or not isinstance(metadata.get("event_payload"), dict):
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(metadata.get("event_type"), str)
+        or not isinstance(metadata.get("event_payload"), dict)
+    ):
         raise SlackError("invalid_metadata_format")
     return metadata
 
@@ -43,24 +68,30 @@ def _content(ctx: Ctx, *, required: bool) -> dict[str, Any]:
     p = ctx.params
     content: dict[str, Any] = {}
     if p.has("text"):
-        text = p.str("text")
+        text = p.text("text")
         if len(text) > MAX_TEXT:
             raise SlackError("msg_too_long")
         content["text"] = text
     if p.has("blocks"):
-        content["blocks"] = _validate_blocks(p.structured("blocks", error="invalid_blocks_format"))
+        content["blocks"] = _validate_blocks(
+            p.structured("blocks", error="invalid_blocks_format")
+        )
     if p.has("attachments"):
-        content["attachments"] = p.structured("attachments", error="invalid_attachments")
+        content["attachments"] = p.structured(
+            "attachments", error="invalid_attachments"
+        )
     if required and not any(k in content for k in ("text", "blocks", "attachments")):
         raise SlackError("no_text")
-    metadata = _validate_metadata(p.structured("metadata", error="invalid_metadata_format"))
+    metadata = _validate_metadata(
+        p.structured("metadata", error="invalid_metadata_format")
+    )
     if metadata is not None:
         content["metadata"] = metadata
     return content
 
 
 def _postable(ctx: Ctx) -> Channel:
-    channel = ctx.ws.channel(ctx.params.str("channel", error="channel_not_found"))
+    channel = ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
     if channel.is_archived:
         raise SlackError("is_archived")
     return channel
@@ -83,7 +114,7 @@ def post_message(ctx: Ctx) -> dict[str, Any]:
         "text": content.get("text", ""),
         **{k: v for k, v in content.items() if k != "text"},
     }
-    thread_ts = ctx.params.str("thread_ts", required=False)
+    thread_ts = ctx.params.text("thread_ts", required=False)
     if thread_ts:
         parent = channel.find_message(thread_ts)
         if parent is None:
@@ -99,7 +130,7 @@ def post_message(ctx: Ctx) -> dict[str, Any]:
 @method("chat.update")
 def update(ctx: Ctx) -> dict[str, Any]:
     channel = _postable(ctx)
-    ts = ctx.params.str("ts", error="message_not_found")
+    ts = ctx.params.text("ts", error="message_not_found")
     message = channel.find_message(ts)
     if message is None:
         raise SlackError("message_not_found")
@@ -111,14 +142,21 @@ def update(ctx: Ctx) -> dict[str, Any]:
     message.update(content)
     message["edited"] = {"user": ctx.ws.bot_user_id, "ts": ctx.ws.new_ts()}
     message["_update_count"] = message.get("_update_count", 0) + 1
-    shown = {k: v for k, v in message.items() if not k.startswith("_") and k != "metadata"}
-    return {"channel": channel.id, "ts": ts, "text": message.get("text", ""), "message": shown}
+    shown = {
+        k: v for k, v in message.items() if not k.startswith("_") and k != "metadata"
+    }
+    return {
+        "channel": channel.id,
+        "ts": ts,
+        "text": message.get("text", ""),
+        "message": shown,
+    }
 
 
 @method("chat.postEphemeral")
 def post_ephemeral(ctx: Ctx) -> dict[str, Any]:
     channel = _postable(ctx)
-    user = ctx.ws.user(ctx.params.str("user", error="user_not_found"))
+    user = ctx.ws.user(ctx.params.text("user", error="user_not_found"))
     if user["id"] not in channel.members:
         raise SlackError("user_not_in_channel")
     content = _content(ctx, required=True)

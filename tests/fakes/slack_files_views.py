@@ -19,8 +19,8 @@ MAX_MODAL_BLOCKS = 100
 
 @method("files.getUploadURLExternal")
 def get_upload_url(ctx: Ctx) -> dict[str, Any]:
-    filename = ctx.params.str("filename")
-    length = ctx.params.int("length", 0)
+    filename = ctx.params.text("filename")
+    length = ctx.params.integer("length", 0)
     if length <= 0:
         raise SlackError("invalid_arguments", arg="length")
     ws = ctx.ws
@@ -31,12 +31,15 @@ def get_upload_url(ctx: Ctx) -> dict[str, Any]:
         "name": filename,
         "title": filename,
         "size": length,
-        "alt_txt": ctx.params.str("alt_txt", required=False) or None,
+        "alt_txt": ctx.params.text("alt_txt", required=False) or None,
         "_uploaded": False,
         "_content": b"",
     }
     ws.uploads[token] = file_id
-    return {"upload_url": f"{ctx.base_url}{UPLOAD_PATH_PREFIX}{token}", "file_id": file_id}
+    return {
+        "upload_url": f"{ctx.base_url}{UPLOAD_PATH_PREFIX}{token}",
+        "file_id": file_id,
+    }
 
 
 def receive_upload(ws: Workspace, token: str, body: bytes) -> bool:
@@ -59,7 +62,9 @@ def _public_file(ws: Workspace, file: dict[str, Any]) -> dict[str, Any]:
         "timestamp": int(time.time()),
         "name": name,
         "title": file["title"],
-        "mimetype": "text/plain" if ext in {"txt", "md", "text"} else "application/octet-stream",
+        "mimetype": "text/plain"
+        if ext in {"txt", "md", "text"}
+        else "application/octet-stream",
         "filetype": ext,
         "pretty_type": ext.upper(),
         "user": ws.bot_user_id,
@@ -89,22 +94,33 @@ def complete_upload(ctx: Ctx) -> dict[str, Any]:
         if entry.get("title"):
             file["title"] = entry["title"]
         completed.append(file)
-    targets = [c for c in [ctx.params.str("channel_id", required=False), *ctx.params.csv("channels")] if c]
+    targets = [
+        c
+        for c in [
+            ctx.params.text("channel_id", required=False),
+            *ctx.params.csv("channels"),
+        ]
+        if c
+    ]
     for ref in targets:
         channel = ws.channel(ref)
         if channel.is_archived:
             raise SlackError("is_archived")
         ts = ws.new_ts()
         for file in completed:
-            file.setdefault("shares", {}).setdefault("public", {})[channel.id] = [{"ts": ts}]
-        channel.messages.append({
-            "type": "message",
-            "user": ws.bot_user_id,
-            "ts": ts,
-            "text": ctx.params.str("initial_comment", required=False),
-            "files": [_public_file(ws, f) for f in completed],
-            "upload": True,
-        })
+            file.setdefault("shares", {}).setdefault("public", {})[channel.id] = [
+                {"ts": ts}
+            ]
+        channel.messages.append(
+            {
+                "type": "message",
+                "user": ws.bot_user_id,
+                "ts": ts,
+                "text": ctx.params.text("initial_comment", required=False),
+                "files": [_public_file(ws, f) for f in completed],
+                "upload": True,
+            }
+        )
     return {"files": [_public_file(ws, f) for f in completed]}
 
 
@@ -136,11 +152,11 @@ def _view(ctx: Ctx, expected_type: str) -> dict[str, Any]:
 
 @method("views.open")
 def views_open(ctx: Ctx) -> dict[str, Any]:
-    ctx.params.str("trigger_id", error="invalid_trigger_id")
+    ctx.params.text("trigger_id", error="invalid_trigger_id")
     return {"view": _view(ctx, "modal")}
 
 
 @method("views.publish")
 def views_publish(ctx: Ctx) -> dict[str, Any]:
-    ctx.ws.user(ctx.params.str("user_id", error="user_not_found"))
+    ctx.ws.user(ctx.params.text("user_id", error="user_not_found"))
     return {"view": _view(ctx, "home")}

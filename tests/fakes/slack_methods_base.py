@@ -26,16 +26,24 @@ class Params:
         value = self.raw.get(name)
         return value not in (None, "", [], {})
 
-    def str(self, name: str, *, required: bool = True, error: str = "missing_argument") -> str:
+    def text(
+        self, name: str, *, required: bool = True, error: str = "missing_argument"
+    ) -> str:
         """A string argument; a missing required one raises ``error``."""
         value = self.raw.get(name)
         if value is None or value == "":
             if required:
                 raise SlackError(error, arg=name)
             return ""
-        return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        return (
+            value
+            if isinstance(value, str)
+            else json.dumps(value)
+            if isinstance(value, (dict, list))
+            else str(value)
+        )
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def flag(self, name: str, default: bool = False) -> bool:
         """Slack booleans: ``true``/``1`` (form) or JSON ``true``."""
         value = self.raw.get(name)
         if value is None or value == "":
@@ -44,7 +52,7 @@ class Params:
             return value
         return str(value).lower() in {"1", "true", "yes"}
 
-    def int(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int) -> int:
         """An integer argument; garbage raises ``invalid_arguments``."""
         value = self.raw.get(name)
         if value is None or value == "":

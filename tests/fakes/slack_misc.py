@@ -25,12 +25,12 @@ def auth_test(ctx: Ctx) -> dict[str, Any]:
 
 @method("users.info")
 def users_info(ctx: Ctx) -> dict[str, Any]:
-    return {"user": ctx.ws.user(ctx.params.str("user", error="user_not_found"))}
+    return {"user": ctx.ws.user(ctx.params.text("user", error="user_not_found"))}
 
 
 @method("users.lookupByEmail")
 def users_lookup_by_email(ctx: Ctx) -> dict[str, Any]:
-    user = ctx.ws.user_by_email(ctx.params.str("email", error="users_not_found"))
+    user = ctx.ws.user_by_email(ctx.params.text("email", error="users_not_found"))
     if user is None:
         raise SlackError("users_not_found")
     return {"user": user}
@@ -38,8 +38,8 @@ def users_lookup_by_email(ctx: Ctx) -> dict[str, Any]:
 
 @method("pins.add")
 def pins_add(ctx: Ctx) -> dict[str, Any]:
-    channel = ctx.ws.channel(ctx.params.str("channel", error="channel_not_found"))
-    ts = ctx.params.str("timestamp", error="no_item_specified")
+    channel = ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
+    ts = ctx.params.text("timestamp", error="no_item_specified")
     if channel.find_message(ts) is None:
         raise SlackError("message_not_found")
     if ts in channel.pins:
@@ -51,12 +51,12 @@ def pins_add(ctx: Ctx) -> dict[str, Any]:
 @method("bookmarks.add")
 def bookmarks_add(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
-    channel = ctx.ws.channel(p.str("channel_id", error="channel_not_found"))
-    title = p.str("title", error="invalid_arguments")
-    kind = p.str("type", error="invalid_arguments")
+    channel = ctx.ws.channel(p.text("channel_id", error="channel_not_found"))
+    title = p.text("title", error="invalid_arguments")
+    kind = p.text("type", error="invalid_arguments")
     if kind != "link":
         raise SlackError("invalid_bookmark_type")
-    link = p.str("link", error="invalid_link")
+    link = p.text("link", error="invalid_link")
     if not link.startswith(("http://", "https://")):
         raise SlackError("invalid_link")
     now = int(time.time())
@@ -65,10 +65,10 @@ def bookmarks_add(ctx: Ctx) -> dict[str, Any]:
         "channel_id": channel.id,
         "title": title,
         "link": link,
-        "emoji": p.str("emoji", required=False) or None,
+        "emoji": p.text("emoji", required=False) or None,
         "icon_url": None,
         "type": "link",
-        "entity_id": p.str("entity_id", required=False) or None,
+        "entity_id": p.text("entity_id", required=False) or None,
         "date_created": now,
         "date_updated": 0,
         "rank": chr(ord("U") + len(channel.bookmarks) % 5),
@@ -84,9 +84,9 @@ def bookmarks_add(ctx: Ctx) -> dict[str, Any]:
 @method("reactions.add")
 def reactions_add(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
-    channel = ctx.ws.channel(p.str("channel", error="channel_not_found"))
-    name = p.str("name", error="invalid_name").strip(":")
-    message = channel.find_message(p.str("timestamp", error="no_item_specified"))
+    channel = ctx.ws.channel(p.text("channel", error="channel_not_found"))
+    name = p.text("name", error="invalid_name").strip(":")
+    message = channel.find_message(p.text("timestamp", error="no_item_specified"))
     if message is None:
         raise SlackError("message_not_found")
     reactions: list[dict[str, Any]] = message.setdefault("reactions", [])

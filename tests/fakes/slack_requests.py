@@ -26,7 +26,11 @@ BOT_USER_ID = "U0BOT"
 
 
 def sign_slack_request(
-    signing_secret: str, body: bytes, timestamp: int | None = None, *, content_type: str | None = None
+    signing_secret: str,
+    body: bytes,
+    timestamp: int | None = None,
+    *,
+    content_type: str | None = None,
 ) -> dict[str, str]:
     """Headers Slack sends: ``X-Slack-Request-Timestamp`` and ``X-Slack-Signature``.
 
@@ -36,7 +40,10 @@ def sign_slack_request(
     ts = int(time.time()) if timestamp is None else int(timestamp)
     base = b"v0:" + str(ts).encode() + b":" + body
     digest = hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
-    headers = {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={digest}"}
+    headers = {
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": f"v0={digest}",
+    }
     if content_type:
         headers["Content-Type"] = content_type
     return headers
@@ -111,19 +118,34 @@ def block_actions_body(
         action["value"] = value
         action["text"] = {"type": "plain_text", "text": action_id, "emoji": True}
     elif action_type == "static_select":
-        action["selected_option"] = {"text": {"type": "plain_text", "text": value}, "value": value}
-    payload = {
+        action["selected_option"] = {
+            "text": {"type": "plain_text", "text": value},
+            "value": value,
+        }
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "user": _user(user_id, user_name),
         "api_app_id": API_APP_ID,
         "token": "verification-token-deprecated",
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False},
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+        },
         "trigger_id": trigger or trigger_id(),
         "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": channel_id, "name": channel_name},
-        "message": message or {"type": "message", "user": BOT_USER_ID, "ts": message_ts, "text": "", "blocks": []},
+        "message": message
+        or {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "ts": message_ts,
+            "text": "",
+            "blocks": [],
+        },
         "state": {"values": {}},
         "response_url": f"https://hooks.slack.com/actions/{TEAM_ID}/1/abc",
         "actions": [action],
@@ -180,10 +202,18 @@ def text_input_value(value: str) -> dict[str, Any]:
 
 def select_value(value: str, label: str | None = None) -> dict[str, Any]:
     """A ``static_select`` state value for :func:`view_submission_body`."""
-    return {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": label or value}, "value": value}}
+    return {
+        "type": "static_select",
+        "selected_option": {
+            "text": {"type": "plain_text", "text": label or value},
+            "value": value,
+        },
+    }
 
 
-def event_callback_body(event: dict[str, Any], *, event_id: str | None = None, event_time: int | None = None) -> bytes:
+def event_callback_body(
+    event: dict[str, Any], *, event_id: str | None = None, event_time: int | None = None
+) -> bytes:
     """An Events API ``event_callback`` envelope (JSON body) around ``event``."""
     envelope = {
         "token": "verification-token-deprecated",
@@ -194,7 +224,15 @@ def event_callback_body(event: dict[str, Any], *, event_id: str | None = None, e
         "type": "event_callback",
         "event_id": event_id or f"Ev{secrets.token_hex(5).upper()}",
         "event_time": event_time or int(time.time()),
-        "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "is_enterprise_install": False}],
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
         "is_ext_shared_channel": False,
         "event_context": f"4-{secrets.token_hex(8)}",
     }
@@ -202,7 +240,12 @@ def event_callback_body(event: dict[str, Any], *, event_id: str | None = None, e
 
 
 def reaction_added_event(
-    reaction: str = "pushpin", *, user: str = "U0ALICE", channel: str = "C0GENERAL", ts: str = "1700000000.000100", item_user: str = "U0BOB"
+    reaction: str = "pushpin",
+    *,
+    user: str = "U0ALICE",
+    channel: str = "C0GENERAL",
+    ts: str = "1700000000.000100",
+    item_user: str = "U0BOB",
 ) -> dict[str, Any]:
     """A ``reaction_added`` event on a message."""
     return {
@@ -215,7 +258,13 @@ def reaction_added_event(
     }
 
 
-def app_mention_event(text: str = "<@U0BOT> help", *, user: str = "U0ALICE", channel: str = "C0GENERAL", ts: str | None = None) -> dict[str, Any]:
+def app_mention_event(
+    text: str = "<@U0BOT> help",
+    *,
+    user: str = "U0ALICE",
+    channel: str = "C0GENERAL",
+    ts: str | None = None,
+) -> dict[str, Any]:
     """An ``app_mention`` event."""
     ts = ts or f"{time.time():.6f}"
     return {
@@ -230,6 +279,14 @@ def app_mention_event(text: str = "<@U0BOT> help", *, user: str = "U0ALICE", cha
     }
 
 
-def url_verification_body(challenge: str = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P") -> bytes:
+def url_verification_body(
+    challenge: str = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+) -> bytes:
     """The ``url_verification`` handshake Slack sends when the Request URL is saved."""
-    return json.dumps({"token": "verification-token-deprecated", "challenge": challenge, "type": "url_verification"}).encode()
+    return json.dumps(
+        {
+            "token": "verification-token-deprecated",
+            "challenge": challenge,
+            "type": "url_verification",
+        }
+    ).encode()

@@ -84,7 +84,11 @@ class Channel:
             "created": self.created,
             "creator": self.creator,
             "unlinked": 0,
-            "topic": {"value": self.topic, "creator": self.creator if self.topic else "", "last_set": 0},
+            "topic": {
+                "value": self.topic,
+                "creator": self.creator if self.topic else "",
+                "last_set": 0,
+            },
             "purpose": {"value": self.purpose, "creator": "", "last_set": 0},
             "previous_names": [],
             "num_members": len(self.members),
@@ -98,7 +102,9 @@ class Channel:
         return None
 
 
-def make_user(user_id: str, name: str, email: str | None, team_id: str, *, is_bot: bool = False) -> dict[str, Any]:
+def make_user(
+    user_id: str, name: str, email: str | None, team_id: str, *, is_bot: bool = False
+) -> dict[str, Any]:
     """A user object shaped like users.info returns it."""
     real_name = name.replace(".", " ").title()
     profile: dict[str, Any] = {
@@ -156,7 +162,9 @@ class Workspace:
         self.files: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, str] = {}  # upload token -> file id
         self.views: dict[str, dict[str, Any]] = {}
-        self.users[bot_user_id] = make_user(bot_user_id, "firebreak", None, team_id, is_bot=True)
+        self.users[bot_user_id] = make_user(
+            bot_user_id, "firebreak", None, team_id, is_bot=True
+        )
         for name, email in users:
             self.add_user(name, email)
         for i, channel_name in enumerate(channels):
@@ -173,15 +181,23 @@ class Workspace:
             self._ts_last = now
             return f"{now:.6f}"
 
-    def add_user(self, name: str, email: str | None = None, *, user_id: str | None = None) -> dict[str, Any]:
+    def add_user(
+        self, name: str, email: str | None = None, *, user_id: str | None = None
+    ) -> dict[str, Any]:
         """Seed a human user; returns its users.info object."""
         with self.lock:
             uid = user_id or self.new_id("U")
             self.users[uid] = make_user(uid, name, email, self.team_id)
             return self.users[uid]
 
-    def add_channel(self, name: str, *, is_private: bool = False, is_general: bool = False,
-                    members: Iterable[str] = ()) -> Channel:
+    def add_channel(
+        self,
+        name: str,
+        *,
+        is_private: bool = False,
+        is_general: bool = False,
+        members: Iterable[str] = (),
+    ) -> Channel:
         """Seed a channel the bot is a member of."""
         with self.lock:
             channel = Channel(

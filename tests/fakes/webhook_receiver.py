@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from tests.fakes._http import LoopbackServer, Request, Response
 
@@ -41,14 +41,14 @@ class WebhookReceiver:
         self._cond = threading.Condition()
         self._server = LoopbackServer(self._handle)
 
-    def start(self) -> WebhookReceiver:
+    def start(self) -> Self:
         self._server.start()
         return self
 
     def stop(self) -> None:
         self._server.stop()
 
-    def __enter__(self) -> WebhookReceiver:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -71,14 +71,18 @@ class WebhookReceiver:
         with self._cond:
             self._received.clear()
 
-    def wait_for(self, predicate: Callable[[list[Received]], bool], timeout: float = 10.0) -> list[Received]:
+    def wait_for(
+        self, predicate: Callable[[list[Received]], bool], timeout: float = 10.0
+    ) -> list[Received]:
         """Block until ``predicate(received)`` holds; ``TimeoutError`` after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while not predicate(list(self._received)):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s; received {len(self._received)} requests")
+                    raise TimeoutError(
+                        f"condition not met within {timeout}s; received {len(self._received)} requests"
+                    )
                 self._cond.wait(min(remaining, 0.2))
             return list(self._received)
 
@@ -87,7 +91,13 @@ class WebhookReceiver:
         return self.wait_for(lambda got: len(got) >= count, timeout)
 
     def _handle(self, request: Request) -> Response:
-        item = Received(request.method, request.path, dict(request.headers), request.body, time.time())
+        item = Received(
+            request.method,
+            request.path,
+            dict(request.headers),
+            request.body,
+            time.time(),
+        )
         with self._cond:
             self._received.append(item)
             self._cond.notify_all()

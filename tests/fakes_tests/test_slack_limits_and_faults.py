@@ -29,8 +29,11 @@ def test_injected_429_carries_retry_after(fake_slack: FakeSlack) -> None:
 
 
 def test_sdk_retry_handler_honours_retry_after(fake_slack: FakeSlack) -> None:
-    client = WebClient(token=fake_slack.token, base_url=fake_slack.api_url,
-                       retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
+    client = WebClient(
+        token=fake_slack.token,
+        base_url=fake_slack.api_url,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
     fake_slack.rate_limit_next("chat.postMessage", retry_after=1)
     started = time.monotonic()
     assert client.chat_postMessage(channel="incidents", text="x")["ok"]
@@ -57,19 +60,32 @@ def test_5xx_injection_and_outage(fake_slack: FakeSlack) -> None:
 
 def test_api_level_error_injection(fake_slack: FakeSlack) -> None:
     client = WebClient(token=fake_slack.token, base_url=fake_slack.api_url)
-    fake_slack.fail_next("conversations.setTopic", status=200, error="channel_not_found")
+    fake_slack.fail_next(
+        "conversations.setTopic", status=200, error="channel_not_found"
+    )
     with pytest.raises(SlackApiError) as caught:
         client.conversations_setTopic(channel="incidents", topic="x")
-    assert caught.value.response.status_code == 200 and caught.value.response["error"] == "channel_not_found"
+    assert (
+        caught.value.response.status_code == 200
+        and caught.value.response["error"] == "channel_not_found"
+    )
 
 
 def test_tier_limits_with_burst(make_fake_slack) -> None:
-    fake = make_fake_slack(rate_limits={"conversations.create": Limit(per_minute=60, burst=2)})
+    fake = make_fake_slack(
+        rate_limits={"conversations.create": Limit(per_minute=60, burst=2)}
+    )
     client = WebClient(token=fake.token, base_url=fake.api_url)
-    assert client.conversations_create(name="a1")["ok"] and client.conversations_create(name="a2")["ok"]
+    assert (
+        client.conversations_create(name="a1")["ok"]
+        and client.conversations_create(name="a2")["ok"]
+    )
     with pytest.raises(SlackApiError) as caught:
         client.conversations_create(name="a3")
-    assert caught.value.response.status_code == 429 and int(caught.value.response.headers["Retry-After"]) >= 1
+    assert (
+        caught.value.response.status_code == 429
+        and int(caught.value.response.headers["Retry-After"]) >= 1
+    )
     assert client.auth_test()["ok"]  # other methods are not limited by this table
     assert fake.channels[-1].name == "a2"  # the refused call changed nothing
 
@@ -89,7 +105,13 @@ def test_post_message_is_paced_per_channel(make_fake_slack) -> None:
         return statuses
 
     assert burst("general") == [200, 200, 200, 429, 429]
-    assert burst("incidents") == [200, 200, 200, 429, 429]  # separate bucket per channel
+    assert burst("incidents") == [
+        200,
+        200,
+        200,
+        429,
+        429,
+    ]  # separate bucket per channel
 
 
 def test_scaled_limits_refill_quickly(make_fake_slack) -> None:
@@ -104,7 +126,9 @@ def test_scaled_limits_refill_quickly(make_fake_slack) -> None:
 
 
 def test_concurrent_async_calls_are_counted_exactly(make_fake_slack) -> None:
-    fake = make_fake_slack(rate_limits={"chat.postMessage": Limit(per_minute=0.01, burst=5)})
+    fake = make_fake_slack(
+        rate_limits={"chat.postMessage": Limit(per_minute=0.01, burst=5)}
+    )
 
     async def storm() -> list[int]:
         client = AsyncWebClient(token=fake.token, base_url=fake.api_url, timeout=5)

@@ -30,14 +30,23 @@ def test_auth_test_and_invalid_auth(fake_slack: FakeSlack, client: WebClient) ->
     bad = WebClient(token="xoxb-wrong", base_url=fake_slack.api_url)
     assert error_of(bad.auth_test) == "invalid_auth"
     assert error_of(WebClient(base_url=fake_slack.api_url).auth_test) == "not_authed"
-    assert [c.error for c in fake_slack.calls("auth.test")] == [None, "invalid_auth", "not_authed"]
+    assert [c.error for c in fake_slack.calls("auth.test")] == [
+        None,
+        "invalid_auth",
+        "not_authed",
+    ]
 
 
-def test_create_channel_and_name_taken(fake_slack: FakeSlack, client: WebClient) -> None:
+def test_create_channel_and_name_taken(
+    fake_slack: FakeSlack, client: WebClient
+) -> None:
     channel = client.conversations_create(name="inc-42-checkout-latency")["channel"]
     assert channel["id"].startswith("C") and channel["is_member"] is True
     assert fake_slack.channel("inc-42-checkout-latency").id == channel["id"]
-    assert error_of(client.conversations_create, name="inc-42-checkout-latency") == "name_taken"
+    assert (
+        error_of(client.conversations_create, name="inc-42-checkout-latency")
+        == "name_taken"
+    )
 
 
 @pytest.mark.parametrize(
@@ -59,63 +68,123 @@ def test_channel_name_of_80_chars_is_fine(client: WebClient) -> None:
     assert client.conversations_create(name="a" * 80)["ok"]
 
 
-def test_post_update_history_with_metadata(fake_slack: FakeSlack, client: WebClient) -> None:
+def test_post_update_history_with_metadata(
+    fake_slack: FakeSlack, client: WebClient
+) -> None:
     cid = client.conversations_create(name="inc-1")["channel"]["id"]
     metadata = {"event_type": "incident_summary", "event_payload": {"incident": 1}}
-    posted = client.chat_postMessage(channel=cid, text="summary", metadata=metadata,
-                                     blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*INC-1*"}}])
+    posted = client.chat_postMessage(
+        channel=cid,
+        text="summary",
+        metadata=metadata,
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*INC-1*"}}],
+    )
     client.chat_update(channel=cid, ts=posted["ts"], text="summary v2")
-    reply = client.chat_postMessage(channel=cid, text="in thread", thread_ts=posted["ts"])
+    reply = client.chat_postMessage(
+        channel=cid, text="in thread", thread_ts=posted["ts"]
+    )
     assert reply["message"]["thread_ts"] == posted["ts"]
 
     plain = client.conversations_history(channel=cid)["messages"]
     assert [m["text"] for m in plain] == ["summary v2"] and "metadata" not in plain[0]
-    full = client.conversations_history(channel=cid, include_all_metadata=True)["messages"]
+    full = client.conversations_history(channel=cid, include_all_metadata=True)[
+        "messages"
+    ]
     assert full[0]["metadata"] == metadata and full[0]["edited"]["user"] == "U0BOT"
     assert [m["text"] for m in fake_slack.messages(cid)] == ["summary v2", "in thread"]
-    assert error_of(client.chat_update, channel=cid, ts="1.000001", text="x") == "message_not_found"
+    assert (
+        error_of(client.chat_update, channel=cid, ts="1.000001", text="x")
+        == "message_not_found"
+    )
 
 
 @pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 def test_post_to_channel_by_name_and_validation(client: WebClient) -> None:
-    assert client.chat_postMessage(channel="#incidents", text="hello")["channel"].startswith("C")
-    assert error_of(client.chat_postMessage, channel="#nope", text="x") == "channel_not_found"
+    assert client.chat_postMessage(channel="#incidents", text="hello")[
+        "channel"
+    ].startswith("C")
+    assert (
+        error_of(client.chat_postMessage, channel="#nope", text="x")
+        == "channel_not_found"
+    )
     assert error_of(client.chat_postMessage, channel="#incidents") == "no_text"
-    assert error_of(client.chat_postMessage, channel="#incidents", text="x" * 40_001) == "msg_too_long"
+    assert (
+        error_of(client.chat_postMessage, channel="#incidents", text="x" * 40_001)
+        == "msg_too_long"
+    )
     blocks = [{"type": "divider"}] * 51
-    assert error_of(client.chat_postMessage, channel="#incidents", text="x", blocks=blocks) == "invalid_blocks"
+    assert (
+        error_of(client.chat_postMessage, channel="#incidents", text="x", blocks=blocks)
+        == "invalid_blocks"
+    )
 
 
 def test_form_encoded_and_json_bodies_are_both_accepted(fake_slack: FakeSlack) -> None:
     def raw(body: bytes, content_type: str) -> dict:
-        req = urllib.request.Request(f"{fake_slack.api_url}chat.postMessage", data=body, method="POST",
-                                     headers={"Content-Type": content_type, "Authorization": f"Bearer {fake_slack.token}"})
+        req = urllib.request.Request(
+            f"{fake_slack.api_url}chat.postMessage",
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": content_type,
+                "Authorization": f"Bearer {fake_slack.token}",
+            },
+        )
         with urllib.request.urlopen(req, timeout=5) as resp:
             return json.loads(resp.read())
 
-    blocks = json.dumps([{"type": "section", "text": {"type": "plain_text", "text": "hi"}}])
+    blocks = json.dumps(
+        [{"type": "section", "text": {"type": "plain_text", "text": "hi"}}]
+    )
     form = f"channel=incidents&text=hi&blocks={urllib.parse.quote(blocks)}".encode()
     assert raw(form, "application/x-www-form-urlencoded")["ok"]
-    assert raw(json.dumps({"channel": "incidents", "text": "hi"}).encode(), "application/json; charset=utf-8")["ok"]
+    assert raw(
+        json.dumps({"channel": "incidents", "text": "hi"}).encode(),
+        "application/json; charset=utf-8",
+    )["ok"]
     assert raw(b"{not json", "application/json")["error"] == "invalid_json"
     assert fake_slack.messages("incidents")[0]["blocks"][0]["type"] == "section"
 
 
 def test_channel_lifecycle_calls(fake_slack: FakeSlack, client: WebClient) -> None:
     cid = client.conversations_create(name="inc-7")["channel"]["id"]
-    assert client.conversations_setTopic(channel=cid, topic="P1 | triggered")["channel"]["topic"]["value"] == "P1 | triggered"
+    assert (
+        client.conversations_setTopic(channel=cid, topic="P1 | triggered")["channel"][
+            "topic"
+        ]["value"]
+        == "P1 | triggered"
+    )
     client.conversations_invite(channel=cid, users=["U0ALICE", "U0BOB"])
-    assert error_of(client.conversations_invite, channel=cid, users="U0ALICE") == "already_in_channel"
-    assert error_of(client.conversations_invite, channel=cid, users="U0NOBODY") == "user_not_found"
+    assert (
+        error_of(client.conversations_invite, channel=cid, users="U0ALICE")
+        == "already_in_channel"
+    )
+    assert (
+        error_of(client.conversations_invite, channel=cid, users="U0NOBODY")
+        == "user_not_found"
+    )
     ts = client.chat_postMessage(channel=cid, text="summary")["ts"]
     client.pins_add(channel=cid, timestamp=ts)
     assert error_of(client.pins_add, channel=cid, timestamp=ts) == "already_pinned"
-    bookmark = client.bookmarks_add(channel_id=cid, title="Runbook", type="link", link="https://runbooks.example.com/x")
+    bookmark = client.bookmarks_add(
+        channel_id=cid,
+        title="Runbook",
+        type="link",
+        link="https://runbooks.example.com/x",
+    )
     assert bookmark["bookmark"]["title"] == "Runbook"
     client.reactions_add(channel=cid, name="pushpin", timestamp=ts)
-    assert error_of(client.reactions_add, channel=cid, name="pushpin", timestamp=ts) == "already_reacted"
-    assert client.chat_postEphemeral(channel=cid, user="U0ALICE", text="only you")["message_ts"]
-    assert error_of(client.chat_postEphemeral, channel=cid, user="U0CAROL", text="x") == "user_not_in_channel"
+    assert (
+        error_of(client.reactions_add, channel=cid, name="pushpin", timestamp=ts)
+        == "already_reacted"
+    )
+    assert client.chat_postEphemeral(channel=cid, user="U0ALICE", text="only you")[
+        "message_ts"
+    ]
+    assert (
+        error_of(client.chat_postEphemeral, channel=cid, user="U0CAROL", text="x")
+        == "user_not_in_channel"
+    )
     assert client.conversations_join(channel=cid)["warning"] == "already_in_channel"
     client.conversations_archive(channel=cid)
     assert error_of(client.conversations_archive, channel=cid) == "already_archived"
@@ -125,7 +194,9 @@ def test_channel_lifecycle_calls(fake_slack: FakeSlack, client: WebClient) -> No
     assert fake_slack.channel(cid).pins == [ts]
 
 
-def test_conversations_list_pagination(fake_slack: FakeSlack, client: WebClient) -> None:
+def test_conversations_list_pagination(
+    fake_slack: FakeSlack, client: WebClient
+) -> None:
     for i in range(7):
         client.conversations_create(name=f"inc-{i}")
     names, cursor, pages = [], None, 0
@@ -141,39 +212,87 @@ def test_conversations_list_pagination(fake_slack: FakeSlack, client: WebClient)
 
 
 def test_users(client: WebClient) -> None:
-    assert client.users_lookupByEmail(email="Alice@Example.com")["user"]["id"] == "U0ALICE"
-    assert error_of(client.users_lookupByEmail, email="nobody@example.com") == "users_not_found"
-    assert client.users_info(user="U0BOB")["user"]["profile"]["email"] == "bob@example.com"
+    assert (
+        client.users_lookupByEmail(email="Alice@Example.com")["user"]["id"] == "U0ALICE"
+    )
+    assert (
+        error_of(client.users_lookupByEmail, email="nobody@example.com")
+        == "users_not_found"
+    )
+    assert (
+        client.users_info(user="U0BOB")["user"]["profile"]["email"] == "bob@example.com"
+    )
     assert error_of(client.users_info, user="U0NOPE") == "user_not_found"
 
 
 def test_views(client: WebClient) -> None:
-    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Declare"}, "blocks": [], "callback_id": "declare"}
+    modal = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Declare"},
+        "blocks": [],
+        "callback_id": "declare",
+    }
     view = client.views_open(trigger_id="123.456.abc", view=modal)["view"]
     assert view["id"].startswith("V") and view["callback_id"] == "declare"
-    assert error_of(client.views_open, trigger_id="123.456.abc", view={"type": "home", "blocks": []}) == "invalid_arguments"
-    assert client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": []})["view"]["type"] == "home"
+    assert (
+        error_of(
+            client.views_open,
+            trigger_id="123.456.abc",
+            view={"type": "home", "blocks": []},
+        )
+        == "invalid_arguments"
+    )
+    assert (
+        client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": []})[
+            "view"
+        ]["type"]
+        == "home"
+    )
 
 
 def test_files_upload_v2_flow(fake_slack: FakeSlack, client: WebClient) -> None:
     cid = client.conversations_create(name="inc-9")["channel"]["id"]
-    result = client.files_upload_v2(channel=cid, content="# Post-mortem\n", filename="INC-9.md", title="Post-mortem INC-9",
-                                    initial_comment="Draft post-mortem")
-    assert result["file"]["title"] == "Post-mortem INC-9" and result["file"]["size"] == len("# Post-mortem\n")
-    assert [c.method for c in fake_slack.calls()][-3:] == ["files.getUploadURLExternal", "upload_url", "files.completeUploadExternal"]
+    result = client.files_upload_v2(
+        channel=cid,
+        content="# Post-mortem\n",
+        filename="INC-9.md",
+        title="Post-mortem INC-9",
+        initial_comment="Draft post-mortem",
+    )
+    assert result["file"]["title"] == "Post-mortem INC-9" and result["file"][
+        "size"
+    ] == len("# Post-mortem\n")
+    assert [c.method for c in fake_slack.calls()][-3:] == [
+        "files.getUploadURLExternal",
+        "upload_url",
+        "files.completeUploadExternal",
+    ]
     shared = fake_slack.messages(cid)[-1]
-    assert shared["text"] == "Draft post-mortem" and shared["files"][0]["name"] == "INC-9.md"
+    assert (
+        shared["text"] == "Draft post-mortem"
+        and shared["files"][0]["name"] == "INC-9.md"
+    )
 
 
 def test_async_client_against_the_fake(fake_slack: FakeSlack) -> None:
     async def scenario() -> tuple[str, str, int]:
-        client = AsyncWebClient(token=fake_slack.token, base_url=fake_slack.api_url, timeout=5)
+        client = AsyncWebClient(
+            token=fake_slack.token, base_url=fake_slack.api_url, timeout=5
+        )
         cid = (await client.conversations_create(name="inc-async"))["channel"]["id"]
-        posts = await asyncio.gather(*(client.chat_postMessage(channel=cid, text=f"m{i}") for i in range(10)))
+        posts = await asyncio.gather(
+            *(client.chat_postMessage(channel=cid, text=f"m{i}") for i in range(10))
+        )
         with pytest.raises(SlackApiError) as caught:
             await client.conversations_create(name="inc-async")
-        upload = await client.files_upload_v2(channel=cid, content=b"abc", filename="a.txt")
-        return caught.value.response["error"], upload["file"]["id"], len({p["ts"] for p in posts})
+        upload = await client.files_upload_v2(
+            channel=cid, content=b"abc", filename="a.txt"
+        )
+        return (
+            caught.value.response["error"],
+            upload["file"]["id"],
+            len({p["ts"] for p in posts}),
+        )
 
     error, file_id, distinct_ts = asyncio.run(scenario())
     assert error == "name_taken" and file_id.startswith("F") and distinct_ts == 10
@@ -184,4 +303,7 @@ def test_unknown_method_and_reset(fake_slack: FakeSlack, client: WebClient) -> N
     assert error_of(client.api_call, "nope.nothing") == "unknown_method"
     client.conversations_create(name="inc-x")
     fake_slack.reset()
-    assert fake_slack.calls() == [] and [c.name for c in fake_slack.channels] == ["general", "incidents"]
+    assert fake_slack.calls() == [] and [c.name for c in fake_slack.channels] == [
+        "general",
+        "incidents",
+    ]
