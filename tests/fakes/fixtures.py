@@ -7,6 +7,8 @@ tests can run in parallel and never leak threads or processes.
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -87,9 +89,14 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture(scope="session")
 def alertmanager_binary() -> str:
-    """Path of ``prometheus-alertmanager``; skips the test when it is not installed."""
+    """Path of ``prometheus-alertmanager``; skips the test when it is not installed.
+
+    CI sets FIREBREAK_REQUIRE_ALERTMANAGER=1 so a missing binary fails instead of skipping.
+    """
     binary = find_alertmanager()
     if binary is None:
+        if os.environ.get("FIREBREAK_REQUIRE_ALERTMANAGER") == "1":
+            pytest.fail("prometheus-alertmanager is required (FIREBREAK_REQUIRE_ALERTMANAGER=1) but not installed")
         pytest.skip(
             "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"
         )
