@@ -44,17 +44,26 @@ class PlaybookRegistry:
     def match(self, facts: IncidentFacts) -> tuple[Playbook | None, tuple[str, ...]]:
         """The playbook for ``facts`` and the rules that picked it (empty for the fallback).
 
-        An incident a person declared carries no alertname, labels or service, so a playbook
-        that also requires an alertname could never match it. For those, a second pass
-        matches on ``title_keywords`` alone ("Checkout 5xx spike" gets high-error-rate);
-        alert incidents keep the strict rules.
+        First the strict rules of :mod:`bot.playbooks.matching` (every declared rule kind
+        holds). If nothing matches, a second pass reads ``title_keywords`` as the way to
+        recognise incidents *without* an alert, because the starter set declares both an
+        alertname list and keywords for one kind of incident:
+
+        - an alert incident is matched on its alert rules alone (alertname, labels,
+          PagerDuty service), so ``HighErrorRate`` finds high-error-rate whatever its title;
+        - an incident a person declared (no alertname, labels or service) is matched on the
+          title keywords alone, so "Checkout 5xx spike" finds high-error-rate too.
+
+        Then the fallback (the ``default: true`` playbook).
         """
-        ranked = rank_playbooks(self.playbooks.values(), facts)
-        if not ranked and _declared_by_person(facts):
-            ranked = rank_playbooks(_title_only(self.playbooks.values()), facts)
+        pool = list(self.playbooks.values())
+        ranked = rank_playbooks(pool, facts)
+        if not ranked:
+            relaxed = _title_only(pool) if _declared_by_person(facts) else _without_keywords(pool)
+            ranked = rank_playbooks(relaxed, facts)
         if ranked:
             return self.playbooks[ranked[0].playbook.id], ranked[0].matched
-        return match_playbook(self.playbooks.values(), facts), ()
+        return match_playbook(pool, facts), ()
 
     def __len__(self) -> int:
         return len(self.playbooks)
@@ -70,6 +79,16 @@ def _title_only(playbooks: Iterable[Playbook]) -> list[Playbook]:
         playbook.model_copy(update={"match": MatchRules(title_keywords=playbook.match.title_keywords)})
         for playbook in playbooks
         if playbook.match.title_keywords and not playbook.manual
+    ]
+
+
+def _without_keywords(playbooks: Iterable[Playbook]) -> list[Playbook]:
+    """Copies without title keywords, for playbooks that also have alert rules."""
+    return [
+        playbook.model_copy(update={"match": playbook.match.model_copy(update={"title_keywords": []})})
+        for playbook in playbooks
+        if playbook.match.title_keywords and not playbook.manual
+        and (playbook.match.alertname or playbook.match.labels or playbook.match.pagerduty_service)
     ]
 
 
