@@ -18,8 +18,9 @@ import asyncio
 import logging
 from collections import defaultdict
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.errors import InvalidCommand
@@ -71,13 +72,13 @@ def _claim(session: Session, number: int, now: datetime) -> list[PlaybookStepRow
     ).all()
     claimed = []
     for row in candidates:
-        won = session.execute(
+        result = session.execute(
             update(PlaybookStepRow)
             .where(PlaybookStepRow.id == row.id, PlaybookStepRow.deadline_fired_at.is_(None), PlaybookStepRow.status == PENDING)
             .values(deadline_fired_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if won == 1:
+        )
+        if cast(CursorResult[Any], result).rowcount == 1:
             claimed.append(row)
     return claimed
 

@@ -12,8 +12,8 @@ from bot.delivery.outbox import enqueue
 from bot.domain.timeline import EntryKind, Source
 from bot.guided.service import SYSTEM_ACTOR, GuidedSteps
 from bot.playbooks.guide import render_guide
-from bot.service.chat_notifications import CHAT, POST, ordering_key
 from bot.service.changes import Change, Subscriber
+from bot.service.chat_notifications import CHAT, POST, ordering_key
 
 GUIDE_KIND = "playbook_guide"
 _STEP_KINDS = (EntryKind.STEP_DONE, EntryKind.STEP_SKIPPED)

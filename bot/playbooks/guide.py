@@ -34,7 +34,7 @@ PHASE_NAMES: dict[str, str] = {
     "other": "Other",
 }
 
-_MARKS = {PENDING: "[ ]", DONE: "[x]", SKIPPED: "[-]"}
+_MARKS: dict[str, str] = {PENDING: "[ ]", DONE: "[x]", SKIPPED: "[-]"}
 
 
 def phase_name(phase: Phase) -> str:

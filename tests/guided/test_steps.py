@@ -56,7 +56,7 @@ def test_done_and_skip_record_who_and_when(timed: Container, clock) -> None:
 
 
 def test_completing_a_phase_starts_the_next_phase_clocks_and_posts_the_guide(timed: Container, clock) -> None:
-    number, alice = declare(timed)
+    _number, alice = declare(timed)
     timed.commands.handle("/incident step done 1", alice)
     clock.advance(minutes=3)
     timed.commands.handle("/incident step done 2", alice)
@@ -72,7 +72,7 @@ def test_completing_a_phase_starts_the_next_phase_clocks_and_posts_the_guide(tim
 
 
 def test_errors_are_clear_and_change_nothing(timed: Container) -> None:
-    number, alice = declare(timed)
+    _number, alice = declare(timed)
     timed.commands.handle("/incident step done 1", alice)
     with timed.sessions() as session:
         before = session.query(TimelineRow).count(), session.query(OutboxRow).count()
