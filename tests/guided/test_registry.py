@@ -58,3 +58,17 @@ def test_alert_incidents_use_the_strict_rules_and_person_declared_ones_the_title
     assert matched == ("keyword=disk full",)
     playbook, _ = registry.match(IncidentFacts(title="Everything is weird"))
     assert playbook is not None and playbook.id == "default"
+
+
+def test_a_server_with_broken_playbooks_starts_with_the_good_ones(db_url: str, engine, clock, transcript, caplog: pytest.LogCaptureFixture) -> None:
+    from starlette.testclient import TestClient
+
+    from bot.web import create_app
+    from tests.guided.conftest import build
+
+    with caplog.at_level(logging.WARNING, logger="bot.playbooks.registry"):
+        container = build(db_url, engine, clock, transcript, FIXTURES / "broken")
+    assert container.guided is not None and container.guided.registry.ids() == ["default", "good"]
+    assert sum("playbook skipped" in record.getMessage() for record in caplog.records) == 3
+    with TestClient(create_app(container, migrate=False, run_worker=False)) as client:
+        assert client.get("/healthz").status_code == 200
