@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.errors import IllegalTransition, InvalidCommand
 from bot.domain.incident import Incident
+from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.guided import store
 from bot.playbooks.guide import DONE, PENDING, SKIPPED, GuideView, current_phase_index, guide_view, render_guide
@@ -79,8 +80,12 @@ class GuidedSteps:
     # -- attaching -----------------------------------------------------------------------
 
     def on_declare(self, session: Session, incident: Incident) -> list[TimelineEntry]:
-        """Declare hook: attach the most specific playbook to every new incident."""
-        if not len(self.registry):
+        """Declare hook: attach the most specific playbook to every new incident.
+
+        Informational incidents (severity INFO: timeline only, no channel) get none, so their
+        step deadlines cannot page anyone; ``/incident run`` still attaches one by hand.
+        """
+        if not len(self.registry) or incident.severity is Severity.INFO:
             return []
         row = session.get(IncidentRow, incident.number)
         playbook, matched = self.registry.match(facts_for(incident, row))

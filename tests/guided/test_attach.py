@@ -111,6 +111,12 @@ def test_subscribers_see_the_attachment_in_the_new_incident_change(timed: Contai
     assert seen == [(True, [EntryKind.DECLARED, EntryKind.PLAYBOOK_ATTACHED])]
 
 
+def test_informational_incidents_get_no_playbook(timed: Container) -> None:
+    incident = timed.service.declare(title="FYI", severity=Severity.INFO, actor="am", source=Source.ALERTMANAGER, labels={"alertname": "TimedAlert"})
+    assert incident.playbook_id is None
+    assert [entry.kind for entry in timed.service.timeline(incident.number)] == [EntryKind.DECLARED]
+
+
 def test_without_playbooks_nothing_is_attached(container: Container) -> None:
     incident = declare_alert(container, {"alertname": "HighErrorRate"})
     assert incident.playbook_id is None
