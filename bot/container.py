@@ -7,10 +7,12 @@ decides between Slack and the console, or checks whether PagerDuty is configured
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -21,6 +23,7 @@ from bot.chat.console.transcript import ConsoleDeliverer
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.guided import install as install_guided
 from bot.metrics import Metrics
 from bot.service.chat_notifications import CHAT, notify_chat
 from bot.service.incidents import IncidentService
@@ -29,7 +32,13 @@ from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
 
+if TYPE_CHECKING:
+    from bot.guided import GuidedSteps
+
 log = logging.getLogger(__name__)
+
+#: A loop the server runs next to the HTTP app until ``stop`` is set (see bot/web.py).
+BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
 
 
 @dataclass
@@ -44,6 +53,8 @@ class Container:
     commands: CommandRouter
     routes: list[BaseRoute] = field(default_factory=list)
     local_mode: bool = True
+    background: list[BackgroundTask] = field(default_factory=list)
+    guided: GuidedSteps | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -105,4 +116,5 @@ def build_container(
                 sessions, stream=transcript_stream, clock=clock, zone=settings.zone, announcements=settings.slack_incidents_channel
             ),
         )
+    install_guided(container)
     return container
