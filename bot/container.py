@@ -21,9 +21,11 @@ from bot.chat.console.transcript import ConsoleDeliverer
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.ingest.install import install as install_ingest
 from bot.metrics import Metrics
 from bot.service.chat_notifications import CHAT, notify_chat
 from bot.service.incidents import IncidentService
+from bot.service.oncall import NoOncallDirectory, OncallDirectory
 from bot.settings import Settings
 from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.incidents import IncidentRepository
@@ -44,6 +46,7 @@ class Container:
     commands: CommandRouter
     routes: list[BaseRoute] = field(default_factory=list)
     local_mode: bool = True
+    oncall: OncallDirectory = field(default_factory=NoOncallDirectory)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -98,6 +101,7 @@ def build_container(
         commands=commands,
         local_mode=not settings.slack_enabled,
     )
+    install_ingest(container)
     if container.local_mode:
         worker.add_deliverer(
             CHAT,
