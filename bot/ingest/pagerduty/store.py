@@ -67,8 +67,10 @@ def _remember(session: Session, event_id: str, now: object) -> None:
         insert(InboundEventRow)
         .values(source=SOURCE, event_id=event_id[:255], received_at=now)
         .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(InboundEventRow.id)
     )
-    if not session.execute(statement).rowcount:
+    # RETURNING, not rowcount: through the ORM psycopg reports no reliable rowcount here.
+    if session.execute(statement).first() is None:
         raise Duplicate(event_id)
 
 
