@@ -209,6 +209,17 @@ def _add_note(
         return Response.json({"note": stored}, status=201)
 
 
+@_route("GET", "/incidents/{id}/notes")
+def _list_notes(
+    fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any
+) -> Response:
+    with fake.account.lock:
+        found = _incident_or_404(fake, args["id"])
+        if isinstance(found, Response):
+            return found
+        return Response.json({"notes": list(found["notes"])})
+
+
 def _classic_page(request: Request, key: str, items: list[Any]) -> Response:
     """Classic offset pagination: ``limit`` (default 25, max 100), ``offset``, ``more``, ``total``."""
     try:
