@@ -117,7 +117,7 @@ def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime
     """Upsert alert rows by fingerprint; an entry per transition, none for repeats.
 
     Stale deliveries are ignored: a "firing" that started before the stored resolve, or a
-    "resolved" for an older instance than the stored one (HA peers may deliver late).
+    "resolved" that ended before the stored firing began (HA peers may deliver late).
     """
     incoming: dict[str, Alert] = {}
     for alert in group.alerts:
@@ -163,8 +163,9 @@ def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime
 def _stale(row: AlertRow, alert: Alert) -> bool:
     if alert.status == FIRING and row.ends_at is not None and alert.starts_at is not None:
         return as_utc(alert.starts_at) <= as_utc(row.ends_at)
-    if alert.status == RESOLVED and row.starts_at is not None and alert.starts_at is not None:
-        return as_utc(alert.starts_at) < as_utc(row.starts_at)
+    if alert.status == RESOLVED and row.starts_at is not None and alert.ends_at is not None:
+        # it ended before the firing we hold began: a late resolve of an earlier episode
+        return as_utc(alert.ends_at) < as_utc(row.starts_at)
     return False
 
 
