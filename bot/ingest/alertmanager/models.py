@@ -10,7 +10,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 #: The zero time Go marshals for "not set" (``endsAt`` of a firing alert).
 _GO_ZERO_YEAR = 1
@@ -26,6 +26,14 @@ class Alert(BaseModel):
     ends_at: datetime | None = Field(None, alias="endsAt")
     generator_url: str = Field("", alias="generatorURL", max_length=4096)
     fingerprint: str = Field("", max_length=128)
+
+    @field_validator("starts_at", "ends_at", mode="before")
+    @classmethod
+    def _rfc3339_text(cls, value: object) -> object:
+        """Alertmanager sends RFC 3339 strings; numbers would be read as epoch seconds."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 timestamp string")
+        return value
 
     @field_validator("starts_at", "ends_at")
     @classmethod
@@ -54,7 +62,7 @@ class AlertGroup(BaseModel):
 
     version: str
     group_key: str = Field(alias="groupKey", min_length=1)
-    truncated_alerts: int = Field(0, alias="truncatedAlerts", ge=0)
+    truncated_alerts: StrictInt = Field(0, alias="truncatedAlerts", ge=0)
     status: Literal["firing", "resolved"]
     receiver: str = ""
     group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
