@@ -16,7 +16,7 @@ from httpx2 import Response
 
 from bot.delivery.message import DeliveryError
 
-REQUEST_TIMEOUT_SECONDS = 10.0
+REQUEST_TIMEOUT_SECONDS = 10
 
 
 class PeerBusy(pagerduty.HttpError):
@@ -25,7 +25,6 @@ class PeerBusy(pagerduty.HttpError):
 
 class _FailFast:
     max_network_attempts = 0  # one try; the outbox retries
-    timeout = REQUEST_TIMEOUT_SECONDS
 
     def postprocess(self, response: Response, *args: Any) -> None:
         super().postprocess(response, *args)  # type: ignore[misc]
@@ -45,11 +44,15 @@ Verify = ssl.SSLContext | str | bool
 
 
 def rest_client(api_token: str, *, base_url: str, from_email: str | None, verify: Verify = True) -> RestClient:
-    return RestClient(api_token, default_from=from_email, base_url=base_url.rstrip("/"), verify=verify)
+    client = RestClient(api_token, default_from=from_email, base_url=base_url.rstrip("/"), verify=verify)
+    client.timeout = REQUEST_TIMEOUT_SECONDS  # the package's default is 60 s per call
+    return client
 
 
 def events_client(routing_key: str, *, base_url: str, verify: Verify = True) -> EventsClient:
-    return EventsClient(routing_key, base_url=base_url.rstrip("/"), verify=verify)
+    client = EventsClient(routing_key, base_url=base_url.rstrip("/"), verify=verify)
+    client.timeout = REQUEST_TIMEOUT_SECONDS
+    return client
 
 
 def _retry_after(response: Response) -> float | None:

@@ -17,7 +17,7 @@ class PagerDutyOncallDirectory:
         return await asyncio.to_thread(self._lookup, escalation_policy_id)
 
     def _lookup(self, escalation_policy_id: str) -> list[OnCall]:
-        params = {"escalation_policy_ids[]": [escalation_policy_id], "include[]": ["users"], "limit": 100}
+        params: dict[str, str | int | list[str]] = {"escalation_policy_ids[]": [escalation_policy_id], "include[]": ["users"], "limit": 100}
         oncalls: list[dict[str, Any]] = ok(self._rest.get("/oncalls", params=params), "listing on-calls").json().get("oncalls", [])
         oncalls.sort(key=lambda item: item.get("escalation_level") or 0)
         people: list[OnCall] = []

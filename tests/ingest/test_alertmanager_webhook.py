@@ -86,7 +86,7 @@ def test_alerts_join_resolve_and_all_resolved_is_posted_without_auto_resolving_p
         http.post(URL, json=resolved(bigger), headers=bearer())  # re-sent resolution
     assert kinds(am_container).count(EntryKind.ALERT_RESOLVED.value) == 2
     assert kinds(am_container).count(EntryKind.ALERTS_ALL_RESOLVED.value) == 1
-    all_resolved = [r for r in rows(am_container, TimelineRow) if r.kind == EntryKind.ALERTS_ALL_RESOLVED.value][0]
+    all_resolved = next(r for r in rows(am_container, TimelineRow) if r.kind == EntryKind.ALERTS_ALL_RESOLVED.value)
     assert all_resolved.data == {"count": 2, "auto_resolved": False}
     assert am_container.service.get(1).status.value == "triggered"  # P1: people resolve
     posts = [r.payload for r in rows(am_container, OutboxRow, target="chat", operation="post")]
@@ -152,7 +152,7 @@ def test_info_incident_raised_above_info_is_opened_in_chat(am_container: Contain
         worse = regroup(base, base["alerts"] + [alert({**base["alerts"][0]["labels"], "instance": "x", "severity": "high"})])
         http.post(URL, json=worse, headers=bearer())
     assert am_container.service.get(1).severity.value == "P2"
-    assert [r.operation for r in rows(am_container, OutboxRow, target="chat")][0] == "open_incident"
+    assert rows(am_container, OutboxRow, target="chat")[0].operation == "open_incident"
 
 
 def test_truncated_alerts_are_recorded_once(am_container: Container) -> None:

@@ -36,7 +36,8 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 20.0) 
 
 def webhook_count(server: Server, outcome: str) -> float:
     text = httpx.get(server.url + "/metrics", timeout=5).text
-    match = re.search(r'firebreak_webhooks_total\{outcome="%s",source="alertmanager"\} ([0-9.]+)' % outcome, text)
+    pattern = r'firebreak_webhooks_total\{outcome="' + re.escape(outcome) + r'",source="alertmanager"\} ([0-9.]+)'
+    match = re.search(pattern, text)
     return float(match.group(1)) if match else 0.0
 
 

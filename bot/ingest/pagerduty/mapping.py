@@ -20,7 +20,7 @@ from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.ingest.pagerduty.models import Event, PdIncident, PdNote
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     TRIGGERED = "incident.triggered"
     ACKNOWLEDGED = "incident.acknowledged"
     RESOLVED = "incident.resolved"
