@@ -24,9 +24,11 @@ from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.guided import install as install_guided
+from bot.ingest.install import install as install_ingest
 from bot.metrics import Metrics
 from bot.service.chat_notifications import CHAT, notify_chat
 from bot.service.incidents import IncidentService
+from bot.service.oncall import NoOncallDirectory, OncallDirectory
 from bot.settings import Settings
 from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.incidents import IncidentRepository
@@ -55,6 +57,7 @@ class Container:
     local_mode: bool = True
     background: list[BackgroundTask] = field(default_factory=list)
     guided: GuidedSteps | None = None
+    oncall: OncallDirectory = field(default_factory=NoOncallDirectory)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -109,6 +112,7 @@ def build_container(
         commands=commands,
         local_mode=not settings.slack_enabled,
     )
+    install_ingest(container)
     if container.local_mode:
         worker.add_deliverer(
             CHAT,
