@@ -44,7 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     _configure_logging(settings)
     container = build_container(settings)
-    app = create_app(container)
+    app = create_app(container, background=container.background)
     port = args.port or settings.port
     host = args.host or settings.host
     if container.local_mode:

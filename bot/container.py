@@ -7,8 +7,10 @@ decides between Slack and the console, or checks whether PagerDuty is configured
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -22,6 +24,7 @@ from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.metrics import Metrics
+from bot.schedule import EscalationEngine, install as install_escalation
 from bot.service.chat_notifications import CHAT, notify_chat
 from bot.service.incidents import IncidentService
 from bot.settings import Settings
@@ -44,6 +47,9 @@ class Container:
     commands: CommandRouter
     routes: list[BaseRoute] = field(default_factory=list)
     local_mode: bool = True
+    #: Loops for ``firebreak serve`` (async def task(stop: asyncio.Event)), passed to create_app.
+    background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    escalation: EscalationEngine | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -105,4 +111,5 @@ def build_container(
                 sessions, stream=transcript_stream, clock=clock, zone=settings.zone, announcements=settings.slack_incidents_channel
             ),
         )
+    install_escalation(container)
     return container
