@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.domain.escalation import DEFAULT_SPEED, parse_policy
+from bot.domain.escalation import DEFAULT_SPEED
+from bot.domain.escalation_parse import parse_policy
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.domain.escalation import parse_policy
+from bot.domain.escalation_parse import parse_policy
 from bot.schedule.commands import escalate_handler
 from bot.schedule.engine import EscalationEngine
 from bot.schedule.leader import leader_lock_for

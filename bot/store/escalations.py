@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.domain.clock import as_utc
@@ -131,12 +131,3 @@ class EscalationRepository:
         statement = select(EscalationRow.due_at).where(EscalationRow.status == PENDING).order_by(EscalationRow.due_at).limit(1)
         value = session.scalar(statement)
         return as_utc(value) if value is not None else None
-
-    @staticmethod
-    def cancel_all(session: Session, incident_id: int) -> int:
-        result = session.execute(
-            update(EscalationRow)
-            .where(EscalationRow.incident_id == incident_id, EscalationRow.status == PENDING)
-            .values(status=CANCELLED)
-        )
-        return int(result.rowcount or 0)

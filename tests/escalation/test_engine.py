@@ -251,7 +251,7 @@ def test_bad_escalation_settings_name_the_variable() -> None:
 
 
 def test_policy_hook_lets_a_playbook_choose_the_policy(esc: Container, clock: FrozenClock) -> None:
-    from bot.domain.escalation import parse_policy
+    from bot.domain.escalation_parse import parse_policy
 
     assert esc.escalation is not None
     esc.escalation.planner.lookup = lambda incident: parse_policy("unresolved:1m:#db-team") if "DB" in incident.title else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,12 +17,10 @@ from bot.domain.escalation import (
     TargetKind,
     escalated_entry,
     next_manual_level,
-    parse_duration,
-    parse_policy,
-    parse_target,
     plan,
     quiet_seconds,
 )
+from bot.domain.escalation_parse import parse_duration, parse_policy, parse_target, policy_from_levels
 from bot.domain.incident import Incident, Status
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source
@@ -150,3 +149,28 @@ def test_reminders_only_for_quiet_open_p0_p1() -> None:
 def test_policy_needs_targets() -> None:
     with pytest.raises(ValueError, match="target"):
         EscalationPolicy(levels=(Level(60, Condition.UNRESOLVED, ()),))
+
+
+def test_a_playbook_policy_converts_field_by_field() -> None:
+    """Stand-ins shaped like bot/playbooks/schema.py's EscalationLevel and Target."""
+
+    @dataclass
+    class PlaybookTarget:
+        kind: str
+        value: str
+
+    @dataclass
+    class PlaybookLevel:
+        name: str | None
+        condition: str
+        delay_seconds: int
+        targets: list[PlaybookTarget]
+
+    converted = policy_from_levels(
+        [
+            PlaybookLevel("L1", "unacknowledged", 300, [PlaybookTarget("slack_user", "U1"), PlaybookTarget("who", "DBA on call")]),
+            PlaybookLevel("L2", "unresolved", 900, [PlaybookTarget("pagerduty_escalation_policy", "PX")]),
+        ]
+    )
+    assert converted.levels[0] == Level(300, Condition.UNACKNOWLEDGED, (Target(TargetKind.SLACK_USER, "U1"), Target(TargetKind.WHO, "DBA on call")), "L1")
+    assert converted.levels[1].targets[0].is_pagerduty
