@@ -26,6 +26,7 @@ from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.guided import install as install_guided
 from bot.ingest.install import install as install_ingest
 from bot.metrics import Metrics
+from bot.schedule import EscalationEngine, install as install_escalation
 from bot.service.chat_notifications import CHAT, notify_chat
 from bot.service.incidents import IncidentService
 from bot.service.oncall import NoOncallDirectory, OncallDirectory
@@ -58,6 +59,7 @@ class Container:
     background: list[BackgroundTask] = field(default_factory=list)
     guided: GuidedSteps | None = None
     oncall: OncallDirectory = field(default_factory=NoOncallDirectory)
+    escalation: EscalationEngine | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -121,4 +123,5 @@ def build_container(
             ),
         )
     install_guided(container)
+    install_escalation(container)
     return container

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.escalation import DEFAULT_SPEED
+from bot.domain.escalation_parse import parse_policy
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
 
 
@@ -70,6 +72,9 @@ class Settings(BaseSettings):
         "unacknowledged:5m:@oncall-primary,unacknowledged:15m:@oncall-secondary",
         alias="FIREBREAK_DEFAULT_ESCALATION",
     )
+    escalation_speed: dict[Severity, float] = Field(
+        default_factory=lambda: dict(DEFAULT_SPEED), alias="FIREBREAK_ESCALATION_SPEED"
+    )
     outbox_max_attempts: int = Field(25, alias="FIREBREAK_OUTBOX_MAX_ATTEMPTS", ge=1)
     outbox_poll_seconds: float = Field(0.5, alias="FIREBREAK_OUTBOX_POLL_SECONDS", gt=0)
 
@@ -97,6 +102,19 @@ class Settings(BaseSettings):
     def _known_log_format(cls, value: str) -> str:
         if value not in {"auto", "json", "console"}:
             raise ValueError("must be auto, json or console")
+        return value
+
+    @field_validator("default_escalation_policy")
+    @classmethod
+    def _valid_escalation(cls, value: str) -> str:
+        parse_policy(value)
+        return value
+
+    @field_validator("escalation_speed")
+    @classmethod
+    def _positive_speed(cls, value: dict[Severity, float]) -> dict[Severity, float]:
+        if any(factor <= 0 for factor in value.values()):
+            raise ValueError("factors multiply the delays and must be above 0 (leave a severity out to not escalate it)")
         return value
 
     @field_validator("auto_resolve", mode="before")

@@ -35,7 +35,8 @@ class EntryKind(enum.StrEnum):
     - ALERTS_ALL_RESOLVED: count, auto_resolved (bool)
     - PLAYBOOK_ATTACHED: playbook_id, title, matched_by ("auto" | "manual")
     - STEP_DONE / STEP_SKIPPED / STEP_DEADLINE: playbook_id, phase, step (1-based number), text, action (deadline only)
-    - ESCALATED: level (1-based), targets (list of str), reason, condition, manual (bool)
+    - ESCALATED: level (1-based), targets (list of str), reason, condition, manual (bool),
+      target_details (list of {kind, value}; kind as in bot.domain.escalation.TargetKind)
     - REMINDER: quiet_seconds
     - PAGED: service ("pagerduty"), dedup_key or target
     - PAGERDUTY_EVENT: event_type, event_id, pagerduty_incident_id

@@ -203,6 +203,35 @@ class PlaybookStepRow(Base):
     escalate_to: Mapped[str | None] = mapped_column(String(64))
     deadline_at: Mapped[datetime | None]
     deadline_fired_at: Mapped[datetime | None]
+class EscalationRow(Base):
+    """One escalation deadline of one incident: our own table, not an APScheduler job store.
+
+    ``cycle`` is the incident's reopen count, so a reopen arms a fresh set of levels while
+    the earlier ones stay as history. ``anchor_at``/``anchor_level`` is where the level's
+    delay counts from (armed at / level 0, or a manual escalation); re-planning on a
+    severity change starts from it.
+    """
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "cycle", "level", name="uq_escalations_incident_cycle_level"),
+        Index("ix_escalations_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    cycle: Mapped[int] = mapped_column(default=0)
+    level: Mapped[int] = mapped_column(Integer)
+    condition: Mapped[str] = mapped_column(String(16))
+    targets: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    due_at: Mapped[datetime]
+    anchor_at: Mapped[datetime]
+    anchor_level: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    manual: Mapped[bool] = mapped_column(default=False)
+    fired_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
 
 
 class AppendOnlyViolation(RuntimeError):

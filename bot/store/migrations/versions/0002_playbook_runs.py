@@ -1,6 +1,6 @@
 """playbook runs and per-incident step states
 
-Revision ID: 0006_playbook_runs
+Revision ID: 0002_playbook_runs
 Revises: 0001
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0006_playbook_runs"
+revision = "0002_playbook_runs"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,110 @@
+"""Reading escalation policies: the FIREBREAK_DEFAULT_ESCALATION text and playbook levels.
+
+Separate from the planning rules so that the formats people write can grow (aliases,
+target kinds) without touching the rules that decide when a page goes out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from bot.domain.escalation import Condition, EscalationPolicy, Level, Target, TargetKind
+
+
+class TargetLike(Protocol):
+    kind: str
+    value: str
+
+
+class LevelLike(Protocol):
+    name: str | None
+    condition: str
+    delay_seconds: int
+    targets: Sequence[TargetLike]
+
+
+def policy_from_levels(levels: Iterable[LevelLike]) -> EscalationPolicy:
+    """Convert a playbook's ``escalation.levels`` (bot/playbooks/schema.py) field by field.
+
+    Duck-typed so the domain does not import the YAML schema: anything with ``name``,
+    ``condition``, ``delay_seconds`` and ``targets`` of ``kind``/``value`` converts.
+    """
+    return EscalationPolicy(
+        levels=tuple(
+            Level(
+                delay_seconds=int(level.delay_seconds),
+                condition=Condition.parse(str(level.condition)),
+                targets=tuple(Target(TargetKind(target.kind), str(target.value)) for target in level.targets),
+                name=level.name,
+            )
+            for level in levels
+        )
+    )
+
+
+# -- durations ---------------------------------------------------------------------------
+
+_DURATION = re.compile(r"(\d+)\s*(h|m|s)")
+
+
+def parse_duration(text: str) -> int:
+    """``30s``, ``5m``, ``1h``, ``1h30m`` or a bare number of seconds."""
+    cleaned = text.strip().lower().replace(" ", "")
+    if cleaned.isdigit():
+        return int(cleaned)
+    if not cleaned or _DURATION.sub("", cleaned):
+        raise ValueError(f"bad duration {text!r}: use e.g. 30s, 5m, 1h or 1h30m")
+    units = {"h": 3600, "m": 60, "s": 1}
+    return sum(int(amount) * units[unit] for amount, unit in _DURATION.findall(cleaned))
+
+
+_PREFIXES = {
+    "user": TargetKind.SLACK_USER,
+    "group": TargetKind.SLACK_GROUP,
+    "channel": TargetKind.SLACK_CHANNEL,
+    "pd": TargetKind.PAGERDUTY_ESCALATION_POLICY,
+    "pd_policy": TargetKind.PAGERDUTY_ESCALATION_POLICY,
+    "pd_user": TargetKind.PAGERDUTY_USER,
+    **{kind.value: kind for kind in TargetKind},
+}
+
+
+def parse_target(text: str) -> Target:
+    """``@handle`` is a Slack user group (on-call rotations), ``#name`` a channel,
+    ``kind:value`` any target kind (``slack_user:U123``, ``pd:PABC123``, ``pd_user:PU1``),
+    anything else free text shown to responders (``who``)."""
+    cleaned = text.strip()
+    if not cleaned:
+        raise ValueError("empty escalation target")
+    prefix, sep, value = cleaned.partition(":")
+    if sep and prefix.strip().lower() in _PREFIXES:
+        if not value.strip():
+            raise ValueError(f"escalation target {text!r} has no value")
+        return Target(_PREFIXES[prefix.strip().lower()], value.strip())
+    if cleaned.startswith("@"):
+        return Target(TargetKind.SLACK_GROUP, cleaned)
+    if cleaned.startswith("#"):
+        return Target(TargetKind.SLACK_CHANNEL, cleaned)
+    return Target(TargetKind.WHO, cleaned)
+
+
+def parse_policy(text: str) -> EscalationPolicy:
+    """``condition:delay:target[+target…]`` levels separated by commas, e.g.
+    ``unacknowledged:5m:@oncall-primary,unresolved:30m:pd:PABC123+#eng-leads``."""
+    levels = []
+    for index, part in enumerate(p for p in text.split(",") if p.strip()):
+        pieces = part.strip().split(":", 2)
+        if len(pieces) != 3:
+            raise ValueError(f"escalation level {index + 1} ({part.strip()!r}) must be condition:delay:target")
+        condition, delay, targets = pieces
+        levels.append(
+            Level(
+                delay_seconds=parse_duration(delay),
+                condition=Condition.parse(condition),
+                targets=tuple(parse_target(target) for target in targets.split("+")),
+                name=f"L{index + 1}",
+            )
+        )
+    return EscalationPolicy(levels=tuple(levels))

@@ -1,0 +1,68 @@
+"""The scheduler side: APScheduler wiring in-process, and the PostgreSQL leader lock."""
+
+from __future__ import annotations
+
+import asyncio
+import pytest
+from sqlalchemy import text
+
+from bot.container import Container
+from bot.domain.clock import FrozenClock
+from bot.domain.severity import Severity
+from bot.domain.timeline import Source
+from bot.schedule.leader import AdvisoryLeaderLock, leader_lock_for
+from bot.schedule.runner import EscalationRunner
+from bot.store.db import make_engine
+from tests.escalation.conftest import escalations
+
+
+def test_runner_fires_what_is_overdue_as_soon_as_it_starts(esc: Container, clock: FrozenClock) -> None:
+    assert esc.escalation is not None
+    number = esc.service.declare(title="Queue stuck", severity=Severity.P1, actor="a", source=Source.CONSOLE).number
+    clock.advance(minutes=20)  # L1 and L2 came due "while the process was down"
+    runner = EscalationRunner(esc.escalation, leader_lock_for(esc.engine), tick_seconds=0.2, leadership_seconds=0.5)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while loop.time() < deadline and len(await asyncio.to_thread(escalations, esc, number)) < 2:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # a few more ticks: nothing fires twice
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+    asyncio.run(scenario())
+    assert [entry.data["level"] for entry in escalations(esc, number)] == [1, 2]
+    assert runner.is_leader is False  # stepped down on stop
+
+
+@pytest.mark.postgres
+def test_advisory_lock_has_one_holder_and_frees_when_its_connection_dies(db_backend: str, db_url: str) -> None:
+    if db_backend != "postgres":
+        pytest.skip("needs --db=postgres")
+    first, second = AdvisoryLeaderLock(db_url, name="t-first"), AdvisoryLeaderLock(db_url, name="t-second")
+    try:
+        assert first.ensure() is True
+        assert second.ensure() is False
+        assert first.ensure() is True  # renewing does not stack the lock
+        # Kill the leader's session from outside, as a crashed host would.
+        killer = make_engine(db_url)
+        with killer.begin() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 't-first-%'"))
+        killer.dispose()
+        assert first.ensure() is False  # notices and steps down
+        assert second.ensure() is True
+        first.release()
+        second.release()
+        assert first.ensure() is True  # a released lock is free again
+    finally:
+        first.release()
+        second.release()
+
+
+def test_sqlite_always_leads(esc: Container) -> None:
+    if esc.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite behaviour")
+    assert leader_lock_for(esc.engine).ensure() is True
