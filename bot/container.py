@@ -21,6 +21,7 @@ from bot.chat.console.transcript import ConsoleDeliverer
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.export.install import install as install_export
 from bot.metrics import Metrics
 from bot.service.chat_notifications import CHAT, notify_chat
 from bot.service.incidents import IncidentService
@@ -105,4 +106,5 @@ def build_container(
                 sessions, stream=transcript_stream, clock=clock, zone=settings.zone, announcements=settings.slack_incidents_channel
             ),
         )
+    install_export(container)
     return container
