@@ -7,6 +7,7 @@ so both exports always agree. Its shape is the versioned JSON Schema in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -321,3 +322,11 @@ def _playbooks(entries: Iterable[TimelineEntry]) -> list[dict[str, Any]]:
     for item in books.values():
         item["steps"].sort(key=lambda s: s["step"])
     return sorted(books.values(), key=lambda b: (b["attached_at"] or "~", b["playbook_id"]))
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema the JSON export follows (shipped in the package)."""
+    from importlib import resources
+
+    text = resources.files("bot.export").joinpath(f"schema/postmortem-v{SCHEMA_VERSION}.json").read_text(encoding="utf-8")
+    return dict(json.loads(text))

@@ -17,6 +17,7 @@ Definitions (also in the README):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -232,17 +233,36 @@ def is_person(entry: TimelineEntry) -> bool:
     return entry.source not in MACHINE_SOURCES and entry.actor.strip().lower() not in MACHINE_ACTORS
 
 
+_SLACK_USER = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$", re.IGNORECASE)
+
+
+def person_key(name: str) -> str:
+    """One key for the spellings of one person: ``alice``, ``@alice``, ``<@U123|alice>``/``U123``."""
+    cleaned = name.strip()
+    match = _SLACK_USER.match(cleaned)
+    if match:
+        return match.group(1).upper()
+    return cleaned.lstrip("@").casefold()
+
+
 def responders(entries: Sequence[TimelineEntry]) -> list[Responder]:
-    """Everyone who acted on the incident, plus anyone given a role, in order of first action."""
+    """Everyone who acted on the incident, plus anyone given a role, in order of first action.
+
+    A person is named the way they first appear as an actor (role assignments may spell
+    them ``@alice`` while their own actions say ``alice``).
+    """
     people: dict[str, Responder] = {}
     for entry in entries:
         if is_person(entry):
-            person = people.setdefault(entry.actor, Responder(entry.actor))
+            person = people.setdefault(person_key(entry.actor), Responder(entry.actor))
+            if person.actions == 0:
+                person.name = entry.actor
             person.actions += 1
             person.first_at = person.first_at or entry.at
             person.last_at = entry.at
         if entry.kind is EntryKind.ROLE_ASSIGNED and entry.data.get("user"):
-            holder = people.setdefault(str(entry.data["user"]), Responder(str(entry.data["user"])))
+            user = str(entry.data["user"])
+            holder = people.setdefault(person_key(user), Responder(user))
             role = str(entry.data.get("role"))
             if role not in holder.roles:
                 holder.roles.append(role)
