@@ -241,7 +241,7 @@ def person_key(name: str) -> str:
     cleaned = name.strip()
     match = _SLACK_USER.match(cleaned)
     if match:
-        return match.group(1).upper()
+        return match.group(1).casefold()
     return cleaned.lstrip("@").casefold()
 
 
