@@ -65,7 +65,7 @@ def md_inline(value: object) -> str:
     markdown or HTML would interpret is escaped.
     """
     text = "" if value is None else str(value)
-    lines = [_escape_line(line) for line in _NEWLINES.split(text)]
+    lines = [_escape_line(line) for line in _NEWLINES.split(text.strip("\r\n\u2028\u2029\x85"))]
     return "<br>".join(lines)
 
 
