@@ -106,7 +106,11 @@ def export_handler(commands: CommandRouter, exporter: Exporter) -> Handler:
         number = commands.incident_for(command, context)
         with service.sessions.begin() as session:
             incident = IncidentRepository.get(session, number)
-            content = exporter.render(number, "md", session=session)
+            try:
+                content = exporter.render(number, "md", session=session)
+            except TemplateError as error:
+                log.exception("post-mortem template failed")
+                return Reply(f"⚠️ the post-mortem template failed: {error}", incident=number)
             payload = upload_payload(number, incident.ref, incident.title, content, reason=f"requested by {context.actor}")
             enqueue(
                 session,

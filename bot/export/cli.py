@@ -25,6 +25,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bot.store.db import make_engine, make_session_factory
     from bot.store.migrate import upgrade
 
+    from jinja2 import TemplateError
+
     settings = _settings_or_exit()
     try:
         number = parse_number(args.incident)
@@ -42,6 +44,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     except TemplateFolderMissing as error:
         print(f"firebreak export: {error}", file=sys.stderr)
         return 2
+    except TemplateError as error:
+        print(f"firebreak export: the post-mortem template failed: {error}", file=sys.stderr)
+        return 1
     finally:
         engine.dispose()
     if args.output is None:

@@ -8,7 +8,9 @@ looked up, so an unauthenticated caller cannot even learn which incidents exist.
 from __future__ import annotations
 
 import hmac
+import logging
 
+from jinja2 import TemplateError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +20,8 @@ from bot.domain.errors import IncidentNotFound, InvalidCommand
 from bot.domain.incident import format_number, parse_number
 from bot.export.service import FORMATS, Exporter
 from bot.http.responses import json_error
+
+log = logging.getLogger(__name__)
 
 
 def _unauthorised(message: str) -> Response:
@@ -54,6 +58,9 @@ def postmortem_routes(exporter: Exporter, token: str | None) -> list[Route]:
             body = await run_in_threadpool(exporter.render, number, fmt)
         except IncidentNotFound as error:
             return json_error(404, str(error))
+        except TemplateError as error:
+            log.exception("post-mortem template failed")
+            return json_error(500, f"the post-mortem template failed: {error}")
         filename = Exporter.filename(format_number(number), fmt)
         return Response(body, media_type=FORMATS[fmt], headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
