@@ -17,6 +17,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from jinja2 import TemplateError
+
     from bot.cli import _settings_or_exit
     from bot.domain.errors import IncidentNotFound, InvalidCommand
     from bot.domain.incident import parse_number
@@ -24,8 +26,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bot.export.service import Exporter
     from bot.store.db import make_engine, make_session_factory
     from bot.store.migrate import upgrade
-
-    from jinja2 import TemplateError
 
     settings = _settings_or_exit()
     try:

@@ -262,7 +262,7 @@ def _iso_text(value: Any) -> str | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value))
     except ValueError:
         return None
     if moment.tzinfo is None:

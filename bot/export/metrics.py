@@ -273,7 +273,7 @@ def format_duration(seconds: float | None) -> str:
     """``4m 07s``, ``1h 02m``, ``2d 03h``: precise enough for a post-mortem, short for tables."""
     if seconds is None:
         return "—"
-    total = int(round(max(0.0, seconds)))
+    total = round(max(0.0, seconds))
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
@@ -292,6 +292,6 @@ def _opt(value: object) -> str | None:
 
 def as_int(value: object, *, default: int) -> int:
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return default

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, pass_eval_context, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    pass_eval_context,
+    select_autoescape,
+)
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
@@ -67,7 +75,7 @@ def make_environment(templates_dir: Path | None = None, *, zone: ZoneInfo | None
     def local(value: str | datetime | None) -> datetime | None:
         if value is None or value == "":
             return None
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
         return moment.astimezone(tz)
 
     def when(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S %Z") -> str | None:
