@@ -27,30 +27,17 @@ def defuse_broadcasts(text: str) -> str:
     return _BROADCAST.sub(lambda m: "@" + WORD_JOINER + m.group(1), text)
 
 
-def _escape_char(text: str, index: int) -> str:
-    char = text[index]
-    if char == "&":
-        return "&amp;"
-    if char == "<":
-        return "&lt;"
-    if char == ">":
-        return "&gt;"
-    if char in _ALWAYS:
-        return "\\" + char
-    if char == "_":
-        # An underscore between two letters (snake_case) can never open emphasis in
-        # CommonMark, so keep identifiers readable in the raw markdown.
-        before = text[index - 1] if index > 0 else " "
-        after = text[index + 1] if index + 1 < len(text) else " "
-        return "_" if before.isalnum() and after.isalnum() else "\\_"
-    return char
+_TRANSLATE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **{char: "\\" + char for char in _ALWAYS}})
+#: An underscore between two letters (snake_case) can never open emphasis in CommonMark,
+#: so only the others are escaped and identifiers stay readable in the raw markdown.
+_LONE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 
 
 def _escape_line(line: str, *, strip: bool = False) -> str:
     line = _CONTROL.sub("", line)
     if strip:
         line = line.lstrip()
-    escaped = "".join(_escape_char(line, i) for i in range(len(line)))
+    escaped = _LONE_UNDERSCORE.sub(r"\\_", line.translate(_TRANSLATE))
     match = _LINE_START.match(escaped)
     if match:
         marker = match.group(2)
