@@ -204,3 +204,13 @@ def test_a_short_timeline_is_one_page_without_a_page_mark() -> None:
     pages = timeline_pages(_incident(), [entry], markup="plain")
     assert len(pages) == 1 and "page" not in pages[0]
     assert pages[0].splitlines()[0] == "Timeline of INC-7 — <!channel> ``` | x · 1 entries · times in UTC"
+
+
+def test_markdown_templates_escape_by_default_and_html_templates_autoescape(tmp_path) -> None:
+    from bot.export.render import make_environment
+
+    (tmp_path / "x.md.j2").write_text("{{ v }} {{ none }} {{ v | md }}", encoding="utf-8")
+    (tmp_path / "x.html.j2").write_text("{{ v }}", encoding="utf-8")
+    env = make_environment(tmp_path)
+    assert env.get_template("x.md.j2").render(v="*a*|<b>", none=None) == "\\*a\\*\\|&lt;b&gt; — \\*a\\*\\|&lt;b&gt;"
+    assert env.get_template("x.html.j2").render(v="*a*|<b>") == "*a*|&lt;b&gt;"
