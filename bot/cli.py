@@ -103,7 +103,9 @@ def cmd_incidents_list(args: argparse.Namespace) -> int:
     return 0
 
 
-REGISTRARS: list[Registrar] = []
+from bot.export.cli import register as register_export  # noqa: E402
+
+REGISTRARS: list[Registrar] = [register_export]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.guided import install as install_guided
 from bot.ingest.install import install as install_ingest
+from bot.export.install import install as install_export
 from bot.metrics import Metrics
 from bot.schedule import EscalationEngine, install as install_escalation
 from bot.service.chat_notifications import CHAT, notify_chat
@@ -124,4 +125,5 @@ def build_container(
         )
     install_guided(container)
     install_escalation(container)
+    install_export(container)
     return container

@@ -97,6 +97,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
         return value
 
+    @field_validator("templates_dir")
+    @classmethod
+    def _existing_templates_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder (it overrides the post-mortem templates)")
+        return value
+
     @field_validator("log_format")
     @classmethod
     def _known_log_format(cls, value: str) -> str:

@@ -129,7 +129,7 @@ class Incident:
             at=at,
             actor=actor,
             source=source,
-            text=f"{incident.ref} declared: {title} ({severity.value})",
+            text=f"declared: {title} ({severity.value})",
             data={"title": title, "severity": severity.value, "description": description},
         )
         return incident, [entry]

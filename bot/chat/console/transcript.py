@@ -43,6 +43,9 @@ _ICONS = {
     "delivery_failed": "❗",
 }
 
+#: How much of an uploaded file the transcript shows.
+UPLOAD_PREVIEW_LINES = 12
+
 #: Below this severity there is no incident channel, only an announcement (design.md).
 CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1, Severity.P2})
 
@@ -68,6 +71,7 @@ class ConsoleDeliverer:
             "open_incident": self._open_incident,
             "post": self._post,
             "refresh_summary": self._refresh_summary,
+            "upload_file": self._upload_file,
         }
 
     async def deliver(self, message: OutboxMessage) -> DeliveryResult:
@@ -111,6 +115,9 @@ class ConsoleDeliverer:
 
     def _post(self, message: OutboxMessage) -> list[tuple[str, str]]:
         payload = message.payload
+        if payload.get("kind") == "timeline":  # pages of Slack mrkdwn, already escaped
+            text = str(payload.get("text", "")).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+            return [(self._channel_for(int(payload["number"])), text)]
         icon = _ICONS.get(str(payload.get("kind")), "💬")
         text = f"{icon} {payload.get('actor')}: {payload.get('text')}"
         return [(self._channel_for(int(payload["number"])), text)]
@@ -121,6 +128,23 @@ class ConsoleDeliverer:
             incident = IncidentRepository.get(session, number)
         text = render.summary(incident, now=self._clock.now(), zone=self._zone)
         return [(self._channel_for(number), "📌 (pinned summary updated)\n" + text)]
+
+    def _upload_file(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        """A file as Slack would show it: title, name and size, then its first lines."""
+        payload = message.payload
+        content = str(payload.get("content", ""))
+        lines = content.splitlines()
+        head = lines[:UPLOAD_PREVIEW_LINES]
+        more = len(lines) - len(head)
+        text = "\n".join(
+            [
+                f"📎 {payload.get('title')} — {payload.get('filename')} ({len(lines)} lines, {len(content.encode())} bytes)",
+                *([str(payload["initial_comment"])] if payload.get("initial_comment") else []),
+                *(f"│ {line}" for line in head),
+                *([f"│ … {more} more lines"] if more > 0 else []),
+            ]
+        )
+        return [(self._channel_for(int(payload["number"])), text)]
 
     def _generic(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = message.payload.get("number")
