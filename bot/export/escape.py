@@ -34,7 +34,9 @@ _LONE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 
 
 def _escape_line(line: str, *, strip: bool = False) -> str:
-    line = _CONTROL.sub("", line)
+    # Broadcasts first: escaping adds backslashes that would create word boundaries
+    # (``@channel_`` → ``@channel\_``) the reader never sees.
+    line = defuse_broadcasts(_CONTROL.sub("", line))
     if strip:
         line = line.lstrip()
     escaped = _LONE_UNDERSCORE.sub(r"\\_", line.translate(_TRANSLATE))
@@ -42,7 +44,7 @@ def _escape_line(line: str, *, strip: bool = False) -> str:
     if match:
         marker = match.group(2)
         escaped = escaped[: match.start(2)] + marker[:-1] + "\\" + marker[-1] + escaped[match.end(2) :]
-    return defuse_broadcasts(escaped)
+    return escaped
 
 
 def md_inline(value: object) -> str:
