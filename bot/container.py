@@ -7,16 +7,19 @@ decides between Slack and the console, or checks whether PagerDuty is configured
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
 from bot.chat.commands import CommandRouter
+from bot.chat.slack import install as install_slack
 from bot.chat.console.transcript import ConsoleDeliverer
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
@@ -44,6 +47,8 @@ class Container:
     commands: CommandRouter
     routes: list[BaseRoute] = field(default_factory=list)
     local_mode: bool = True
+    background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    slack: Any = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -105,4 +110,5 @@ def build_container(
                 sessions, stream=transcript_stream, clock=clock, zone=settings.zone, announcements=settings.slack_incidents_channel
             ),
         )
+    install_slack(container)
     return container

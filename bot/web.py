@@ -30,7 +30,7 @@ def create_app(
     background: list[BackgroundTask] | None = None,
     run_worker: bool = True,
 ) -> Starlette:
-    tasks: list[BackgroundTask] = list(background or [])
+    tasks: list[BackgroundTask] = [*container.background, *(background or [])]
     if run_worker:
         tasks.insert(0, container.worker.run)
 
