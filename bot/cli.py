@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=100)
     listing.set_defaults(func=cmd_incidents_list)
 
+    from bot.playbooks.cli import register as register_playbooks
+
+    register_playbooks(sub)
     for register in REGISTRARS:
         register(sub)
     return parser

@@ -69,7 +69,7 @@ def build_container(
 
     def dead_letter(session: Session, row: OutboxRow) -> None:
         metrics.delivery_dead.labels(target=row.target, operation=row.operation).inc()
-        if row.incident_id is None or row.operation == "post" and row.payload.get("kind") == EntryKind.DELIVERY_FAILED.value:
+        if row.incident_id is None or (row.operation == "post" and row.payload.get("kind") == EntryKind.DELIVERY_FAILED.value):
             return
         entry = TimelineEntry(
             kind=EntryKind.DELIVERY_FAILED,

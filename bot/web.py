@@ -47,7 +47,7 @@ def create_app(
             # SIGTERM: uvicorn stops accepting, finishes requests, then we stop the loops and
             # let in-flight deliveries finish (their rows stay leased and retry otherwise).
             stop.set()
-            done, pending = await asyncio.wait(running, timeout=10) if running else (set(), set())
+            _done, pending = await asyncio.wait(running, timeout=10) if running else (set(), set())
             for task in pending:
                 task.cancel()
             log.info("firebreak stopped")

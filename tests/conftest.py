@@ -24,6 +24,8 @@ from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.migrate import upgrade
 from bot.store.models import Base
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 POSTGRES_ADMIN_URL = os.environ.get("FIREBREAK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 

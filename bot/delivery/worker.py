@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.delivery.message import Deliverer, DeliveryError, DeliveryResult, OutboxMessage
 from bot.delivery.outbox import DELIVERED, FAILED, IN_FLIGHT, PENDING
 from bot.delivery.retry import backoff_seconds
-from bot.domain.clock import Clock, SystemClock, as_utc
+from bot.domain.clock import Clock, SystemClock
 from bot.store.db import SessionFactory
 from bot.store.models import OutboxRow
 

@@ -16,7 +16,7 @@ from bot.domain.severity import PERSON_SETTABLE, Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
     MITIGATED = "mitigated"
@@ -27,7 +27,7 @@ class Status(str, enum.Enum):
         return self is not Status.RESOLVED
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     COMMANDER = "commander"
     COMMS = "comms"
     SCRIBE = "scribe"

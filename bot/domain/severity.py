@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """P0 is the worst. ``INFO`` is below P3: recorded on the timeline, never a channel."""
 
     P0 = "P0"

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 
-class Source(str, enum.Enum):
+class Source(enum.StrEnum):
     """Where a change came from; also decides what must not be echoed back (PagerDuty)."""
 
     CONSOLE = "console"
@@ -24,7 +24,7 @@ class Source(str, enum.Enum):
     SYSTEM = "system"
 
 
-class EntryKind(str, enum.Enum):
+class EntryKind(enum.StrEnum):
     """Kinds of timeline entry. ``data`` carries, by kind (a contract exports rely on):
 
     - DECLARED: title, severity, description

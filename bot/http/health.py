@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -12,7 +13,6 @@ from bot.http.responses import json_error
 from bot.metrics import Metrics
 from bot.store.db import ping
 from bot.store.migrate import is_at_head
-from sqlalchemy import Engine
 
 
 def health_routes(engine: Engine, metrics: Metrics) -> list[Route]:

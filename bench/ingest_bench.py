@@ -1,0 +1,120 @@
+"""Ingest benchmark: Alertmanager webhooks (10 alerts each) against a running server.
+
+For each database (SQLite, and PostgreSQL when reachable) it starts ``firebreak serve`` and
+the minimal reference endpoint (bench/reference_app.py), then measures both the same way:
+  1. throughput: N webhooks as fast as answered, C in flight → requests/s, alerts/s;
+  2. latency at a fixed 200 requests/s for D seconds → p50/p99.
+Prints Firebreak's throughput as a ratio of the reference's. Loopback only.
+
+    python -m bench.ingest_bench [--requests 2000] [--concurrency 32] [--rate 200] [--duration 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from bench.load import LoadResult, closed_loop, firebreak_server, open_loop, reference_server
+from tests.fakes.alertmanager_payloads import alert, payload
+
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ALERTS_PER_WEBHOOK = 10
+GROUPS = 200
+
+
+def webhook(index: int, run: str) -> dict[str, Any]:
+    """Group ``index % GROUPS``; every webhook brings 10 alerts the group has not seen yet."""
+    group = index % GROUPS
+    alerts = [
+        alert(
+            {"alertname": f"BenchAlert{group}", "severity": "warning", "instance": f"host-{index}-{n}", "run": run},
+            {"summary": f"bench alert {index}/{n}"},
+        )
+        for n in range(ALERTS_PER_WEBHOOK)
+    ]
+    body = payload(alerts, group_by=("alertname",))
+    body["groupKey"] = f'{{}}:{{alertname="BenchAlert{group}",run="{run}"}}'
+    return body
+
+
+def postgres_database() -> tuple[str, str] | None:
+    name = f"firebreak_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    except Exception as error:  # no PostgreSQL here: SQLite numbers only
+        print(f"PostgreSQL not reachable ({type(error).__name__}); skipping it")
+        return None
+    return name, POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres(name: str) -> None:
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def measure(url: str, args: argparse.Namespace, label: str) -> tuple[LoadResult, LoadResult]:
+    run = uuid.uuid4().hex[:6]
+    bodies = [webhook(i, run) for i in range(args.requests)]
+    asyncio.run(closed_loop(url, bodies[: min(100, len(bodies))], concurrency=8))  # warm-up
+    throughput = asyncio.run(closed_loop(url, bodies, concurrency=args.concurrency))
+    latency_run = uuid.uuid4().hex[:6]
+    latency = asyncio.run(open_loop(url, lambda i: webhook(i, latency_run), rate=args.rate, duration=args.duration))
+    print(f"  {label:<10} throughput: {throughput.summary()}; {throughput.rate * ALERTS_PER_WEBHOOK:.0f} alerts/s")
+    print(f"  {label:<10} at {args.rate:.0f} req/s: {latency.summary()}")
+    return throughput, latency
+
+
+def bench_database(name: str, firebreak_url: str, reference_url: str, args: argparse.Namespace) -> None:
+    print(f"== {name}")
+    firebreak = firebreak_server({"DATABASE_URL": firebreak_url})
+    reference = reference_server(reference_url)
+    try:
+        firebreak.wait_ready()
+        reference.wait_ready()
+        fb_throughput, fb_latency = measure(firebreak.url + "/webhooks/alertmanager", args, "firebreak")
+        ref_throughput, _ = measure(reference.url + "/webhooks/alertmanager", args, "reference")
+        ratio = fb_throughput.rate / ref_throughput.rate if ref_throughput.rate else float("nan")
+        ok = all(code == 200 for code in fb_throughput.statuses) and fb_throughput.errors == 0
+        print(f"  ratio firebreak/reference throughput: {ratio:.2f} (target ≥ 0.5)")
+        print(f"  firebreak p99 at {args.rate:.0f} req/s: {fb_latency.percentile(99) * 1000:.1f} ms (target < 100 ms)")
+        print(f"  all firebreak answers 200: {ok}; server peak RSS {firebreak.peak_rss_mib():.0f} MiB")
+    finally:
+        firebreak.stop()
+        reference.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_database("SQLite", f"sqlite:///{Path(tmp) / 'fb.db'}", f"sqlite:///{Path(tmp) / 'ref.db'}", args)
+    if args.sqlite_only:
+        return
+    created = [postgres_database(), postgres_database()]
+    if all(created):
+        try:
+            bench_database("PostgreSQL", created[0][1], created[1][1], args)  # type: ignore[index]
+        finally:
+            for entry in created:
+                if entry:
+                    drop_postgres(entry[0])
+
+
+if __name__ == "__main__":
+    main()

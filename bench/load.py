@@ -1,0 +1,174 @@
+"""Load generation and the numbers benchmarks print: loopback HTTP only, always bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+        return ordered[index]
+
+    def summary(self) -> str:
+        return (
+            f"{self.requests} requests in {self.elapsed:.2f}s = {self.rate:.0f} req/s; "
+            f"p50 {self.percentile(50) * 1000:.1f} ms, p99 {self.percentile(99) * 1000:.1f} ms; "
+            f"statuses {dict(self.statuses)}; transport errors {self.errors}"
+        )
+
+
+async def _one(client: httpx.AsyncClient, url: str, body: Any, headers: Mapping[str, str], result: LoadResult) -> None:
+    started = time.perf_counter()
+    try:
+        response = await client.post(url, json=body, headers=dict(headers))
+        result.statuses[response.status_code] += 1
+    except httpx.HTTPError:
+        result.errors += 1
+    result.latencies.append(time.perf_counter() - started)
+
+
+async def closed_loop(url: str, bodies: list[Any], *, concurrency: int, headers: Mapping[str, str] | None = None) -> LoadResult:
+    """As fast as the server answers, ``concurrency`` requests in flight: throughput."""
+    result = LoadResult()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+        async def worker() -> None:
+            while True:
+                try:
+                    body = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                await _one(client, url, body, headers or {}, result)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        result.elapsed = time.perf_counter() - started
+    return result
+
+
+async def open_loop(
+    url: str, make_body: Callable[[int], Any], *, rate: float, duration: float, headers: Mapping[str, str] | None = None
+) -> LoadResult:
+    """Requests sent on a fixed schedule whatever the answers: latency at a given load."""
+    result = LoadResult()
+    total = int(rate * duration)
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        started = time.perf_counter()
+        tasks = []
+        for index in range(total):
+            delay = started + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(_one(client, url, make_body(index), headers or {}, result)))
+        await asyncio.gather(*tasks)
+        result.elapsed = time.perf_counter() - started
+    return result
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Process:
+    """A server subprocess on loopback, ready when ``ready_path`` answers 200."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str], port: int, ready_path: str) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._ready = self.url + ready_path
+        full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+        self.process = subprocess.Popen(args, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.stderr.read() if self.process.stderr else ''}")
+            try:
+                if httpx.get(self._ready, timeout=1).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(self._ready)
+
+    def rss_mib(self) -> float:
+        """Resident memory now (VmRSS) of the server process."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def peak_rss_mib(self) -> float:
+        """Peak resident memory (VmHWM) of the server process so far."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def firebreak_server(env: Mapping[str, str]) -> Process:
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAGERDUTY_", "FIREBREAK_", "ALERTMANAGER_"))}
+    merged = {**clean, "FIREBREAK_LOG_LEVEL": "WARNING", **env}
+    return Process([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)], merged, port, "/readyz")
+
+
+def reference_server(database_url: str) -> Process:
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", "bench.reference_app:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    return Process(args, {"REFERENCE_DATABASE_URL": database_url}, port, "/webhooks/alertmanager")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

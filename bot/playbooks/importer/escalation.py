@@ -1,0 +1,174 @@
+"""Escalation rules written in prose, lists and tables, turned into policy levels.
+
+Runbooks say "if not resolved within 15 minutes, escalate to the DBA", list paths like
+"L2 (5-15 min): senior engineer", or tabulate level/who/minutes. Each becomes a
+:class:`LevelDraft`; :func:`build_policy` orders them and fills delays the text left out
+(and says so, because an invented delay must be reviewed).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.playbooks.importer.text import UNIT_PATTERN, as_duration, unit_seconds, window_start
+from bot.playbooks.schema import EscalationLevel, EscalationPolicy, Target
+
+DEFAULT_SPACING = 15 * 60
+
+_VERBS = r"(?:escalate(?:\s+it)?(?:\s+to)?|page|notify|contact|inform|wake\s+up|hand\s+(?:it\s+)?over\s+to)"
+_TARGET = re.compile(r"(?<![\w-])" + _VERBS + r"\s+(?P<who>.+)$", re.IGNORECASE)
+_WHO_END = re.compile(
+    r"(?:,?\s+(?:if|when|within|after|unless|immediately|right away|before|for|once|so that|to investigate)\b|[.;:!?]|\s+\().*$",
+    re.IGNORECASE,
+)
+_DELAY = re.compile(
+    r"\b(?:within|after|for|in|over|longer than|more than|exceeds?|past)\s+(\d+)\s*(" + UNIT_PATTERN + r")\b",
+    re.IGNORECASE,
+)
+_IMMEDIATE = re.compile(r"\b(?:immediately|right away|at once|straight away)\b", re.IGNORECASE)
+_UNACK = re.compile(r"\b(?:acknowledg\w*|ack(?:ed)?|respond\w*|response|answer\w*)\b", re.IGNORECASE)
+_CONDITIONAL = re.compile(r"\b(?:if|when|unless|after|within|immediately)\b", re.IGNORECASE)
+LEVEL_NAME = re.compile(
+    r"\b(?:L|Level\s*|Tier\s*|T|Stage\s*)(\d+)\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:line|level|tier)\b",
+    re.IGNORECASE,
+)
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+
+
+@dataclass
+class LevelDraft:
+    who: list[str]
+    delay: int | None
+    condition: str = "unresolved"
+    name: str | None = None
+    description: str = ""
+    line: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def split_targets(text: str) -> list[str]:
+    who = _WHO_END.sub("", text.strip()).strip()
+    parts = re.split(r"\s*(?:,|\band\b|&|\bplus\b)\s*", who)
+    cleaned = [re.sub(r"^(?:the|an?|our|your)\s+", "", part.strip(), flags=re.IGNORECASE) for part in parts]
+    return [part for part in cleaned if part and part.lower() not in ("further", "it", "them")]
+
+
+def parse_sentence(sentence: str, *, require_condition: bool = False) -> LevelDraft | None:
+    """``"If X doesn't recover within 2 minutes, page the DBA and on-call."`` -> a level."""
+    match = _TARGET.search(sentence)
+    if match is None or (require_condition and not _CONDITIONAL.search(sentence)):
+        return None
+    targets = split_targets(match.group("who"))
+    if not targets:
+        return None
+    delay_match = _DELAY.search(sentence)
+    if delay_match:
+        delay: int | None = int(delay_match.group(1)) * unit_seconds(delay_match.group(2))
+    else:
+        delay = 0 if _IMMEDIATE.search(sentence) else None
+    condition = "unacknowledged" if _UNACK.search(sentence) else "unresolved"
+    return LevelDraft(targets, delay, condition, description=sentence.strip())
+
+
+def level_name(text: str) -> str | None:
+    match = LEVEL_NAME.search(text)
+    if match is None:
+        return None
+    number = match.group(1) or str(_ORDINALS[match.group(2).lower()])
+    return f"L{int(number)}"
+
+
+def parse_path_item(label: str | None, rest: str, position: int) -> LevelDraft | None:
+    """One entry of an escalation path: ``**L2 (5-15 min):** Escalate to senior engineer``."""
+    whole = f"{label}: {rest}" if label else rest
+    name = level_name(label or "") or level_name(rest)
+    delay = window_start(label or "")
+    if delay is None:
+        delay = window_start(rest)
+    who_text = rest if label else LEVEL_NAME.sub("", rest)
+    who_text = re.sub(r"\(?\b\d+\s*(?:[-–]|to)?\s*\d*\s*\+?\s*" + UNIT_PATTERN + r"\b\)?:?", "", who_text, flags=re.IGNORECASE)
+    verb = _TARGET.search(who_text)
+    if verb:
+        who_text = verb.group("who")
+    who_text = re.sub(r"\s+(?:investigates?|responds?|handles?|is paged|takes over|on duty)\b.*$", "", who_text, flags=re.IGNORECASE)
+    targets = split_targets(who_text.strip(" :-–"))
+    if not targets or (name is None and delay is None):
+        return None
+    condition = "unacknowledged" if _UNACK.search(whole) else "unresolved"
+    return LevelDraft(targets, delay, condition, name=name or f"L{position}", description=whole.strip())
+
+
+def parse_table(header: list[str], rows: list[list[str]]) -> list[LevelDraft] | None:
+    """An escalation matrix: needs a who-column and a level or time column."""
+    lowered = [cell.lower() for cell in header]
+
+    def column(*words: str) -> int | None:
+        return next((i for i, cell in enumerate(lowered) if any(word in cell for word in words)), None)
+
+    who_col = column("who", "contact", "escalate to", "notify", "team", "owner", "responder", "person", "name")
+    level_col = column("level", "tier", "stage", "step")
+    time_col = column("after", "time", "minute", "min", "delay", "window", "when", "sla")
+    if who_col is None or (level_col is None and time_col is None) or who_col in (level_col, time_col):
+        return None
+    drafts = []
+    for position, row in enumerate(rows, start=1):
+        cells = row + [""] * (len(header) - len(row))
+        targets = split_targets(cells[who_col]) if cells[who_col].strip() else []
+        if not targets:
+            continue
+        name = level_name(cells[level_col]) if level_col is not None else None
+        delay = window_start(cells[time_col]) if time_col is not None else None
+        if delay is None and time_col is not None and cells[time_col].strip().isdigit():
+            delay = int(cells[time_col].strip()) * 60
+        description = " | ".join(cell for cell in cells if cell)
+        drafts.append(LevelDraft(targets, delay, "unresolved", name or f"L{position}", description))
+    return drafts or None
+
+
+def _target(who: str) -> Target:
+    if re.fullmatch(r"@[\w.-]+", who):
+        return Target(slack_user=who)
+    if re.fullmatch(r"#[\w.-]+", who):
+        return Target(slack_channel=who)
+    return Target(who=who)
+
+
+def build_policy(drafts: list[LevelDraft]) -> tuple[EscalationPolicy | None, list[str]]:
+    """Order the drafts into a policy; the second value lists assumptions made (for notes)."""
+    if not drafts:
+        return None, []
+    assumptions: list[str] = []
+    if all(draft.delay is None for draft in drafts):
+        assumptions.append(
+            f"escalation delays were not given; assumed {as_duration(DEFAULT_SPACING)} between levels (review them)"
+        )
+    previous = 0
+    timed: list[tuple[int, int, LevelDraft]] = []
+    for index, draft in enumerate(drafts):
+        if draft.delay is None:
+            delay = 0 if index == 0 else previous + DEFAULT_SPACING
+            if not assumptions:
+                assumptions.append(f"no delay given for {draft.description!r}; assumed {as_duration(delay)}")
+        else:
+            delay = draft.delay
+        timed.append((delay, index, draft))
+        previous = max(previous, delay)
+    timed.sort(key=lambda item: (item[0], item[1]))
+    levels: list[EscalationLevel] = []
+    used: set[str] = set()
+    for position, (delay, _, draft) in enumerate(timed, start=1):
+        name = draft.name if draft.name and draft.name not in used else f"L{position}"
+        while name in used:
+            name = f"{name}b"
+        used.add(name)
+        levels.append(
+            EscalationLevel(
+                name=name,
+                delay=as_duration(delay),
+                condition=draft.condition,  # type: ignore[arg-type]
+                targets=[_target(who) for who in draft.who],
+                description=draft.description or None,
+            )
+        )
+    return EscalationPolicy(levels=levels), assumptions

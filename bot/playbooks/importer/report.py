@@ -1,0 +1,55 @@
+"""What an import made and where every section went, printed by the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PlaybookSummary:
+    id: str
+    title: str
+    kind: str  # incident | procedure | reference
+    phases: int
+    steps: int
+    escalation_levels: int
+    notes: int  # number of note entries placed in the playbook's notes
+
+
+@dataclass
+class NoteEntry:
+    playbook_id: str
+    section: str
+    line: int
+    reason: str
+
+
+@dataclass
+class SectionOutcome:
+    title: str
+    line: int
+    outcome: str
+
+
+@dataclass
+class ImportReport:
+    source: str
+    playbooks: list[PlaybookSummary] = field(default_factory=list)
+    notes: list[NoteEntry] = field(default_factory=list)
+    sections: list[SectionOutcome] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        lines = [f"Imported {self.source}: {len(self.playbooks)} playbook(s)"]
+        for item in self.playbooks:
+            lines.append(
+                f"  {item.id} [{item.kind}] {item.phases} phase(s), {item.steps} step(s), "
+                f"{item.escalation_levels} escalation level(s), {item.notes} note(s)"
+            )
+        if self.notes:
+            lines.append(f"Placed in notes ({len(self.notes)}):")
+            lines.extend(f"  line {n.line}: {n.section} -> {n.playbook_id}: {n.reason}" for n in self.notes)
+        if self.assumptions:
+            lines.append("Assumptions to review:")
+            lines.extend(f"  {text}" for text in self.assumptions)
+        return "\n".join(lines)

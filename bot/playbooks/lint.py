@@ -1,0 +1,81 @@
+"""Checks a playbook directory and reports ``file:line: message`` for each problem.
+
+Schema errors come from :mod:`bot.playbooks.loader`; here are the rules that pydantic cannot
+express alone: ids unique across files, references to escalation levels that exist, phases
+that actually contain steps, and at most one default playbook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.playbooks.loader import LoadedFile, read_directory
+from bot.playbooks.problems import LintProblem
+from bot.playbooks.schema import Playbook
+from bot.playbooks.yamlmarks import MarkedDocument
+
+
+def lint_directory(path: str | Path) -> list[LintProblem]:
+    """Every problem in the ``*.yaml``/``*.yml`` files of ``path``, sorted by file and line."""
+    directory = Path(path)
+    if not directory.is_dir():
+        return [LintProblem(str(directory), None, "not a directory")]
+    loaded = read_directory(directory)
+    if not loaded:
+        return [LintProblem(str(directory), None, "no playbooks (*.yaml, *.yml) found")]
+    return lint_loaded(loaded)
+
+
+def lint_loaded(loaded: list[LoadedFile]) -> list[LintProblem]:
+    problems: list[LintProblem] = []
+    first_seen: dict[str, str] = {}
+    defaults: list[str] = []
+    for item in loaded:
+        problems.extend(item.problems)
+        if item.playbook is None or item.document is None:
+            continue
+        shown = str(item.path)
+        playbook, document = item.playbook, item.document
+        problems.extend(_check_playbook(shown, playbook, document))
+        if playbook.id in first_seen:
+            problems.append(
+                LintProblem(shown, document.line_of(("id",)), f"duplicate id {playbook.id!r} (also in {first_seen[playbook.id]})")
+            )
+        else:
+            first_seen[playbook.id] = shown
+        if playbook.default:
+            if defaults:
+                problems.append(
+                    LintProblem(shown, document.line_of(("default",)), f"more than one default playbook (also {defaults[0]})")
+                )
+            defaults.append(shown)
+    return sorted(problems, key=lambda p: (p.path, p.line or 0, p.message))
+
+
+def _check_playbook(shown: str, playbook: Playbook, document: MarkedDocument) -> list[LintProblem]:
+    problems: list[LintProblem] = []
+    if not playbook.phases and not playbook.notes:
+        problems.append(
+            LintProblem(shown, document.line_of(("phases",)), "playbook has no phases (add phases, or notes for a reference-only playbook)")
+        )
+    level_names = [level.name for level in playbook.escalation.levels] if playbook.escalation else []
+    for p_index, phase in enumerate(playbook.phases):
+        if not phase.steps:
+            label = f"phase {p_index + 1} ({phase.title or phase.kind})"
+            problems.append(LintProblem(shown, document.line_of(("phases", p_index)), f"{label} has no steps"))
+        for s_index, step in enumerate(phase.steps):
+            where = ("phases", p_index, "steps", s_index)
+            if step.on_deadline == "escalate" and playbook.escalation is None:
+                problems.append(
+                    LintProblem(shown, document.line_of(where + ("on_deadline",)), "on_deadline: escalate but the playbook has no escalation policy")
+                )
+            if step.escalate_to and step.escalate_to not in level_names:
+                known = ", ".join(str(name) for name in level_names) or "none"
+                problems.append(
+                    LintProblem(
+                        shown,
+                        document.line_of(where + ("escalate_to",)),
+                        f"escalate_to {step.escalate_to!r} is not an escalation level (levels: {known})",
+                    )
+                )
+    return problems

@@ -1,0 +1,186 @@
+"""Fake ``conversations.*`` methods: the incident channel's life cycle."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+from tests.fakes.slack_methods_base import Ctx, method
+from tests.fakes.slack_state import Channel, SlackError, validate_channel_name
+
+TOPIC_MAX = 250
+
+
+def _writable(channel: Channel) -> Channel:
+    if channel.is_archived:
+        raise SlackError("is_archived")
+    return channel
+
+
+def _encode_cursor(index: int) -> str:
+    return base64.b64encode(f"next:{index}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> int:
+    if not cursor:
+        return 0
+    try:
+        kind, _, index = (
+            base64.b64decode(cursor.encode(), validate=True).decode().partition(":")
+        )
+        if kind != "next":
+            raise ValueError(kind)
+        return int(index)
+    except (ValueError, UnicodeDecodeError):
+        raise SlackError("invalid_cursor") from None
+
+
+def paginate(
+    items: list[Any], ctx: Ctx, *, default_limit: int = 100, max_limit: int = 1000
+) -> tuple[list[Any], str]:
+    """Slice ``items`` per ``cursor``/``limit``; returns the page and the next cursor ("" at end)."""
+    limit = ctx.params.integer("limit", default_limit)
+    if limit <= 0:
+        limit = default_limit
+    limit = min(limit, max_limit)
+    start = _decode_cursor(ctx.params.text("cursor", required=False))
+    page = items[start : start + limit]
+    end = start + len(page)
+    return page, (_encode_cursor(end) if end < len(items) else "")
+
+
+@method("conversations.create")
+def create(ctx: Ctx) -> dict[str, Any]:
+    name = ctx.params.text("name", error="invalid_name_required")
+    validate_channel_name(name)
+    ws = ctx.ws
+    if any(c.name == name for c in ws.channels.values()):
+        raise SlackError("name_taken")
+    channel = ws.add_channel(name, is_private=ctx.params.flag("is_private"))
+    return {"channel": channel.to_api(viewer=ws.bot_user_id)}
+
+
+@method("conversations.info")
+def info(ctx: Ctx) -> dict[str, Any]:
+    channel = ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
+    return {"channel": channel.to_api(viewer=ctx.ws.bot_user_id)}
+
+
+@method("conversations.list")
+def list_(ctx: Ctx) -> dict[str, Any]:
+    types = set(ctx.params.csv("types") or ["public_channel"])
+    exclude_archived = ctx.params.flag("exclude_archived")
+    found = [
+        c
+        for c in ctx.ws.channels.values()
+        if (
+            ("private_channel" in types)
+            if c.is_private
+            else ("public_channel" in types)
+        )
+        and not (exclude_archived and c.is_archived)
+    ]
+    page, cursor = paginate(found, ctx)
+    return {
+        "channels": [c.to_api(viewer=ctx.ws.bot_user_id) for c in page],
+        "response_metadata": {"next_cursor": cursor},
+    }
+
+
+@method("conversations.setTopic")
+def set_topic(ctx: Ctx) -> dict[str, Any]:
+    channel = _writable(
+        ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
+    )
+    topic = ctx.params.text("topic", required=False)
+    if len(topic) > TOPIC_MAX:
+        raise SlackError("too_long")
+    channel.topic = topic
+    return {"channel": channel.to_api(viewer=ctx.ws.bot_user_id)}
+
+
+@method("conversations.invite")
+def invite(ctx: Ctx) -> dict[str, Any]:
+    channel = _writable(
+        ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
+    )
+    users = ctx.params.csv("users")
+    if not users:
+        raise SlackError("no_user")
+    for user_id in users:
+        ctx.ws.user(user_id)
+        if user_id == ctx.ws.bot_user_id:
+            raise SlackError("cant_invite_self")
+    new = [u for u in users if u not in channel.members]
+    if not new:
+        raise SlackError(
+            "already_in_channel",
+            errors=[
+                {"user": u, "ok": False, "error": "already_in_channel"} for u in users
+            ],
+        )
+    channel.members.extend(new)
+    return {"channel": channel.to_api(viewer=ctx.ws.bot_user_id)}
+
+
+@method("conversations.archive")
+def archive(ctx: Ctx) -> dict[str, Any]:
+    channel = ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
+    if channel.is_archived:
+        raise SlackError("already_archived")
+    if channel.is_general:
+        raise SlackError("cant_archive_general")
+    channel.is_archived = True
+    return {}
+
+
+@method("conversations.join")
+def join(ctx: Ctx) -> dict[str, Any]:
+    channel = _writable(
+        ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
+    )
+    result: dict[str, Any] = {}
+    if ctx.ws.bot_user_id in channel.members:
+        result["warning"] = "already_in_channel"
+        result["response_metadata"] = {"warnings": ["already_in_channel"]}
+    else:
+        channel.members.append(ctx.ws.bot_user_id)
+    result["channel"] = channel.to_api(viewer=ctx.ws.bot_user_id)
+    return result
+
+
+def _public_message(message: dict[str, Any], include_metadata: bool) -> dict[str, Any]:
+    shown = {k: v for k, v in message.items() if not k.startswith("_")}
+    if not include_metadata:
+        shown.pop("metadata", None)
+    return shown
+
+
+@method("conversations.history")
+def history(ctx: Ctx) -> dict[str, Any]:
+    """Newest first, like Slack. ``metadata`` is returned only with ``include_all_metadata``."""
+    channel = ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
+    oldest = float(ctx.params.text("oldest", required=False) or 0)
+    latest = float(ctx.params.text("latest", required=False) or time.time() + 86400)
+    inclusive = ctx.params.flag("inclusive")
+    include_metadata = ctx.params.flag("include_all_metadata")
+
+    def in_range(ts: float) -> bool:
+        if inclusive:
+            return oldest <= ts <= latest
+        return oldest < ts < latest
+
+    found = [
+        m
+        for m in reversed(channel.messages)
+        if "thread_ts" not in m or m["thread_ts"] == m["ts"]
+    ]
+    found = [m for m in found if in_range(float(m["ts"]))]
+    page, cursor = paginate(found, ctx)
+    return {
+        "messages": [_public_message(m, include_metadata) for m in page],
+        "has_more": bool(cursor),
+        "pin_count": len(channel.pins),
+        "response_metadata": {"next_cursor": cursor},
+    }

@@ -1,0 +1,151 @@
+from pathlib import Path
+
+import pytest
+
+from bot.playbooks import PlaybookLoadError, lint_directory, load_directory
+
+REPO_PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+
+GOOD = """\
+id: {id}
+title: Good
+escalation:
+  levels:
+    - name: L1
+      delay: 5m
+      targets:
+        - slack_user: "@alice"
+phases:
+  - kind: diagnosis
+    steps:
+      - text: look
+"""
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
+def lines(problems: list) -> list[str]:
+    return [str(problem) for problem in problems]
+
+
+def test_clean_directory_has_no_problems(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD.format(id="a"))
+    write(tmp_path, "b.yml", GOOD.format(id="b"))
+    assert lint_directory(tmp_path) == []
+    assert [p.id for p in load_directory(tmp_path)] == ["a", "b"]
+
+
+def test_schema_errors_point_at_the_offending_key(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "bad.yaml",
+        """\
+id: bad
+title: Bad
+phases:
+  - kind: diagnosis
+    steps:
+      - text: look
+        deadline: 5 minutes
+      - text: fix
+colour: red
+""",
+    )
+    assert lines(lint_directory(tmp_path)) == [
+        f"{tmp_path}/bad.yaml:7: phases.0.steps.0.deadline: invalid duration '5 minutes': "
+        "use a number with a unit (s, m, h, d), largest first, e.g. 30s, 5m, 1h, 1h30m",
+        f"{tmp_path}/bad.yaml:9: colour: unknown key 'colour'",
+    ]
+
+
+def test_missing_required_key_is_reported_at_parent(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "id: a\ntitle: A\nphases:\n  - kind: diagnosis\n    steps:\n      - owner: commander\n")
+    assert lines(lint_directory(tmp_path)) == [f"{tmp_path}/a.yaml:6: phases.0.steps.0.text: Field required"]
+
+
+def test_semantic_problems(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD.format(id="same"))
+    write(
+        tmp_path,
+        "b.yaml",
+        """\
+title: Second
+id: same
+escalation:
+  levels:
+    - delay: 1m
+      targets: [{who: DBA}]
+phases:
+  - kind: resolution
+    steps:
+      - text: restart
+        deadline: 5m
+        on_deadline: escalate
+        escalate_to: L9
+  - kind: verification
+    steps: []
+""",
+    )
+    write(tmp_path, "c.yaml", "id: c\ntitle: C\nmanual: true\n")
+    assert lines(lint_directory(tmp_path)) == [
+        f"{tmp_path}/b.yaml:2: duplicate id 'same' (also in {tmp_path}/a.yaml)",
+        f"{tmp_path}/b.yaml:13: escalate_to 'L9' is not an escalation level (levels: L1)",
+        f"{tmp_path}/b.yaml:14: phase 2 (verification) has no steps",
+        f"{tmp_path}/c.yaml:1: playbook has no phases (add phases, or notes for a reference-only playbook)",
+    ]
+
+
+def test_escalate_without_policy(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "id: a\ntitle: A\nphases:\n  - kind: resolution\n    steps:\n      - text: x\n        deadline: 5m\n        on_deadline: escalate\n")
+    assert lines(lint_directory(tmp_path)) == [
+        f"{tmp_path}/a.yaml:8: on_deadline: escalate but the playbook has no escalation policy"
+    ]
+
+
+def test_yaml_syntax_error_line_and_duplicate_keys(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "id: a\ntitle: A\nphases:\n  - kind: diagnosis\n    steps: [\n      {text: x\n")
+    write(tmp_path, "b.yaml", GOOD.format(id="b") + "title: Again\n")
+    problems = lint_directory(tmp_path)
+    assert problems[0].path.endswith("a.yaml")
+    assert problems[0].message.startswith("YAML syntax error")
+    assert problems[0].line == 7
+    assert lines(problems[1:]) == [f"{tmp_path}/b.yaml:13: duplicate key 'title' (the later one would win)"]
+
+
+def test_two_defaults_and_non_mapping(tmp_path: Path) -> None:
+    body = "title: D\ndefault: true\nphases:\n  - kind: other\n    steps: [{text: x}]\n"
+    write(tmp_path, "d1.yaml", "id: d1\n" + body)
+    write(tmp_path, "d2.yaml", "id: d2\n" + body)
+    write(tmp_path, "list.yaml", "- id: x\n")
+    assert lines(lint_directory(tmp_path)) == [
+        f"{tmp_path}/d2.yaml:3: more than one default playbook (also {tmp_path}/d1.yaml)",
+        f"{tmp_path}/list.yaml:1: a playbook file must be a mapping (id: ..., title: ...)",
+    ]
+
+
+def test_missing_and_empty_directory(tmp_path: Path) -> None:
+    assert lines(lint_directory(tmp_path / "nope")) == [f"{tmp_path}/nope: not a directory"]
+    assert lines(lint_directory(tmp_path)) == [f"{tmp_path}: no playbooks (*.yaml, *.yml) found"]
+
+
+def test_load_directory_raises_with_all_problems(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "id: a\n")
+    with pytest.raises(PlaybookLoadError) as info:
+        load_directory(tmp_path)
+    assert [str(p) for p in info.value.problems] == [f"{tmp_path}/a.yaml:1: title: Field required"]
+
+
+def test_starter_playbooks_lint_clean() -> None:
+    assert lint_directory(REPO_PLAYBOOKS) == []
+    playbooks = load_directory(REPO_PLAYBOOKS)
+    ids = {p.id for p in playbooks}
+    assert {"default", "high-error-rate", "high-latency", "database-connections", "disk-full", "memory-oom",
+            "certificate-expiry", "backup-failure"} <= ids
+    assert [p.id for p in playbooks if p.default] == ["default"]
+    for playbook in playbooks:
+        assert playbook.escalation is not None and playbook.phases
+        assert any(step.commands for _, _, step in playbook.steps()), playbook.id
