@@ -40,6 +40,16 @@ _ICONS = {
     "delivery_failed": "❗",
 }
 
+#: Slack's channel set-up operations (``bot.chat.operations``) as the console shows them.
+SETUP_LINES = {
+    "set_topic": "topic updated",
+    "pin_summary": "summary pinned",
+    "invite": "invited",
+    "bookmark": "bookmark added",
+    "announce": "announced in the incidents channel",
+    "archive": "channel archived",
+}
+
 #: Below this severity there is no incident channel, only an announcement (design.md).
 CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1, Severity.P2})
 
@@ -65,6 +75,9 @@ class ConsoleDeliverer:
             "open_incident": self._open_incident,
             "post": self._post,
             "refresh_summary": self._refresh_summary,
+            **{name: self._setup for name in SETUP_LINES},
+            "upload_file": self._upload_file,
+            "post_ephemeral": self._post_ephemeral,
         }
 
     async def deliver(self, message: OutboxMessage) -> DeliveryResult:
@@ -118,6 +131,23 @@ class ConsoleDeliverer:
             incident = IncidentRepository.get(session, number)
         text = render.summary(incident, now=self._clock.now(), zone=self._zone)
         return [(self._channel_for(number), "📌 (pinned summary updated)\n" + text)]
+
+    def _setup(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        """Slack channel set-up steps (topic, pin, invite, bookmark, announce, archive)."""
+        number = int(message.payload["number"])
+        payload = {key: value for key, value in message.payload.items() if key != "number" and value not in ([], "", None)}
+        detail = " ".join(f"{key}={value}" for key, value in payload.items())
+        return [(self._channel_for(number), f"⚙️ {SETUP_LINES[message.operation]} {detail}".rstrip())]
+
+    def _upload_file(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        payload = message.payload
+        channel = self._channel_for(int(payload["number"]))
+        size = len(str(payload.get("content", "")))
+        return [(channel, f"📎 {payload.get('title') or payload.get('filename')} ({payload.get('filename')}, {size} characters)")]
+
+    def _post_ephemeral(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        payload = message.payload
+        return [(str(payload.get("channel")), f"(only {payload.get('user')} sees this) {payload.get('text')}")]
 
     def _generic(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = message.payload.get("number")

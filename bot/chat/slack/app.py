@@ -36,7 +36,6 @@ def build_app(settings: Settings, client: AsyncWebClient, router: CommandRouter,
         client=client,
         signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
         request_verification_enabled=bool(settings.slack_signing_secret),
-        token_verification_enabled=False,
         process_before_response=False,
         ignoring_self_events_enabled=True,
     )
@@ -56,7 +55,8 @@ def build_runtime(
     pacer: Pacer | None = None,
 ) -> SlackRuntime:
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15)
-    pacer = pacer or Pacer()
+    # The pacer keeps the outbox's time, so a Retry-After means the same thing to both.
+    pacer = pacer or Pacer(monotonic=lambda: clock.now().timestamp())
     gateway = SlackGateway(client, pacer)
     config = SlackConfig(
         incidents_channel=settings.slack_incidents_channel, archive_after_seconds=settings.slack_archive_after_seconds
