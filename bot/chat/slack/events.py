@@ -73,4 +73,5 @@ def register_events(app: AsyncApp, service: IncidentService, *, flag_reaction: s
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], say: Any) -> None:
-        await say(text=f"I answer to `/incident`.\n```{help_text()}```", thread_ts=event.get("thread_ts") or event.get("ts"))
+        # Answer in the thread when asked in one; otherwise in the channel.
+        await say(text=f"I answer to `/incident`.\n```{help_text()}```", thread_ts=event.get("thread_ts"))

@@ -31,6 +31,8 @@ def flag_message(
 ) -> bool:
     """Record the flagged message; False when it was already on the timeline."""
     with service.sessions.begin() as session:
+        # Lock the incident first so two people pinning at once cannot both see "not yet".
+        IncidentRepository.get_row(session, number, for_update=True)
         for entry in IncidentRepository.timeline(session, number):
             if entry.kind is EntryKind.MESSAGE_FLAGGED and entry.data.get("ts") == ts and entry.data.get("channel") == channel:
                 return False

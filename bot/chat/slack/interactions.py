@@ -55,7 +55,7 @@ def command_line(what: ButtonAction, number: int, step: int | None) -> str:
 
 def register_interactions(app: AsyncApp, router: CommandRouter, service: IncidentService) -> None:
     @app.action(BUTTONS)
-    async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+    async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any) -> None:
         await ack()
         user = body.get("user") or {}
         actor = actor_for(str(user.get("id")), user.get("username") or user.get("name"))
@@ -64,15 +64,15 @@ def register_interactions(app: AsyncApp, router: CommandRouter, service: Inciden
             what, number, step = parse_action(action)
             incident = await asyncio.to_thread(service.get, number)
         except (DomainError, ValueError, KeyError) as error:
-            await _tell(client, channel, str(user.get("id")), f"⚠️ {error}")
+            await _answer(respond, client, channel, str(user.get("id")), f"⚠️ {error}")
             return
         decision = may_press(what, incident, actor)
         if not decision.allowed:
-            await _tell(client, channel, str(user.get("id")), f"🚫 {decision.reason}")
+            await _answer(respond, client, channel, str(user.get("id")), f"🚫 {decision.reason}")
             return
         context = CommandContext(actor=actor, source=Source.SLACK, channel_incident=number)
         reply = await asyncio.to_thread(router.handle, command_line(what, number, step), context)
-        await _tell(client, channel, str(user.get("id")), reply.text)
+        await _answer(respond, client, channel, str(user.get("id")), reply.text)
 
     @app.view(DECLARE_CALLBACK)
     async def on_declare(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
@@ -109,6 +109,18 @@ def register_interactions(app: AsyncApp, router: CommandRouter, service: Inciden
         channel = str(view.get("private_metadata") or "")
         if channel:
             await _tell(client, channel, str(user.get("id")), text)
+
+
+async def _answer(respond: Any, client: Any, channel: str, user: str, text: str) -> None:
+    """Answer a click just for the clicker: through the interaction's response_url, which
+    reaches people who are not members of the channel, else as an ephemeral message."""
+    if getattr(respond, "response_url", None):
+        try:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        except Exception as error:
+            log.warning("could not answer through response_url", extra={"error": str(error)})
+    await _tell(client, channel, user, text)
 
 
 async def _tell(client: Any, channel: str, user: str, text: str) -> None:
