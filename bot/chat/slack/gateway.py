@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -47,6 +47,7 @@ class SlackGateway:
         self.client = client
         self.pacer = pacer
         self._bot_user_id: str | None = None
+        self._asking: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
         self._channel_ids: dict[str, str] = {}
 
     async def call(self, method: str, **arguments: Any) -> dict[str, Any]:
@@ -76,9 +77,18 @@ class SlackGateway:
 
     # -- helpers several operations share ------------------------------------------
 
+    async def _single_flight(self, key: str, make: Callable[[], Awaitable[Any]]) -> Any:
+        """Concurrent deliveries asking the same question share one call."""
+        loop = asyncio.get_running_loop()
+        asking = self._asking.get(key)
+        if asking is None or asking[0] is not loop or asking[1].done():
+            asking = self._asking[key] = (loop, asyncio.ensure_future(make()))
+        return await asyncio.shield(asking[1])
+
     async def bot_user_id(self) -> str:
+        """Our own user id (auth.test), asked once even when many deliveries start together."""
         if self._bot_user_id is None:
-            answer = await self.call("auth.test")
+            answer = await self._single_flight("auth.test", lambda: self.call("auth.test"))
             self._bot_user_id = str(answer.get("user_id") or "")
         return self._bot_user_id
 
@@ -88,7 +98,7 @@ class SlackGateway:
         if not ref.startswith("#") and name[:1] in ("C", "G") and name.upper() == name:
             return name
         if name not in self._channel_ids:
-            found = await self.find_channel(name)
+            found = await self._single_flight(f"channel:{name}", lambda: self.find_channel(name))
             if found is None:
                 raise SlackCallFailed("conversations.list", "channel_not_found")
             self._channel_ids[name] = str(found["id"])
