@@ -30,13 +30,13 @@ def slack_factory(db_url: str, engine: Engine, clock: FrozenClock) -> Iterator[C
     built: list[Container] = []
 
     def make(fake: FakeSlack, **overrides: Any) -> Container:
-        settings = make_settings(
-            db_url,
-            SLACK_BOT_TOKEN=fake.token,
-            SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
-            SLACK_API_URL=fake.api_url,
+        values: dict[str, Any] = {
+            "SLACK_BOT_TOKEN": fake.token,
+            "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
             **overrides,
-        )
+        }
+        settings = make_settings(db_url, **values)
         container = build_container(settings, clock=clock, transcript_stream=None, engine=engine)
         container.slack.pacer.scale = 60.0  # "20 per minute" becomes "20 per second"
         container.slack.pacer.max_wait = 0.1  # the frozen clock never moves while sleeping
