@@ -217,3 +217,25 @@ def test_upload_file_goes_to_the_incident_channel(slack: Container, fake_slack: 
     completed = fake_slack.calls("files.completeUploadExternal", ok=True)
     assert len(completed) == 1 and completed[0].params["channel_id"] == refs(slack, number)[0]
 
+
+
+class Rota:
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    def oncall_emails(self, incident):  # type: ignore[no-untyped-def]
+        self.asked.append(incident.number)
+        return ["bob@example.com", "nobody@example.com"]
+
+
+def test_people_on_call_are_looked_up_by_email_and_invited(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    rota = Rota()
+    slack.slack.deliverer.context.oncall = rota
+    number = declare(slack)
+    drive(slack, clock)
+    channel = fake_slack.channel(refs(slack, number)[0] or "")
+    assert rota.asked == [number]
+    assert {"U0ALICE", "U0BOB"} <= set(channel.members)
+    invite = fake_slack.calls("conversations.invite", ok=True)
+    assert len(invite) == 1 and set(invite[0].params["users"].split(",")) == {"U0ALICE", "U0BOB"}
+    assert [c.error for c in fake_slack.calls("users.lookupByEmail")] == [None, "users_not_found"]

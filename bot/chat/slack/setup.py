@@ -9,6 +9,8 @@ then serves as their summary; INFO incidents say nothing in Slack.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -198,7 +200,11 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
     gateway = context.gateway
     emails = [str(email) for email in payload.get("emails", [])]
     if payload.get("oncall") and context.oncall is not None:
-        emails.extend(context.oncall.oncall_emails(incident))
+        # The directory may be blocking (an HTTP client) or async; neither may stall the loop.
+        found_oncall = await asyncio.to_thread(context.oncall.oncall_emails, incident)
+        if inspect.isawaitable(found_oncall):
+            found_oncall = await found_oncall
+        emails.extend(found_oncall)
     found, missing = await gateway.user_ids_for_emails(sorted(set(emails)))
     bot = await gateway.bot_user_id()
     wanted = [uid for uid in dict.fromkeys([*map(str, payload.get("user_ids", [])), *found]) if uid != bot]
