@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -24,15 +24,24 @@ from bot.chat.console.transcript import ConsoleDeliverer
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.guided import install as install_guided
+from bot.ingest.install import install as install_ingest
 from bot.metrics import Metrics
 from bot.service.chat_notifications import CHAT, notify_chat
 from bot.service.incidents import IncidentService
+from bot.service.oncall import NoOncallDirectory, OncallDirectory
 from bot.settings import Settings
 from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
 
+if TYPE_CHECKING:
+    from bot.guided import GuidedSteps
+
 log = logging.getLogger(__name__)
+
+#: A loop the server runs next to the HTTP app until ``stop`` is set (see bot/web.py).
+BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
 
 
 @dataclass
@@ -47,7 +56,9 @@ class Container:
     commands: CommandRouter
     routes: list[BaseRoute] = field(default_factory=list)
     local_mode: bool = True
-    background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    background: list[BackgroundTask] = field(default_factory=list)
+    guided: GuidedSteps | None = None
+    oncall: OncallDirectory = field(default_factory=NoOncallDirectory)
     slack: Any = None
 
     def close(self) -> None:
@@ -103,6 +114,7 @@ def build_container(
         commands=commands,
         local_mode=not settings.slack_enabled,
     )
+    install_ingest(container)
     if container.local_mode:
         worker.add_deliverer(
             CHAT,
@@ -110,5 +122,6 @@ def build_container(
                 sessions, stream=transcript_stream, clock=clock, zone=settings.zone, announcements=settings.slack_incidents_channel
             ),
         )
+    install_guided(container)
     install_slack(container)
     return container

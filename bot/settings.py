@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     pagerduty_webhook_secret: str | None = Field(None, alias="PAGERDUTY_WEBHOOK_SECRET")
     pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field("https://events.pagerduty.com", alias="PAGERDUTY_EVENTS_URL")
+    pagerduty_service_id: str | None = Field(None, alias="PAGERDUTY_SERVICE_ID")
 
     # Inbound auth
     alertmanager_token: str | None = Field(None, alias="ALERTMANAGER_TOKEN")

@@ -26,6 +26,11 @@ from bot.store.models import Base
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
+#: Tests get no playbooks unless they ask (FIREBREAK_PLAYBOOKS_DIR=...), so a change to the
+#: starter set in playbooks/ cannot change what unrelated tests see on the timeline.
+NO_PLAYBOOKS = Path(__file__).parent / "support" / "no_playbooks"
+REPO_PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
+
 POSTGRES_ADMIN_URL = os.environ.get("FIREBREAK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -115,7 +120,7 @@ def clock() -> FrozenClock:
 
 
 def make_settings(db_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {"DATABASE_URL": db_url, "FIREBREAK_LOG_FORMAT": "console"}
+    values: dict[str, object] = {"DATABASE_URL": db_url, "FIREBREAK_LOG_FORMAT": "console", "FIREBREAK_PLAYBOOKS_DIR": str(NO_PLAYBOOKS)}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

@@ -69,6 +69,10 @@ class CommandRouter:
             raise ValueError(f"{verb!r} is not part of the /incident grammar")
         self._handlers[verb] = handler
 
+    def handler(self, verb: str) -> Handler | None:
+        """The current handler for ``verb``, so a feature can wrap it (e.g. add to ``status``)."""
+        return self._handlers.get(verb)
+
     def handle(self, line: str, context: CommandContext) -> Reply:
         """Never raises for bad input: every problem becomes a reply with usage."""
         try:

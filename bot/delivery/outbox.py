@@ -59,8 +59,11 @@ def enqueue(
     }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(insert(OutboxRow).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"]))
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: an ORM-enabled INSERT does not report a usable rowcount on
+    # PostgreSQL, and the caller must know whether this was a duplicate.
+    statement = insert(OutboxRow).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    inserted = session.execute(statement.returning(OutboxRow.id)).scalar_one_or_none()
+    return inserted is not None
 
 
 def depth(session: Session) -> dict[str, int]:

@@ -8,6 +8,7 @@ costs one summary update per burst rather than a post per alert.
 from __future__ import annotations
 
 from bot.delivery.outbox import enqueue
+from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind
 from bot.service.changes import Change
 
@@ -61,11 +62,23 @@ def ordering_key(number: int) -> str:
     return f"incident:{number}"
 
 
+def _opens_now(change: Change) -> bool:
+    """INFO incidents are timeline/log only; one is said in chat once it is raised above INFO."""
+    if change.is_new:
+        return True
+    return any(
+        recorded.entry.kind is EntryKind.SEVERITY_CHANGED and recorded.entry.data.get("from") == Severity.INFO.value
+        for recorded in change.entries
+    )
+
+
 def notify_chat(change: Change) -> None:
     number = change.incident.number
     session = change.session
     order = ordering_key(number)
-    if change.is_new:
+    if change.incident.severity is Severity.INFO:
+        return
+    if _opens_now(change):
         enqueue(
             session,
             target=CHAT,

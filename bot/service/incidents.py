@@ -20,6 +20,10 @@ from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository
 
 Mutation = Callable[[Incident], list[TimelineEntry]]
+#: Runs for every new incident after it is inserted (and after a caller's ``extra``), in the
+#: same transaction; the entries it returns are recorded with DECLARED as one change, so
+#: subscribers see e.g. PLAYBOOK_ATTACHED in the ``is_new`` change rather than a nested one.
+DeclareHook = Callable[[Session, Incident], list[TimelineEntry]]
 
 
 class IncidentService:
@@ -35,6 +39,7 @@ class IncidentService:
         self.clock = clock or SystemClock()
         self.subscribers: list[Subscriber] = list(subscribers)
         self.after_commit: list[Callable[[], None]] = list(after_commit)
+        self.declare_hooks: list[DeclareHook] = []
 
     # -- generic ---------------------------------------------------------------------
 
@@ -89,6 +94,8 @@ class IncidentService:
         IncidentRepository.insert(session, incident, now=now)
         if extra is not None:
             entries = entries + extra(session, incident)
+        for hook in self.declare_hooks:
+            entries = entries + hook(session, incident)
         self._record(session, incident, entries, now=now, is_new=True)
         return incident
 

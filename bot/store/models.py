@@ -154,6 +154,57 @@ class TranscriptRow(Base):
     outbox_id: Mapped[int | None] = mapped_column(Integer, unique=True)
 
 
+class PlaybookRunRow(Base):
+    """A playbook attached to an incident. Replacing it (``/incident run``) deactivates the
+    old run rather than deleting it, so the post-mortem still shows what was done under it."""
+
+    __tablename__ = "playbook_runs"
+    __table_args__ = (Index("ix_playbook_runs_incident_active", "incident_id", "active"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    playbook_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str | None] = mapped_column(String(8))
+    matched_by: Mapped[str] = mapped_column(String(16))
+    attached_by: Mapped[str] = mapped_column(String(255))
+    attached_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class PlaybookStepRow(Base):
+    """One step of a run, copied from the playbook at attach time (a later edit of the YAML
+    does not change an incident in progress). ``deadline_fired_at`` is the claim that makes a
+    deadline fire once across replicas and restarts."""
+
+    __tablename__ = "playbook_step_states"
+    __table_args__ = (
+        UniqueConstraint("run_id", "step", name="uq_playbook_step_run_step"),
+        Index("ix_playbook_steps_due", "status", "deadline_fired_at", "deadline_at"),
+        Index("ix_playbook_steps_incident", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("playbook_runs.id"))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    playbook_id: Mapped[str] = mapped_column(String(128))
+    step: Mapped[int]
+    phase_index: Mapped[int]
+    phase_kind: Mapped[str] = mapped_column(String(32))
+    phase_title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    commands: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    actor: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime | None]
+    deadline_seconds: Mapped[int | None]
+    on_deadline: Mapped[str | None] = mapped_column(String(16))
+    escalate_to: Mapped[str | None] = mapped_column(String(64))
+    deadline_at: Mapped[datetime | None]
+    deadline_fired_at: Mapped[datetime | None]
+
+
 class AppendOnlyViolation(RuntimeError):
     pass
 

@@ -41,8 +41,11 @@ def rows(sessions: SessionFactory) -> dict[str, OutboxRow]:
 
 
 def test_same_key_is_enqueued_once(sessions: SessionFactory, clock: FrozenClock) -> None:
-    put(sessions, clock, "k1")
-    put(sessions, clock, "k1")
+    outcomes = []
+    for _ in range(2):
+        with sessions.begin() as session:
+            outcomes.append(enqueue(session, target="peer", operation="say", payload={}, idempotency_key="k1", now=clock.now()))
+    assert outcomes == [True, False]
     assert len(rows(sessions)) == 1
 
 

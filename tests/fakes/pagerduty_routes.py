@@ -63,13 +63,51 @@ def _list_incidents(
     fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any
 ) -> Response:
     statuses = set(param_list(request.query, "statuses"))
+    keys = set(param_list(request.query, "incident_key"))
     with fake.account.lock:
         found = [
             fake.account.render_incident(i)
             for i in fake.account.incidents.values()
-            if not statuses or i["status"] in statuses
+            if (not statuses or i["status"] in statuses)
+            and (not keys or i["incident_key"] in keys)
         ]
     return _classic_page(request, "incidents", found)
+
+
+@_route("POST", "/incidents")
+def _create_incident(
+    fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any
+) -> Response:
+    """Open an incident on a service, for an escalation policy or assigned users.
+
+    Like PagerDuty: ``type`` must be ``incident``, ``service`` is required, and an open
+    incident with the same ``incident_key`` on the service answers 400.
+    """
+    new = body.get("incident")
+    if not isinstance(new, dict) or new.get("type") != "incident":
+        return pd_error(400, "Invalid Input Provided", 2001, ["incident must be an object with type incident"])
+    service_id = (new.get("service") or {}).get("id")
+    title = new.get("title")
+    if not title or not service_id:
+        return pd_error(400, "Invalid Input Provided", 2001, ["title and service are required"])
+    with fake.account.lock:
+        if service_id not in fake.account.services:
+            return pd_error(400, "Invalid Input Provided", 2001, ["Service not found"])
+        key = new.get("incident_key")
+        if key and any(
+            i["incident_key"] == key and i["service_id"] == service_id and i["status"] != "resolved"
+            for i in fake.account.incidents.values()
+        ):
+            return pd_error(400, "Invalid Input Provided", 2001, ["Open incident with key already exists"])
+        created = fake.account.add_incident(
+            title, service_id, urgency=new.get("urgency", "high"), incident_key=key
+        )
+        policy = (new.get("escalation_policy") or {}).get("id")
+        if policy:
+            created["escalation_policy_id"] = policy
+        created["assignments"] = [a.get("assignee", {}).get("id") for a in new.get("assignments") or []]
+        created["log"].append({"type": "trigger_log_entry", "from": request.header("from"), "at": now_iso()})
+        return Response.json({"incident": fake.account.render_incident(created)}, status=201)
 
 
 @_route("GET", "/incidents/{id}")
@@ -169,6 +207,17 @@ def _add_note(
         }
         found["notes"].append(stored)
         return Response.json({"note": stored}, status=201)
+
+
+@_route("GET", "/incidents/{id}/notes")
+def _list_notes(
+    fake: FakePagerDuty, request: Request, args: dict[str, str], body: Any
+) -> Response:
+    with fake.account.lock:
+        found = _incident_or_404(fake, args["id"])
+        if isinstance(found, Response):
+            return found
+        return Response.json({"notes": list(found["notes"])})
 
 
 def _classic_page(request: Request, key: str, items: list[Any]) -> Response:

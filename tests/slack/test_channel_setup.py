@@ -12,6 +12,7 @@ from bot.domain.clock import FrozenClock
 from bot.domain.incident import Role
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source
+from bot.service.oncall import OnCall
 from bot.store.incidents import IncidentRepository
 from tests.fakes.slack_api import FakeSlack
 from tests.slack.conftest import drive, outbox
@@ -220,21 +221,25 @@ def test_upload_file_goes_to_the_incident_channel(slack: Container, fake_slack: 
 
 
 class Rota:
-    def __init__(self) -> None:
-        self.asked: list[int] = []
+    """An ``OncallDirectory`` (bot.service.oncall) with a fixed rota."""
 
-    def oncall_emails(self, incident):  # type: ignore[no-untyped-def]
-        self.asked.append(incident.number)
-        return ["bob@example.com", "nobody@example.com"]
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def on_call(self, escalation_policy_id: str) -> list[OnCall]:
+        self.asked.append(escalation_policy_id)
+        return [OnCall("Bob", "bob@example.com"), OnCall("Nobody", "nobody@example.com")]
 
 
 def test_people_on_call_are_looked_up_by_email_and_invited(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
     rota = Rota()
     slack.slack.deliverer.context.oncall = rota
     number = declare(slack)
+    with slack.sessions.begin() as session:
+        IncidentRepository.get_row(session, number).pagerduty_escalation_policy_id = "PPOLICY1"
     drive(slack, clock)
     channel = fake_slack.channel(refs(slack, number)[0] or "")
-    assert rota.asked == [number]
+    assert rota.asked == ["PPOLICY1"]
     assert {"U0ALICE", "U0BOB"} <= set(channel.members)
     invite = fake_slack.calls("conversations.invite", ok=True)
     assert len(invite) == 1 and set(invite[0].params["users"].split(",")) == {"U0ALICE", "U0BOB"}

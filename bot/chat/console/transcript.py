@@ -36,6 +36,9 @@ _ICONS = {
     "alerts_all_resolved": "💚",
     "step_done": "☑️",
     "step_skipped": "⏭️",
+    "step_deadline": "⏰",
+    "playbook_attached": "📋",
+    "playbook_guide": "📋",
     "paged": "📟",
     "delivery_failed": "❗",
 }

@@ -27,6 +27,7 @@ def install(container: Container) -> SlackRuntime | None:
     runtime = build_runtime(
         settings, sessions=container.sessions, clock=container.clock, router=container.commands, service=container.service
     )
+    runtime.deliverer.context.oncall = container.oncall
     container.worker.add_deliverer(CHAT, runtime.deliverer)
     container.service.subscribers.append(make_slack_subscriber(archive_after_seconds=settings.slack_archive_after_seconds))
     if settings.slack_signing_secret:

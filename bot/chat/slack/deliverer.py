@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from bot.chat import operations as ops
 from bot.chat.slack import messaging, setup
@@ -19,17 +18,11 @@ from bot.chat.slack.gateway import SlackGateway
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.clock import Clock
 from bot.domain.errors import IncidentNotFound
-from bot.domain.incident import Incident
 from bot.service.chat_notifications import OPEN_INCIDENT, POST, REFRESH_SUMMARY
+from bot.service.oncall import OncallDirectory
 from bot.store.db import SessionFactory
 
 log = logging.getLogger(__name__)
-
-
-class OncallDirectory(Protocol):
-    """Who is on call for an incident, as e-mail addresses (PagerDuty, a rota file …)."""
-
-    def oncall_emails(self, incident: Incident) -> Sequence[str]: ...
 
 
 StepsProvider = Callable[[int], Sequence[StepView]]

@@ -9,8 +9,6 @@ then serves as their summary; INFO incidents say nothing in Slack.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -199,12 +197,8 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
         return DeliveryResult(detail={"skipped": "no channel"})
     gateway = context.gateway
     emails = [str(email) for email in payload.get("emails", [])]
-    if payload.get("oncall") and context.oncall is not None:
-        # The directory may be blocking (an HTTP client) or async; neither may stall the loop.
-        found_oncall = await asyncio.to_thread(context.oncall.oncall_emails, incident)
-        if inspect.isawaitable(found_oncall):
-            found_oncall = await found_oncall
-        emails.extend(found_oncall)
+    if payload.get("oncall") and context.oncall is not None and refs.escalation_policy_id:
+        emails.extend(person.email for person in await context.oncall.on_call(refs.escalation_policy_id))
     found, missing = await gateway.user_ids_for_emails(sorted(set(emails)))
     bot = await gateway.bot_user_id()
     wanted = [uid for uid in dict.fromkeys([*map(str, payload.get("user_ids", [])), *found]) if uid != bot]

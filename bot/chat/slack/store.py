@@ -23,6 +23,8 @@ class ChatRefs:
     channel_id: str | None = None
     channel_name: str | None = None
     summary_ref: str | None = None
+    escalation_policy_id: str | None = None
+    """The PagerDuty escalation policy whose on-call people are invited."""
 
     @property
     def summary(self) -> tuple[str, str] | None:
@@ -36,7 +38,8 @@ class ChatRefs:
 def load(sessions: SessionFactory, number: int) -> tuple[Incident, ChatRefs]:
     with sessions() as session:
         row = IncidentRepository.get_row(session, number)
-        return to_domain(row), ChatRefs(row.chat_channel_id, row.chat_channel_name, row.chat_summary_ref)
+        refs = ChatRefs(row.chat_channel_id, row.chat_channel_name, row.chat_summary_ref, row.pagerduty_escalation_policy_id)
+        return to_domain(row), refs
 
 
 def incident_for_channel(session: Session, channel_id: str) -> int | None:

@@ -1,0 +1,211 @@
+"""Attaching playbooks to incidents and moving through their steps.
+
+Every change goes through :class:`IncidentService` (row lock, timeline entries, subscribers,
+one transaction), so a step marked done is on the timeline and in chat, or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bot.domain.errors import IllegalTransition, InvalidCommand
+from bot.domain.incident import Incident
+from bot.domain.severity import Severity
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.guided import store
+from bot.playbooks.guide import DONE, PENDING, SKIPPED, GuideView, current_phase_index, guide_view, render_guide
+from bot.playbooks.matching import IncidentFacts
+from bot.playbooks.registry import PlaybookRegistry
+from bot.playbooks.schema import Playbook
+from bot.service.incidents import IncidentService
+from bot.store.incidents import IncidentRepository
+from bot.store.models import IncidentRow
+
+log = logging.getLogger(__name__)
+
+#: ``escalate_now(number, reason)``: the escalation engine's "escalate this incident now".
+EscalateNow = Callable[[int, str], None]
+
+AUTO = "auto"
+MANUAL = "manual"
+SYSTEM_ACTOR = "firebreak"
+
+
+class PlaybookNotFound(InvalidCommand):
+    pass
+
+
+def facts_for(incident: Incident, row: IncidentRow | None = None) -> IncidentFacts:
+    """What matching knows: alert labels (with ``alertname``), PagerDuty service, title.
+
+    The PagerDuty service id comes from the incident row (set by the PagerDuty adapter) or a
+    ``pagerduty_service_id`` label; a ``pagerduty_service`` label carries its name.
+    """
+    labels = {str(key): str(value) for key, value in incident.labels.items()}
+    service_id = (row.pagerduty_service_id if row is not None else None) or labels.get("pagerduty_service_id")
+    return IncidentFacts(
+        alertname=labels.get("alertname"),
+        labels=labels,
+        service_id=service_id,
+        service_name=labels.get("pagerduty_service"),
+        title=incident.title,
+    )
+
+
+@dataclass(frozen=True)
+class StepMarked:
+    incident: Incident
+    step: int
+    status: str
+
+
+class GuidedSteps:
+    def __init__(
+        self, service: IncidentService, registry: PlaybookRegistry, *, zone: ZoneInfo | None = None
+    ) -> None:
+        self.service = service
+        self.registry = registry
+        self.zone = zone or ZoneInfo("UTC")
+        #: The step-deadline loop (:class:`bot.guided.deadlines.DeadlineTicker`) once installed;
+        #: set ``deadlines.escalate_now`` to hand ``escalate`` deadlines to the escalation engine.
+        self.deadlines: Any = None
+
+    # -- attaching -----------------------------------------------------------------------
+
+    def on_declare(self, session: Session, incident: Incident) -> list[TimelineEntry]:
+        """Declare hook: attach the most specific playbook to every new incident.
+
+        Informational incidents (severity INFO: timeline only, no channel) get none, so their
+        step deadlines cannot page anyone; ``/incident run`` still attaches one by hand.
+        """
+        if not len(self.registry) or incident.severity is Severity.INFO:
+            return []
+        row = session.get(IncidentRow, incident.number)
+        playbook, matched = self.registry.match(facts_for(incident, row))
+        if playbook is None:
+            return []
+        now = self.service.clock.now()
+        entries = self.attach(session, incident, playbook, matched_by=AUTO, matched=matched, actor=SYSTEM_ACTOR, source=Source.SYSTEM, now=now)
+        IncidentRepository.save(session, incident, now=now)
+        return entries
+
+    def attach(
+        self,
+        session: Session,
+        incident: Incident,
+        playbook: Playbook,
+        *,
+        matched_by: str,
+        actor: str,
+        source: Source,
+        now: datetime,
+        matched: tuple[str, ...] = (),
+    ) -> list[TimelineEntry]:
+        run, _rows, previous = store.create_run(session, incident.number, playbook, matched_by=matched_by, actor=actor, now=now)
+        incident.playbook_id = playbook.id
+        how = f"matched {', '.join(matched)}" if matched else ("fallback" if matched_by == AUTO else f"attached by {actor}")
+        text = f"playbook {playbook.id} attached: {playbook.title} ({how})"
+        if previous is not None:
+            text += f", replacing {previous.playbook_id}"
+        data = {
+            "playbook_id": playbook.id,
+            "title": playbook.title,
+            "matched_by": matched_by,
+            "matched": list(matched),
+            "run_id": run.id,
+            "replaced": previous.playbook_id if previous is not None else None,
+        }
+        return [TimelineEntry(kind=EntryKind.PLAYBOOK_ATTACHED, at=now, actor=actor, source=source, text=text, data=data)]
+
+    def run(self, number: int, playbook_id: str, *, actor: str, source: Source) -> Incident:
+        """``/incident run <id>``: attach by hand, replacing the current playbook."""
+        playbook = self.registry.get(playbook_id)
+        if playbook is None:
+            known = ", ".join(self.registry.ids()) or "none loaded"
+            raise PlaybookNotFound(f"there is no playbook {playbook_id!r}. Usage: /incident run <playbook-id>\nPlaybooks: {known}")
+        with self.service.sessions.begin() as session:
+            incident = self.service.apply(
+                number,
+                lambda i: self.attach(session, i, playbook, matched_by=MANUAL, actor=actor, source=source, now=self.service.clock.now()),
+                session=session,
+            )
+        self.service.notify_committed()
+        return incident
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def mark(self, number: int, step: int, status: str, *, actor: str, source: Source) -> StepMarked:
+        """Record a step done or skipped, with who and when; settled steps stay settled."""
+        if status not in (DONE, SKIPPED):
+            raise InvalidCommand("Usage: /incident step done|skip <n>")
+        with self.service.sessions.begin() as session:
+
+            def mutation(incident: Incident) -> list[TimelineEntry]:
+                return self._mark_in(session, incident, step, status, actor=actor, source=source)
+
+            incident = self.service.apply(number, mutation, session=session)
+        self.service.notify_committed()
+        return StepMarked(incident, step, status)
+
+    def _mark_in(self, session: Session, incident: Incident, number: int, status: str, *, actor: str, source: Source) -> list[TimelineEntry]:
+        run = store.active_run(session, incident.number)
+        if run is None:
+            raise InvalidCommand(f"{incident.ref} has no playbook. Attach one: /incident run <playbook-id>")
+        rows = store.step_rows(session, run.id)
+        row = next((r for r in rows if r.step == number), None)
+        if row is None:
+            raise InvalidCommand(f"playbook {run.playbook_id} has steps 1–{len(rows)}; there is no step {number}")
+        if row.status != PENDING:
+            raise IllegalTransition(f"step {number} is already {row.status} (by {row.actor})")
+        now = self.service.clock.now()
+        before = current_phase_index([store.to_state(r) for r in rows])
+        row.status, row.actor, row.at = status, actor, now
+        after = current_phase_index([store.to_state(r) for r in rows])
+        advanced = after != before
+        if advanced:
+            store.arm_current_phase(rows, now)
+        session.flush()
+        verb = "done" if status == DONE else "skipped"
+        kind = EntryKind.STEP_DONE if status == DONE else EntryKind.STEP_SKIPPED
+        data = {
+            "playbook_id": run.playbook_id,
+            "phase": row.phase_kind,
+            "phase_title": row.phase_title,
+            "step": number,
+            "text": row.text,
+            "phase_completed": advanced,
+        }
+        return [TimelineEntry(kind=kind, at=now, actor=actor, source=source, text=f"step {number} {verb}: {row.text}", data=data)]
+
+    # -- reading -------------------------------------------------------------------------
+
+    def view_in(self, session: Session, incident: Incident) -> GuideView | None:
+        run = store.active_run(session, incident.number)
+        if run is None:
+            return None
+        return guide_view(
+            incident_ref=incident.ref,
+            playbook_id=run.playbook_id,
+            playbook_title=run.title,
+            states=[store.to_state(row) for row in store.step_rows(session, run.id)],
+            now=self.service.clock.now(),
+            incident_severity=incident.severity.value,
+            playbook_severity=run.severity,
+        )
+
+    def view(self, number: int) -> GuideView | None:
+        with self.service.sessions() as session:
+            incident = IncidentRepository.get(session, number)
+            return self.view_in(session, incident)
+
+    def guide_text(self, number: int) -> str | None:
+        view = self.view(number)
+        return render_guide(view, zone=self.zone) if view is not None else None
+

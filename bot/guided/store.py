@@ -1,0 +1,108 @@
+"""Playbook runs and step states in the database: the only place those rows meet the domain."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.domain.clock import as_utc
+from bot.playbooks.guide import PENDING, StepState, current_phase_index, initial_states
+from bot.playbooks.schema import Playbook
+from bot.store.models import PlaybookRunRow, PlaybookStepRow
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment is not None else None
+
+
+def to_state(row: PlaybookStepRow) -> StepState:
+    return StepState(
+        number=row.step,
+        phase_index=row.phase_index,
+        phase_kind=row.phase_kind,
+        phase_title=row.phase_title,
+        text=row.text,
+        commands=tuple(row.commands or ()),
+        owner=row.owner,
+        status=row.status,
+        actor=row.actor,
+        at=_utc(row.at),
+        deadline_seconds=row.deadline_seconds,
+        on_deadline=row.on_deadline,
+        escalate_to=row.escalate_to,
+        deadline_at=_utc(row.deadline_at),
+        deadline_fired=row.deadline_fired_at is not None,
+    )
+
+
+def active_run(session: Session, number: int) -> PlaybookRunRow | None:
+    statement = select(PlaybookRunRow).where(PlaybookRunRow.incident_id == number, PlaybookRunRow.active.is_(True))
+    return session.scalars(statement.order_by(PlaybookRunRow.id.desc())).first()
+
+
+def step_rows(session: Session, run_id: int) -> list[PlaybookStepRow]:
+    statement = select(PlaybookStepRow).where(PlaybookStepRow.run_id == run_id).order_by(PlaybookStepRow.step)
+    return list(session.scalars(statement))
+
+
+def create_run(
+    session: Session, number: int, playbook: Playbook, *, matched_by: str, actor: str, now: datetime
+) -> tuple[PlaybookRunRow, list[PlaybookStepRow], PlaybookRunRow | None]:
+    """Start ``playbook`` on incident ``number``; the previous run (returned) is deactivated."""
+    previous = active_run(session, number)
+    if previous is not None:
+        session.execute(
+            update(PlaybookRunRow).where(PlaybookRunRow.incident_id == number, PlaybookRunRow.active.is_(True)).values(active=False)
+        )
+    run = PlaybookRunRow(
+        incident_id=number,
+        playbook_id=playbook.id,
+        title=playbook.title,
+        severity=playbook.severity.value if playbook.severity else None,
+        matched_by=matched_by,
+        attached_by=actor,
+        attached_at=now,
+        active=True,
+    )
+    session.add(run)
+    session.flush()
+    rows = [
+        PlaybookStepRow(
+            run_id=run.id,
+            incident_id=number,
+            playbook_id=playbook.id,
+            step=state.number,
+            phase_index=state.phase_index,
+            phase_kind=state.phase_kind,
+            phase_title=state.phase_title,
+            text=state.text,
+            commands=list(state.commands),
+            owner=state.owner,
+            status=PENDING,
+            deadline_seconds=state.deadline_seconds,
+            on_deadline=state.on_deadline,
+            escalate_to=state.escalate_to,
+        )
+        for state in initial_states(playbook)
+    ]
+    session.add_all(rows)
+    arm_current_phase(rows, now)
+    session.flush()
+    return run, rows, previous
+
+
+def arm_current_phase(rows: list[PlaybookStepRow], now: datetime) -> list[PlaybookStepRow]:
+    """Start the deadline clocks of the current phase's pending steps that have none yet.
+
+    A deadline counts from the moment its phase becomes current (the schema's promise): a
+    resolution step's "15m" is meaningless while responders are still confirming symptoms.
+    """
+    current = current_phase_index([to_state(row) for row in rows])
+    armed = []
+    for row in rows:
+        if row.phase_index == current and row.status == PENDING and row.deadline_seconds is not None and row.deadline_at is None:
+            row.deadline_at = now + timedelta(seconds=row.deadline_seconds)
+            armed.append(row)
+    return armed

@@ -1,0 +1,1 @@
+"""Prometheus Alertmanager webhooks (format version 4): one ``groupKey`` is one incident."""

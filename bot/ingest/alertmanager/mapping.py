@@ -1,0 +1,132 @@
+"""From an Alertmanager group to incident fields and timeline entries (no I/O).
+
+Annotations people already write for Alertmanager templates (``summary``, ``description``,
+``runbook_url``, dashboards) become the incident's title, description and links, so the
+incident channel shows what the alert author meant without extra configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.severity import Severity, severity_from_labels
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.ingest.alertmanager.models import Alert, AlertGroup
+
+ACTOR = "alertmanager"
+TITLE_LIMIT = 200
+
+_DASHBOARD_KEYS = ("dashboard", "dashboard_url", "grafana_url", "grafana_dashboard")
+
+
+@dataclass(frozen=True)
+class GroupFields:
+    title: str
+    description: str
+    severity: Severity
+    labels: dict[str, str]
+    links: dict[str, str]
+
+
+def _first(keys: tuple[str, ...], *sources: Mapping[str, str]) -> str:
+    for source in sources:
+        for key in keys:
+            value = source.get(key, "").strip()
+            if value:
+                return value
+    return ""
+
+
+def alert_severity(alert: Alert, group: AlertGroup, mapping: Mapping[str, Severity]) -> Severity:
+    return severity_from_labels({**group.common_labels, **alert.labels}, mapping)
+
+
+def group_severity(group: AlertGroup, mapping: Mapping[str, Severity], alerts: list[Alert] | None = None) -> Severity:
+    """The most severe of the group's (firing) alerts: one critical alert makes the group P1."""
+    candidates = alerts if alerts else group.alerts
+    return min((alert_severity(alert, group, mapping) for alert in candidates), key=lambda level: level.rank)
+
+
+def group_fields(group: AlertGroup, mapping: Mapping[str, Severity]) -> GroupFields:
+    firing = [alert for alert in group.alerts if alert.status == "firing"]
+    first = (firing or group.alerts)[0]
+    common, own = group.common_annotations, first.annotations
+    title = _first(("title", "summary"), common, own)
+    if not title:
+        alertname = group.common_labels.get("alertname") or first.alertname or "Alert"
+        extras = [f"{key}={value}" for key, value in sorted(group.group_labels.items()) if key != "alertname"]
+        title = alertname + (f" ({', '.join(extras)})" if extras else "")
+    title = " ".join(title.split())
+    if len(title) > TITLE_LIMIT:
+        title = title[: TITLE_LIMIT - 1] + "…"
+    links = {}
+    runbook = _first(("runbook_url", "runbook"), common, own)
+    if runbook:
+        links["runbook"] = runbook
+    dashboard = _first(_DASHBOARD_KEYS, common, own)
+    if dashboard:
+        links["dashboard"] = dashboard
+    if first.generator_url:
+        links["source"] = first.generator_url
+    if group.external_url:
+        links["alertmanager"] = group.external_url
+    return GroupFields(
+        title=title,
+        description=_first(("description", "message"), common, own),
+        severity=group_severity(group, mapping, firing),
+        labels=dict(group.common_labels),
+        links=links,
+    )
+
+
+def alert_entry(alert: Alert, *, at: datetime) -> TimelineEntry:
+    """ALERT_FIRING / ALERT_RESOLVED with the data contract of ``EntryKind``."""
+    firing = alert.status == "firing"
+    name = alert.alertname or alert.fingerprint
+    summary = alert.annotations.get("summary", "").strip()
+    detail = ", ".join(f"{key}={value}" for key, value in sorted(alert.labels.items()) if key != "alertname")
+    text = f"alert {name} {'firing' if firing else 'resolved'}" + (f": {summary}" if summary else "")
+    if detail:
+        text += f" [{detail}]"
+    return TimelineEntry(
+        kind=EntryKind.ALERT_FIRING if firing else EntryKind.ALERT_RESOLVED,
+        at=at,
+        actor=ACTOR,
+        source=Source.ALERTMANAGER,
+        text=text[:2000],
+        data={
+            "fingerprint": alert.fingerprint,
+            "alertname": alert.alertname,
+            "labels": dict(alert.labels),
+            "annotations": dict(alert.annotations),
+            "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
+            "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
+            "generator_url": alert.generator_url or None,
+        },
+    )
+
+
+def all_resolved_entry(count: int, *, auto_resolved: bool, at: datetime) -> TimelineEntry:
+    noun = "alert has" if count == 1 else f"{count} alerts have"
+    text = f"all alerts resolved: the {noun} cleared" + ("; resolving automatically" if auto_resolved else "")
+    return TimelineEntry(
+        kind=EntryKind.ALERTS_ALL_RESOLVED,
+        at=at,
+        actor=ACTOR,
+        source=Source.ALERTMANAGER,
+        text=text,
+        data={"count": count, "auto_resolved": auto_resolved},
+    )
+
+
+def truncated_entry(count: int, *, at: datetime) -> TimelineEntry:
+    return TimelineEntry(
+        kind=EntryKind.NOTE,
+        at=at,
+        actor=ACTOR,
+        source=Source.ALERTMANAGER,
+        text=f"Alertmanager left out {count} alert(s) of this group (receiver max_alerts); see Alertmanager for all of them",
+        data={"truncated_alerts": count},
+    )

@@ -1,0 +1,46 @@
+"""Wiring for webhooks in and PagerDuty out: one call from the composition root."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.ingest.alertmanager.route import alertmanager_route
+from bot.ingest.alertmanager.store import Policy
+from bot.ingest.pagerduty.route import pagerduty_route
+from bot.ingest.pagerduty.signature import secrets_from_setting
+from bot.pagerduty.client import Verify, events_client, rest_client
+from bot.pagerduty.deliverer import TARGET, PagerDutyDeliverer
+from bot.pagerduty.oncall import PagerDutyOncallDirectory
+from bot.pagerduty.sync import make_pagerduty_sync
+
+if TYPE_CHECKING:
+    from bot.container import Container
+
+
+def install(container: Container, *, verify: Verify = True) -> None:
+    """Routes for both webhooks; with PagerDuty credentials, the sync, deliverer and on-call.
+
+    ``verify`` is the TLS trust for PagerDuty (tests pass their loopback CA).
+    """
+    settings = container.settings
+    policy = Policy(mapping=dict(settings.severity_mapping), auto_resolve=frozenset(settings.auto_resolve))
+    container.routes.append(alertmanager_route(container.service, container.metrics, token=settings.alertmanager_token, policy=policy))
+    container.routes.append(
+        pagerduty_route(container.service, container.metrics, secrets=secrets_from_setting(settings.pagerduty_webhook_secret))
+    )
+    rest = (
+        rest_client(settings.pagerduty_api_token, base_url=settings.pagerduty_api_url, from_email=settings.pagerduty_from_email, verify=verify)
+        if settings.pagerduty_api_token
+        else None
+    )
+    events = (
+        events_client(settings.pagerduty_routing_key, base_url=settings.pagerduty_events_url, verify=verify)
+        if settings.pagerduty_routing_key
+        else None
+    )
+    if rest is None and events is None:
+        return
+    container.service.subscribers.append(make_pagerduty_sync(rest_enabled=rest is not None, events_enabled=events is not None))
+    container.worker.add_deliverer(TARGET, PagerDutyDeliverer(rest=rest, events=events, service_id=settings.pagerduty_service_id))
+    if rest is not None:
+        container.oncall = PagerDutyOncallDirectory(rest)

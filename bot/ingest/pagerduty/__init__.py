@@ -1,0 +1,1 @@
+"""PagerDuty Webhooks V3: signed incident events mapped onto the same incident commands."""

@@ -1,0 +1,80 @@
+"""PagerDuty Webhooks V3 payloads: ``{"event": {id, event_type, occurred_at, agent, data}}``.
+
+Only what Firebreak acts on is modelled; the rest is ignored. ``data`` is an incident for
+most ``incident.*`` events and a note for ``incident.annotated``, so it stays a dict here
+and is validated per event type by ``incident()`` / ``note()``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_ID = Field(min_length=1, max_length=64)
+
+
+class Reference(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = _ID
+    summary: str = Field("", max_length=2000)
+    html_url: str | None = Field(None, max_length=2048)
+
+
+class Priority(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    summary: str = Field("", max_length=64)
+
+
+class PdIncident(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = _ID
+    number: int | None = None
+    title: str = Field("", max_length=4000)
+    status: str = Field("", max_length=32)
+    urgency: str = Field("", max_length=16)
+    html_url: str | None = Field(None, max_length=2048)
+    incident_key: str | None = Field(None, max_length=512)
+    priority: Priority | None = None
+    service: Reference | None = None
+    escalation_policy: Reference | None = None
+    assignees: list[Reference] = Field(default_factory=list)
+
+
+class PdNote(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    incident: Reference
+    content: str = Field(max_length=25000)
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200)
+    event_type: str = Field(min_length=1, max_length=100)
+    resource_type: str = Field("", max_length=100)
+    occurred_at: datetime | None = None
+    agent: Reference | None = None
+    data: dict[str, Any]
+
+    @property
+    def actor(self) -> str:
+        """Who did it in PagerDuty; ``agent`` is null for PagerDuty's own actions."""
+        return (self.agent.summary if self.agent and self.agent.summary else "PagerDuty")[:200]
+
+    def incident(self) -> PdIncident:
+        return PdIncident.model_validate(self.data)
+
+    def note(self) -> PdNote:
+        return PdNote.model_validate(self.data)
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event: Event

@@ -1,0 +1,127 @@
+"""Applying one PagerDuty event in the caller's transaction, exactly once.
+
+Idempotency: the event id (and the ``X-Webhook-Id`` header when present) go into
+``inbound_events`` in the same transaction as the change; a replay finds them there and
+the whole transaction is rolled back, so it writes nothing. Finding the incident, in order:
+one already linked to the PagerDuty incident id; our own incident that we paged through
+Events API v2 (PagerDuty's ``incident_key`` is our dedup key ``INC-<n>``), which gets linked;
+else ``pd:<id>``, created once under the unique key like an alert group.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.domain.incident import Incident
+from bot.domain.timeline import Source
+from bot.ingest.dedup import find_or_declare
+from bot.ingest.pagerduty.mapping import Kind, Plan, apply, severity_of
+from bot.service.incidents import IncidentService
+from bot.store.incidents import IncidentRepository, to_domain
+from bot.store.models import InboundEventRow, IncidentRow
+
+SOURCE = "pagerduty"
+_OWN_KEY = re.compile(r"^INC-(\d{1,12})$")
+
+
+class Duplicate(Exception):
+    """This event (or this delivery) was applied before."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    number: int | None
+    status: str  # accepted | ignored
+
+
+def apply_event(session: Session, service: IncidentService, plan_: Plan, *, webhook_id: str | None) -> Outcome:
+    """Raises ``Duplicate`` for a replay; the caller rolls back so nothing is written."""
+    now = service.clock.now()
+    _remember(session, plan_.event.id, now)
+    if webhook_id:
+        _remember(session, f"x-webhook-id:{webhook_id}", now)
+    row = _linked(session, plan_)
+    created = False
+    if row is None:
+        if plan_.incident is None:  # a note on an incident Firebreak never saw
+            return Outcome(None, "ignored")
+        incident, created = find_or_declare(session, f"pd:{plan_.incident_id}", lambda: _declare(session, service, plan_))
+        row = IncidentRepository.get_row(session, incident.number)
+    _copy_references(row, plan_)
+    incident = to_domain(row)
+    entries = apply(plan_, incident, at=now, created=created)
+    if entries:
+        IncidentRepository.save(session, incident, now=now)
+        service.record(session, incident, entries)
+    return Outcome(incident.number, "accepted")
+
+
+def _remember(session: Session, event_id: str, now: object) -> None:
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(InboundEventRow)
+        .values(source=SOURCE, event_id=event_id[:255], received_at=now)
+        .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(InboundEventRow.id)
+    )
+    # RETURNING, not rowcount: through the ORM psycopg reports no reliable rowcount here.
+    if session.execute(statement).first() is None:
+        raise Duplicate(event_id)
+
+
+def _linked(session: Session, plan_: Plan) -> IncidentRow | None:
+    statement = select(IncidentRow).where(IncidentRow.pagerduty_incident_id == plan_.incident_id).with_for_update()
+    row = session.scalars(statement).one_or_none()
+    if row is not None or plan_.incident is None or not plan_.incident.incident_key:
+        return row
+    own = _OWN_KEY.match(plan_.incident.incident_key)
+    if own is None:
+        return None
+    candidate = session.scalars(select(IncidentRow).where(IncidentRow.id == int(own.group(1))).with_for_update()).one_or_none()
+    if candidate is None or candidate.pagerduty_incident_id not in (None, plan_.incident_id):
+        return None
+    candidate.pagerduty_incident_id = plan_.incident_id
+    return candidate
+
+
+def _declare(session: Session, service: IncidentService, plan_: Plan) -> Incident:
+    pd = plan_.incident
+    assert pd is not None
+    title = " ".join(pd.title.split())[:200] or f"PagerDuty incident {pd.id}"
+    links = {"pagerduty": pd.html_url} if pd.html_url else {}
+    incident = service.declare(
+        title=title,
+        severity=severity_of(pd),
+        actor=plan_.event.actor,
+        source=Source.PAGERDUTY,
+        links=links,
+        dedup_key=f"pd:{pd.id}",
+        session=session,
+        extra=lambda inner, created: _link_new(inner, created.number, plan_),
+    )
+    return incident
+
+
+def _link_new(session: Session, number: int, plan_: Plan) -> list:
+    row = IncidentRepository.get_row(session, number)
+    row.pagerduty_incident_id = plan_.incident_id
+    _copy_references(row, plan_)
+    session.flush()  # the unique pagerduty_incident_id is checked inside the savepoint
+    return []
+
+
+def _copy_references(row: IncidentRow, plan_: Plan) -> None:
+    pd = plan_.incident
+    if pd is None:
+        return
+    if pd.service is not None:
+        row.pagerduty_service_id = pd.service.id
+    if pd.escalation_policy is not None:
+        row.pagerduty_escalation_policy_id = pd.escalation_policy.id
+    if plan_.kind is Kind.TRIGGERED and pd.html_url and "pagerduty" not in (row.links or {}):
+        row.links = {**(row.links or {}), "pagerduty": pd.html_url}

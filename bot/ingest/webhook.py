@@ -1,0 +1,141 @@
+"""What every webhook endpoint shares: reading JSON safely, status codes, and metrics.
+
+Senders retry 5xx and drop 4xx for good (Alertmanager even drops 429), so the rule here is:
+a 4xx only for input that can never succeed, a 503 with Retry-After for anything that might
+succeed later (database away, pool exhausted, a bug we have not met yet), never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.http.limits import BodyTooLarge
+from bot.http.responses import json_error
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+#: Errors that mean "the database could not do it now"; the sender should retry.
+DATABASE_UNAVAILABLE = (OperationalError, DBAPIError, PoolTimeout, TimeoutError, ConnectionError)
+
+
+class WebhookRejected(Exception):
+    """Input that can never succeed: answered with ``status`` (4xx) and a JSON error."""
+
+    def __init__(self, status: int, message: str, *, outcome: str = "invalid", **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.outcome = outcome
+        self.details = details
+
+
+@dataclass
+class Accepted:
+    """A committed (or deliberately ignored) delivery; ``outcome`` labels the metric."""
+
+    body: dict[str, Any] = field(default_factory=dict)
+    outcome: str = "accepted"
+
+
+Handler = Callable[[Request], Awaitable[Accepted]]
+
+
+def webhook_endpoint(source: str, metrics: Metrics, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler with the status-code policy, metrics and latency measurement."""
+
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            accepted = await handler(request)
+            outcome = accepted.outcome
+            return JSONResponse({"status": accepted.outcome, **accepted.body})
+        except WebhookRejected as rejected:
+            outcome = rejected.outcome
+            headers = {"WWW-Authenticate": "Bearer"} if rejected.status == 401 else None
+            response = json_error(rejected.status, rejected.message, **rejected.details)
+            if headers:
+                response.headers.update(headers)
+            return response
+        except BodyTooLarge:
+            outcome = "too_large"
+            raise  # the body-limit middleware answers 413
+        except DATABASE_UNAVAILABLE as error:
+            outcome = "unavailable"
+            log.warning("webhook deferred: database unavailable", extra={"source": source, "error": type(error).__name__})
+            return json_error(503, "database unavailable, retry later")
+        except Exception:  # a 500 would be retried too, but say so explicitly and log it
+            log.exception("webhook failed unexpectedly; asking the sender to retry", extra={"source": source})
+            return json_error(503, "temporary failure, retry later")
+        finally:
+            metrics.webhooks.labels(source=source, outcome=outcome).inc()
+            metrics.webhook_latency.labels(source=source).observe(time.perf_counter() - started)
+
+    return endpoint
+
+
+async def read_json(request: Request) -> tuple[bytes, Any]:
+    """The raw body (signatures need it) and its JSON value, or a 4xx explaining why not."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise WebhookRejected(415, f"unsupported content type {content_type!r}: send application/json")
+    raw = await request.body()
+    return raw, parse_json(raw)
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        raise WebhookRejected(400, "empty body: expected a JSON object")
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise WebhookRejected(400, "body is not UTF-8") from None
+    except (ValueError, RecursionError) as error:
+        raise WebhookRejected(400, f"malformed JSON: {str(error)[:200]}") from None
+    problem = _unstorable_text(value)
+    if problem:
+        raise WebhookRejected(422, problem)
+    return value
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _unstorable_text(value: Any, depth: int = 0) -> str | None:
+    """Strings PostgreSQL cannot store (NUL, lone surrogates) can never succeed: say so now."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "strings must not contain NUL characters"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "strings must be valid Unicode (no lone surrogates)"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def validation_details(error: Any) -> list[dict[str, str]]:
+    """pydantic's errors, trimmed to where and what (no echo of possibly huge input)."""
+    return [
+        {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "problem": item["msg"]}
+        for item in error.errors()[:20]
+    ]

@@ -1,0 +1,158 @@
+"""Outbox target ``pagerduty``: the operations the sync and the escalation engine queue.
+
+| operation           | payload                                                           | API                         |
+| ------------------- | ----------------------------------------------------------------- | --------------------------- |
+| ``acknowledge``     | number, pagerduty_incident_id                                     | REST PUT /incidents/{id}    |
+| ``resolve``         | number, pagerduty_incident_id                                     | REST PUT /incidents/{id}    |
+| ``note``            | number, pagerduty_incident_id, text                               | REST POST .../notes         |
+| ``page``            | number, escalation_policy_id or user_id, title, incident_key,     | REST POST /incidents        |
+|                     | service_id (optional, else PAGERDUTY_SERVICE_ID)                  |                             |
+| ``trigger``         | number, dedup_key, summary, severity, source, links               | Events v2 trigger           |
+| ``acknowledge_event`` / ``resolve_event`` | number, dedup_key                           | Events v2 acknowledge/resolve |
+
+The client is synchronous, so every call runs in a worker thread. Acknowledge/resolve of an
+incident already in (or past) that state counts as done; a retried note or page first
+checks whether the earlier attempt landed, since those REST calls have no idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
+from bot.pagerduty.client import EventsClient, PagerDutyError, RestClient, delivery_error, ok
+from bot.store.models import IncidentRow
+
+TARGET = "pagerduty"
+_PD_SEVERITIES = {"critical", "error", "warning", "info"}
+
+
+class PagerDutyDeliverer:
+    def __init__(self, *, rest: RestClient | None, events: EventsClient | None, service_id: str | None = None) -> None:
+        self._rest = rest
+        self._events = events
+        self._service_id = service_id
+        self._operations: dict[str, Callable[[OutboxMessage], DeliveryResult]] = {
+            "acknowledge": lambda m: self._set_status(m, "acknowledged"),
+            "resolve": lambda m: self._set_status(m, "resolved"),
+            "note": self._note,
+            "page": self._page,
+            "trigger": self._trigger,
+            "acknowledge_event": lambda m: self._event_action(m, "acknowledge"),
+            "resolve_event": lambda m: self._event_action(m, "resolve"),
+        }
+
+    async def deliver(self, message: OutboxMessage) -> DeliveryResult:
+        operation = self._operations.get(message.operation)
+        if operation is None:
+            raise DeliveryError(f"unknown PagerDuty operation {message.operation!r}", retryable=False)
+        try:
+            return await asyncio.to_thread(operation, message)
+        except PagerDutyError as error:
+            raise delivery_error(error) from error
+        except KeyError as missing:
+            raise DeliveryError(f"PagerDuty {message.operation} payload lacks {missing}", retryable=False) from None
+
+    # -- REST ------------------------------------------------------------------------
+
+    def _rest_client(self) -> RestClient:
+        if self._rest is None:
+            raise DeliveryError("PAGERDUTY_API_TOKEN is not set", retryable=False)
+        return self._rest
+
+    def _set_status(self, message: OutboxMessage, status: str) -> DeliveryResult:
+        rest = self._rest_client()
+        incident_id = str(message.payload["pagerduty_incident_id"])
+        body = {"incident": {"type": "incident_reference", "status": status}}
+        response = rest.put(f"/incidents/{incident_id}", json=body)
+        if response.is_success:
+            return DeliveryResult(detail={"status": status})
+        if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 404, 429):
+            # PagerDuty refuses to acknowledge a resolved incident (or re-resolve one):
+            # if it is already where we wanted it, or further, the message is done.
+            current = ok(rest.get(f"/incidents/{incident_id}"), "reading the incident").json()["incident"]["status"]
+            if current == status or current == "resolved":
+                return DeliveryResult(detail={"status": current, "already": True})
+        ok(response, f"setting incident {incident_id} {status}")
+        return DeliveryResult()
+
+    def _note(self, message: OutboxMessage) -> DeliveryResult:
+        rest = self._rest_client()
+        incident_id = str(message.payload["pagerduty_incident_id"])
+        text = str(message.payload["text"])[:25000]
+        path = f"/incidents/{incident_id}/notes"
+        if message.is_retry:
+            notes = ok(rest.get(path), "listing notes").json().get("notes", [])
+            if any(note.get("content") == text for note in notes):
+                return DeliveryResult(detail={"already": True})
+        ok(rest.post(path, json={"note": {"content": text}}), f"adding a note to {incident_id}")
+        return DeliveryResult()
+
+    def _page(self, message: OutboxMessage) -> DeliveryResult:
+        """Open a PagerDuty incident for a policy or a user, and link it to ours."""
+        rest = self._rest_client()
+        payload = message.payload
+        key = str(payload["incident_key"])
+        found = None
+        if message.is_retry:
+            listing = ok(rest.get("/incidents", params={"incident_key": key}), "looking up the page").json()
+            found = next(iter(listing.get("incidents", [])), None)
+        if found is None:
+            service_id = payload.get("service_id") or self._service_id
+            if not service_id:
+                raise DeliveryError("paging needs a PagerDuty service: set PAGERDUTY_SERVICE_ID", retryable=False)
+            incident: dict[str, Any] = {
+                "type": "incident",
+                "title": str(payload["title"])[:1024],
+                "service": {"id": service_id, "type": "service_reference"},
+                "incident_key": key,
+                "urgency": "high",
+            }
+            if payload.get("escalation_policy_id"):
+                incident["escalation_policy"] = {"id": payload["escalation_policy_id"], "type": "escalation_policy_reference"}
+            elif payload.get("user_id"):
+                incident["assignments"] = [{"assignee": {"id": payload["user_id"], "type": "user_reference"}}]
+            else:
+                raise DeliveryError("a page needs escalation_policy_id or user_id", retryable=False)
+            found = ok(rest.post("/incidents", json={"incident": incident}), "paging").json()["incident"]
+        pd_id = str(found["id"])
+        number = int(payload["number"])
+
+        def link(session: Session) -> None:
+            session.execute(
+                update(IncidentRow)
+                .where(IncidentRow.id == number, IncidentRow.pagerduty_incident_id.is_(None))
+                .values(pagerduty_incident_id=pd_id)
+            )
+
+        return DeliveryResult(record=link, detail={"pagerduty_incident_id": pd_id})
+
+    # -- Events API v2 -------------------------------------------------------------------
+
+    def _events_client(self) -> EventsClient:
+        if self._events is None:
+            raise DeliveryError("PAGERDUTY_ROUTING_KEY is not set", retryable=False)
+        return self._events
+
+    def _trigger(self, message: OutboxMessage) -> DeliveryResult:
+        payload = message.payload
+        severity = str(payload.get("severity", "critical"))
+        links = [{"href": href, "text": text} for text, href in dict(payload.get("links") or {}).items()]
+        dedup_key = self._events_client().trigger(
+            summary=str(payload["summary"])[:1024],
+            source=str(payload.get("source") or "firebreak")[:255],
+            dedup_key=str(payload["dedup_key"]),
+            severity=severity if severity in _PD_SEVERITIES else "critical",
+            custom_details={"firebreak_incident": payload["dedup_key"]},
+            links=links or None,
+        )
+        return DeliveryResult(detail={"dedup_key": dedup_key})
+
+    def _event_action(self, message: OutboxMessage, action: str) -> DeliveryResult:
+        self._events_client().send_event(action, dedup_key=str(message.payload["dedup_key"]))
+        return DeliveryResult()

@@ -1,0 +1,35 @@
+"""``OncallDirectory`` answered by PagerDuty's ``GET /oncalls``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.pagerduty.client import RestClient, ok
+from bot.service.oncall import OnCall
+
+
+class PagerDutyOncallDirectory:
+    def __init__(self, rest: RestClient) -> None:
+        self._rest = rest
+
+    async def on_call(self, escalation_policy_id: str) -> list[OnCall]:
+        return await asyncio.to_thread(self._lookup, escalation_policy_id)
+
+    def _lookup(self, escalation_policy_id: str) -> list[OnCall]:
+        params: dict[str, str | int | list[str]] = {"escalation_policy_ids[]": [escalation_policy_id], "include[]": ["users"], "limit": 100}
+        oncalls: list[dict[str, Any]] = ok(self._rest.get("/oncalls", params=params), "listing on-calls").json().get("oncalls", [])
+        oncalls.sort(key=lambda item: item.get("escalation_level") or 0)
+        people: list[OnCall] = []
+        seen: set[str] = set()
+        for item in oncalls:
+            user = item.get("user") or {}
+            email = user.get("email")
+            if not email and user.get("id"):  # not expanded: ask for the user
+                user = ok(self._rest.get(f"/users/{user['id']}"), "reading a user").json().get("user", user)
+                email = user.get("email")
+            if not email or email in seen:
+                continue
+            seen.add(email)
+            people.append(OnCall(name=user.get("name") or user.get("summary") or email, email=email))
+        return people

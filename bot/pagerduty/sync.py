@@ -1,0 +1,100 @@
+"""Keeping PagerDuty in step with Firebreak: which incident changes queue PagerDuty calls.
+
+A subscriber on the incident service, so its outbox rows commit with the change. Changes
+whose source is PagerDuty are never sent back (that would loop). Linked incidents
+(``pagerduty_incident_id`` set) are acknowledged, resolved and annotated over REST. P0/P1
+incidents that did not come from PagerDuty page through Events API v2 (dedup key
+``INC-<n>``) when a routing key is configured; until PagerDuty's webhook links them, their
+acknowledge and resolve go to Events API v2 under the same dedup key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.delivery.outbox import enqueue
+from bot.domain.incident import Incident, Status
+from bot.domain.severity import Severity
+from bot.domain.timeline import EntryKind, Source
+from bot.pagerduty.deliverer import TARGET
+from bot.service.changes import Change, Subscriber
+from bot.store.models import IncidentRow, OutboxRow
+
+PAGED_SEVERITIES = frozenset({Severity.P0, Severity.P1})
+_PD_SEVERITY = {Severity.P0: "critical", Severity.P1: "critical", Severity.P2: "error", Severity.P3: "warning"}
+
+
+def ordering_key(number: int) -> str:
+    return f"pagerduty:{number}"
+
+
+def trigger_key(incident: Incident) -> str:
+    """One Events API page per life of the incident (a reopen may page again)."""
+    return f"pagerduty:trigger:{incident.number}:{incident.reopen_count}"
+
+
+def make_pagerduty_sync(*, rest_enabled: bool, events_enabled: bool) -> Subscriber:
+    def sync(change: Change) -> None:
+        incident, session = change.incident, change.session
+        row = session.get(IncidentRow, incident.number)
+        pd_id = row.pagerduty_incident_id if row is not None else None
+        ours = [recorded for recorded in change.entries if recorded.entry.source is not Source.PAGERDUTY]
+        if not ours or incident.severity is Severity.INFO:
+            return
+        queue = _queue(session, change)
+        paged = events_enabled and _exists(session, trigger_key(incident))
+        for recorded in ours:
+            entry = recorded.entry
+            if entry.kind is EntryKind.STATUS_CHANGED and entry.data.get("to") in (Status.ACKNOWLEDGED.value, Status.RESOLVED.value):
+                verb = "acknowledge" if entry.data["to"] == Status.ACKNOWLEDGED.value else "resolve"
+                if pd_id and rest_enabled:
+                    queue(verb, {"pagerduty_incident_id": pd_id}, f"pagerduty:{verb}:{recorded.id}")
+                elif paged:
+                    queue(f"{verb}_event", {"dedup_key": incident.ref}, f"pagerduty:{verb}_event:{recorded.id}")
+            elif entry.kind is EntryKind.NOTE and pd_id and rest_enabled:
+                queue("note", {"pagerduty_incident_id": pd_id, "text": entry.text}, f"pagerduty:note:{recorded.id}")
+        wants_page = any(r.entry.kind in (EntryKind.DECLARED, EntryKind.SEVERITY_CHANGED, EntryKind.STATUS_CHANGED) for r in ours)
+        if (
+            events_enabled
+            and wants_page
+            and pd_id is None
+            and incident.source is not Source.PAGERDUTY
+            and incident.severity in PAGED_SEVERITIES
+            and incident.status is Status.TRIGGERED
+        ):
+            payload = {
+                "dedup_key": incident.ref,
+                "summary": f"{incident.ref} [{incident.severity.value}] {incident.title}",
+                "severity": _PD_SEVERITY[incident.severity],
+                "source": incident.labels.get("instance") or incident.labels.get("job") or "firebreak",
+                "links": dict(incident.links),
+            }
+            queue("trigger", payload, trigger_key(incident))
+
+    return sync
+
+
+def _queue(session: Session, change: Change) -> Callable[[str, dict[str, Any], str], None]:
+    number = change.incident.number
+
+    def queue(operation: str, payload: dict[str, Any], key: str) -> None:
+        enqueue(
+            session,
+            target=TARGET,
+            operation=operation,
+            payload={"number": number, **payload},
+            idempotency_key=key,
+            now=change.now,
+            incident_id=number,
+            ordering_key=ordering_key(number),
+        )
+
+    return queue
+
+
+def _exists(session: Session, idempotency_key: str) -> bool:
+    return session.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key == idempotency_key)) is not None

@@ -1,0 +1,121 @@
+"""The playbooks a running server knows, loaded leniently at start.
+
+``load_directory`` refuses a directory with any problem, which is right for ``lint`` and CI.
+A server must not refuse to start (and so stop taking alerts) because one YAML file has a
+typo: :func:`load_registry` skips each file that has a problem, keeps the rest, and hands the
+problems back so the caller can log them as ``file:line: message``. Problems that span files
+(a duplicate id, a second default) are reported on the later file, so the first one wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.playbooks.lint import lint_loaded
+from bot.playbooks.loader import read_directory
+from bot.playbooks.matching import IncidentFacts, match_playbook, rank_playbooks
+from bot.playbooks.problems import LintProblem
+from bot.playbooks.schema import MatchRules, Playbook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlaybookRegistry:
+    """Playbooks by id, plus the problems found while loading them."""
+
+    playbooks: dict[str, Playbook] = field(default_factory=dict)
+    problems: list[LintProblem] = field(default_factory=list)
+    directory: Path | None = None
+
+    @classmethod
+    def of(cls, playbooks: Iterable[Playbook]) -> PlaybookRegistry:
+        return cls(playbooks={playbook.id: playbook for playbook in playbooks})
+
+    def get(self, playbook_id: str) -> Playbook | None:
+        return self.playbooks.get(playbook_id.strip().lower())
+
+    def ids(self) -> list[str]:
+        return sorted(self.playbooks)
+
+    def match(self, facts: IncidentFacts) -> tuple[Playbook | None, tuple[str, ...]]:
+        """The playbook for ``facts`` and the rules that picked it (empty for the fallback).
+
+        First the strict rules of :mod:`bot.playbooks.matching` (every declared rule kind
+        holds). If nothing matches, a second pass reads ``title_keywords`` as the way to
+        recognise incidents *without* an alert, because the starter set declares both an
+        alertname list and keywords for one kind of incident:
+
+        - an alert incident is matched on its alert rules alone (alertname, labels,
+          PagerDuty service), so ``HighErrorRate`` finds high-error-rate whatever its title;
+        - an incident a person declared (no alertname, labels or service) is matched on the
+          title keywords alone, so "Checkout 5xx spike" finds high-error-rate too.
+
+        Then the fallback (the ``default: true`` playbook).
+        """
+        pool = list(self.playbooks.values())
+        ranked = rank_playbooks(pool, facts)
+        if not ranked:
+            relaxed = _title_only(pool) if _declared_by_person(facts) else _without_keywords(pool)
+            ranked = rank_playbooks(relaxed, facts)
+        if ranked:
+            return self.playbooks[ranked[0].playbook.id], ranked[0].matched
+        return match_playbook(pool, facts), ()
+
+    def __len__(self) -> int:
+        return len(self.playbooks)
+
+
+def _declared_by_person(facts: IncidentFacts) -> bool:
+    return not (facts.alertname or facts.labels or facts.service_id or facts.service_name)
+
+
+def _title_only(playbooks: Iterable[Playbook]) -> list[Playbook]:
+    """Copies whose match rules are just their title keywords (for ranking only)."""
+    return [
+        playbook.model_copy(update={"match": MatchRules(title_keywords=playbook.match.title_keywords)})
+        for playbook in playbooks
+        if playbook.match.title_keywords and not playbook.manual
+    ]
+
+
+def _without_keywords(playbooks: Iterable[Playbook]) -> list[Playbook]:
+    """Copies without title keywords, for playbooks that also have alert rules."""
+    return [
+        playbook.model_copy(update={"match": playbook.match.model_copy(update={"title_keywords": []})})
+        for playbook in playbooks
+        if playbook.match.title_keywords and not playbook.manual
+        and (playbook.match.alertname or playbook.match.labels or playbook.match.pagerduty_service)
+    ]
+
+
+def load_registry(directory: str | Path) -> PlaybookRegistry:
+    """Every playbook in ``directory`` that has no problem; never raises for content."""
+    path = Path(directory)
+    if not path.is_dir():
+        problem = LintProblem(str(path), None, "not a directory: no playbooks loaded (set FIREBREAK_PLAYBOOKS_DIR)")
+        return PlaybookRegistry(problems=[problem], directory=path)
+    loaded = read_directory(path)
+    problems = lint_loaded(loaded)
+    broken = {problem.path for problem in problems}
+    playbooks = [item.playbook for item in loaded if item.playbook is not None and str(item.path) not in broken]
+    registry = PlaybookRegistry.of(playbooks)
+    registry.problems = problems
+    registry.directory = path
+    return registry
+
+
+def log_registry(registry: PlaybookRegistry) -> None:
+    """One warning per problem, then a summary, so a skipped file is impossible to miss."""
+    for problem in registry.problems:
+        log.warning("playbook skipped: %s", problem)
+    skipped = len({problem.path for problem in registry.problems})
+    log.info(
+        "loaded %d playbooks from %s (%d files skipped; run `firebreak playbooks lint` for details)",
+        len(registry),
+        registry.directory,
+        skipped,
+    )

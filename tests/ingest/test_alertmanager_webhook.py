@@ -1,0 +1,231 @@
+"""POST /webhooks/alertmanager in-process: grouping, re-sends, resolution, auth, errors."""
+
+from __future__ import annotations
+
+import copy
+
+from sqlalchemy import select
+
+from bot.container import Container
+from bot.domain.clock import FrozenClock
+from bot.domain.timeline import EntryKind
+from bot.store.models import AlertRow, IncidentRow, OutboxRow, TimelineRow
+from tests.fakes.alertmanager_payloads import alert, firing_group, payload
+from tests.ingest.support import basic, bearer, client, row_counts, rows
+
+URL = "/webhooks/alertmanager"
+
+
+def resolved(group: dict, *indexes: int) -> dict:
+    """The same group with the given alerts (all when none given) resolved."""
+    out = copy.deepcopy(group)
+    for index, item in enumerate(out["alerts"]):
+        if not indexes or index in indexes:
+            item["status"] = "resolved"
+            item["endsAt"] = "2099-01-01T00:00:00Z"
+    out["status"] = "firing" if any(a["status"] == "firing" for a in out["alerts"]) else "resolved"
+    return out
+
+
+def regroup(group: dict, alerts: list) -> dict:
+    """A notification of the same group (same groupKey) carrying ``alerts``."""
+    return {**payload(alerts, group_by=tuple(group["groupLabels"])), "groupKey": group["groupKey"]}
+
+
+def kinds(container: Container, number: int = 1) -> list[str]:
+    return [row.kind for row in rows(container, TimelineRow, incident_id=number)]
+
+
+def test_firing_group_opens_one_incident_with_alert_details(am_container: Container) -> None:
+    group = firing_group("HighErrorRate", count=2, severity="critical", service="checkout")
+    with client(am_container) as http:
+        response = http.post(URL, json=group, headers=bearer())
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "created", "incident": "INC-1"}
+    incident = am_container.service.get(1)
+    assert incident.title == "HighErrorRate on checkout"
+    assert incident.severity.value == "P1"
+    assert incident.dedup_key == "am:" + group["groupKey"]
+    assert incident.description.startswith("HighErrorRate: error ratio")
+    assert incident.links["runbook"] == "https://runbooks.example.com/higherrorrate"
+    assert incident.links["dashboard"] == "https://grafana.example.com/d/checkout"
+    assert incident.links["source"].startswith("http://prometheus.example.com:9090/graph")
+    assert incident.links["alertmanager"] == group["externalURL"]
+    assert {row.fingerprint for row in rows(am_container, AlertRow)} == {a["fingerprint"] for a in group["alerts"]}
+    firing = [row for row in rows(am_container, TimelineRow) if row.kind == EntryKind.ALERT_FIRING.value]
+    assert len(firing) == 2
+    assert firing[0].data["labels"]["instance"] == "checkout-0:9100"
+    assert set(firing[0].data) == {"fingerprint", "alertname", "labels", "annotations", "starts_at", "ends_at", "generator_url"}
+    assert firing[0].data["ends_at"] is None  # Go's zero time means "not set"
+
+
+def test_resent_group_changes_nothing(am_container: Container, clock: FrozenClock) -> None:
+    group = firing_group(count=3)
+    with client(am_container) as http:
+        assert http.post(URL, json=group, headers=bearer()).status_code == 200
+        before = row_counts(am_container)
+        updated_at = rows(am_container, IncidentRow)[0].updated_at
+        clock.advance(minutes=5)
+        for _ in range(3):  # group_interval, repeat_interval, an HA peer
+            response = http.post(URL, json=group, headers=bearer())
+            assert response.json() == {"status": "unchanged", "incident": "INC-1"}
+    assert row_counts(am_container) == before
+    assert rows(am_container, IncidentRow)[0].updated_at == updated_at
+
+
+def test_alerts_join_resolve_and_all_resolved_is_posted_without_auto_resolving_p1(am_container: Container) -> None:
+    group = firing_group(count=1, severity="critical")
+    bigger = regroup(group, group["alerts"] + [alert({**group["alerts"][0]["labels"], "instance": "checkout-9:9100"}, group["alerts"][0]["annotations"])])
+    with client(am_container) as http:
+        http.post(URL, json=group, headers=bearer())
+        assert http.post(URL, json=bigger, headers=bearer()).json()["status"] == "updated"
+        assert len(rows(am_container, AlertRow)) == 2
+        http.post(URL, json=resolved(bigger, 0), headers=bearer())
+        assert kinds(am_container).count(EntryKind.ALERTS_ALL_RESOLVED.value) == 0
+        http.post(URL, json=resolved(bigger), headers=bearer())
+        http.post(URL, json=resolved(bigger), headers=bearer())  # re-sent resolution
+    assert kinds(am_container).count(EntryKind.ALERT_RESOLVED.value) == 2
+    assert kinds(am_container).count(EntryKind.ALERTS_ALL_RESOLVED.value) == 1
+    all_resolved = next(r for r in rows(am_container, TimelineRow) if r.kind == EntryKind.ALERTS_ALL_RESOLVED.value)
+    assert all_resolved.data == {"count": 2, "auto_resolved": False}
+    assert am_container.service.get(1).status.value == "triggered"  # P1: people resolve
+    posts = [r.payload for r in rows(am_container, OutboxRow, target="chat", operation="post")]
+    assert any(p["kind"] == EntryKind.ALERTS_ALL_RESOLVED.value for p in posts)
+    assert {row.status for row in rows(am_container, AlertRow)} == {"resolved"}
+
+
+def test_p3_group_resolves_itself_and_refiring_reopens(am_container: Container) -> None:
+    group = firing_group(severity="warning")
+    with client(am_container) as http:
+        http.post(URL, json=group, headers=bearer())
+        assert am_container.service.get(1).severity.value == "P3"
+        http.post(URL, json=resolved(group), headers=bearer())
+        assert am_container.service.get(1).status.value == "resolved"
+        refired = copy.deepcopy(group)
+        refired["alerts"][0]["startsAt"] = "2099-06-01T00:00:00Z"  # a new firing, after the resolve
+        http.post(URL, json=refired, headers=bearer())
+    assert am_container.service.get(1).status.value == "triggered"
+    statuses = [r.data for r in rows(am_container, TimelineRow) if r.kind == EntryKind.STATUS_CHANGED.value]
+    assert statuses[0]["to"] == "resolved" and statuses[1].get("reopened") is True
+
+
+def test_stale_firing_after_resolve_is_ignored(am_container: Container) -> None:
+    group = firing_group(severity="critical")
+    with client(am_container) as http:
+        http.post(URL, json=group, headers=bearer())
+        http.post(URL, json=resolved(group), headers=bearer())
+        before = row_counts(am_container)
+        late = http.post(URL, json=group, headers=bearer())  # an HA peer's older notification
+    assert late.json()["status"] == "unchanged"
+    assert row_counts(am_container) == before
+
+
+def test_priority_label_wins_and_a_worse_alert_raises_severity(am_container: Container) -> None:
+    with client(am_container) as http:
+        http.post(URL, json=firing_group(severity="warning", extra_labels={"priority": "P0"}), headers=bearer())
+        assert am_container.service.get(1).severity.value == "P0"
+        base = firing_group("DiskFull", severity="warning", service="db")
+        http.post(URL, json=base, headers=bearer())
+        worse = regroup(base, base["alerts"] + [alert({**base["alerts"][0]["labels"], "instance": "db-2", "severity": "critical"})])
+        http.post(URL, json=worse, headers=bearer())
+    incident = am_container.service.get(2)
+    assert incident.severity.value == "P1"
+    change = [r for r in rows(am_container, TimelineRow, incident_id=2) if r.kind == EntryKind.SEVERITY_CHANGED.value]
+    assert change[0].data["from"] == "P3" and "DiskFull" in change[0].data["reason"]
+
+
+def test_info_groups_stay_on_the_timeline_and_never_reach_chat(am_container: Container) -> None:
+    group = firing_group("Deployed", severity="info")
+    with client(am_container) as http:
+        http.post(URL, json=group, headers=bearer())
+        http.post(URL, json=resolved(group), headers=bearer())
+    incident = am_container.service.get(1)
+    assert incident.severity.value == "INFO" and incident.status.value == "resolved"
+    assert EntryKind.ALERT_FIRING.value in kinds(am_container)
+    assert rows(am_container, OutboxRow, target="chat") == []
+
+
+def test_info_incident_raised_above_info_is_opened_in_chat(am_container: Container) -> None:
+    base = firing_group("Flaky", severity="info")
+    with client(am_container) as http:
+        http.post(URL, json=base, headers=bearer())
+        worse = regroup(base, base["alerts"] + [alert({**base["alerts"][0]["labels"], "instance": "x", "severity": "high"})])
+        http.post(URL, json=worse, headers=bearer())
+    assert am_container.service.get(1).severity.value == "P2"
+    assert rows(am_container, OutboxRow, target="chat")[0].operation == "open_incident"
+
+
+def test_truncated_alerts_are_recorded_once(am_container: Container) -> None:
+    group = payload(firing_group(count=2)["alerts"], truncated_alerts=40)
+    with client(am_container) as http:
+        http.post(URL, json=group, headers=bearer())
+        http.post(URL, json=group, headers=bearer())
+    notes = [r for r in rows(am_container, TimelineRow) if r.kind == EntryKind.NOTE.value]
+    assert len(notes) == 1 and notes[0].data == {"truncated_alerts": 40}
+
+
+def test_credentials_bearer_and_basic(am_container: Container) -> None:
+    group = firing_group()
+    with client(am_container) as http:
+        for headers in ({}, bearer("wrong"), basic("wrong"), {"Authorization": "Token am-secret-token"}, {"Authorization": "Basic !!!"}):
+            response = http.post(URL, json=group, headers=headers)
+            assert response.status_code == 401, headers
+            assert "credentials" in response.json()["error"]
+        assert row_counts(am_container)["incidents"] == 0
+        assert http.post(URL, json=group, headers=basic()).status_code == 200
+        metrics = http.get("/metrics").text
+    assert 'firebreak_webhooks_total{outcome="unauthorized",source="alertmanager"} 5.0' in metrics
+    assert 'firebreak_webhooks_total{outcome="created",source="alertmanager"} 1.0' in metrics
+    assert 'firebreak_webhook_latency_seconds_count{source="alertmanager"} 6.0' in metrics
+
+
+def test_no_token_configured_accepts_unauthenticated(container: Container) -> None:
+    with client(container) as http:
+        assert http.post(URL, json=firing_group()).status_code == 200
+
+
+def test_input_that_can_never_succeed_is_a_clear_4xx(am_container: Container) -> None:
+    group = firing_group()
+    v3 = {**group, "version": "3"}
+    no_alerts = {**group, "alerts": []}
+    bad_label = copy.deepcopy(group)
+    bad_label["alerts"][0]["labels"]["severity"] = 5
+    with client(am_container) as http:
+        cases = [
+            (http.post(URL, content=b"{nope", headers={**bearer(), "Content-Type": "application/json"}), 400, "malformed JSON"),
+            (http.post(URL, content=b"<xml/>", headers={**bearer(), "Content-Type": "application/xml"}), 415, "content type"),
+            (http.post(URL, json=v3, headers=bearer()), 422, "version"),
+            (http.post(URL, json=no_alerts, headers=bearer()), 422, "invalid"),
+            (http.post(URL, json=bad_label, headers=bearer()), 422, "invalid"),
+            (http.post(URL, json=[group], headers=bearer()), 422, "JSON object"),
+        ]
+        huge = http.post(URL, content=b"[" + b"1," * 600_000 + b"1]", headers={**bearer(), "Content-Type": "application/json"})
+    for response, status, words in cases:
+        assert response.status_code == status, response.text
+        assert words in response.json()["error"]
+    assert cases[4][0].json()["details"]["errors"][0]["field"] == "alerts.0.labels.severity"
+    assert huge.status_code == 413
+    assert sum(row_counts(am_container).values()) == 0
+
+
+def test_database_unreachable_is_503_with_retry_after(am_container: Container) -> None:
+    from bot.store.db import make_engine, make_session_factory
+
+    dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    am_container.service.sessions = make_session_factory(dead)
+    with client(am_container) as http:
+        response = http.post(URL, json=firing_group(), headers=bearer())
+        metrics = http.get("/metrics").text
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "database unavailable" in response.json()["error"]
+    assert 'firebreak_webhooks_total{outcome="unavailable",source="alertmanager"} 1.0' in metrics
+
+
+def test_incident_row_is_locked_and_found_by_dedup_key(am_container: Container) -> None:
+    group = firing_group()
+    with client(am_container) as http:
+        http.post(URL, json=group, headers=bearer())
+    with am_container.sessions() as session:
+        found = session.scalars(select(IncidentRow).where(IncidentRow.dedup_key == "am:" + group["groupKey"])).one()
+    assert found.source == "alertmanager"
