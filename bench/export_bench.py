@@ -23,19 +23,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import delete  # noqa: E402
+from sqlalchemy import delete
 
-from bot.domain.clock import FrozenClock  # noqa: E402
-from bot.domain.incident import Incident  # noqa: E402
-from bot.domain.severity import Severity  # noqa: E402
-from bot.domain.timeline import EntryKind, Source, TimelineEntry  # noqa: E402
-from bot.export.document import build_document  # noqa: E402
-from bot.export.loader import load_record  # noqa: E402
-from bot.export.service import Exporter  # noqa: E402
-from bot.store.db import make_engine, make_session_factory  # noqa: E402
-from bot.store.incidents import IncidentRepository  # noqa: E402
-from bot.store.migrate import upgrade  # noqa: E402
-from bot.store.models import ActionItemRow, AlertRow, IncidentRow, OutboxRow, TimelineRow  # noqa: E402
+from bot.domain.clock import FrozenClock
+from bot.domain.incident import Incident
+from bot.domain.severity import Severity
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.export.document import build_document
+from bot.export.loader import load_record
+from bot.export.service import Exporter
+from bot.store.db import make_engine, make_session_factory
+from bot.store.incidents import IncidentRepository
+from bot.store.migrate import upgrade
+from bot.store.models import ActionItemRow, AlertRow, IncidentRow, OutboxRow, TimelineRow
 
 START = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 

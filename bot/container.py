@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -20,14 +20,16 @@ from starlette.routing import BaseRoute
 
 from bot.chat.commands import CommandRouter
 from bot.chat.console.transcript import ConsoleDeliverer
+from bot.chat.slack import install as install_slack
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.export.install import install as install_export
 from bot.guided import install as install_guided
 from bot.ingest.install import install as install_ingest
-from bot.export.install import install as install_export
 from bot.metrics import Metrics
-from bot.schedule import EscalationEngine, install as install_escalation
+from bot.schedule import EscalationEngine
+from bot.schedule import install as install_escalation
 from bot.service.chat_notifications import CHAT, notify_chat
 from bot.service.incidents import IncidentService
 from bot.service.oncall import NoOncallDirectory, OncallDirectory
@@ -61,6 +63,7 @@ class Container:
     guided: GuidedSteps | None = None
     oncall: OncallDirectory = field(default_factory=NoOncallDirectory)
     escalation: EscalationEngine | None = None
+    slack: Any = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -126,4 +129,5 @@ def build_container(
     install_guided(container)
     install_escalation(container)
     install_export(container)
+    install_slack(container)
     return container

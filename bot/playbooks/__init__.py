@@ -11,7 +11,14 @@ from bot.playbooks.loader import load_directory
 from bot.playbooks.matching import IncidentFacts, MatchResult, match_playbook, rank_playbooks
 from bot.playbooks.problems import LintProblem, PlaybookLoadError
 from bot.playbooks.schema import (
-    EscalationLevel, EscalationPolicy, MatchRules, Phase, Playbook, SeverityDefinition, Step, Target,
+    EscalationLevel,
+    EscalationPolicy,
+    MatchRules,
+    Phase,
+    Playbook,
+    SeverityDefinition,
+    Step,
+    Target,
 )
 
 __all__ = [

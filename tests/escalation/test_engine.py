@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select

@@ -135,7 +135,7 @@ class AlertmanagerProcess:
     def _launch(self) -> None:
         storage = self.workdir / "data"
         storage.mkdir(exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed on stop
+        log = open(self.log_path, "ab")
         try:
             self._proc = subprocess.Popen(
                 [

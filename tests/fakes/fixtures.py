@@ -8,7 +8,6 @@ tests can run in parallel and never leak threads or processes.
 from __future__ import annotations
 
 import os
-
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any

@@ -45,6 +45,15 @@ _ICONS = {
 
 #: How much of an uploaded file the transcript shows.
 UPLOAD_PREVIEW_LINES = 12
+#: Slack's channel set-up operations (``bot.chat.operations``) as the console shows them.
+SETUP_LINES = {
+    "set_topic": "topic updated",
+    "pin_summary": "summary pinned",
+    "invite": "invited",
+    "bookmark": "bookmark added",
+    "announce": "announced in the incidents channel",
+    "archive": "channel archived",
+}
 
 #: Below this severity there is no incident channel, only an announcement (design.md).
 CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1, Severity.P2})
@@ -71,7 +80,9 @@ class ConsoleDeliverer:
             "open_incident": self._open_incident,
             "post": self._post,
             "refresh_summary": self._refresh_summary,
+            **{name: self._setup for name in SETUP_LINES},
             "upload_file": self._upload_file,
+            "post_ephemeral": self._post_ephemeral,
         }
 
     async def deliver(self, message: OutboxMessage) -> DeliveryResult:
@@ -145,6 +156,16 @@ class ConsoleDeliverer:
             ]
         )
         return [(self._channel_for(int(payload["number"])), text)]
+    def _setup(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        """Slack channel set-up steps (topic, pin, invite, bookmark, announce, archive)."""
+        number = int(message.payload["number"])
+        payload = {key: value for key, value in message.payload.items() if key != "number" and value not in ([], "", None)}
+        detail = " ".join(f"{key}={value}" for key, value in payload.items())
+        return [(self._channel_for(number), f"⚙️ {SETUP_LINES[message.operation]} {detail}".rstrip())]
+
+    def _post_ephemeral(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        payload = message.payload
+        return [(str(payload.get("channel")), f"(only {payload.get('user')} sees this) {payload.get('text')}")]
 
     def _generic(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = message.payload.get("number")

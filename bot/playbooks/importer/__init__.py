@@ -11,7 +11,7 @@ from bot.playbooks.importer.report import ImportReport
 from bot.playbooks.importer.writer import dump_playbook, write_playbooks
 from bot.playbooks.schema import Playbook
 
-__all__ = ["ImportResult", "ImportReport", "import_runbook", "import_text", "dump_playbook", "write_playbooks"]
+__all__ = ["ImportReport", "ImportResult", "dump_playbook", "import_runbook", "import_text", "write_playbooks"]
 
 
 @dataclass

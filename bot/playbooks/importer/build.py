@@ -9,20 +9,38 @@ holds that is not a step go to notes, so the report can account for every headin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import re
+from dataclasses import dataclass, field
 
 from markdown_it.tree import SyntaxTreeNode
 
 from bot.domain.severity import Severity
 from bot.playbooks.importer import escalation as esc
 from bot.playbooks.importer import severity as sev
-from bot.playbooks.importer.markdown import Block, Heading, Section, TextBlock, flatten, inline_text, line_of, source_of, split_label
+from bot.playbooks.importer.markdown import (
+    Block,
+    Heading,
+    Section,
+    TextBlock,
+    flatten,
+    inline_text,
+    line_of,
+    source_of,
+    split_label,
+)
 from bot.playbooks.importer.report import ImportReport, NoteEntry, PlaybookSummary, SectionOutcome
 from bot.playbooks.importer.steps import Leftover, StepBuilder, StepDraft, table_cells
 from bot.playbooks.importer.text import as_duration, clean_title, slugify, split_sentences
 from bot.playbooks.importer.vocabulary import (
-    CORE_SEGMENTS, INCIDENT_WORDS, PHASE_SEGMENTS, PROCEDURE_WORDS, REFERENCE_WORDS, TOC_WORDS, has_word, label_kind, normalise,
+    CORE_SEGMENTS,
+    INCIDENT_WORDS,
+    PHASE_SEGMENTS,
+    PROCEDURE_WORDS,
+    REFERENCE_WORDS,
+    TOC_WORDS,
+    has_word,
+    label_kind,
+    normalise,
 )
 from bot.playbooks.schema import Phase, Playbook, Step
 

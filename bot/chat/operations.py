@@ -1,0 +1,62 @@
+"""Chat outbox operations beyond the foundation's three, with their payload shapes.
+
+The foundation (``bot.service.chat_notifications``) queues ``open_incident`` {number},
+``post`` {number, entry_id, kind, text, actor, source, data} and ``refresh_summary``
+{number}. Slack's channel set-up is split into the operations below so each call is
+retried and reported on its own: a bookmark that keeps failing never holds back the invite.
+Every chat backend must accept all of them (the console renders them as transcript lines).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.delivery.outbox import enqueue
+from bot.service.chat_notifications import CHAT
+
+SET_TOPIC = "set_topic"
+"""{number}: topic from the incident as it is at delivery time (coalesced)."""
+PIN_SUMMARY = "pin_summary"
+"""{number}: pin the summary message recorded on the incident."""
+INVITE = "invite"
+"""{number, user_ids: [str], emails: [str], oncall: bool}: invite people; ``oncall`` adds the on-call directory's people."""
+BOOKMARK = "bookmark"
+"""{number, title, url}: a channel bookmark (runbook, dashboard, alert source)."""
+ANNOUNCE = "announce"
+"""{number}: the announcement with a link to the channel in the incidents channel."""
+ARCHIVE = "archive"
+"""{number, resolved_at}: archive the channel; skipped when the incident was reopened since."""
+UPLOAD_FILE = "upload_file"
+"""{number, filename, title, content}: a file (a post-mortem) in the incident's conversation."""
+POST_EPHEMERAL = "post_ephemeral"
+"""{channel, user, text, number?}: a message only ``user`` sees."""
+
+SETUP_OPERATIONS = (PIN_SUMMARY, SET_TOPIC, INVITE, BOOKMARK, ANNOUNCE)
+
+
+def enqueue_chat(
+    session: Session,
+    operation: str,
+    payload: dict[str, Any],
+    *,
+    key: str,
+    now: datetime,
+    number: int | None = None,
+    coalesce: bool = False,
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue one chat operation. No ordering key: set-up steps must not wait on each other."""
+    return enqueue(
+        session,
+        target=CHAT,
+        operation=operation,
+        payload=payload,
+        idempotency_key=key,
+        now=now,
+        incident_id=number,
+        coalesce_key=f"chat:{operation}:{number}" if coalesce else None,
+        not_before=not_before,
+    )

@@ -1,0 +1,46 @@
+"""``/incident`` in Slack: ack at once, then run the shared command handlers off the loop.
+
+Slack gives a slash command three seconds. Bolt's ``ack()`` answers the HTTP request
+straight away; the handler (which touches the database) runs in a thread and its reply
+goes back through the command's ``response_url``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.chat.commands import CommandContext, CommandRouter
+from bot.chat.slack.blocks import declare_modal
+from bot.chat.slack.flagging import incident_in_channel
+from bot.chat.slack.identity import actor_for
+from bot.domain.timeline import Source
+from bot.service.incidents import IncidentService
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/incident"
+
+
+def register_commands(app: AsyncApp, router: CommandRouter, service: IncidentService) -> None:
+    @app.command(COMMAND)
+    async def on_incident(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
+        await ack()
+        channel_id = str(command.get("channel_id") or "")
+        channel_incident = await asyncio.to_thread(incident_in_channel, service, channel_id) if channel_id else None
+        context = CommandContext(
+            actor=actor_for(str(command["user_id"]), command.get("user_name")),
+            source=Source.SLACK,
+            channel_incident=channel_incident,
+        )
+        reply = await asyncio.to_thread(router.handle, f"{COMMAND} {command.get('text') or ''}", context)
+        if reply.open_declare_form and command.get("trigger_id"):
+            await client.views_open(trigger_id=command["trigger_id"], view=declare_modal(channel_id=channel_id))
+            return
+        # In the incident's own channel the outbox posts the change for everyone already,
+        # so the direct reply stays with the asker instead of saying it twice.
+        public = reply.public and not (channel_incident is not None and reply.incident == channel_incident)
+        await respond(text=reply.text, response_type="in_channel" if public else "ephemeral")

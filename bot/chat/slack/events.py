@@ -1,0 +1,77 @@
+"""Events API: the flag reaction puts a message on the timeline; a mention answers with help."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.chat.grammar import help_text
+from bot.chat.slack.flagging import flag_message, incident_in_channel
+from bot.chat.slack.identity import actor_for
+from bot.service.incidents import IncidentService
+
+log = logging.getLogger(__name__)
+
+
+async def fetch_message(client: Any, channel: str, ts: str) -> dict[str, Any] | None:
+    """The message at ``ts``: top-level via history, a thread reply via replies."""
+    answer = await client.conversations_history(channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1)
+    for message in answer.get("messages") or []:
+        if message.get("ts") == ts:
+            return dict(message)
+    try:
+        answer = await client.conversations_replies(channel=channel, ts=ts, latest=ts, inclusive=True, limit=1)
+    except SlackApiError:
+        return None
+    for message in answer.get("messages") or []:
+        if message.get("ts") == ts:
+            return dict(message)
+    return None
+
+
+async def permalink(client: Any, channel: str, ts: str) -> str | None:
+    try:
+        answer = await client.chat_getPermalink(channel=channel, message_ts=ts)
+    except SlackApiError:
+        return None
+    return str(answer.get("permalink") or "") or None
+
+
+def register_events(app: AsyncApp, service: IncidentService, *, flag_reaction: str) -> None:
+    reaction_name = flag_reaction.strip(":")
+
+    @app.event("reaction_added")
+    async def on_reaction(event: dict[str, Any], client: Any) -> None:
+        item = event.get("item") or {}
+        if event.get("reaction") != reaction_name or item.get("type") != "message":
+            return
+        channel, ts = str(item.get("channel") or ""), str(item.get("ts") or "")
+        number = await asyncio.to_thread(incident_in_channel, service, channel)
+        if number is None:
+            return
+        message = await fetch_message(client, channel, ts)
+        if message is None:
+            log.warning("flagged message not found", extra={"channel": channel, "ts": ts})
+            return
+        author_id = message.get("user") or event.get("item_user")
+        author = actor_for(str(author_id)) if author_id else str(message.get("username") or "someone")
+        await asyncio.to_thread(
+            flag_message,
+            service,
+            number,
+            actor=actor_for(str(event.get("user"))),
+            channel=channel,
+            ts=ts,
+            author=author,
+            text=str(message.get("text") or ""),
+            permalink=await permalink(client, channel, ts),
+        )
+
+    @app.event("app_mention")
+    async def on_mention(event: dict[str, Any], say: Any) -> None:
+        # Answer in the thread when asked in one; otherwise in the channel.
+        await say(text=f"I answer to `/incident`.\n```{help_text()}```", thread_ts=event.get("thread_ts"))

@@ -1,0 +1,173 @@
+"""Every Slack Web API call the deliverer makes: paced, and with failures translated.
+
+The outbox only understands ``DeliveryError`` (retry, maybe after Retry-After) and success,
+so this is where Slack's answers become those: 429 → retry after its Retry-After, 5xx and
+connection failures → retry with backoff, ``ok: false`` → ``SlackCallFailed`` carrying the
+error code, which callers either handle (``name_taken``, ``already_pinned``) or let become
+a permanent failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chat.slack.pacing import Pacer
+from bot.delivery.message import DeliveryError
+
+log = logging.getLogger(__name__)
+
+#: ``ok: false`` codes that mean "try again later", not "this will never work".
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout", "team_added_to_org"}
+)
+
+#: How many pages of conversations.list a name lookup may read (1000 channels each).
+MAX_LIST_PAGES = 20
+
+
+class SlackCallFailed(DeliveryError):
+    """Slack answered ``ok: false``; ``code`` is its error string (``name_taken`` …)."""
+
+    def __init__(self, method: str, code: str, response: Mapping[str, Any] | None = None) -> None:
+        super().__init__(f"{method}: {code}", retryable=code in TRANSIENT_ERRORS)
+        self.method = method
+        self.code = code
+        self.response = dict(response or {})
+
+
+class SlackGateway:
+    def __init__(self, client: AsyncWebClient, pacer: Pacer) -> None:
+        self.client = client
+        self.pacer = pacer
+        self._bot_user_id: str | None = None
+        self._asking: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+        self._channel_ids: dict[str, str] = {}
+
+    async def call(self, method: str, **arguments: Any) -> dict[str, Any]:
+        channel = arguments.get("channel") or arguments.get("channel_id")
+        await self.pacer.wait_turn(method, channel)
+        function = getattr(self.client, method.replace(".", "_"))
+        try:
+            response = await function(**arguments)
+        except SlackApiError as error:
+            raise self._translate(method, channel, error) from error
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise DeliveryError(f"{method}: {type(error).__name__}: {error}") from error
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _translate(self, method: str, channel: str | None, error: SlackApiError) -> DeliveryError:
+        response = error.response
+        status = getattr(response, "status_code", 200)
+        data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+        if status == 429:
+            retry_after = _retry_after(getattr(response, "headers", {}) or {})
+            self.pacer.penalise(method, channel, retry_after)
+            return DeliveryError(f"{method}: rate limited (429), retry after {retry_after:g}s", retry_after=retry_after)
+        if status >= 500:
+            retry_after = _retry_after(getattr(response, "headers", {}) or {}, default=None)
+            return DeliveryError(f"{method}: Slack answered {status}", retry_after=retry_after)
+        return SlackCallFailed(method, str(data.get("error") or f"http_{status}"), data)
+
+    # -- helpers several operations share ------------------------------------------
+
+    async def _single_flight(self, key: str, make: Callable[[], Awaitable[Any]]) -> Any:
+        """Concurrent deliveries asking the same question share one call."""
+        loop = asyncio.get_running_loop()
+        asking = self._asking.get(key)
+        if asking is None or asking[0] is not loop or asking[1].done():
+            asking = self._asking[key] = (loop, asyncio.ensure_future(make()))
+        return await asyncio.shield(asking[1])
+
+    async def bot_user_id(self) -> str:
+        """Our own user id (auth.test), asked once even when many deliveries start together."""
+        if self._bot_user_id is None:
+            answer = await self._single_flight("auth.test", lambda: self.call("auth.test"))
+            self._bot_user_id = str(answer.get("user_id") or "")
+        return self._bot_user_id
+
+    async def channel_id(self, ref: str) -> str:
+        """A channel id for ``#name``, ``name`` or an id (ids pass through without a call)."""
+        name = ref.lstrip("#")
+        if not ref.startswith("#") and name[:1] in ("C", "G") and name.upper() == name:
+            return name
+        if name not in self._channel_ids:
+            found = await self._single_flight(f"channel:{name}", lambda: self.find_channel(name))
+            if found is None:
+                raise SlackCallFailed("conversations.list", "channel_not_found")
+            self._channel_ids[name] = str(found["id"])
+        return self._channel_ids[name]
+
+    async def find_channel(self, name: str) -> dict[str, Any] | None:
+        """Look a channel up by name (bounded pagination); archived ones count, like Slack's names."""
+        cursor = ""
+        for _ in range(MAX_LIST_PAGES):
+            answer = await self.call(
+                "conversations.list", types="public_channel,private_channel", limit=1000, cursor=cursor or None
+            )
+            for channel in answer.get("channels", []):
+                if channel.get("name") == name:
+                    return dict(channel)
+            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return None
+        log.warning("channel lookup gave up after %d pages", MAX_LIST_PAGES, extra={"channel_name": name})
+        return None
+
+    async def find_own_message(self, channel: str, event_type: str, key: str, *, limit: int = 100) -> str | None:
+        """The ts of a message we posted earlier with metadata ``event_type``/``key``.
+
+        The outbox retries after a crash or timeout without knowing whether Slack got the
+        first attempt; chat.postMessage has no idempotency key, so we look before repeating.
+        """
+        answer = await self.call("conversations.history", channel=channel, limit=limit, include_all_metadata=True)
+        for message in answer.get("messages", []):
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == event_type and str(payload.get("key")) == key:
+                return str(message["ts"])
+        return None
+
+    async def post(self, channel: str, **arguments: Any) -> dict[str, Any]:
+        """chat.postMessage, joining a public channel first if the bot is not in it yet."""
+        try:
+            return await self.call("chat.postMessage", channel=channel, **arguments)
+        except SlackCallFailed as error:
+            if error.code != "not_in_channel":
+                raise
+        await self.call("conversations.join", channel=await self.channel_id(channel))
+        return await self.call("chat.postMessage", channel=channel, **arguments)
+
+    async def user_ids_for_emails(self, emails: list[str]) -> tuple[list[str], list[str]]:
+        """(found ids, emails with no Slack user). Unknown emails are reported, not fatal."""
+        found: list[str] = []
+        missing: list[str] = []
+        for email in emails:
+            try:
+                answer = await self.call("users.lookupByEmail", email=email)
+            except SlackCallFailed as error:
+                if error.code == "users_not_found":
+                    missing.append(email)
+                    continue
+                raise
+            user_id = str((answer.get("user") or {}).get("id") or "")
+            if user_id and user_id not in found:
+                found.append(user_id)
+        return found, missing
+
+
+def _retry_after(headers: Mapping[str, Any], default: float | None = 30.0) -> Any:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(raw))
+            except (TypeError, ValueError):
+                return default
+    return default

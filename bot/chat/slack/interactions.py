@@ -1,0 +1,133 @@
+"""Buttons and the declare modal.
+
+A button is the equivalent typed command run through the same router (``Acknowledge`` is
+``/incident ack INC-n``, ``Done`` on step 3 is ``/incident step done 3 INC-n``), after the
+permission rule in ``permissions.py``. Escalate and step verbs belong to other features;
+when they are not installed the router says so and nothing else happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.chat.commands import CommandContext, CommandRouter
+from bot.chat.slack.blocks import ACTION_PREFIX, DECLARE_CALLBACK, modal_values
+from bot.chat.slack.identity import actor_for
+from bot.chat.slack.permissions import ButtonAction, may_press
+from bot.domain.errors import DomainError
+from bot.domain.severity import PERSON_SETTABLE, Severity
+from bot.domain.timeline import Source
+from bot.service.incidents import IncidentService
+
+log = logging.getLogger(__name__)
+
+BUTTONS = re.compile(rf"^{ACTION_PREFIX}(ack|mitigate|resolve|escalate|step_done|step_skip|step_menu)$")
+
+_COMMAND_FOR = {
+    ButtonAction.ACK: "ack",
+    ButtonAction.MITIGATE: "mitigate",
+    ButtonAction.RESOLVE: "resolve",
+    ButtonAction.ESCALATE: "escalate",
+    ButtonAction.STEP_DONE: "step done {step}",
+    ButtonAction.STEP_SKIP: "step skip {step}",
+}
+
+
+def parse_action(action: dict[str, Any]) -> tuple[ButtonAction, int, int | None]:
+    """(what, incident number, step) from a button or the step overflow menu."""
+    name = str(action["action_id"]).removeprefix(ACTION_PREFIX)
+    if name == "step_menu":
+        verb, number, step = str(action["selected_option"]["value"]).split(":")
+        return (ButtonAction.STEP_DONE if verb == "done" else ButtonAction.STEP_SKIP), int(number), int(step)
+    value = str(action.get("value") or "")
+    number_text, _, step_text = value.partition(":")
+    return ButtonAction(name), int(number_text), int(step_text) if step_text else None
+
+
+def command_line(what: ButtonAction, number: int, step: int | None) -> str:
+    return f"/incident {_COMMAND_FOR[what].format(step=step)} INC-{number}"
+
+
+def register_interactions(app: AsyncApp, router: CommandRouter, service: IncidentService) -> None:
+    @app.action(BUTTONS)
+    async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any) -> None:
+        await ack()
+        user = body.get("user") or {}
+        actor = actor_for(str(user.get("id")), user.get("username") or user.get("name"))
+        channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+        try:
+            what, number, step = parse_action(action)
+            incident = await asyncio.to_thread(service.get, number)
+        except (DomainError, ValueError, KeyError) as error:
+            await _answer(respond, client, channel, str(user.get("id")), f"⚠️ {error}")
+            return
+        decision = may_press(what, incident, actor)
+        if not decision.allowed:
+            await _answer(respond, client, channel, str(user.get("id")), f"🚫 {decision.reason}")
+            return
+        context = CommandContext(actor=actor, source=Source.SLACK, channel_incident=number)
+        reply = await asyncio.to_thread(router.handle, command_line(what, number, step), context)
+        await _answer(respond, client, channel, str(user.get("id")), reply.text)
+
+    @app.view(DECLARE_CALLBACK)
+    async def on_declare(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+        values = modal_values(view.get("state") or {})
+        title = " ".join(values.get("title", "").split())
+        errors: dict[str, str] = {}
+        if not title:
+            errors["title"] = "Say what is broken."
+        try:
+            severity = Severity.parse(values.get("severity") or "P2")
+            if severity not in PERSON_SETTABLE:
+                raise ValueError("severity must be P0, P1, P2 or P3")
+        except ValueError as error:
+            errors["severity"] = str(error)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        user = body.get("user") or {}
+        actor = actor_for(str(user.get("id")), user.get("username") or user.get("name"))
+        try:
+            incident = await asyncio.to_thread(
+                service.declare,
+                title=title,
+                severity=severity,
+                actor=actor,
+                source=Source.SLACK,
+                description=values.get("description", "").strip(),
+            )
+        except DomainError as error:
+            text = f"⚠️ {error}"
+        else:
+            text = f"🚨 {incident.ref} declared: {incident.title} ({incident.severity.value})"
+        channel = str(view.get("private_metadata") or "")
+        if channel:
+            await _tell(client, channel, str(user.get("id")), text)
+
+
+async def _answer(respond: Any, client: Any, channel: str, user: str, text: str) -> None:
+    """Answer a click just for the clicker: through the interaction's response_url, which
+    reaches people who are not members of the channel, else as an ephemeral message."""
+    if getattr(respond, "response_url", None):
+        try:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        except Exception as error:
+            log.warning("could not answer through response_url", extra={"error": str(error)})
+    await _tell(client, channel, user, text)
+
+
+async def _tell(client: Any, channel: str, user: str, text: str) -> None:
+    """An ephemeral answer; a person we cannot reach there is logged, not an error."""
+    if not channel:
+        return
+    try:
+        await client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except Exception as error:  # Slack may refuse (user not in channel); the action itself stands
+        log.warning("could not answer ephemerally", extra={"channel": channel, "error": str(error)})

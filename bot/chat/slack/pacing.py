@@ -1,0 +1,117 @@
+"""Client-side pacing per Slack rate-limit tier, so bursts queue here instead of earning 429s.
+
+Slack limits each Web API method per workspace by tier (chat.postMessage per channel). A
+token bucket per method (or per method and channel) lets short bursts through and then
+spaces calls out. A caller never waits long: past ``max_wait`` the pacer raises
+``DeliveryError(retry_after=…)`` and the outbox reschedules the message, which keeps worker
+slots free and survives restarts. A 429 from Slack empties the bucket until Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.delivery.message import DeliveryError
+
+
+@dataclass(frozen=True)
+class Tier:
+    per_minute: float
+    burst: int
+
+
+TIER_2 = Tier(per_minute=20, burst=5)
+TIER_3 = Tier(per_minute=50, burst=10)
+TIER_4 = Tier(per_minute=100, burst=20)
+POST_PER_CHANNEL = Tier(per_minute=60, burst=3)
+"""chat.postMessage: about one message per second per channel, with a short burst."""
+
+METHOD_TIERS: dict[str, Tier] = {
+    "conversations.create": TIER_2,
+    "conversations.setTopic": TIER_2,
+    "conversations.archive": TIER_2,
+    "conversations.list": TIER_2,
+    "pins.add": TIER_2,
+    "bookmarks.add": TIER_2,
+    "conversations.invite": TIER_3,
+    "conversations.history": TIER_3,
+    "conversations.replies": TIER_3,
+    "conversations.join": TIER_3,
+    "chat.update": TIER_3,
+    "users.lookupByEmail": TIER_3,
+    "chat.postEphemeral": TIER_4,
+    "files.getUploadURLExternal": TIER_4,
+    "files.completeUploadExternal": TIER_4,
+    "chat.postMessage": POST_PER_CHANNEL,
+}
+
+PER_CHANNEL = frozenset({"chat.postMessage"})
+
+
+class _Bucket:
+    def __init__(self, tier: Tier, scale: float, now: float) -> None:
+        self.rate = tier.per_minute * scale / 60.0
+        self.capacity = float(max(1, tier.burst))
+        self.tokens = self.capacity
+        self.updated = now
+        self.blocked_until = 0.0
+
+    def reserve(self, now: float, max_wait: float) -> float:
+        """Take a token, possibly on credit; returns the wait, or raises when it is too long."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        wait = max(0.0, self.blocked_until - now)
+        if self.tokens < 1.0:
+            wait = max(wait, (1.0 - self.tokens) / self.rate)
+        if wait > max_wait:
+            raise DeliveryError(f"paced: next call in {wait:.1f}s", retry_after=wait)
+        self.tokens -= 1.0
+        return wait
+
+
+class Pacer:
+    """``scale`` speeds every tier up (tests use 60: "20 per minute" becomes "20 per second")."""
+
+    def __init__(
+        self,
+        *,
+        scale: float = 1.0,
+        max_wait: float = 2.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tiers: dict[str, Tier] | None = None,
+    ) -> None:
+        self.scale = scale
+        self.max_wait = max_wait
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._tiers = dict(METHOD_TIERS if tiers is None else tiers)
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+
+    def _bucket(self, method: str, channel: str | None) -> _Bucket | None:
+        tier = self._tiers.get(method)
+        if tier is None:
+            return None
+        key = (method, (channel or "") if method in PER_CHANNEL else "")
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(tier, self.scale, self._monotonic())
+        return bucket
+
+    async def wait_turn(self, method: str, channel: str | None = None) -> None:
+        bucket = self._bucket(method, channel)
+        if bucket is None:
+            return
+        wait = bucket.reserve(self._monotonic(), self.max_wait)
+        if wait > 0:
+            await self._sleep(wait)
+
+    def penalise(self, method: str, channel: str | None, seconds: float) -> None:
+        """Slack said 429: nobody calls this method (channel) again before Retry-After."""
+        bucket = self._bucket(method, channel)
+        if bucket is not None:
+            bucket.tokens = 0.0
+            bucket.blocked_until = max(bucket.blocked_until, self._monotonic() + seconds)

@@ -1,0 +1,250 @@
+"""Opening an incident in Slack, as a chain of separate outbox operations.
+
+``open_incident`` makes (or finds) the channel and posts the summary; everything else (pin,
+topic, invites, bookmarks, announcement) is queued as its own operation in the same
+transaction that stores the channel id, so each is retried and reported on its own and a
+failing bookmark never holds up the invites. P3 incidents get only an announcement, which
+then serves as their summary; INFO incidents say nothing in Slack.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from bot.chat import operations as ops
+from bot.chat.naming import channel_name
+from bot.chat.slack import blocks, store
+from bot.chat.slack.gateway import SlackCallFailed, SlackGateway
+from bot.chat.slack.identity import user_id_of
+from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
+from bot.domain.incident import Incident, Status
+from bot.domain.severity import Severity
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.store.incidents import IncidentRepository
+
+if TYPE_CHECKING:
+    from bot.chat.slack.deliverer import DeliveryContext
+
+CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1, Severity.P2})
+SUMMARY_EVENT = "firebreak_summary"
+ANNOUNCE_EVENT = "firebreak_announcement"
+NAME_SUFFIXES = ("", "2", "3", "4", "5")
+
+
+def metadata(event_type: str, key: str) -> dict[str, Any]:
+    return {"event_type": event_type, "event_payload": {"key": key}}
+
+
+async def open_incident(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
+    number = int(message.payload["number"])
+    incident, refs = store.load(context.sessions, number)
+    if incident.severity is Severity.INFO:
+        return DeliveryResult(detail={"skipped": "INFO incidents stay off Slack"})
+    if incident.severity not in CHANNEL_SEVERITIES:
+        return await _announce_without_channel(context, message, incident, refs)
+    if refs.channel_id:
+        return DeliveryResult(detail={"channel": refs.channel_id, "skipped": "channel already open"})
+    gateway = context.gateway
+    channel, created = await _ensure_channel(gateway, incident, look_first=message.is_retry)
+    channel_id, name = str(channel["id"]), str(channel["name"])
+    ts = None if created else await gateway.find_own_message(channel_id, SUMMARY_EVENT, str(number))
+    if ts is None:
+        answer = await gateway.post(
+            channel_id,
+            text=blocks.summary_text(incident),
+            blocks=blocks.summary_blocks(incident, steps=context.steps_for(number)),
+            metadata=metadata(SUMMARY_EVENT, str(number)),
+        )
+        ts = str(answer["ts"])
+    declarer = _declarer(context, number)
+    now = context.clock.now()
+
+    def record(session: Session) -> None:
+        store.save_refs(session, number, channel_id=channel_id, channel_name=name, summary_ref=f"{channel_id}:{ts}")
+        opened = TimelineEntry(
+            kind=EntryKind.CHANNEL_OPENED,
+            at=now,
+            actor="firebreak",
+            source=Source.SLACK,
+            text=f"channel #{name} opened",
+            data={"channel_id": channel_id, "channel_name": name},
+        )
+        IncidentRepository.append(session, number, [opened])
+        _queue_setup(session, incident, declarer, now=now)
+
+    return DeliveryResult(record=record, detail={"channel": channel_id, "name": name, "created": created})
+
+
+def _declarer(context: DeliveryContext, number: int) -> str | None:
+    with context.sessions() as session:
+        entries = IncidentRepository.timeline(session, number)
+    return next((entry.actor for entry in entries if entry.kind is EntryKind.DECLARED), None)
+
+
+def _queue_setup(session: Session, incident: Incident, declarer: str | None, *, now: Any) -> None:
+    number = incident.number
+    key = f"chat:%s:{number}"
+    ops.enqueue_chat(session, ops.PIN_SUMMARY, {"number": number}, key=key % "pin", now=now, number=number)
+    ops.enqueue_chat(session, ops.SET_TOPIC, {"number": number}, key=key % "topic-open", now=now, number=number, coalesce=True)
+    people = [user_id_of(user) for user in [declarer, *incident.roles.values()]]
+    user_ids = sorted({person for person in people if person})
+    invite = {"number": number, "user_ids": user_ids, "emails": [], "oncall": True}
+    ops.enqueue_chat(session, ops.INVITE, invite, key=key % "invite-open", now=now, number=number)
+    for title, url in incident.links.items():
+        payload = {"number": number, "title": title, "url": url}
+        ops.enqueue_chat(session, ops.BOOKMARK, payload, key=f"chat:bookmark:{number}:{title}"[:255], now=now, number=number)
+    ops.enqueue_chat(session, ops.ANNOUNCE, {"number": number}, key=key % "announce", now=now, number=number)
+
+
+async def _ensure_channel(gateway: SlackGateway, incident: Incident, *, look_first: bool) -> tuple[dict[str, Any], bool]:
+    """(channel, created). Never makes a second channel for one incident.
+
+    A retry looks for the name before creating (the first attempt may have reached Slack).
+    ``name_taken`` by our own live channel means exactly that; by someone else's (or an
+    archived one), the next suffix is tried.
+    """
+    bot = await gateway.bot_user_id()
+    for index, suffix in enumerate(NAME_SUFFIXES):
+        name = channel_name(incident.number, incident.title, suffix=suffix)
+        if look_first or index > 0:
+            existing = await gateway.find_channel(name)
+            if existing is not None:
+                if _adoptable(existing, bot):
+                    return existing, False
+                continue
+        try:
+            answer = await gateway.call("conversations.create", name=name)
+            return dict(answer["channel"]), True
+        except SlackCallFailed as error:
+            if error.code != "name_taken":
+                raise
+        existing = await gateway.find_channel(name)
+        if existing is not None and _adoptable(existing, bot):
+            return existing, False
+    raise DeliveryError(f"every channel name for {incident.ref} is taken", retryable=False)
+
+
+def _adoptable(channel: dict[str, Any], bot_user_id: str) -> bool:
+    return channel.get("creator") == bot_user_id and not channel.get("is_archived")
+
+
+async def _announce_without_channel(
+    context: DeliveryContext, message: OutboxMessage, incident: Incident, refs: store.ChatRefs
+) -> DeliveryResult:
+    if refs.summary is not None:
+        return DeliveryResult(detail={"skipped": "already announced"})
+    gateway = context.gateway
+    channel = await gateway.channel_id(context.config.incidents_channel)
+    key = str(incident.number)
+    ts = await gateway.find_own_message(channel, SUMMARY_EVENT, key) if message.is_retry else None
+    if ts is None:
+        answer = await gateway.post(
+            channel,
+            text=f"🚨 {blocks.summary_text(incident)} (no channel for {incident.severity.value})",
+            blocks=blocks.summary_blocks(incident),
+            metadata=metadata(SUMMARY_EVENT, key),
+        )
+        ts = str(answer["ts"])
+
+    def record(session: Session) -> None:
+        store.save_refs(session, incident.number, summary_ref=f"{channel}:{ts}")
+
+    return DeliveryResult(record=record, detail={"announced_in": channel})
+
+
+async def announce(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
+    number = int(message.payload["number"])
+    incident, refs = store.load(context.sessions, number)
+    gateway = context.gateway
+    channel = await gateway.channel_id(context.config.incidents_channel)
+    if message.is_retry and await gateway.find_own_message(channel, ANNOUNCE_EVENT, str(number)):
+        return DeliveryResult(detail={"skipped": "already announced"})
+    where = f"<#{refs.channel_id}>" if refs.channel_id else "(no channel)"
+    text = f"🚨 {incident.ref} [{incident.severity.value}] {incident.title} — join {where}"
+    await gateway.post(channel, text=text, metadata=metadata(ANNOUNCE_EVENT, str(number)))
+    return DeliveryResult(detail={"announced_in": channel})
+
+
+async def set_topic(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
+    incident, refs = store.load(context.sessions, int(message.payload["number"]))
+    if not refs.channel_id:
+        return DeliveryResult(detail={"skipped": "no channel"})
+    await context.gateway.call("conversations.setTopic", channel=refs.channel_id, topic=blocks.topic(incident))
+    return DeliveryResult()
+
+
+async def pin_summary(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
+    _incident, refs = store.load(context.sessions, int(message.payload["number"]))
+    summary = refs.summary
+    if summary is None or not refs.channel_id:
+        return DeliveryResult(detail={"skipped": "no summary in a channel"})
+    channel, ts = summary
+    try:
+        await context.gateway.call("pins.add", channel=channel, timestamp=ts)
+    except SlackCallFailed as error:
+        if error.code != "already_pinned":
+            raise
+    return DeliveryResult()
+
+
+async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
+    payload = message.payload
+    incident, refs = store.load(context.sessions, int(payload["number"]))
+    if not refs.channel_id:
+        return DeliveryResult(detail={"skipped": "no channel"})
+    gateway = context.gateway
+    emails = [str(email) for email in payload.get("emails", [])]
+    if payload.get("oncall") and context.oncall is not None and refs.escalation_policy_id:
+        emails.extend(person.email for person in await context.oncall.on_call(refs.escalation_policy_id))
+    found, missing = await gateway.user_ids_for_emails(sorted(set(emails)))
+    bot = await gateway.bot_user_id()
+    wanted = [uid for uid in dict.fromkeys([*map(str, payload.get("user_ids", [])), *found]) if uid != bot]
+    if not wanted:
+        return DeliveryResult(detail={"invited": [], "unknown_emails": missing})
+    failed: dict[str, str] = {}
+    try:
+        await gateway.call("conversations.invite", channel=refs.channel_id, users=",".join(wanted))
+    except SlackCallFailed as error:
+        if error.code == "already_in_channel":
+            pass
+        elif len(wanted) == 1:
+            raise
+        else:  # one bad id fails the whole call: invite one by one so the others still get in
+            for user_id in wanted:
+                try:
+                    await gateway.call("conversations.invite", channel=refs.channel_id, users=user_id)
+                except SlackCallFailed as single:
+                    if single.code != "already_in_channel":
+                        failed[user_id] = single.code
+    return DeliveryResult(detail={"invited": [u for u in wanted if u not in failed], "failed": failed, "unknown_emails": missing})
+
+
+async def bookmark(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
+    payload = message.payload
+    _incident, refs = store.load(context.sessions, int(payload["number"]))
+    if not refs.channel_id:
+        return DeliveryResult(detail={"skipped": "no channel"})
+    await context.gateway.call(
+        "bookmarks.add", channel_id=refs.channel_id, title=str(payload["title"])[:100], type="link", link=str(payload["url"])
+    )
+    return DeliveryResult()
+
+
+async def archive(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
+    incident, refs = store.load(context.sessions, int(message.payload["number"]))
+    resolved_at = incident.resolved_at.isoformat() if incident.resolved_at else None
+    if incident.status is not Status.RESOLVED or resolved_at != message.payload.get("resolved_at"):
+        return DeliveryResult(detail={"skipped": "reopened since"})
+    if not refs.channel_id:
+        return DeliveryResult(detail={"skipped": "no channel"})
+    if incident.resolved_at and context.clock.now() < incident.resolved_at + timedelta(seconds=context.config.archive_after_seconds):
+        raise DeliveryError("not yet time to archive", retry_after=60)
+    try:
+        await context.gateway.call("conversations.archive", channel=refs.channel_id)
+    except SlackCallFailed as error:
+        if error.code != "already_archived":
+            raise
+    return DeliveryResult()

@@ -1,0 +1,246 @@
+"""Channel set-up against the fake Slack Web API: per severity, retries, failures, coalescing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+from bot.container import Container
+from bot.delivery.message import OutboxMessage
+from bot.domain.clock import FrozenClock
+from bot.domain.incident import Role
+from bot.domain.severity import Severity
+from bot.domain.timeline import EntryKind, Source
+from bot.service.oncall import OnCall
+from bot.store.incidents import IncidentRepository
+from tests.fakes.slack_api import FakeSlack
+from tests.slack.conftest import drive, outbox
+
+LINKS = {"runbook": "https://runbooks.example.com/checkout", "dashboard": "https://grafana.example.com/d/checkout"}
+
+
+def declare(slack: Container, severity: Severity = Severity.P1, title: str = "Checkout is failing", **extra: object) -> int:
+    incident = slack.service.declare(
+        title=title, severity=severity, actor="<@U0ALICE|alice>", source=Source.SLACK, links=dict(LINKS), **extra  # type: ignore[arg-type]
+    )
+    return incident.number
+
+
+def refs(slack: Container, number: int) -> tuple[str | None, str | None, str | None]:
+    with slack.sessions() as session:
+        row = IncidentRepository.get_row(session, number)
+        return row.chat_channel_id, row.chat_channel_name, row.chat_summary_ref
+
+
+def methods(fake: FakeSlack) -> Counter[str]:
+    return Counter(call.method for call in fake.calls(ok=True))
+
+
+def test_p1_gets_a_channel_with_topic_pin_invites_bookmarks_and_announcement(
+    slack: Container, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    number = declare(slack)
+    drive(slack, clock)
+
+    channel_id, name, summary_ref = refs(slack, number)
+    assert name == f"inc-{number}-checkout-is-failing"
+    channel = fake_slack.channel(name)
+    assert channel.id == channel_id
+    assert summary_ref is not None and summary_ref.startswith(f"{channel_id}:")
+    summary_ts = summary_ref.split(":", 1)[1]
+    assert channel.pins == [summary_ts]
+    assert channel.topic.startswith("P1 · triggered · IC no commander yet")
+    assert "U0ALICE" in channel.members  # the declarer
+    assert sorted(b["title"] for b in channel.bookmarks) == ["dashboard", "runbook"]
+    first = fake_slack.messages(name)[0]
+    assert first["ts"] == summary_ts
+    actions = [b for b in first["blocks"] if b["type"] == "actions"][0]
+    assert [e["text"]["text"] for e in actions["elements"]] == ["Acknowledge", "Mitigated", "Resolve", "Escalate"]
+    announcements = [m["text"] for m in fake_slack.messages("#incidents")]
+    assert announcements == [f"🚨 INC-{number} [P1] Checkout is failing — join <#{channel_id}>"]
+    kinds = [entry.kind for entry in slack.service.timeline(number)]
+    assert kinds == [EntryKind.DECLARED, EntryKind.CHANNEL_OPENED]
+    assert all(row.status == "delivered" for row in outbox(slack))
+
+
+def test_p3_is_announced_without_a_channel_and_its_posts_go_to_the_thread(
+    slack: Container, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    number = declare(slack, Severity.P3, "Typo on the pricing page")
+    slack.service.acknowledge(number, actor="<@U0BOB|bob>", source=Source.SLACK)
+    drive(slack, clock)
+
+    assert methods(fake_slack)["conversations.create"] == 0
+    channel_id, _name, summary_ref = refs(slack, number)
+    assert channel_id is None
+    incidents = fake_slack.channel("incidents")
+    announcement, reply = fake_slack.messages("#incidents")
+    assert summary_ref == f"{incidents.id}:{announcement['ts']}"
+    assert reply["thread_ts"] == announcement["ts"] and "acknowledged" in reply["text"]
+    # The announcement is the summary: it was edited in place.
+    assert announcement.get("edited") and "acknowledged" in announcement["text"]
+
+
+def test_info_says_nothing_in_slack(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    number = declare(slack, Severity.INFO, "Disk 70% full")
+    slack.service.add_note(number, "fyi", actor="x", source=Source.CONSOLE)
+    drive(slack, clock)
+    assert [c.method for c in fake_slack.calls() if c.method != "auth.test"] == []
+
+
+def test_raising_a_p3_to_p1_opens_a_channel(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    number = declare(slack, Severity.P3, "Slow search")
+    drive(slack, clock)
+    slack.service.change_severity(number, Severity.P1, actor="<@U0BOB|bob>", source=Source.SLACK)
+    drive(slack, clock)
+    channel_id, name, _ = refs(slack, number)
+    assert channel_id and fake_slack.channel(f"inc-{number}-slow-search").id == channel_id
+    assert methods(fake_slack)["conversations.create"] == 1
+
+
+def test_name_taken_by_someone_else_uses_a_suffix(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    foreign = fake_slack.workspace.add_channel("inc-1-checkout-is-failing")
+    foreign.creator = "U0CAROL"
+    number = declare(slack)
+    drive(slack, clock)
+    _id, name, _ = refs(slack, number)
+    assert name == "inc-1-checkout-is-failing-2"
+    assert [c.error for c in fake_slack.calls("conversations.create")] == ["name_taken", None]
+
+
+def test_retried_creation_never_makes_a_second_channel(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    """The channel was created but the summary post failed: the retry finds and reuses it."""
+    fake_slack.fail_next("chat.postMessage", 500)
+    number = declare(slack)
+    drive(slack, clock)
+    ours = [c for c in fake_slack.channels if c.name.startswith(f"inc-{number}-")]
+    assert len(ours) == 1
+    assert [c.ok for c in fake_slack.calls("conversations.create")] == [True]
+    assert refs(slack, number)[0] == ours[0].id
+    summaries = [m for m in fake_slack.messages(ours[0].id) if m.get("metadata", {}).get("event_type") == "firebreak_summary"]
+    assert len(summaries) == 1
+
+
+def test_retry_after_a_lost_answer_adopts_the_channel_and_its_summary(
+    slack: Container, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    """A first attempt reached Slack (channel and summary exist) but its answer was lost."""
+    number = declare(slack)
+    first = next(row for row in outbox(slack) if row.operation == "open_incident")
+    channel = fake_slack.workspace.add_channel(f"inc-{number}-checkout-is-failing")
+    with fake_slack.workspace.lock:
+        channel.messages.append(
+            {"type": "message", "user": "U0BOT", "ts": "1700000000.000100", "text": "summary",
+             "metadata": {"event_type": "firebreak_summary", "event_payload": {"key": str(number)}}}
+        )
+    retry = OutboxMessage(first.id, first.idempotency_key, "chat", "open_incident", {"number": number}, number, attempt=2)
+    result = asyncio.run(slack.slack.deliverer.deliver(retry))
+    assert result.detail["created"] is False and result.detail["channel"] == channel.id
+    assert fake_slack.calls("conversations.create") == []
+    assert fake_slack.calls("chat.postMessage") == []
+
+
+def test_one_failing_call_does_not_block_the_rest(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    fake_slack.fail_next("bookmarks.add", 500, count=3)
+    fake_slack.rate_limit_next("conversations.invite", retry_after=20)
+    start = clock.now()
+    number = declare(slack)
+    slack.service.add_note(number, "looking at the load balancer", actor="<@U0BOB|bob>", source=Source.SLACK)
+
+    # One round: channel, then the set-up operations side by side.
+    asyncio.run(slack.worker.run_once())
+    asyncio.run(slack.worker.run_once())
+    asyncio.run(slack.worker.run_once())
+    done = {row.operation for row in outbox(slack) if row.status == "delivered"}
+    assert {"open_incident", "pin_summary", "set_topic", "announce", "post"} <= done
+    assert {row.operation for row in outbox(slack) if row.status == "pending"} == {"bookmark", "invite"}
+
+    drive(slack, clock)
+    assert all(row.status == "delivered" for row in outbox(slack))
+    channel = fake_slack.channel(refs(slack, number)[0] or "")
+    assert len(channel.bookmarks) == 2 and "U0ALICE" in channel.members
+    assert fake_slack.served_5xx == 3 and fake_slack.served_429 == 1
+    invite = next(row for row in outbox(slack) if row.operation == "invite")
+    assert invite.attempts == 2 and clock.now() - start >= timedelta(seconds=20)  # not before Retry-After
+
+
+def test_a_call_that_keeps_failing_is_reported_on_the_timeline(slack_factory, fake_slack: FakeSlack, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    slack = slack_factory(fake_slack, FIREBREAK_OUTBOX_MAX_ATTEMPTS=2)
+    fake_slack.fail_next("bookmarks.add", 500, count=10)
+    number = declare(slack)
+    drive(slack, clock)
+    failed = [entry for entry in slack.service.timeline(number) if entry.kind is EntryKind.DELIVERY_FAILED]
+    assert len(failed) == 2 and all(entry.data["operation"] == "bookmark" for entry in failed)
+    assert refs(slack, number)[0] is not None  # the incident went on
+
+
+def test_summary_updates_coalesce_into_one_chat_update(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    number = declare(slack)
+    drive(slack, clock)
+    slack.service.acknowledge(number, actor="<@U0BOB|bob>", source=Source.SLACK)
+    slack.service.change_severity(number, Severity.P0, actor="<@U0BOB|bob>", source=Source.SLACK)
+    slack.service.assign_role(number, Role.COMMANDER, "<@U0CAROL|carol>", actor="<@U0BOB|bob>", source=Source.SLACK)
+    slack.service.mitigate(number, actor="<@U0CAROL|carol>", source=Source.SLACK)
+    drive(slack, clock)
+    assert len(fake_slack.calls("chat.update")) == 1
+    assert len(fake_slack.calls("conversations.setTopic")) == 2  # at open, then once for the burst
+    channel = fake_slack.channel(refs(slack, number)[0] or "")
+    assert channel.topic.startswith("P0 · mitigated · IC <@U0CAROL|carol>")
+    assert "U0CAROL" in channel.members  # invited when given the role
+    summary = fake_slack.messages(channel.id)[0]
+    assert "mitigated" in summary["text"]
+
+
+def test_channel_is_archived_after_resolve_unless_reopened(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    first, second = declare(slack), declare(slack, title="Search is down")
+    drive(slack, clock)
+    slack.service.resolve(first, actor="a", source=Source.CONSOLE)
+    slack.service.resolve(second, actor="a", source=Source.CONSOLE)
+    slack.service.reopen(second, actor="a", source=Source.CONSOLE)
+    drive(slack, clock)
+    assert fake_slack.calls("conversations.archive") == []  # not before SLACK_ARCHIVE_AFTER_SECONDS
+    clock.advance(seconds=86400 + 1)
+    drive(slack, clock)
+    archived = [c.params["channel"] for c in fake_slack.calls("conversations.archive")]
+    assert archived == [refs(slack, first)[0]]
+
+
+def test_upload_file_goes_to_the_incident_channel(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    from bot.chat.operations import UPLOAD_FILE, enqueue_chat
+
+    number = declare(slack)
+    drive(slack, clock)
+    with slack.sessions.begin() as session:
+        payload = {"number": number, "filename": "INC-1.md", "title": "Post-mortem", "content": "# INC-1\n"}
+        enqueue_chat(session, UPLOAD_FILE, payload, key="pm:1", now=clock.now(), number=number)
+    drive(slack, clock)
+    completed = fake_slack.calls("files.completeUploadExternal", ok=True)
+    assert len(completed) == 1 and completed[0].params["channel_id"] == refs(slack, number)[0]
+
+
+
+class Rota:
+    """An ``OncallDirectory`` (bot.service.oncall) with a fixed rota."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def on_call(self, escalation_policy_id: str) -> list[OnCall]:
+        self.asked.append(escalation_policy_id)
+        return [OnCall("Bob", "bob@example.com"), OnCall("Nobody", "nobody@example.com")]
+
+
+def test_people_on_call_are_looked_up_by_email_and_invited(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    rota = Rota()
+    slack.slack.deliverer.context.oncall = rota
+    number = declare(slack)
+    with slack.sessions.begin() as session:
+        IncidentRepository.get_row(session, number).pagerduty_escalation_policy_id = "PPOLICY1"
+    drive(slack, clock)
+    channel = fake_slack.channel(refs(slack, number)[0] or "")
+    assert rota.asked == ["PPOLICY1"]
+    assert {"U0ALICE", "U0BOB"} <= set(channel.members)
+    invite = fake_slack.calls("conversations.invite", ok=True)
+    assert len(invite) == 1 and set(invite[0].params["users"].split(",")) == {"U0ALICE", "U0BOB"}
+    assert [c.error for c in fake_slack.calls("users.lookupByEmail")] == [None, "users_not_found"]
