@@ -34,6 +34,7 @@ from bot.service.chat_notifications import CHAT, notify_chat
 from bot.service.incidents import IncidentService
 from bot.service.oncall import NoOncallDirectory, OncallDirectory
 from bot.settings import Settings
+from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
 from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
@@ -130,4 +131,5 @@ def build_container(
     install_escalation(container)
     install_export(container)
     install_slack(container)
+    connect_playbooks_to_escalation(container)
     return container
