@@ -35,6 +35,7 @@ from bot.service.incidents import IncidentService
 from bot.service.oncall import NoOncallDirectory, OncallDirectory
 from bot.settings import Settings
 from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
+from bot.wiring.playbook_slack import connect as connect_playbooks_to_slack
 from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
@@ -132,4 +133,5 @@ def build_container(
     install_export(container)
     install_slack(container)
     connect_playbooks_to_escalation(container)
+    connect_playbooks_to_slack(container)
     return container

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.chat.slack.text import escape, link, safe
 from bot.domain.incident import Incident, Role, Status
 from bot.domain.severity import PERSON_SETTABLE, Severity
 
@@ -94,7 +95,7 @@ def step_block(number: int, step: StepView) -> dict[str, Any]:
 
 
 def summary_text(incident: Incident) -> str:
-    return f"{incident.ref} [{incident.severity.value}] {incident.title} — {incident.status.value}"
+    return f"{incident.ref} [{incident.severity.value}] {escape(incident.title)} — {incident.status.value}"
 
 
 def summary_blocks(incident: Incident, *, steps: Sequence[StepView] = (), channel_id: str | None = None) -> list[dict[str, Any]]:
@@ -102,21 +103,21 @@ def summary_blocks(incident: Incident, *, steps: Sequence[StepView] = (), channe
     fields = [
         f"*Status*\n{_STATUS_ICON[incident.status]} {incident.status.value}",
         f"*Severity*\n{_SEVERITY_ICON[incident.severity]} {incident.severity.value}",
-        f"*Commander*\n{roles[Role.COMMANDER] or '_unassigned_'}",
-        f"*Comms / Scribe*\n{roles[Role.COMMS] or '—'} / {roles[Role.SCRIBE] or '—'}",
+        f"*Commander*\n{safe(roles[Role.COMMANDER]) if roles[Role.COMMANDER] else '_unassigned_'}",
+        f"*Comms / Scribe*\n{safe(roles[Role.COMMS] or '—')} / {safe(roles[Role.SCRIBE] or '—')}",
     ]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(f"{incident.ref} · {incident.title}", HEADER_LIMIT)}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": _clip(text, 1900)} for text in fields]},
     ]
     if incident.description:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(incident.description, SECTION_LIMIT)}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(safe(incident.description), SECTION_LIMIT)}})
     context = [f"declared via {incident.source.value}"]
     if channel_id:
         context.append(f"channel <#{channel_id}>")
     if incident.playbook_id:
         context.append(f"playbook `{incident.playbook_id}`")
-    context.extend(f"<{url}|{name}>" for name, url in list(incident.links.items())[:5])
+    context.extend(link(url, name) for name, url in list(incident.links.items())[:5])
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(" · ".join(context), SECTION_LIMIT)}]})
     if steps:
         blocks.append({"type": "divider"})
@@ -140,7 +141,7 @@ def post_blocks(number: int, text: str, *, step: int | None = None) -> list[dict
 
 def topic(incident: Incident) -> str:
     commander = incident.roles.get(Role.COMMANDER) or "no commander yet"
-    text = f"{incident.severity.value} · {incident.status.value} · IC {commander} · {incident.title}"
+    text = f"{incident.severity.value} · {incident.status.value} · IC {safe(commander)} · {escape(incident.title)}"
     return _clip(text, 250)
 
 

@@ -7,11 +7,12 @@ id, which is how a retried delivery finds out that Slack already has it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.chat.slack import blocks, store
 from bot.chat.slack.gateway import SlackCallFailed
 from bot.chat.slack.setup import metadata
+from bot.chat.slack.text import safe
 from bot.delivery.message import DeliveryResult, OutboxMessage
 
 if TYPE_CHECKING:
@@ -56,18 +57,24 @@ async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResu
     if where is None:
         return DeliveryResult(detail={"skipped": "incident has no Slack conversation"})
     channel, thread = where
-    key = str(payload.get("entry_id"))
+    # The outbox key is unique per message; entry ids are not (a timeline page has none).
+    key = message.idempotency_key
     gateway = context.gateway
     if message.is_retry and await gateway.find_own_message(channel, POST_EVENT, key):
         return DeliveryResult(detail={"skipped": "already posted"})
-    icon = ICONS.get(str(payload.get("kind")), "💬")
-    text = f"{icon} {payload.get('actor')}: {payload.get('text')}"
-    data = payload.get("data") or {}
-    step = data.get("step") if payload.get("kind") == "step_deadline" else None
-    arguments = {"text": text, "metadata": metadata(POST_EVENT, key)}
-    rich = blocks.post_blocks(number, text, step=int(step) if isinstance(step, int) else None)
-    if rich is not None:
-        arguments["blocks"] = rich
+    arguments: dict[str, Any] = {"metadata": metadata(POST_EVENT, key)}
+    if payload.get("mrkdwn") and payload.get("blocks"):
+        # Rendered and escaped by its producer (the timeline pages): post as it is.
+        arguments.update(text=str(payload.get("text", ""))[:3000], blocks=payload["blocks"])
+    else:
+        icon = ICONS.get(str(payload.get("kind")), "💬")
+        text = f"{icon} {safe(payload.get('actor'))}: {safe(payload.get('text'))}"
+        data = payload.get("data") or {}
+        step = data.get("step") if payload.get("kind") == "step_deadline" else None
+        arguments["text"] = text
+        rich = blocks.post_blocks(number, text, step=int(step) if isinstance(step, int) else None)
+        if rich is not None:
+            arguments["blocks"] = rich
     if thread:
         arguments["thread_ts"] = thread
     answer = await gateway.post(channel, **arguments)

@@ -19,6 +19,7 @@ from bot.chat.naming import channel_name
 from bot.chat.slack import blocks, store
 from bot.chat.slack.gateway import SlackCallFailed, SlackGateway
 from bot.chat.slack.identity import user_id_of
+from bot.chat.slack.text import escape
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.incident import Incident, Status
 from bot.domain.severity import Severity
@@ -163,7 +164,7 @@ async def announce(context: DeliveryContext, message: OutboxMessage) -> Delivery
     if message.is_retry and await gateway.find_own_message(channel, ANNOUNCE_EVENT, str(number)):
         return DeliveryResult(detail={"skipped": "already announced"})
     where = f"<#{refs.channel_id}>" if refs.channel_id else "(no channel)"
-    text = f"🚨 {incident.ref} [{incident.severity.value}] {incident.title} — join {where}"
+    text = f"🚨 {incident.ref} [{incident.severity.value}] {escape(incident.title)} — join {where}"
     await gateway.post(channel, text=text, metadata=metadata(ANNOUNCE_EVENT, str(number)))
     return DeliveryResult(detail={"announced_in": channel})
 
