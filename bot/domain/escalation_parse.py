@@ -6,10 +6,10 @@ target kinds) without touching the rules that decide when a page goes out.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from bot.domain.durations import parse_duration
 from bot.domain.escalation import Condition, EscalationPolicy, Level, Target, TargetKind
 
 
@@ -42,22 +42,6 @@ def policy_from_levels(levels: Iterable[LevelLike]) -> EscalationPolicy:
             for level in levels
         )
     )
-
-
-# -- durations ---------------------------------------------------------------------------
-
-_DURATION = re.compile(r"(\d+)\s*(h|m|s)")
-
-
-def parse_duration(text: str) -> int:
-    """``30s``, ``5m``, ``1h``, ``1h30m`` or a bare number of seconds."""
-    cleaned = text.strip().lower().replace(" ", "")
-    if cleaned.isdigit():
-        return int(cleaned)
-    if not cleaned or _DURATION.sub("", cleaned):
-        raise ValueError(f"bad duration {text!r}: use e.g. 30s, 5m, 1h or 1h30m")
-    units = {"h": 3600, "m": 60, "s": 1}
-    return sum(int(amount) * units[unit] for amount, unit in _DURATION.findall(cleaned))
 
 
 _PREFIXES = {

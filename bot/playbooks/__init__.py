@@ -4,7 +4,7 @@ Plain Python with no Slack, HTTP, PagerDuty or database imports, so the incident
 chat adapters and the CLI can all use it.
 """
 
-from bot.playbooks.durations import format_duration, parse_duration
+from bot.domain.durations import format_duration, parse_duration
 from bot.playbooks.importer import ImportReport, ImportResult, import_runbook, import_text
 from bot.playbooks.lint import lint_directory
 from bot.playbooks.loader import load_directory

@@ -34,12 +34,12 @@ def incident(severity: Severity = Severity.P1) -> Incident:
     return made
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("90", 90), (" 2M ", 120)])
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h", 3600), ("1h30m", 5400), (" 2M ", 120), ("1d", 86400)])
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "5x", "m5", "five minutes", "-5m"])
+@pytest.mark.parametrize("text", ["", "5x", "m5", "five minutes", "-5m", "90"])
 def test_bad_durations_say_what_is_expected(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
@@ -75,7 +75,7 @@ def test_target_forms(text: str, kind: TargetKind, value: str) -> None:
         ("sometimes:5m:@a", "unknown escalation condition"),
         ("unacknowledged:15m:@a,unacknowledged:5m:@b", "must not decrease"),
         ("unacknowledged:5m:pd:", "no value"),
-        ("unacknowledged:soon:@a", "bad duration"),
+        ("unacknowledged:soon:@a", "invalid duration"),
     ],
 )
 def test_bad_policies_are_refused_with_a_reason(text: str, message: str) -> None:

@@ -3,7 +3,7 @@ from pydantic import ValidationError
 
 from bot.domain.severity import Severity
 from bot.playbooks import Playbook, parse_duration
-from bot.playbooks.durations import format_duration
+from bot.domain.durations import format_duration
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.playbooks.durations import format_duration
+from bot.domain.durations import format_duration
 
 _UNIT_SECONDS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hr": 3600, "hour": 3600, "d": 86400, "day": 86400}
 UNIT_PATTERN = r"(?:seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)"
