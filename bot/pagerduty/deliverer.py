@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.pagerduty.client import EventsClient, PagerDutyError, RestClient, delivery_error, ok
+from bot.store.incidents import IncidentRepository
 from bot.store.models import IncidentRow
 
 TARGET = "pagerduty"
@@ -123,12 +126,15 @@ class PagerDutyDeliverer:
         pd_id = str(found["id"])
         number = int(payload["number"])
 
+        target = payload.get("escalation_policy_id") or payload.get("user_id")
+
         def link(session: Session) -> None:
             session.execute(
                 update(IncidentRow)
                 .where(IncidentRow.id == number, IncidentRow.pagerduty_incident_id.is_(None))
                 .values(pagerduty_incident_id=pd_id)
             )
+            _record_paged(session, number, f"paged {target} in PagerDuty ({pd_id})", target=target, pagerduty_incident_id=pd_id)
 
         return DeliveryResult(record=link, detail={"pagerduty_incident_id": pd_id})
 
@@ -151,8 +157,26 @@ class PagerDutyDeliverer:
             custom_details={"firebreak_incident": payload["dedup_key"]},
             links=links or None,
         )
-        return DeliveryResult(detail={"dedup_key": dedup_key})
+        number = int(payload["number"])
+
+        def record(session: Session) -> None:
+            _record_paged(session, number, f"paged through the PagerDuty Events API (dedup key {dedup_key})", dedup_key=dedup_key)
+
+        return DeliveryResult(record=record, detail={"dedup_key": dedup_key})
 
     def _event_action(self, message: OutboxMessage, action: str) -> DeliveryResult:
         self._events_client().send_event(action, dedup_key=str(message.payload["dedup_key"]))
         return DeliveryResult()
+
+
+def _record_paged(session: Session, number: int, text: str, **data: Any) -> None:
+    """The page reached PagerDuty: a PAGED entry, committed with the delivery itself."""
+    entry = TimelineEntry(
+        kind=EntryKind.PAGED,
+        at=datetime.now(UTC),
+        actor="firebreak",
+        source=Source.SYSTEM,
+        text=text,
+        data={"service": "pagerduty", **{key: value for key, value in data.items() if value is not None}},
+    )
+    IncidentRepository.append(session, number, [entry])

@@ -130,3 +130,14 @@ def test_our_paged_incident_is_linked_not_duplicated(am_container: Container) ->
     assert row.pagerduty_incident_id == "QLINK"
     assert am_container.service.get(1).status.value == "acknowledged"
     assert [e.kind for e in timeline(am_container)][-2] == EntryKind.PAGERDUTY_EVENT.value
+
+
+def test_escalation_pages_at_several_levels_stay_one_incident(am_container: Container) -> None:
+    am_container.service.declare(title="Checkout down", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
+    with client(am_container) as http:
+        send(http, webhook_event("incident.triggered", incident_id="QEVENTS", incident_key="INC-1"))
+        send(http, webhook_event("incident.triggered", incident_id="QPAGEL2", incident_key="INC-1-L2"))
+        send(http, webhook_event("incident.acknowledged", incident_id="QPAGEL2", incident_key="INC-1-L2"))
+    assert len(rows(am_container, IncidentRow)) == 1
+    assert rows(am_container, IncidentRow)[0].pagerduty_incident_id == "QEVENTS"
+    assert am_container.service.get(1).status.value == "acknowledged"

@@ -18,7 +18,7 @@ from bot.container import Container, build_container
 from bot.delivery.message import DeliveryError, OutboxMessage
 from bot.domain.clock import FrozenClock
 from bot.domain.severity import Severity
-from bot.domain.timeline import Source
+from bot.domain.timeline import EntryKind, Source
 from bot.pagerduty.client import events_client, rest_client
 from bot.pagerduty.deliverer import PagerDutyDeliverer
 from bot.service.oncall import OnCall
@@ -125,6 +125,9 @@ def test_page_opens_a_pagerduty_incident_once_and_links_it(fake_pagerduty: FakeP
     assert posts[0].params["body"]["incident"]["escalation_policy"]["id"] == "PEPDB01"
     assert posts[0].headers.get("from") == PAGERDUTY_FROM_EMAIL
     assert rows(container, IncidentRow)[0].pagerduty_incident_id == result.detail["pagerduty_incident_id"]
+    paged = [e for e in container.service.timeline(1) if e.kind is EntryKind.PAGED]
+    assert len(paged) == 1 and paged[0].data["target"] == "PEPDB01"
+    assert paged[0].data["pagerduty_incident_id"] == result.detail["pagerduty_incident_id"]
     user_page = asyncio.run(deliverer.deliver(message("page", {**payload, "escalation_policy_id": None, "user_id": "PUBOB01", "incident_key": "k2"})))
     assert user_page.detail["pagerduty_incident_id"] != result.detail["pagerduty_incident_id"]
 

@@ -26,7 +26,8 @@ from bot.store.incidents import IncidentRepository, to_domain
 from bot.store.models import InboundEventRow, IncidentRow
 
 SOURCE = "pagerduty"
-_OWN_KEY = re.compile(r"^INC-(\d{1,12})$")
+#: Our keys: ``INC-<n>`` (Events API trigger) and ``INC-<n>-L<level>`` (escalation pages).
+_OWN_KEY = re.compile(r"^INC-(\d{1,12})(?:-L\d{1,4})?$")
 
 
 class Duplicate(Exception):
@@ -83,9 +84,12 @@ def _linked(session: Session, plan_: Plan) -> IncidentRow | None:
     if own is None:
         return None
     candidate = session.scalars(select(IncidentRow).where(IncidentRow.id == int(own.group(1))).with_for_update()).one_or_none()
-    if candidate is None or candidate.pagerduty_incident_id not in (None, plan_.incident_id):
+    if candidate is None:
         return None
-    candidate.pagerduty_incident_id = plan_.incident_id
+    # One of ours: an incident already linked elsewhere (paged at several levels) keeps its
+    # first link, but the event still belongs to it rather than opening a duplicate.
+    if candidate.pagerduty_incident_id is None:
+        candidate.pagerduty_incident_id = plan_.incident_id
     return candidate
 
 
