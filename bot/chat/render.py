@@ -11,6 +11,27 @@ from bot.domain.timeline import TimelineEntry
 
 UTC = ZoneInfo("UTC")
 
+#: One icon per kind of post, the same in Slack and in the console transcript.
+POST_ICONS = {
+    "status_changed": "🔄",
+    "severity_changed": "📶",
+    "role_assigned": "🎖️",
+    "note": "📝",
+    "action_added": "✅",
+    "escalated": "📣",
+    "reminder": "⏰",
+    "alerts_all_resolved": "💚",
+    "playbook_attached": "📋",
+    "playbook_guide": "📋",
+    "step_done": "☑️",
+    "step_skipped": "⏭️",
+    "step_deadline": "⌛",
+    "paged": "📟",
+    "pagerduty_event": "📟",
+    "message_flagged": "📌",
+    "delivery_failed": "❗",
+}
+
 
 def age(since: datetime, now: datetime) -> str:
     seconds = max(0, int((now - since).total_seconds()))

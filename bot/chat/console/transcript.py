@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.chat import render
 from bot.chat.naming import channel_name
+from bot.chat.render import POST_ICONS
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.errors import IncidentNotFound
@@ -25,23 +26,6 @@ from bot.store.models import TranscriptRow
 
 ANNOUNCEMENTS = "#incidents"
 
-_ICONS = {
-    "status_changed": "🔄",
-    "severity_changed": "📶",
-    "role_assigned": "🎖️",
-    "note": "📝",
-    "action_added": "✅",
-    "escalated": "📣",
-    "reminder": "⏰",
-    "alerts_all_resolved": "💚",
-    "step_done": "☑️",
-    "step_skipped": "⏭️",
-    "step_deadline": "⏰",
-    "playbook_attached": "📋",
-    "playbook_guide": "📋",
-    "paged": "📟",
-    "delivery_failed": "❗",
-}
 
 #: How much of an uploaded file the transcript shows.
 UPLOAD_PREVIEW_LINES = 12
@@ -129,7 +113,7 @@ class ConsoleDeliverer:
         if payload.get("kind") == "timeline":  # pages of Slack mrkdwn, already escaped
             text = str(payload.get("text", "")).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
             return [(self._channel_for(int(payload["number"])), text)]
-        icon = _ICONS.get(str(payload.get("kind")), "💬")
+        icon = POST_ICONS.get(str(payload.get("kind")), "💬")
         text = f"{icon} {payload.get('actor')}: {payload.get('text')}"
         return [(self._channel_for(int(payload["number"])), text)]
 

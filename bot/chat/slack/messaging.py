@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.chat.render import POST_ICONS
 from bot.chat.slack import blocks, store
 from bot.chat.slack.gateway import SlackCallFailed
 from bot.chat.slack.setup import metadata
@@ -20,23 +21,6 @@ if TYPE_CHECKING:
 
 POST_EVENT = "firebreak_post"
 
-ICONS = {
-    "status_changed": "🔄",
-    "severity_changed": "📶",
-    "role_assigned": "🎖️",
-    "note": "📝",
-    "action_added": "✅",
-    "escalated": "📣",
-    "reminder": "⏰",
-    "alerts_all_resolved": "💚",
-    "playbook_attached": "📘",
-    "step_done": "☑️",
-    "step_skipped": "⏭️",
-    "step_deadline": "⌛",
-    "paged": "📟",
-    "pagerduty_event": "📟",
-    "delivery_failed": "❗",
-}
 
 
 def _where(refs: store.ChatRefs) -> tuple[str, str | None] | None:
@@ -67,7 +51,7 @@ async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResu
         # Rendered and escaped by its producer (the timeline pages): post as it is.
         arguments.update(text=str(payload.get("text", ""))[:3000], blocks=payload["blocks"])
     else:
-        icon = ICONS.get(str(payload.get("kind")), "💬")
+        icon = POST_ICONS.get(str(payload.get("kind")), "💬")
         text = f"{icon} {safe(payload.get('actor'))}: {safe(payload.get('text'))}"
         data = payload.get("data") or {}
         step = data.get("step") if payload.get("kind") == "step_deadline" else None
