@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from bot.chat.render import POST_ICONS
 from bot.chat.slack import blocks, store
 from bot.chat.slack.gateway import SlackCallFailed
+from bot.chat.slack.mentions import mentions_for
 from bot.chat.slack.setup import metadata
 from bot.chat.slack.text import safe
 from bot.delivery.message import DeliveryResult, OutboxMessage
@@ -54,6 +55,9 @@ async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResu
         icon = POST_ICONS.get(str(payload.get("kind")), "💬")
         text = f"{icon} {safe(payload.get('actor'))}: {safe(payload.get('text'))}"
         data = payload.get("data") or {}
+        paged = mentions_for(data.get("target_details") or []) if payload.get("kind") in ("escalated", "step_deadline") else []
+        if paged:
+            text += "\n" + " ".join(paged)
         step = data.get("step") if payload.get("kind") == "step_deadline" else None
         arguments["text"] = text
         rich = blocks.post_blocks(number, text, step=int(step) if isinstance(step, int) else None)
