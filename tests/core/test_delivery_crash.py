@@ -55,8 +55,9 @@ def test_kill_minus_nine_mid_delivery_then_restart(db_url: str, sessions: Sessio
 
     first = start_worker(db_url, delay=0.2)
     try:
-        assert wait_for(lambda: count(sessions, "delivered") >= 6, timeout=30), first.stderr.read() if first.poll() is not None else ""
-        assert count(sessions, "in_flight") > 0  # the kill lands mid-delivery
+        # Kill at a moment when some rows are claimed but not yet answered (mid-delivery).
+        mid_delivery = wait_for(lambda: count(sessions, "delivered") >= 6 and count(sessions, "in_flight") > 0, timeout=30)
+        assert mid_delivery, first.stderr.read() if first.poll() is not None else ""
     finally:
         first.kill()  # SIGKILL: no cleanup, leases stay held
         first.communicate(timeout=10)
