@@ -16,7 +16,9 @@ from tests.fakes.slack_api import FakeSlack
 T = TypeVar("T")
 
 
-def wait_until(check: Callable[[], T], *, timeout: float, interval: float = 0.05, what: str = "condition") -> T:
+def wait_until(
+    check: Callable[[], T], *, timeout: float, interval: float = 0.05, what: str = "condition", explain: Callable[[], object] | None = None
+) -> T:
     """Poll ``check`` until it returns something truthy; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -24,7 +26,7 @@ def wait_until(check: Callable[[], T], *, timeout: float, interval: float = 0.05
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
+            raise AssertionError(f"{what} not met within {timeout} s" + (f": {explain()}" if explain else ""))
         time.sleep(interval)
 
 
@@ -74,3 +76,10 @@ def duplicated_posts(fake: FakeSlack) -> dict[str, list[tuple[str, str]]]:
 def scalar(engine: Engine, sql: str, **params: Any) -> Any:
     with engine.connect() as connection:
         return connection.execute(text(sql), params).scalar()
+
+
+def undelivered(engine: Engine) -> list[tuple[Any, ...]]:
+    """What is still owed, for failure messages."""
+    columns = (OutboxRow.id, OutboxRow.operation, OutboxRow.status, OutboxRow.attempts, OutboxRow.next_attempt_at, OutboxRow.last_error)
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(select(*columns).where(OutboxRow.status != "delivered").order_by(OutboxRow.id))]

@@ -26,7 +26,15 @@ from bot.store.models import AlertRow, IncidentRow, OutboxRow
 from tests.conftest import NO_PLAYBOOKS
 from tests.fakes.alertmanager_payloads import alert, payload
 from tests.fakes.slack_api import FakeSlack
-from tests.faults.support import duplicated_posts, metadata_key, outbox_by_status, outbox_settled, slack_env, wait_until
+from tests.faults.support import (
+    duplicated_posts,
+    metadata_key,
+    outbox_by_status,
+    outbox_settled,
+    slack_env,
+    undelivered,
+    wait_until,
+)
 from tests.support.processes import Server, firebreak_env
 
 GROUPS = 5
@@ -146,7 +154,7 @@ def test_kill_minus_nine_mid_storm_then_restart(db_url: str, engine: Engine, sto
         retry.send(body)
     assert retry.failed == [], retry.statuses
 
-    wait_until(lambda: outbox_settled(engine), timeout=25, interval=0.2, what="outbox delivered after the restart")
+    wait_until(lambda: outbox_settled(engine), timeout=25, interval=0.2, what="outbox delivered after the restart", explain=lambda: undelivered(engine))
     assert outbox_by_status(engine)["failed"] == 0, [
         (row.operation, row.last_error) for row in _outbox(engine) if row.status == "failed"
     ]
