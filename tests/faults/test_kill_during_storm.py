@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -104,14 +103,6 @@ def missing(engine: Engine, bodies: list[dict[str, Any]]) -> list[tuple[str, str
 def storm_slack(make_fake_slack) -> FakeSlack:  # type: ignore[no-untyped-def]
     # Slack's tiers, sped up 60×: deliveries queue up behind pacing, so the kill lands mid-work.
     return make_fake_slack(rate_limit_scale=60)
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
-    yield started
-    for server in started:
-        server.kill()
 
 
 def test_kill_minus_nine_mid_storm_then_restart(db_url: str, engine: Engine, storm_slack: FakeSlack, servers: list[Server], tmp_path: Path) -> None:
