@@ -63,7 +63,7 @@ def test_wrong_signature_and_stale_timestamp_are_rejected(slack: Container, fake
         forged = await http.post(body, FORM, secret="not-the-secret")
         stale = await http.post(body, FORM, timestamp=int(time.time()) - 600)
         assert forged.status_code == 401 and stale.status_code == 401
-        assert forged.json() == {"error": "invalid request"}
+        assert "signature" in forged.json()["error"] and "signature" in stale.json()["error"]
         unsigned = await http.client.post("/slack/events", content=body, headers={"Content-Type": FORM})
         assert unsigned.status_code == 401
         assert await asyncio.to_thread(slack.service.list) == []
