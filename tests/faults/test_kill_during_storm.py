@@ -130,7 +130,7 @@ def test_kill_minus_nine_mid_storm_then_restart(db_url: str, engine: Engine, sto
             future.result(timeout=20)
 
     assert sender.failed, f"the kill should have cut the storm short: {sender.statuses}"
-    assert set(sender.statuses) <= {"200", "ConnectError", "RemoteProtocolError", "ReadError"}, sender.statuses
+    assert set(sender.statuses) <= {"200", "ConnectError", "RemoteProtocolError", "ReadError", "WriteError"}, sender.statuses
     # Every 2xx is durable: checked while the process is dead, before anything else runs.
     assert missing(engine, sender.acked) == []
     by_status = outbox_by_status(engine)
