@@ -105,7 +105,7 @@ def test_rate_limits_and_5xx_bursts_deliver_everything_once_in_order(db_url: str
     channels = {channel.name: channel.id for channel in fake_slack.channels if channel.name.startswith("inc-")}
     assert len(channels) == INCIDENTS
     with Session(engine) as session:
-        channel_of = {row.id: row.chat_channel_id for row in session.scalars(select(IncidentRow))}
+        channel_of = {row.id: str(row.chat_channel_id) for row in session.scalars(select(IncidentRow))}
     for number in numbers:
         expected = posts_in_outbox(engine, number)
         assert len(expected) >= NOTES

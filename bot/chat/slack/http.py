@@ -34,7 +34,8 @@ def slack_routes(handler: AsyncSlackRequestHandler, signing_secret: str) -> list
             return json_error(400, "body is not UTF-8")
         if not verifier.is_valid_request(text, dict(request.headers)):
             return json_error(401, "invalid or missing Slack request signature")
-        problem = _unparseable(text, extract_content_type({"content-type": [request.headers.get("content-type")]}))
+        content_type = request.headers.get("content-type")
+        problem = _unparseable(text, extract_content_type({"content-type": [content_type]}) if content_type else None)
         if problem:
             return json_error(400, problem)
         return await handler.handle(request)
