@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine
@@ -104,6 +105,7 @@ def build_container(
         clock=clock,
         max_attempts=settings.outbox_max_attempts,
         poll_seconds=settings.outbox_poll_seconds,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
         on_dead=dead_letter,
         on_attempt=metrics.record_delivery_attempt,
     )

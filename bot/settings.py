@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     )
     outbox_max_attempts: int = Field(25, alias="FIREBREAK_OUTBOX_MAX_ATTEMPTS", ge=1)
     outbox_poll_seconds: float = Field(0.5, alias="FIREBREAK_OUTBOX_POLL_SECONDS", gt=0)
+    outbox_lease_seconds: float = Field(60.0, alias="FIREBREAK_OUTBOX_LEASE_SECONDS", ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -63,7 +63,7 @@ def test_wrong_signature_and_stale_timestamp_are_rejected(slack: Container, fake
         forged = await http.post(body, FORM, secret="not-the-secret")
         stale = await http.post(body, FORM, timestamp=int(time.time()) - 600)
         assert forged.status_code == 401 and stale.status_code == 401
-        assert forged.json() == {"error": "invalid request"}
+        assert "signature" in forged.json()["error"] and "signature" in stale.json()["error"]
         unsigned = await http.client.post("/slack/events", content=body, headers={"Content-Type": FORM})
         assert unsigned.status_code == 401
         assert await asyncio.to_thread(slack.service.list) == []
@@ -101,7 +101,8 @@ def test_in_an_incident_channel_the_incident_is_implied(
             body = slash_command_body(text, channel_id=channel, user_id="U0CAROL", user_name="carol", response_url=webhook_receiver.url())
             assert (await http.post(body, FORM)).status_code == 200
         replies = [r.json() for r in await asyncio.to_thread(webhook_receiver.wait_for_count, 3)]
-        assert replies[0] == {"text": f"INC-{number} is now acknowledged", "response_type": "ephemeral"}
+        # Each command answers through its response_url on its own task: any order.
+        assert {"text": f"INC-{number} is now acknowledged", "response_type": "ephemeral"} in replies
         assert any("unknown command 'bogus'" in r["text"] for r in replies)
         incident = await asyncio.to_thread(slack.service.get, number)
         assert incident.status is Status.ACKNOWLEDGED and incident.roles[Role.COMMANDER] == "<@U0BOB|bob>"

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -44,25 +45,34 @@ def run_firebreak(args: list[str], env: Mapping[str, str], *, stdin: str | None 
 class Server:
     """``firebreak serve`` in a subprocess on a free loopback port."""
 
-    def __init__(self, env: Mapping[str, str], *, port: int | None = None) -> None:
+    def __init__(self, env: Mapping[str, str], *, port: int | None = None, log: Path | None = None) -> None:
         self.port = port or free_port()
         self.env = dict(env)
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[str] | None = None
+        #: With ``log``, output goes to that file (appended) instead of pipes: a chatty server
+        #: under load would otherwise block once a pipe nobody reads is full.
+        self.log = log
 
     def start(self, *, timeout: float = 30) -> Server:
+        output: int | IO[str] = subprocess.PIPE
+        if self.log is not None:
+            output = self.log.open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env,
             cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=output,
+            stderr=subprocess.STDOUT if self.log is not None else subprocess.PIPE,
             text=True,
         )
+        if not isinstance(output, int):
+            output.close()  # the child has its own copy
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early: {self.process.communicate()}")
+                output_ = self.log.read_text()[-4000:] if self.log is not None else self.process.communicate()
+                raise RuntimeError(f"server exited early: {output_}")
             try:
                 if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
                     return self

@@ -31,7 +31,7 @@ def install(container: Container) -> SlackRuntime | None:
     container.worker.add_deliverer(CHAT, runtime.deliverer)
     container.service.subscribers.append(make_slack_subscriber(archive_after_seconds=settings.slack_archive_after_seconds))
     if settings.slack_signing_secret:
-        container.routes.extend(slack_routes(runtime.handler))
+        container.routes.extend(slack_routes(runtime.handler, settings.slack_signing_secret))
     if settings.slack_app_token:
         container.background.append(socket_mode_task(runtime.app, settings.slack_app_token))
     container.slack = runtime
