@@ -62,10 +62,10 @@ def worker_running(container: Container) -> Iterator[None]:
 
 
 def posts_in_outbox(engine: Engine, number: int) -> list[str]:
-    """Entry ids of the posts queued for one incident, in the order they were queued."""
+    """Idempotency keys of the posts queued for one incident (the Slack message metadata), in order."""
     with Session(engine) as session:
         rows = session.scalars(select(OutboxRow).where(OutboxRow.incident_id == number, OutboxRow.operation == "post").order_by(OutboxRow.id))
-        return [str(row.payload["entry_id"]) for row in rows]
+        return [row.idempotency_key for row in rows]
 
 
 def posts_in_slack(fake: FakeSlack, channel_id: str) -> list[str]:
@@ -109,7 +109,7 @@ def test_rate_limits_and_5xx_bursts_deliver_everything_once_in_order(db_url: str
     for number in numbers:
         expected = posts_in_outbox(engine, number)
         assert len(expected) >= NOTES
-        assert expected == sorted(expected, key=int)  # queued in timeline order
+        assert expected == sorted(expected, key=lambda key: int(key.rsplit(':', 1)[1]))  # queued in timeline order
         assert posts_in_slack(fake_slack, channel_of[number]) == expected  # each once, in that order
     assert duplicated_posts(fake_slack) == {}
     print(f"\nSlack served {fake_slack.served_429} × 429 and {fake_slack.served_5xx} × 5xx; {sum(by_status.values())} messages delivered once")
