@@ -121,7 +121,7 @@ class Process:
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
         # Logs go to a file, not a pipe: nobody reads a pipe during a run, and once its 64 KiB
         # buffer is full the server blocks in its first log call (a storm logs plenty).
-        self.log = tempfile.NamedTemporaryFile(prefix="firebreak-bench-", suffix=".log", delete=False)  # noqa: SIM115
+        self.log = tempfile.NamedTemporaryFile(prefix="firebreak-bench-", suffix=".log", delete=False)
         self.process = subprocess.Popen(args, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
 
     def wait_ready(self, timeout: float = 60) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.store.models import ActionItemRow, IncidentRow, TimelineRow
 
 
-def _insert_returning_ids(session: Session, values: list[dict[str, object]]) -> list[int]:
+def _insert_returning_ids(session: Session, values: list[dict[str, Any]]) -> list[int]:
     """Ids of the inserted timeline rows in the order of ``values``.
 
     Core on the session's connection (one cached statement, "insertmanyvalues" batches) and
@@ -25,11 +26,10 @@ def _insert_returning_ids(session: Session, values: list[dict[str, object]]) -> 
     row for it on SQLite, so there the ids are sorted instead: the transaction holds
     SQLite's only write lock (BEGIN IMMEDIATE) and rowids are assigned in VALUES order.
     """
-    table = TimelineRow.__table__
     connection = session.connection()
     if connection.dialect.name == "sqlite":
-        return sorted(connection.execute(insert(table).returning(table.c.id), values).scalars())
-    ordered = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return sorted(connection.execute(insert(TimelineRow).returning(TimelineRow.id), values).scalars())
+    ordered = insert(TimelineRow).returning(TimelineRow.id, sort_by_parameter_order=True)
     return list(connection.execute(ordered, values).scalars())
 
 
@@ -131,7 +131,8 @@ class IncidentRepository:
         A Core INSERT … RETURNING rather than ORM objects: an alert burst appends many rows
         per webhook, and the unit of work costs far more than the rows themselves.
         """
-        values = [
+        entries = list(entries)
+        values: list[dict[str, Any]] = [
             {
                 "incident_id": number,
                 "at": entry.at,
@@ -147,7 +148,7 @@ class IncidentRepository:
             return []
         incident_row = session.get(IncidentRow, number)
         if incident_row is not None:
-            incident_row.last_activity_at = max(value["at"] for value in values)
+            incident_row.last_activity_at = max(entry.at for entry in entries)
         session.flush()
         return _insert_returning_ids(session, values)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -125,7 +126,7 @@ def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime
     statement = select(AlertRow).where(AlertRow.incident_id == number, AlertRow.fingerprint.in_(list(incoming)))
     stored = {row.fingerprint: row for row in session.scalars(statement)}
     merge = Merge()
-    new_rows: list[dict[str, object]] = []
+    new_rows: list[dict[str, Any]] = []
     for fingerprint, alert in incoming.items():
         row = stored.get(fingerprint)
         if row is None:
@@ -159,7 +160,7 @@ def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime
             merge.resolved += 1
     if new_rows:
         # One executemany, not one ORM object per alert: a storm brings thousands.
-        session.connection().execute(insert(AlertRow.__table__), new_rows)
+        session.connection().execute(insert(AlertRow), new_rows)
     session.flush()
     return merge
 
