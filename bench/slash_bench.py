@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         replies_landed = wait_for(lambda: _replies(receiver) >= expected, args.timeout)
         result_dict = {
             "commands": expected,
+            "concurrent": args.commands,
             "statuses": dict(latencies.statuses),
             "transport_errors": latencies.errors,
             "p50_ms": latencies.percentile(50) * 1000,
@@ -144,7 +145,7 @@ def _replies(receiver: WebhookReceiver) -> int:
 
 
 def report(result: dict[str, Any]) -> None:
-    print(f"slash commands: {result['commands']} concurrent /incident note; statuses {result['statuses']}; "
+    print(f"slash commands: {result['commands']} /incident note, {result['concurrent']} at once; statuses {result['statuses']}; "
           f"transport errors {result['transport_errors']}")
     print(f"ack latency: p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, max {result['max_ms']:.1f} ms (Slack's limit 3000 ms)")
     print(f"notes on the timeline: {result['notes_on_timeline']} of {result['commands']}; all landed: {result['all_landed']}")
