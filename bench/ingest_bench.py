@@ -7,6 +7,7 @@ the minimal reference endpoint (bench/reference_app.py), then measures both the 
 Prints Firebreak's throughput as a ratio of the reference's. Loopback only.
 
     python -m bench.ingest_bench [--requests 2000] [--concurrency 32] [--rate 200] [--duration 10]
+                                 [--databases both|sqlite|postgres]
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def drop_postgres(name: str) -> None:
 
 
 def measure(url: str, args: argparse.Namespace, label: str) -> tuple[LoadResult, LoadResult]:
+    """Throughput then latency; every webhook brings alerts nobody has seen (10 each)."""
     run = uuid.uuid4().hex[:6]
     bodies = [webhook(i, run) for i in range(args.requests)]
     asyncio.run(closed_loop(url, bodies[: min(100, len(bodies))], concurrency=8))  # warm-up
@@ -73,6 +75,21 @@ def measure(url: str, args: argparse.Namespace, label: str) -> tuple[LoadResult,
     print(f"  {label:<10} throughput: {throughput.summary()}; {throughput.rate * ALERTS_PER_WEBHOOK:.0f} alerts/s")
     print(f"  {label:<10} at {args.rate:.0f} req/s: {latency.summary()}")
     return throughput, latency
+
+
+def report_stored(database_url: str, throughput: LoadResult, latency: LoadResult, args: argparse.Namespace) -> None:
+    """Correctness: every alert answered 200 is stored; one incident per group and run."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            stored = int(connection.execute(text("SELECT count(*) FROM alerts")).scalar_one())
+            incidents = int(connection.execute(text("SELECT count(*) FROM incidents")).scalar_one())
+    finally:
+        engine.dispose()
+    accepted = (throughput.statuses[200] + latency.statuses[200]) * ALERTS_PER_WEBHOOK
+    groups = min(args.requests, GROUPS) + min(int(args.rate * args.duration), GROUPS)
+    print(f"  firebreak alerts stored: {stored} of {accepted} answered 200; lost: {accepted - stored}")
+    print(f"  firebreak incidents: {incidents} (groups {groups})")
 
 
 def bench_database(name: str, firebreak_url: str, reference_url: str, args: argparse.Namespace) -> None:
@@ -89,31 +106,34 @@ def bench_database(name: str, firebreak_url: str, reference_url: str, args: argp
         print(f"  ratio firebreak/reference throughput: {ratio:.2f} (target ≥ 0.5)")
         print(f"  firebreak p99 at {args.rate:.0f} req/s: {fb_latency.percentile(99) * 1000:.1f} ms (target < 100 ms)")
         print(f"  all firebreak answers 200: {ok}; server peak RSS {firebreak.peak_rss_mib():.0f} MiB")
+        report_stored(firebreak_url, fb_throughput, fb_latency, args)
     finally:
         firebreak.stop()
         reference.stop()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--duration", type=float, default=10)
-    parser.add_argument("--sqlite-only", action="store_true")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        bench_database("SQLite", f"sqlite:///{Path(tmp) / 'fb.db'}", f"sqlite:///{Path(tmp) / 'ref.db'}", args)
-    if args.sqlite_only:
+    parser.add_argument("--databases", choices=("both", "sqlite", "postgres"), default="both")
+    parser.add_argument("--sqlite-only", action="store_const", const="sqlite", dest="databases")
+    args = parser.parse_args(argv)
+    if args.databases in ("both", "sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_database("SQLite", f"sqlite:///{Path(tmp) / 'fb.db'}", f"sqlite:///{Path(tmp) / 'ref.db'}", args)
+    if args.databases == "sqlite":
         return
     created = [postgres_database(), postgres_database()]
-    if all(created):
-        try:
+    try:
+        if all(created):
             bench_database("PostgreSQL", created[0][1], created[1][1], args)  # type: ignore[index]
-        finally:
-            for entry in created:
-                if entry:
-                    drop_postgres(entry[0])
+    finally:
+        for entry in created:
+            if entry:
+                drop_postgres(entry[0])
 
 
 if __name__ == "__main__":

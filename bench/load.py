@@ -7,6 +7,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -118,13 +119,16 @@ class Process:
         self.url = f"http://127.0.0.1:{port}"
         self._ready = self.url + ready_path
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-        self.process = subprocess.Popen(args, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # Logs go to a file, not a pipe: nobody reads a pipe during a run, and once its 64 KiB
+        # buffer is full the server blocks in its first log call (a storm logs plenty).
+        self.log = tempfile.NamedTemporaryFile(prefix="firebreak-bench-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(args, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stderr.read() if self.process.stderr else ''}")
+                raise RuntimeError(f"server exited: {self.log_tail()}")
             try:
                 if httpx.get(self._ready, timeout=1).status_code < 500:
                     return
@@ -132,6 +136,11 @@ class Process:
                 pass
             time.sleep(0.1)
         raise TimeoutError(self._ready)
+
+    def log_tail(self, size: int = 4000) -> str:
+        """The end of the server's log (stderr)."""
+        text = Path(self.log.name).read_text(errors="replace")
+        return text[-size:]
 
     def rss_mib(self) -> float:
         """Resident memory now (VmRSS) of the server process."""
@@ -155,6 +164,11 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        self.log.close()
+        if not os.environ.get("FIREBREAK_BENCH_KEEP_LOGS"):
+            Path(self.log.name).unlink(missing_ok=True)
+        else:
+            print(f"  server log kept: {self.log.name}")
 
 
 def firebreak_server(env: Mapping[str, str]) -> Process:

@@ -37,12 +37,19 @@ class DeliveryResult:
 
 
 class DeliveryError(Exception):
-    """A failed attempt. ``retryable=False`` means the peer will never accept it."""
+    """A failed attempt. ``retryable=False`` means the peer will never accept it.
 
-    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None) -> None:
+    ``not_sent=True``: the adapter deferred before anything reached the peer (its own rate
+    pacing). The worker then does not count the attempt (so the next one is not a "retry"
+    that must look before repeating, and pacing alone never exhausts the attempts) and waits
+    just ``retry_after``, without exponential backoff.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None, not_sent: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.not_sent = not_sent
 
 
 class Deliverer(Protocol):

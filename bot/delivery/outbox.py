@@ -41,6 +41,7 @@ def enqueue(
             update(OutboxRow)
             .where(OutboxRow.coalesce_key == coalesce_key, OutboxRow.status == PENDING, OutboxRow.attempts == 0)
             .values(payload=payload)
+            .execution_options(synchronize_session=False)  # nobody holds outbox rows in this session
         )
         if folded.rowcount:
             return False

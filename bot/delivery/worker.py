@@ -174,6 +174,12 @@ class DeliveryWorker:
                 return
             row.last_error = str(error)[:2000]
             row.locked_until = None
+            if error.not_sent and error.retryable:
+                # Deferred by our own pacing: not an attempt, and due exactly when the pace allows.
+                row.attempts = max(0, row.attempts - 1)
+                row.status = PENDING
+                row.next_attempt_at = now + timedelta(seconds=error.retry_after or 1.0)
+                return
             if not error.retryable or row.attempts >= self._max_attempts:
                 row.status = FAILED
                 log.error(

@@ -20,12 +20,18 @@ from bot.store.incidents import to_domain
 from bot.store.models import IncidentRow
 
 _ATTEMPTS = 3
+_LOCKED_ROWS = "firebreak_locked_incident_rows"
 
 
 def lock_by_dedup_key(session: Session, dedup_key: str) -> IncidentRow | None:
     """The incident for ``dedup_key``, row-locked so concurrent updates of one group queue up."""
     statement = select(IncidentRow).where(IncidentRow.dedup_key == dedup_key).with_for_update()
-    return session.scalars(statement).one_or_none()
+    row = session.scalars(statement).one_or_none()
+    if row is not None:
+        # The identity map holds rows weakly: keep this one for the transaction so the save
+        # that follows finds it there instead of selecting it again.
+        session.info.setdefault(_LOCKED_ROWS, []).append(row)
+    return row
 
 
 def find_or_declare(session: Session, dedup_key: str, declare: Callable[[], Incident]) -> tuple[Incident, bool]:

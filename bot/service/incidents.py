@@ -121,11 +121,11 @@ class IncidentService:
         self._record(session, incident, entries, now=self.clock.now())
 
     def _record(self, session: Session, incident: Incident, entries: list[TimelineEntry], *, now: Any, is_new: bool = False) -> None:
-        rows = IncidentRepository.append(session, incident.number, entries)
+        ids = IncidentRepository.append(session, incident.number, entries)
         change = Change(
             session=session,
             incident=incident,
-            entries=[RecordedEntry(row.id, entry) for row, entry in zip(rows, entries, strict=True)],
+            entries=[RecordedEntry(entry_id, entry) for entry_id, entry in zip(ids, entries, strict=True)],
             now=now,
             is_new=is_new,
         )

@@ -144,3 +144,21 @@ def test_drain_delivers_everything(sessions: SessionFactory, clock: FrozenClock)
     assert asyncio.run(worker.drain(timeout=20))
     assert sorted(key for key, _ in peer.calls) == sorted(f"k{n}" for n in range(50))
     assert len(peer.calls) == 50
+
+
+def test_a_deferral_before_sending_is_not_an_attempt_and_waits_only_its_pace(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """Local pacing in a storm: no exponential backoff, no "retry", never dead-lettered by it."""
+    peer = RecordingPeer()
+    peer.failures["k1"] = [DeliveryError("paced", retry_after=2.5, not_sent=True) for _ in range(8)]
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock, max_attempts=3)
+    put(sessions, clock, "k1")
+    for _ in range(8):
+        assert asyncio.run(worker.run_once()) == 1
+        row = rows(sessions)["k1"]
+        assert row.status == "pending" and row.attempts == 0
+        waited = (row.next_attempt_at.replace(tzinfo=None) - clock.now().replace(tzinfo=None)).total_seconds()
+        assert waited == 2.5
+        clock.advance(seconds=2.5)
+    assert asyncio.run(worker.run_once()) == 1
+    assert rows(sessions)["k1"].status == "delivered"
+    assert [attempt for _key, attempt in peer.calls] == [1] * 9  # never told it is a retry

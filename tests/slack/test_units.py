@@ -164,3 +164,35 @@ def test_post_message_is_paced_per_channel() -> None:
     with pytest.raises(DeliveryError):
         asyncio.run(pacer.wait_turn("chat.postMessage", "C1"))
     asyncio.run(pacer.wait_turn("users.info"))  # untiered methods are not paced
+
+
+def test_a_pacing_deferral_is_not_sent_only_before_the_first_call_of_a_delivery() -> None:
+    from bot.chat.slack.gateway import SlackGateway, counting_calls
+
+    ticker = Ticker()
+    pacer = Pacer(monotonic=ticker, sleep=ticker.sleep, max_wait=0, tiers={"conversations.create": Tier(per_minute=20, burst=1)})
+
+    class Client:
+        async def auth_test(self) -> object:
+            return type("R", (), {"data": {"ok": True}})()
+
+    gateway = SlackGateway(Client(), pacer)  # type: ignore[arg-type]
+
+    async def deliver(first: str | None) -> DeliveryError:
+        with counting_calls():
+            if first:
+                await gateway.call(first)
+            with pytest.raises(DeliveryError) as raised:
+                await gateway.call("conversations.create", name="inc-1")
+            return raised.value
+
+    asyncio.run(pacer.wait_turn("conversations.create"))  # the bucket is empty now
+    assert asyncio.run(deliver(None)).not_sent
+    assert not asyncio.run(deliver("auth.test")).not_sent  # something reached Slack first
+
+    async def outside_a_delivery() -> DeliveryError:
+        with pytest.raises(DeliveryError) as raised:
+            await gateway.call("conversations.create", name="inc-1")
+        return raised.value
+
+    assert not asyncio.run(outside_a_delivery()).not_sent  # unknown: keep the careful default

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.chat import operations as ops
 from bot.chat.slack import messaging, setup
 from bot.chat.slack.blocks import StepView
-from bot.chat.slack.gateway import SlackGateway
+from bot.chat.slack.gateway import SlackGateway, counting_calls
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.clock import Clock
 from bot.domain.errors import IncidentNotFound
@@ -80,6 +80,7 @@ class SlackDeliverer:
         if operation is None:
             raise DeliveryError(f"Slack cannot do {message.operation!r}", retryable=False)
         try:
-            return await operation(self.context, message)
+            with counting_calls():
+                return await operation(self.context, message)
         except IncidentNotFound as error:
             raise DeliveryError(str(error), retryable=False) from error

@@ -10,8 +10,10 @@ a permanent failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -30,6 +32,19 @@ TRANSIENT_ERRORS = frozenset(
 
 #: How many pages of conversations.list a name lookup may read (1000 channels each).
 MAX_LIST_PAGES = 20
+
+#: Calls made so far by the delivery running in this task (see ``counting_calls``).
+_SENT_IN_DELIVERY: ContextVar[list[int] | None] = ContextVar("firebreak_slack_calls_in_delivery", default=None)
+
+
+@contextlib.contextmanager
+def counting_calls() -> Iterator[None]:
+    """Around one delivery: lets a pacing deferral tell whether anything was sent before it."""
+    token = _SENT_IN_DELIVERY.set([0])
+    try:
+        yield
+    finally:
+        _SENT_IN_DELIVERY.reset(token)
 
 
 class SlackCallFailed(DeliveryError):
@@ -52,7 +67,16 @@ class SlackGateway:
 
     async def call(self, method: str, **arguments: Any) -> dict[str, Any]:
         channel = arguments.get("channel") or arguments.get("channel_id")
-        await self.pacer.wait_turn(method, channel)
+        sent = _SENT_IN_DELIVERY.get()
+        try:
+            await self.pacer.wait_turn(method, channel)
+        except DeliveryError as deferred:
+            # "Nothing sent" holds only for the whole delivery: an earlier call of the same
+            # operation (a channel created, a summary posted) makes the next attempt a retry.
+            deferred.not_sent = deferred.not_sent and sent is not None and sent[0] == 0
+            raise
+        if sent is not None:
+            sent[0] += 1
         function = getattr(self.client, method.replace(".", "_"))
         try:
             response = await function(**arguments)

@@ -67,7 +67,7 @@ class _Bucket:
         if self.tokens < 1.0:
             wait = max(wait, (1.0 - self.tokens) / self.rate)
         if wait > max_wait:
-            raise DeliveryError(f"paced: next call in {wait:.1f}s", retry_after=wait)
+            raise DeliveryError(f"paced: next call in {wait:.1f}s", retry_after=wait, not_sent=True)
         self.tokens -= 1.0
         return wait
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.domain.clock import as_utc
@@ -125,22 +126,23 @@ def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime
     statement = select(AlertRow).where(AlertRow.incident_id == number, AlertRow.fingerprint.in_(list(incoming)))
     stored = {row.fingerprint: row for row in session.scalars(statement)}
     merge = Merge()
+    new_rows: list[dict[str, Any]] = []
     for fingerprint, alert in incoming.items():
         row = stored.get(fingerprint)
         if row is None:
-            session.add(
-                AlertRow(
-                    incident_id=number,
-                    fingerprint=fingerprint,
-                    status=alert.status,
-                    labels=dict(alert.labels),
-                    annotations=dict(alert.annotations),
-                    starts_at=alert.starts_at,
-                    ends_at=alert.ends_at,
-                    generator_url=alert.generator_url or None,
-                    first_seen_at=now,
-                    updated_at=now,
-                )
+            new_rows.append(
+                {
+                    "incident_id": number,
+                    "fingerprint": fingerprint,
+                    "status": alert.status,
+                    "labels": dict(alert.labels),
+                    "annotations": dict(alert.annotations),
+                    "starts_at": alert.starts_at,
+                    "ends_at": alert.ends_at,
+                    "generator_url": alert.generator_url or None,
+                    "first_seen_at": now,
+                    "updated_at": now,
+                }
             )
         elif row.status == alert.status or _stale(row, alert):
             continue
@@ -156,6 +158,9 @@ def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime
             merge.refired.append(alert)
         else:
             merge.resolved += 1
+    if new_rows:
+        # One executemany, not one ORM object per alert: a storm brings thousands.
+        session.connection().execute(insert(AlertRow), new_rows)
     session.flush()
     return merge
 

@@ -1,0 +1,67 @@
+"""Each benchmark script, run as a user runs it with tiny parameters: its output parses and
+its correctness figures hold (exactly one incident per group, nothing lost, every command
+landed). Speed is not asserted here: the numbers are in the README, measured on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.processes import ROOT
+
+
+def run_bench(module: str, *args: str, timeout: float = 120) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def number(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    assert found, f"{pattern!r} not in output:\n{text}"
+    return float(found.group(1))
+
+
+def test_ingest_bench_stores_every_accepted_alert(db_backend: str) -> None:
+    output = run_bench(
+        "bench.ingest_bench", "--requests", "40", "--concurrency", "4", "--rate", "20", "--duration", "1",
+        "--databases", "postgres" if db_backend == "postgres" else "sqlite",
+    )
+    assert number(r"ratio firebreak/reference throughput: ([\d.]+)", output) > 0
+    assert number(r"firebreak p99 at 20 req/s: ([\d.]+) ms", output) > 0
+    assert "all firebreak answers 200: True" in output
+    stored = re.search(r"firebreak alerts stored: (\d+) of (\d+) answered 200; lost: (-?\d+)", output)
+    assert stored, output
+    assert stored.group(1) == stored.group(2) == str((40 + 20) * 10) and stored.group(3) == "0"
+    assert number(r"firebreak incidents: (\d+) \(groups", output) == 40 + 20
+
+
+def test_storm_bench_opens_one_incident_per_group_and_loses_nothing(db_url: str) -> None:
+    output = run_bench(
+        "bench.storm_bench", "--groups", "4", "--alerts", "80", "--seconds", "1", "--webhooks", "2",
+        "--rate-limit-scale", "60", "--timeout", "60", "--database-url", db_url,
+    )
+    assert number(r"incidents created: (\d+)", output) == 4
+    assert re.search(r"alerts stored: 80 of 80 sent; lost: 0\b", output), output
+    assert "outbox drained: True" in output
+    assert number(r"channels ready: (\d+)", output) == 4
+    assert number(r"all ready after ([\d.]+) s", output) > 0
+    assert number(r"slack calls: (\d+)", output) >= number(r"set-up calls: (\d+)", output) > 0
+    assert number(r"= ([\d.]+) per alert", output) >= 0
+    assert number(r"429s served: (\d+)", output) >= 0
+    assert number(r"peak RSS \(VmHWM\): (\d+) MiB", output) > 0
+
+
+@pytest.mark.parametrize("commands", [8])
+def test_slash_bench_acknowledges_and_lands_every_command(db_url: str, commands: int) -> None:
+    output = run_bench("bench.slash_bench", "--commands", str(commands), "--rate-limit-scale", "60", "--database-url", db_url)
+    assert re.search(rf"{commands} /incident note, {commands} at once; statuses \{{200: {commands}\}}; transport errors 0", output), output
+    assert number(r"p50 ([\d.]+) ms", output) <= number(r"p99 ([\d.]+) ms", output)
+    assert f"notes on the timeline: {commands} of {commands}; all landed: True" in output
+    assert f"replies through response_url: {commands} of {commands}" in output
