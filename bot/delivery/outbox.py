@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,25 @@ PENDING = "pending"
 IN_FLIGHT = "in_flight"
 DELIVERED = "delivered"
 FAILED = "failed"
+
+
+_OUTBOX = OutboxRow.__table__
+
+#: Built once: Core statements with bound parameters hit SQLAlchemy's compiled cache on
+#: every call, which matters on the webhook hot path (one enqueue per change or more).
+_FOLD = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.coalesce_key == bindparam("fold_key"),
+        _OUTBOX.c.status == PENDING,
+        _OUTBOX.c.attempts == 0,
+    )
+    .values(payload=bindparam("fold_payload", type_=_OUTBOX.c.payload.type))
+)
+_INSERTS = {
+    name: dialect.insert(_OUTBOX).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_OUTBOX.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def enqueue(
@@ -37,12 +56,7 @@ def enqueue(
 ) -> bool:
     """Queue one message; returns False when it was a duplicate or was coalesced."""
     if coalesce_key is not None:
-        folded = session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.coalesce_key == coalesce_key, OutboxRow.status == PENDING, OutboxRow.attempts == 0)
-            .values(payload=payload)
-            .execution_options(synchronize_session=False)  # nobody holds outbox rows in this session
-        )
+        folded = session.execute(_FOLD, {"fold_key": coalesce_key, "fold_payload": payload})
         if folded.rowcount:
             return False
     values = {
@@ -58,12 +72,9 @@ def enqueue(
         "next_attempt_at": not_before or now,
         "created_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # RETURNING, not rowcount: an ORM-enabled INSERT does not report a usable rowcount on
-    # PostgreSQL, and the caller must know whether this was a duplicate.
-    statement = insert(OutboxRow).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    inserted = session.execute(statement.returning(OutboxRow.id)).scalar_one_or_none()
+    # RETURNING, not rowcount: the caller must know whether this was a duplicate, and
+    # drivers differ on the rowcount of an INSERT … ON CONFLICT DO NOTHING.
+    inserted = session.execute(_INSERTS[session.get_bind().dialect.name], values).scalar_one_or_none()
     return inserted is not None
 
 
