@@ -35,11 +35,11 @@ from bot.service.chat_notifications import CHAT, notify_chat
 from bot.service.incidents import IncidentService
 from bot.service.oncall import NoOncallDirectory, OncallDirectory
 from bot.settings import Settings
-from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
-from bot.wiring.playbook_slack import connect as connect_playbooks_to_slack
 from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
+from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
+from bot.wiring.playbook_slack import connect as connect_playbooks_to_slack
 
 if TYPE_CHECKING:
     from bot.guided import GuidedSteps

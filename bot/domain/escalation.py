@@ -24,7 +24,7 @@ from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 
 
-class Condition(str, enum.Enum):
+class Condition(enum.StrEnum):
     """A level fires only while its condition still holds."""
 
     UNACKNOWLEDGED = "unacknowledged"
@@ -49,7 +49,7 @@ class Condition(str, enum.Enum):
             raise ValueError(f"unknown escalation condition {text!r}: use unacknowledged or unresolved") from None
 
 
-class TargetKind(str, enum.Enum):
+class TargetKind(enum.StrEnum):
     """The same keys as a playbook target (exactly one per target)."""
 
     SLACK_USER = "slack_user"
@@ -251,7 +251,7 @@ def reminder_entry(incident: Incident, *, quiet: int, at: datetime) -> TimelineE
 
 
 def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]

@@ -23,11 +23,11 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from bot.domain.durations import format_duration
 from bot.domain.errors import InvalidCommand
 from bot.domain.incident import Incident, Role, Status
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.guided.service import SYSTEM_ACTOR, EscalateNow
-from bot.domain.durations import format_duration
 from bot.playbooks.guide import PENDING
 from bot.service.incidents import IncidentService
 from bot.store.models import IncidentRow, PlaybookRunRow, PlaybookStepRow

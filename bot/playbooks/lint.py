@@ -67,14 +67,14 @@ def _check_playbook(shown: str, playbook: Playbook, document: MarkedDocument) ->
             where = ("phases", p_index, "steps", s_index)
             if step.on_deadline == "escalate" and playbook.escalation is None:
                 problems.append(
-                    LintProblem(shown, document.line_of(where + ("on_deadline",)), "on_deadline: escalate but the playbook has no escalation policy")
+                    LintProblem(shown, document.line_of((*where, "on_deadline")), "on_deadline: escalate but the playbook has no escalation policy")
                 )
             if step.escalate_to and step.escalate_to not in level_names:
                 known = ", ".join(str(name) for name in level_names) or "none"
                 problems.append(
                     LintProblem(
                         shown,
-                        document.line_of(where + ("escalate_to",)),
+                        document.line_of((*where, "escalate_to")),
                         f"escalate_to {step.escalate_to!r} is not an escalation level (levels: {known})",
                     )
                 )

@@ -49,11 +49,11 @@ def _walk(node: yaml.Node, path: Path, document: MarkedDocument) -> None:
             key = str(key_node.value)
             line = key_node.start_mark.line + 1
             if key in seen:
-                document.duplicate_keys.append((".".join(map(str, path + (key,))), line))
+                document.duplicate_keys.append((".".join(map(str, (*path, key))), line))
             seen.add(key)
-            document.lines[path + (key,)] = line
-            _walk(value_node, path + (key,), document)
+            document.lines[(*path, key)] = line
+            _walk(value_node, (*path, key), document)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            document.lines[path + (index,)] = item.start_mark.line + 1
-            _walk(item, path + (index,), document)
+            document.lines[(*path, index)] = item.start_mark.line + 1
+            _walk(item, (*path, index), document)

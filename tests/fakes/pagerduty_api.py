@@ -156,7 +156,7 @@ class FakePagerDuty:
 
     # ----------------------------------------------------------------- HTTP
     def _handle(self, request: Request) -> Response:
-        for method, pattern, name, fn in ROUTES:
+        for method, pattern, name, fn in ROUTES:  # noqa: B007 (name and fn are used after the break)
             match = pattern.match(request.path)
             if match and request.method == method:
                 break

@@ -1,9 +1,9 @@
 import pytest
 from pydantic import ValidationError
 
+from bot.domain.durations import format_duration
 from bot.domain.severity import Severity
 from bot.playbooks import Playbook, parse_duration
-from bot.domain.durations import format_duration
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,7 @@ def test_tables_severity_escalation_and_unplaced_content() -> None:
     assert cache.match.title_keywords == ["cache unavailable"]
     assert [s.text for s in cache.phases[0].steps] == ["Check the cache pods", "Restart the cache"]
     # file-wide escalation matrix applies to incident playbooks
-    assert [(l.name, l.delay, l.targets[0].value) for l in cache.escalation.levels] == [
+    assert [(level.name, level.delay, level.targets[0].value) for level in cache.escalation.levels] == [
         ("L1", "0s", "Primary on-call"), ("L2", "10m", "Team lead"), ("L3", "30m", "Head of engineering"),
     ]
     assert [(d.level, d.name, d.description) for d in cache.severity_definitions] == [
@@ -120,7 +120,7 @@ def test_escalation_path_with_windows() -> None:
     text = (FIXTURES / "procedures.md").read_text() + "\n## Disk Full Issues\n\n1. Free space\n"
     result = import_text(text, "procedures.md")
     disk = by_id(result.playbooks)["disk-full-issues"]
-    assert [(l.name, l.delay, l.targets[0].value) for l in disk.escalation.levels] == [
+    assert [(level.name, level.delay, level.targets[0].value) for level in disk.escalation.levels] == [
         ("L1", "0s", "On-call engineer"), ("L2", "5m", "senior engineer"), ("L3", "20m", "engineering manager"),
     ]
     assert disk.match.title_keywords == ["disk full issues", "disk full"]
@@ -130,7 +130,7 @@ def test_missing_delays_are_assumed_and_reported() -> None:
     text = "# Ops\n\n## Escalation\n\n1. **Level 1**: On-call engineer\n2. **Level 2**: Team lead\n\n## Troubleshooting\n\n### API Down\n\n1. Check pods\n"
     result = import_text(text, "ops.md")
     api = by_id(result.playbooks)["api-down"]
-    assert [(l.name, l.delay) for l in api.escalation.levels] == [("L1", "0s"), ("L2", "15m")]
+    assert [(level.name, level.delay) for level in api.escalation.levels] == [("L1", "0s"), ("L2", "15m")]
     assert any("assumed 15m" in a for a in result.report.assumptions)
 
 
@@ -153,7 +153,7 @@ def test_written_files_round_trip_and_lint(tmp_path: Path) -> None:
     for name in ("headings.md", "bold_labels.md", "tables.md", "procedures.md"):
         result = import_runbook(FIXTURES / name, existing_ids={p.stem for p in tmp_path.glob("*.yaml")})
         written = write_playbooks(result.playbooks, tmp_path)
-        for playbook, path in zip(result.playbooks, written):
+        for playbook, path in zip(result.playbooks, written, strict=False):
             import yaml
 
             assert Playbook.model_validate(yaml.safe_load(path.read_text())) == playbook

@@ -55,7 +55,7 @@ def test_p1_gets_a_channel_with_topic_pin_invites_bookmarks_and_announcement(
     assert sorted(b["title"] for b in channel.bookmarks) == ["dashboard", "runbook"]
     first = fake_slack.messages(name)[0]
     assert first["ts"] == summary_ts
-    actions = [b for b in first["blocks"] if b["type"] == "actions"][0]
+    actions = next(b for b in first["blocks"] if b["type"] == "actions")
     assert [e["text"]["text"] for e in actions["elements"]] == ["Acknowledge", "Mitigated", "Resolve", "Escalate"]
     announcements = [m["text"] for m in fake_slack.messages("#incidents")]
     assert announcements == [f"🚨 INC-{number} [P1] Checkout is failing — join <#{channel_id}>"]
@@ -94,7 +94,7 @@ def test_raising_a_p3_to_p1_opens_a_channel(slack: Container, fake_slack: FakeSl
     drive(slack, clock)
     slack.service.change_severity(number, Severity.P1, actor="<@U0BOB|bob>", source=Source.SLACK)
     drive(slack, clock)
-    channel_id, name, _ = refs(slack, number)
+    channel_id, _name, _ = refs(slack, number)
     assert channel_id and fake_slack.channel(f"inc-{number}-slow-search").id == channel_id
     assert methods(fake_slack)["conversations.create"] == 1
 

@@ -22,7 +22,7 @@ from bot.chat.slack.identity import same_person
 from bot.domain.incident import Incident, Role
 
 
-class ButtonAction(str, enum.Enum):
+class ButtonAction(enum.StrEnum):
     ACK = "ack"
     MITIGATE = "mitigate"
     RESOLVE = "resolve"

@@ -193,7 +193,7 @@ async def pin_summary(context: DeliveryContext, message: OutboxMessage) -> Deliv
 
 async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     payload = message.payload
-    incident, refs = store.load(context.sessions, int(payload["number"]))
+    _incident, refs = store.load(context.sessions, int(payload["number"]))
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
     gateway = context.gateway

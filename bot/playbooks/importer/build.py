@@ -408,7 +408,7 @@ class RunbookBuilder:
     def _playbook(self, draft: Draft, file_policy) -> Playbook:  # type: ignore[no-untyped-def]
         playbook_id = draft.id
         levels = list(draft.levels)
-        for step, rule in draft.deadline_steps:
+        for _step, rule in draft.deadline_steps:
             rule.name = None
             levels.append(rule)
         policy, assumptions = esc.build_policy(levels)
@@ -417,7 +417,7 @@ class RunbookBuilder:
             draft.notes.append(("escalation", draft.section.line, "assumption", f"Importer assumption: {assumption}"))
         if policy is not None:
             for step, rule in draft.deadline_steps:
-                level = next(l for l in policy.levels if l.description == rule.description)
+                level = next(candidate for candidate in policy.levels if candidate.description == rule.description)
                 step.deadline = as_duration(rule.delay or 0)
                 step.on_deadline = "escalate"
                 step.escalate_to = level.name
