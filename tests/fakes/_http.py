@@ -216,3 +216,32 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ServedFake:
+    """Lifecycle shared by the fakes: start/stop, a context manager, and the base URL.
+
+    Subclasses set ``self._server`` (a :class:`LoopbackServer`) in their constructor.
+    """
+
+    _server: LoopbackServer
+
+    def start(self) -> Self:
+        """Start serving on an ephemeral loopback port."""
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (idempotent)."""
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (``https`` for a TLS fake)."""
+        return self._server.base_url

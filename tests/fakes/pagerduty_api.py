@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
-from tests.fakes._http import LoopbackServer, Request, Response
+from tests.fakes._http import LoopbackServer, Request, Response, ServedFake
 from tests.fakes.faults import FaultInjector
 from tests.fakes.pagerduty_routes import ROUTES, Route, pd_error
 from tests.fakes.pagerduty_state import Account, seed_default
@@ -25,7 +25,7 @@ DEFAULT_ROUTING_KEY = "R0UTINGKEYF1REBREAK0000000000000"
 ACCEPT_V2 = "application/vnd.pagerduty+json;version=2"
 
 
-class FakePagerDuty:
+class FakePagerDuty(ServedFake):
     """The fake PagerDuty server and account.
 
     ``from_must_be_user``: the ``From`` header must be the email of a known user (real
@@ -60,18 +60,9 @@ class FakePagerDuty:
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> Self:
-        self._server.start()
+        super().start()
         self.account.api_base = self.url
         return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

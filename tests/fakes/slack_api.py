@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl
 
 # Importing the handler modules registers the methods.
 from tests.fakes import slack_chat, slack_conversations, slack_files_views, slack_misc  # noqa: F401
-from tests.fakes._http import LoopbackServer, Request, Response
+from tests.fakes._http import LoopbackServer, Request, Response, ServedFake
 from tests.fakes.faults import FaultInjector
 from tests.fakes.rate_limits import SLACK_METHOD_LIMITS, Limit, RateLimiter
 from tests.fakes.recorder import Call, CallLog
@@ -61,7 +61,7 @@ def _decode_body(request: Request) -> dict[str, Any]:
     raise SlackError("invalid_form_data")
 
 
-class FakeSlack:
+class FakeSlack(ServedFake):
     """The fake Slack Web API server plus its workspace state.
 
     ``rate_limit_scale``: None disables pacing; 1.0 enforces Slack's real tiers; 60 makes
@@ -89,25 +89,7 @@ class FakeSlack:
         self._server = LoopbackServer(self._handle)
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> Self:
-        """Start serving on an ephemeral loopback port."""
-        self._server.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop the server (idempotent)."""
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return self._server.base_url
 
     @property
     def api_url(self) -> str:

@@ -12,9 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
-from tests.fakes._http import LoopbackServer, Request, Response
+from tests.fakes._http import LoopbackServer, Request, Response, ServedFake
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Received:
         return json.loads(self.body)
 
 
-class WebhookReceiver:
+class WebhookReceiver(ServedFake):
     """Records every request; answers ``status`` (changeable at runtime, e.g. 500 to force retries)."""
 
     def __init__(self, *, status: int = 200) -> None:
@@ -41,22 +41,6 @@ class WebhookReceiver:
         self._cond = threading.Condition()
         self._server = LoopbackServer(self._handle)
 
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
 
     def url(self, path: str = "/webhook") -> str:
         """Full URL of ``path`` on this receiver."""
