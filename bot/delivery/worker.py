@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from bot.delivery.message import Deliverer, DeliveryError, DeliveryResult, OutboxMessage
 from bot.delivery.outbox import DELIVERED, FAILED, IN_FLIGHT, PENDING
@@ -110,15 +110,26 @@ class DeliveryWorker:
         with self._sessions.begin() as session:
             due = (OutboxRow.status == PENDING) & (OutboxRow.next_attempt_at <= now)
             expired = (OutboxRow.status == IN_FLIGHT) & (OutboxRow.locked_until < now)
-            statement = select(OutboxRow).where(due | expired).order_by(OutboxRow.id).limit(self._batch_size * 4)
+            # Only heads of their conversation count towards the limit: otherwise a backlog of
+            # posts waiting behind a failing one fills the window and starves everything
+            # after it (a PagerDuty page behind a Slack outage).
+            earlier = aliased(OutboxRow)
+            blocked = (
+                select(earlier.id)
+                .where(
+                    earlier.ordering_key == OutboxRow.ordering_key,
+                    earlier.id < OutboxRow.id,
+                    earlier.status.in_((PENDING, IN_FLIGHT)),
+                )
+                .exists()
+            )
+            head = OutboxRow.ordering_key.is_(None) | ~blocked
+            statement = select(OutboxRow).where(due | expired, head).order_by(OutboxRow.id).limit(self._batch_size * 4)
             if session.get_bind().dialect.name == "postgresql":
                 statement = statement.with_for_update(skip_locked=True)
             candidates = list(session.scalars(statement))
-            heads = self._ordering_heads(session, {row.ordering_key for row in candidates if row.ordering_key})
             claimed: list[OutboxMessage] = []
             for row in candidates:
-                if row.ordering_key is not None and heads.get(row.ordering_key) != row.id:
-                    continue
                 row.status = IN_FLIGHT
                 row.locked_until = now + self._lease
                 row.locked_by = self.worker_id
@@ -137,17 +148,6 @@ class DeliveryWorker:
                 if len(claimed) >= self._batch_size:
                     break
             return claimed
-
-    @staticmethod
-    def _ordering_heads(session: Session, keys: set[str]) -> dict[str, int]:
-        if not keys:
-            return {}
-        statement = (
-            select(OutboxRow.ordering_key, func.min(OutboxRow.id))
-            .where(OutboxRow.ordering_key.in_(keys), OutboxRow.status.in_((PENDING, IN_FLIGHT)))
-            .group_by(OutboxRow.ordering_key)
-        )
-        return {key: head for key, head in session.execute(statement)}
 
     def _undelivered(self) -> int:
         with self._sessions() as session:

@@ -162,3 +162,20 @@ def test_a_deferral_before_sending_is_not_an_attempt_and_waits_only_its_pace(ses
     assert asyncio.run(worker.run_once()) == 1
     assert rows(sessions)["k1"].status == "delivered"
     assert [attempt for _key, attempt in peer.calls] == [1] * 9  # never told it is a retry
+
+
+def test_a_blocked_conversation_backlog_does_not_starve_other_targets(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """200 posts stuck behind a failing head must not keep a page from going out."""
+    peer = RecordingPeer()
+    peer.failures["c0"] = [DeliveryError("slack down") for _ in range(50)]
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock, batch_size=8)
+    for n in range(200):
+        put(sessions, clock, f"c{n}", ordering_key="channel-1")
+    put(sessions, clock, "page")
+    for _ in range(3):
+        asyncio.run(worker.run_once())
+        clock.advance(seconds=600)
+    delivered = {key for key, _attempt in peer.calls if key != "c0"}
+    assert "page" in delivered
+    assert rows(sessions)["page"].status == "delivered"
+    assert rows(sessions)["c1"].status == "pending"  # still behind its failing head, in order
