@@ -229,3 +229,21 @@ def test_incident_row_is_locked_and_found_by_dedup_key(am_container: Container) 
     with am_container.sessions() as session:
         found = session.scalars(select(IncidentRow).where(IncidentRow.dedup_key == "am:" + group["groupKey"])).one()
     assert found.source == "alertmanager"
+
+
+def test_times_with_a_utc_offset_keep_their_order(am_container: Container) -> None:
+    """10:05+02:00 is after 10:00+02:00 on every database (SQLite drops offsets if we let it)."""
+    group = firing_group(severity="critical")
+    group["alerts"][0]["startsAt"] = "2026-03-14T10:00:00+02:00"
+    ended = resolved(group)
+    ended["alerts"][0]["endsAt"] = "2026-03-14T10:05:00+02:00"
+    refired = copy.deepcopy(group)
+    refired["alerts"][0]["startsAt"] = "2026-03-14T10:30:00+02:00"
+    with client(am_container) as http:
+        http.post(URL, json=group, headers=bearer())
+        assert http.post(URL, json=ended, headers=bearer()).json()["status"] == "updated"
+        assert http.post(URL, json=refired, headers=bearer()).json()["status"] == "updated"
+    stored = rows(am_container, AlertRow)[0]
+    assert stored.status == "firing"
+    assert stored.starts_at.isoformat() == "2026-03-14T08:30:00+00:00"
+    assert kinds(am_container).count(EntryKind.ALERT_RESOLVED.value) == 1
