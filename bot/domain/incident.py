@@ -57,6 +57,10 @@ _VERB = {
 }
 
 
+#: The largest number a 32-bit INTEGER column holds; anything above cannot be an incident.
+MAX_NUMBER = 2**31 - 1
+
+
 def format_number(number: int) -> str:
     return f"INC-{number}"
 
@@ -64,7 +68,7 @@ def format_number(number: int) -> str:
 def parse_number(text: str) -> int:
     """``INC-42``, ``inc-42``, ``#42`` and ``42`` all name incident 42."""
     cleaned = text.strip().upper().removeprefix("INC-").removeprefix("INC").lstrip("#")
-    if not cleaned.isdigit() or int(cleaned) <= 0:
+    if not (cleaned.isascii() and cleaned.isdigit()) or not 0 < int(cleaned) <= MAX_NUMBER:
         raise InvalidCommand(f"{text!r} is not an incident number (expected INC-42 or 42)")
     return int(cleaned)
 

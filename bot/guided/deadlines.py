@@ -7,7 +7,7 @@ the incident row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a replica busy with 
 until the next tick), which is the same lock order ``/incident step done`` uses, so the two
 never deadlock and a step marked done a moment before the deadline does not fire.
 
-``escalate`` calls the injected ``escalate_now(number, reason)`` after that commit (it opens
+``escalate`` calls the injected ``escalate_now(number, reason, level)`` after that commit (it opens
 its own transaction). A crash between the commit and the call loses that one call; the
 STEP_DEADLINE entry and its chat post still say escalation is needed.
 """
@@ -129,7 +129,7 @@ def fire_due_step_deadlines(service: IncidentService, now: datetime, *, escalate
     with service.sessions() as session:
         numbers = _due_incidents(session, now)
     fired = 0
-    escalations: dict[int, list[str]] = defaultdict(list)
+    escalations: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
     for number in numbers:
         with service.sessions.begin() as session:
             locked = session.scalars(
@@ -148,14 +148,15 @@ def fire_due_step_deadlines(service: IncidentService, now: datetime, *, escalate
             for row in claimed:
                 if row.on_deadline == "escalate":
                     target = f" to {row.escalate_to}" if row.escalate_to else ""
-                    escalations[number].append(f"playbook step {row.step} ({row.text}) not done within its deadline; escalate{target}")
+                    reason = f"playbook step {row.step} ({row.text}) not done within its deadline; escalate{target}"
+                    escalations[number].append((reason, row.escalate_to))
             fired += len(claimed)
         service.notify_committed()
     if escalate_now is not None:
         for number, reasons in escalations.items():
-            for reason in reasons:
+            for reason, level_name in reasons:
                 try:
-                    escalate_now(number, reason)
+                    escalate_now(number, reason, level_name)
                 except Exception:  # one failing escalation must not stop the others
                     log.exception("escalate_now failed", extra={"incident": number})
     return fired

@@ -31,7 +31,8 @@ from bot.store.models import IncidentRow
 log = logging.getLogger(__name__)
 
 #: ``escalate_now(number, reason)``: the escalation engine's "escalate this incident now".
-EscalateNow = Callable[[int, str], None]
+#: ``(incident number, reason, level named by the step's escalate_to or None)``
+EscalateNow = Callable[[int, str, str | None], None]
 
 AUTO = "auto"
 MANUAL = "manual"

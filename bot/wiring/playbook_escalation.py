@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from bot.domain.escalation import EscalationPolicy
 from bot.domain.escalation_parse import policy_from_levels
 from bot.domain.incident import Incident
 from bot.domain.timeline import Source
+from bot.store.incidents import IncidentRepository, to_domain
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.container import Container
     from bot.playbooks.registry import PlaybookRegistry
+    from bot.schedule import EscalationEngine
 
 #: Who the timeline names when a missed playbook step escalates.
 DEADLINE_ACTOR = "firebreak"
@@ -39,7 +44,30 @@ def connect(container: Container) -> None:
         return
     engine.planner.lookup = playbook_policy_lookup(guided.registry)
 
-    def escalate_now(number: int, reason: str) -> None:
-        engine.escalate_now(number, actor=DEADLINE_ACTOR, source=Source.SCHEDULER, reason=reason)
+    def escalate_now(number: int, reason: str, level_name: str | None = None) -> None:
+        if should_escalate(engine, number, level_name):
+            engine.escalate_now(number, actor=DEADLINE_ACTOR, source=Source.SCHEDULER, reason=reason)
 
     guided.deadlines.escalate_now = escalate_now
+
+
+def should_escalate(engine: EscalationEngine, number: int, level_name: str | None) -> bool:
+    """A missed step escalates under the same rules as the timers, never around them.
+
+    Not for severities that do not escalate on their own (P3, INFO), not when the level it
+    names was already reached (the timer got there first), and not when the next level's
+    condition no longer holds (an ``unacknowledged`` level after an acknowledge). The
+    STEP_DEADLINE entry and its chat post still say the step was missed.
+    """
+    with engine.service.sessions() as session:
+        row = IncidentRepository.get_row(session, number)
+        incident, current = to_domain(row), row.escalation_level
+    if incident.severity not in engine.planner.speed:
+        return False
+    policy = engine.planner.policy_for(incident)
+    names = [level.name for level in policy.levels]
+    target = names.index(level_name) + 1 if level_name in names else current + 1
+    if target <= current or current >= len(policy.levels):
+        log.info("missed step does not escalate", extra={"incident": number, "level": current, "target": target})
+        return False
+    return policy.level(current + 1).condition.holds(incident.status)

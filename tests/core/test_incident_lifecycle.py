@@ -115,7 +115,7 @@ def test_parse_number(text: str, number: int) -> None:
     assert parse_number(text) == number
 
 
-@pytest.mark.parametrize("text", ["INC-", "abc", "0", "-3"])
+@pytest.mark.parametrize("text", ["INC-", "abc", "0", "-3", "²", "INC-99999999999999999999", str(2**31)])
 def test_parse_number_rejects(text: str) -> None:
     with pytest.raises(InvalidCommand):
         parse_number(text)

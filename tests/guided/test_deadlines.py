@@ -71,15 +71,15 @@ def test_each_deadline_fires_once_when_it_passes(timed: Container, clock: Frozen
 
 def test_escalate_calls_the_injected_engine_after_commit(timed: Container, clock: FrozenClock) -> None:
     number, _ = declare(timed)
-    calls: list[tuple[int, str, int]] = []
+    calls: list[tuple[int, str, str | None, int]] = []
 
-    def escalate_now(incident_number: int, reason: str) -> None:
+    def escalate_now(incident_number: int, reason: str, level: str | None) -> None:
         # Called after the claim committed: the STEP_DEADLINE entry is already visible.
-        calls.append((incident_number, reason, len(deadline_entries(timed, incident_number))))
+        calls.append((incident_number, reason, level, len(deadline_entries(timed, incident_number))))
 
     fired = fire_due_step_deadlines(timed.service, clock.now() + timedelta(minutes=5), escalate_now=escalate_now)
     assert fired == 1
-    assert calls == [(number, "playbook step 1 (Acknowledge and take command.) not done within its deadline; escalate to L1", 1)]
+    assert calls == [(number, "playbook step 1 (Acknowledge and take command.) not done within its deadline; escalate to L1", "L1", 1)]
     assert deadline_entries(timed, number)[0].text.endswith("— escalating to L1")
     assert fire_due_step_deadlines(timed.service, clock.now() + timedelta(minutes=6), escalate_now=escalate_now) == 0
     assert len(calls) == 1

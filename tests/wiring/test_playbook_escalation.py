@@ -83,3 +83,33 @@ def test_missed_step_deadline_escalates_through_the_engine(wired: Container, clo
     wired.escalation.tick()
     levels = [e.data["level"] for e in wired.service.timeline(incident.number) if e.kind is EntryKind.ESCALATED]
     assert levels == [1]
+
+
+def escalated_levels(container: Container, number: int) -> list[int]:
+    return [e.data["level"] for e in container.service.timeline(number) if e.kind is EntryKind.ESCALATED]
+
+
+def test_missed_step_after_acknowledge_does_not_page(wired: Container, clock: FrozenClock) -> None:
+    incident = wired.service.declare(title="Payments failing", severity=Severity.P1, actor="a", source=Source.CONSOLE)
+    wired.service.acknowledge(incident.number, actor="a", source=Source.CONSOLE)
+    clock.advance(seconds=61)
+    assert wired.guided is not None and wired.guided.deadlines.tick() == 1  # the miss is recorded…
+    assert escalated_levels(wired, incident.number) == []  # …but L1 (unacknowledged) no longer applies
+
+
+def test_missed_step_does_not_escalate_a_p3(wired: Container, clock: FrozenClock) -> None:
+    incident = wired.service.declare(title="Payments failing", severity=Severity.P3, actor="a", source=Source.CONSOLE)
+    clock.advance(seconds=61)
+    assert wired.guided is not None and wired.guided.deadlines.tick() == 1
+    assert escalated_levels(wired, incident.number) == []
+
+
+def test_missed_step_naming_a_level_the_timer_reached_adds_nothing(wired: Container, clock: FrozenClock, tmp_path: Path) -> None:
+    incident = wired.service.declare(title="Payments failing", severity=Severity.P1, actor="a", source=Source.CONSOLE)
+    clock.advance(seconds=121)
+    assert wired.escalation is not None and wired.escalation.tick() == 1  # L1 by its timer
+    from bot.wiring.playbook_escalation import should_escalate
+
+    assert should_escalate(wired.escalation, incident.number, "L1") is False
+    assert should_escalate(wired.escalation, incident.number, None) is True  # L2 is unresolved: still holds
+    assert escalated_levels(wired, incident.number) == [1]

@@ -27,7 +27,7 @@ from bot.store.models import InboundEventRow, IncidentRow
 
 SOURCE = "pagerduty"
 #: Our keys: ``INC-<n>`` (Events API trigger) and ``INC-<n>-L<level>`` (escalation pages).
-_OWN_KEY = re.compile(r"^INC-(\d{1,12})(?:-L\d{1,4})?$")
+_OWN_KEY = re.compile(r"^INC-(\d{1,9})(?:-L\d{1,4})?$")
 
 
 class Duplicate(Exception):
