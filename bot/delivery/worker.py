@@ -93,7 +93,11 @@ class DeliveryWorker:
         return len(messages)
 
     async def drain(self, timeout: float = 30.0) -> bool:
-        """Deliver until nothing is pending or in flight; False if time ran out first."""
+        """Deliver until nothing is due or in flight; False if time ran out first.
+
+        Messages backing off towards a later retry (a peer that is down, a target with no
+        deliverer in local mode) do not keep the console waiting.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
@@ -150,8 +154,11 @@ class DeliveryWorker:
             return claimed
 
     def _undelivered(self) -> int:
+        """Messages due now or in flight; those waiting for a later retry do not hold a drain."""
+        now = self._clock.now()
         with self._sessions() as session:
-            statement = select(func.count()).where(OutboxRow.status.in_((PENDING, IN_FLIGHT)))
+            due = (OutboxRow.status == PENDING) & (OutboxRow.next_attempt_at <= now)
+            statement = select(func.count()).where(due | (OutboxRow.status == IN_FLIGHT))
             return int(session.scalar(statement) or 0)
 
     def _complete(self, message: OutboxMessage, result: DeliveryResult) -> None:

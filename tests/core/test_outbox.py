@@ -179,3 +179,14 @@ def test_a_blocked_conversation_backlog_does_not_starve_other_targets(sessions: 
     assert "page" in delivered
     assert rows(sessions)["page"].status == "delivered"
     assert rows(sessions)["c1"].status == "pending"  # still behind its failing head, in order
+
+
+def test_drain_does_not_wait_for_messages_backing_off(sessions: SessionFactory, clock: FrozenClock) -> None:
+    peer = RecordingPeer()
+    peer.failures["later"] = [DeliveryError("peer down", retry_after=600)]
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock)
+    put(sessions, clock, "later")
+    put(sessions, clock, "now")
+    assert asyncio.run(worker.drain(timeout=5)) is True  # the frozen clock never reaches the retry
+    assert rows(sessions)["now"].status == "delivered"
+    assert rows(sessions)["later"].status == "pending"
