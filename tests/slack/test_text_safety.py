@@ -47,3 +47,11 @@ def test_timeline_pages_are_posted_as_rendered_blocks(slack: Container, fake_sla
     pages = [m for m in fake_slack.messages(channel) if m.get("blocks") and "Search slow" in str(m["blocks"]) and "declared" in str(m["blocks"])]
     assert pages, [m.get("text") for m in fake_slack.messages(channel)]
     assert all(block["type"] in ("section", "context", "header", "divider") for block in pages[-1]["blocks"])
+
+
+def test_typed_slash_command_text_is_unescaped_once() -> None:
+    from bot.chat.slack.commands import unescape
+
+    assert unescape("note p99 &gt; 2s &amp;&amp; errors &lt;1%") == "note p99 > 2s && errors <1%"
+    assert unescape("&amp;lt;") == "&lt;"  # one level only: what the person typed
+    assert safe(unescape("p99 &gt; 2s <!channel>")) == "p99 &gt; 2s &lt;!channel&gt;"

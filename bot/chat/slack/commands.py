@@ -25,6 +25,15 @@ log = logging.getLogger(__name__)
 COMMAND = "/incident"
 
 
+def unescape(text: str) -> str:
+    """Slack sends typed text with ``&``, ``<`` and ``>`` escaped; store what was typed.
+
+    Everything we post is escaped again on the way out (bot/chat/slack/text.py), so a note
+    saying ``p99 > 2s`` is neither shown as ``&gt;`` nor able to smuggle in a ``<!channel>``.
+    """
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def register_commands(app: AsyncApp, router: CommandRouter, service: IncidentService) -> None:
     @app.command(COMMAND)
     async def on_incident(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
@@ -36,7 +45,8 @@ def register_commands(app: AsyncApp, router: CommandRouter, service: IncidentSer
             source=Source.SLACK,
             channel_incident=channel_incident,
         )
-        reply = await asyncio.to_thread(router.handle, f"{COMMAND} {command.get('text') or ''}", context)
+        typed = unescape(str(command.get("text") or ""))
+        reply = await asyncio.to_thread(router.handle, f"{COMMAND} {typed}", context)
         if reply.open_declare_form and command.get("trigger_id"):
             await client.views_open(trigger_id=command["trigger_id"], view=declare_modal(channel_id=channel_id))
             return
