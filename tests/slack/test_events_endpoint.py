@@ -245,3 +245,16 @@ def test_app_mention_answers_with_help(slack: Container, fake_slack: FakeSlack, 
         assert posted[0].params["channel"] == general and "/incident declare" in posted[0].params["text"]
 
     run(scenario)
+
+
+def test_a_step_button_from_a_replaced_playbook_is_refused(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    async def scenario() -> None:
+        number, channel = await open_channel(slack, clock)
+        http = SlackHttp(slack)
+        await http.post(block_actions_body("firebreak_step_done", f"{number}:1:some-old-playbook", channel_id=channel), FORM)
+        refused = await eventually(lambda: [c for c in fake_slack.calls("chat.postEphemeral", ok=True) if "no longer follows" in c.params["text"]])
+        assert "some-old-playbook" in refused[0].params["text"]
+        kinds = [e.kind for e in await asyncio.to_thread(slack.service.timeline, number)]
+        assert EntryKind.STEP_DONE not in kinds
+
+    run(scenario)

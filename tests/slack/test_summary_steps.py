@@ -35,7 +35,7 @@ def test_summary_shows_current_phase_steps_and_follows_progress(
     first = step_sections(summary_blocks(fake_slack, slack, number))
     assert len(first) == 1 and first[0].startswith("⬜ *1.* Confirm usage") and "`df -h`" in first[0]
     block = next(b for b in summary_blocks(fake_slack, slack, number) if b.get("block_id", "").startswith("incident_step"))
-    assert [o["value"] for o in block["accessory"]["options"]] == [f"done:{number}:1", f"skip:{number}:1"]
+    assert [o["value"] for o in block["accessory"]["options"]] == [f"done:{number}:1:disk-full", f"skip:{number}:1:disk-full"]
 
     assert slack.guided is not None
     slack.guided.mark(number, 1, "done", actor="<@U0BOB|bob>", source=Source.SLACK)

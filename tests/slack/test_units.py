@@ -83,11 +83,17 @@ def test_topic_names_severity_status_and_commander_within_250() -> None:
 
 
 def test_buttons_map_to_the_typed_commands() -> None:
-    assert command_line(*parse_action({"action_id": "firebreak_ack", "value": "7"})) == "/incident ack INC-7"
-    assert command_line(*parse_action({"action_id": "firebreak_escalate", "value": "7"})) == "/incident escalate INC-7"
-    assert command_line(*parse_action({"action_id": "firebreak_step_done", "value": "7:3"})) == "/incident step done 3 INC-7"
+    def line(action: dict) -> str:  # type: ignore[type-arg]
+        what, number, step, _playbook = parse_action(action)
+        return command_line(what, number, step)
+
+    assert line({"action_id": "firebreak_ack", "value": "7"}) == "/incident ack INC-7"
+    assert line({"action_id": "firebreak_escalate", "value": "7"}) == "/incident escalate INC-7"
+    assert line({"action_id": "firebreak_step_done", "value": "7:3"}) == "/incident step done 3 INC-7"
     menu = {"action_id": "firebreak_step_menu", "selected_option": {"value": "skip:7:4"}}
-    assert command_line(*parse_action(menu)) == "/incident step skip 4 INC-7"
+    assert line(menu) == "/incident step skip 4 INC-7"
+    assert parse_action({"action_id": "firebreak_step_done", "value": "7:3:disk-full"})[3] == "disk-full"
+    assert parse_action({"action_id": "firebreak_step_menu", "selected_option": {"value": "done:7:4:disk-full"}})[3] == "disk-full"
 
 
 def test_permission_rule() -> None:

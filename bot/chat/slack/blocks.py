@@ -70,12 +70,17 @@ def lifecycle_buttons(incident: Incident) -> list[dict[str, Any]]:
     return buttons
 
 
-def step_buttons(number: int, step: int) -> list[dict[str, Any]]:
-    value = f"{number}:{step}"
+def step_buttons(number: int, step: int, playbook_id: str | None = None) -> list[dict[str, Any]]:
+    # The playbook id rides along so a button left over from a replaced playbook is refused.
+    value = f"{number}:{step}:{playbook_id}" if playbook_id else f"{number}:{step}"
     return [_button("step_done", "Done", value, "primary"), _button("step_skip", "Skip", value)]
 
 
-def step_block(number: int, step: StepView) -> dict[str, Any]:
+def _step_value(verb: str, number: int, step: int, playbook_id: str | None) -> str:
+    return f"{verb}:{number}:{step}:{playbook_id}" if playbook_id else f"{verb}:{number}:{step}"
+
+
+def step_block(number: int, step: StepView, playbook_id: str | None = None) -> dict[str, Any]:
     mark = {"done": "☑️", "skipped": "⏭️"}.get(step.state, "⬜")
     block: dict[str, Any] = {
         "type": "section",
@@ -87,8 +92,8 @@ def step_block(number: int, step: StepView) -> dict[str, Any]:
             "type": "overflow",
             "action_id": action_id("step_menu"),
             "options": [
-                {"text": {"type": "plain_text", "text": "Done"}, "value": f"done:{number}:{step.number}"},
-                {"text": {"type": "plain_text", "text": "Skip"}, "value": f"skip:{number}:{step.number}"},
+                {"text": {"type": "plain_text", "text": "Done"}, "value": _step_value("done", number, step.number, playbook_id)},
+                {"text": {"type": "plain_text", "text": "Skip"}, "value": _step_value("skip", number, step.number, playbook_id)},
             ],
         }
     return block
@@ -122,20 +127,20 @@ def summary_blocks(incident: Incident, *, steps: Sequence[StepView] = (), channe
     if steps:
         blocks.append({"type": "divider"})
         # Slack allows 50 blocks a message; keep room for the rest.
-        blocks.extend(step_block(incident.number, step) for step in steps[:40])
+        blocks.extend(step_block(incident.number, step, incident.playbook_id) for step in steps[:40])
     buttons = lifecycle_buttons(incident)
     if buttons:
         blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": buttons})
     return blocks
 
 
-def post_blocks(number: int, text: str, *, step: int | None = None) -> list[dict[str, Any]] | None:
+def post_blocks(number: int, text: str, *, step: int | None = None, playbook_id: str | None = None) -> list[dict[str, Any]] | None:
     """A timeline post; a post about a playbook step (a deadline) carries Done/Skip buttons."""
     if step is None:
         return None
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}},
-        {"type": "actions", "block_id": f"{STEP_BLOCK_PREFIX}_{number}_{step}", "elements": step_buttons(number, step)},
+        {"type": "actions", "block_id": f"{STEP_BLOCK_PREFIX}_{number}_{step}", "elements": step_buttons(number, step, playbook_id)},
     ]
 
 

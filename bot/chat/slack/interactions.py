@@ -38,15 +38,16 @@ _COMMAND_FOR = {
 }
 
 
-def parse_action(action: dict[str, Any]) -> tuple[ButtonAction, int, int | None]:
-    """(what, incident number, step) from a button or the step overflow menu."""
+def parse_action(action: dict[str, Any]) -> tuple[ButtonAction, int, int | None, str | None]:
+    """(what, incident number, step, playbook id) from a button or the step overflow menu."""
     name = str(action["action_id"]).removeprefix(ACTION_PREFIX)
     if name == "step_menu":
-        verb, number, step = str(action["selected_option"]["value"]).split(":")
-        return (ButtonAction.STEP_DONE if verb == "done" else ButtonAction.STEP_SKIP), int(number), int(step)
-    value = str(action.get("value") or "")
-    number_text, _, step_text = value.partition(":")
-    return ButtonAction(name), int(number_text), int(step_text) if step_text else None
+        verb, number, step, *playbook = str(action["selected_option"]["value"]).split(":")
+        what = ButtonAction.STEP_DONE if verb == "done" else ButtonAction.STEP_SKIP
+        return what, int(number), int(step), (playbook[0] if playbook else None)
+    parts = str(action.get("value") or "").split(":")
+    step = int(parts[1]) if len(parts) > 1 and parts[1] else None
+    return ButtonAction(name), int(parts[0]), step, (parts[2] if len(parts) > 2 else None)
 
 
 def command_line(what: ButtonAction, number: int, step: int | None) -> str:
@@ -61,10 +62,14 @@ def register_interactions(app: AsyncApp, router: CommandRouter, service: Inciden
         actor = actor_for(str(user.get("id")), user.get("username") or user.get("name"))
         channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
         try:
-            what, number, step = parse_action(action)
+            what, number, step, playbook_id = parse_action(action)
             incident = await asyncio.to_thread(service.get, number)
         except (DomainError, ValueError, KeyError) as error:
             await _answer(respond, client, channel, str(user.get("id")), f"⚠️ {error}")
+            return
+        if playbook_id is not None and playbook_id != incident.playbook_id:
+            stale = f"⚠️ that step belongs to playbook {playbook_id}, which {incident.ref} no longer follows; use the pinned summary"
+            await _answer(respond, client, channel, str(user.get("id")), stale)
             return
         decision = may_press(what, incident, actor)
         if not decision.allowed:

@@ -60,7 +60,9 @@ async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResu
             text += "\n" + " ".join(paged)
         step = data.get("step") if payload.get("kind") == "step_deadline" else None
         arguments["text"] = text
-        rich = blocks.post_blocks(number, text, step=int(step) if isinstance(step, int) else None)
+        rich = blocks.post_blocks(
+            number, text, step=int(step) if isinstance(step, int) else None, playbook_id=data.get("playbook_id")
+        )
         if rich is not None:
             arguments["blocks"] = rich
     if thread:
