@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain.clock import as_utc
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.export.model import ActionRecord, AlertRecord, EntryRecord, IncidentRecord
 from bot.store.incidents import IncidentRepository, to_domain
@@ -26,7 +25,7 @@ def load_record(session: Session, number: int) -> IncidentRecord:
         EntryRecord(
             id=entry_id,
             entry=TimelineEntry(
-                kind=EntryKind(kind), at=as_utc(at), actor=actor, source=Source(source), text=text, data=dict(data or {})
+                kind=EntryKind(kind), at=at, actor=actor, source=Source(source), text=text, data=dict(data or {})
             ),
         )
         for entry_id, kind, at, actor, source, text, data in timeline
@@ -37,10 +36,10 @@ def load_record(session: Session, number: int) -> IncidentRecord:
             status=alert.status,
             labels=dict(alert.labels or {}),
             annotations=dict(alert.annotations or {}),
-            starts_at=as_utc(alert.starts_at) if alert.starts_at else None,
-            ends_at=as_utc(alert.ends_at) if alert.ends_at else None,
+            starts_at=alert.starts_at,
+            ends_at=alert.ends_at,
             generator_url=alert.generator_url,
-            first_seen_at=as_utc(alert.first_seen_at) if alert.first_seen_at else None,
+            first_seen_at=alert.first_seen_at,
         )
         for alert in session.scalars(select(AlertRow).where(AlertRow.incident_id == number).order_by(AlertRow.id))
     ]
@@ -49,7 +48,7 @@ def load_record(session: Session, number: int) -> IncidentRecord:
             id=item.id,
             text=item.text,
             created_by=item.created_by,
-            created_at=as_utc(item.created_at),
+            created_at=item.created_at,
             owner=item.owner,
             done=item.done,
         )

@@ -7,14 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.domain.clock import as_utc
 from bot.playbooks.guide import PENDING, StepState, current_phase_index, initial_states
 from bot.playbooks.schema import Playbook
 from bot.store.models import PlaybookRunRow, PlaybookStepRow
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return as_utc(moment) if moment is not None else None
 
 
 def to_state(row: PlaybookStepRow) -> StepState:
@@ -28,11 +23,11 @@ def to_state(row: PlaybookStepRow) -> StepState:
         owner=row.owner,
         status=row.status,
         actor=row.actor,
-        at=_utc(row.at),
+        at=row.at,
         deadline_seconds=row.deadline_seconds,
         on_deadline=row.on_deadline,
         escalate_to=row.escalate_to,
-        deadline_at=_utc(row.deadline_at),
+        deadline_at=row.deadline_at,
         deadline_fired=row.deadline_fired_at is not None,
     )
 

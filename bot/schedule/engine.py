@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.delivery.outbox import enqueue
-from bot.domain.clock import as_utc
 from bot.domain.escalation import (
     REMINDER_SEVERITIES,
     Condition,
@@ -110,7 +109,7 @@ class EscalationEngine:
             row.fired_at = now
             row.claimed_by = self.engine_id[:128]
             incident_row.escalation_level = max(incident_row.escalation_level, row.level)
-            waited = (as_utc(row.due_at) - as_utc(row.anchor_at)).total_seconds()
+            waited = (row.due_at - row.anchor_at).total_seconds()
             entry = escalated_entry(
                 incident,
                 level=row.level,
@@ -150,7 +149,7 @@ class EscalationEngine:
                 incident = to_domain(row)
                 quiet = quiet_seconds(
                     incident,
-                    last_activity_at=as_utc(row.last_activity_at),
+                    last_activity_at=row.last_activity_at,
                     now=now,
                     after_seconds=int(self.reminder_after.total_seconds()),
                 )

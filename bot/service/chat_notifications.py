@@ -7,6 +7,8 @@ costs one summary update per burst rather than a post per alert.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.delivery.outbox import enqueue
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind
@@ -74,54 +76,39 @@ def _opens_now(change: Change) -> bool:
 
 def notify_chat(change: Change) -> None:
     number = change.incident.number
-    session = change.session
-    order = ordering_key(number)
     if change.incident.severity is Severity.INFO:
         return
-    if _opens_now(change):
+
+    def say(operation: str, payload: dict[str, Any], key: str, coalesce_key: str | None = None) -> None:
         enqueue(
-            session,
+            change.session,
             target=CHAT,
-            operation=OPEN_INCIDENT,
-            payload={"number": number},
-            idempotency_key=f"chat:open:{number}",
+            operation=operation,
+            payload=payload,
+            idempotency_key=key,
             now=change.now,
             incident_id=number,
-            ordering_key=order,
+            ordering_key=ordering_key(number),
+            coalesce_key=coalesce_key,
         )
+
+    if _opens_now(change):
+        say(OPEN_INCIDENT, {"number": number}, f"chat:open:{number}")
     refresh_after: int | None = None
     for recorded in change.entries:
         entry = recorded.entry
         if entry.kind in POSTED_KINDS:
-            enqueue(
-                session,
-                target=CHAT,
-                operation=POST,
-                payload={
-                    "number": number,
-                    "entry_id": recorded.id,
-                    "kind": entry.kind.value,
-                    "text": entry.text,
-                    "actor": entry.actor,
-                    "source": entry.source.value,
-                    "data": entry.data,
-                },
-                idempotency_key=f"chat:post:{recorded.id}",
-                now=change.now,
-                incident_id=number,
-                ordering_key=order,
-            )
+            payload = {
+                "number": number,
+                "entry_id": recorded.id,
+                "kind": entry.kind.value,
+                "text": entry.text,
+                "actor": entry.actor,
+                "source": entry.source.value,
+                "data": entry.data,
+            }
+            say(POST, payload, f"chat:post:{recorded.id}")
         if entry.kind in SUMMARY_KINDS and not change.is_new:
             refresh_after = recorded.id
     if refresh_after is not None:
-        enqueue(
-            session,
-            target=CHAT,
-            operation=REFRESH_SUMMARY,
-            payload={"number": number},
-            idempotency_key=f"chat:summary:{number}:{refresh_after}",
-            now=change.now,
-            incident_id=number,
-            ordering_key=order,
-            coalesce_key=f"chat:summary:{number}",
-        )
+        say(REFRESH_SUMMARY, {"number": number}, f"chat:summary:{number}:{refresh_after}", coalesce_key=f"chat:summary:{number}")

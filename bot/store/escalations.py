@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain.clock import as_utc
 from bot.domain.escalation import Deadline, Target
 from bot.store.models import EscalationRow
 
@@ -35,8 +34,8 @@ class EscalationRepository:
         live = [row for row in rows if row.status in (PENDING, FIRED)]
         if not live:
             return None
-        latest = max(live, key=lambda row: (as_utc(row.anchor_at), row.anchor_level))
-        return as_utc(latest.anchor_at), latest.anchor_level
+        latest = max(live, key=lambda row: (row.anchor_at, row.anchor_level))
+        return latest.anchor_at, latest.anchor_level
 
     @staticmethod
     def apply_plan(
@@ -130,4 +129,4 @@ class EscalationRepository:
     def next_due_at(session: Session) -> datetime | None:
         statement = select(EscalationRow.due_at).where(EscalationRow.status == PENDING).order_by(EscalationRow.due_at).limit(1)
         value = session.scalar(statement)
-        return as_utc(value) if value is not None else None
+        return value

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from bot.domain.clock import as_utc
 from bot.domain.errors import IncidentNotFound
 from bot.domain.incident import Incident, Role, Status, format_number
 from bot.domain.severity import Severity
@@ -33,9 +32,6 @@ def _insert_returning_ids(session: Session, values: list[dict[str, Any]]) -> lis
     return list(connection.execute(ordered, values).scalars())
 
 
-def _utc_or_none(moment: datetime | None) -> datetime | None:
-    return as_utc(moment) if moment is not None else None
-
 
 def to_domain(row: IncidentRow) -> Incident:
     return Incident(
@@ -43,12 +39,12 @@ def to_domain(row: IncidentRow) -> Incident:
         title=row.title,
         severity=Severity(row.severity),
         status=Status(row.status),
-        created_at=as_utc(row.created_at),
+        created_at=row.created_at,
         source=Source(row.source),
         description=row.description,
-        acknowledged_at=_utc_or_none(row.acknowledged_at),
-        mitigated_at=_utc_or_none(row.mitigated_at),
-        resolved_at=_utc_or_none(row.resolved_at),
+        acknowledged_at=row.acknowledged_at,
+        mitigated_at=row.mitigated_at,
+        resolved_at=row.resolved_at,
         roles={Role(role): user for role, user in (row.roles or {}).items()},
         labels=dict(row.labels or {}),
         links=dict(row.links or {}),
@@ -78,7 +74,7 @@ def _copy_into(row: IncidentRow, incident: Incident) -> None:
 def entry_from_row(row: TimelineRow) -> TimelineEntry:
     return TimelineEntry(
         kind=EntryKind(row.kind),
-        at=as_utc(row.at),
+        at=row.at,
         actor=row.actor,
         source=Source(row.source),
         text=row.text,
