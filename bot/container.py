@@ -27,7 +27,10 @@ from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.export.install import install as install_export
 from bot.guided import install as install_guided
+from bot.ingest.inbox_writer import InboxWriter
+from bot.ingest.ingester import Ingester
 from bot.ingest.install import install as install_ingest
+from bot.ingest.pressure import WebhookPressure
 from bot.metrics import Metrics
 from bot.schedule import EscalationEngine
 from bot.schedule import install as install_escalation
@@ -59,6 +62,8 @@ class Container:
     metrics: Metrics
     service: IncidentService
     worker: DeliveryWorker
+    ingester: Ingester
+    inbox: InboxWriter
     commands: CommandRouter
     routes: list[BaseRoute] = field(default_factory=list)
     local_mode: bool = True
@@ -69,6 +74,7 @@ class Container:
     slack: Any = None
 
     def close(self) -> None:
+        self.inbox.close()
         self.engine.dispose()
 
 
@@ -110,6 +116,13 @@ def build_container(
         on_attempt=metrics.record_delivery_attempt,
     )
     service.after_commit.append(worker.notify)
+    ingester = Ingester(
+        sessions,
+        clock=clock,
+        on_folded=lambda source, outcome: metrics.ingested.labels(source=source, outcome=outcome).inc(),
+        on_committed=service.notify_committed,
+        pressure=WebhookPressure(),
+    )
     commands = CommandRouter(service, zone=settings.zone)
     container = Container(
         settings=settings,
@@ -119,6 +132,8 @@ def build_container(
         metrics=metrics,
         service=service,
         worker=worker,
+        ingester=ingester,
+        inbox=InboxWriter(sessions),
         commands=commands,
         local_mode=not settings.slack_enabled,
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bot.delivery.outbox import depth
+from bot.ingest import inbox
 from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository
 
@@ -20,16 +22,24 @@ class _StoredStateCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         incidents = GaugeMetricFamily("firebreak_incidents", "Incidents by severity and status", labels=["severity", "status"])
         outbox = GaugeMetricFamily("firebreak_outbox_depth", "Outbox messages not yet delivered", labels=["status"])
+        queued = GaugeMetricFamily("firebreak_inbox_depth", "Accepted webhooks not yet applied (pending) or given up (dead)", labels=["state"])
+        oldest = GaugeMetricFamily("firebreak_inbox_oldest_seconds", "Age of the oldest accepted webhook not yet applied")
         try:
             with self._sessions() as session:
                 for severity, status, count in IncidentRepository.counts_by_severity_status(session):
                     incidents.add_metric([severity, status], count)
                 for status, count in depth(session).items():
                     outbox.add_metric([status], count)
+                for state, count in inbox.depth(session).items():
+                    queued.add_metric([state], count)
+                received = inbox.oldest_pending(session)
+                oldest.add_metric([], max(0.0, (datetime.now(UTC) - received).total_seconds()) if received else 0.0)
         except Exception:  # a scrape during a database outage still returns the counters
             pass
         yield incidents
         yield outbox
+        yield queued
+        yield oldest
 
 
 class Metrics:
@@ -47,6 +57,9 @@ class Metrics:
             ["source"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
+        )
+        self.ingested = Counter(
+            "firebreak_ingested", "Queued webhooks applied by the ingester, by source and outcome", ["source", "outcome"], registry=self.registry
         )
         self.deliveries = Counter(
             "firebreak_deliveries", "Delivery attempts by target and outcome", ["target", "operation", "outcome"], registry=self.registry

@@ -32,7 +32,7 @@ def create_app(
 ) -> Starlette:
     tasks: list[BackgroundTask] = [*container.background, *(background or [])]
     if run_worker:
-        tasks.insert(0, container.worker.run)
+        tasks[:0] = [container.worker.run, container.ingester.run]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -50,6 +50,7 @@ def create_app(
             _done, pending = await asyncio.wait(running, timeout=10) if running else (set(), set())
             for task in pending:
                 task.cancel()
+            await asyncio.to_thread(container.inbox.close)
             log.info("firebreak stopped")
 
     async def not_found(_request: Request, _exc: Exception) -> Response:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.ingest.alertmanager.route import alertmanager_route
+from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
+from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_route
 from bot.ingest.alertmanager.store import Policy
-from bot.ingest.pagerduty.route import pagerduty_route
+from bot.ingest.pagerduty.route import SOURCE as PAGERDUTY
+from bot.ingest.pagerduty.route import pagerduty_applier, pagerduty_route
 from bot.ingest.pagerduty.signature import secrets_from_setting
 from bot.pagerduty.client import Verify, events_client, rest_client
 from bot.pagerduty.deliverer import TARGET, PagerDutyDeliverer
@@ -18,15 +20,19 @@ if TYPE_CHECKING:
 
 
 def install(container: Container, *, verify: Verify = True) -> None:
-    """Routes for both webhooks; with PagerDuty credentials, the sync, deliverer and on-call.
+    """Routes and inbox appliers for both webhooks; with PagerDuty credentials, the sync,
+    deliverer and on-call.
 
     ``verify`` is the TLS trust for PagerDuty (tests pass their loopback CA).
     """
     settings = container.settings
     policy = Policy(mapping=dict(settings.severity_mapping), auto_resolve=frozenset(settings.auto_resolve))
-    container.routes.append(alertmanager_route(container.service, container.metrics, token=settings.alertmanager_token, policy=policy))
+    ingester = container.ingester
+    ingester.add_applier(ALERTMANAGER, alertmanager_applier(container.service, policy))
+    ingester.add_applier(PAGERDUTY, pagerduty_applier(container.service))
+    container.routes.append(alertmanager_route(container.service, container.metrics, container.inbox, ingester, token=settings.alertmanager_token))
     container.routes.append(
-        pagerduty_route(container.service, container.metrics, secrets=secrets_from_setting(settings.pagerduty_webhook_secret))
+        pagerduty_route(container.service, container.metrics, container.inbox, ingester, secrets=secrets_from_setting(settings.pagerduty_webhook_secret))
     )
     rest = (
         rest_client(settings.pagerduty_api_token, base_url=settings.pagerduty_api_url, from_email=settings.pagerduty_from_email, verify=verify)

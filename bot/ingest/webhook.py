@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.http.limits import BodyTooLarge
 from bot.http.responses import json_error
+from bot.ingest.pressure import WebhookPressure
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -42,25 +43,30 @@ class WebhookRejected(Exception):
 
 @dataclass
 class Accepted:
-    """A committed (or deliberately ignored) delivery; ``outcome`` labels the metric."""
+    """A queued (202) or deliberately ignored (200) delivery; ``outcome`` labels the metric."""
 
     body: dict[str, Any] = field(default_factory=dict)
     outcome: str = "accepted"
+    status_code: int = 200
 
 
 Handler = Callable[[Request], Awaitable[Accepted]]
 
 
-def webhook_endpoint(source: str, metrics: Metrics, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def webhook_endpoint(
+    source: str, metrics: Metrics, handler: Handler, pressure: WebhookPressure | None = None
+) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a handler with the status-code policy, metrics and latency measurement."""
 
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         outcome = "error"
+        if pressure is not None:
+            pressure.enter()
         try:
             accepted = await handler(request)
             outcome = accepted.outcome
-            return JSONResponse({"status": accepted.outcome, **accepted.body})
+            return JSONResponse({"status": accepted.outcome, **accepted.body}, status_code=accepted.status_code)
         except WebhookRejected as rejected:
             outcome = rejected.outcome
             headers = {"WWW-Authenticate": "Bearer"} if rejected.status == 401 else None
@@ -79,6 +85,8 @@ def webhook_endpoint(source: str, metrics: Metrics, handler: Handler) -> Callabl
             log.exception("webhook failed unexpectedly; asking the sender to retry", extra={"source": source})
             return json_error(503, "temporary failure, retry later")
         finally:
+            if pressure is not None:
+                pressure.exit()
             metrics.webhooks.labels(source=source, outcome=outcome).inc()
             metrics.webhook_latency.labels(source=source).observe(time.perf_counter() - started)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.handoff_lock import HandoffLock
 
 SessionFactory = sessionmaker[Session]
 
@@ -42,7 +43,7 @@ def _make_sqlite_serialise_writers(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    writer = threading.Lock()
+    writer = HandoffLock()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -50,6 +51,8 @@ def _make_sqlite_serialise_writers(engine: Engine) -> None:
         # with sleeps of up to 100 ms, which under a webhook burst turns a 5 ms
         # transaction into a p99 of seconds. A bounded wait keeps the old behaviour
         # (busy_timeout) as the fallback, e.g. for a nested transaction on one thread.
+        # First come, first served (HandoffLock), so a loop of transactions cannot starve
+        # a webhook waiting for its one insert.
         if writer.acquire(timeout=_WRITER_WAIT_SECONDS):
             connection.info[_HOLDS_WRITER] = True
         try:

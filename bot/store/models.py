@@ -136,6 +136,29 @@ class InboundEventRow(Base):
     received_at: Mapped[datetime]
 
 
+class InboxRow(Base):
+    """A webhook accepted but not yet applied: answered 2xx once this row is committed.
+
+    The ingester folds a group's rows in arrival order and deletes them in the same
+    transaction, so a crash between the two leaves the row for the next attempt. Rows that
+    keep failing are kept (``dead_at``), never dropped: an operator can look at them.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_group_key_id", "group_key", "id"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))
+    group_key: Mapped[str] = mapped_column(String(512))
+    body: Mapped[str] = mapped_column(Text)
+    webhook_id: Mapped[str | None] = mapped_column(String(255))
+    received_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dead_at: Mapped[datetime | None]
+
+
 class OutboxRow(Base):
     """A message to the outside world, written in the same transaction as its cause."""
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func, inspect, select, table, text
 
-from bot.store.models import OutboxRow
+from bot.store.models import InboxRow, OutboxRow
 from tests.fakes.fixtures import SLACK_SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlack
 
@@ -41,6 +41,12 @@ def outbox_by_status(engine: Engine) -> Counter[str]:
     with engine.connect() as connection:
         rows = connection.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
         return Counter({status: int(count) for status, count in rows})
+
+
+def inbox_empty(engine: Engine) -> bool:
+    """Every accepted webhook applied to its incident."""
+    with engine.connect() as connection:
+        return not connection.execute(select(func.count()).select_from(InboxRow)).scalar_one()
 
 
 def outbox_settled(engine: Engine) -> bool:

@@ -15,6 +15,7 @@ It brings its own PostgreSQL, so it runs in both suite modes (``--db=sqlite`` an
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -31,7 +32,7 @@ from bot.store.models import AlertRow, IncidentRow, TimelineRow
 from tests.conftest import NO_PLAYBOOKS
 from tests.fakes.alertmanager_payloads import alert, payload
 from tests.faults.private_postgres import PrivatePostgres
-from tests.faults.support import wait_until
+from tests.faults.support import inbox_empty, wait_until
 from tests.support.processes import Server, firebreak_env
 
 TOKEN = "pg-restart-token"
@@ -97,6 +98,13 @@ def stored(engine: Engine) -> dict[str, dict[str, int]]:
 COMPLETE = {"alerts": ALERTS, "declared": 1, "alert_firing": ALERTS}
 
 
+def ingested_count(server: Server, outcome: str) -> float:
+    """How many queued webhooks the server's ingester applied with this outcome."""
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    found = re.search(r'firebreak_ingested_total\{outcome="' + re.escape(outcome) + r'",source="alertmanager"\} ([0-9.]+)', text)
+    return float(found.group(1)) if found else 0.0
+
+
 @pytest.fixture
 def engine_for(private_postgres: PrivatePostgres) -> Iterator[Engine]:
     engine = make_engine(private_postgres.url, pool_size=2, max_overflow=0)
@@ -113,7 +121,7 @@ def test_postgres_restart_during_ingest(private_postgres: PrivatePostgres, engin
     try:
         server.start()
         ingest.start()
-        wait_until(lambda: ingest.count(200) >= 10, timeout=15, what="webhooks stored before the outage")
+        wait_until(lambda: ingest.count(202) >= 10, timeout=15, what="webhooks stored before the outage")
 
         ingest.phase = "down"
         private_postgres.stop("immediate")
@@ -125,18 +133,20 @@ def test_postgres_restart_during_ingest(private_postgres: PrivatePostgres, engin
         private_postgres.start()
         ingest.phase = "back"
         wait_until(lambda: httpx.get(server.url + "/readyz", timeout=10).status_code == 200, timeout=20, interval=0.2, what="ready again")
-        wait_until(lambda: ingest.count(200, "back") >= 10, timeout=20, what="webhooks stored after the restart")
+        wait_until(lambda: ingest.count(202, "back") >= 10, timeout=20, what="webhooks stored after the restart")
     finally:
         ingest.halt.set()
         ingest.join(timeout=20)
     assert server.process is not None and server.process.poll() is None, "Firebreak must survive on its own"
 
     statuses = Counter(status for _i, status, _r, _p in ingest.results)
-    assert set(statuses) <= {200, 503}, f"only 200 or 503, never a 500 or a dropped connection: {statuses}"
+    assert set(statuses) <= {202, 503}, f"only 202 or 503, never a 500 or a dropped connection: {statuses}"
     refused = [(i, retry_after) for i, status, retry_after, _p in ingest.results if status == 503]
     assert refused and all(retry_after and int(retry_after) > 0 for _i, retry_after in refused), refused
-    acked = [i for i, status, _r, _p in ingest.results if status == 200]
+    acked = [i for i, status, _r, _p in ingest.results if status == 202]
 
+    # The ingester got through the outage by itself: everything queued gets applied.
+    wait_until(lambda: inbox_empty(engine_for), timeout=30, interval=0.2, what="the inbox applied after the restart")
     before = stored(engine_for)
     for index in acked:
         assert before.get(f"svc-{index}") == COMPLETE, (index, before.get(f"svc-{index}"))
@@ -147,10 +157,13 @@ def test_postgres_restart_during_ingest(private_postgres: PrivatePostgres, engin
 
     with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         for index, _retry_after in refused:  # what Alertmanager does after a 503
-            assert client.post(server.url + "/webhooks/alertmanager", json=webhook(index)).status_code == 200
+            assert client.post(server.url + "/webhooks/alertmanager", json=webhook(index)).status_code == 202
+        unchanged = ingested_count(server, "unchanged")
         for index in acked[:5]:  # and a re-sent 2xx changes nothing
-            assert client.post(server.url + "/webhooks/alertmanager", json=webhook(index)).json()["status"] == "unchanged"
+            assert client.post(server.url + "/webhooks/alertmanager", json=webhook(index)).status_code == 202
+    wait_until(lambda: inbox_empty(engine_for), timeout=30, interval=0.2, what="the re-sent webhooks applied")
+    assert ingested_count(server, "unchanged") >= unchanged + 5
 
     after = stored(engine_for)
     assert after == {f"svc-{i}": COMPLETE for i, _s, _r, _p in ingest.results}
-    print(f"\nPostgreSQL restart: {statuses[200]} × 200, {statuses[503]} × 503 (re-sent, each stored once); {len(after)} incidents")
+    print(f"\nPostgreSQL restart: {statuses[202]} × 202, {statuses[503]} × 503 (re-sent, each stored once); {len(after)} incidents")

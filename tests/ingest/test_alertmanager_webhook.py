@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import copy
+import io
 
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
-from bot.container import Container
+from bot.container import Container, build_container
 from bot.domain.clock import FrozenClock
 from bot.domain.timeline import EntryKind
 from bot.store.models import AlertRow, IncidentRow, OutboxRow, TimelineRow
+from bot.web import create_app
+from tests.conftest import make_settings
 from tests.fakes.alertmanager_payloads import alert, firing_group, payload
-from tests.ingest.support import basic, bearer, client, row_counts, rows
+from tests.ingest.support import INGESTED, TOKEN, basic, bearer, client, ingested, row_counts, rows
 
 URL = "/webhooks/alertmanager"
 
@@ -40,8 +44,9 @@ def test_firing_group_opens_one_incident_with_alert_details(am_container: Contai
     group = firing_group("HighErrorRate", count=2, severity="critical", service="checkout")
     with client(am_container) as http:
         response = http.post(URL, json=group, headers=bearer())
-    assert response.status_code == 200, response.text
-    assert response.json() == {"status": "created", "incident": "INC-1"}
+    assert response.status_code == 202, response.text
+    assert response.json() == {"status": "accepted", "id": 1}
+    assert ingested(response) == ["created"]
     incident = am_container.service.get(1)
     assert incident.title == "HighErrorRate on checkout"
     assert incident.severity.value == "P1"
@@ -62,13 +67,13 @@ def test_firing_group_opens_one_incident_with_alert_details(am_container: Contai
 def test_resent_group_changes_nothing(am_container: Container, clock: FrozenClock) -> None:
     group = firing_group(count=3)
     with client(am_container) as http:
-        assert http.post(URL, json=group, headers=bearer()).status_code == 200
+        assert http.post(URL, json=group, headers=bearer()).status_code == 202
         before = row_counts(am_container)
         updated_at = rows(am_container, IncidentRow)[0].updated_at
         clock.advance(minutes=5)
         for _ in range(3):  # group_interval, repeat_interval, an HA peer
             response = http.post(URL, json=group, headers=bearer())
-            assert response.json() == {"status": "unchanged", "incident": "INC-1"}
+            assert response.status_code == 202 and ingested(response) == ["unchanged"]
     assert row_counts(am_container) == before
     assert rows(am_container, IncidentRow)[0].updated_at == updated_at
 
@@ -78,7 +83,7 @@ def test_alerts_join_resolve_and_all_resolved_is_posted_without_auto_resolving_p
     bigger = regroup(group, group["alerts"] + [alert({**group["alerts"][0]["labels"], "instance": "checkout-9:9100"}, group["alerts"][0]["annotations"])])
     with client(am_container) as http:
         http.post(URL, json=group, headers=bearer())
-        assert http.post(URL, json=bigger, headers=bearer()).json()["status"] == "updated"
+        assert http.post(URL, json=bigger, headers=bearer()).extensions[INGESTED] == ["updated"]
         assert len(rows(am_container, AlertRow)) == 2
         http.post(URL, json=resolved(bigger, 0), headers=bearer())
         assert kinds(am_container).count(EntryKind.ALERTS_ALL_RESOLVED.value) == 0
@@ -116,7 +121,7 @@ def test_stale_firing_after_resolve_is_ignored(am_container: Container) -> None:
         http.post(URL, json=resolved(group), headers=bearer())
         before = row_counts(am_container)
         late = http.post(URL, json=group, headers=bearer())  # an HA peer's older notification
-    assert late.json()["status"] == "unchanged"
+    assert ingested(late) == ["unchanged"]
     assert row_counts(am_container) == before
 
 
@@ -172,16 +177,18 @@ def test_credentials_bearer_and_basic(am_container: Container) -> None:
             assert response.status_code == 401, headers
             assert "credentials" in response.json()["error"]
         assert row_counts(am_container)["incidents"] == 0
-        assert http.post(URL, json=group, headers=basic()).status_code == 200
+        assert http.post(URL, json=group, headers=basic()).status_code == 202
         metrics = http.get("/metrics").text
     assert 'firebreak_webhooks_total{outcome="unauthorized",source="alertmanager"} 5.0' in metrics
-    assert 'firebreak_webhooks_total{outcome="created",source="alertmanager"} 1.0' in metrics
+    assert 'firebreak_webhooks_total{outcome="accepted",source="alertmanager"} 1.0' in metrics
+    assert 'firebreak_ingested_total{outcome="created",source="alertmanager"} 1.0' in metrics
+    assert 'firebreak_inbox_depth{state="pending"} 0.0' in metrics
     assert 'firebreak_webhook_latency_seconds_count{source="alertmanager"} 6.0' in metrics
 
 
 def test_no_token_configured_accepts_unauthenticated(container: Container) -> None:
     with client(container) as http:
-        assert http.post(URL, json=firing_group()).status_code == 200
+        assert http.post(URL, json=firing_group()).status_code == 202
 
 
 def test_input_that_can_never_succeed_is_a_clear_4xx(am_container: Container) -> None:
@@ -208,14 +215,13 @@ def test_input_that_can_never_succeed_is_a_clear_4xx(am_container: Container) ->
     assert sum(row_counts(am_container).values()) == 0
 
 
-def test_database_unreachable_is_503_with_retry_after(am_container: Container) -> None:
-    from bot.store.db import make_engine, make_session_factory
-
-    dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    am_container.service.sessions = make_session_factory(dead)
-    with client(am_container) as http:
+def test_database_unreachable_is_503_with_retry_after(transcript: io.StringIO) -> None:
+    settings = make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none", ALERTMANAGER_TOKEN=TOKEN)
+    dead = build_container(settings, transcript_stream=transcript)
+    with TestClient(create_app(dead, migrate=False, run_worker=False)) as http:
         response = http.post(URL, json=firing_group(), headers=bearer())
         metrics = http.get("/metrics").text
+    dead.close()
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert "database unavailable" in response.json()["error"]
@@ -241,8 +247,8 @@ def test_times_with_a_utc_offset_keep_their_order(am_container: Container) -> No
     refired["alerts"][0]["startsAt"] = "2026-03-14T10:30:00+02:00"
     with client(am_container) as http:
         http.post(URL, json=group, headers=bearer())
-        assert http.post(URL, json=ended, headers=bearer()).json()["status"] == "updated"
-        assert http.post(URL, json=refired, headers=bearer()).json()["status"] == "updated"
+        assert http.post(URL, json=ended, headers=bearer()).extensions[INGESTED] == ["updated"]
+        assert http.post(URL, json=refired, headers=bearer()).extensions[INGESTED] == ["updated"]
     stored = rows(am_container, AlertRow)[0]
     assert stored.status == "firing"
     assert stored.starts_at.isoformat() == "2026-03-14T08:30:00+00:00"

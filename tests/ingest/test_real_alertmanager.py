@@ -34,9 +34,10 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 20.0) 
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def webhook_count(server: Server, outcome: str) -> float:
+def webhook_count(server: Server, outcome: str, metric: str = "firebreak_webhooks_total") -> float:
+    """Answered webhooks by outcome; with ``firebreak_ingested_total``, what applying them did."""
     text = httpx.get(server.url + "/metrics", timeout=5).text
-    pattern = r'firebreak_webhooks_total\{outcome="' + re.escape(outcome) + r'",source="alertmanager"\} ([0-9.]+)'
+    pattern = re.escape(metric) + r'\{outcome="' + re.escape(outcome) + r'",source="alertmanager"\} ([0-9.]+)'
     match = re.search(pattern, text)
     return float(match.group(1)) if match else 0.0
 
@@ -73,7 +74,7 @@ def test_firing_resend_and_resolve_through_a_real_alertmanager(
         assert incident.links["runbook"] == "https://runbooks.example.com/disk"
 
         entries = scalar(engine, select(func.count()).select_from(TimelineRow))
-        wait_for(lambda: webhook_count(server, "unchanged") >= 1, "Alertmanager's repeat notification")
+        wait_for(lambda: webhook_count(server, "unchanged", "firebreak_ingested_total") >= 1, "Alertmanager's repeat notification")
         assert scalar(engine, select(func.count()).select_from(TimelineRow)) == entries  # the re-send changed nothing
         assert scalar(engine, select(func.count()).select_from(IncidentRow)) == 1
 

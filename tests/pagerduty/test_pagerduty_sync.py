@@ -47,7 +47,7 @@ def link_from_webhook(container: Container, incident_id: str = "Q0INC01") -> Non
     body = webhook_body(webhook_event("incident.triggered", incident_id=incident_id, priority="P2"))
     with client(container) as http:
         response = http.post("/webhooks/pagerduty", content=body, headers=webhook_headers(PAGERDUTY_WEBHOOK_SECRET, body))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text
 
 
 def message(operation: str, payload: dict, attempt: int = 1) -> OutboxMessage:

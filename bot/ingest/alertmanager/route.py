@@ -1,19 +1,27 @@
-"""``POST /webhooks/alertmanager``: authenticate, validate, merge, commit, then 200."""
+"""``POST /webhooks/alertmanager``: authenticate, validate, queue in the inbox, then 202.
+
+The group is applied to its incident by the ingester (bot/ingest/ingester.py) moments
+later; Alertmanager only needs to know the notification is safe with us.
+"""
 
 from __future__ import annotations
 
+import json
+
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.routing import Route
 
-from bot.domain.incident import format_number
 from bot.ingest.alertmanager.auth import authorised
 from bot.ingest.alertmanager.models import AlertGroup
-from bot.ingest.alertmanager.store import Outcome, Policy, ingest_group
+from bot.ingest.alertmanager.store import Policy, ingest_group
+from bot.ingest.inbox_writer import InboxWriter, Webhook
+from bot.ingest.ingester import Applier, Ingester
 from bot.ingest.webhook import Accepted, WebhookRejected, read_json, validation_details, webhook_endpoint
 from bot.metrics import Metrics
 from bot.service.incidents import IncidentService
+from bot.store.models import InboxRow
 
 PATH = "/webhooks/alertmanager"
 SOURCE = "alertmanager"
@@ -30,20 +38,26 @@ def parse_group(value: object) -> AlertGroup:
         raise WebhookRejected(422, "invalid Alertmanager payload", errors=validation_details(error)) from None
 
 
-def alertmanager_route(service: IncidentService, metrics: Metrics, *, token: str | None, policy: Policy) -> Route:
+def alertmanager_route(service: IncidentService, metrics: Metrics, writer: InboxWriter, ingester: Ingester, *, token: str | None) -> Route:
     async def handle(request: Request) -> Accepted:
         if not authorised(request.headers.get("authorization"), token):
             raise WebhookRejected(401, "missing or wrong credentials (Authorization: Bearer <ALERTMANAGER_TOKEN>)", outcome="unauthorized")
-        _raw, value = await read_json(request)
+        raw, value = await read_json(request)
         group = parse_group(value)
 
-        def store() -> Outcome:
-            with service.sessions.begin() as session:
-                return ingest_group(session, service, group, policy)
+        queued = await writer.accept(Webhook(SOURCE, group.dedup_key, raw.decode("utf-8"), service.clock.now()))
+        ingester.notify()
+        return Accepted({"id": queued}, outcome="accepted", status_code=202)
 
-        outcome = await run_in_threadpool(store)
-        service.notify_committed()
-        status = "created" if outcome.created else "updated" if outcome.changed else "unchanged"
-        return Accepted({"incident": format_number(outcome.number)}, outcome=status)
+    return Route(PATH, webhook_endpoint(SOURCE, metrics, handle, ingester.pressure), methods=["POST"])
 
-    return Route(PATH, webhook_endpoint(SOURCE, metrics, handle), methods=["POST"])
+
+def alertmanager_applier(service: IncidentService, policy: Policy) -> Applier:
+    """Applies a queued notification; parsed exactly as the route validated it."""
+
+    def apply(session: Session, row: InboxRow) -> str:
+        group = parse_group(json.loads(row.body))
+        outcome = ingest_group(session, service, group, policy)
+        return "created" if outcome.created else "updated" if outcome.changed else "unchanged"
+
+    return apply

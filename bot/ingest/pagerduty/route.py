@@ -1,24 +1,30 @@
-"""``POST /webhooks/pagerduty``: verify the signature over the raw body, dedupe, apply, 2xx.
+"""``POST /webhooks/pagerduty``: verify the signature over the raw body, validate, queue, 202.
 
 PagerDuty wants an answer within 5 seconds and retries 5xx/429 for hours, so the handler
-does one short transaction and nothing that talks to the outside (that goes to the outbox).
+does one insert; the ingester applies the event (exactly once, by event id) moments later.
+A replay of an event already applied is answered 200 ``duplicate`` straight away.
 """
 
 from __future__ import annotations
 
+import json
+
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
 
-from bot.domain.incident import format_number
+from bot.ingest.inbox_writer import InboxWriter, Webhook
+from bot.ingest.ingester import Applier, Discarded, Ingester
 from bot.ingest.pagerduty.mapping import Plan, plan
 from bot.ingest.pagerduty.models import Delivery
 from bot.ingest.pagerduty.signature import verify
-from bot.ingest.pagerduty.store import Duplicate, Outcome, apply_event
+from bot.ingest.pagerduty.store import Duplicate, already_applied, apply_event
 from bot.ingest.webhook import Accepted, WebhookRejected, read_json, validation_details, webhook_endpoint
 from bot.metrics import Metrics
 from bot.service.incidents import IncidentService
+from bot.store.models import InboxRow
 
 PATH = "/webhooks/pagerduty"
 SOURCE = "pagerduty"
@@ -33,7 +39,7 @@ def parse_delivery(value: object) -> Plan | None:
         raise WebhookRejected(422, "invalid PagerDuty V3 payload", errors=validation_details(error)) from None
 
 
-def pagerduty_route(service: IncidentService, metrics: Metrics, *, secrets: list[str]) -> Route:
+def pagerduty_route(service: IncidentService, metrics: Metrics, writer: InboxWriter, ingester: Ingester, *, secrets: list[str]) -> Route:
     async def handle(request: Request) -> Accepted:
         if not secrets:
             # Unsigned events could forge acknowledgements; refuse rather than trust them.
@@ -47,26 +53,33 @@ def pagerduty_route(service: IncidentService, metrics: Metrics, *, secrets: list
             return Accepted({"detail": "event type not handled"}, outcome="ignored")
         webhook_id = (request.headers.get("x-webhook-id") or "").strip()[:200] or None
 
-        def store() -> Outcome:
+        def seen() -> bool:
             with service.sessions() as session:
-                try:
-                    outcome = apply_event(session, service, planned, webhook_id=webhook_id)
-                except Duplicate:
-                    session.rollback()
-                    return Outcome(None, "duplicate")
-                except BaseException:
-                    session.rollback()
-                    raise
-                if outcome.status == "accepted":
-                    session.commit()
-                else:
-                    session.rollback()  # ignored events leave no trace, not even their id
-                return outcome
+                return already_applied(session, planned.event.id, webhook_id)
 
-        outcome = await run_in_threadpool(store)
-        if outcome.status == "accepted":
-            service.notify_committed()
-        body = {"incident": format_number(outcome.number)} if outcome.number else {}
-        return Accepted(body, outcome=outcome.status)
+        if await run_in_threadpool(seen):
+            return Accepted({}, outcome="duplicate")
+        webhook = Webhook(SOURCE, f"pd:{planned.incident_id}"[:512], raw.decode("utf-8"), service.clock.now(), webhook_id)
+        queued = await writer.accept(webhook)
+        ingester.notify()
+        return Accepted({"id": queued}, outcome="accepted", status_code=202)
 
-    return Route(PATH, webhook_endpoint(SOURCE, metrics, handle), methods=["POST"])
+    return Route(PATH, webhook_endpoint(SOURCE, metrics, handle, ingester.pressure), methods=["POST"])
+
+
+def pagerduty_applier(service: IncidentService) -> Applier:
+    """Applies a queued event; replays and events for incidents we never saw leave no trace."""
+
+    def apply(session: Session, row: InboxRow) -> str:
+        planned = parse_delivery(json.loads(row.body))
+        if planned is None:
+            raise Discarded("ignored")
+        try:
+            outcome = apply_event(session, service, planned, webhook_id=row.webhook_id)
+        except Duplicate:
+            raise Discarded("duplicate") from None
+        if outcome.status != "accepted":
+            raise Discarded(outcome.status)
+        return "applied"
+
+    return apply

@@ -62,6 +62,13 @@ def apply_event(session: Session, service: IncidentService, plan_: Plan, *, webh
     return Outcome(incident.number, "accepted")
 
 
+def already_applied(session: Session, event_id: str, webhook_id: str | None) -> bool:
+    """A cheap look before queueing: the ingester's own check is the one that counts."""
+    keys = [event_id[:255]] + ([f"x-webhook-id:{webhook_id}"[:255]] if webhook_id else [])
+    statement = select(InboundEventRow.id).where(InboundEventRow.source == SOURCE, InboundEventRow.event_id.in_(keys)).limit(1)
+    return session.scalar(statement) is not None
+
+
 def _remember(session: Session, event_id: str, now: object) -> None:
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (

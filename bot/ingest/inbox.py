@@ -1,0 +1,70 @@
+"""The webhook inbox: what "accepted" means, and the queries the ingester runs on it.
+
+A webhook is answered 2xx once its body is one committed row here (bot/ingest/inbox_writer.py),
+which costs the sender a single insert however much the incident behind it will take to update. Rows of one group
+(Alertmanager ``groupKey``, PagerDuty incident id) are applied strictly in arrival order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from bot.store.models import InboxRow
+
+
+def due_groups(session: Session, *, now: datetime, limit: int, window: int = 2000) -> list[str]:
+    """Groups whose oldest live row may be applied now, oldest first.
+
+    Only a group's head decides: a row waiting out a retry holds back the rows behind it
+    (their order matters) but not other groups. Heads are picked from the oldest
+    ``window`` rows: one index scan, where a GROUP BY over the whole backlog would cost
+    the ingester more than the webhooks it applies.
+    """
+    statement = (
+        select(InboxRow.group_key, InboxRow.not_before).where(InboxRow.dead_at.is_(None)).order_by(InboxRow.id).limit(window)
+    )
+    seen: set[str] = set()
+    due: list[str] = []
+    for group_key, not_before in session.execute(statement):
+        if group_key in seen:
+            continue
+        seen.add(group_key)
+        if not_before is None or not_before <= now:
+            due.append(group_key)
+            if len(due) >= limit:
+                break
+    return due
+
+
+def lock_group(session: Session, group_key: str, *, limit: int) -> Sequence[InboxRow]:
+    """The group's live rows in arrival order, locked so a second replica waits its turn."""
+    statement = (
+        select(InboxRow)
+        .where(InboxRow.group_key == group_key, InboxRow.dead_at.is_(None))
+        .order_by(InboxRow.id)
+        .limit(limit)
+        .with_for_update()
+    )
+    return session.scalars(statement).all()
+
+
+def remove(session: Session, ids: Sequence[int]) -> None:
+    if ids:
+        session.execute(delete(InboxRow).where(InboxRow.id.in_(list(ids))))
+
+
+def depth(session: Session) -> dict[str, int]:
+    """Rows waiting (``pending``) and rows given up on (``dead``), for /metrics."""
+    statement = select(InboxRow.dead_at.is_(None), func.count()).group_by(InboxRow.dead_at.is_(None))
+    counts = {"pending": 0, "dead": 0}
+    for live, count in session.execute(statement):
+        counts["pending" if live else "dead"] += int(count)
+    return counts
+
+
+def oldest_pending(session: Session) -> datetime | None:
+    return session.scalar(select(func.min(InboxRow.received_at)).where(InboxRow.dead_at.is_(None)))

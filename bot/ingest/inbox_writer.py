@@ -1,0 +1,128 @@
+"""Queueing accepted webhooks with group commit: one thread, one transaction per batch.
+
+Each webhook is still answered only after its own row is committed. What changes is who
+commits: instead of every request taking the database's write lock in turn (dozens of
+threads queueing on SQLite's single writer, each paying a commit), the requests that
+arrive while one commit is in progress share the next one. Under a burst that turns
+hundreds of commits a second into a few dozen, and the answer time stays flat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert
+
+from bot.store.db import SessionFactory
+from bot.store.models import InboxRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A validated webhook body and where it belongs."""
+
+    source: str
+    group_key: str
+    body: str
+    received_at: datetime
+    webhook_id: str | None = None
+
+
+_Pending = tuple[Webhook, "Future[int]"]
+
+
+class InboxWriter:
+    def __init__(self, sessions: SessionFactory, *, max_batch: int = 256) -> None:
+        self._sessions = sessions
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    async def accept(self, webhook: Webhook) -> int:
+        """The inbox id once the row is committed; raises what the commit raised."""
+        future: Future[int] = Future()
+        self._ensure_running()
+        self._queue.put((webhook, future))
+        return await asyncio.wrap_future(future)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what is queued, then stop the thread."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def _ensure_running(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._start:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="firebreak-inbox-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stop = [first], False
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._write(batch)
+            if stop:
+                return
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            ids = self._insert([webhook for webhook, _ in batch])
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0][1], error=error)
+                return
+            # One row the database refuses must not fail its neighbours: try them one by one.
+            log.warning("inbox batch failed; committing its webhooks one at a time", extra={"error": type(error).__name__})
+            for pending in batch:
+                self._write([pending])
+            return
+        for (_, future), inbox_id in zip(batch, ids, strict=True):
+            _settle(future, result=inbox_id)
+
+    def _insert(self, webhooks: list[Webhook]) -> list[int]:
+        rows = [
+            {
+                "source": webhook.source,
+                "group_key": webhook.group_key,
+                "body": webhook.body,
+                "webhook_id": webhook.webhook_id,
+                "received_at": webhook.received_at,
+                "attempts": 0,
+            }
+            for webhook in webhooks
+        ]
+        statement = insert(InboxRow).returning(InboxRow.id, sort_by_parameter_order=True)
+        with self._sessions.begin() as session:
+            return [int(inbox_id) for inbox_id in session.scalars(statement, rows)]
+
+
+def _settle(future: Future[int], *, result: int | None = None, error: BaseException | None = None) -> None:
+    if future.set_running_or_notify_cancel():
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(int(result or 0))

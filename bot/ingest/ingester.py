@@ -1,0 +1,213 @@
+"""The ingester: applies accepted webhooks from the inbox to incidents, group by group.
+
+Why a queue between the HTTP answer and the incident: opening an incident (playbook,
+escalation plan, chat messages) costs several times what storing a webhook does, and an
+alert storm brings hundreds of new groups in a second. Answering after one insert keeps
+Alertmanager and PagerDuty answered in milliseconds; folding a group's queued webhooks in
+one transaction makes a backlog cheaper per webhook, not dearer.
+
+Failure rules: a database that is away stops the pass (everything stays queued and is
+retried); a row that fails by itself is retried with backoff while the rows behind it in
+its group wait, and after ``max_attempts`` it is kept as dead (logged, counted) so its
+group moves on. Nothing accepted is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+
+from bot.delivery.retry import backoff_seconds
+from bot.domain.clock import Clock, SystemClock
+from bot.ingest import inbox
+from bot.ingest.pressure import WebhookPressure
+from bot.store.db import SessionFactory
+from bot.store.models import InboxRow
+
+log = logging.getLogger(__name__)
+
+#: Applies one inbox row in the caller's transaction; returns an outcome for the metrics.
+Applier = Callable[[Session, InboxRow], str]
+#: Errors that mean the database, not the row, is the problem: retry the whole pass later.
+TRANSIENT = (OperationalError, PoolTimeout, TimeoutError, ConnectionError)
+
+
+class Discarded(Exception):
+    """Raised by an applier whose row must leave no trace (a replayed or unhandled event)."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+@dataclass
+class Folded:
+    """What one group's transaction did, reported after it committed."""
+
+    outcomes: list[tuple[str, str]] = field(default_factory=list)
+    failed: InboxRow | None = None
+    outcomes_after: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Ingester:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        appliers: Mapping[str, Applier] | None = None,
+        *,
+        clock: Clock | None = None,
+        groups_per_pass: int = 64,
+        rows_per_group: int = 200,
+        max_attempts: int = 8,
+        poll_seconds: float = 1.0,
+        on_folded: Callable[[str, str], None] | None = None,
+        on_committed: Callable[[], None] | None = None,
+        pressure: WebhookPressure | None = None,
+        busy_share: float = 0.33,
+        transaction_budget: float = 0.025,
+    ) -> None:
+        self._sessions = sessions
+        self._appliers: dict[str, Applier] = dict(appliers or {})
+        self._clock = clock or SystemClock()
+        self._groups_per_pass = groups_per_pass
+        self._rows_per_group = rows_per_group
+        self._max_attempts = max_attempts
+        self._poll_seconds = poll_seconds
+        self._on_folded = on_folded
+        self._on_committed = on_committed
+        self.pressure = pressure
+        self._busy_share = busy_share
+        self._transaction_budget = transaction_budget
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add_applier(self, source: str, applier: Applier) -> None:
+        self._appliers[source] = applier
+
+    def notify(self) -> None:
+        """Wake the loop now instead of at the next poll; safe to call from any thread."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._wake = wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        failures = 0
+        while not stop.is_set():
+            try:
+                folded = await asyncio.to_thread(self.fold_pending)
+                failures = 0
+            except Exception as error:  # the loop must outlive a database outage
+                failures += 1
+                log.warning("ingest pass failed; webhooks stay queued", extra={"error": type(error).__name__, "detail": str(error)[:300]})
+                folded = 0
+                await _wait(stop, None, min(5.0, backoff_seconds(failures, base=0.5, cap=5.0)))
+                continue
+            if folded == 0:
+                wake.clear()
+                await _wait(stop, wake, self._poll_seconds)
+
+    def fold_pending(self) -> int:
+        """One pass over the groups that are due; returns how many rows it applied or set aside."""
+        with self._sessions() as session:
+            groups = inbox.due_groups(session, now=self._clock.now(), limit=self._groups_per_pass)
+        folded = 0
+        for group in groups:
+            started = time.monotonic()
+            folded += self.fold_group(group)
+            if self.pressure is not None and self.pressure.busy():
+                # Webhooks are arriving: leave the interpreter to them for a while, so the
+                # ingester takes at most ``busy_share`` of the time (the rest queues).
+                time.sleep((time.monotonic() - started) * (1 / self._busy_share - 1))
+        return folded
+
+    def fold_all(self, max_passes: int = 1000) -> int:
+        """Apply everything due now (tests, ``firebreak`` CLI); bounded by ``max_passes``."""
+        total = 0
+        for _ in range(max_passes):
+            folded = self.fold_pending()
+            if folded == 0:
+                return total
+            total += folded
+        return total
+
+    def fold_group(self, group_key: str) -> int:
+        """Apply a group's queued rows in order, in one transaction, and delete them."""
+        now = self._clock.now()
+        with self._sessions() as session:
+            rows = inbox.lock_group(session, group_key, limit=self._rows_per_group)
+            head_waits = rows and rows[0].not_before is not None and rows[0].not_before > now
+            if not rows or head_waits:
+                session.rollback()
+                return 0
+            folded = self._apply_rows(session, rows)
+            inbox.remove(session, [row.id for row in rows[: len(folded.outcomes)]])
+            if folded.failed is not None:
+                folded.outcomes_after = [(folded.failed.source, self._set_aside(folded.failed, now))]
+            session.commit()
+        for source, outcome in folded.outcomes + folded.outcomes_after:
+            if self._on_folded:
+                self._on_folded(source, outcome)
+        if folded.outcomes and self._on_committed:
+            self._on_committed()
+        return len(folded.outcomes) + (1 if folded.failed is not None else 0)
+
+    def _apply_rows(self, session: Session, rows: Sequence[InboxRow]) -> Folded:
+        """Apply rows in order until one fails or the time budget is spent (the rest wait).
+
+        The budget bounds how long one transaction holds SQLite's single writer, so a storm
+        group with hundreds of queued webhooks does not hold up the endpoints queueing more.
+        """
+        folded = Folded()
+        deadline = time.monotonic() + self._transaction_budget
+        for row in rows:
+            if folded.outcomes and time.monotonic() > deadline:
+                break
+            applier = self._appliers.get(row.source)
+            try:
+                if applier is None:
+                    raise LookupError(f"no applier for source {row.source!r}")
+                with session.begin_nested():
+                    outcome = applier(session, row)
+            except Discarded as discarded:
+                outcome = discarded.outcome
+            except TRANSIENT:
+                raise
+            except Exception as error:
+                row.last_error = f"{type(error).__name__}: {error}"[:2000]
+                folded.failed = row
+                log.exception("could not apply a queued webhook", extra={"inbox_id": row.id, "source": row.source})
+                return folded
+            folded.outcomes.append((row.source, outcome))
+        return folded
+
+    def _set_aside(self, row: InboxRow, now: datetime) -> str:
+        """Retry later, or after ``max_attempts`` keep it as dead; returns the metric outcome."""
+        row.attempts += 1
+        if row.attempts >= self._max_attempts:
+            row.dead_at = now
+            log.error(
+                "queued webhook given up after retries; kept in the inbox",
+                extra={"inbox_id": row.id, "source": row.source, "attempts": row.attempts, "error": row.last_error},
+            )
+            return "dead"
+        row.not_before = now + timedelta(seconds=backoff_seconds(row.attempts, base=1.0, cap=300.0))
+        return "retry"
+
+
+async def _wait(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
