@@ -114,8 +114,9 @@ def cmd_incidents_list(args: argparse.Namespace) -> int:
 
 
 from bot.export.cli import register as register_export  # noqa: E402
+from bot.ingest.cli import register as register_inbox  # noqa: E402
 
-REGISTRARS: list[Registrar] = [register_export]
+REGISTRARS: list[Registrar] = [register_export, register_inbox]
 
 
 def build_parser() -> argparse.ArgumentParser:

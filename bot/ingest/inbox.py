@@ -68,3 +68,20 @@ def depth(session: Session) -> dict[str, int]:
 
 def oldest_pending(session: Session) -> datetime | None:
     return session.scalar(select(func.min(InboxRow.received_at)).where(InboxRow.dead_at.is_(None)))
+
+
+def dead_rows(session: Session, *, limit: int = 100) -> Sequence[InboxRow]:
+    statement = select(InboxRow).where(InboxRow.dead_at.is_not(None)).order_by(InboxRow.id).limit(limit)
+    return session.scalars(statement).all()
+
+
+def revive(session: Session, ids: Sequence[int] | None = None) -> int:
+    """Give dead rows (all, or ``ids``) a fresh set of attempts; returns how many."""
+    statement = select(InboxRow).where(InboxRow.dead_at.is_not(None))
+    if ids is not None:
+        statement = statement.where(InboxRow.id.in_(list(ids)))
+    revived = 0
+    for row in session.scalars(statement):
+        row.dead_at, row.not_before, row.attempts = None, None, 0
+        revived += 1
+    return revived

@@ -104,7 +104,7 @@ class Ingester:
         failures = 0
         while not stop.is_set():
             try:
-                folded = await asyncio.to_thread(self.fold_pending)
+                folded = await asyncio.to_thread(self.fold_pending, stop.is_set)
                 failures = 0
             except Exception as error:  # the loop must outlive a database outage
                 failures += 1
@@ -116,12 +116,17 @@ class Ingester:
                 wake.clear()
                 await _wait(stop, wake, self._poll_seconds)
 
-    def fold_pending(self) -> int:
-        """One pass over the groups that are due; returns how many rows it applied or set aside."""
+    def fold_pending(self, stopping: Callable[[], bool] = lambda: False) -> int:
+        """One pass over the groups that are due; returns how many rows it applied or set aside.
+
+        ``stopping`` is asked between groups, so a shutdown does not wait out a long pass.
+        """
         with self._sessions() as session:
             groups = inbox.due_groups(session, now=self._clock.now(), limit=self._groups_per_pass)
         folded = 0
         for group in groups:
+            if stopping():
+                break
             started = time.monotonic()
             folded += self.fold_group(group)
             if self.pressure is not None and self.pressure.busy():

@@ -1,0 +1,42 @@
+"""``firebreak inbox status|apply|retry`` as real processes against the test database."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from bot.container import Container
+from bot.store.models import InboxRow, IncidentRow
+from tests.fakes.alertmanager_payloads import firing_group
+from tests.ingest.support import TOKEN, bearer, row_counts, rows
+from tests.ingest.test_ingester import queued_only
+from tests.support.processes import firebreak_env, run_firebreak
+
+
+def test_status_apply_and_retry_of_a_dead_webhook(am_container: Container, db_url: str) -> None:
+    with queued_only(am_container) as http:
+        for name in ("Applied", "Stuck"):
+            assert http.post("/webhooks/alertmanager", json=firing_group(name), headers=bearer()).status_code == 202
+    stuck = rows(am_container, InboxRow)[1]
+    with am_container.sessions.begin() as session:  # what 8 failed attempts leave behind
+        session.execute(
+            update(InboxRow).where(InboxRow.id == stuck.id).values(dead_at=am_container.clock.now(), attempts=8, last_error="ValueError: boom\ndetails")
+        )
+    env = firebreak_env(db_url, ALERTMANAGER_TOKEN=TOKEN)
+
+    status = run_firebreak(["inbox", "status"], env)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("pending: 1, oldest received ") and "; dead: 1" in status.stdout
+    assert f"#{stuck.id} alertmanager" in status.stdout and "attempts=8" in status.stdout and "ValueError: boom" in status.stdout
+
+    applied = run_firebreak(["inbox", "apply"], env)
+    assert applied.returncode == 0, applied.stderr
+    assert "applied 1 queued webhook(s)" in applied.stdout
+    assert [row.title for row in rows(am_container, IncidentRow)] == ["Applied on checkout"]
+
+    assert run_firebreak(["inbox", "retry", "--id", "999"], env).returncode == 1
+    retried = run_firebreak(["inbox", "retry", "--all"], env)
+    assert retried.returncode == 0 and "1 dead webhook(s) queued again" in retried.stdout
+    assert run_firebreak(["inbox", "apply"], env).stdout.strip() == "applied 1 queued webhook(s)"
+    assert row_counts(am_container)["inbox"] == 0
+    assert sorted(row.title for row in rows(am_container, IncidentRow)) == ["Applied on checkout", "Stuck on checkout"]
+    assert run_firebreak(["inbox", "status"], env).stdout.strip() == "pending: 0; dead: 0"
