@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import insert
 
-from bot.store.db import SessionFactory
+from bot.store.db import SessionFactory, mark_thread_urgent
 from bot.store.models import InboxRow
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class InboxWriter:
                 self._thread.start()
 
     def _run(self) -> None:
+        mark_thread_urgent()
         while True:
             first = self._queue.get()
             if first is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -53,7 +54,7 @@ def _make_sqlite_serialise_writers(engine: Engine) -> None:
         # (busy_timeout) as the fallback, e.g. for a nested transaction on one thread.
         # First come, first served (HandoffLock), so a loop of transactions cannot starve
         # a webhook waiting for its one insert.
-        if writer.acquire(timeout=_WRITER_WAIT_SECONDS):
+        if writer.acquire(timeout=_WRITER_WAIT_SECONDS, urgent=getattr(_urgency, "urgent", False)):
             connection.info[_HOLDS_WRITER] = True
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -70,6 +71,12 @@ def _make_sqlite_serialise_writers(engine: Engine) -> None:
 
 
 _WRITER_WAIT_SECONDS = 30
+_urgency = threading.local()
+
+
+def mark_thread_urgent() -> None:
+    """This thread's SQLite transactions jump the writer queue (someone waits for them)."""
+    _urgency.urgent = True
 _HOLDS_WRITER = "firebreak_holds_writer_lock"
 
 

@@ -304,3 +304,26 @@ def test_handoff_lock_waiter_that_times_out_leaves_the_queue() -> None:
     lock.release()
     assert lock.acquire(timeout=0.05)
     lock.release()
+
+
+def test_handoff_lock_lets_an_urgent_waiter_go_first() -> None:
+    lock = HandoffLock()
+    assert lock.acquire(timeout=1)
+    order: list[str] = []
+
+    def wait_turn(name: str, urgent: bool) -> None:
+        assert lock.acquire(timeout=10, urgent=urgent)
+        order.append(name)
+        lock.release()
+
+    threads = []
+    for name, urgent in (("delivery", False), ("ingester", False), ("webhook", True)):
+        thread = threading.Thread(target=wait_turn, args=(name, urgent))
+        thread.start()
+        threads.append(thread)
+        while len(lock._waiters) < len(threads):
+            threading.Event().wait(0.001)
+    lock.release()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == ["webhook", "delivery", "ingester"]

@@ -6,6 +6,7 @@ marks the outbox row delivered, so a crash can neither lose nor repeat a line.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -19,6 +20,7 @@ from bot.chat.render import POST_ICONS
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.errors import IncidentNotFound
+from bot.domain.incident import Incident
 from bot.domain.severity import Severity
 from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository
@@ -72,7 +74,9 @@ class ConsoleDeliverer:
     async def deliver(self, message: OutboxMessage) -> DeliveryResult:
         renderer = self._renderers.get(message.operation, self._generic)
         try:
-            lines = renderer(message)
+            # Renderers read the incident: off the event loop, which answers webhooks and
+            # must never wait for the database (SQLite hands out its writer one at a time).
+            lines = await asyncio.to_thread(renderer, message)
         except IncidentNotFound as error:
             raise DeliveryError(str(error), retryable=False) from error
         now = self._clock.now()
@@ -93,8 +97,11 @@ class ConsoleDeliverer:
     def _channel_for(self, number: int) -> str:
         with self._sessions() as session:
             incident = IncidentRepository.get(session, number)
+        return self._channel_of(incident)
+
+    def _channel_of(self, incident: Incident) -> str:
         if incident.severity in CHANNEL_SEVERITIES or incident.status.value != "triggered":
-            return "#" + channel_name(number, incident.title)
+            return "#" + channel_name(incident.number, incident.title)
         return self._announcements
 
     def _open_incident(self, message: OutboxMessage) -> list[tuple[str, str]]:
@@ -122,7 +129,7 @@ class ConsoleDeliverer:
         with self._sessions() as session:
             incident = IncidentRepository.get(session, number)
         text = render.summary(incident, now=self._clock.now(), zone=self._zone)
-        return [(self._channel_for(number), "📌 (pinned summary updated)\n" + text)]
+        return [(self._channel_of(incident), "📌 (pinned summary updated)\n" + text)]
 
     def _upload_file(self, message: OutboxMessage) -> list[tuple[str, str]]:
         """A file as Slack would show it: title, name and size, then its first lines."""

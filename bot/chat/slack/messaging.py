@@ -37,7 +37,7 @@ def _where(refs: store.ChatRefs) -> tuple[str, str | None] | None:
 async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     payload = message.payload
     number = int(payload["number"])
-    _incident, refs = store.load(context.sessions, number)
+    _incident, refs = await store.fetch(context.sessions, number)
     where = _where(refs)
     if where is None:
         return DeliveryResult(detail={"skipped": "incident has no Slack conversation"})
@@ -74,7 +74,7 @@ async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResu
 async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     """chat.update of the one summary message: the outbox has already folded a burst into one."""
     number = int(message.payload["number"])
-    incident, refs = store.load(context.sessions, number)
+    incident, refs = await store.fetch(context.sessions, number)
     summary = refs.summary
     if summary is None:
         return DeliveryResult(detail={"skipped": "no summary message yet"})
@@ -91,7 +91,7 @@ async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> D
 
 async def upload_file(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     payload = message.payload
-    _incident, refs = store.load(context.sessions, int(payload["number"]))
+    _incident, refs = await store.fetch(context.sessions, int(payload["number"]))
     where = _where(refs)
     if where is None:
         channel, thread = await context.gateway.channel_id(context.config.incidents_channel), None

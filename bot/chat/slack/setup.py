@@ -9,6 +9,7 @@ then serves as their summary; INFO incidents say nothing in Slack.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ def metadata(event_type: str, key: str) -> dict[str, Any]:
 
 async def open_incident(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     number = int(message.payload["number"])
-    incident, refs = store.load(context.sessions, number)
+    incident, refs = await store.fetch(context.sessions, number)
     if incident.severity is Severity.INFO:
         return DeliveryResult(detail={"skipped": "INFO incidents stay off Slack"})
     if incident.severity not in CHANNEL_SEVERITIES:
@@ -60,7 +61,7 @@ async def open_incident(context: DeliveryContext, message: OutboxMessage) -> Del
             metadata=metadata(SUMMARY_EVENT, str(number)),
         )
         ts = str(answer["ts"])
-    declarer = _declarer(context, number)
+    declarer = await asyncio.to_thread(_declarer, context, number)
     now = context.clock.now()
 
     def record(session: Session) -> None:
@@ -158,7 +159,7 @@ async def _announce_without_channel(
 
 async def announce(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     number = int(message.payload["number"])
-    incident, refs = store.load(context.sessions, number)
+    incident, refs = await store.fetch(context.sessions, number)
     gateway = context.gateway
     channel = await gateway.channel_id(context.config.incidents_channel)
     if message.is_retry and await gateway.find_own_message(channel, ANNOUNCE_EVENT, str(number)):
@@ -170,7 +171,7 @@ async def announce(context: DeliveryContext, message: OutboxMessage) -> Delivery
 
 
 async def set_topic(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
-    incident, refs = store.load(context.sessions, int(message.payload["number"]))
+    incident, refs = await store.fetch(context.sessions, int(message.payload["number"]))
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
     await context.gateway.call("conversations.setTopic", channel=refs.channel_id, topic=blocks.topic(incident))
@@ -178,7 +179,7 @@ async def set_topic(context: DeliveryContext, message: OutboxMessage) -> Deliver
 
 
 async def pin_summary(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
-    _incident, refs = store.load(context.sessions, int(message.payload["number"]))
+    _incident, refs = await store.fetch(context.sessions, int(message.payload["number"]))
     summary = refs.summary
     if summary is None or not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no summary in a channel"})
@@ -193,7 +194,7 @@ async def pin_summary(context: DeliveryContext, message: OutboxMessage) -> Deliv
 
 async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     payload = message.payload
-    _incident, refs = store.load(context.sessions, int(payload["number"]))
+    _incident, refs = await store.fetch(context.sessions, int(payload["number"]))
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
     gateway = context.gateway
@@ -225,7 +226,7 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
 
 async def bookmark(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     payload = message.payload
-    _incident, refs = store.load(context.sessions, int(payload["number"]))
+    _incident, refs = await store.fetch(context.sessions, int(payload["number"]))
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
     await context.gateway.call(
@@ -235,7 +236,7 @@ async def bookmark(context: DeliveryContext, message: OutboxMessage) -> Delivery
 
 
 async def archive(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
-    incident, refs = store.load(context.sessions, int(message.payload["number"]))
+    incident, refs = await store.fetch(context.sessions, int(message.payload["number"]))
     resolved_at = incident.resolved_at.isoformat() if incident.resolved_at else None
     if incident.status is not Status.RESOLVED or resolved_at != message.payload.get("resolved_at"):
         return DeliveryResult(detail={"skipped": "reopened since"})

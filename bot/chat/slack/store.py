@@ -7,6 +7,7 @@ which then plays the summary's part and collects the posts in its thread.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -33,6 +34,11 @@ class ChatRefs:
             return None
         channel, _, ts = self.summary_ref.partition(":")
         return channel, ts
+
+
+async def fetch(sessions: SessionFactory, number: int) -> tuple[Incident, ChatRefs]:
+    """``load`` off the event loop: deliveries share the loop with the webhook endpoints."""
+    return await asyncio.to_thread(load, sessions, number)
 
 
 def load(sessions: SessionFactory, number: int) -> tuple[Incident, ChatRefs]:
