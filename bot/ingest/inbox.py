@@ -8,6 +8,7 @@ which costs the sender a single insert however much the incident behind it will 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
@@ -16,7 +17,15 @@ from sqlalchemy.orm import Session
 from bot.store.models import InboxRow
 
 
-def due_groups(session: Session, *, now: datetime, limit: int, window: int = 2000) -> list[str]:
+@dataclass(frozen=True)
+class Due:
+    """Groups that may be applied now, and when the oldest live row arrived (the lag)."""
+
+    groups: list[str]
+    oldest: datetime | None
+
+
+def due_groups(session: Session, *, now: datetime, limit: int, window: int = 2000) -> Due:
     """Groups whose oldest live row may be applied now, oldest first.
 
     Only a group's head decides: a row waiting out a retry holds back the rows behind it
@@ -25,11 +34,16 @@ def due_groups(session: Session, *, now: datetime, limit: int, window: int = 200
     the ingester more than the webhooks it applies.
     """
     statement = (
-        select(InboxRow.group_key, InboxRow.not_before).where(InboxRow.dead_at.is_(None)).order_by(InboxRow.id).limit(window)
+        select(InboxRow.group_key, InboxRow.not_before, InboxRow.received_at)
+        .where(InboxRow.dead_at.is_(None))
+        .order_by(InboxRow.id)
+        .limit(window)
     )
     seen: set[str] = set()
     due: list[str] = []
-    for group_key, not_before in session.execute(statement):
+    oldest: datetime | None = None
+    for group_key, not_before, received_at in session.execute(statement):
+        oldest = oldest or received_at
         if group_key in seen:
             continue
         seen.add(group_key)
@@ -37,7 +51,7 @@ def due_groups(session: Session, *, now: datetime, limit: int, window: int = 200
             due.append(group_key)
             if len(due) >= limit:
                 break
-    return due
+    return Due(due, oldest)
 
 
 def lock_group(session: Session, group_key: str, *, limit: int) -> Sequence[InboxRow]:

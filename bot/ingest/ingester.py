@@ -72,6 +72,7 @@ class Ingester:
         on_committed: Callable[[], None] | None = None,
         pressure: WebhookPressure | None = None,
         busy_share: float = 0.33,
+        max_lag: float = 10.0,
         transaction_budget: float = 0.025,
     ) -> None:
         self._sessions = sessions
@@ -85,6 +86,7 @@ class Ingester:
         self._on_committed = on_committed
         self.pressure = pressure
         self._busy_share = busy_share
+        self._max_lag = max_lag
         self._transaction_budget = transaction_budget
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -121,15 +123,19 @@ class Ingester:
 
         ``stopping`` is asked between groups, so a shutdown does not wait out a long pass.
         """
+        now = self._clock.now()
         with self._sessions() as session:
-            groups = inbox.due_groups(session, now=self._clock.now(), limit=self._groups_per_pass)
+            due = inbox.due_groups(session, now=now, limit=self._groups_per_pass)
+        # Giving way has a limit: once the oldest queued webhook is ``max_lag`` old, alerts
+        # reaching their incidents matters more than shaving the answer time.
+        lagging = due.oldest is not None and (now - due.oldest).total_seconds() > self._max_lag
         folded = 0
-        for group in groups:
+        for group in due.groups:
             if stopping():
                 break
             started = time.monotonic()
             folded += self.fold_group(group)
-            if self.pressure is not None and self.pressure.busy():
+            if not lagging and self.pressure is not None and self.pressure.busy():
                 # Webhooks are arriving: leave the interpreter to them for a while, so the
                 # ingester takes at most ``busy_share`` of the time (the rest queues).
                 time.sleep((time.monotonic() - started) * (1 / self._busy_share - 1))

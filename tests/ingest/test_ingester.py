@@ -208,8 +208,14 @@ def test_the_ingester_gives_way_while_webhooks_arrive(am_container: Container, m
             http.post(URL, json=firing_group(name), headers=bearer())
     pressure.enter()
     assert ingester.fold_pending() == 2
-    pressure.exit()
     assert len(pauses) == 2 and all(pause > 0 for pause in pauses)  # 3× each group's own time at a 25 % share
+
+    with queued_only(am_container) as http:
+        http.post(URL, json=firing_group("Five"), headers=bearer())
+    am_container.clock.advance(seconds=11)  # type: ignore[attr-defined]
+    assert ingester.fold_pending() == 1  # queued 11 s ago, past max_lag (10 s): no giving way
+    pressure.exit()
+    assert len(pauses) == 2
 
 
 def test_due_groups_skip_a_head_waiting_out_its_retry(am_container: Container, clock: FrozenClock) -> None:
@@ -222,7 +228,8 @@ def test_due_groups_skip_a_head_waiting_out_its_retry(am_container: Container, c
         head.not_before = clock.now() + timedelta(seconds=30)
     with am_container.sessions() as session:
         due = inbox.due_groups(session, now=clock.now(), limit=10)
-    assert due == ['am:{}:{alertname="Ready", service="checkout"}']
+    assert due.groups == ['am:{}:{alertname="Ready", service="checkout"}']
+    assert due.oldest == clock.now()  # the waiting head still counts for the lag
 
 
 # -- the inbox writer (group commit) ---------------------------------------------------
