@@ -31,7 +31,7 @@ import httpx
 from sqlalchemy import create_engine, func, select
 
 from bench.load import firebreak_server
-from bot.store.models import AlertRow, IncidentRow, OutboxRow
+from bot.store.models import AlertRow, InboxRow, IncidentRow, OutboxRow
 from tests.fakes.alertmanager_payloads import alert, payload
 from tests.fakes.slack_api import FakeSlack
 
@@ -113,13 +113,15 @@ async def send_storm(url: str, groups: int, per_group: int, webhooks: int, secon
 
 
 def outbox_open(engine: Any) -> int:
+    """Work not done yet: webhooks still queued in the inbox, messages not yet delivered."""
     with engine.connect() as connection:
         statement = select(func.count()).select_from(OutboxRow).where(OutboxRow.status.in_(("pending", "in_flight")))
-        return int(connection.execute(statement).scalar_one())
+        queued = select(func.count()).select_from(InboxRow).where(InboxRow.dead_at.is_(None))
+        return int(connection.execute(statement).scalar_one()) + int(connection.execute(queued).scalar_one())
 
 
 def wait_drained(engine: Any, timeout: float) -> bool:
-    """The outbox has nothing left to do (twice in a row, a second apart)."""
+    """Inbox and outbox have nothing left to do (twice in a row, a second apart)."""
     deadline = time.monotonic() + timeout
     quiet = 0
     while time.monotonic() < deadline:

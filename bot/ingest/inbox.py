@@ -2,7 +2,8 @@
 
 A webhook is answered 2xx once its body is one committed row here (bot/ingest/inbox_writer.py),
 which costs the sender a single insert however much the incident behind it will take to update. Rows of one group
-(Alertmanager ``groupKey``, PagerDuty incident id) are applied strictly in arrival order.
+(Alertmanager ``groupKey``, PagerDuty incident id) are applied strictly in the order they
+were queued (with several replicas: the order their inserts were committed).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import InboxRow
@@ -19,7 +20,7 @@ from bot.store.models import InboxRow
 
 @dataclass(frozen=True)
 class Due:
-    """Groups that may be applied now, and when the oldest live row arrived (the lag)."""
+    """Groups that may be applied now, and when the oldest of their heads arrived (the lag)."""
 
     groups: list[str]
     oldest: datetime | None
@@ -42,16 +43,39 @@ def due_groups(session: Session, *, now: datetime, limit: int, window: int = 200
     seen: set[str] = set()
     due: list[str] = []
     oldest: datetime | None = None
+    scanned = 0
     for group_key, not_before, received_at in session.execute(statement):
-        oldest = oldest or received_at
+        scanned += 1
         if group_key in seen:
             continue
         seen.add(group_key)
         if not_before is None or not_before <= now:
+            oldest = oldest or received_at
             due.append(group_key)
             if len(due) >= limit:
                 break
+    if not due and scanned >= window:
+        # The window is all groups waiting out retries: look past it, whatever it costs.
+        return _due_groups_everywhere(session, now=now, limit=limit)
     return Due(due, oldest)
+
+
+def _due_groups_everywhere(session: Session, *, now: datetime, limit: int) -> Due:
+    heads = (
+        select(InboxRow.group_key, func.min(InboxRow.id).label("head"))
+        .where(InboxRow.dead_at.is_(None))
+        .group_by(InboxRow.group_key)
+        .subquery()
+    )
+    statement = (
+        select(heads.c.group_key, InboxRow.received_at)
+        .join(InboxRow, InboxRow.id == heads.c.head)
+        .where(or_(InboxRow.not_before.is_(None), InboxRow.not_before <= now))
+        .order_by(heads.c.head)
+        .limit(limit)
+    )
+    rows = session.execute(statement).all()
+    return Due([group_key for group_key, _ in rows], rows[0][1] if rows else None)
 
 
 def lock_group(session: Session, group_key: str, *, limit: int) -> Sequence[InboxRow]:

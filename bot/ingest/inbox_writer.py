@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert
+from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.store.db import SessionFactory, mark_thread_urgent
 from bot.store.models import InboxRow
@@ -74,6 +75,7 @@ class InboxWriter:
         while True:
             first = self._queue.get()
             if first is None:
+                self._write_rest()
                 return
             batch, stop = [first], False
             while len(batch) < self._max_batch:
@@ -87,14 +89,30 @@ class InboxWriter:
                 batch.append(item)
             self._write(batch)
             if stop:
+                self._write_rest()
                 return
+
+    def _write_rest(self) -> None:
+        """At close: what was queued behind the stop marker still gets its commit."""
+        rest: list[_Pending] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                rest.append(item)
+        if rest:
+            self._write(rest)
 
     def _write(self, batch: list[_Pending]) -> None:
         try:
             ids = self._insert([webhook for webhook, _ in batch])
         except Exception as error:
-            if len(batch) == 1:
-                _settle(batch[0][1], error=error)
+            if len(batch) == 1 or not isinstance(error, (IntegrityError, DataError)):
+                # The database is away or busy: every sender gets its 503 now, not one by one.
+                for _webhook, future in batch:
+                    _settle(future, error=error)
                 return
             # One row the database refuses must not fail its neighbours: try them one by one.
             log.warning("inbox batch failed; committing its webhooks one at a time", extra={"error": type(error).__name__})

@@ -36,8 +36,20 @@ log = logging.getLogger(__name__)
 
 #: Applies one inbox row in the caller's transaction; returns an outcome for the metrics.
 Applier = Callable[[Session, InboxRow], str]
-#: Errors that mean the database, not the row, is the problem: retry the whole pass later.
+#: Errors that may mean the database, not the row, is the problem (see ``_database_away``).
 TRANSIENT = (OperationalError, PoolTimeout, TimeoutError, ConnectionError)
+
+
+def _database_away(error: BaseException) -> bool:
+    """A lost connection or an exhausted pool stops the pass; anything else is the row's.
+
+    An ``OperationalError`` on a live connection (a statement timeout on a huge group, a
+    lock that could not be had) belongs to the row: it is retried with backoff and, if it
+    keeps failing, set aside, so it cannot stop every other group.
+    """
+    if isinstance(error, (PoolTimeout, TimeoutError, ConnectionError)):
+        return True
+    return bool(getattr(error, "connection_invalidated", False))
 
 
 class Discarded(Exception):
@@ -105,6 +117,7 @@ class Ingester:
         self._loop = asyncio.get_running_loop()
         failures = 0
         while not stop.is_set():
+            wake.clear()  # before the pass: a webhook queued during it wakes the next one
             try:
                 folded = await asyncio.to_thread(self.fold_pending, stop.is_set)
                 failures = 0
@@ -115,7 +128,6 @@ class Ingester:
                 await _wait(stop, None, min(5.0, backoff_seconds(failures, base=0.5, cap=5.0)))
                 continue
             if folded == 0:
-                wake.clear()
                 await _wait(stop, wake, self._poll_seconds)
 
     def fold_pending(self, stopping: Callable[[], bool] = lambda: False) -> int:
@@ -191,9 +203,9 @@ class Ingester:
                     outcome = applier(session, row)
             except Discarded as discarded:
                 outcome = discarded.outcome
-            except TRANSIENT:
-                raise
             except Exception as error:
+                if isinstance(error, TRANSIENT) and _database_away(error):
+                    raise
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
                 folded.failed = row
                 log.exception("could not apply a queued webhook", extra={"inbox_id": row.id, "source": row.source})

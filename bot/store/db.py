@@ -63,21 +63,45 @@ def _make_sqlite_serialise_writers(engine: Engine) -> None:
             raise
 
     def _release(connection: Any) -> None:
-        if connection.info.pop(_HOLDS_WRITER, False):
+        try:
+            info = connection.info
+        except NotImplementedError:  # the engine's first-connect probe: never held the lock
+            return
+        if info.pop(_HOLDS_WRITER, False):
             writer.release()
 
-    event.listen(engine, "commit", _release)
-    event.listen(engine, "rollback", _release)  # also fires when a connection closes mid-transaction
+    # Hand the lock on only once COMMIT/ROLLBACK has run: the engine's "commit" event fires
+    # before it, and a next writer let in then finds SQLite still locked and falls into the
+    # busy handler's sleeps. The pool rolls back returned connections through the same
+    # dialect method, and an invalidated connection gives its turn up too.
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            _release(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            _release(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    event.listen(engine, "invalidate", lambda _dbapi, record, _error: _release(record))
 
 
 _WRITER_WAIT_SECONDS = 30
+_HOLDS_WRITER = "firebreak_holds_writer_lock"
 _urgency = threading.local()
 
 
 def mark_thread_urgent() -> None:
     """This thread's SQLite transactions jump the writer queue (someone waits for them)."""
     _urgency.urgent = True
-_HOLDS_WRITER = "firebreak_holds_writer_lock"
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:

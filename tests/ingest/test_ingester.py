@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -139,7 +139,7 @@ def test_a_database_that_is_away_stops_the_pass_and_keeps_everything(am_containe
         assert http.post(URL, json=firing_group(), headers=bearer()).status_code == 202
 
     def away(session: Session, row: InboxRow) -> str:
-        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"), connection_invalidated=True)
 
     real = am_container.ingester._appliers["alertmanager"]
     am_container.ingester.add_applier("alertmanager", away)
@@ -163,35 +163,83 @@ def test_a_pagerduty_replay_queued_before_the_original_applied_is_discarded(am_c
     assert [row.kind for row in rows(am_container, TimelineRow)] == ["declared"]
 
 
-def test_two_ingesters_folding_the_same_group_at_once_apply_each_webhook_once(am_container: Container, db_backend: str) -> None:
+def test_two_ingesters_folding_the_same_group_at_once_apply_each_webhook_once(am_container: Container) -> None:
     group = firing_group(count=1)
     with queued_only(am_container) as http:
         for index in range(12):  # the group re-sent with one more alert each time
             body = {**group, "alerts": [{**group["alerts"][0], "fingerprint": f"fp{n:02d}", "labels": {**group["alerts"][0]["labels"], "n": str(n)}} for n in range(index + 1)]}
             assert http.post(URL, json=body, headers=bearer()).status_code == 202
-    second = Ingester(am_container.sessions, dict(am_container.ingester._appliers), clock=am_container.clock, rows_per_group=3)
-    first = Ingester(am_container.sessions, dict(am_container.ingester._appliers), clock=am_container.clock, rows_per_group=3)
-    barrier = threading.Barrier(2, timeout=10)
+    queued = [row.id for row in rows(am_container, InboxRow)]
+    real = am_container.ingester._appliers["alertmanager"]
+    applied: list[tuple[int, str]] = []
+    first_inside = threading.Event()
+
+    def recording(name: str) -> Any:
+        def apply(session: Session, row: InboxRow) -> str:
+            applied.append((row.id, name))
+            if name == "first" and not first_inside.is_set():
+                first_inside.set()
+                threading.Event().wait(0.3)  # hold the group's rows while the second one tries
+            return real(session, row)
+
+        return apply
+
+    first = Ingester(am_container.sessions, {"alertmanager": recording("first")}, clock=am_container.clock, rows_per_group=3)
+    second = Ingester(am_container.sessions, {"alertmanager": recording("second")}, clock=am_container.clock, rows_per_group=3)
     errors: list[BaseException] = []
 
-    def drain(ingester: Ingester) -> None:
+    def drain(ingester: Ingester, after: threading.Event | None) -> None:
         try:
-            barrier.wait()
+            if after is not None:
+                assert after.wait(10)
             ingester.fold_all()
         except BaseException as error:
             errors.append(error)
 
-    threads = [threading.Thread(target=drain, args=(ingester,)) for ingester in (first, second)]
+    threads = [threading.Thread(target=drain, args=(first, None)), threading.Thread(target=drain, args=(second, first_inside))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
     assert errors == [] and row_counts(am_container)["inbox"] == 0
+    ids = [inbox_id for inbox_id, _name in applied]
+    assert ids == queued, applied  # each queued webhook applied exactly once, in the order queued
+    assert {name for _id, name in applied} <= {"first", "second"}
     assert len(rows(am_container, IncidentRow)) == 1
-    assert sorted(row.fingerprint for row in rows(am_container, AlertRow)) == [f"fp{n:02d}" for n in range(12)]
     firing = [row for row in rows(am_container, TimelineRow) if row.kind == EntryKind.ALERT_FIRING.value]
-    assert len(firing) == 12  # each alert announced once, in the order it joined
     assert [row.data["fingerprint"] for row in firing] == [f"fp{n:02d}" for n in range(12)]
+
+
+def test_an_operational_error_of_the_rows_own_is_retried_and_does_not_stop_other_groups(am_container: Container) -> None:
+    with queued_only(am_container) as http:
+        for name in ("Poison", "Healthy"):
+            assert http.post(URL, json=firing_group(name), headers=bearer()).status_code == 202
+    real = am_container.ingester._appliers["alertmanager"]
+
+    def statement_timeout(session: Session, row: InboxRow) -> str:
+        if "Poison" in row.group_key:
+            raise OperationalError("SELECT", {}, Exception("canceling statement due to statement timeout"))
+        return real(session, row)
+
+    am_container.ingester.add_applier("alertmanager", statement_timeout)
+    assert am_container.ingester.fold_pending() == 2
+    (waiting,) = rows(am_container, InboxRow)
+    assert "Poison" in waiting.group_key and waiting.attempts == 1 and "statement timeout" in (waiting.last_error or "")
+    assert [row.title for row in rows(am_container, IncidentRow)] == ["Healthy on checkout"]
+
+
+def test_due_groups_look_past_a_window_of_groups_waiting_out_retries(am_container: Container, clock: FrozenClock) -> None:
+    with queued_only(am_container) as http:
+        for _ in range(3):
+            http.post(URL, json=firing_group("Waiting"), headers=bearer())
+        http.post(URL, json=firing_group("Ready"), headers=bearer())
+    with am_container.sessions.begin() as session:
+        head = session.scalars(select(InboxRow).order_by(InboxRow.id)).first()
+        assert head is not None
+        head.not_before = clock.now() + timedelta(minutes=5)
+    with am_container.sessions() as session:
+        due = inbox.due_groups(session, now=clock.now(), limit=10, window=3)
+    assert due.groups == ['am:{}:{alertname="Ready", service="checkout"}']
 
 
 def test_the_ingester_gives_way_while_webhooks_arrive(am_container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -251,13 +299,30 @@ def test_concurrent_accepts_each_get_their_own_committed_row(am_container: Conta
     assert all(stored[inbox_id].body == f'{{"n": {i}}}' for i, inbox_id in enumerate(ids))
 
 
+def test_a_database_that_is_away_fails_the_whole_batch_at_once(am_container: Container, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = InboxWriter(am_container.sessions)
+    calls: list[int] = []
+
+    def away(webhooks: list[Webhook]) -> list[int]:
+        calls.append(len(webhooks))
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(writer, "_insert", away)
+    batch: list[tuple[Webhook, Future[int]]] = [(Webhook("alertmanager", "am:x", str(n), clock.now()), Future()) for n in range(5)]
+    writer._write(batch)
+    assert calls == [5]  # one attempt, not one per webhook: every sender gets its 503 now
+    for _webhook, future in batch:
+        with pytest.raises(OperationalError):
+            future.result(timeout=1)
+
+
 def test_a_row_the_database_refuses_fails_alone_not_its_batch(am_container: Container, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
     writer = InboxWriter(am_container.sessions)
     real = writer._insert
 
     def refuse_poison(webhooks: list[Webhook]) -> list[int]:
         if any(webhook.body == "poison" for webhook in webhooks):
-            raise OperationalError("INSERT", {}, Exception("refused"))
+            raise DataError("INSERT", {}, Exception("value too long"))
         return real(webhooks)
 
     monkeypatch.setattr(writer, "_insert", refuse_poison)
@@ -266,7 +331,7 @@ def test_a_row_the_database_refuses_fails_alone_not_its_batch(am_container: Cont
     ]
     writer._write(batch)
     assert batch[0][1].result(timeout=1) > 0 and batch[2][1].result(timeout=1) > 0
-    with pytest.raises(OperationalError):
+    with pytest.raises(DataError):
         batch[1][1].result(timeout=1)
     assert sorted(row.body for row in rows(am_container, InboxRow)) == ["good-1", "good-2"]
 
