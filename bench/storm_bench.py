@@ -185,6 +185,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             incidents = int(connection.execute(select(func.count()).select_from(IncidentRow)).scalar_one())
             stored = int(connection.execute(select(func.count()).select_from(AlertRow)).scalar_one())
             outbox = dict(connection.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
+            undone = select(OutboxRow.operation, OutboxRow.last_error, func.count()).where(OutboxRow.status != "delivered")
+            left = [tuple(row) for row in connection.execute(undone.group_by(OutboxRow.operation, OutboxRow.last_error)).all()]
+            queued = int(connection.execute(select(func.count()).select_from(InboxRow)).scalar_one())
         ready = channel_ready_times(fake)
         by_method, setup, beyond = count_calls(fake, len(ready))
         result = {
@@ -198,6 +201,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "send_seconds": send_seconds,
             "drained": drained,
             "outbox": outbox,
+            "outbox_left": left,
+            "inbox_left": queued,
             "channels_ready": len(ready),
             "all_ready_seconds": (max(ready.values()) - started_wall) if ready else float("nan"),
             "slack_calls": sum(by_method.values()),
@@ -221,7 +226,9 @@ def report(result: dict[str, Any]) -> None:
           f"(webhooks by status {result['webhooks_by_status']}, given up {result['webhooks_given_up']})")
     print(f"incidents created: {result['incidents']} (groups {result['groups']})")
     print(f"alerts stored: {result['alerts_stored']} of {result['alerts_sent']} sent; lost: {result['alerts_lost']}")
-    print(f"outbox drained: {result['drained']}; rows by status {result['outbox']}")
+    print(f"outbox drained: {result['drained']}; rows by status {result['outbox']}; inbox rows left {result['inbox_left']}")
+    for operation, error, count in result["outbox_left"]:
+        print(f"  not delivered: {count} × {operation} (last error: {error})")
     print(f"channels ready: {result['channels_ready']}; all ready after {result['all_ready_seconds']:.1f} s")
     print(f"slack calls: {result['slack_calls']} {result['slack_calls_by_method']}")
     print(f"set-up calls: {result['setup_calls']}; beyond set-up: {result['calls_beyond_setup']} = "
