@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from bot.background import Wakeup
 from bot.delivery.message import Deliverer, DeliveryError, DeliveryResult, OutboxMessage
 from bot.delivery.outbox import DELIVERED, FAILED, IN_FLIGHT, PENDING
 from bot.delivery.retry import backoff_seconds
@@ -55,33 +56,26 @@ class DeliveryWorker:
         self._on_dead = on_dead
         self._on_attempt = on_attempt
         self.worker_id = uuid.uuid4().hex[:12]
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup = Wakeup()
 
     def add_deliverer(self, target: str, deliverer: Deliverer) -> None:
         self._deliverers[target] = deliverer
 
     def notify(self) -> None:
         """Wake the loop now instead of at the next poll; safe to call from any thread."""
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+        self._wakeup.notify()
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._wake = wake = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
+        self._wakeup.bind()
         while not stop.is_set():
+            self._wakeup.clear()
             try:
                 handled = await self.run_once()
             except Exception:  # the loop must survive a database blip
                 log.exception("delivery loop failed; retrying")
                 handled = 0
             if handled == 0:
-                wake.clear()
-                waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-                await asyncio.wait(waiters, timeout=self._poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    waiter.cancel()
+                await self._wakeup.sleep(stop, self._poll_seconds)
 
     async def run_once(self) -> int:
         messages = await asyncio.to_thread(self._claim)

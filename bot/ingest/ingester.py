@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
+from bot.background import Wakeup
 from bot.delivery.retry import backoff_seconds
 from bot.domain.clock import Clock, SystemClock
 from bot.ingest import inbox
@@ -100,24 +101,20 @@ class Ingester:
         self._busy_share = busy_share
         self._max_lag = max_lag
         self._transaction_budget = transaction_budget
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup = Wakeup()
 
     def add_applier(self, source: str, applier: Applier) -> None:
         self._appliers[source] = applier
 
     def notify(self) -> None:
         """Wake the loop now instead of at the next poll; safe to call from any thread."""
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+        self._wakeup.notify()
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._wake = wake = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
+        self._wakeup.bind()
         failures = 0
         while not stop.is_set():
-            wake.clear()  # before the pass: a webhook queued during it wakes the next one
+            self._wakeup.clear()
             try:
                 folded = await asyncio.to_thread(self.fold_pending, stop.is_set)
                 failures = 0
@@ -125,10 +122,10 @@ class Ingester:
                 failures += 1
                 log.warning("ingest pass failed; webhooks stay queued", extra={"error": type(error).__name__, "detail": str(error)[:300]})
                 folded = 0
-                await _wait(stop, None, min(5.0, backoff_seconds(failures, base=0.5, cap=5.0)))
+                await self._wakeup.sleep(stop, backoff_seconds(failures, base=0.5, cap=5.0), wakeable=False)
                 continue
             if folded == 0:
-                await _wait(stop, wake, self._poll_seconds)
+                await self._wakeup.sleep(stop, self._poll_seconds)
 
     def fold_pending(self, stopping: Callable[[], bool] = lambda: False) -> int:
         """One pass over the groups that are due; returns how many rows it applied or set aside.
@@ -226,11 +223,3 @@ class Ingester:
         row.not_before = now + timedelta(seconds=backoff_seconds(row.attempts, base=1.0, cap=300.0))
         return "retry"
 
-
-async def _wait(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if wake is not None:
-        waiters.append(asyncio.ensure_future(wake.wait()))
-    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    for waiter in waiters:
-        waiter.cancel()
