@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: Applies one inbox row in the caller's transaction; returns an outcome for the metrics.
 Applier = Callable[[Session, InboxRow], str]
+#: Applies a run of consecutive inbox rows of one source in the caller's transaction, with
+#: the result of its ``Applier`` on each row in order; returns one outcome per row.
+BatchApplier = Callable[[Session, Sequence[InboxRow]], list[str]]
 #: Errors that may mean the database, not the row, is the problem (see ``_database_away``).
 TRANSIENT = (OperationalError, PoolTimeout, TimeoutError, ConnectionError)
 
@@ -87,6 +90,7 @@ class Ingester:
         busy_share: float = 0.33,
         max_lag: float = 10.0,
         transaction_budget: float = 0.025,
+        batch_rows: int = 50,
     ) -> None:
         self._sessions = sessions
         self._appliers: dict[str, Applier] = dict(appliers or {})
@@ -101,10 +105,20 @@ class Ingester:
         self._busy_share = busy_share
         self._max_lag = max_lag
         self._transaction_budget = transaction_budget
+        self._batch_appliers: dict[str, BatchApplier] = {}
+        self._batch_rows = batch_rows
         self._wakeup = Wakeup()
 
     def add_applier(self, source: str, applier: Applier) -> None:
+        """Set the source's row applier; a batch applier set for the previous one is dropped
+        (it must give the row applier's result, which it no longer knows)."""
         self._appliers[source] = applier
+        self._batch_appliers.pop(source, None)
+
+    def add_batch_applier(self, source: str, applier: BatchApplier) -> None:
+        """Optional, after ``add_applier``: apply runs of this source's rows at once, with the
+        result of the row applier on each row in order (which stays the fallback)."""
+        self._batch_appliers[source] = applier
 
     def notify(self) -> None:
         """Wake the loop now instead of at the next poll; safe to call from any thread."""
@@ -189,9 +203,23 @@ class Ingester:
         """
         folded = Folded()
         deadline = time.monotonic() + self._transaction_budget
-        for row in rows:
+        index, one_by_one_until = 0, 0
+        while index < len(rows):
             if folded.outcomes and time.monotonic() > deadline:
                 break
+            row = rows[index]
+            batch = self._batch_appliers.get(row.source)
+            if batch is not None and index >= one_by_one_until:
+                run = self._run_of(rows, index)
+                if len(run) > 1:
+                    outcomes = self._apply_batch(session, batch, run)
+                    if outcomes is not None:
+                        folded.outcomes += [(row.source, outcome) for outcome in outcomes]
+                        index += len(run)
+                        continue
+                    # Something in the run failed: apply it row by row, so the failing row
+                    # is isolated (retried, then kept as dead) and only its group waits.
+                    one_by_one_until = index + len(run)
             applier = self._appliers.get(row.source)
             try:
                 if applier is None:
@@ -208,7 +236,29 @@ class Ingester:
                 log.exception("could not apply a queued webhook", extra={"inbox_id": row.id, "source": row.source})
                 return folded
             folded.outcomes.append((row.source, outcome))
+            index += 1
         return folded
+
+    def _run_of(self, rows: Sequence[InboxRow], start: int) -> Sequence[InboxRow]:
+        """Consecutive rows of ``rows[start]``'s source, at most ``batch_rows`` of them."""
+        source, end = rows[start].source, start + 1
+        while end < len(rows) and end - start < self._batch_rows and rows[end].source == source:
+            end += 1
+        return rows[start:end]
+
+    def _apply_batch(self, session: Session, batch: BatchApplier, run: Sequence[InboxRow]) -> list[str] | None:
+        """The run's outcomes, or None when it failed (its savepoint rolled back)."""
+        try:
+            with session.begin_nested():
+                outcomes = batch(session, run)
+                if len(outcomes) != len(run):
+                    raise RuntimeError(f"batch applier returned {len(outcomes)} outcomes for {len(run)} rows")
+        except Exception as error:
+            if isinstance(error, TRANSIENT) and _database_away(error):
+                raise
+            log.info("batch apply failed; applying its rows one by one", extra={"source": run[0].source, "rows": len(run), "error": type(error).__name__})
+            return None
+        return outcomes
 
     def _set_aside(self, row: InboxRow, now: datetime) -> str:
         """Retry later, or after ``max_attempts`` keep it as dead; returns the metric outcome."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
-from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_route
+from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route
 from bot.ingest.alertmanager.store import Policy
 from bot.ingest.pagerduty.route import SOURCE as PAGERDUTY
 from bot.ingest.pagerduty.route import pagerduty_applier, pagerduty_route
@@ -29,6 +29,7 @@ def install(container: Container, *, verify: Verify = True) -> None:
     policy = Policy(mapping=dict(settings.severity_mapping), auto_resolve=frozenset(settings.auto_resolve))
     ingester = container.ingester
     ingester.add_applier(ALERTMANAGER, alertmanager_applier(container.service, policy))
+    ingester.add_batch_applier(ALERTMANAGER, alertmanager_batch_applier(container.service, policy))
     ingester.add_applier(PAGERDUTY, pagerduty_applier(container.service))
     container.routes.append(alertmanager_route(container.service, container.metrics, container.inbox, ingester, token=settings.alertmanager_token))
     container.routes.append(

@@ -7,6 +7,7 @@ later; Alertmanager only needs to know the notification is safe with us.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -15,9 +16,9 @@ from starlette.routing import Route
 
 from bot.ingest.alertmanager.auth import authorised
 from bot.ingest.alertmanager.models import AlertGroup
-from bot.ingest.alertmanager.store import Policy, ingest_group
+from bot.ingest.alertmanager.store import Outcome, Policy, ingest_batch, ingest_group
 from bot.ingest.inbox_writer import InboxWriter, Webhook
-from bot.ingest.ingester import Applier, Ingester
+from bot.ingest.ingester import Applier, BatchApplier, Ingester
 from bot.ingest.webhook import Accepted, WebhookRejected, read_json, validation_details, webhook_endpoint
 from bot.metrics import Metrics
 from bot.service.incidents import IncidentService
@@ -57,7 +58,20 @@ def alertmanager_applier(service: IncidentService, policy: Policy) -> Applier:
 
     def apply(session: Session, row: InboxRow) -> str:
         group = parse_group(json.loads(row.body))
-        outcome = ingest_group(session, service, group, policy)
-        return "created" if outcome.created else "updated" if outcome.changed else "unchanged"
+        return _outcome(ingest_group(session, service, group, policy))
 
     return apply
+
+
+def alertmanager_batch_applier(service: IncidentService, policy: Policy) -> BatchApplier:
+    """Applies queued notifications of a group in one merge (same result as one by one)."""
+
+    def apply(session: Session, rows: Sequence[InboxRow]) -> list[str]:
+        groups = [parse_group(json.loads(row.body)) for row in rows]
+        return [_outcome(outcome) for outcome in ingest_batch(session, service, groups, policy)]
+
+    return apply
+
+
+def _outcome(outcome: Outcome) -> str:
+    return "created" if outcome.created else "updated" if outcome.changed else "unchanged"

@@ -8,12 +8,12 @@ retries) produces none and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.domain.clock import as_utc
@@ -67,15 +67,41 @@ class Outcome:
 
 
 def ingest_group(session: Session, service: IncidentService, group: AlertGroup, policy: Policy) -> Outcome:
+    return ingest_batch(session, service, [group], policy)[0]
+
+
+def ingest_batch(session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy) -> list[Outcome]:
+    """Apply notifications in order, with the result of one ``ingest_group`` call per group.
+
+    Consecutive notifications of one group are folded in a single merge: the incident's
+    alerts are loaded once, the state is kept in memory across the notifications, and alert
+    rows, timeline entries and the incident are written once. A notification that changes
+    the incident itself (reopen, severity, auto-resolve) is recorded on its own, so
+    subscribers see each such change with the incident exactly as it was then.
+    """
+    outcomes: list[Outcome] = []
+    index = 0
+    while index < len(groups):
+        key = groups[index].dedup_key
+        end = index + 1
+        while end < len(groups) and groups[end].dedup_key == key:
+            end += 1
+        outcomes += _ingest_run(session, service, groups[index:end], policy)
+        index = end
+    return outcomes
+
+
+def _ingest_run(session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy) -> list[Outcome]:
+    first = groups[0]
     now = service.clock.now()
-    fields = group_fields(group, policy.mapping)
+    fields = group_fields(first, policy.mapping)
     first_merge = Merge()
 
     def declare() -> Incident:
         def extra(inner: Session, incident: Incident) -> list[TimelineEntry]:
-            merged = merge_alerts(inner, incident.number, group, now)
+            merged = merge_alerts(inner, incident.number, first, now)
             first_merge.entries, first_merge.resolved = merged.entries, merged.resolved
-            return merged.entries + _truncation(inner, incident.number, group, now)
+            return merged.entries + _truncation(inner, incident.number, first, now)
 
         return service.declare(
             title=fields.title,
@@ -85,12 +111,14 @@ def ingest_group(session: Session, service: IncidentService, group: AlertGroup, 
             description=fields.description,
             labels=fields.labels,
             links=fields.links,
-            dedup_key=group.dedup_key,
+            dedup_key=first.dedup_key,
             session=session,
             extra=extra,
         )
 
-    incident, created = find_or_declare(session, group.dedup_key, declare)
+    incident, created = find_or_declare(session, first.dedup_key, declare)
+    outcomes: list[Outcome] = []
+    rest = groups
     if created:
         # A group first seen already resolved (Firebreak was down while it fired) still
         # gets its "all resolved" entry and auto-resolve.
@@ -98,20 +126,178 @@ def ingest_group(session: Session, service: IncidentService, group: AlertGroup, 
         if tail:
             IncidentRepository.save(session, incident, now=now)
             service.record(session, incident, tail)
-        return Outcome(incident.number, created=True, changed=True)
+        outcomes.append(Outcome(incident.number, created=True, changed=True))
+        rest = groups[1:]
+    if rest:
+        outcomes += _Fold(session, service, incident, rest, policy).run()
+    return outcomes
 
-    merged = merge_alerts(session, incident.number, group, now)
-    entries = list(merged.entries)
-    if merged.refired and incident.status is Status.RESOLVED:
-        entries += incident.reopen(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
-    entries += _raise_severity(incident, group, merged.refired, policy, now)
-    entries += _truncation(session, incident.number, group, now)
-    entries += _all_resolved(session, incident, merged, policy, now)
-    if not entries:
-        return Outcome(incident.number, created=False, changed=False)
-    IncidentRepository.save(session, incident, now=now)
-    service.record(session, incident, entries)
-    return Outcome(incident.number, created=False, changed=True)
+
+class _AlertState:
+    """One alert row of the incident, as the notifications so far left it."""
+
+    __slots__ = ("dirty", "inserted", "row", "values")
+
+    def __init__(self, row: AlertRow | None, values: dict[str, Any]) -> None:
+        self.row = row
+        self.values = values
+        self.dirty = False
+        self.inserted = False
+
+    @classmethod
+    def stored(cls, row: AlertRow) -> _AlertState:
+        return cls(row, {"status": row.status, "starts_at": row.starts_at, "ends_at": row.ends_at, "fingerprint": row.fingerprint})
+
+
+class _Fold:
+    """Several notifications of one existing incident, merged in memory, written in flushes."""
+
+    def __init__(self, session: Session, service: IncidentService, incident: Incident, groups: Sequence[AlertGroup], policy: Policy) -> None:
+        self.session, self.service, self.incident, self.groups, self.policy = session, service, incident, groups, policy
+        self.number = incident.number
+        fingerprints = {alert.fingerprint for group in groups for alert in group.alerts}
+        self.fingerprints = fingerprints
+        statement = select(AlertRow).where(AlertRow.incident_id == self.number, AlertRow.fingerprint.in_(list(fingerprints)))
+        self.alerts: dict[str, _AlertState] = {row.fingerprint: _AlertState.stored(row) for row in session.scalars(statement)}
+        self._others: tuple[int, int] | None = None  # (rows, firing) outside ``fingerprints``
+        self._truncated: int | None = None
+        self._truncated_loaded = False
+        self.pending: list[TimelineEntry] = []
+        self.pending_at = service.clock.now()
+
+    def run(self) -> list[Outcome]:
+        outcomes = []
+        for group in self.groups:
+            now = self.service.clock.now()
+            merged = self._merge(group, now)
+            incident = self.incident
+            reopens = bool(merged.refired) and incident.status is Status.RESOLVED
+            changes = reopens or _raised_level(incident, group, merged.refired, self.policy) is not None or self._auto_resolves(merged)
+            if changes:
+                # The incident itself changes: what came before is recorded with the incident
+                # as it was then, and this notification on its own (subscribers look at it).
+                self._flush()
+            entries = list(merged.entries)
+            if reopens:
+                entries += incident.reopen(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
+            entries += _raise_severity(incident, group, merged.refired, self.policy, now)
+            entries += self._truncation(group, now)
+            if merged.resolved:
+                count, firing = self._counts()
+                if not firing:
+                    auto = incident.status.is_open and self.policy.resolves_itself(incident.severity)
+                    entries.append(all_resolved_entry(count, auto_resolved=auto, at=now))
+                    if auto:
+                        entries += incident.resolve(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
+            if entries:
+                self.pending += entries
+                self.pending_at = now
+            if changes:
+                self._flush()
+            outcomes.append(Outcome(self.number, created=False, changed=bool(entries)))
+        self._flush()
+        return outcomes
+
+    def _auto_resolves(self, merged: Merge) -> bool:
+        if not merged.resolved:
+            return False
+        _count, firing = self._counts()
+        return not firing and self.incident.status.is_open and self.policy.resolves_itself(self.incident.severity)
+
+    def _merge(self, group: AlertGroup, now: datetime) -> Merge:
+        """``merge_alerts`` on the in-memory state."""
+        incoming: dict[str, Alert] = {}
+        for alert in group.alerts:
+            incoming.setdefault(alert.fingerprint, alert)
+        merge = Merge()
+        for fingerprint, alert in incoming.items():
+            state = self.alerts.get(fingerprint)
+            if state is None:
+                self.alerts[fingerprint] = state = _AlertState(
+                    None,
+                    {
+                        "incident_id": self.number,
+                        "fingerprint": fingerprint,
+                        "status": alert.status,
+                        "labels": dict(alert.labels),
+                        "annotations": dict(alert.annotations),
+                        "starts_at": alert.starts_at,
+                        "ends_at": alert.ends_at,
+                        "generator_url": alert.generator_url or None,
+                        "first_seen_at": now,
+                        "updated_at": now,
+                    },
+                )
+                state.dirty = True
+            else:
+                values = state.values
+                if values["status"] == alert.status or _stale_values(values["starts_at"], values["ends_at"], alert):
+                    continue
+                values["status"] = alert.status
+                values["labels"] = dict(alert.labels)
+                values["annotations"] = dict(alert.annotations)
+                values["starts_at"] = alert.starts_at or values["starts_at"]
+                values["ends_at"] = alert.ends_at if alert.status == RESOLVED else None
+                values["updated_at"] = now
+                state.dirty = True
+            merge.entries.append(alert_entry(alert, at=now))
+            if alert.status == FIRING:
+                merge.refired.append(alert)
+            else:
+                merge.resolved += 1
+        return merge
+
+    def _counts(self) -> tuple[int, int]:
+        """(alert rows of the incident, of which firing), as the notifications so far left them."""
+        if self._others is None:
+            statement = (
+                select(AlertRow.status, func.count())
+                .where(AlertRow.incident_id == self.number, AlertRow.fingerprint.not_in(list(self.fingerprints)))
+                .group_by(AlertRow.status)
+            )
+            by_status: dict[str, int] = {status: count for status, count in self.session.execute(statement)}
+            self._others = (sum(by_status.values()), by_status.get(FIRING, 0))
+        rows, firing = self._others
+        rows += len(self.alerts)
+        firing += sum(1 for state in self.alerts.values() if state.values["status"] == FIRING)
+        return rows, firing
+
+    def _truncation(self, group: AlertGroup, now: datetime) -> list[TimelineEntry]:
+        if group.truncated_alerts == 0:
+            return []
+        if not self._truncated_loaded:
+            self._truncated = _last_truncated(self.session, self.number)
+            self._truncated_loaded = True
+        if self._truncated == group.truncated_alerts:
+            return []
+        self._truncated = group.truncated_alerts
+        return [truncated_entry(group.truncated_alerts, at=now)]
+
+    def _flush(self) -> None:
+        """Write changed alert rows, the incident and the pending entries (one record)."""
+        new_rows = []
+        for state in self.alerts.values():
+            if not state.dirty:
+                continue
+            state.dirty = False
+            if state.row is None and not state.inserted:
+                new_rows.append(dict(state.values))
+                state.inserted = True
+                continue
+            if state.row is None:
+                # inserted by an earlier flush of this batch, changed since
+                statement = select(AlertRow).where(AlertRow.incident_id == self.number, AlertRow.fingerprint == state.values["fingerprint"])
+                state.row = self.session.scalars(statement).one()
+            for name, value in state.values.items():
+                setattr(state.row, name, value)
+        if new_rows:
+            # One executemany, not one ORM object per alert: a storm brings thousands.
+            self.session.connection().execute(insert(AlertRow), new_rows)
+        self.session.flush()
+        if self.pending:
+            entries, self.pending = self.pending, []
+            IncidentRepository.save(self.session, self.incident, now=self.pending_at)
+            self.service.record(self.session, self.incident, entries)
 
 
 def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime) -> Merge:
@@ -166,12 +352,24 @@ def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime
 
 
 def _stale(row: AlertRow, alert: Alert) -> bool:
-    if alert.status == FIRING and row.ends_at is not None and alert.starts_at is not None:
-        return as_utc(alert.starts_at) <= as_utc(row.ends_at)
-    if alert.status == RESOLVED and row.starts_at is not None and alert.ends_at is not None:
+    return _stale_values(row.starts_at, row.ends_at, alert)
+
+
+def _stale_values(starts_at: datetime | None, ends_at: datetime | None, alert: Alert) -> bool:
+    if alert.status == FIRING and ends_at is not None and alert.starts_at is not None:
+        return as_utc(alert.starts_at) <= as_utc(ends_at)
+    if alert.status == RESOLVED and starts_at is not None and alert.ends_at is not None:
         # it ended before the firing we hold began: a late resolve of an earlier episode
-        return as_utc(alert.ends_at) < as_utc(row.starts_at)
+        return as_utc(alert.ends_at) < as_utc(starts_at)
     return False
+
+
+def _raised_level(incident: Incident, group: AlertGroup, fired: list[Alert], policy: Policy) -> Severity | None:
+    """The severity ``_raise_severity`` would raise the incident to, without changing it."""
+    if not fired or not incident.status.is_open:
+        return None
+    level = min((alert_severity(alert, group, policy.mapping) for alert in fired), key=lambda severity: severity.rank)
+    return level if level.is_more_severe_than(incident.severity) else None
 
 
 def _raise_severity(incident: Incident, group: AlertGroup, fired: list[Alert], policy: Policy, now: datetime) -> list[TimelineEntry]:
@@ -201,8 +399,13 @@ def _all_resolved(session: Session, incident: Incident, merged: Merge, policy: P
 
 def _truncation(session: Session, number: int, group: AlertGroup, now: datetime) -> list[TimelineEntry]:
     """Record ``truncatedAlerts`` when it changes, so re-sends add nothing."""
-    if group.truncated_alerts == 0:
+    if group.truncated_alerts == 0 or _last_truncated(session, number) == group.truncated_alerts:
         return []
+    return [truncated_entry(group.truncated_alerts, at=now)]
+
+
+def _last_truncated(session: Session, number: int) -> int | None:
+    """The ``truncatedAlerts`` of the incident's latest truncation note, if any."""
     statement = (
         select(TimelineRow.data)
         .where(TimelineRow.incident_id == number, TimelineRow.kind == EntryKind.NOTE.value, TimelineRow.actor == ACTOR)
@@ -210,7 +413,5 @@ def _truncation(session: Session, number: int, group: AlertGroup, now: datetime)
     )
     for data in session.scalars(statement):
         if "truncated_alerts" in (data or {}):
-            if data["truncated_alerts"] == group.truncated_alerts:
-                return []
-            break
-    return [truncated_entry(group.truncated_alerts, at=now)]
+            return data["truncated_alerts"]
+    return None
