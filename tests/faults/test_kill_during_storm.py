@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -60,8 +61,9 @@ def storm() -> list[dict[str, Any]]:
 class Sender:
     """Posts webhooks from a few threads and remembers which ones got a 2xx."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pace: float = 0.0) -> None:
         self.url = url
+        self.pace = pace
         self.acked: list[dict[str, Any]] = []
         self.failed: list[dict[str, Any]] = []
         self.statuses: Counter[str] = Counter()
@@ -72,6 +74,8 @@ class Sender:
         client = getattr(self._local, "client", None)
         if client is None:
             client = self._local.client = httpx.Client(timeout=10, headers={"Authorization": f"Bearer {TOKEN}"})
+        if self.pace:
+            time.sleep(self.pace)
         try:
             status: int | str = client.post(self.url + "/webhooks/alertmanager", json=body).status_code
         except httpx.HTTPError as error:
@@ -124,7 +128,9 @@ def test_kill_minus_nine_mid_storm_then_restart(db_url: str, engine: Engine, sto
     first = Server(env, log=tmp_path / "server.log")
     servers.append(first.start())
     bodies = storm()
-    sender = Sender(first.url)
+    # Paced over about 2.5 s: answers take milliseconds (webhooks are queued), so an unpaced
+    # storm would be answered in full before the kill could land in the middle of it.
+    sender = Sender(first.url, pace=0.25)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures = [pool.submit(sender.send, body) for body in bodies]
