@@ -169,10 +169,10 @@ class _Fold:
         outcomes = []
         for group in self.groups:
             now = self.service.clock.now()
-            merged = self._merge(group, now)
+            merged = _transition(self.alerts, self.number, group, now)
             incident = self.incident
             reopens = bool(merged.refired) and incident.status is Status.RESOLVED
-            changes = reopens or _raised_level(incident, group, merged.refired, self.policy) is not None or self._auto_resolves(merged)
+            changes = reopens or _worst(incident, group, merged.refired, self.policy) is not None or self._auto_resolves(merged)
             if changes:
                 # The incident itself changes: what came before is recorded with the incident
                 # as it was then, and this notification on its own (subscribers look at it).
@@ -204,49 +204,6 @@ class _Fold:
         _count, firing = self._counts()
         return not firing and self.incident.status.is_open and self.policy.resolves_itself(self.incident.severity)
 
-    def _merge(self, group: AlertGroup, now: datetime) -> Merge:
-        """``merge_alerts`` on the in-memory state."""
-        incoming: dict[str, Alert] = {}
-        for alert in group.alerts:
-            incoming.setdefault(alert.fingerprint, alert)
-        merge = Merge()
-        for fingerprint, alert in incoming.items():
-            state = self.alerts.get(fingerprint)
-            if state is None:
-                self.alerts[fingerprint] = state = _AlertState(
-                    None,
-                    {
-                        "incident_id": self.number,
-                        "fingerprint": fingerprint,
-                        "status": alert.status,
-                        "labels": dict(alert.labels),
-                        "annotations": dict(alert.annotations),
-                        "starts_at": alert.starts_at,
-                        "ends_at": alert.ends_at,
-                        "generator_url": alert.generator_url or None,
-                        "first_seen_at": now,
-                        "updated_at": now,
-                    },
-                )
-                state.dirty = True
-            else:
-                values = state.values
-                if values["status"] == alert.status or _stale_values(values["starts_at"], values["ends_at"], alert):
-                    continue
-                values["status"] = alert.status
-                values["labels"] = dict(alert.labels)
-                values["annotations"] = dict(alert.annotations)
-                values["starts_at"] = alert.starts_at or values["starts_at"]
-                values["ends_at"] = alert.ends_at if alert.status == RESOLVED else None
-                values["updated_at"] = now
-                state.dirty = True
-            merge.entries.append(alert_entry(alert, at=now))
-            if alert.status == FIRING:
-                merge.refired.append(alert)
-            else:
-                merge.resolved += 1
-        return merge
-
     def _counts(self) -> tuple[int, int]:
         """(alert rows of the incident, of which firing), as the notifications so far left them."""
         if self._others is None:
@@ -275,25 +232,7 @@ class _Fold:
 
     def _flush(self) -> None:
         """Write changed alert rows, the incident and the pending entries (one record)."""
-        new_rows = []
-        for state in self.alerts.values():
-            if not state.dirty:
-                continue
-            state.dirty = False
-            if state.row is None and not state.inserted:
-                new_rows.append(dict(state.values))
-                state.inserted = True
-                continue
-            if state.row is None:
-                # inserted by an earlier flush of this batch, changed since
-                statement = select(AlertRow).where(AlertRow.incident_id == self.number, AlertRow.fingerprint == state.values["fingerprint"])
-                state.row = self.session.scalars(statement).one()
-            for name, value in state.values.items():
-                setattr(state.row, name, value)
-        if new_rows:
-            # One executemany, not one ORM object per alert: a storm brings thousands.
-            self.session.connection().execute(insert(AlertRow), new_rows)
-        self.session.flush()
+        _write_alerts(self.session, self.number, self.alerts)
         if self.pending:
             entries, self.pending = self.pending, []
             IncidentRepository.save(self.session, self.incident, now=self.pending_at)
@@ -301,7 +240,16 @@ class _Fold:
 
 
 def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime) -> Merge:
-    """Upsert alert rows by fingerprint; an entry per transition, none for repeats.
+    """Upsert one notification's alert rows by fingerprint; an entry per transition."""
+    statement = select(AlertRow).where(AlertRow.incident_id == number, AlertRow.fingerprint.in_([alert.fingerprint for alert in group.alerts]))
+    states = {row.fingerprint: _AlertState.stored(row) for row in session.scalars(statement)}
+    merge = _transition(states, number, group, now)
+    _write_alerts(session, number, states)
+    return merge
+
+
+def _transition(states: dict[str, _AlertState], number: int, group: AlertGroup, now: datetime) -> Merge:
+    """Apply a notification to the alerts' in-memory state; an entry per transition, none for repeats.
 
     Stale deliveries are ignored: a "firing" that started before the stored resolve, or a
     "resolved" that ended before the stored firing began (HA peers may deliver late).
@@ -309,53 +257,60 @@ def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime
     incoming: dict[str, Alert] = {}
     for alert in group.alerts:
         incoming.setdefault(alert.fingerprint, alert)
-    statement = select(AlertRow).where(AlertRow.incident_id == number, AlertRow.fingerprint.in_(list(incoming)))
-    stored = {row.fingerprint: row for row in session.scalars(statement)}
     merge = Merge()
-    new_rows: list[dict[str, Any]] = []
     for fingerprint, alert in incoming.items():
-        row = stored.get(fingerprint)
-        if row is None:
-            new_rows.append(
-                {
-                    "incident_id": number,
-                    "fingerprint": fingerprint,
-                    "status": alert.status,
-                    "labels": dict(alert.labels),
-                    "annotations": dict(alert.annotations),
-                    "starts_at": alert.starts_at,
-                    "ends_at": alert.ends_at,
-                    "generator_url": alert.generator_url or None,
-                    "first_seen_at": now,
-                    "updated_at": now,
-                }
-            )
-        elif row.status == alert.status or _stale(row, alert):
-            continue
+        state = states.get(fingerprint)
+        if state is None:
+            values: dict[str, Any] = {
+                "incident_id": number,
+                "fingerprint": fingerprint,
+                "starts_at": alert.starts_at,
+                "ends_at": alert.ends_at,
+                "generator_url": alert.generator_url or None,
+                "first_seen_at": now,
+            }
+            states[fingerprint] = state = _AlertState(None, values)
         else:
-            row.status = alert.status
-            row.labels = dict(alert.labels)
-            row.annotations = dict(alert.annotations)
-            row.starts_at = alert.starts_at or row.starts_at
-            row.ends_at = alert.ends_at if alert.status == RESOLVED else None
-            row.updated_at = now
+            values = state.values
+            if values["status"] == alert.status or _stale(values["starts_at"], values["ends_at"], alert):
+                continue
+            values["starts_at"] = alert.starts_at or values["starts_at"]
+            values["ends_at"] = alert.ends_at if alert.status == RESOLVED else None
+        values.update(status=alert.status, labels=dict(alert.labels), annotations=dict(alert.annotations), updated_at=now)
+        state.dirty = True
         merge.entries.append(alert_entry(alert, at=now))
         if alert.status == FIRING:
             merge.refired.append(alert)
         else:
             merge.resolved += 1
+    return merge
+
+
+def _write_alerts(session: Session, number: int, states: dict[str, _AlertState]) -> None:
+    """Insert new alert rows (one executemany) and copy changed values onto stored ones."""
+    new_rows = []
+    for state in states.values():
+        if not state.dirty:
+            continue
+        state.dirty = False
+        if state.row is None and not state.inserted:
+            new_rows.append(dict(state.values))
+            state.inserted = True
+            continue
+        if state.row is None:
+            # inserted by an earlier write of this batch, changed since
+            statement = select(AlertRow).where(AlertRow.incident_id == number, AlertRow.fingerprint == state.values["fingerprint"])
+            state.row = session.scalars(statement).one()
+        for name, value in state.values.items():
+            setattr(state.row, name, value)
     if new_rows:
         # One executemany, not one ORM object per alert: a storm brings thousands.
         session.connection().execute(insert(AlertRow), new_rows)
     session.flush()
-    return merge
 
 
-def _stale(row: AlertRow, alert: Alert) -> bool:
-    return _stale_values(row.starts_at, row.ends_at, alert)
-
-
-def _stale_values(starts_at: datetime | None, ends_at: datetime | None, alert: Alert) -> bool:
+def _stale(starts_at: datetime | None, ends_at: datetime | None, alert: Alert) -> bool:
+    """A delivery about an earlier episode than the stored one (HA peers deliver late)."""
     if alert.status == FIRING and ends_at is not None and alert.starts_at is not None:
         return as_utc(alert.starts_at) <= as_utc(ends_at)
     if alert.status == RESOLVED and starts_at is not None and alert.ends_at is not None:
@@ -364,22 +319,21 @@ def _stale_values(starts_at: datetime | None, ends_at: datetime | None, alert: A
     return False
 
 
-def _raised_level(incident: Incident, group: AlertGroup, fired: list[Alert], policy: Policy) -> Severity | None:
-    """The severity ``_raise_severity`` would raise the incident to, without changing it."""
+def _worst(incident: Incident, group: AlertGroup, fired: list[Alert], policy: Policy) -> tuple[Alert, Severity] | None:
+    """The fired alert that would raise the incident, and to what; None if none would."""
     if not fired or not incident.status.is_open:
         return None
-    level = min((alert_severity(alert, group, policy.mapping) for alert in fired), key=lambda severity: severity.rank)
-    return level if level.is_more_severe_than(incident.severity) else None
+    worst = min(fired, key=lambda alert: alert_severity(alert, group, policy.mapping).rank)
+    level = alert_severity(worst, group, policy.mapping)
+    return (worst, level) if level.is_more_severe_than(incident.severity) else None
 
 
 def _raise_severity(incident: Incident, group: AlertGroup, fired: list[Alert], policy: Policy, now: datetime) -> list[TimelineEntry]:
     """A more severe alert joining the group raises the incident; alerts never lower it."""
-    if not fired or not incident.status.is_open:
+    raised = _worst(incident, group, fired, policy)
+    if raised is None:
         return []
-    worst = min(fired, key=lambda alert: alert_severity(alert, group, policy.mapping).rank)
-    level = alert_severity(worst, group, policy.mapping)
-    if not level.is_more_severe_than(incident.severity):
-        return []
+    worst, level = raised
     reason = f"alert {worst.alertname or worst.fingerprint} is {level.value}"
     return incident.change_severity(level, actor=ACTOR, source=Source.ALERTMANAGER, at=now, reason=reason)
 
