@@ -112,8 +112,14 @@ class SlackGateway:
     async def bot_user_id(self) -> str:
         """Our own user id (auth.test), asked once even when many deliveries start together."""
         if self._bot_user_id is None:
-            answer = await self._single_flight("auth.test", lambda: self.call("auth.test"))
-            self._bot_user_id = str(answer.get("user_id") or "")
+            # Cached inside the shared call, not after it: a delivery that looks between the
+            # call finishing and its first waiter resuming must find the answer, not ask again.
+            async def ask() -> str:
+                answer = await self.call("auth.test")
+                self._bot_user_id = str(answer.get("user_id") or "")
+                return self._bot_user_id
+
+            return str(await self._single_flight("auth.test", ask))
         return self._bot_user_id
 
     async def channel_id(self, ref: str) -> str:
@@ -122,10 +128,15 @@ class SlackGateway:
         if not ref.startswith("#") and name[:1] in ("C", "G") and name.upper() == name:
             return name
         if name not in self._channel_ids:
-            found = await self._single_flight(f"channel:{name}", lambda: self.find_channel(name))
-            if found is None:
+
+            async def look_up() -> dict[str, Any] | None:
+                found = await self.find_channel(name)
+                if found is not None:
+                    self._channel_ids[name] = str(found["id"])  # cached inside the shared call, as above
+                return found
+
+            if await self._single_flight(f"channel:{name}", look_up) is None:
                 raise SlackCallFailed("conversations.list", "channel_not_found")
-            self._channel_ids[name] = str(found["id"])
         return self._channel_ids[name]
 
     async def find_channel(self, name: str) -> dict[str, Any] | None:
