@@ -4,7 +4,7 @@ The timeline is the record; deriving MTTA, MTTR and friends from it (rather than
 columns on the incident, which a reopen resets) means the numbers in an export can always
 be checked against the entries printed below them.
 
-Definitions (also in the README):
+Definitions (also in docs/guide.md):
 
 - start: the DECLARED entry (the moment Firebreak knew).
 - MTTA: start → first status change to acknowledged, mitigated or resolved.

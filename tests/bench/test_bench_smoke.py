@@ -1,6 +1,6 @@
 """Each benchmark script, run as a user runs it with tiny parameters: its output parses and
 its correctness figures hold (exactly one incident per group, nothing lost, every command
-landed). Speed is not asserted here: the numbers are in the README, measured on purpose.
+landed). Speed is not asserted here: the numbers are in docs/development.md, measured on purpose.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The benchmark script keeps working (a small run; the real numbers are in the README)."""
+"""The benchmark script keeps working (a small run; the real numbers are in docs/development.md)."""
 
 from __future__ import annotations
 
