@@ -51,6 +51,8 @@ class ParsedCommand:
     args: list[str]
     ref: int | None
     text: str
+    #: Longer free text a form supplies (the declare modal's description); typed commands have none.
+    detail: str = ""
 
     @property
     def rest(self) -> str:
