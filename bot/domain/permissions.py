@@ -63,8 +63,8 @@ class Principal:
 
 class Action(enum.StrEnum):
     READ = "read"  # status, timeline, export
-    LIST = "list"  # every open incident, across channels
-    DECLARE = "declare"
+    LIST = "list incidents"  # every open incident, across channels
+    DECLARE = "declare incidents"
     ACKNOWLEDGE = "acknowledge"
     NOTE = "note"  # notes, follow-up actions, flagged messages
     ESCALATE = "escalate"
@@ -173,6 +173,8 @@ class Policy:
             return Decision.allow()
         if request.action in OPEN_TO_LIMITED:
             return Decision.refuse(f"as {label}, you can read and add notes in the incident's own channel only")
+        if request.incident is None:
+            return Decision.refuse(f"as {label}, you cannot {request.action.value}; ask a member of the workspace")
         return Decision.refuse(
             f"as {label}, you can read and add notes in the incident's channel, but not {request.action.value}"
             " unless you hold a role on the incident (ask its commander or an admin)"
