@@ -16,7 +16,7 @@ USAGE: dict[str, str] = {
     "resolve": "/incident resolve [INC-n]",
     "reopen": "/incident reopen [INC-n]",
     "sev": "/incident sev P0|P1|P2|P3 [INC-n]",
-    "role": "/incident role commander|comms|scribe @user [INC-n]",
+    "role": "/incident role commander|comms|scribe @user|me [INC-n]",
     "note": "/incident note <text>",
     "action": "/incident action <text>  (a follow-up item for the post-mortem)",
     "step": "/incident step done|skip <n>",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from bot.domain.incident import Role, Status
 from bot.domain.permissions import Action, Holder, IncidentView, Policy, Principal, Request, Standing, view_of
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.settings import SettingsError, load_settings
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 ALICE = Principal(key="alice", name="alice")
@@ -164,3 +166,33 @@ def test_takeover_through_the_router_uses_the_timeline(container: Container, clo
     assert taken.text == "bob is now commander", taken.text
     entry = container.service.timeline(number)[-1]
     assert entry.kind is EntryKind.ROLE_ASSIGNED and entry.actor == "bob" and entry.data["previous"] == "alice"
+
+
+def test_every_verb_of_the_grammar_passes_the_policy() -> None:
+    """A verb missing from ACTIONS would skip the check: the grammar and the map must agree."""
+    from bot.chat.commands import ACTIONS
+    from bot.chat.grammar import USAGE
+
+    assert set(USAGE) == set(ACTIONS) | {"help"}
+
+
+def test_permission_settings_are_validated_with_the_variable_named(tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, FIREBREAK_ADMINS="U012AB3CD, S0614TZR7,W0GRID", FIREBREAK_TAKEOVER_AFTER="30m")
+    assert settings.admins == ("U012AB3CD", "S0614TZR7", "W0GRID")
+    assert settings.takeover_after == timedelta(minutes=30)
+    defaults = load_settings(_env_file=None)
+    assert defaults.admins == () and defaults.takeover_after is None
+    for name, value in (("FIREBREAK_ADMINS", "alice"), ("FIREBREAK_ADMINS", "@oncall"), ("FIREBREAK_TAKEOVER_AFTER", "30"),
+                        ("FIREBREAK_TAKEOVER_AFTER", "10s"), ("FIREBREAK_TAKEOVER_AFTER", "8d")):
+        with pytest.raises(SettingsError, match=name):
+            load_settings(_env_file=None, **{name: value})
+
+
+def test_the_env_example_lines_are_accepted_as_written(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    lines = [line.removeprefix("# ") for line in example.read_text().splitlines() if line.startswith(("# FIREBREAK_ADMINS=", "# FIREBREAK_TAKEOVER_AFTER="))]
+    assert len(lines) == 2
+    env = tmp_path / ".env"
+    env.write_text("\n".join(lines) + "\n")
+    settings = load_settings(_env_file=str(env))
+    assert settings.admins == () and settings.takeover_after is None

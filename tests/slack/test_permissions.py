@@ -364,3 +364,32 @@ def test_every_way_in_gives_the_same_answer(
         assert set(allowed.values()) == {expected(who, commander, holds, action)}, answers
 
     run(scenario)
+
+
+def test_anyone_may_take_over_from_a_silent_commander_when_the_setting_allows(
+    slack_factory: Callable[..., Container], fake_slack: FakeSlack, webhook_receiver: WebhookReceiver, clock: FrozenClock
+) -> None:
+    slack = slack_factory(fake_slack, FIREBREAK_TAKEOVER_AFTER="30m")
+    ways = Ways(slack, fake_slack, webhook_receiver)
+    general = fake_slack.channel("general").id
+
+    async def scenario() -> None:
+        number = await asyncio.to_thread(new_incident, slack)
+        channel = await asyncio.to_thread(ways.channel_for, number)
+        await asyncio.to_thread(staff, slack, number, commander="commander")
+        clock.advance(minutes=20)
+        assert await ways.typed("commander", "note checking the payment provider", channel) == "📝 noted on the timeline"
+        clock.advance(minutes=25)
+        refused = await ways.typed("member", f"role commander me INC-{number}", general)
+        assert refused.startswith("🚫 only the commander") and "5 min more" in refused, refused
+        assert await ways.typed("member", "note anyone there?", channel) == "📝 noted on the timeline"
+        clock.advance(minutes=6)
+        # Only yourself, and only the commander role.
+        assert (await ways.typed("member", f"role commander {mention('guest')} INC-{number}", general)).startswith("🚫")
+        assert (await ways.button("member", "resolve", str(number), channel)).startswith("🚫")
+        assert await ways.typed("member", f"role commander me INC-{number}", general) == f"{mention('member')} is now commander"
+        assert await ways.button("member", "resolve", str(number), channel) == f"INC-{number} is now resolved"
+        # The previous commander is no longer in charge.
+        assert (await ways.typed("commander", f"reopen INC-{number}", general)).startswith("🚫 only the commander (<@U0BOB|bob>)")
+
+    run(scenario)
