@@ -54,9 +54,9 @@ def parse_action(action: dict[str, Any]) -> tuple[ButtonAction, int, int | None,
     """(what, incident number, step, playbook id) from a button or the step overflow menu."""
     name = str(action["action_id"]).removeprefix(ACTION_PREFIX)
     if name == "step_menu":
-        verb, number, step, *playbook = str(action["selected_option"]["value"]).split(":")
+        verb, number, menu_step, *playbook = str(action["selected_option"]["value"]).split(":")
         what = ButtonAction.STEP_DONE if verb == "done" else ButtonAction.STEP_SKIP
-        return what, int(number), int(step), (playbook[0] if playbook else None)
+        return what, int(number), int(menu_step), (playbook[0] if playbook else None)
     parts = str(action.get("value") or "").split(":")
     step = int(parts[1]) if len(parts) > 1 and parts[1] else None
     return ButtonAction(name), int(parts[0]), step, (parts[2] if len(parts) > 2 else None)
