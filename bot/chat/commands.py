@@ -146,7 +146,8 @@ class CommandRouter:
         action = ACTIONS.get(command.verb)
         if action is None:
             return Decision.allow()
-        number = None if action in _GLOBAL else (command.ref or context.channel_incident or context.last_incident)
+        # Without an incident the command cannot run: say so ("which incident?") before judging.
+        number = None if action in _GLOBAL else self.incident_for(command, context)
         role: Role | None = None
         assignee: str | None = None
         if action is Action.ASSIGN_ROLE and len(command.args) == 2:

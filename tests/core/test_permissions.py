@@ -130,6 +130,8 @@ def test_typed_commands_are_held_to_the_policy_and_a_refusal_changes_nothing(con
     incident = container.service.get(number)
     assert incident.status is Status.TRIGGERED and incident.severity is Severity.P1 and incident.roles == {Role.COMMANDER: "alice"}
     assert container.service.timeline(number) == before
+    # Without an incident there is nothing to judge: the usual question, not a refusal.
+    assert router.handle("/incident resolve", bob_in_slack()).text.startswith("⚠️ which incident?")
     # What anyone may do still works, and the commander may do the rest.
     assert not router.handle(f"/incident ack INC-{number}", bob_in_slack()).refused
     assert not router.handle(f"/incident note rolled back INC-{number}", bob_in_slack(number)).refused
