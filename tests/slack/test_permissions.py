@@ -11,6 +11,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -22,6 +23,7 @@ from bot.chat.slack.store import save_refs
 from bot.container import Container
 from bot.domain.clock import FrozenClock
 from bot.domain.incident import Role, Status
+from bot.domain.permissions import Action, Decision, Policy, Principal, Request
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source
 from tests.fakes.slack_api import FakeSlack
@@ -391,5 +393,31 @@ def test_anyone_may_take_over_from_a_silent_commander_when_the_setting_allows(
         assert await ways.button("member", "resolve", str(number), channel) == f"INC-{number} is now resolved"
         # The previous commander is no longer in charge.
         assert (await ways.typed("commander", f"reopen INC-{number}", general)).startswith("🚫 only the commander (<@U0BOB|bob>)")
+
+    run(scenario)
+
+
+class NoNotes(Policy):
+    """A stricter rule than the shipped one, to show which doors consult the policy at all."""
+
+    def decide(self, who: Principal, request: Request, *, now: datetime) -> Decision:
+        if request.action is Action.NOTE:
+            return Decision.refuse("notes are closed in this test")
+        return super().decide(who, request, now=now)
+
+
+def test_flag_reactions_ask_the_same_policy_as_typed_notes(
+    slack: Container, fake_slack: FakeSlack, webhook_receiver: WebhookReceiver
+) -> None:
+    ways = Ways(slack, fake_slack, webhook_receiver)
+    slack.commands.policy = NoNotes()
+
+    async def scenario() -> None:
+        number = await asyncio.to_thread(new_incident, slack)
+        channel = await asyncio.to_thread(ways.channel_for, number)
+        assert await ways.typed("member", "note deploy 42 rolled back", channel) == "🚫 notes are closed in this test"
+        assert await ways.reaction("member", number, channel) == "🚫 notes are closed in this test"
+        kinds = [entry.kind for entry in await asyncio.to_thread(slack.service.timeline, number)]
+        assert EntryKind.NOTE not in kinds and EntryKind.MESSAGE_FLAGGED not in kinds
 
     run(scenario)
