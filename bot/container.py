@@ -24,6 +24,7 @@ from bot.chat.console.transcript import ConsoleDeliverer
 from bot.chat.slack import install as install_slack
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
+from bot.domain.permissions import Policy
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.export.install import install as install_export
 from bot.guided import install as install_guided
@@ -123,7 +124,7 @@ def build_container(
         on_committed=service.notify_committed,
         pressure=WebhookPressure(),
     )
-    commands = CommandRouter(service, zone=settings.zone)
+    commands = CommandRouter(service, zone=settings.zone, policy=Policy(takeover_after=settings.takeover_after))
     container = Container(
         settings=settings,
         engine=engine,

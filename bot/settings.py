@@ -7,6 +7,8 @@ that names the variable, instead of failing at 3 a.m. on the first alert.
 from __future__ import annotations
 
 import json
+import re
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.durations import parse_duration
 from bot.domain.escalation import DEFAULT_SPEED
 from bot.domain.escalation_parse import parse_policy
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
+
+_ADMIN_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+
+
+def _split_list(value: str) -> list[str]:
+    return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
 
 
 class SettingsError(Exception):
@@ -79,6 +88,10 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(0.5, alias="FIREBREAK_OUTBOX_POLL_SECONDS", gt=0)
     outbox_lease_seconds: float = Field(60.0, alias="FIREBREAK_OUTBOX_LEASE_SECONDS", ge=1)
 
+    # Permissions (docs/permissions.md)
+    admins_text: str = Field("", alias="FIREBREAK_ADMINS")
+    takeover_after_text: str = Field("off", alias="FIREBREAK_TAKEOVER_AFTER")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -134,6 +147,39 @@ class Settings(BaseSettings):
                 return json.loads(stripped)
             return [part.strip() for part in stripped.split(",") if part.strip()]
         return value
+
+    @field_validator("admins_text")
+    @classmethod
+    def _slack_ids(cls, value: str) -> str:
+        for item in _split_list(value):
+            if not _ADMIN_ID.match(item):
+                raise ValueError(
+                    f"{item!r} is not a Slack user id (U… or W…) or user-group id (S…);"
+                    " find them in a profile's ⋮ menu → Copy member ID, or a group's ⋮ menu → Copy group ID"
+                )
+        return value
+
+    @field_validator("takeover_after_text")
+    @classmethod
+    def _takeover_duration(cls, value: str) -> str:
+        if value.strip().lower() in ("", "off"):
+            return "off"
+        seconds = parse_duration(value)
+        if not 60 <= seconds <= 7 * 86400:
+            raise ValueError("must be off or between 1m and 7d (e.g. 30m)")
+        return value.strip().lower()
+
+    @property
+    def admins(self) -> tuple[str, ...]:
+        """Slack user and user-group ids that may do anything to any incident."""
+        return tuple(_split_list(self.admins_text))
+
+    @property
+    def takeover_after(self) -> timedelta | None:
+        """How long a commander may be silent before anyone may take over (None: never)."""
+        if self.takeover_after_text == "off":
+            return None
+        return timedelta(seconds=parse_duration(self.takeover_after_text))
 
     @property
     def slack_enabled(self) -> bool:

@@ -2,19 +2,22 @@
 
 A backend only supplies who is speaking and which incident the conversation is about;
 everything else (parsing, rules, replies) is decided here, so Slack and the console
-behave the same.
+behave the same. Every command, however it arrived (typed, a button, a form, a reaction),
+passes the permission policy (``bot/domain/permissions.py``) here before it runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from bot.chat import render
 from bot.chat.grammar import USAGE, ParsedCommand, help_text, parse, split_declare
+from bot.chat.people import PLAIN, Naming
 from bot.domain.errors import DomainError, InvalidCommand
 from bot.domain.incident import Incident, Role
+from bot.domain.permissions import Action, Decision, Policy, Principal, Request, Standing, view_of
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
 from bot.service.incidents import IncidentService
@@ -22,10 +25,26 @@ from bot.service.incidents import IncidentService
 
 @dataclass
 class CommandContext:
+    """Who is speaking, and where.
+
+    ``principal`` is who the permission policy sees. The Slack adapter always resolves it
+    (guest, external, admin); left out, the console's user is the operator and any other
+    in-process caller is a plain member named by ``actor``, never an admin.
+    """
+
     actor: str
     source: Source
     channel_incident: int | None = None
     last_incident: int | None = None
+    principal: Principal | None = None
+    naming: Naming = PLAIN
+
+    def who(self) -> Principal:
+        if self.principal is not None:
+            return self.principal
+        if self.source is Source.CONSOLE:
+            return Principal.operator(self.actor)
+        return Principal(key=self.naming.key_of(self.actor) or self.actor, name=self.actor, standing=Standing.MEMBER)
 
 
 @dataclass
@@ -37,6 +56,30 @@ class Reply:
     public: bool = False
     open_declare_form: bool = False
     data: dict[str, object] = field(default_factory=dict)
+    refused: bool = False
+
+
+#: The policy's name for each verb; ``help`` needs no permission.
+ACTIONS: dict[str, Action] = {
+    "declare": Action.DECLARE,
+    "ack": Action.ACKNOWLEDGE,
+    "mitigate": Action.CHANGE_STATUS,
+    "resolve": Action.CHANGE_STATUS,
+    "reopen": Action.CHANGE_STATUS,
+    "sev": Action.CHANGE_SEVERITY,
+    "role": Action.ASSIGN_ROLE,
+    "note": Action.NOTE,
+    "action": Action.NOTE,
+    "step": Action.MARK_STEP,
+    "run": Action.RUN_PLAYBOOK,
+    "escalate": Action.ESCALATE,
+    "status": Action.READ,
+    "timeline": Action.READ,
+    "export": Action.READ,
+    "list": Action.LIST,
+}
+#: Actions that concern no single incident.
+_GLOBAL = frozenset({Action.DECLARE, Action.LIST})
 
 
 Handler = Callable[[ParsedCommand, CommandContext], Reply]
@@ -45,9 +88,10 @@ Handler = Callable[[ParsedCommand, CommandContext], Reply]
 class CommandRouter:
     """Maps verbs to handlers; features (playbooks, escalation, export) register their own."""
 
-    def __init__(self, service: IncidentService, *, zone: ZoneInfo | None = None) -> None:
+    def __init__(self, service: IncidentService, *, zone: ZoneInfo | None = None, policy: Policy | None = None) -> None:
         self.service = service
         self.zone = zone or ZoneInfo("UTC")
+        self.policy = policy or Policy()
         self._handlers: dict[str, Handler] = {
             "declare": self._declare,
             "ack": self._lifecycle("acknowledge"),
@@ -77,12 +121,58 @@ class CommandRouter:
         """Never raises for bad input: every problem becomes a reply with usage."""
         try:
             command = parse(line)
+        except (DomainError, ValueError) as error:
+            return Reply(f"⚠️ {error}")
+        return self.execute(command, context)
+
+    def execute(self, command: ParsedCommand, context: CommandContext) -> Reply:
+        """Run a parsed command (typed, or built by a button or form) if the policy allows it.
+
+        A refusal changes nothing and says why, to the asker only.
+        """
+        try:
             handler = self._handlers.get(command.verb)
             if handler is None:
                 return Reply(f"`{command.verb}` is not available in this deployment.\nUsage: {USAGE[command.verb]}")
+            decision = self.decide(command, context)
+            if not decision.allowed:
+                return Reply(f"🚫 {decision.reason}", refused=True)
             return handler(command, context)
         except (DomainError, ValueError) as error:
             return Reply(f"⚠️ {error}")
+
+    def decide(self, command: ParsedCommand, context: CommandContext) -> Decision:
+        """The policy's answer for this command from this person, in the incident's current state."""
+        action = ACTIONS.get(command.verb)
+        if action is None:
+            return Decision.allow()
+        # Without an incident the command cannot run: say so ("which incident?") before judging.
+        number = None if action in _GLOBAL else self.incident_for(command, context)
+        role: Role | None = None
+        assignee: str | None = None
+        if action is Action.ASSIGN_ROLE and len(command.args) == 2:
+            role = Role.parse(command.args[0])
+            assignee = context.naming.key_of(context.naming.person(command.args[1], me=context.actor))
+        return self.permits(action, context, number, role=role, assignee=assignee)
+
+    def permits(
+        self, action: Action, context: CommandContext, number: int | None, *, role: Role | None = None, assignee: str | None = None
+    ) -> Decision:
+        """The policy's answer for ``action`` on incident ``number`` (None: no incident)."""
+        who = context.who()
+        view = None
+        if number is not None and who.standing is not Standing.OPERATOR:
+            incident = self.service.get(number)
+            entries = self.service.timeline(number) if incident.roles.get(Role.COMMANDER) else []
+            view = view_of(incident.ref, incident.roles, entries, context.naming.key_of)
+        request = Request(
+            action=action,
+            incident=view,
+            role=role,
+            assignee=assignee,
+            in_incident_channel=number is not None and number == context.channel_incident,
+        )
+        return self.policy.decide(who, request, now=self.service.clock.now())
 
     def incident_for(self, command: ParsedCommand, context: CommandContext) -> int:
         number = command.ref or context.channel_incident or context.last_incident
@@ -97,7 +187,9 @@ class CommandRouter:
             return Reply("Tell me what is broken: " + USAGE["declare"], open_declare_form=True)
         title, severity_text = split_declare(command.text)
         severity = Severity.parse(severity_text) if severity_text else Severity.P2
-        incident = self.service.declare(title=title, severity=severity, actor=context.actor, source=context.source)
+        incident = self.service.declare(
+            title=title, severity=severity, actor=context.actor, source=context.source, description=command.detail
+        )
         return Reply(f"🚨 {incident.ref} declared: {incident.title} ({severity.value})", incident=incident.number, public=True)
 
     def _lifecycle(self, method: str) -> Handler:
@@ -122,9 +214,10 @@ class CommandRouter:
         if len(command.args) != 2:
             raise InvalidCommand(f"Usage: {USAGE['role']}")
         role = Role.parse(command.args[0])
+        user = context.naming.person(command.args[1], me=context.actor)
         number = self.incident_for(command, context)
-        self.service.assign_role(number, role, command.args[1], actor=context.actor, source=context.source)
-        return Reply(f"{command.args[1]} is now {role.value}", incident=number, public=True)
+        self.service.assign_role(number, role, user, actor=context.actor, source=context.source)
+        return Reply(f"{user} is now {role.value}", incident=number, public=True)
 
     def _note(self, command: ParsedCommand, context: CommandContext) -> Reply:
         number = self.incident_for(command, context)
@@ -139,7 +232,8 @@ class CommandRouter:
     def _status(self, command: ParsedCommand, context: CommandContext) -> Reply:
         number = self.incident_for(command, context)
         incident = self.service.get(number)
-        return Reply(render.summary(incident, now=self.service.clock.now(), zone=self.zone), incident=number)
+        shown = replace(incident, roles={role: context.naming.shown(user) for role, user in incident.roles.items()})
+        return Reply(render.summary(shown, now=self.service.clock.now(), zone=self.zone), incident=number)
 
     def _timeline(self, command: ParsedCommand, context: CommandContext) -> Reply:
         number = self.incident_for(command, context)

@@ -16,7 +16,7 @@ USAGE: dict[str, str] = {
     "resolve": "/incident resolve [INC-n]",
     "reopen": "/incident reopen [INC-n]",
     "sev": "/incident sev P0|P1|P2|P3 [INC-n]",
-    "role": "/incident role commander|comms|scribe @user [INC-n]",
+    "role": "/incident role commander|comms|scribe @user|me [INC-n]",
     "note": "/incident note <text>",
     "action": "/incident action <text>  (a follow-up item for the post-mortem)",
     "step": "/incident step done|skip <n>",
@@ -51,6 +51,8 @@ class ParsedCommand:
     args: list[str]
     ref: int | None
     text: str
+    #: Longer free text a form supplies (the declare modal's description); typed commands have none.
+    detail: str = ""
 
     @property
     def rest(self) -> str:

@@ -117,6 +117,7 @@ SLACK_METHOD_LIMITS: dict[str, Limit] = {
     "bookmarks.add": TIER_2,
     "users.lookupByEmail": TIER_3,
     "users.info": TIER_4,
+    "usergroups.users.list": TIER_2,
     "reactions.add": TIER_3,
     "files.getUploadURLExternal": TIER_4,
     "files.completeUploadExternal": TIER_4,

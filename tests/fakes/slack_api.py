@@ -132,10 +132,24 @@ class FakeSlack(ServedFake):
         self.faults.outage(seconds, status, methods)
 
     def add_user(
-        self, name: str, email: str | None = None, *, user_id: str | None = None
+        self,
+        name: str,
+        email: str | None = None,
+        *,
+        user_id: str | None = None,
+        guest: str | None = None,
+        team_id: str | None = None,
+        stranger: bool = False,
     ) -> dict[str, Any]:
-        """Seed a user (so users.lookupByEmail / invites can find them)."""
-        return self.workspace.add_user(name, email, user_id=user_id)
+        """Seed a user (so users.lookupByEmail / invites can find them); guests and
+        users of other organisations as in :meth:`Workspace.add_user`."""
+        return self.workspace.add_user(
+            name, email, user_id=user_id, guest=guest, team_id=team_id, stranger=stranger
+        )
+
+    def add_usergroup(self, members: Iterable[str], *, group_id: str | None = None) -> str:
+        """Seed a user group (served by usergroups.users.list); returns its id."""
+        return self.workspace.add_usergroup(members, group_id=group_id)
 
     def reset(self) -> None:
         """Back to the seeded workspace: no calls, faults, or rate-limit debt."""

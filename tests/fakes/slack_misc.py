@@ -28,6 +28,16 @@ def users_info(ctx: Ctx) -> dict[str, Any]:
     return {"user": ctx.ws.user(ctx.params.text("user", error="user_not_found"))}
 
 
+@method("usergroups.users.list")
+def usergroups_users_list(ctx: Ctx) -> dict[str, Any]:
+    """Member ids of a user group (scope ``usergroups:read``); unknown ids: ``no_such_subteam``."""
+    group = ctx.params.text("usergroup", error="invalid_arguments")
+    members = ctx.ws.usergroups.get(group)
+    if members is None:
+        raise SlackError("no_such_subteam")
+    return {"users": list(members)}
+
+
 @method("users.lookupByEmail")
 def users_lookup_by_email(ctx: Ctx) -> dict[str, Any]:
     user = ctx.ws.user_by_email(ctx.params.text("email", error="users_not_found"))

@@ -103,9 +103,24 @@ class Channel:
 
 
 def make_user(
-    user_id: str, name: str, email: str | None, team_id: str, *, is_bot: bool = False
+    user_id: str,
+    name: str,
+    email: str | None,
+    team_id: str,
+    *,
+    is_bot: bool = False,
+    guest: str | None = None,
+    stranger: bool = False,
 ) -> dict[str, Any]:
-    """A user object shaped like users.info returns it."""
+    """A user object shaped like users.info returns it.
+
+    ``guest``: None, ``"multi"`` (``is_restricted``) or ``"single"`` (``is_restricted``
+    and ``is_ultra_restricted``, as Slack sets both for single-channel guests). A user from
+    another organisation has their own ``team_id``; ``stranger`` adds ``is_stranger: true``,
+    which Slack sets for such a user who shares no channel the app can see.
+    """
+    if guest not in (None, "multi", "single"):
+        raise ValueError("guest must be None, 'multi' or 'single'")
     real_name = name.replace(".", " ").title()
     profile: dict[str, Any] = {
         "real_name": real_name,
@@ -126,10 +141,14 @@ def make_user(
         "tz_offset": 3600,
         "is_admin": False,
         "is_owner": False,
+        "is_primary_owner": False,
+        "is_restricted": guest is not None,
+        "is_ultra_restricted": guest == "single",
         "is_bot": is_bot,
         "is_app_user": False,
         "updated": int(time.time()),
         "profile": profile,
+        **({"is_stranger": True} if stranger else {}),
     }
 
 
@@ -162,6 +181,7 @@ class Workspace:
         self.files: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, str] = {}  # upload token -> file id
         self.views: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, list[str]] = {}  # user-group id -> member ids
         self.users[bot_user_id] = make_user(
             bot_user_id, "firebreak", None, team_id, is_bot=True
         )
@@ -182,13 +202,32 @@ class Workspace:
             return f"{now:.6f}"
 
     def add_user(
-        self, name: str, email: str | None = None, *, user_id: str | None = None
+        self,
+        name: str,
+        email: str | None = None,
+        *,
+        user_id: str | None = None,
+        guest: str | None = None,
+        team_id: str | None = None,
+        stranger: bool = False,
     ) -> dict[str, Any]:
-        """Seed a human user; returns its users.info object."""
+        """Seed a human user; returns its users.info object (see :func:`make_user`).
+
+        ``team_id`` other than the workspace's makes a Slack Connect user from elsewhere.
+        """
         with self.lock:
             uid = user_id or self.new_id("U")
-            self.users[uid] = make_user(uid, name, email, self.team_id)
+            self.users[uid] = make_user(
+                uid, name, email, team_id or self.team_id, guest=guest, stranger=stranger
+            )
             return self.users[uid]
+
+    def add_usergroup(self, members: Iterable[str], *, group_id: str | None = None) -> str:
+        """Seed a user group (``S…``) with these member ids; returns its id."""
+        with self.lock:
+            gid = group_id or self.new_id("S")
+            self.usergroups[gid] = list(members)
+            return gid
 
     def add_channel(
         self,

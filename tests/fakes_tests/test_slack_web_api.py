@@ -225,6 +225,29 @@ def test_users(client: WebClient) -> None:
     assert error_of(client.users_info, user="U0NOPE") == "user_not_found"
 
 
+def test_guests_external_users_and_user_groups(fake_slack: FakeSlack, client: WebClient) -> None:
+    member = client.users_info(user="U0BOB")["user"]
+    assert member["is_restricted"] is False and member["is_ultra_restricted"] is False
+    assert member["team_id"] == "T0FIREBRK" and "is_stranger" not in member
+    fake_slack.add_user("gina", user_id="U0GINA", guest="single")
+    fake_slack.add_user("mia", user_id="U0MIA", guest="multi")
+    fake_slack.add_user("eve", user_id="U0EVE", team_id="T0PARTNER", stranger=True)
+    single = client.users_info(user="U0GINA")["user"]
+    assert single["is_restricted"] is True and single["is_ultra_restricted"] is True
+    multi = client.users_info(user="U0MIA")["user"]
+    assert multi["is_restricted"] is True and multi["is_ultra_restricted"] is False
+    external = client.users_info(user="U0EVE")["user"]
+    assert external["team_id"] == "T0PARTNER" and external["is_stranger"] is True
+    with pytest.raises(ValueError):
+        fake_slack.add_user("x", guest="sometimes")
+
+    group = fake_slack.add_usergroup(["U0ALICE", "U0BOB"])
+    assert group.startswith("S")
+    assert client.usergroups_users_list(usergroup=group)["users"] == ["U0ALICE", "U0BOB"]
+    assert error_of(client.usergroups_users_list, usergroup="S0NOPE") == "no_such_subteam"
+    assert error_of(client.api_call, "usergroups.users.list") == "invalid_arguments"
+
+
 def test_views(client: WebClient) -> None:
     modal = {
         "type": "modal",

@@ -27,7 +27,7 @@ def test_manifest_declares_the_command_scopes_events_and_urls() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     needed = {"channels:manage", "channels:read", "channels:join", "chat:write", "pins:write", "bookmarks:write",
               "users:read", "users:read.email", "reactions:read", "channels:history", "files:write", "commands",
-              "app_mentions:read", "groups:write"}
+              "app_mentions:read", "groups:write", "usergroups:read"}
     assert needed <= scopes
     settings = manifest["settings"]
     assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "reaction_added"}

@@ -12,7 +12,6 @@ from bot.chat.slack import blocks
 from bot.chat.slack.identity import actor_for, mentioned_ids, same_person, user_id_of
 from bot.chat.slack.interactions import command_line, parse_action
 from bot.chat.slack.pacing import Pacer, Tier
-from bot.chat.slack.permissions import ButtonAction, may_press
 from bot.delivery.message import DeliveryError
 from bot.domain.incident import Incident, Role, Status
 from bot.domain.severity import Severity
@@ -94,22 +93,6 @@ def test_buttons_map_to_the_typed_commands() -> None:
     assert line(menu) == "/incident step skip 4 INC-7"
     assert parse_action({"action_id": "firebreak_step_done", "value": "7:3:disk-full"})[3] == "disk-full"
     assert parse_action({"action_id": "firebreak_step_menu", "selected_option": {"value": "done:7:4:disk-full"}})[3] == "disk-full"
-
-
-def test_permission_rule() -> None:
-    alice, bob, carol = "<@U0ALICE|alice>", "<@U0BOB|bob>", "<@U0CAROL|carol>"
-    unstaffed = incident()
-    for action in ButtonAction:
-        assert may_press(action, unstaffed, bob).allowed
-    staffed = incident(roles={Role.COMMANDER: "<@U0ALICE>", Role.SCRIBE: carol})
-    assert may_press(ButtonAction.ACK, staffed, bob).allowed
-    assert may_press(ButtonAction.ESCALATE, staffed, bob).allowed
-    assert may_press(ButtonAction.RESOLVE, staffed, alice).allowed  # same id, different spelling
-    denied = may_press(ButtonAction.RESOLVE, staffed, bob)
-    assert not denied.allowed and "commander" in denied.reason
-    assert not may_press(ButtonAction.MITIGATE, staffed, carol).allowed
-    assert may_press(ButtonAction.STEP_DONE, staffed, carol).allowed
-    assert not may_press(ButtonAction.STEP_SKIP, staffed, bob).allowed
 
 
 def test_identities() -> None:

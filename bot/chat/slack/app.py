@@ -15,6 +15,7 @@ from bot.chat.slack.events import register_events
 from bot.chat.slack.gateway import SlackGateway
 from bot.chat.slack.interactions import register_interactions
 from bot.chat.slack.pacing import Pacer
+from bot.chat.slack.people import SlackDirectory
 from bot.domain.clock import Clock
 from bot.service.incidents import IncidentService
 from bot.settings import Settings
@@ -39,9 +40,10 @@ def build_app(settings: Settings, client: AsyncWebClient, router: CommandRouter,
         process_before_response=False,
         ignoring_self_events_enabled=True,
     )
-    register_commands(app, router, service)
-    register_interactions(app, router, service)
-    register_events(app, service, flag_reaction=settings.slack_flag_reaction)
+    directory = SlackDirectory(client, admins=settings.admins)
+    register_commands(app, router, service, directory)
+    register_interactions(app, router, service, directory)
+    register_events(app, service, flag_reaction=settings.slack_flag_reaction, router=router, directory=directory)
     return app
 
 

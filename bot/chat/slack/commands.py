@@ -13,11 +13,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.chat.commands import CommandContext, CommandRouter
+from bot.chat.commands import CommandRouter
 from bot.chat.slack.blocks import declare_modal
 from bot.chat.slack.flagging import incident_in_channel
-from bot.chat.slack.identity import actor_for
-from bot.domain.timeline import Source
+from bot.chat.slack.people import SlackDirectory, slack_context
 from bot.service.incidents import IncidentService
 
 log = logging.getLogger(__name__)
@@ -34,17 +33,13 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def register_commands(app: AsyncApp, router: CommandRouter, service: IncidentService) -> None:
+def register_commands(app: AsyncApp, router: CommandRouter, service: IncidentService, directory: SlackDirectory) -> None:
     @app.command(COMMAND)
     async def on_incident(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
         await ack()
         channel_id = str(command.get("channel_id") or "")
         channel_incident = await asyncio.to_thread(incident_in_channel, service, channel_id) if channel_id else None
-        context = CommandContext(
-            actor=actor_for(str(command["user_id"]), command.get("user_name")),
-            source=Source.SLACK,
-            channel_incident=channel_incident,
-        )
+        context = await slack_context(directory, str(command["user_id"]), command.get("user_name"), channel_incident=channel_incident)
         typed = unescape(str(command.get("text") or ""))
         reply = await asyncio.to_thread(router.handle, f"{COMMAND} {typed}", context)
         if reply.open_declare_form and command.get("trigger_id"):

@@ -9,9 +9,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot.chat.commands import CommandRouter
 from bot.chat.grammar import help_text
 from bot.chat.slack.flagging import flag_message, incident_in_channel
 from bot.chat.slack.identity import actor_for
+from bot.chat.slack.people import SlackDirectory, slack_context
+from bot.domain.permissions import Action
 from bot.service.incidents import IncidentService
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,9 @@ async def permalink(client: Any, channel: str, ts: str) -> str | None:
     return str(answer.get("permalink") or "") or None
 
 
-def register_events(app: AsyncApp, service: IncidentService, *, flag_reaction: str) -> None:
+def register_events(
+    app: AsyncApp, service: IncidentService, *, flag_reaction: str, router: CommandRouter, directory: SlackDirectory
+) -> None:
     reaction_name = flag_reaction.strip(":")
 
     @app.event("reaction_added")
@@ -53,6 +58,16 @@ def register_events(app: AsyncApp, service: IncidentService, *, flag_reaction: s
         number = await asyncio.to_thread(incident_in_channel, service, channel)
         if number is None:
             return
+        # Flagging is adding a note: the same permission as `/incident note`.
+        reactor = str(event.get("user"))
+        context = await slack_context(directory, reactor, None, channel_incident=number)
+        decision = await asyncio.to_thread(router.permits, Action.NOTE, context, number)
+        if not decision.allowed:
+            try:
+                await client.chat_postEphemeral(channel=channel, user=reactor, text=f"🚫 {decision.reason}")
+            except SlackApiError as error:
+                log.warning("could not tell a refused flagger", extra={"channel": channel, "error": str(error)})
+            return
         message = await fetch_message(client, channel, ts)
         if message is None:
             log.warning("flagged message not found", extra={"channel": channel, "ts": ts})
@@ -63,7 +78,7 @@ def register_events(app: AsyncApp, service: IncidentService, *, flag_reaction: s
             flag_message,
             service,
             number,
-            actor=actor_for(str(event.get("user"))),
+            actor=context.actor,
             channel=channel,
             ts=ts,
             author=author,

@@ -1,30 +1,42 @@
 """Buttons and the declare modal.
 
 A button is the equivalent typed command run through the same router (``Acknowledge`` is
-``/incident ack INC-n``, ``Done`` on step 3 is ``/incident step done 3 INC-n``), after the
-permission rule in ``permissions.py``. Escalate and step verbs belong to other features;
-when they are not installed the router says so and nothing else happens.
+``/incident ack INC-n``, ``Done`` on step 3 is ``/incident step done 3 INC-n``), and the
+declare form is ``/incident declare`` with a description; the router holds both to the one
+permission policy (``bot/domain/permissions.py``), exactly as if they had been typed.
+Escalate and step verbs belong to other features; when they are not installed the router
+says so and nothing else happens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.chat.commands import CommandContext, CommandRouter
+from bot.chat.commands import CommandRouter
+from bot.chat.grammar import ParsedCommand
 from bot.chat.slack.blocks import ACTION_PREFIX, DECLARE_CALLBACK, modal_values
-from bot.chat.slack.identity import actor_for
-from bot.chat.slack.permissions import ButtonAction, may_press
+from bot.chat.slack.flagging import incident_in_channel
+from bot.chat.slack.people import SlackDirectory, slack_context
 from bot.domain.errors import DomainError
 from bot.domain.severity import PERSON_SETTABLE, Severity
-from bot.domain.timeline import Source
 from bot.service.incidents import IncidentService
 
 log = logging.getLogger(__name__)
+
+class ButtonAction(enum.StrEnum):
+    ACK = "ack"
+    MITIGATE = "mitigate"
+    RESOLVE = "resolve"
+    ESCALATE = "escalate"
+    STEP_DONE = "step_done"
+    STEP_SKIP = "step_skip"
+
 
 BUTTONS = re.compile(rf"^{ACTION_PREFIX}(ack|mitigate|resolve|escalate|step_done|step_skip|step_menu)$")
 
@@ -42,9 +54,9 @@ def parse_action(action: dict[str, Any]) -> tuple[ButtonAction, int, int | None,
     """(what, incident number, step, playbook id) from a button or the step overflow menu."""
     name = str(action["action_id"]).removeprefix(ACTION_PREFIX)
     if name == "step_menu":
-        verb, number, step, *playbook = str(action["selected_option"]["value"]).split(":")
+        verb, number, menu_step, *playbook = str(action["selected_option"]["value"]).split(":")
         what = ButtonAction.STEP_DONE if verb == "done" else ButtonAction.STEP_SKIP
-        return what, int(number), int(step), (playbook[0] if playbook else None)
+        return what, int(number), int(menu_step), (playbook[0] if playbook else None)
     parts = str(action.get("value") or "").split(":")
     step = int(parts[1]) if len(parts) > 1 and parts[1] else None
     return ButtonAction(name), int(parts[0]), step, (parts[2] if len(parts) > 2 else None)
@@ -54,12 +66,11 @@ def command_line(what: ButtonAction, number: int, step: int | None) -> str:
     return f"/incident {_COMMAND_FOR[what].format(step=step)} INC-{number}"
 
 
-def register_interactions(app: AsyncApp, router: CommandRouter, service: IncidentService) -> None:
+def register_interactions(app: AsyncApp, router: CommandRouter, service: IncidentService, directory: SlackDirectory) -> None:
     @app.action(BUTTONS)
     async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any) -> None:
         await ack()
         user = body.get("user") or {}
-        actor = actor_for(str(user.get("id")), user.get("username") or user.get("name"))
         channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
         try:
             what, number, step, playbook_id = parse_action(action)
@@ -71,11 +82,9 @@ def register_interactions(app: AsyncApp, router: CommandRouter, service: Inciden
             stale = f"⚠️ that step belongs to playbook {playbook_id}, which {incident.ref} no longer follows; use the pinned summary"
             await _answer(respond, client, channel, str(user.get("id")), stale)
             return
-        decision = may_press(what, incident, actor)
-        if not decision.allowed:
-            await _answer(respond, client, channel, str(user.get("id")), f"🚫 {decision.reason}")
-            return
-        context = CommandContext(actor=actor, source=Source.SLACK, channel_incident=number)
+        channel_incident = await asyncio.to_thread(incident_in_channel, service, channel) if channel else None
+        name = user.get("username") or user.get("name")
+        context = await slack_context(directory, str(user.get("id")), name, channel_incident=channel_incident)
         reply = await asyncio.to_thread(router.handle, command_line(what, number, step), context)
         await _answer(respond, client, channel, str(user.get("id")), reply.text)
 
@@ -97,23 +106,16 @@ def register_interactions(app: AsyncApp, router: CommandRouter, service: Inciden
             return
         await ack()
         user = body.get("user") or {}
-        actor = actor_for(str(user.get("id")), user.get("username") or user.get("name"))
-        try:
-            incident = await asyncio.to_thread(
-                service.declare,
-                title=title,
-                severity=severity,
-                actor=actor,
-                source=Source.SLACK,
-                description=values.get("description", "").strip(),
-            )
-        except DomainError as error:
-            text = f"⚠️ {error}"
-        else:
-            text = f"🚨 {incident.ref} declared: {incident.title} ({incident.severity.value})"
+        name = user.get("username") or user.get("name")
+        context = await slack_context(directory, str(user.get("id")), name, channel_incident=None)
+        # The form is ``/incident declare <title> <severity>`` plus a description.
+        command = ParsedCommand(
+            verb="declare", args=[], ref=None, text=f"{title} {severity.value}", detail=values.get("description", "").strip()
+        )
+        reply = await asyncio.to_thread(router.execute, command, context)
         channel = str(view.get("private_metadata") or "")
         if channel:
-            await _tell(client, channel, str(user.get("id")), text)
+            await _tell(client, channel, str(user.get("id")), reply.text)
 
 
 async def _answer(respond: Any, client: Any, channel: str, user: str, text: str) -> None:
