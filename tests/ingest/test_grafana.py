@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import io
+import json
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from bot.chat.render import summary
+from bot.chat.slack.blocks import summary_blocks
 from bot.container import Container, build_container
 from bot.domain.clock import FrozenClock
 from bot.store.models import IncidentRow, OutboxRow, TimelineRow, TranscriptRow
@@ -33,6 +37,10 @@ def test_grafana_alert_opens_an_incident_with_grafanas_links_and_values(am_conta
     assert incident.dedup_key == "am@grafana:" + GRAFANA_FIRING["groupKey"]
     firing = rows(am_container, TimelineRow, kind="alert_firing")[0]
     assert "values: A=91.2, C=1" in firing.text
+    shown = summary(incident, now=am_container.clock.now(), zone=ZoneInfo("UTC"))
+    assert alert["dashboardURL"] in shown and alert["panelURL"] in shown and alert["silenceURL"] in shown
+    blocks = json.dumps(summary_blocks(incident))
+    assert all(json.dumps(alert[key])[1:-1] in blocks for key in ("dashboardURL", "panelURL", "silenceURL"))
 
 
 def test_grafana_and_alertmanager_groups_with_one_group_key_stay_apart(am_container: Container) -> None:
