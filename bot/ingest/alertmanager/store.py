@@ -430,5 +430,5 @@ def _last_truncated(session: Session, number: int) -> int | None:
     )
     for data in session.scalars(statement):
         if "truncated_alerts" in (data or {}):
-            return data["truncated_alerts"]
+            return int(data["truncated_alerts"])
     return None
