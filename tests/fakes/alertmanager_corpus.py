@@ -185,6 +185,16 @@ GRAFANA_TEST = {
 }
 
 
+def _custom_test() -> dict[str, Any]:
+    """The contact-point test with the custom labels and annotations Grafana's test form adds
+    (it reserves ``alertname``, ``instance`` and ``summary`` for itself)."""
+    body = copy.deepcopy(GRAFANA_TEST)
+    body["alerts"][0]["labels"]["team"] = "storage"
+    body["alerts"][0]["annotations"]["description"] = "checking the route to Firebreak"
+    body["commonLabels"]["team"] = "storage"
+    return body
+
+
 def _without(body: dict[str, Any], key: str) -> dict[str, Any]:
     out = copy.deepcopy(body)
     del out[key]
@@ -218,6 +228,7 @@ CASES: tuple[Case, ...] = (
     ),
     Case("grafana-doc-firing-then-ok", GRAFANA_SENDER, GRAFANA_DOC, (GRAFANA_FIRING, GRAFANA_RESOLVED), Expect((202, 202), ("created", "updated"), 1, "resolved", dedup_prefix="am@grafana:")),
     Case("grafana-doc-contact-point-test", GRAFANA_SENDER, GRAFANA_DOC + ", contact-point test", (GRAFANA_TEST,), Expect((202,), ("test_notification",), 0, notices=1)),
+    Case("grafana-doc-contact-point-test-custom", GRAFANA_SENDER, GRAFANA_DOC + ", contact-point test with custom labels", (_custom_test(),), Expect((202,), ("test_notification",), 0, notices=1)),
     Case("grafana-doc-without-org", GRAFANA_SENDER, GRAFANA_DOC + " without orgId", (_without(GRAFANA_FIRING, "orgId"),), Expect((422,), error="invalid")),
     # Captured from prometheus-alertmanager 0.25 (tests/fakes/alertmanager_capture.py)
     Case("captured-plain", "prometheus-alertmanager 0.25, captured", "version 4, no max_alerts", (captured("plain-firing"), captured("plain-resolved")), Expect((202, 202), ("created", "updated"), 1, "resolved", "P3")),
