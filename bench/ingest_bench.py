@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from bench.load import LoadResult, closed_loop, firebreak_server, open_loop, reference_server
+from bench.load import ALERTMANAGER_AUTH, LoadResult, closed_loop, firebreak_server, open_loop, reference_server
 from tests.fakes.alertmanager_payloads import alert, payload
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -77,13 +77,13 @@ def measure(url: str, args: argparse.Namespace, label: str, settle: Callable[[],
     """
     run = uuid.uuid4().hex[:6]
     bodies = [webhook(i, run) for i in range(args.requests)]
-    asyncio.run(closed_loop(url, bodies[: min(100, len(bodies))], concurrency=8))  # warm-up
+    asyncio.run(closed_loop(url, bodies[: min(100, len(bodies))], concurrency=8, headers=ALERTMANAGER_AUTH))  # warm-up
     settle()
-    throughput = asyncio.run(closed_loop(url, bodies, concurrency=args.concurrency))
+    throughput = asyncio.run(closed_loop(url, bodies, concurrency=args.concurrency, headers=ALERTMANAGER_AUTH))
     applied_after = settle()
     end_to_end = throughput.requests / (throughput.elapsed + applied_after)
     latency_run = uuid.uuid4().hex[:6]
-    latency = asyncio.run(open_loop(url, lambda i: webhook(i, latency_run), rate=args.rate, duration=args.duration))
+    latency = asyncio.run(open_loop(url, lambda i: webhook(i, latency_run), rate=args.rate, duration=args.duration, headers=ALERTMANAGER_AUTH))
     latency_applied_after = settle()
     print(f"  {label:<10} throughput: {throughput.summary()}; {throughput.rate * ALERTS_PER_WEBHOOK:.0f} alerts/s")
     print(f"  {label:<10} applied:    all {throughput.requests} applied {applied_after:.2f}s after the last answer = {end_to_end:.0f} webhooks/s end to end")

@@ -171,10 +171,15 @@ class Process:
             print(f"  server log kept: {self.log.name}")
 
 
+#: The bench server's Alertmanager token (the webhook refuses requests without one).
+ALERTMANAGER_TOKEN = "bench-alertmanager-token"
+ALERTMANAGER_AUTH = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
+
+
 def firebreak_server(env: Mapping[str, str]) -> Process:
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAGERDUTY_", "FIREBREAK_", "ALERTMANAGER_"))}
-    merged = {**clean, "FIREBREAK_LOG_LEVEL": "WARNING", **env}
+    merged = {**clean, "FIREBREAK_LOG_LEVEL": "WARNING", "ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN, **env}
     return Process([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)], merged, port, "/readyz")
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, func, select
 
-from bench.load import firebreak_server
+from bench.load import ALERTMANAGER_AUTH, firebreak_server
 from bot.store.models import AlertRow, InboxRow, IncidentRow, OutboxRow
 from tests.fakes.alertmanager_payloads import alert, payload
 from tests.fakes.slack_api import FakeSlack
@@ -82,7 +82,7 @@ async def send_storm(url: str, groups: int, per_group: int, webhooks: int, secon
         for group in range(groups):
             schedule.append(((k + group / groups) * seconds / webhooks, group, k))
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=30, limits=limits, headers=ALERTMANAGER_AUTH) as client:
 
         async def deliver(group: int, k: int) -> None:
             upto = per_group * (k + 1) // webhooks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -31,6 +32,7 @@ def _configure_logging(settings: Settings) -> None:
         settings.pagerduty_webhook_secret,
         settings.pagerduty_routing_key,
         settings.alertmanager_token,
+        *settings.alertmanager_tokens.values(),
         settings.api_token,
     ]
     configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=[s for s in secrets if s])
@@ -40,16 +42,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.container import build_container
+    from bot.ingest.inbound import curl_line, local_token, local_token_path, unconfigured_inbound
     from bot.web import create_app
 
     settings = _settings_or_exit()
-    _configure_logging(settings)
-    container = build_container(settings)
-    app = create_app(container)
     port = args.port or settings.port
     host = args.host or settings.host
+    try_it = None
+    if not settings.slack_enabled and not settings.alertmanager_token and not settings.alertmanager_tokens:
+        path = local_token_path(settings.database_url)
+        token, created = local_token(path)
+        settings = settings.model_copy(update={"alertmanager_token": token})
+        where = "made and saved in" if created else "read from"
+        try_it = f"Alertmanager token {where} {path} (set ALERTMANAGER_TOKEN to choose your own). Try:\n  {curl_line(host, port, token)}"
+    _configure_logging(settings)
+    for warning in unconfigured_inbound(settings):
+        logging.getLogger("bot.inbound").warning(warning)
+    container = build_container(settings)
+    app = create_app(container)
     if container.local_mode:
         print(f"Firebreak in local mode (no Slack credentials): transcript below. http://{host}:{port}", flush=True)
+        if try_it:
+            print(try_it, flush=True)
     # Hand the interpreter over every 1 ms instead of 5: the ingester thread applies
     # webhooks while the event loop answers them, and the answer should not wait 5 ms
     # for each turn.

@@ -11,16 +11,17 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.durations import parse_duration
 from bot.domain.escalation import DEFAULT_SPEED
 from bot.domain.escalation_parse import parse_policy
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
+from bot.ingest.alertmanager.identity import SOURCE_NAME
 
 _ADMIN_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
 
     # Inbound auth
     alertmanager_token: str | None = Field(None, alias="ALERTMANAGER_TOKEN")
+    alertmanager_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, alias="ALERTMANAGER_TOKENS")
     api_token: str | None = Field(None, alias="FIREBREAK_API_TOKEN")
 
     # Behaviour
@@ -101,6 +103,27 @@ class Settings(BaseSettings):
         if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg")):
             raise ValueError("must be sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB")
         return value
+
+    @field_validator("alertmanager_tokens", mode="before")
+    @classmethod
+    def _source_tokens(cls, value: Any) -> Any:
+        """``prod:secret1,staging:secret2``: a token per webhook source (``?source=prod``)."""
+        if not isinstance(value, str):
+            return value
+        tokens: dict[str, str] = {}
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            name, colon, token = item.partition(":")
+            name, token = name.strip(), token.strip()
+            if not colon or not token:
+                raise ValueError(f"{item.split(':')[0]!r}: write each source as name:token, comma-separated")
+            if SOURCE_NAME.fullmatch(name) is None:
+                raise ValueError(f"source name {name[:40]!r} must be 1-32 characters of a-z, 0-9, '-' or '_'")
+            if name in tokens:
+                raise ValueError(f"source {name!r} is listed twice")
+            tokens[name] = token
+        return tokens
 
     @field_validator("timezone")
     @classmethod

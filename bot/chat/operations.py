@@ -33,6 +33,8 @@ UPLOAD_FILE = "upload_file"
 """{number, filename, title, content}: a file (a post-mortem) in the incident's conversation."""
 POST_EPHEMERAL = "post_ephemeral"
 """{channel, user, text, number?}: a message only ``user`` sees."""
+NOTICE = "notice"
+"""{text}: one line in the announcements channel about no incident (a sender's test message)."""
 
 SETUP_OPERATIONS = (PIN_SUMMARY, SET_TOPIC, INVITE, BOOKMARK, ANNOUNCE)
 

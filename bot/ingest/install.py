@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.ingest.alertmanager.auth import SourceTokens
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
 from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route
 from bot.ingest.alertmanager.store import Policy
@@ -31,7 +32,8 @@ def install(container: Container, *, verify: Verify = True) -> None:
     ingester.add_applier(ALERTMANAGER, alertmanager_applier(container.service, policy))
     ingester.add_batch_applier(ALERTMANAGER, alertmanager_batch_applier(container.service, policy))
     ingester.add_applier(PAGERDUTY, pagerduty_applier(container.service))
-    container.routes.append(alertmanager_route(container.service, container.metrics, container.inbox, ingester, token=settings.alertmanager_token))
+    tokens = SourceTokens(default=settings.alertmanager_token or None, by_source=dict(settings.alertmanager_tokens))
+    container.routes.append(alertmanager_route(container.service, container.metrics, container.inbox, ingester, tokens=tokens))
     container.routes.append(
         pagerduty_route(container.service, container.metrics, container.inbox, ingester, secrets=secrets_from_setting(settings.pagerduty_webhook_secret))
     )

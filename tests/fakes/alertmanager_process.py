@@ -58,8 +58,13 @@ def render_config(
     repeat_interval: str = "1h",
     send_resolved: bool = True,
     max_alerts: int = 0,
+    also_notify: tuple[str, ...] = (),
 ) -> str:
-    """alertmanager.yml as JSON (valid YAML, and quoting is always right)."""
+    """alertmanager.yml as JSON (valid YAML, and quoting is always right).
+
+    ``also_notify``: more webhook URLs in the same receiver, sent the same notifications
+    (a recorder next to Firebreak captures exactly what Firebreak was sent).
+    """
     webhook: dict[str, Any] = {
         "url": webhook_url,
         "send_resolved": send_resolved,
@@ -83,7 +88,7 @@ def render_config(
             "group_interval": group_interval,
             "repeat_interval": repeat_interval,
         },
-        "receivers": [{"name": "firebreak", "webhook_configs": [webhook]}],
+        "receivers": [{"name": "firebreak", "webhook_configs": [webhook] + [{**webhook, "url": url} for url in also_notify]}],
     }
     return json.dumps(config, indent=2)
 
@@ -97,6 +102,7 @@ class AlertmanagerProcess:
         workdir: Path,
         *,
         binary: str | None = None,
+        external_url: str | None = None,
         **config: Any,
     ) -> None:
         self.binary = binary or find_alertmanager()
@@ -109,6 +115,8 @@ class AlertmanagerProcess:
         self.config_path = self.workdir / "alertmanager.yml"
         self.log_path = self.workdir / "alertmanager.log"
         self._config = config
+        #: ``--web.external-url``: what Alertmanager sends as ``externalURL`` (HA peers differ here).
+        self.external_url = external_url
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -145,6 +153,7 @@ class AlertmanagerProcess:
                     f"--web.listen-address=127.0.0.1:{self.port}",
                     "--cluster.listen-address=",
                     "--log.level=debug",
+                    *([f"--web.external-url={self.external_url}"] if self.external_url else []),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

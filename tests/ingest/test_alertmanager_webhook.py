@@ -186,9 +186,15 @@ def test_credentials_bearer_and_basic(am_container: Container) -> None:
     assert 'firebreak_webhook_latency_seconds_count{source="alertmanager"} 6.0' in metrics
 
 
-def test_no_token_configured_accepts_unauthenticated(container: Container) -> None:
+def test_no_token_configured_refuses_everyone_with_403_naming_the_variable(container: Container) -> None:
     with client(container) as http:
-        assert http.post(URL, json=firing_group()).status_code == 202
+        for headers in ({}, bearer(), bearer("")):
+            response = http.post(URL, json=firing_group(), headers=headers)
+            assert response.status_code == 403, response.text
+            assert "ALERTMANAGER_TOKEN" in response.json()["error"]
+        metrics = http.get("/metrics").text
+    assert sum(row_counts(container).values()) == 0
+    assert 'firebreak_webhooks_total{outcome="forbidden",source="alertmanager"} 3.0' in metrics
 
 
 def test_input_that_can_never_succeed_is_a_clear_4xx(am_container: Container) -> None:

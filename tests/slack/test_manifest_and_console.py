@@ -46,6 +46,7 @@ def test_console_renders_every_operation_slack_delivers(container: Container) ->
         ops.ANNOUNCE: {"number": number},
         ops.ARCHIVE: {"number": number, "resolved_at": None},
         ops.UPLOAD_FILE: {"number": number, "filename": "INC-1.md", "title": "Post-mortem", "content": "# hi"},
+        ops.NOTICE: {"text": "Grafana contact-point test received"},
         ops.POST_EPHEMERAL: {"channel": "#inc-1-checkout", "user": "alice", "text": "only you"},
     }
     assert set(payloads) | {"open_incident", "post", "refresh_summary"} == set(OPERATIONS)
@@ -60,6 +61,7 @@ def test_console_renders_every_operation_slack_delivers(container: Container) ->
     assert "[#inc-1-checkout] ⚙️ bookmark added title=runbook url=https://r" in lines
     assert "[#inc-1-checkout] 📎 Post-mortem — INC-1.md (1 lines, 4 bytes)" in lines
     assert "│ # hi" in out.getvalue()
+    assert "[#incidents] ℹ️ Grafana contact-point test received" in lines
     assert lines[-1] == "[#inc-1-checkout] (only alice sees this) only you"
 
 

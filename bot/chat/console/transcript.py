@@ -69,6 +69,7 @@ class ConsoleDeliverer:
             **{name: self._setup for name in SETUP_LINES},
             "upload_file": self._upload_file,
             "post_ephemeral": self._post_ephemeral,
+            "notice": self._notice,
         }
 
     async def deliver(self, message: OutboxMessage) -> DeliveryResult:
@@ -157,6 +158,9 @@ class ConsoleDeliverer:
     def _post_ephemeral(self, message: OutboxMessage) -> list[tuple[str, str]]:
         payload = message.payload
         return [(str(payload.get("channel")), f"(only {payload.get('user')} sees this) {payload.get('text')}")]
+
+    def _notice(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        return [(self._announcements, "ℹ️ " + str(message.payload.get("text", "")))]
 
     def _generic(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = message.payload.get("number")

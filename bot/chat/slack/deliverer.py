@@ -64,6 +64,7 @@ OPERATIONS: dict[str, Operation] = {
     ops.BOOKMARK: setup.bookmark,
     ops.ANNOUNCE: setup.announce,
     ops.ARCHIVE: setup.archive,
+    ops.NOTICE: setup.notice,
     POST: messaging.post,
     REFRESH_SUMMARY: messaging.refresh_summary,
     ops.UPLOAD_FILE: messaging.upload_file,

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1, Severity.P2})
 SUMMARY_EVENT = "firebreak_summary"
 ANNOUNCE_EVENT = "firebreak_announcement"
+NOTICE_EVENT = "firebreak_notice"
 NAME_SUFFIXES = ("", "2", "3", "4", "5")
 
 
@@ -168,6 +169,18 @@ async def announce(context: DeliveryContext, message: OutboxMessage) -> Delivery
     text = f"🚨 {incident.ref} [{incident.severity.value}] {escape(incident.title)} — join {where}"
     await gateway.post(channel, text=text, metadata=metadata(ANNOUNCE_EVENT, str(number)))
     return DeliveryResult(detail={"announced_in": channel})
+
+
+async def notice(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
+    """One line about no incident in the announcements channel (e.g. Grafana's contact-point test)."""
+    gateway = context.gateway
+    channel = await gateway.channel_id(context.config.incidents_channel)
+    key = message.idempotency_key
+    if message.is_retry and await gateway.find_own_message(channel, NOTICE_EVENT, key):
+        return DeliveryResult(detail={"skipped": "already posted"})
+    text = escape(str(message.payload.get("text", "")))
+    await gateway.post(channel, text=text, unfurl_links=False, unfurl_media=False, metadata=metadata(NOTICE_EVENT, key))
+    return DeliveryResult(detail={"posted_in": channel})
 
 
 async def set_topic(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:

@@ -2,7 +2,9 @@
 
 Annotations people already write for Alertmanager templates (``summary``, ``description``,
 ``runbook_url``, dashboards) become the incident's title, description and links, so the
-incident channel shows what the alert author meant without extra configuration.
+incident channel shows what the alert author meant without extra configuration. Grafana
+(version 1) adds its own links per alert (dashboard, panel, silence), which win over
+annotations because Grafana fills them from the rule itself.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ def group_fields(group: AlertGroup, mapping: Mapping[str, Severity]) -> GroupFie
     dashboard = _first(_DASHBOARD_KEYS, common, own)
     if dashboard:
         links["dashboard"] = dashboard
+    for name, url in (("dashboard", first.dashboard_url), ("panel", first.panel_url), ("silence", first.silence_url)):
+        if url.strip():
+            links[name] = url.strip()
     if first.generator_url:
         links["source"] = first.generator_url
     if group.external_url:
@@ -90,6 +95,8 @@ def alert_entry(alert: Alert, *, at: datetime) -> TimelineEntry:
     text = f"alert {name} {'firing' if firing else 'resolved'}" + (f": {summary}" if summary else "")
     if detail:
         text += f" [{detail}]"
+    if alert.values:
+        text += " values: " + ", ".join(f"{key}={value:g}" if value is not None else f"{key}=none" for key, value in sorted(alert.values.items()))
     return TimelineEntry(
         kind=EntryKind.ALERT_FIRING if firing else EntryKind.ALERT_RESOLVED,
         at=at,
@@ -118,6 +125,22 @@ def all_resolved_entry(count: int, *, auto_resolved: bool, at: datetime) -> Time
         source=Source.ALERTMANAGER,
         text=text,
         data={"count": count, "auto_resolved": auto_resolved},
+    )
+
+
+def auto_resolve_paused_entry(hidden: int, *, at: datetime) -> TimelineEntry:
+    """Said once per incident: every alert shown is resolved, but ``hidden`` were left out."""
+    return TimelineEntry(
+        kind=EntryKind.NOTE,
+        at=at,
+        actor=ACTOR,
+        source=Source.ALERTMANAGER,
+        text=(
+            f"auto-resolve paused: every alert shown has resolved, but Alertmanager left out {hidden} alert(s) of this "
+            "group (receiver max_alerts) and does not say whether they still fire. Firebreak will not resolve this "
+            "incident by itself; a person resolves it."
+        ),
+        data={"auto_resolve_paused": True, "hidden_alerts": hidden},
     )
 
 

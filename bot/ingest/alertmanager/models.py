@@ -1,4 +1,9 @@
-"""The Alertmanager webhook payload (version 4), as Alertmanager's ``notify/webhook`` sends it.
+"""The Alertmanager webhook payload, as its two senders post it.
+
+Version 4 is Prometheus Alertmanager's ``notify/webhook``. Version 1 is Grafana-managed
+alerting's webhook contact point: the same shape plus ``orgId``, ``state``, ``title`` and
+``message`` at the top and, per alert, Grafana's links (``dashboardURL``, ``panelURL``,
+``silenceURL``) and the query values (``values``, ``valueString``).
 
 Validation is strict about types (labels are strings, times are RFC 3339) because a payload
 that fails here can never succeed, and Alertmanager drops it on the 4xx we answer.
@@ -10,10 +15,17 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator, model_validator
+
+from bot.ingest.alertmanager.identity import GRAFANA_SOURCE, group_dedup_key
 
 #: The zero time Go marshals for "not set" (``endsAt`` of a firing alert).
 _GO_ZERO_YEAR = 1
+ALERTMANAGER_VERSION = "4"
+GRAFANA_VERSION = "1"
+VERSIONS = (ALERTMANAGER_VERSION, GRAFANA_VERSION)
+#: Labels of the alert Grafana sends when someone presses "Test" on a contact point.
+GRAFANA_TEST_LABELS = {"alertname": "TestAlert", "instance": "Grafana"}
 
 
 class Alert(BaseModel):
@@ -26,6 +38,12 @@ class Alert(BaseModel):
     ends_at: datetime | None = Field(None, alias="endsAt")
     generator_url: str = Field("", alias="generatorURL", max_length=4096)
     fingerprint: str = Field("", max_length=128)
+    # Grafana (version 1) only
+    silence_url: str = Field("", alias="silenceURL", max_length=4096)
+    dashboard_url: str = Field("", alias="dashboardURL", max_length=4096)
+    panel_url: str = Field("", alias="panelURL", max_length=4096)
+    values: dict[str, float | None] | None = None
+    value_string: str = Field("", alias="valueString", max_length=20_000)
 
     @field_validator("starts_at", "ends_at", mode="before")
     @classmethod
@@ -70,18 +88,54 @@ class AlertGroup(BaseModel):
     common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
     external_url: str = Field("", alias="externalURL", max_length=4096)
     alerts: list[Alert] = Field(min_length=1)
+    # Grafana (version 1) only
+    org_id: StrictInt | None = Field(None, alias="orgId")
+    state: str = Field("", max_length=64)
+    title: str = Field("", max_length=20_000)
+    message: str = Field("", max_length=200_000)
+
+    #: The source the webhook URL named (``?source=``), set by whoever parsed the body.
+    _source: str | None = PrivateAttr(None)
 
     @field_validator("version")
     @classmethod
     def _known_version(cls, value: str) -> str:
-        if value != "4":
-            raise ValueError(f"unsupported webhook version {value!r}: Firebreak understands version 4")
+        if value not in VERSIONS:
+            raise ValueError(f"unsupported webhook version {value!r}: {SUPPORTED}")
         return value
+
+    @model_validator(mode="after")
+    def _grafana_has_org(self) -> AlertGroup:
+        if self.version == GRAFANA_VERSION and self.org_id is None:
+            raise ValueError("version 1 is Grafana's webhook, which always carries orgId")
+        return self
+
+    @property
+    def is_grafana(self) -> bool:
+        return self.version == GRAFANA_VERSION
+
+    @property
+    def is_grafana_test(self) -> bool:
+        """Grafana's contact-point test: every alert carries Grafana's test labels."""
+        return self.is_grafana and all(
+            all(alert.labels.get(name) == value for name, value in GRAFANA_TEST_LABELS.items()) for alert in self.alerts
+        )
+
+    @property
+    def source(self) -> str | None:
+        """The named source; Grafana's groups default to ``grafana`` (see ``identity``)."""
+        if self._source is not None:
+            return self._source
+        return GRAFANA_SOURCE if self.is_grafana else None
+
+    def from_source(self, source: str | None) -> AlertGroup:
+        self._source = source
+        return self
 
     @property
     def dedup_key(self) -> str:
-        """``am:<groupKey>``; very long keys (many group labels) are hashed to fit the column."""
-        key = f"am:{self.group_key}"
-        if len(key) <= 500:
-            return key
-        return "am:sha256:" + hashlib.sha256(self.group_key.encode()).hexdigest()
+        """The group's identity (``bot.ingest.alertmanager.identity``)."""
+        return group_dedup_key(self.group_key, self.source)
+
+
+SUPPORTED = "Firebreak understands version 4 (Alertmanager) and version 1 (Grafana-managed alerting)"

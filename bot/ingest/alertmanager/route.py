@@ -1,7 +1,8 @@
 """``POST /webhooks/alertmanager``: authenticate, validate, queue in the inbox, then 202.
 
 The group is applied to its incident by the ingester (bot/ingest/ingester.py) moments
-later; Alertmanager only needs to know the notification is safe with us.
+later; the sender only needs to know the notification is safe with us. Both Prometheus
+Alertmanager (version 4) and Grafana-managed alerting (version 1) post here.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.routing import Route
 
-from bot.ingest.alertmanager.auth import authorised
-from bot.ingest.alertmanager.models import AlertGroup
+from bot.ingest.alertmanager.auth import SourceTokens, require_token
+from bot.ingest.alertmanager.grafana_test import announce_grafana_test
+from bot.ingest.alertmanager.identity import source_of, valid_source
+from bot.ingest.alertmanager.models import SUPPORTED, VERSIONS, AlertGroup
 from bot.ingest.alertmanager.store import Outcome, Policy, ingest_batch, ingest_group
 from bot.ingest.inbox_writer import InboxWriter, Webhook
 from bot.ingest.ingester import Applier, BatchApplier, Ingester
@@ -28,23 +31,33 @@ PATH = "/webhooks/alertmanager"
 SOURCE = "alertmanager"
 
 
-def parse_group(value: object) -> AlertGroup:
+def parse_group(value: object, source: str | None = None) -> AlertGroup:
     if not isinstance(value, dict):
-        raise WebhookRejected(422, "expected a JSON object (an Alertmanager webhook, version 4)")
-    if "version" in value and value["version"] != "4":
-        raise WebhookRejected(422, f"unsupported webhook version {str(value['version'])[:20]!r}: Firebreak understands version 4")
+        raise WebhookRejected(422, f"expected a JSON object (an Alertmanager or Grafana webhook); {SUPPORTED}")
+    if "version" in value and value["version"] not in VERSIONS:
+        raise WebhookRejected(422, f"unsupported webhook version {str(value['version'])[:20]!r}: {SUPPORTED}")
     try:
-        return AlertGroup.model_validate(value)
+        return AlertGroup.model_validate(value).from_source(source)
     except ValidationError as error:
         raise WebhookRejected(422, "invalid Alertmanager payload", errors=validation_details(error)) from None
 
 
-def alertmanager_route(service: IncidentService, metrics: Metrics, writer: InboxWriter, ingester: Ingester, *, token: str | None) -> Route:
+def source_param(request: Request) -> str | None:
+    """The ``?source=`` of the webhook URL: which cluster (or Grafana) this is."""
+    names = request.query_params.getlist("source")
+    if not names:
+        return None
+    if len(names) > 1 or not valid_source(names[0]):
+        raise WebhookRejected(400, "source must be one name of 1-32 characters: a-z, 0-9, '-' or '_' (e.g. ?source=prod)")
+    return names[0]
+
+
+def alertmanager_route(service: IncidentService, metrics: Metrics, writer: InboxWriter, ingester: Ingester, *, tokens: SourceTokens) -> Route:
     async def handle(request: Request) -> Accepted:
-        if not authorised(request.headers.get("authorization"), token):
-            raise WebhookRejected(401, "missing or wrong credentials (Authorization: Bearer <ALERTMANAGER_TOKEN>)", outcome="unauthorized")
+        source = source_param(request)
+        require_token(request.headers.get("authorization"), source, tokens)
         raw, value = await read_json(request)
-        group = parse_group(value)
+        group = parse_group(value, source)
 
         queued = await writer.accept(Webhook(SOURCE, group.dedup_key, raw.decode("utf-8"), service.clock.now()))
         ingester.notify()
@@ -53,11 +66,25 @@ def alertmanager_route(service: IncidentService, metrics: Metrics, writer: Inbox
     return Route(PATH, webhook_endpoint(SOURCE, metrics, handle, ingester.pressure), methods=["POST"])
 
 
+def queued_group(row: InboxRow) -> AlertGroup:
+    """A queued notification, parsed as the route validated it, under the key it was queued with.
+
+    The route keyed the row by the group's identity (``row.group_key``); the source it was
+    named with is read back from that key, so the incident is the one the route meant.
+    """
+    group = parse_group(json.loads(row.body), source_of(row.group_key))
+    if group.dedup_key != row.group_key:
+        raise ValueError(f"queued under {row.group_key!r} but the body is group {group.dedup_key!r}")
+    return group
+
+
 def alertmanager_applier(service: IncidentService, policy: Policy) -> Applier:
-    """Applies a queued notification; parsed exactly as the route validated it."""
+    """Applies a queued notification (a Grafana contact-point test only says it arrived)."""
 
     def apply(session: Session, row: InboxRow) -> str:
-        group = parse_group(json.loads(row.body))
+        group = queued_group(row)
+        if group.is_grafana_test:
+            return announce_grafana_test(session, group, now=service.clock.now())
         return _outcome(ingest_group(session, service, group, policy))
 
     return apply
@@ -65,13 +92,18 @@ def alertmanager_applier(service: IncidentService, policy: Policy) -> Applier:
 
 def alertmanager_batch_applier(service: IncidentService, policy: Policy) -> BatchApplier:
     """Applies queued notifications of a group in one merge (same result as one by one)."""
+    single = alertmanager_applier(service, policy)
 
     def apply(session: Session, rows: Sequence[InboxRow]) -> list[str]:
-        groups = [parse_group(json.loads(row.body)) for row in rows]
+        groups = [queued_group(row) for row in rows]
+        if any(group.is_grafana_test for group in groups):
+            return [single(session, row) for row in rows]
         return [_outcome(outcome) for outcome in ingest_batch(session, service, groups, policy)]
 
     return apply
 
 
 def _outcome(outcome: Outcome) -> str:
+    if outcome.skipped:
+        return outcome.skipped
     return "created" if outcome.created else "updated" if outcome.changed else "unchanged"

@@ -4,10 +4,21 @@ A notification carries the whole current state of its group, so applying it is a
 alerts are keyed by fingerprint, only *transitions* (new, firing→resolved, resolved→firing)
 produce timeline entries, and a re-sent group (group_interval, repeat_interval, HA peers,
 retries) produces none and writes nothing.
+
+Two things a notification cannot tell us are handled here, not guessed:
+
+- **Truncated groups.** With ``max_alerts`` Alertmanager cuts the alert list *before* it
+  computes ``status``, and ``truncatedAlerts`` counts the hidden alerts whether firing or
+  resolved. A "resolved" notification with hidden alerts says nothing about those, so while a
+  group is truncated Firebreak never writes "all resolved" nor resolves by itself; it says so
+  once on the timeline and leaves resolving to a person.
+- **A group first seen already resolved** (Firebreak was down, or just installed, while it
+  fired) is over: it opens nothing and is counted as ``first_seen_resolved``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,17 +36,22 @@ from bot.ingest.alertmanager.mapping import (
     alert_entry,
     alert_severity,
     all_resolved_entry,
+    auto_resolve_paused_entry,
     group_fields,
     truncated_entry,
 )
 from bot.ingest.alertmanager.models import Alert, AlertGroup
-from bot.ingest.dedup import find_or_declare
+from bot.ingest.dedup import find_or_declare, lock_by_dedup_key
 from bot.service.incidents import IncidentService
 from bot.store.incidents import IncidentRepository
 from bot.store.models import AlertRow, TimelineRow
 
+log = logging.getLogger(__name__)
+
 FIRING = "firing"
 RESOLVED = "resolved"
+#: Outcome (``firebreak_ingested_total``) of a group whose first notification is all resolved.
+FIRST_SEEN_RESOLVED = "first_seen_resolved"
 
 
 @dataclass(frozen=True)
@@ -61,9 +77,12 @@ class Merge:
 
 @dataclass(frozen=True)
 class Outcome:
-    number: int
+    """What applying one notification did; ``skipped`` names why it touched no incident."""
+
+    number: int | None
     created: bool
     changed: bool
+    skipped: str | None = None
 
 
 def ingest_group(session: Session, service: IncidentService, group: AlertGroup, policy: Policy) -> Outcome:
@@ -91,7 +110,29 @@ def ingest_batch(session: Session, service: IncidentService, groups: Sequence[Al
     return outcomes
 
 
+def _first_seen_resolved(session: Session, group: AlertGroup) -> bool:
+    """No incident for the group and nothing in it fires (hidden alerts might, so not when truncated)."""
+    if group.truncated_alerts or any(alert.status == FIRING for alert in group.alerts):
+        return False
+    return lock_by_dedup_key(session, group.dedup_key) is None
+
+
 def _ingest_run(session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy) -> list[Outcome]:
+    skipped: list[Outcome] = []
+    while groups and _first_seen_resolved(session, groups[0]):
+        group = groups[0]
+        log.info(
+            "alert group first seen already resolved; no incident opened",
+            extra={"dedup_key": group.dedup_key, "alerts": len(group.alerts), "receiver": group.receiver[:200]},
+        )
+        skipped.append(Outcome(None, created=False, changed=False, skipped=FIRST_SEEN_RESOLVED))
+        groups = groups[1:]
+    if not groups:
+        return skipped
+    return skipped + _ingest_existing_or_new(session, service, groups, policy)
+
+
+def _ingest_existing_or_new(session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy) -> list[Outcome]:
     first = groups[0]
     now = service.clock.now()
     fields = group_fields(first, policy.mapping)
@@ -120,9 +161,9 @@ def _ingest_run(session: Session, service: IncidentService, groups: Sequence[Ale
     outcomes: list[Outcome] = []
     rest = groups
     if created:
-        # A group first seen already resolved (Firebreak was down while it fired) still
-        # gets its "all resolved" entry and auto-resolve.
-        tail = _all_resolved(session, incident, first_merge, policy, now)
+        # Only a truncated group can be new with every shown alert resolved: its hidden
+        # alerts may fire, so it opens, and says why it will not resolve by itself.
+        tail = _all_resolved(session, incident, first, first_merge, policy, now)
         if tail:
             IncidentRepository.save(session, incident, now=now)
             service.record(session, incident, tail)
@@ -162,6 +203,7 @@ class _Fold:
         self._others: tuple[int, int] | None = None  # (rows, firing) outside ``fingerprints``
         self._truncated: int | None = None
         self._truncated_loaded = False
+        self._pause_said: bool | None = None
         self.pending: list[TimelineEntry] = []
         self.pending_at = service.clock.now()
 
@@ -172,7 +214,7 @@ class _Fold:
             merged = _transition(self.alerts, self.number, group, now)
             incident = self.incident
             reopens = bool(merged.refired) and incident.status is Status.RESOLVED
-            changes = reopens or _worst(incident, group, merged.refired, self.policy) is not None or self._auto_resolves(merged)
+            changes = reopens or _worst(incident, group, merged.refired, self.policy) is not None or self._auto_resolves(group, merged)
             if changes:
                 # The incident itself changes: what came before is recorded with the incident
                 # as it was then, and this notification on its own (subscribers look at it).
@@ -184,7 +226,9 @@ class _Fold:
             entries += self._truncation(group, now)
             if merged.resolved:
                 count, firing = self._counts()
-                if not firing:
+                if not firing and group.truncated_alerts:
+                    entries += self._paused(group, now)
+                elif not firing:
                     auto = incident.status.is_open and self.policy.resolves_itself(incident.severity)
                     entries.append(all_resolved_entry(count, auto_resolved=auto, at=now))
                     if auto:
@@ -198,8 +242,8 @@ class _Fold:
         self._flush()
         return outcomes
 
-    def _auto_resolves(self, merged: Merge) -> bool:
-        if not merged.resolved:
+    def _auto_resolves(self, group: AlertGroup, merged: Merge) -> bool:
+        if not merged.resolved or group.truncated_alerts:
             return False
         _count, firing = self._counts()
         return not firing and self.incident.status.is_open and self.policy.resolves_itself(self.incident.severity)
@@ -229,6 +273,15 @@ class _Fold:
             return []
         self._truncated = group.truncated_alerts
         return [truncated_entry(group.truncated_alerts, at=now)]
+
+    def _paused(self, group: AlertGroup, now: datetime) -> list[TimelineEntry]:
+        """The once-per-incident note that auto-resolve waits for a person."""
+        if self._pause_said is None:
+            self._pause_said = _pause_said(self.session, self.number)
+        if self._pause_said:
+            return []
+        self._pause_said = True
+        return [auto_resolve_paused_entry(group.truncated_alerts, at=now)]
 
     def _flush(self) -> None:
         """Write changed alert rows, the incident and the pending entries (one record)."""
@@ -338,12 +391,14 @@ def _raise_severity(incident: Incident, group: AlertGroup, fired: list[Alert], p
     return incident.change_severity(level, actor=ACTOR, source=Source.ALERTMANAGER, at=now, reason=reason)
 
 
-def _all_resolved(session: Session, incident: Incident, merged: Merge, policy: Policy, now: datetime) -> list[TimelineEntry]:
+def _all_resolved(session: Session, incident: Incident, group: AlertGroup, merged: Merge, policy: Policy, now: datetime) -> list[TimelineEntry]:
     if not merged.resolved:
         return []
     statuses = list(session.scalars(select(AlertRow.status).where(AlertRow.incident_id == incident.number)))
     if any(status == FIRING for status in statuses):
         return []
+    if group.truncated_alerts:
+        return [] if _pause_said(session, incident.number) else [auto_resolve_paused_entry(group.truncated_alerts, at=now)]
     auto = incident.status.is_open and policy.resolves_itself(incident.severity)
     entries = [all_resolved_entry(len(statuses), auto_resolved=auto, at=now)]
     if auto:
@@ -358,6 +413,14 @@ def _truncation(session: Session, number: int, group: AlertGroup, now: datetime)
     return [truncated_entry(group.truncated_alerts, at=now)]
 
 
+def _pause_said(session: Session, number: int) -> bool:
+    """Whether the incident's timeline already says that auto-resolve is paused."""
+    statement = select(TimelineRow.data).where(
+        TimelineRow.incident_id == number, TimelineRow.kind == EntryKind.NOTE.value, TimelineRow.actor == ACTOR
+    )
+    return any("auto_resolve_paused" in (data or {}) for data in session.scalars(statement))
+
+
 def _last_truncated(session: Session, number: int) -> int | None:
     """The ``truncatedAlerts`` of the incident's latest truncation note, if any."""
     statement = (
@@ -367,5 +430,5 @@ def _last_truncated(session: Session, number: int) -> int | None:
     )
     for data in session.scalars(statement):
         if "truncated_alerts" in (data or {}):
-            return data["truncated_alerts"]
+            return int(data["truncated_alerts"])
     return None
