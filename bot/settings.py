@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.domain.escalation import DEFAULT_SPEED
 from bot.domain.escalation_parse import parse_policy
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
+from bot.ingest.pagerduty.priorities import DEFAULT_PRIORITY_MAPPING
 
 
 class SettingsError(Exception):
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field("https://events.pagerduty.com", alias="PAGERDUTY_EVENTS_URL")
     pagerduty_service_id: str | None = Field(None, alias="PAGERDUTY_SERVICE_ID")
+    pagerduty_priority_mapping: dict[str, Severity] = Field(
+        default_factory=lambda: dict(DEFAULT_PRIORITY_MAPPING), alias="PAGERDUTY_PRIORITY_MAPPING"
+    )
 
     # Inbound auth
     alertmanager_token: str | None = Field(None, alias="ALERTMANAGER_TOKEN")
@@ -123,6 +127,13 @@ class Settings(BaseSettings):
     def _positive_speed(cls, value: dict[Severity, float]) -> dict[Severity, float]:
         if any(factor <= 0 for factor in value.values()):
             raise ValueError("factors multiply the delays and must be above 0 (leave a severity out to not escalate it)")
+        return value
+
+    @field_validator("pagerduty_priority_mapping")
+    @classmethod
+    def _named_priorities(cls, value: dict[str, Severity]) -> dict[str, Severity]:
+        if any(not name.strip() for name in value):
+            raise ValueError("priority names must not be empty (e.g. {\"P1\": \"P1\", \"P4\": \"P3\"})")
         return value
 
     @field_validator("auto_resolve", mode="before")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
 from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route
 from bot.ingest.alertmanager.store import Policy
+from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.ingest.pagerduty.route import SOURCE as PAGERDUTY
 from bot.ingest.pagerduty.route import pagerduty_applier, pagerduty_route
 from bot.ingest.pagerduty.signature import secrets_from_setting
@@ -30,7 +31,7 @@ def install(container: Container, *, verify: Verify = True) -> None:
     ingester = container.ingester
     ingester.add_applier(ALERTMANAGER, alertmanager_applier(container.service, policy))
     ingester.add_batch_applier(ALERTMANAGER, alertmanager_batch_applier(container.service, policy))
-    ingester.add_applier(PAGERDUTY, pagerduty_applier(container.service))
+    ingester.add_applier(PAGERDUTY, pagerduty_applier(container.service, PriorityMap.of(settings.pagerduty_priority_mapping)))
     container.routes.append(alertmanager_route(container.service, container.metrics, container.inbox, ingester, token=settings.alertmanager_token))
     container.routes.append(
         pagerduty_route(container.service, container.metrics, container.inbox, ingester, secrets=secrets_from_setting(settings.pagerduty_webhook_secret))
