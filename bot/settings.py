@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.escalation import DEFAULT_SPEED
@@ -146,6 +146,25 @@ class Settings(BaseSettings):
             return [part.strip() for part in stripped.split(",") if part.strip()]
         return value
 
+    @field_validator("pagerduty_from_email")
+    @classmethod
+    def _an_email(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None and ("@" not in value or any(c.isspace() for c in value)):
+            raise ValueError(f"{value!r} is not an e-mail address (the login of a PagerDuty user)")
+        return value
+
+    @model_validator(mode="after")
+    def _from_with_rest(self) -> Settings:
+        # PagerDuty's REST API refuses POST /incidents, PUT /incidents/{id} and
+        # POST /incidents/{id}/notes without a From header naming one of its users.
+        if self.pagerduty_api_token and not self.pagerduty_from_email:
+            raise ValueError(
+                "PAGERDUTY_FROM_EMAIL must be set with PAGERDUTY_API_TOKEN: PagerDuty requires a From header "
+                "(the e-mail of a PagerDuty user) to acknowledge, resolve, annotate or open incidents"
+            )
+        return self
+
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
@@ -167,7 +186,7 @@ def load_settings(**overrides: Any) -> Settings:
         lines = []
         for error in exc.errors():
             name = ".".join(str(part) for part in error["loc"])
-            lines.append(f"  {name}: {error['msg']}")
+            lines.append(f"  {name}: {error['msg']}" if name else f"  {error['msg']}")
         raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
 
 

@@ -38,7 +38,7 @@ def install(container: Container, *, verify: Verify = True) -> None:
     )
     rest = (
         rest_client(settings.pagerduty_api_token, base_url=settings.pagerduty_api_url, from_email=settings.pagerduty_from_email, verify=verify)
-        if settings.pagerduty_api_token
+        if settings.pagerduty_api_token and settings.pagerduty_from_email  # settings require both together
         else None
     )
     events = (

@@ -2,10 +2,14 @@
 
 A subscriber on the incident service, so its outbox rows commit with the change. Changes
 whose source is PagerDuty are never sent back (that would loop). Linked incidents
-(``pagerduty_incident_id`` set) are acknowledged, resolved and annotated over REST. P0/P1
-incidents that did not come from PagerDuty page through Events API v2 (dedup key
-``INC-<n>``) when a routing key is configured; until PagerDuty's webhook links them, their
-acknowledge and resolve go to Events API v2 under the same dedup key.
+(``pagerduty_incident_id`` set) are annotated over REST. P0/P1 incidents that did not come
+from PagerDuty page through Events API v2 (dedup key ``INC-<n>``) when a routing key is
+configured.
+
+Acknowledge and resolve reach everything Firebreak opened in PagerDuty for the incident:
+the linked incident and every escalation page of this cycle over REST, and the Events API
+alert under its dedup key. Leaving one open would keep paging people for an incident that
+is over.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source
 from bot.pagerduty.deliverer import TARGET
 from bot.service.changes import Change, Subscriber
-from bot.store.models import IncidentRow, OutboxRow
+from bot.store.models import IncidentRow, OutboxRow, TimelineRow
 
 PAGED_SEVERITIES = frozenset({Severity.P0, Severity.P1})
 _PD_SEVERITY = {Severity.P0: "critical", Severity.P1: "critical", Severity.P2: "error", Severity.P3: "warning"}
@@ -51,9 +55,10 @@ def make_pagerduty_sync(*, rest_enabled: bool, events_enabled: bool) -> Subscrib
             entry = recorded.entry
             if entry.kind is EntryKind.STATUS_CHANGED and entry.data.get("to") in (Status.ACKNOWLEDGED.value, Status.RESOLVED.value):
                 verb = "acknowledge" if entry.data["to"] == Status.ACKNOWLEDGED.value else "resolve"
-                if pd_id and rest_enabled:
-                    queue(verb, {"pagerduty_incident_id": pd_id}, f"pagerduty:{verb}:{recorded.id}")
-                elif paged:
+                if rest_enabled:
+                    for target in _opened_in_pagerduty(session, incident, pd_id):
+                        queue(verb, {"pagerduty_incident_id": target}, f"pagerduty:{verb}:{recorded.id}:{target}")
+                if paged:
                     queue(f"{verb}_event", {"dedup_key": incident.ref}, f"pagerduty:{verb}_event:{recorded.id}")
             elif entry.kind is EntryKind.NOTE and pd_id and rest_enabled:
                 queue("note", {"pagerduty_incident_id": pd_id, "text": entry.text}, f"pagerduty:note:{recorded.id}")
@@ -94,6 +99,19 @@ def _queue(session: Session, change: Change) -> Callable[[str, dict[str, Any], s
         )
 
     return queue
+
+
+def _opened_in_pagerduty(session: Session, incident: Incident, linked: str | None) -> list[str]:
+    """The linked PagerDuty incident and those our escalation pages opened in this cycle
+    (a PAGED entry is written when a page is delivered)."""
+    found = [linked] if linked else []
+    statement = select(TimelineRow.data).where(TimelineRow.incident_id == incident.number, TimelineRow.kind == EntryKind.PAGED.value)
+    for data in session.scalars(statement):
+        page = data.get("pagerduty_incident_id")
+        cycle = data.get("cycle")
+        if page and page not in found and (cycle is None or cycle == incident.reopen_count):
+            found.append(str(page))
+    return found
 
 
 def _exists(session: Session, idempotency_key: str) -> bool:

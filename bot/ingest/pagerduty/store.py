@@ -32,8 +32,9 @@ from bot.store.incidents import IncidentRepository, to_domain
 from bot.store.models import InboundEventRow, IncidentRow
 
 SOURCE = "pagerduty"
-#: Our keys: ``INC-<n>`` (Events API trigger) and ``INC-<n>-L<level>`` (escalation pages).
-_OWN_KEY = re.compile(r"^INC-(\d{1,9})(?:-L\d{1,4})?$")
+#: Our keys: ``INC-<n>`` (Events API trigger) and ``INC-<n>-L<level>-c<cycle>-<target>``
+#: (escalation pages; ``INC-<n>-L<level>`` from earlier versions).
+_OWN_KEY = re.compile(r"^INC-(\d{1,9})(?:-L\d{1,4}(?:-c\d{1,6}-[A-Za-z0-9_.:-]{1,200})?)?$")
 
 
 class Duplicate(Exception):
