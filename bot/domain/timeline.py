@@ -29,7 +29,8 @@ class EntryKind(enum.StrEnum):
 
     - DECLARED: title, severity, description
     - STATUS_CHANGED: from, to, reopened (bool, only on reopen), unacknowledged (bool, only when an
-      acknowledgement lapsed back to triggered)
+      acknowledgement lapsed back to triggered), pagerduty_incident_id (only when the change came
+      from a PagerDuty event: the PagerDuty incident it happened on)
     - SEVERITY_CHANGED: from, to, reason
     - ROLE_ASSIGNED: role, user, previous
     - ALERT_FIRING / ALERT_RESOLVED: fingerprint, alertname, labels, annotations, starts_at, ends_at, generator_url

@@ -197,3 +197,26 @@ def test_events_alert_is_acknowledged_and_resolved_after_a_rest_link(pd_containe
         ("acknowledge", "INC-1"),
         ("resolve", "INC-1"),
     ]
+
+
+def test_resolved_in_pagerduty_on_one_incident_closes_the_other_pages_and_the_alert(
+    pd_container: Container, fake_pagerduty: FakePagerDuty, clock: FrozenClock
+) -> None:
+    assert pd_container.escalation is not None
+    pd_container.service.declare(title="Checkout down", severity=Severity.P1, actor="a", source=Source.CONSOLE)
+    drain(pd_container)
+    link(pd_container, "Q0INC01", incident_key="INC-1")
+    clock.advance(minutes=10)
+    assert pd_container.escalation.tick() == 1
+    drain(pd_container)
+    pages = [i for i in fake_pagerduty.account.incidents.values() if i["incident_key"].startswith("INC-1-L1-")]
+    assert len(pages) == 2
+    fake_pagerduty.account.incidents["Q0INC01"]["status"] = "resolved"  # someone resolved it in PagerDuty
+    body = webhook_body(webhook_event("incident.resolved", incident_id="Q0INC01", incident_key="INC-1"))
+    with client(pd_container) as http:
+        http.post("/webhooks/pagerduty", content=body, headers=webhook_headers(PAGERDUTY_WEBHOOK_SECRET, body))
+    assert pd_container.service.get(1).status.value == "resolved"
+    drain(pd_container)
+    assert sorted(i["status"] for i in pages) == ["resolved", "resolved"]
+    assert fake_pagerduty.account.alerts["INC-1"]["status"] == "resolved"
+    assert all(c.params["id"] != "Q0INC01" for c in fake_pagerduty.calls("PUT /incidents/{id}"))  # not echoed

@@ -11,7 +11,7 @@ applied (by ``occurred_at``) is recorded but not applied; the same holds for pri
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -119,7 +119,7 @@ def first_seen(plan_: Plan, incident: Incident, *, at: datetime, priorities: Pri
             record_entry(plan_, f"first seen through PagerDuty {plan_.verb} (PagerDuty status: {pd.status})", at, outcome="first_seen")
         )
     if pd.status == "acknowledged":
-        entries += incident.acknowledge(actor=plan_.event.actor, source=Source.PAGERDUTY, at=at)
+        entries += [_origin(plan_, e) for e in incident.acknowledge(actor=plan_.event.actor, source=Source.PAGERDUTY, at=at)]
     if plan_.kind not in STATUS_KINDS | {Kind.TRIGGERED, Kind.PRIORITY_UPDATED}:
         entries += apply(plan_, incident, at=at, priorities=priorities)
     return entries
@@ -127,6 +127,18 @@ def first_seen(plan_: Plan, incident: Incident, *, at: datetime, priorities: Pri
 
 def apply(plan_: Plan, incident: Incident, *, at: datetime, priorities: PriorityMap) -> list[TimelineEntry]:
     """The timeline entries (and state changes on ``incident``) one event produces."""
+    return [_origin(plan_, entry) for entry in _apply(plan_, incident, at=at, priorities=priorities)]
+
+
+def _origin(plan_: Plan, entry: TimelineEntry) -> TimelineEntry:
+    """Status changes say which PagerDuty incident they happened on, so the sync can bring
+    the others Firebreak opened (pages, the Events API alert) along without echoing."""
+    if entry.kind is not EntryKind.STATUS_CHANGED:
+        return entry
+    return replace(entry, data={**entry.data, "pagerduty_incident_id": plan_.incident_id})
+
+
+def _apply(plan_: Plan, incident: Incident, *, at: datetime, priorities: PriorityMap) -> list[TimelineEntry]:
     actor, source = plan_.event.actor, Source.PAGERDUTY
     try:
         if plan_.kind is Kind.TRIGGERED:
