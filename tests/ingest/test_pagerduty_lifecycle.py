@@ -55,7 +55,9 @@ def test_an_unknown_incident_already_resolved_opens_nothing(am_container: Contai
         response = send(http, webhook_event(event_type, incident_id="QGONE", status="resolved", priority="P1"))
     assert response.status_code == 202
     assert ingested(response) == ["unknown_incident_closed"]
-    assert sum(row_counts(am_container).values()) == 0
+    counts = row_counts(am_container)
+    assert counts["incidents"] == counts["timeline_entries"] == counts["outbox"] == 0
+    assert counts["inbound_events"] == 3  # event id, X-Webhook-Id, and that PagerDuty had QGONE resolved
 
 
 def test_a_note_on_an_unknown_incident_opens_nothing_and_is_counted(am_container: Container) -> None:
@@ -204,3 +206,16 @@ def test_the_documented_default_is_the_env_example_line(monkeypatch: pytest.Monk
     monkeypatch.setenv("PAGERDUTY_PRIORITY_MAPPING", value)
     assert load_settings(_env_file=None).pagerduty_priority_mapping == DEFAULT_PRIORITY_MAPPING
     assert PriorityMap.of().names["SEV-5"] is Severity.P3
+
+
+def test_a_late_trigger_of_an_incident_seen_resolved_opens_nothing(am_container: Container) -> None:
+    with client(am_container) as http:
+        resolved = send(http, webhook_event("incident.resolved", incident_id="QLATE", occurred_at=at(600)))
+        late = send(http, webhook_event("incident.triggered", incident_id="QLATE", occurred_at=at(0)))
+        naive = send(http, webhook_event("incident.acknowledged", incident_id="QLATE", occurred_at="2026-03-14T09:01:00"))
+    assert ingested(resolved) == ingested(late) == ingested(naive) == ["unknown_incident_closed"]
+    assert rows(am_container, IncidentRow) == [] and rows(am_container, TimelineRow) == []
+    with client(am_container) as http:  # reopened in PagerDuty after that resolve: open it now
+        reopened = send(http, webhook_event("incident.reopened", incident_id="QLATE", occurred_at=at(900)))
+    assert ingested(reopened) == ["applied"]
+    assert am_container.service.get(1).status.value == "triggered"

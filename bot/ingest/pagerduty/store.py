@@ -9,14 +9,16 @@ else ``pd:<id>``, created once under the unique key like an alert group.
 
 An incident Firebreak never saw is opened only while PagerDuty still has it open
 (``data.status`` triggered or acknowledged), in that state; a resolved one, or a note on
-one, opens nothing: nobody needs a channel for what is already over.
+one, opens nothing: nobody needs a channel for what is already over. The resolve is
+remembered (``closed:<id>:<occurred_at>`` in ``inbound_events``) so that an older event
+about the same incident, delivered late, opens nothing either.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -66,6 +68,9 @@ def apply_event(
         if plan_.incident is None:
             return Outcome(None, UNKNOWN_NOTE)
         if plan_.incident.status not in OPEN_STATUSES:
+            _remember_closed(session, plan_, now)
+            return Outcome(None, UNKNOWN_CLOSED)
+        if _closed_after(session, plan_):  # a late delivery of an event from before the resolve
             return Outcome(None, UNKNOWN_CLOSED)
         incident, created = find_or_declare(session, f"pd:{plan_.incident_id}", lambda: _declare(session, service, plan_, priorities))
         row = IncidentRepository.get_row(session, incident.number)
@@ -134,6 +139,40 @@ def _remember(session: Session, event_id: str, now: object) -> None:
         raise Duplicate(event_id)
 
 
+def _closed_marker(incident_id: str) -> str:
+    return f"closed:{incident_id}:"
+
+
+def _remember_closed(session: Session, plan_: Plan, now: datetime) -> None:
+    """Remember that PagerDuty had this unknown incident resolved at ``occurred_at``, so an
+    older event about it delivered later (a retried ``triggered``) does not open it."""
+    occurred = plan_.event.occurred_at
+    if occurred is None:
+        return
+    try:
+        _remember(session, f"{_closed_marker(plan_.incident_id)}{occurred.astimezone(UTC).isoformat()}", now)
+    except Duplicate:
+        pass  # the same resolve seen through another event
+
+
+def _closed_after(session: Session, plan_: Plan) -> bool:
+    occurred = plan_.event.occurred_at
+    if occurred is None:
+        return False
+    prefix = _closed_marker(plan_.incident_id)
+    statement = select(InboundEventRow.event_id).where(
+        InboundEventRow.source == SOURCE, InboundEventRow.event_id.startswith(prefix, autoescape=True)
+    )
+    for marker in session.scalars(statement):
+        try:
+            closed_at = datetime.fromisoformat(marker.removeprefix(prefix))
+        except ValueError:
+            continue
+        if closed_at >= occurred:
+            return True
+    return False
+
+
 def _linked(session: Session, plan_: Plan) -> IncidentRow | None:
     statement = select(IncidentRow).where(IncidentRow.pagerduty_incident_id == plan_.incident_id).with_for_update()
     row = session.scalars(statement).one_or_none()
@@ -170,7 +209,7 @@ def _declare(session: Session, service: IncidentService, plan_: Plan, priorities
     return incident
 
 
-def _link_new(session: Session, number: int, plan_: Plan) -> list:
+def _link_new(session: Session, number: int, plan_: Plan) -> list[TimelineEntry]:
     row = IncidentRepository.get_row(session, number)
     row.pagerduty_incident_id = plan_.incident_id
     _copy_references(row, plan_)
