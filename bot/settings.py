@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.durations import parse_duration
@@ -22,6 +22,7 @@ from bot.domain.escalation import DEFAULT_SPEED
 from bot.domain.escalation_parse import parse_policy
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
 from bot.ingest.alertmanager.identity import SOURCE_NAME
+from bot.ingest.pagerduty.priorities import DEFAULT_PRIORITY_MAPPING
 
 _ADMIN_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field("https://events.pagerduty.com", alias="PAGERDUTY_EVENTS_URL")
     pagerduty_service_id: str | None = Field(None, alias="PAGERDUTY_SERVICE_ID")
+    pagerduty_priority_mapping: dict[str, Severity] = Field(
+        default_factory=lambda: dict(DEFAULT_PRIORITY_MAPPING), alias="PAGERDUTY_PRIORITY_MAPPING"
+    )
 
     # Inbound auth
     alertmanager_token: str | None = Field(None, alias="ALERTMANAGER_TOKEN")
@@ -161,6 +165,13 @@ class Settings(BaseSettings):
             raise ValueError("factors multiply the delays and must be above 0 (leave a severity out to not escalate it)")
         return value
 
+    @field_validator("pagerduty_priority_mapping")
+    @classmethod
+    def _named_priorities(cls, value: dict[str, Severity]) -> dict[str, Severity]:
+        if any(not name.strip() for name in value):
+            raise ValueError("priority names must not be empty (e.g. {\"P1\": \"P1\", \"P4\": \"P3\"})")
+        return value
+
     @field_validator("auto_resolve", mode="before")
     @classmethod
     def _split_severities(cls, value: Any) -> Any:
@@ -204,6 +215,25 @@ class Settings(BaseSettings):
             return None
         return timedelta(seconds=parse_duration(self.takeover_after_text))
 
+    @field_validator("pagerduty_from_email")
+    @classmethod
+    def _an_email(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None and ("@" not in value or any(c.isspace() for c in value)):
+            raise ValueError(f"{value!r} is not an e-mail address (the login of a PagerDuty user)")
+        return value
+
+    @model_validator(mode="after")
+    def _from_with_rest(self) -> Settings:
+        # PagerDuty's REST API refuses POST /incidents, PUT /incidents/{id} and
+        # POST /incidents/{id}/notes without a From header naming one of its users.
+        if self.pagerduty_api_token and not self.pagerduty_from_email:
+            raise ValueError(
+                "PAGERDUTY_FROM_EMAIL must be set with PAGERDUTY_API_TOKEN: PagerDuty requires a From header "
+                "(the e-mail of a PagerDuty user) to acknowledge, resolve, annotate or open incidents"
+            )
+        return self
+
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
@@ -225,7 +255,7 @@ def load_settings(**overrides: Any) -> Settings:
         lines = []
         for error in exc.errors():
             name = ".".join(str(part) for part in error["loc"])
-            lines.append(f"  {name}: {error['msg']}")
+            lines.append(f"  {name}: {error['msg']}" if name else f"  {error['msg']}")
         raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
 
 

@@ -170,6 +170,24 @@ class Incident:
             )
         ]
 
+    def unacknowledge(self, *, actor: str, source: Source, at: datetime) -> list[TimelineEntry]:
+        """An acknowledgement that lapsed (PagerDuty's acknowledgement timeout, or a person
+        undoing it) puts the incident back to triggered, so ``unacknowledged`` escalation
+        levels apply again. The first acknowledgement still counts for MTTA."""
+        if self.status is not Status.ACKNOWLEDGED:
+            raise IllegalTransition(f"{self.ref} is {self.status.value}; only an acknowledged incident can be unacknowledged")
+        self.status = Status.TRIGGERED
+        return [
+            TimelineEntry(
+                kind=EntryKind.STATUS_CHANGED,
+                at=at,
+                actor=actor,
+                source=source,
+                text=f"{self.ref} unacknowledged",
+                data={"from": Status.ACKNOWLEDGED.value, "to": Status.TRIGGERED.value, "unacknowledged": True},
+            )
+        ]
+
     def _move_to(self, target: Status, *, actor: str, source: Source, at: datetime) -> list[TimelineEntry]:
         if self.status is target:
             raise IllegalTransition(f"{self.ref} is already {target.value}")

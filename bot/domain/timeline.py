@@ -28,7 +28,9 @@ class EntryKind(enum.StrEnum):
     """Kinds of timeline entry. ``data`` carries, by kind (a contract exports rely on):
 
     - DECLARED: title, severity, description
-    - STATUS_CHANGED: from, to, reopened (bool, only on reopen)
+    - STATUS_CHANGED: from, to, reopened (bool, only on reopen), unacknowledged (bool, only when an
+      acknowledgement lapsed back to triggered), pagerduty_incident_id (only when the change came
+      from a PagerDuty event: the PagerDuty incident it happened on)
     - SEVERITY_CHANGED: from, to, reason
     - ROLE_ASSIGNED: role, user, previous
     - ALERT_FIRING / ALERT_RESOLVED: fingerprint, alertname, labels, annotations, starts_at, ends_at, generator_url
@@ -39,7 +41,8 @@ class EntryKind(enum.StrEnum):
       target_details (list of {kind, value}; kind as in bot.domain.escalation.TargetKind)
     - REMINDER: quiet_seconds
     - PAGED: service ("pagerduty"), dedup_key or target
-    - PAGERDUTY_EVENT: event_type, event_id, pagerduty_incident_id
+    - PAGERDUTY_EVENT: event_type, event_id, pagerduty_incident_id, occurred_at (when PagerDuty sent it),
+      outcome (optional: first_seen, out_of_order, unmapped_priority)
     - MESSAGE_FLAGGED: channel, ts, author, text, permalink
     - CHANNEL_OPENED: channel_id, channel_name
     - DELIVERY_FAILED: outbox_id, target, operation

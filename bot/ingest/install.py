@@ -8,6 +8,7 @@ from bot.ingest.alertmanager.auth import SourceTokens
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
 from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route
 from bot.ingest.alertmanager.store import Policy
+from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.ingest.pagerduty.route import SOURCE as PAGERDUTY
 from bot.ingest.pagerduty.route import pagerduty_applier, pagerduty_route
 from bot.ingest.pagerduty.signature import secrets_from_setting
@@ -31,7 +32,7 @@ def install(container: Container, *, verify: Verify = True) -> None:
     ingester = container.ingester
     ingester.add_applier(ALERTMANAGER, alertmanager_applier(container.service, policy))
     ingester.add_batch_applier(ALERTMANAGER, alertmanager_batch_applier(container.service, policy))
-    ingester.add_applier(PAGERDUTY, pagerduty_applier(container.service))
+    ingester.add_applier(PAGERDUTY, pagerduty_applier(container.service, PriorityMap.of(settings.pagerduty_priority_mapping)))
     tokens = SourceTokens(default=settings.alertmanager_token or None, by_source=dict(settings.alertmanager_tokens))
     container.routes.append(alertmanager_route(container.service, container.metrics, container.inbox, ingester, tokens=tokens))
     container.routes.append(
@@ -39,7 +40,7 @@ def install(container: Container, *, verify: Verify = True) -> None:
     )
     rest = (
         rest_client(settings.pagerduty_api_token, base_url=settings.pagerduty_api_url, from_email=settings.pagerduty_from_email, verify=verify)
-        if settings.pagerduty_api_token
+        if settings.pagerduty_api_token and settings.pagerduty_from_email  # settings require both together
         else None
     )
     events = (

@@ -43,7 +43,11 @@ class EventsClient(_FailFast, pagerduty.EventsApiV2Client):
 Verify = ssl.SSLContext | str | bool
 
 
-def rest_client(api_token: str, *, base_url: str, from_email: str | None, verify: Verify = True) -> RestClient:
+def rest_client(api_token: str, *, base_url: str, from_email: str, verify: Verify = True) -> RestClient:
+    """``from_email`` goes out as ``From`` on every call: PagerDuty requires it to open,
+    update or annotate an incident."""
+    if not from_email:
+        raise ValueError("PagerDuty's REST API needs a From e-mail (PAGERDUTY_FROM_EMAIL)")
     client = RestClient(api_token, default_from=from_email, base_url=base_url.rstrip("/"), verify=verify)
     client.timeout = REQUEST_TIMEOUT_SECONDS  # the package's default is 60 s per call
     return client

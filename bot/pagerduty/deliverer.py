@@ -18,6 +18,7 @@ checks whether the earlier attempt landed, since those REST calls have no idempo
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,8 @@ from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.pagerduty.client import EventsClient, PagerDutyError, RestClient, delivery_error, ok
 from bot.store.incidents import IncidentRepository
 from bot.store.models import IncidentRow
+
+log = logging.getLogger(__name__)
 
 TARGET = "pagerduty"
 _PD_SEVERITIES = {"critical", "error", "warning", "info"}
@@ -69,20 +72,33 @@ class PagerDutyDeliverer:
         return self._rest
 
     def _set_status(self, message: OutboxMessage, status: str) -> DeliveryResult:
+        """Acknowledge or resolve, reading the status first.
+
+        PagerDuty's reference: setting ``acknowledged`` (or ``triggered``) on a RESOLVED
+        incident reopens it. A late or retried acknowledge must never undo a resolve someone
+        made in PagerDuty, so a resolved incident is left alone. The API has no conditional
+        update; the read narrows the window to the moment between the two calls.
+        """
         rest = self._rest_client()
         incident_id = str(message.payload["pagerduty_incident_id"])
+        current = self._status_of(rest, incident_id)
+        if current == "resolved" and status != "resolved":
+            log.info("not acknowledging a resolved PagerDuty incident", extra={"pagerduty_incident_id": incident_id})
+            return DeliveryResult(detail={"status": current, "skipped": "resolved in PagerDuty; acknowledging would reopen it"})
+        if current == status:
+            return DeliveryResult(detail={"status": current, "already": True})
         body = {"incident": {"type": "incident_reference", "status": status}}
         response = rest.put(f"/incidents/{incident_id}", json=body)
         if response.is_success:
             return DeliveryResult(detail={"status": status})
-        if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 404, 429):
-            # PagerDuty refuses to acknowledge a resolved incident (or re-resolve one):
-            # if it is already where we wanted it, or further, the message is done.
-            current = ok(rest.get(f"/incidents/{incident_id}"), "reading the incident").json()["incident"]["status"]
-            if current == status or current == "resolved":
-                return DeliveryResult(detail={"status": current, "already": True})
+        if status == "resolved" and response.status_code == 400 and self._status_of(rest, incident_id) == "resolved":
+            return DeliveryResult(detail={"status": "resolved", "already": True})  # resolved meanwhile
         ok(response, f"setting incident {incident_id} {status}")
         return DeliveryResult()
+
+    @staticmethod
+    def _status_of(rest: RestClient, incident_id: str) -> str:
+        return str(ok(rest.get(f"/incidents/{incident_id}"), "reading the incident").json()["incident"]["status"])
 
     def _note(self, message: OutboxMessage) -> DeliveryResult:
         rest = self._rest_client()
@@ -97,18 +113,20 @@ class PagerDutyDeliverer:
         return DeliveryResult()
 
     def _page(self, message: OutboxMessage) -> DeliveryResult:
-        """Open a PagerDuty incident for a policy or a user, and link it to ours."""
+        """Open a PagerDuty incident for a policy or a user, and link it to ours.
+
+        Each page has its own ``incident_key`` (incident, level, cycle, target): PagerDuty
+        refuses a second OPEN incident with the same key on a service, and a key of our own
+        is what lets a retry find the page an earlier attempt opened.
+        """
         rest = self._rest_client()
         payload = message.payload
         key = str(payload["incident_key"])
-        found = None
-        if message.is_retry:
-            listing = ok(rest.get("/incidents", params={"incident_key": key}), "looking up the page").json()
-            found = next(iter(listing.get("incidents", [])), None)
+        service_id = payload.get("service_id") or self._service_id
+        if not service_id:
+            raise DeliveryError("paging needs a PagerDuty service: set PAGERDUTY_SERVICE_ID", retryable=False)
+        found = self._find_page(rest, key, str(service_id)) if message.is_retry else None
         if found is None:
-            service_id = payload.get("service_id") or self._service_id
-            if not service_id:
-                raise DeliveryError("paging needs a PagerDuty service: set PAGERDUTY_SERVICE_ID", retryable=False)
             incident: dict[str, Any] = {
                 "type": "incident",
                 "title": str(payload["title"])[:1024],
@@ -122,7 +140,12 @@ class PagerDutyDeliverer:
                 incident["assignments"] = [{"assignee": {"id": payload["user_id"], "type": "user_reference"}}]
             else:
                 raise DeliveryError("a page needs escalation_policy_id or user_id", retryable=False)
-            found = ok(rest.post("/incidents", json={"incident": incident}), "paging").json()["incident"]
+            response = rest.post("/incidents", json={"incident": incident})
+            if response.status_code == 400:
+                # "open incident with key already exists": an attempt we lost track of landed.
+                found = self._find_page(rest, key, str(service_id))
+            if found is None:
+                found = ok(response, "paging").json()["incident"]
         pd_id = str(found["id"])
         number = int(payload["number"])
 
@@ -134,9 +157,32 @@ class PagerDutyDeliverer:
                 .where(IncidentRow.id == number, IncidentRow.pagerduty_incident_id.is_(None))
                 .values(pagerduty_incident_id=pd_id)
             )
-            _record_paged(session, number, f"paged {target} in PagerDuty ({pd_id})", target=target, pagerduty_incident_id=pd_id)
+            _record_paged(
+                session,
+                number,
+                f"paged {target} in PagerDuty ({pd_id})",
+                target=target,
+                pagerduty_incident_id=pd_id,
+                incident_key=key,
+                cycle=payload.get("cycle"),
+            )
 
         return DeliveryResult(record=link, detail={"pagerduty_incident_id": pd_id})
+
+    @staticmethod
+    def _find_page(rest: RestClient, key: str, service_id: str) -> dict[str, Any] | None:
+        """The incident this page opened, if any: same key, same service, any status, any date."""
+        params = {
+            "incident_key": key,
+            "service_ids[]": [service_id],
+            "statuses[]": ["triggered", "acknowledged", "resolved"],
+            "date_range": "all",
+        }
+        listing = ok(rest.get("/incidents", params=params), "looking up the page").json().get("incidents", [])
+        return next(
+            (item for item in listing if item.get("incident_key") == key and (item.get("service") or {}).get("id") == service_id),
+            None,
+        )
 
     # -- Events API v2 -------------------------------------------------------------------
 

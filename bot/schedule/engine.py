@@ -202,8 +202,9 @@ class EscalationEngine:
 def page(session: Session, incident: Incident, *, level: int, cycle: int, targets: Sequence[Target], now: datetime) -> None:
     """Queue one ``pagerduty.page`` per PagerDuty target of the level.
 
-    ``incident_key`` is per incident and level, so PagerDuty folds a retried page into the
-    same PagerDuty incident; the outbox idempotency key also covers the reopen cycle.
+    ``incident_key`` is per incident, level, reopen cycle and target: PagerDuty refuses a
+    new incident whose service and key match an open one, so two targets of one level (or a
+    page after a reopen) each need their own, and a retried page finds exactly its own.
     """
     for target in targets:
         if not target.is_pagerduty:
@@ -217,7 +218,9 @@ def page(session: Session, incident: Incident, *, level: int, cycle: int, target
                 "number": incident.number,
                 key: target.value,
                 "title": f"{incident.ref} [{incident.severity.value}] {incident.title}",
-                "incident_key": f"{incident.ref}-L{level}",
+                "incident_key": f"{incident.ref}-L{level}-c{cycle}-{target.value}"[:255],
+                "level": level,
+                "cycle": cycle,
             },
             idempotency_key=f"pagerduty:page:{incident.number}:c{cycle}:L{level}:{target.kind.value}:{target.value}",
             now=now,

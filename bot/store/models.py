@@ -72,6 +72,10 @@ class IncidentRow(Base):
     pagerduty_incident_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     pagerduty_service_id: Mapped[str | None] = mapped_column(String(64))
     pagerduty_escalation_policy_id: Mapped[str | None] = mapped_column(String(64))
+    #: ``occurred_at`` of the last PagerDuty status / priority event applied: later
+    #: deliveries of older events are recorded but not applied.
+    pagerduty_status_at: Mapped[datetime | None]
+    pagerduty_priority_at: Mapped[datetime | None]
     chat_channel_id: Mapped[str | None] = mapped_column(String(64))
     chat_channel_name: Mapped[str | None] = mapped_column(String(80))
     chat_summary_ref: Mapped[str | None] = mapped_column(String(64))

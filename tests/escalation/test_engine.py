@@ -64,7 +64,14 @@ def test_levels_fire_on_time_once_each(esc: Container, clock: FrozenClock, trans
     assert level_of(esc, number) == 2
     pages = outbox(esc, "pagerduty", "page")
     assert [page.payload for page in pages] == [
-        {"number": number, "escalation_policy_id": "PPOL1", "title": f"INC-{number} [P1] Checkout down", "incident_key": f"INC-{number}-L2"}
+        {
+            "number": number,
+            "escalation_policy_id": "PPOL1",
+            "title": f"INC-{number} [P1] Checkout down",
+            "incident_key": f"INC-{number}-L2-c0-PPOL1",
+            "level": 2,
+            "cycle": 0,
+        }
     ]
     assert deadlines(esc, number) == [(0, 1, "fired"), (0, 2, "fired"), (0, 3, "pending")]
     with esc.sessions() as session:
@@ -77,7 +84,7 @@ def test_levels_fire_on_time_once_each(esc: Container, clock: FrozenClock, trans
     paged = RecordingDeliverer()
     esc.worker.add_deliverer("pagerduty", paged)
     assert asyncio.run(esc.worker.drain(timeout=10))
-    assert [message.payload["incident_key"] for message in paged.messages] == [f"INC-{number}-L2"]
+    assert [message.payload["incident_key"] for message in paged.messages] == [f"INC-{number}-L2-c0-PPOL1"]
     assert "escalated INC-1 to level 2: @secondary, PagerDuty escalation policy PPOL1" in transcript.getvalue()
 
 

@@ -1,7 +1,8 @@
 """A fake PagerDuty (REST API v2 and Events API v2) on one loopback HTTP server.
 
 REST checks what real PagerDuty checks: ``Authorization: Token token=...``, the v2
-``Accept`` header, JSON bodies, and a ``From`` header naming a known user on writes, with
+``Accept`` header, JSON bodies, and a ``From`` header naming a known user on the calls whose
+OpenAPI definition requires it (:data:`FROM_REQUIRED`), with
 PagerDuty's error shape ``{"error": {"message", "code", "errors"}}``. Events API v2 lives at
 ``/v2/enqueue`` on the same server, so both clients take the same base URL.
 """
@@ -23,6 +24,8 @@ from tests.fakes.tls import LoopbackCA, loopback_ca
 DEFAULT_API_TOKEN = "u+firebreak-test-token"
 DEFAULT_ROUTING_KEY = "R0UTINGKEYF1REBREAK0000000000000"
 ACCEPT_V2 = "application/vnd.pagerduty+json;version=2"
+#: Routes of the fake whose PagerDuty OpenAPI operation lists the ``From`` header as required.
+FROM_REQUIRED = frozenset({"POST /incidents", "PUT /incidents/{id}", "POST /incidents/{id}/notes"})
 
 
 class FakePagerDuty(ServedFake):
@@ -237,12 +240,12 @@ class FakePagerDuty(ServedFake):
             )
         if events:
             return fn(self, request, args, body)
-        denied = self._check_rest_headers(request, body)
+        denied = self._check_rest_headers(name, request, body)
         if denied is not None:
             return denied
         return fn(self, request, args, body)
 
-    def _check_rest_headers(self, request: Request, body: Any) -> Response | None:
+    def _check_rest_headers(self, name: str, request: Request, body: Any) -> Response | None:
         auth = request.header("authorization") or ""
         if auth not in (f"Token token={self.api_token}", f"Bearer {self.api_token}"):
             return pd_error(
@@ -268,6 +271,7 @@ class FakePagerDuty(ServedFake):
                 return pd_error(
                     400, "Invalid Input Provided", 2001, ["Body must be a JSON object"]
                 )
+        if name in FROM_REQUIRED:
             sender = request.header("from")
             if not sender:
                 return pd_error(

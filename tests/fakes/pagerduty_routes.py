@@ -64,12 +64,14 @@ def _list_incidents(
 ) -> Response:
     statuses = set(param_list(request.query, "statuses"))
     keys = set(param_list(request.query, "incident_key"))
+    services = set(param_list(request.query, "service_ids"))
     with fake.account.lock:
         found = [
             fake.account.render_incident(i)
             for i in fake.account.incidents.values()
             if (not statuses or i["status"] in statuses)
             and (not keys or i["incident_key"] in keys)
+            and (not services or i["service_id"] in services)
         ]
     return _classic_page(request, "incidents", found)
 
@@ -121,8 +123,12 @@ def _get_incident(
         return Response.json({"incident": fake.account.render_incident(found)})
 
 
+#: Which statuses PUT /incidents/{id} may set, from which. As PagerDuty's reference says,
+#: setting ``triggered`` or ``acknowledged`` on a resolved incident REOPENS it; resolving a
+#: resolved one is refused.
 _TRANSITIONS = {
-    "acknowledged": {"triggered", "acknowledged"},
+    "triggered": {"triggered", "acknowledged", "resolved"},
+    "acknowledged": {"triggered", "acknowledged", "resolved"},
     "resolved": {"triggered", "acknowledged"},
 }
 
@@ -148,7 +154,7 @@ def _update_incident(
             400,
             "Invalid Input Provided",
             2001,
-            ["Status must be one of acknowledged, resolved"],
+            ["Status must be one of resolved, acknowledged, triggered"],
         )
     with fake.account.lock:
         found = _incident_or_404(fake, args["id"])
@@ -159,6 +165,8 @@ def _update_incident(
                 return pd_error(
                     400, "Invalid Input Provided", 2001, ["Incident Already Resolved"]
                 )
+            if found["status"] == "resolved":
+                found["reopened"] = found.get("reopened", 0) + 1
             found["status"] = status
             found["last_status_change_at"] = now_iso()
         for key in ("title", "urgency"):

@@ -13,7 +13,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 WEB = "https://firebreak-test.pagerduty.com"
@@ -128,8 +128,15 @@ def incident_data(
     }
 
 
+_last_now = datetime.min.replace(tzinfo=UTC)
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now, in PagerDuty's millisecond format, strictly later than the previous call: events
+    built one after another are ordered as PagerDuty would order them."""
+    global _last_now
+    _last_now = max(datetime.now(UTC), _last_now + timedelta(milliseconds=1))
+    return _last_now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def webhook_event(

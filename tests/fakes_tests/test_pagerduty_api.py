@@ -63,13 +63,21 @@ def test_incident_ack_resolve_and_notes(
     with pytest.raises(pagerduty.HttpError) as caught:
         rest.rput(
             "/incidents/Q0INC01",
-            json={"type": "incident_reference", "status": "acknowledged"},
+            json={"type": "incident_reference", "status": "resolved"},
         )
     assert caught.value.response.status_code == 400
+    assert caught.value.response.json()["error"]["errors"] == ["Incident Already Resolved"]
     stored = fake_pagerduty.incident("Q0INC01")
     assert stored["status"] == "resolved" and [
         n["content"] for n in stored["notes"]
     ] == ["Rolled back"]
+    # PagerDuty's reference: acknowledged (or triggered) on a resolved incident reopens it.
+    reopened = rest.rput(
+        "/incidents/Q0INC01",
+        json={"type": "incident_reference", "status": "acknowledged"},
+    )
+    assert reopened["status"] == "acknowledged"
+    assert fake_pagerduty.incident("Q0INC01")["reopened"] == 1
     put = fake_pagerduty.calls("PUT /incidents/{id}")[0]
     assert (
         put.headers["from"] == FROM
@@ -100,6 +108,7 @@ def test_write_without_from_header_is_refused(fake_pagerduty: FakePagerDuty) -> 
     assert (
         client.rget("/incidents/Q0INC01")["status"] == "triggered"
     )  # reads need no From
+    assert fake_pagerduty.calls("PUT /incidents/{id}")[0].status == 400
 
 
 def test_unknown_from_and_bad_token(fake_pagerduty: FakePagerDuty) -> None:
@@ -317,3 +326,35 @@ def test_env_fixture_points_settings_at_the_fake(
         base_url=os.environ["PAGERDUTY_API_URL"],
     )  # trusts the CA via SSL_CERT_FILE
     assert client.rget("/incidents/Q0INC01")["id"] == "Q0INC01"
+
+
+def test_open_incident_key_is_unique_per_service(
+    fake_pagerduty: FakePagerDuty, rest: pagerduty.RestApiV2Client
+) -> None:
+    def create(key: str, service: str) -> pagerduty.HttpError | dict:
+        body = {
+            "type": "incident",
+            "title": "DB down",
+            "service": {"id": service, "type": "service_reference"},
+            "incident_key": key,
+        }
+        try:
+            return rest.rpost("/incidents", json=body)
+        except pagerduty.HttpError as error:
+            return error
+
+    first = create("INC-1-L1", "PSVCAPI")
+    assert isinstance(first, dict)
+    refused = create("INC-1-L1", "PSVCAPI")
+    assert isinstance(refused, pagerduty.HttpError)
+    assert refused.response.status_code == 400
+    assert refused.response.json()["error"]["errors"] == ["Open incident with key already exists"]
+    assert isinstance(create("INC-1-L1", "PSVCDB1"), dict)  # another service
+    rest.rput(f"/incidents/{first['id']}", json={"type": "incident_reference", "status": "resolved"})
+    again = create("INC-1-L1", "PSVCAPI")  # the first one is resolved: no longer in the way
+    assert isinstance(again, dict) and again["id"] != first["id"]
+    listed = rest.list_all(
+        "/incidents",
+        params={"incident_key": "INC-1-L1", "service_ids[]": ["PSVCAPI"], "statuses[]": ["triggered", "acknowledged"]},
+    )
+    assert [i["id"] for i in listed] == [again["id"]]

@@ -47,7 +47,12 @@ def test_triggered_creates_a_linked_incident_then_status_and_notes_follow(am_con
     ]
     assert all(e.source == Source.PAGERDUTY.value for e in entries)
     assert entries[1].actor == "Bob" and entries[2].text == "Failing over"
-    assert entries[6].data == {"event_type": "incident.escalated", "event_id": entries[6].data["event_id"], "pagerduty_incident_id": "Q1"}
+    assert entries[6].data == {
+        "event_type": "incident.escalated",
+        "event_id": entries[6].data["event_id"],
+        "pagerduty_incident_id": "Q1",
+        "occurred_at": entries[6].data["occurred_at"],
+    }
     incident = am_container.service.get(1)
     assert incident.severity is Severity.P0 and incident.status.value == "triggered"
 
@@ -106,7 +111,7 @@ def test_other_event_types_are_accepted_and_ignored(am_container: Container) -> 
             response = send(http, webhook_event(event_type, data={"id": "X", "type": "thing"}))
             assert response.status_code == 200 and response.json()["status"] == "ignored"
         note_on_unknown = send(http, webhook_event("incident.annotated", annotation_data(incident_id="QNONE")))
-        assert note_on_unknown.status_code == 202 and ingested(note_on_unknown) == ["ignored"]
+        assert note_on_unknown.status_code == 202 and ingested(note_on_unknown) == ["unknown_incident_note"]
     assert sum(row_counts(am_container).values()) == 0
 
 

@@ -155,10 +155,8 @@ def test_http_errors_map_to_retry_decisions(fake_pagerduty: FakePagerDuty) -> No
     assert not missing.retryable and "404" in str(missing)
     unknown = error_of(message("teleport", {}))
     assert not unknown.retryable
-    closed = rest_client("t", base_url="https://127.0.0.1:1", from_email=None, verify=ctx)
+    closed = rest_client("t", base_url="https://127.0.0.1:1", from_email=PAGERDUTY_FROM_EMAIL, verify=ctx)
     assert error_of(ack, PagerDutyDeliverer(rest=closed, events=None)).retryable
-    assert len(fake_pagerduty.calls("PUT /incidents/{id}")) == 3  # one try each: the outbox does the retrying
-    asyncio.run(deliverer.deliver(ack))
-    asyncio.run(deliverer.deliver(message("resolve", {"number": 1, "pagerduty_incident_id": "Q0INC01"})))
-    again = asyncio.run(deliverer.deliver(ack))  # PagerDuty refuses to ack a resolved incident: already past it
-    assert again.detail == {"status": "resolved", "already": True}
+    # one try each (the outbox does the retrying); the unreachable one never got that far
+    assert len(fake_pagerduty.calls("PUT /incidents/{id}")) == 2
+    assert len(fake_pagerduty.calls("GET /incidents/{id}")) == 3

@@ -7,10 +7,10 @@ and is validated per event type by ``incident()`` / ``note()``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _ID = Field(min_length=1, max_length=64)
 
@@ -61,6 +61,15 @@ class Event(BaseModel):
     occurred_at: datetime | None = None
     agent: Reference | None = None
     data: dict[str, Any]
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """PagerDuty sends UTC with ``Z``; a time without a zone is read as UTC too, so
+        every ``occurred_at`` can be compared with every other."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     @property
     def actor(self) -> str:

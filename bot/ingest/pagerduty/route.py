@@ -19,8 +19,9 @@ from bot.ingest.inbox_writer import InboxWriter, Webhook
 from bot.ingest.ingester import Applier, Discarded, Ingester
 from bot.ingest.pagerduty.mapping import Plan, plan
 from bot.ingest.pagerduty.models import Delivery
+from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.ingest.pagerduty.signature import verify
-from bot.ingest.pagerduty.store import Duplicate, already_applied, apply_event
+from bot.ingest.pagerduty.store import UNKNOWN_CLOSED, Duplicate, already_applied, apply_event
 from bot.ingest.webhook import Accepted, WebhookRejected, read_json, validation_details, webhook_endpoint
 from bot.metrics import Metrics
 from bot.service.incidents import IncidentService
@@ -67,17 +68,20 @@ def pagerduty_route(service: IncidentService, metrics: Metrics, writer: InboxWri
     return Route(PATH, webhook_endpoint(SOURCE, metrics, handle, ingester.pressure), methods=["POST"])
 
 
-def pagerduty_applier(service: IncidentService) -> Applier:
-    """Applies a queued event; replays and events for incidents we never saw leave no trace."""
+def pagerduty_applier(service: IncidentService, priorities: PriorityMap | None = None) -> Applier:
+    """Applies a queued event. Replays and notes on incidents we never saw leave no trace
+    but their count; the resolve of one we never saw is remembered (see ``store``)."""
 
     def apply(session: Session, row: InboxRow) -> str:
         planned = parse_delivery(json.loads(row.body))
         if planned is None:
             raise Discarded("ignored")
         try:
-            outcome = apply_event(session, service, planned, webhook_id=row.webhook_id)
+            outcome = apply_event(session, service, planned, webhook_id=row.webhook_id, priorities=priorities)
         except Duplicate:
             raise Discarded("duplicate") from None
+        if outcome.status == UNKNOWN_CLOSED:
+            return outcome.status  # kept: the event id, and that PagerDuty had it resolved
         if outcome.status != "accepted":
             raise Discarded(outcome.status)
         return "applied"

@@ -6,60 +6,117 @@ the whole transaction is rolled back, so it writes nothing. Finding the incident
 one already linked to the PagerDuty incident id; our own incident that we paged through
 Events API v2 (PagerDuty's ``incident_key`` is our dedup key ``INC-<n>``), which gets linked;
 else ``pd:<id>``, created once under the unique key like an alert group.
+
+An incident Firebreak never saw is opened only while PagerDuty still has it open
+(``data.status`` triggered or acknowledged), in that state; a resolved one, or a note on
+one, opens nothing: nobody needs a channel for what is already over. The resolve is
+remembered (``closed:<id>:<occurred_at>`` in ``inbound_events``) so that an older event
+about the same incident, delivered late, opens nothing either.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.domain.incident import Incident
-from bot.domain.timeline import Source
+from bot.domain.timeline import Source, TimelineEntry
 from bot.ingest.dedup import find_or_declare
-from bot.ingest.pagerduty.mapping import Kind, Plan, apply, severity_of
+from bot.ingest.pagerduty.mapping import OPEN_STATUSES, STATUS_KINDS, Kind, Plan, apply, first_seen, is_stale, stale_entry
+from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.service.incidents import IncidentService
 from bot.store.incidents import IncidentRepository, to_domain
 from bot.store.models import InboundEventRow, IncidentRow
 
 SOURCE = "pagerduty"
-#: Our keys: ``INC-<n>`` (Events API trigger) and ``INC-<n>-L<level>`` (escalation pages).
-_OWN_KEY = re.compile(r"^INC-(\d{1,9})(?:-L\d{1,4})?$")
+#: Our keys: ``INC-<n>`` (Events API trigger) and ``INC-<n>-L<level>-c<cycle>-<target>``
+#: (escalation pages; ``INC-<n>-L<level>`` from earlier versions).
+_OWN_KEY = re.compile(r"^INC-(\d{1,9})(?:-L\d{1,4}(?:-c\d{1,6}-[A-Za-z0-9_.:-]{1,200})?)?$")
 
 
 class Duplicate(Exception):
     """This event (or this delivery) was applied before."""
 
 
+#: Outcomes (``firebreak_ingested_total{outcome=...}``) of events that open nothing.
+UNKNOWN_NOTE = "unknown_incident_note"
+UNKNOWN_CLOSED = "unknown_incident_closed"
+
+
 @dataclass(frozen=True)
 class Outcome:
     number: int | None
-    status: str  # accepted | ignored
+    status: str  # accepted | unknown_incident_note | unknown_incident_closed
 
 
-def apply_event(session: Session, service: IncidentService, plan_: Plan, *, webhook_id: str | None) -> Outcome:
+def apply_event(
+    session: Session, service: IncidentService, plan_: Plan, *, webhook_id: str | None, priorities: PriorityMap | None = None
+) -> Outcome:
     """Raises ``Duplicate`` for a replay; the caller rolls back so nothing is written."""
+    priorities = priorities or PriorityMap.of()
     now = service.clock.now()
     _remember(session, plan_.event.id, now)
     if webhook_id:
         _remember(session, f"x-webhook-id:{webhook_id}", now)
     row = _linked(session, plan_)
-    created = False
     if row is None:
-        if plan_.incident is None:  # a note on an incident Firebreak never saw
-            return Outcome(None, "ignored")
-        incident, created = find_or_declare(session, f"pd:{plan_.incident_id}", lambda: _declare(session, service, plan_))
+        if plan_.incident is None:
+            return Outcome(None, UNKNOWN_NOTE)
+        if plan_.incident.status not in OPEN_STATUSES:
+            _remember_closed(session, plan_, now)
+            return Outcome(None, UNKNOWN_CLOSED)
+        if _closed_after(session, plan_):  # a late delivery of an event from before the resolve
+            return Outcome(None, UNKNOWN_CLOSED)
+        incident, created = find_or_declare(session, f"pd:{plan_.incident_id}", lambda: _declare(session, service, plan_, priorities))
         row = IncidentRepository.get_row(session, incident.number)
+        if created:
+            _copy_references(row, plan_)
+            _mark_applied(row, plan_, opening=True)
+            incident = to_domain(row)
+            _record(session, service, incident, first_seen(plan_, incident, at=now, priorities=priorities), now)
+            return Outcome(incident.number, "accepted")
     _copy_references(row, plan_)
     incident = to_domain(row)
-    entries = apply(plan_, incident, at=now, created=created)
+    last = _last_applied(row, plan_)
+    if last is not None and is_stale(plan_, last):
+        entries = [stale_entry(plan_, last, now)]
+    else:
+        entries = apply(plan_, incident, at=now, priorities=priorities)
+        _mark_applied(row, plan_)
+    _record(session, service, incident, entries, now)
+    return Outcome(incident.number, "accepted")
+
+
+def _record(session: Session, service: IncidentService, incident: Incident, entries: list[TimelineEntry], now: datetime) -> None:
     if entries:
         IncidentRepository.save(session, incident, now=now)
         service.record(session, incident, entries)
-    return Outcome(incident.number, "accepted")
+
+
+def _last_applied(row: IncidentRow, plan_: Plan) -> datetime | None:
+    """The ``occurred_at`` this event competes with: status and priority keep separate clocks."""
+    if plan_.kind in STATUS_KINDS:
+        return row.pagerduty_status_at
+    if plan_.kind is Kind.PRIORITY_UPDATED:
+        return row.pagerduty_priority_at
+    return None
+
+
+def _mark_applied(row: IncidentRow, plan_: Plan, *, opening: bool = False) -> None:
+    """Move the clocks forward; the event that opens an incident sets both, since its
+    ``data`` says what the status and the priority were when it happened."""
+    occurred = plan_.event.occurred_at
+    if occurred is None:
+        return
+    if opening or plan_.kind in STATUS_KINDS:
+        row.pagerduty_status_at = max(occurred, row.pagerduty_status_at or occurred)
+    if opening or plan_.kind is Kind.PRIORITY_UPDATED:
+        row.pagerduty_priority_at = max(occurred, row.pagerduty_priority_at or occurred)
 
 
 def already_applied(session: Session, event_id: str, webhook_id: str | None) -> bool:
@@ -82,6 +139,40 @@ def _remember(session: Session, event_id: str, now: object) -> None:
         raise Duplicate(event_id)
 
 
+def _closed_marker(incident_id: str) -> str:
+    return f"closed:{incident_id}:"
+
+
+def _remember_closed(session: Session, plan_: Plan, now: datetime) -> None:
+    """Remember that PagerDuty had this unknown incident resolved at ``occurred_at``, so an
+    older event about it delivered later (a retried ``triggered``) does not open it."""
+    occurred = plan_.event.occurred_at
+    if occurred is None:
+        return
+    try:
+        _remember(session, f"{_closed_marker(plan_.incident_id)}{occurred.astimezone(UTC).isoformat()}", now)
+    except Duplicate:
+        pass  # the same resolve seen through another event
+
+
+def _closed_after(session: Session, plan_: Plan) -> bool:
+    occurred = plan_.event.occurred_at
+    if occurred is None:
+        return False
+    prefix = _closed_marker(plan_.incident_id)
+    statement = select(InboundEventRow.event_id).where(
+        InboundEventRow.source == SOURCE, InboundEventRow.event_id.startswith(prefix, autoescape=True)
+    )
+    for marker in session.scalars(statement):
+        try:
+            closed_at = datetime.fromisoformat(marker.removeprefix(prefix))
+        except ValueError:
+            continue
+        if closed_at >= occurred:
+            return True
+    return False
+
+
 def _linked(session: Session, plan_: Plan) -> IncidentRow | None:
     statement = select(IncidentRow).where(IncidentRow.pagerduty_incident_id == plan_.incident_id).with_for_update()
     row = session.scalars(statement).one_or_none()
@@ -100,14 +191,14 @@ def _linked(session: Session, plan_: Plan) -> IncidentRow | None:
     return candidate
 
 
-def _declare(session: Session, service: IncidentService, plan_: Plan) -> Incident:
+def _declare(session: Session, service: IncidentService, plan_: Plan, priorities: PriorityMap) -> Incident:
     pd = plan_.incident
     assert pd is not None
     title = " ".join(pd.title.split())[:200] or f"PagerDuty incident {pd.id}"
     links = {"pagerduty": pd.html_url} if pd.html_url else {}
     incident = service.declare(
         title=title,
-        severity=severity_of(pd),
+        severity=priorities.severity_or_urgency(pd),
         actor=plan_.event.actor,
         source=Source.PAGERDUTY,
         links=links,
@@ -118,7 +209,7 @@ def _declare(session: Session, service: IncidentService, plan_: Plan) -> Inciden
     return incident
 
 
-def _link_new(session: Session, number: int, plan_: Plan) -> list:
+def _link_new(session: Session, number: int, plan_: Plan) -> list[TimelineEntry]:
     row = IncidentRepository.get_row(session, number)
     row.pagerduty_incident_id = plan_.incident_id
     _copy_references(row, plan_)
