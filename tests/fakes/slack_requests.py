@@ -290,3 +290,68 @@ def url_verification_body(
             "type": "url_verification",
         }
     ).encode()
+
+
+# --------------------------------------------------------------------------------------
+# Events and interactions Firebreak has no listener for, in Slack's documented shapes.
+# Values are made up here; each builder names the reference page whose field list it follows.
+
+
+def tokens_revoked_event(*, bot: list[str] | None = None, oauth: list[str] | None = None) -> dict[str, Any]:
+    """``tokens_revoked`` (api.slack.com/events/tokens_revoked): user ids whose tokens were
+    revoked, user tokens under ``oauth`` and bot tokens under ``bot``."""
+    return {
+        "type": "tokens_revoked",
+        "tokens": {"oauth": list(oauth or []), "bot": list(bot if bot is not None else [BOT_USER_ID])},
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def app_uninstalled_event() -> dict[str, Any]:
+    """``app_uninstalled`` (api.slack.com/events/app_uninstalled): only a type."""
+    return {"type": "app_uninstalled", "event_ts": f"{time.time():.6f}"}
+
+
+def member_joined_channel_event(*, user: str = "U0CAROL", channel: str = "C0GENERAL", inviter: str = "U0ALICE") -> dict[str, Any]:
+    """``member_joined_channel`` (api.slack.com/events/member_joined_channel)."""
+    return {
+        "type": "member_joined_channel",
+        "user": user,
+        "channel": channel,
+        "channel_type": "C",
+        "team": TEAM_ID,
+        "inviter": inviter,
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def view_closed_body(callback_id: str = "declare_incident", *, user_id: str = "U0ALICE", user_name: str = "alice") -> bytes:
+    """A ``view_closed`` interaction (api.slack.com/reference/interaction-payloads/views#view_closed),
+    sent when a modal opened with ``notify_on_close`` is cancelled."""
+    payload = {
+        "type": "view_closed",
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "user": _user(user_id, user_name),
+        "api_app_id": API_APP_ID,
+        "token": "verification-token-deprecated",
+        "view": {
+            "id": "V0000002",
+            "team_id": TEAM_ID,
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": "",
+            "title": {"type": "plain_text", "text": "Declare incident"},
+            "blocks": [],
+            "state": {"values": {}},
+            "hash": secrets.token_hex(8),
+            "clear_on_close": False,
+            "notify_on_close": True,
+            "root_view_id": "V0000002",
+            "app_id": API_APP_ID,
+            "bot_id": "B0BOT",
+        },
+        "is_cleared": False,
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return _payload_form(payload)
