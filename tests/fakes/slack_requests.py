@@ -58,7 +58,12 @@ def _user(user_id: str, user_name: str) -> dict[str, str]:
     return {"id": user_id, "username": user_name, "name": user_name, "team_id": TEAM_ID}
 
 
-def slash_command_body(
+def slash_command_body(text: str, **fields: Any) -> bytes:
+    """A slash-command form body (``application/x-www-form-urlencoded``); see :func:`slash_command_fields`."""
+    return urlencode(slash_command_fields(text, **fields)).encode()
+
+
+def slash_command_fields(
     text: str,
     *,
     command: str = "/incident",
@@ -68,9 +73,11 @@ def slash_command_body(
     channel_name: str = "general",
     trigger: str | None = None,
     response_url: str = "https://hooks.slack.com/commands/T0FIREBRK/1/abc",
-) -> bytes:
-    """A slash-command form body (``application/x-www-form-urlencoded``)."""
-    fields = {
+) -> dict[str, str]:
+    """The fields Slack sends for a slash command (api.slack.com/interactivity/slash-commands,
+    "app receives a payload"): a form body over HTTP, the same fields as the JSON ``payload``
+    of a Socket Mode ``slash_commands`` envelope."""
+    return {
         "token": "verification-token-deprecated",
         "team_id": TEAM_ID,
         "team_domain": TEAM_DOMAIN,
@@ -85,14 +92,18 @@ def slash_command_body(
         "response_url": response_url,
         "trigger_id": trigger or trigger_id(),
     }
-    return urlencode(fields).encode()
 
 
 def _payload_form(payload: dict[str, Any]) -> bytes:
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
-def block_actions_body(
+def block_actions_body(action_id: str, value: str = "", **fields: Any) -> bytes:
+    """A ``block_actions`` interaction (button click) as a ``payload=`` form body."""
+    return _payload_form(block_actions_payload(action_id, value, **fields))
+
+
+def block_actions_payload(
     action_id: str,
     value: str = "",
     *,
@@ -105,8 +116,10 @@ def block_actions_body(
     message: dict[str, Any] | None = None,
     action_type: str = "button",
     trigger: str | None = None,
-) -> bytes:
-    """A ``block_actions`` interaction (button click) as a ``payload=`` form body."""
+    response_url: str | None = None,
+) -> dict[str, Any]:
+    """A ``block_actions`` payload (api.slack.com/reference/interaction-payloads/block-actions-payload):
+    over HTTP the JSON in a ``payload=`` form field, in Socket Mode an ``interactive`` envelope's payload."""
     action_ts = f"{time.time():.6f}"
     action: dict[str, Any] = {
         "type": action_type,
@@ -147,10 +160,10 @@ def block_actions_body(
             "blocks": [],
         },
         "state": {"values": {}},
-        "response_url": f"https://hooks.slack.com/actions/{TEAM_ID}/1/abc",
+        "response_url": response_url or f"https://hooks.slack.com/actions/{TEAM_ID}/1/abc",
         "actions": [action],
     }
-    return _payload_form(payload)
+    return payload
 
 
 def view_submission_body(
@@ -211,11 +224,15 @@ def select_value(value: str, label: str | None = None) -> dict[str, Any]:
     }
 
 
-def event_callback_body(
-    event: dict[str, Any], *, event_id: str | None = None, event_time: int | None = None
-) -> bytes:
+def event_callback_body(event: dict[str, Any], *, event_id: str | None = None, event_time: int | None = None) -> bytes:
     """An Events API ``event_callback`` envelope (JSON body) around ``event``."""
-    envelope = {
+    return json.dumps(event_callback(event, event_id=event_id, event_time=event_time)).encode()
+
+
+def event_callback(event: dict[str, Any], *, event_id: str | None = None, event_time: int | None = None) -> dict[str, Any]:
+    """The Events API outer event (api.slack.com/apis/events-api, "Callback field overview"):
+    the JSON body over HTTP, an ``events_api`` envelope's payload in Socket Mode."""
+    return {
         "token": "verification-token-deprecated",
         "team_id": TEAM_ID,
         "context_team_id": TEAM_ID,
@@ -236,7 +253,6 @@ def event_callback_body(
         "is_ext_shared_channel": False,
         "event_context": f"4-{secrets.token_hex(8)}",
     }
-    return json.dumps(envelope).encode()
 
 
 def reaction_added_event(
