@@ -187,25 +187,32 @@ def view_submission_body(
         "api_app_id": API_APP_ID,
         "token": "verification-token-deprecated",
         "trigger_id": trigger_id(),
-        "view": {
-            "id": view_id,
-            "team_id": TEAM_ID,
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": private_metadata,
-            "title": {"type": "plain_text", "text": "Declare incident"},
-            "blocks": [],
-            "state": {"values": values},
-            "hash": secrets.token_hex(8),
-            "root_view_id": view_id,
-            "app_id": API_APP_ID,
-            "bot_id": "B0BOT",
-        },
+        "view": _modal(callback_id, view_id, private_metadata, values),
         "response_urls": [],
         "is_enterprise_install": False,
         "enterprise": None,
     }
     return _payload_form(payload)
+
+
+def _modal(callback_id: str, view_id: str, private_metadata: str, values: dict[str, Any], *, notify_on_close: bool = False) -> dict[str, Any]:
+    """The ``view`` object of a modal as interaction payloads carry it."""
+    return {
+        "id": view_id,
+        "team_id": TEAM_ID,
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": private_metadata,
+        "title": {"type": "plain_text", "text": "Declare incident"},
+        "blocks": [],
+        "state": {"values": values},
+        "hash": secrets.token_hex(8),
+        "clear_on_close": False,
+        "notify_on_close": notify_on_close,
+        "root_view_id": view_id,
+        "app_id": API_APP_ID,
+        "bot_id": "B0BOT",
+    }
 
 
 def text_input_value(value: str) -> dict[str, Any]:
@@ -350,22 +357,7 @@ def view_closed_body(callback_id: str = "declare_incident", *, user_id: str = "U
         "user": _user(user_id, user_name),
         "api_app_id": API_APP_ID,
         "token": "verification-token-deprecated",
-        "view": {
-            "id": "V0000002",
-            "team_id": TEAM_ID,
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": "",
-            "title": {"type": "plain_text", "text": "Declare incident"},
-            "blocks": [],
-            "state": {"values": {}},
-            "hash": secrets.token_hex(8),
-            "clear_on_close": False,
-            "notify_on_close": True,
-            "root_view_id": "V0000002",
-            "app_id": API_APP_ID,
-            "bot_id": "B0BOT",
-        },
+        "view": _modal(callback_id, "V0000002", "", {}, notify_on_close=True),
         "is_cleared": False,
         "is_enterprise_install": False,
         "enterprise": None,

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
 
 from bot.container import Container
 from bot.domain.clock import FrozenClock
@@ -137,20 +140,12 @@ def test_reaction_added_flags_the_message_onto_the_timeline(slack: Container, fa
     run(scenario)
 
 
-def test_tokens_revoked_for_the_bot_pauses_delivery(slack: Container, fake_slack: FakeSlack) -> None:
+@pytest.mark.parametrize(("event", "reason"), [(slack_docs.TOKENS_REVOKED, "tokens_revoked"), (slack_docs.APP_UNINSTALLED, "app_uninstalled")])
+def test_losing_the_bot_token_pauses_delivery(slack: Container, fake_slack: FakeSlack, event: dict[str, Any], reason: str) -> None:
     async def scenario() -> None:
-        body = slack_docs.event_callback(slack_docs.TOKENS_REVOKED, "Ev0DOCS0003")
+        body = slack_docs.event_callback(event, f"Ev0DOCS{reason}")
         assert (await SlackHttp(slack).post(slack_docs.events_api(body), JSON)).status_code == 200
-        assert (await eventually(slack.slack.pause.current)).reason == "tokens_revoked"
-
-    run(scenario)
-
-
-def test_app_uninstalled_pauses_delivery(slack: Container, fake_slack: FakeSlack) -> None:
-    async def scenario() -> None:
-        body = slack_docs.event_callback(slack_docs.APP_UNINSTALLED, "Ev0DOCS0004")
-        assert (await SlackHttp(slack).post(slack_docs.events_api(body), JSON)).status_code == 200
-        assert (await eventually(slack.slack.pause.current)).reason == "app_uninstalled"
+        assert (await eventually(slack.slack.pause.current)).reason == reason
 
     run(scenario)
 
