@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy import text
 
 from bot.container import Container
 from bot.domain.clock import FrozenClock
@@ -281,5 +282,24 @@ def test_url_verification_still_answers_the_challenge(slack: Container, fake_sla
     async def scenario() -> None:
         response = await SlackHttp(slack).post(url_verification_body("chal-123"), JSON)
         assert response.status_code == 200 and response.json() == {"challenge": "chal-123"}
+
+    run(scenario)
+
+
+def test_a_request_that_cannot_be_recorded_is_503_and_not_applied(slack: Container, fake_slack: FakeSlack) -> None:
+    """Without its claim a request could be applied twice; Slack retries a 503 instead."""
+
+    async def scenario() -> None:
+        http = SlackHttp(slack)
+        dispatched = count_dispatches(slack.slack.app)
+        with slack.engine.begin() as connection:  # the table out of reach for a moment
+            connection.execute(text("ALTER TABLE slack_seen_requests RENAME TO slack_seen_requests_away"))
+        try:
+            response = await http.post(event_callback_body(member_joined_channel_event()), JSON)
+        finally:
+            with slack.engine.begin() as connection:
+                connection.execute(text("ALTER TABLE slack_seen_requests_away RENAME TO slack_seen_requests"))
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+        assert "database" in response.json()["error"] and dispatched == []
 
     run(scenario)

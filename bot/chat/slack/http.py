@@ -10,7 +10,8 @@ any Slack payload (which would otherwise exhaust Python's recursion limit).
 A request is applied once: its signature is claimed for Slack's five-minute window (a
 captured request replayed is acknowledged and ignored), and an Events API delivery is
 claimed by ``event_id``, so Slack's retries (``X-Slack-Retry-Num``) do not repeat it. If Bolt
-fails the request (5xx), the claims are released so Slack's retry is applied.
+fails the request (5xx), the claims are released so Slack's retry is applied; if the claims
+cannot be recorded (the database is away) the answer is 503 and nothing is applied.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.request.internals import extract_content_type, parse_body
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -68,7 +70,12 @@ def slack_routes(handler: AsyncSlackRequestHandler, signing_secret: str, seen: S
         event = event_claim(parsed, seen.now())
         if event is not None:
             claims.append(event)
-        if not await asyncio.to_thread(seen.claim, claims):
+        try:
+            first = await asyncio.to_thread(seen.claim, claims)
+        except SQLAlchemyError as error:  # cannot tell a repeat from a first delivery: let Slack retry
+            log.error("could not record the slack request", extra={"error": type(error).__name__})
+            return json_error(503, "the database is unavailable; try again")
+        if not first:
             log.warning(
                 "slack request already applied; acknowledged and ignored",
                 extra={"retry_num": request.headers.get("x-slack-retry-num"), "event_id": parsed.get("event_id")},

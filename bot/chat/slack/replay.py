@@ -44,6 +44,8 @@ def signature_claim(signature: str, timestamp: int) -> Claim:
 
 def event_claim(body: Mapping[str, Any], now: float) -> Claim | None:
     """An Events API delivery is one ``event_id``, however often Slack retries it."""
+    if not isinstance(body, Mapping):
+        return None
     event_id = body.get("event_id")
     if body.get("type") != "event_callback" or not isinstance(event_id, str) or not event_id:
         return None
