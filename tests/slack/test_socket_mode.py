@@ -11,6 +11,7 @@ from bot.chat.slack.socket_mode import socket_mode_task
 from bot.container import Container
 from bot.domain.clock import FrozenClock
 from bot.domain.incident import Status
+from bot.store.models import SlackSeenRequestRow
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import (
     app_mention_event,
@@ -168,3 +169,55 @@ def test_apps_connections_open_refuses_the_bot_token(fake_slack: FakeSlack, fake
     assert open_with("xapp-1-wrong")["error"] == "invalid_auth"
     answer = open_with(fake_slack.app_token)
     assert answer["ok"] is True and answer["url"].startswith("ws://127.0.0.1:")
+
+
+def test_an_envelope_the_app_fails_is_not_acknowledged_and_its_redelivery_is_applied(
+    slack_factory: Callable[..., Container], fake_slack: FakeSlack, fake_socket_mode: FakeSocketMode, clock: FrozenClock
+) -> None:
+    """A failure before the acknowledgement leaves the envelope to Slack's redelivery, and
+    the claim taken for it is released so the redelivery is not mistaken for a repeat."""
+    container = socket_container(slack_factory, fake_slack)
+    server = fake_socket_mode
+    failures = {"left": 1}
+
+    async def flaky(next: Callable[[], Awaitable[None]]) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("database blip")
+        await next()
+
+    container.slack.app.use(flaky)
+
+    async def scenario() -> None:
+        envelope = await asyncio.to_thread(server.send, "slash_commands", slash_command_fields("declare Queue backlog P2"))
+        await eventually(lambda: failures["left"] == 0 and not claimed(container, f"envelope:{envelope}"))
+        assert server.pending() == [envelope] and server.acks == []
+        await asyncio.to_thread(server.disconnect, "refresh_requested")
+        assert (await ack_of(server, envelope)).connection == 2
+        incidents = await eventually(container.service.list)
+        assert [i.title for i in incidents] == ["Queue backlog"]
+
+    run(connected(container, server, scenario))
+
+
+def claimed(container: Container, key: str) -> bool:
+    with container.sessions() as session:
+        return session.get(SlackSeenRequestRow, key) is not None
+
+
+def test_a_socket_mode_url_is_good_for_one_connection(fake_slack: FakeSlack, fake_socket_mode: FakeSocketMode) -> None:
+    import aiohttp
+
+    async def scenario() -> None:
+        url = fake_socket_mode.new_url()
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url) as socket:
+                hello = await socket.receive_json(timeout=5)
+                assert hello["type"] == "hello" and hello["connection_info"]["app_id"]
+            try:
+                async with session.ws_connect(url):
+                    raise AssertionError("a used URL must be refused")
+            except aiohttp.WSServerHandshakeError as refused:
+                assert refused.status == 401
+
+    run(scenario())
