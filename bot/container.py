@@ -73,6 +73,8 @@ class Container:
     oncall: OncallDirectory = field(default_factory=NoOncallDirectory)
     escalation: EscalationEngine | None = None
     slack: Any = None
+    readiness_notes: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
+    """Each adds to ``/readyz``'s answer (a paused Slack delivery, …) without failing it."""
 
     def close(self) -> None:
         self.inbox.close()

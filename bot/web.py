@@ -60,7 +60,7 @@ def create_app(
         return json_error(405, "method not allowed")
 
     return Starlette(
-        routes=[*health_routes(container.engine, container.metrics), *container.routes],
+        routes=[*health_routes(container.engine, container.metrics, container.readiness_notes), *container.routes],
         middleware=[Middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed},

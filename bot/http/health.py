@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +18,10 @@ from bot.store.db import ping
 from bot.store.migrate import is_at_head
 
 
-def health_routes(engine: Engine, metrics: Metrics) -> list[Route]:
+def health_routes(engine: Engine, metrics: Metrics, notes: Sequence[Callable[[], dict[str, Any]]] = ()) -> list[Route]:
+    """``notes`` add to a ready answer what an operator must know but that does not make the
+    process unready (it still accepts and stores alerts), such as a paused Slack delivery."""
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -29,10 +35,16 @@ def health_routes(engine: Engine, metrics: Metrics) -> list[Route]:
                 return "database schema is not migrated (run: firebreak db upgrade)"
             return None
 
+        def noted() -> dict[str, Any]:
+            answer: dict[str, Any] = {"status": "ready"}
+            for note in notes:
+                answer.update(note())
+            return answer
+
         problem = await run_in_threadpool(check)
         if problem:
             return json_error(503, problem)
-        return JSONResponse({"status": "ready"})
+        return JSONResponse(await run_in_threadpool(noted))
 
     async def metrics_endpoint(_request: Request) -> Response:
         body = await run_in_threadpool(generate_latest, metrics.registry)

@@ -283,6 +283,28 @@ class EscalationRow(Base):
     created_at: Mapped[datetime]
 
 
+class SlackSeenRequestRow(Base):
+    """A Slack request already applied: its signature, Events API ``event_id`` or Socket Mode
+    ``envelope_id``, kept until a replay or retry of it can no longer arrive."""
+
+    __tablename__ = "slack_seen_requests"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SlackPauseRow(Base):
+    """Slack delivery is paused for the bot token with this fingerprint (it was revoked or
+    the app uninstalled); a different token (the app installed again) is not paused."""
+
+    __tablename__ = "slack_pause"
+
+    token_fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    paused_at: Mapped[datetime]
+
+
 class AppendOnlyViolation(RuntimeError):
     pass
 

@@ -24,6 +24,8 @@ from tests.fakes.slack_methods_base import REGISTRY, Ctx, Params
 from tests.fakes.slack_state import Channel, SlackError, Workspace
 
 DEFAULT_TOKEN = "xoxb-1-firebreak-test-token"
+DEFAULT_APP_TOKEN = "xapp-1-A0FIREBRK-1-firebreak-test-app-token"
+"""The app-level token: the only kind ``apps.connections.open`` accepts."""
 DEFAULT_USERS: tuple[tuple[str, str, str], ...] = (
     ("U0ALICE", "alice", "alice@example.com"),
     ("U0BOB", "bob", "bob@example.com"),
@@ -79,6 +81,9 @@ class FakeSlack(ServedFake):
         channels: Iterable[str] = ("general", "incidents"),
     ) -> None:
         self.token = token
+        self.app_token = DEFAULT_APP_TOKEN
+        self.socket_mode: Any = None
+        """A :class:`~tests.fakes.slack_socket_mode.FakeSocketMode` once attached."""
         self._users = tuple(users)
         self._channel_names = tuple(channels)
         self.workspace = self._new_workspace()
@@ -274,6 +279,10 @@ class FakeSlack(ServedFake):
         )
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if name == "apps.connections.open":
+            return self._connections_open(token)
+        if token == self.app_token:
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
         if token != self.token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = REGISTRY.get(name)
@@ -297,6 +306,16 @@ class FakeSlack(ServedFake):
         except SlackError as err:
             return 200, {"ok": False, "error": err.code, **err.extra}, {}
         return 200, {"ok": True, **result}, {}
+
+    def _connections_open(self, token: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Socket Mode's URL: only for the app-level token, and only with Socket Mode on."""
+        if token == self.token:
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+        if token != self.app_token:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if self.socket_mode is None:
+            return 200, {"ok": False, "error": "socket_mode_not_enabled"}, {}
+        return 200, {"ok": True, "url": self.socket_mode.new_url()}, {}
 
     def _handle_upload(self, request: Request) -> Response:
         token = request.path[len(slack_files_views.UPLOAD_PATH_PREFIX) :]

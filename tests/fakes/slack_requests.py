@@ -58,7 +58,12 @@ def _user(user_id: str, user_name: str) -> dict[str, str]:
     return {"id": user_id, "username": user_name, "name": user_name, "team_id": TEAM_ID}
 
 
-def slash_command_body(
+def slash_command_body(text: str, **fields: Any) -> bytes:
+    """A slash-command form body (``application/x-www-form-urlencoded``); see :func:`slash_command_fields`."""
+    return urlencode(slash_command_fields(text, **fields)).encode()
+
+
+def slash_command_fields(
     text: str,
     *,
     command: str = "/incident",
@@ -68,9 +73,11 @@ def slash_command_body(
     channel_name: str = "general",
     trigger: str | None = None,
     response_url: str = "https://hooks.slack.com/commands/T0FIREBRK/1/abc",
-) -> bytes:
-    """A slash-command form body (``application/x-www-form-urlencoded``)."""
-    fields = {
+) -> dict[str, str]:
+    """The fields Slack sends for a slash command (api.slack.com/interactivity/slash-commands,
+    "app receives a payload"): a form body over HTTP, the same fields as the JSON ``payload``
+    of a Socket Mode ``slash_commands`` envelope."""
+    return {
         "token": "verification-token-deprecated",
         "team_id": TEAM_ID,
         "team_domain": TEAM_DOMAIN,
@@ -85,14 +92,18 @@ def slash_command_body(
         "response_url": response_url,
         "trigger_id": trigger or trigger_id(),
     }
-    return urlencode(fields).encode()
 
 
 def _payload_form(payload: dict[str, Any]) -> bytes:
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
-def block_actions_body(
+def block_actions_body(action_id: str, value: str = "", **fields: Any) -> bytes:
+    """A ``block_actions`` interaction (button click) as a ``payload=`` form body."""
+    return _payload_form(block_actions_payload(action_id, value, **fields))
+
+
+def block_actions_payload(
     action_id: str,
     value: str = "",
     *,
@@ -105,8 +116,10 @@ def block_actions_body(
     message: dict[str, Any] | None = None,
     action_type: str = "button",
     trigger: str | None = None,
-) -> bytes:
-    """A ``block_actions`` interaction (button click) as a ``payload=`` form body."""
+    response_url: str | None = None,
+) -> dict[str, Any]:
+    """A ``block_actions`` payload (api.slack.com/reference/interaction-payloads/block-actions-payload):
+    over HTTP the JSON in a ``payload=`` form field, in Socket Mode an ``interactive`` envelope's payload."""
     action_ts = f"{time.time():.6f}"
     action: dict[str, Any] = {
         "type": action_type,
@@ -147,10 +160,10 @@ def block_actions_body(
             "blocks": [],
         },
         "state": {"values": {}},
-        "response_url": f"https://hooks.slack.com/actions/{TEAM_ID}/1/abc",
+        "response_url": response_url or f"https://hooks.slack.com/actions/{TEAM_ID}/1/abc",
         "actions": [action],
     }
-    return _payload_form(payload)
+    return payload
 
 
 def view_submission_body(
@@ -174,25 +187,32 @@ def view_submission_body(
         "api_app_id": API_APP_ID,
         "token": "verification-token-deprecated",
         "trigger_id": trigger_id(),
-        "view": {
-            "id": view_id,
-            "team_id": TEAM_ID,
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": private_metadata,
-            "title": {"type": "plain_text", "text": "Declare incident"},
-            "blocks": [],
-            "state": {"values": values},
-            "hash": secrets.token_hex(8),
-            "root_view_id": view_id,
-            "app_id": API_APP_ID,
-            "bot_id": "B0BOT",
-        },
+        "view": _modal(callback_id, view_id, private_metadata, values),
         "response_urls": [],
         "is_enterprise_install": False,
         "enterprise": None,
     }
     return _payload_form(payload)
+
+
+def _modal(callback_id: str, view_id: str, private_metadata: str, values: dict[str, Any], *, notify_on_close: bool = False) -> dict[str, Any]:
+    """The ``view`` object of a modal as interaction payloads carry it."""
+    return {
+        "id": view_id,
+        "team_id": TEAM_ID,
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": private_metadata,
+        "title": {"type": "plain_text", "text": "Declare incident"},
+        "blocks": [],
+        "state": {"values": values},
+        "hash": secrets.token_hex(8),
+        "clear_on_close": False,
+        "notify_on_close": notify_on_close,
+        "root_view_id": view_id,
+        "app_id": API_APP_ID,
+        "bot_id": "B0BOT",
+    }
 
 
 def text_input_value(value: str) -> dict[str, Any]:
@@ -211,11 +231,15 @@ def select_value(value: str, label: str | None = None) -> dict[str, Any]:
     }
 
 
-def event_callback_body(
-    event: dict[str, Any], *, event_id: str | None = None, event_time: int | None = None
-) -> bytes:
+def event_callback_body(event: dict[str, Any], *, event_id: str | None = None, event_time: int | None = None) -> bytes:
     """An Events API ``event_callback`` envelope (JSON body) around ``event``."""
-    envelope = {
+    return json.dumps(event_callback(event, event_id=event_id, event_time=event_time)).encode()
+
+
+def event_callback(event: dict[str, Any], *, event_id: str | None = None, event_time: int | None = None) -> dict[str, Any]:
+    """The Events API outer event (api.slack.com/apis/events-api, "Callback field overview"):
+    the JSON body over HTTP, an ``events_api`` envelope's payload in Socket Mode."""
+    return {
         "token": "verification-token-deprecated",
         "team_id": TEAM_ID,
         "context_team_id": TEAM_ID,
@@ -236,7 +260,6 @@ def event_callback_body(
         "is_ext_shared_channel": False,
         "event_context": f"4-{secrets.token_hex(8)}",
     }
-    return json.dumps(envelope).encode()
 
 
 def reaction_added_event(
@@ -290,3 +313,53 @@ def url_verification_body(
             "type": "url_verification",
         }
     ).encode()
+
+
+# --------------------------------------------------------------------------------------
+# Events and interactions Firebreak has no listener for, in Slack's documented shapes.
+# Values are made up here; each builder names the reference page whose field list it follows.
+
+
+def tokens_revoked_event(*, bot: list[str] | None = None, oauth: list[str] | None = None) -> dict[str, Any]:
+    """``tokens_revoked`` (api.slack.com/events/tokens_revoked): user ids whose tokens were
+    revoked, user tokens under ``oauth`` and bot tokens under ``bot``."""
+    return {
+        "type": "tokens_revoked",
+        "tokens": {"oauth": list(oauth or []), "bot": list(bot if bot is not None else [BOT_USER_ID])},
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def app_uninstalled_event() -> dict[str, Any]:
+    """``app_uninstalled`` (api.slack.com/events/app_uninstalled): only a type."""
+    return {"type": "app_uninstalled", "event_ts": f"{time.time():.6f}"}
+
+
+def member_joined_channel_event(*, user: str = "U0CAROL", channel: str = "C0GENERAL", inviter: str = "U0ALICE") -> dict[str, Any]:
+    """``member_joined_channel`` (api.slack.com/events/member_joined_channel)."""
+    return {
+        "type": "member_joined_channel",
+        "user": user,
+        "channel": channel,
+        "channel_type": "C",
+        "team": TEAM_ID,
+        "inviter": inviter,
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def view_closed_body(callback_id: str = "declare_incident", *, user_id: str = "U0ALICE", user_name: str = "alice") -> bytes:
+    """A ``view_closed`` interaction (api.slack.com/reference/interaction-payloads/views#view_closed),
+    sent when a modal opened with ``notify_on_close`` is cancelled."""
+    payload = {
+        "type": "view_closed",
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "user": _user(user_id, user_name),
+        "api_app_id": API_APP_ID,
+        "token": "verification-token-deprecated",
+        "view": _modal(callback_id, "V0000002", "", {}, notify_on_close=True),
+        "is_cleared": False,
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return _payload_form(payload)

@@ -23,6 +23,7 @@ from tests.conftest import make_settings
 from tests.fakes.fixtures import SLACK_SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import sign_slack_request
+from tests.fakes.slack_socket_mode import FakeSocketMode
 
 
 @pytest.fixture
@@ -103,3 +104,12 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 5.0) -> Any:
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def fake_socket_mode(fake_slack: FakeSlack) -> Iterator[FakeSocketMode]:
+    """The fake Socket Mode server, reachable through ``apps.connections.open`` on ``fake_slack``."""
+    server = FakeSocketMode(grace_seconds=10.0).start()
+    server.attach(fake_slack)
+    yield server
+    server.stop()

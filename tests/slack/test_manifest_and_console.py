@@ -30,7 +30,8 @@ def test_manifest_declares_the_command_scopes_events_and_urls() -> None:
               "app_mentions:read", "groups:write", "usergroups:read"}
     assert needed <= scopes
     settings = manifest["settings"]
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "reaction_added"}
+    # tokens_revoked and app_uninstalled pause delivery (bot/chat/slack/pause.py); they need no scope.
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "reaction_added", "tokens_revoked", "app_uninstalled"}
     assert settings["interactivity"]["is_enabled"] and settings["interactivity"]["request_url"].endswith(PATH)
 
 

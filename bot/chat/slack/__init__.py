@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from bot.chat.slack.app import SlackRuntime, build_runtime
 from bot.chat.slack.http import slack_routes
 from bot.chat.slack.socket_mode import socket_mode_task
+from bot.chat.slack.status import PauseCollector, pause_note
 from bot.chat.slack.subscriber import make_slack_subscriber
 from bot.service.chat_notifications import CHAT
 
@@ -31,8 +32,10 @@ def install(container: Container) -> SlackRuntime | None:
     container.worker.add_deliverer(CHAT, runtime.deliverer)
     container.service.subscribers.append(make_slack_subscriber(archive_after_seconds=settings.slack_archive_after_seconds))
     if settings.slack_signing_secret:
-        container.routes.extend(slack_routes(runtime.handler, settings.slack_signing_secret))
+        container.routes.extend(slack_routes(runtime.handler, settings.slack_signing_secret, runtime.seen))
     if settings.slack_app_token:
-        container.background.append(socket_mode_task(runtime.app, settings.slack_app_token))
+        container.background.append(socket_mode_task(runtime.app, settings.slack_app_token, runtime.seen))
+    container.metrics.registry.register(PauseCollector(runtime.pause))
+    container.readiness_notes.append(lambda: pause_note(runtime.pause))
     container.slack = runtime
     return runtime

@@ -1,11 +1,21 @@
-"""The Bolt app and everything the Slack adapter is made of, built from settings."""
+"""The Bolt app and everything the Slack adapter is made of, built from settings.
+
+Every correctly signed request is answered 2xx: Slack shows a user an error for anything
+else and counts it against the app, and retries events it thinks we missed. A request no
+listener wants (a button of another app version, a closed modal, an event we are subscribed
+to but do not act on) is acknowledged and logged, over HTTP and Socket Mode alike.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.commands import CommandRouter
@@ -15,11 +25,15 @@ from bot.chat.slack.events import register_events
 from bot.chat.slack.gateway import SlackGateway
 from bot.chat.slack.interactions import register_interactions
 from bot.chat.slack.pacing import Pacer
+from bot.chat.slack.pause import DeliveryPause
 from bot.chat.slack.people import SlackDirectory
+from bot.chat.slack.replay import SeenRequests
 from bot.domain.clock import Clock
 from bot.service.incidents import IncidentService
 from bot.settings import Settings
 from bot.store.db import SessionFactory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,20 +44,50 @@ class SlackRuntime:
     gateway: SlackGateway
     deliverer: SlackDeliverer
     handler: AsyncSlackRequestHandler
+    pause: DeliveryPause
+    seen: SeenRequests
 
 
-def build_app(settings: Settings, client: AsyncWebClient, router: CommandRouter, service: IncidentService) -> AsyncApp:
+def describe_request(body: dict[str, object]) -> str:
+    """What kind of request this is, for the log line of one nobody handles."""
+    kind = str(body.get("type") or ("slash_command" if body.get("command") else "unknown"))
+    event = body.get("event")
+    if kind == "event_callback" and isinstance(event, dict):
+        return f"event {event.get('type')!r}"
+    if isinstance(body.get("actions"), list) and body["actions"]:
+        first = body["actions"][0]  # type: ignore[index]
+        return f"{kind} {first.get('action_id')!r}" if isinstance(first, dict) else kind
+    view = body.get("view")
+    if isinstance(view, dict):
+        return f"{kind} {view.get('callback_id')!r}"
+    return kind
+
+
+async def acknowledge_unhandled(error: Exception, request: AsyncBoltRequest, response: BoltResponse | None) -> BoltResponse | None:
+    """Bolt's error handler: a request without a listener is acknowledged (200), not 404."""
+    if isinstance(error, BoltUnhandledRequestError):
+        log.info("slack request acknowledged without a listener", extra={"request": describe_request(request.body)})
+        return BoltResponse(status=200, body="")
+    log.error("slack listener failed", exc_info=error)
+    return None
+
+
+def build_app(
+    settings: Settings, client: AsyncWebClient, router: CommandRouter, service: IncidentService, pause: DeliveryPause
+) -> AsyncApp:
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
         request_verification_enabled=bool(settings.slack_signing_secret),
         process_before_response=False,
         ignoring_self_events_enabled=True,
+        raise_error_for_unhandled_request=True,
     )
+    app.error(acknowledge_unhandled)
     directory = SlackDirectory(client, admins=settings.admins)
     register_commands(app, router, service, directory)
     register_interactions(app, router, service, directory)
-    register_events(app, service, flag_reaction=settings.slack_flag_reaction, router=router, directory=directory)
+    register_events(app, service, pause, flag_reaction=settings.slack_flag_reaction, router=router, directory=directory)
     return app
 
 
@@ -63,8 +107,16 @@ def build_runtime(
     config = SlackConfig(
         incidents_channel=settings.slack_incidents_channel, archive_after_seconds=settings.slack_archive_after_seconds
     )
-    deliverer = SlackDeliverer(DeliveryContext(gateway=gateway, sessions=sessions, clock=clock, config=config))
-    app = build_app(settings, client, router, service)
+    pause = DeliveryPause(sessions, clock, settings.slack_bot_token or "")
+    deliverer = SlackDeliverer(DeliveryContext(gateway=gateway, sessions=sessions, clock=clock, config=config, pause=pause))
+    app = build_app(settings, client, router, service, pause)
     return SlackRuntime(
-        app=app, client=client, pacer=pacer, gateway=gateway, deliverer=deliverer, handler=AsyncSlackRequestHandler(app)
+        app=app,
+        client=client,
+        pacer=pacer,
+        gateway=gateway,
+        deliverer=deliverer,
+        handler=AsyncSlackRequestHandler(app),
+        pause=pause,
+        seen=SeenRequests(sessions),
     )

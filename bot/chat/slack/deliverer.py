@@ -7,6 +7,7 @@ transaction that marks the message delivered, so a crash can never store half of
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from bot.chat import operations as ops
 from bot.chat.slack import messaging, setup
 from bot.chat.slack.blocks import StepView
-from bot.chat.slack.gateway import SlackGateway, counting_calls
+from bot.chat.slack.gateway import SlackCallFailed, SlackGateway, counting_calls
+from bot.chat.slack.pause import AUTH_ERRORS, DeliveryPause
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.clock import Clock
 from bot.domain.errors import IncidentNotFound
@@ -23,6 +25,9 @@ from bot.service.oncall import OncallDirectory
 from bot.store.db import SessionFactory
 
 log = logging.getLogger(__name__)
+
+PAUSED_RETRY_SECONDS = 60.0
+"""While paused, each queued message looks again this often (without spending an attempt)."""
 
 
 StepsProvider = Callable[[int], Sequence[StepView]]
@@ -43,6 +48,7 @@ class DeliveryContext:
     config: SlackConfig
     oncall: OncallDirectory | None = None
     steps: StepsProvider | None = None
+    pause: DeliveryPause | None = None
 
     def steps_for(self, number: int) -> Sequence[StepView]:
         if self.steps is None:
@@ -80,8 +86,19 @@ class SlackDeliverer:
         operation = OPERATIONS.get(message.operation)
         if operation is None:
             raise DeliveryError(f"Slack cannot do {message.operation!r}", retryable=False)
+        pause = self.context.pause
+        paused = await asyncio.to_thread(pause.current) if pause is not None else None
+        if paused is not None:
+            raise DeliveryError(paused.describe(), retry_after=PAUSED_RETRY_SECONDS, not_sent=True)
         try:
             with counting_calls():
                 return await operation(self.context, message)
         except IncidentNotFound as error:
             raise DeliveryError(str(error), retryable=False) from error
+        except SlackCallFailed as error:
+            if pause is None or error.code not in AUTH_ERRORS:
+                raise
+            # The token no longer works: every call would fail alike. Stop, and keep the
+            # message (and its attempts) for when a working token is installed.
+            state = await asyncio.to_thread(pause.pause, error.code)
+            raise DeliveryError(state.describe(), retry_after=PAUSED_RETRY_SECONDS, not_sent=True) from error

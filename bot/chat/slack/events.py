@@ -1,4 +1,5 @@
-"""Events API: the flag reaction puts a message on the timeline; a mention answers with help."""
+"""Events API: the flag reaction puts a message on the timeline; a mention answers with help;
+``tokens_revoked`` (for the bot) and ``app_uninstalled`` pause Slack delivery."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.chat.commands import CommandRouter
 from bot.chat.grammar import help_text
 from bot.chat.slack.flagging import flag_message, incident_in_channel
 from bot.chat.slack.identity import actor_for
+from bot.chat.slack.pause import APP_UNINSTALLED, TOKENS_REVOKED, DeliveryPause
 from bot.chat.slack.people import SlackDirectory, slack_context
 from bot.domain.permissions import Action
 from bot.service.incidents import IncidentService
@@ -44,10 +46,34 @@ async def permalink(client: Any, channel: str, ts: str) -> str | None:
     return str(answer.get("permalink") or "") or None
 
 
+def bot_tokens_revoked(event: dict[str, Any]) -> bool:
+    """``tokens_revoked`` lists user ids under ``tokens.oauth`` and ``tokens.bot``; only the
+    bot's matter here (a person revoking their own user token does not stop the bot)."""
+    tokens = event.get("tokens") or {}
+    return isinstance(tokens, dict) and bool(tokens.get("bot"))
+
+
 def register_events(
-    app: AsyncApp, service: IncidentService, *, flag_reaction: str, router: CommandRouter, directory: SlackDirectory
+    app: AsyncApp,
+    service: IncidentService,
+    pause: DeliveryPause,
+    *,
+    flag_reaction: str,
+    router: CommandRouter,
+    directory: SlackDirectory,
 ) -> None:
     reaction_name = flag_reaction.strip(":")
+
+    @app.event(TOKENS_REVOKED)
+    async def on_tokens_revoked(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if bot_tokens_revoked(event):
+            await asyncio.to_thread(pause.pause, TOKENS_REVOKED, team_id=str(body.get("team_id") or ""))
+        else:
+            log.info("user tokens revoked; the bot token is unaffected", extra={"users": (event.get("tokens") or {}).get("oauth")})
+
+    @app.event(APP_UNINSTALLED)
+    async def on_app_uninstalled(body: dict[str, Any]) -> None:
+        await asyncio.to_thread(pause.pause, APP_UNINSTALLED, team_id=str(body.get("team_id") or ""))
 
     @app.event("reaction_added")
     async def on_reaction(event: dict[str, Any], client: Any) -> None:
