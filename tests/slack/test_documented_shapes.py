@@ -39,6 +39,8 @@ async def incident_channel(slack: Container, clock: FrozenClock) -> tuple[int, s
 def test_slash_command_declares_and_answers_through_response_url(
     slack: Container, fake_slack: FakeSlack, webhook_receiver: WebhookReceiver
 ) -> None:
+    fake_slack.add_user("marta", "marta@example.com", user_id="U0MARTA01")  # a member: guests may not declare
+
     async def scenario() -> None:
         fields = slack_docs.fill(slack_docs.SLASH_COMMAND_DECLARE, response_url=webhook_receiver.url("/respond"))
         response = await SlackHttp(slack).post(slack_docs.form(fields), FORM)
@@ -65,6 +67,8 @@ def test_ssl_check_is_answered_and_changes_nothing(slack: Container, fake_slack:
 def test_block_actions_button_acknowledges_the_incident(
     slack: Container, fake_slack: FakeSlack, clock: FrozenClock, webhook_receiver: WebhookReceiver
 ) -> None:
+    fake_slack.add_user("jonas", "jonas@example.com", user_id="U0JONAS01")  # a member: guests may only add notes
+
     async def scenario() -> None:
         number, channel = await incident_channel(slack, clock)
         payload = slack_docs.fill(slack_docs.BLOCK_ACTIONS_ACK_BUTTON, channel=channel, number=number, response_url=webhook_receiver.url())
