@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from bot.chat.render import summary
 from bot.chat.slack.blocks import summary_blocks
 from bot.container import Container, build_container
+from bot.delivery.message import OutboxMessage
 from bot.domain.clock import FrozenClock
 from bot.store.models import IncidentRow, OutboxRow, TimelineRow, TranscriptRow
 from tests.conftest import make_settings
@@ -87,3 +88,25 @@ def test_contact_point_test_is_one_slack_line_in_the_announcements_channel(
     assert "contact-point test" in posted[0]["text"] and "<!channel>" not in posted[0]["text"]
     assert fake_slack.calls("conversations.create") == []
     assert [row.operation for row in rows(container, OutboxRow)] == ["notice"]
+
+
+def test_a_retried_notice_whose_first_post_reached_slack_is_not_posted_twice(
+    db_url: str, engine: Engine, clock: FrozenClock, fake_slack: FakeSlack
+) -> None:
+    settings = make_settings(
+        db_url, ALERTMANAGER_TOKEN=TOKEN, SLACK_BOT_TOKEN=fake_slack.token, SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET, SLACK_API_URL=fake_slack.api_url
+    )
+    container = build_container(settings, clock=clock, transcript_stream=None, engine=engine)
+    with client(container) as http:
+        assert http.post(URL, json=GRAFANA_TEST, headers=bearer()).status_code == 202
+    queued = rows(container, OutboxRow)[0]
+    channel = fake_slack.channel("#incidents")
+    with fake_slack.workspace.lock:  # the first attempt's post arrived; its answer was lost
+        channel.messages.append(
+            {"type": "message", "user": "U0BOT", "ts": "1700000000.000100", "text": "Grafana contact-point test received",
+             "metadata": {"event_type": "firebreak_notice", "event_payload": {"key": queued.idempotency_key}}}
+        )
+    retry = OutboxMessage(queued.id, queued.idempotency_key, "chat", queued.operation, queued.payload, None, attempt=2)
+    result = asyncio.run(container.slack.deliverer.deliver(retry))
+    assert result.detail == {"skipped": "already posted"}
+    assert fake_slack.calls("chat.postMessage") == []

@@ -24,6 +24,7 @@ _GO_ZERO_YEAR = 1
 ALERTMANAGER_VERSION = "4"
 GRAFANA_VERSION = "1"
 VERSIONS = (ALERTMANAGER_VERSION, GRAFANA_VERSION)
+SUPPORTED = "Firebreak understands version 4 (Alertmanager) and version 1 (Grafana-managed alerting)"
 #: Labels of the alert Grafana sends when someone presses "Test" on a contact point.
 GRAFANA_TEST_LABELS = {"alertname": "TestAlert", "instance": "Grafana"}
 
@@ -129,6 +130,7 @@ class AlertGroup(BaseModel):
         return GRAFANA_SOURCE if self.is_grafana else None
 
     def from_source(self, source: str | None) -> AlertGroup:
+        """This group as sent to the URL naming ``source`` (None: the URL named none)."""
         self._source = source
         return self
 
@@ -136,6 +138,3 @@ class AlertGroup(BaseModel):
     def dedup_key(self) -> str:
         """The group's identity (``bot.ingest.alertmanager.identity``)."""
         return group_dedup_key(self.group_key, self.source)
-
-
-SUPPORTED = "Firebreak understands version 4 (Alertmanager) and version 1 (Grafana-managed alerting)"
