@@ -14,6 +14,8 @@ class PlaybookSummary:
     steps: int
     escalation_levels: int
     notes: int  # number of note entries placed in the playbook's notes
+    alerts: list[str] = field(default_factory=list)
+    severity: str | None = None
 
 
 @dataclass

@@ -43,14 +43,37 @@ def _strip_task_box(text: str) -> str:
     return re.sub(r"^\[[ xX]\]\s+", "", text)
 
 
+#: A shell prompt before a command: ``$ ``, ``/prometheus $ ``, ``user@host:~$ ``, ``PS C:\\> ``.
+_PROMPT = re.compile(r"^(?:[\w.@~:/\[\]-]*\s?)?\$\s+(?=\S)|^PS(?:\s[^>]*)?>\s+(?=\S)")
+
+
 def is_shell_fence(node: SyntaxTreeNode) -> bool:
+    """Shell-like language tag, or no tag and not data: untagged blocks in runbooks are commands."""
     language = (node.info or "").strip().split(" ")[0].lower()
     if language in SHELL_LANGUAGES:
         return True
     if language:
         return False
     lines = [line.strip() for line in node.content.splitlines() if line.strip()]
-    return any(looks_like_command(line) for line in lines if not line.startswith("#"))
+    return bool(lines) and not _looks_like_data(lines)
+
+
+def _looks_like_data(lines: list[str]) -> bool:
+    """JSON, YAML, XML or a log excerpt: shown to responders as notes, never run."""
+    first = lines[0]
+    if first.startswith(("{", "[", "<", '"')) or first in ("---", "..."):
+        return True
+    if all(re.match(r"^https?://\S+$", line) for line in lines):
+        return True
+    if all(re.match(r"^(?:- )?[\w.\-]+:(?:\s|$)", line) for line in lines if not line.startswith("#")):
+        return not any(looks_like_command(line) for line in lines)
+    return bool(re.match(r"^\d{4}-\d\d-\d\d[T ]\d", first))
+
+
+def strip_prompt(line: str) -> str | None:
+    """The command after a shell prompt, or ``None`` when the line has no prompt."""
+    match = _PROMPT.match(line.strip())
+    return line.strip()[match.end():] if match else None
 
 
 def code_to_steps(content: str, line: int, lead: str | None) -> tuple[list[StepDraft], list[str]]:
@@ -58,6 +81,7 @@ def code_to_steps(content: str, line: int, lead: str | None) -> tuple[list[StepD
     steps: list[StepDraft] = []
     loose: list[str] = []
     current: StepDraft | None = None
+    prompted = any(strip_prompt(raw) is not None for raw in content.splitlines())
     blank_before = False
     last_was_command = False
     pending = ""
@@ -90,7 +114,12 @@ def code_to_steps(content: str, line: int, lead: str | None) -> tuple[list[StepD
                 current.text = f"{current.text} — {comment}"
             last_was_command = False
         else:
-            command = re.sub(r"^\$\s+", "", stripped) if raw.lstrip().startswith("$ ") else raw.rstrip()
+            after_prompt = strip_prompt(raw)
+            if prompted and after_prompt is None:
+                # output printed by the command above, not something to run
+                blank_before = False
+                continue
+            command = after_prompt if after_prompt is not None else raw.rstrip()
             command = command if raw.startswith((" ", "\t")) and current is not None and not last_was_command else command.strip()
             if stripped.endswith("\\"):
                 pending = command
@@ -140,7 +169,8 @@ class StepBuilder:
                     pending = labelled.label
                     continue
                 text = join_prefix(labelled.label, labelled.rest) if labelled.label else labelled.rest
-                if text.endswith(":") and not labelled.label:
+                carries_command = any(looks_like_command(code) for code in inline_code(block))
+                if text.endswith(":") and not labelled.label and not carries_command:
                     pending = text.rstrip(":").strip()
                     continue
                 self._paragraph_text(text, line_of(block), block, join_prefix(prefix, pending) if pending else prefix, inline_code(block))
