@@ -23,6 +23,7 @@ and counts:
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -109,7 +110,7 @@ def measure(runbook: Path, expected: dict[str, Any]) -> Tally:
             tally.idempotent = 1
         else:
             tally.misses.append(f"{where}: second import changed the folder ({len(snapshot(output))} files, was {len(before)})")
-        tally.notes = first.stdout.count("\n  line ")
+        tally.notes = len(re.findall(r"^\s+line \d+: ", first.stdout, re.MULTILINE))
     real = [p for p in playbooks if not is_reference(p)]
     tally.steps = sum(len(p.steps()) for p in playbooks)
     if expected.get("playbooks") is not None:

@@ -159,7 +159,9 @@ def test_written_files_round_trip_and_lint(tmp_path: Path) -> None:
         for playbook, path in zip(result.playbooks, written, strict=False):
             import yaml
 
-            assert Playbook.model_validate(yaml.safe_load(path.read_text())) == playbook
+            loaded = Playbook.model_validate(yaml.safe_load(path.read_text()))
+            assert loaded.imported is not None and len(loaded.imported.content_hash) == 64
+            assert loaded.model_copy(update={"imported": playbook.imported}) == playbook
     assert lint_directory(tmp_path) == []
 
 

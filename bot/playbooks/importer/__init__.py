@@ -29,6 +29,8 @@ def import_text(
     source: str = "runbook.md",
     existing_ids: set[str] | None = None,
     severity_words: Mapping[str, Severity] | None = None,
+    *,
+    preferred_ids: Mapping[str, str] | None = None,
 ) -> ImportResult:
     """Playbooks from markdown ``text``; ids avoid ``existing_ids`` (e.g. files already in the
     output directory) so importing several runbooks into one directory stays lint-clean.
@@ -36,6 +38,7 @@ def import_text(
     ``source`` is the runbook's path as recorded in each playbook (``match.runbook`` and
     ``imported.source``); ``severity_words`` maps stated severities ("critical") to levels,
     the same mapping alert labels use (default: the built-in label mapping).
+    ``preferred_ids`` (heading -> id) keeps the ids an earlier import gave each heading.
     """
     front, body = split_front_matter(text)
     ctx = ImportContext(
@@ -44,6 +47,7 @@ def import_text(
         severity_words={k.lower(): v for k, v in (severity_words or DEFAULT_LABEL_MAPPING).items()},
         used_ids=set(existing_ids or set()),
         front=front,
+        preferred_ids=dict(preferred_ids or {}),
     )
     playbooks, report = build(ctx, parse_sections(body))
     return ImportResult(playbooks, report)

@@ -16,6 +16,11 @@ REFERENCE_HEADING = "(reference)"
 
 
 def unique_id(ctx: ImportContext, draft: Draft) -> str:
+    kept = ctx.preferred_ids.get(draft.heading)
+    if kept is not None and kept not in ctx.used_ids:
+        ctx.used_ids.add(kept)
+        return kept
+    reserved = ctx.used_ids | set(ctx.preferred_ids.values())
     title = draft.title
     base = slugify(" ".join(camel_parts(title)) if looks_like_alert(title) else clean_title(title))
     section = draft.section
@@ -23,7 +28,7 @@ def unique_id(ctx: ImportContext, draft: Draft) -> str:
     if section.parent is not None and section.parent.level > 0:
         candidates.append(slugify(f"{clean_title(section.parent.title)} {clean_title(section.title)}"))
     candidates.extend(f"{base}-{n}" for n in range(2, 1000))
-    chosen = next(c for c in candidates if c not in ctx.used_ids)
+    chosen = next(c for c in candidates if c not in reserved)
     ctx.used_ids.add(chosen)
     return chosen
 
@@ -35,14 +40,14 @@ def heading_key(section: Section) -> str:
 
 
 def finish(ctx: ImportContext, draft: Draft, label: str) -> None:
-    draft.id = unique_id(ctx, draft)
-    if draft.kind == "incident" and not draft.runbook:
-        # an alert's runbook_url may point at this heading of a many-incident runbook
-        draft.runbook.append(f"{ctx.source}#{anchor(draft.section.title)}")
     draft.heading = heading_key(draft.section)
     taken = {d.heading for d in ctx.drafts}
     if draft.heading in taken:
         draft.heading = next(f"{draft.heading} ({n})" for n in range(2, 1000) if f"{draft.heading} ({n})" not in taken)
+    draft.id = unique_id(ctx, draft)
+    if draft.kind == "incident" and not draft.runbook:
+        # an alert's runbook_url may point at this heading of a many-incident runbook
+        draft.runbook.append(f"{ctx.source}#{anchor(draft.section.title)}")
     ctx.outcome(draft.section, f"{label} {draft.id}")
     ctx.drafts.append(draft)
 
@@ -117,7 +122,12 @@ def _severity(ctx: ImportContext, draft: Draft):  # type: ignore[no-untyped-def]
 def reference_playbook(ctx: ImportContext, root: Section) -> Playbook:
     stem = slugify(ctx.source.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     base = f"{stem}-reference"
-    playbook_id = base if base not in ctx.used_ids else next(f"{base}-{n}" for n in range(2, 1000) if f"{base}-{n}" not in ctx.used_ids)
+    reserved = ctx.used_ids | set(ctx.preferred_ids.values())
+    kept = ctx.preferred_ids.get(REFERENCE_HEADING)
+    if kept is not None and kept not in ctx.used_ids:
+        playbook_id = kept
+    else:
+        playbook_id = base if base not in reserved else next(f"{base}-{n}" for n in range(2, 1000) if f"{base}-{n}" not in reserved)
     ctx.used_ids.add(playbook_id)
     title = ctx.front.title or next((clean_title(c.title) for c in root.children if c.level == 1), "") or stem
     for note in ctx.reference:

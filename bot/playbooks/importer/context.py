@@ -31,6 +31,8 @@ class ImportContext:
     severity_definitions: list[SeverityDefinition] = field(default_factory=list)
     reference: list[Note] = field(default_factory=list)
     alert_drafts: dict[str, Draft] = field(default_factory=dict)
+    #: heading -> id an earlier import of this runbook gave it (kept on re-import)
+    preferred_ids: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.report = ImportReport(self.source)
