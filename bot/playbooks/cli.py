@@ -50,11 +50,13 @@ def run_lint(args: argparse.Namespace) -> int:
     problems = lint_directory(directory)
     for problem in problems:
         print(problem)
-    if problems:
-        print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
+    errors = [problem for problem in problems if not problem.warning]
+    warnings = len(problems) - len(errors)
+    if errors:
+        print(f"{len(errors)} problem(s) in {directory}" + (f", {warnings} warning(s)" if warnings else ""), file=sys.stderr)
         return 1
     count = len(playbook_files(Path(directory)))
-    print(f"{count} playbook(s) in {directory}: no problems")
+    print(f"{count} playbook(s) in {directory}: " + (f"{warnings} warning(s)" if warnings else "no problems"))
     return 0
 
 
@@ -78,6 +80,8 @@ def run_import(args: argparse.Namespace) -> int:
     problems = [p for path in written for p in read_file(path).problems]
     for problem in problems:
         print(problem, file=sys.stderr)
+    for warning in (p for p in lint_directory(output) if p.warning):
+        print(warning, file=sys.stderr)
     failed = any(one.refused or one.error for one in batch)
     return 1 if problems or failed else 0
 
