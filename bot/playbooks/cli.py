@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
 
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
 from bot.playbooks.importer.batch import format_batch, import_path
@@ -87,17 +88,16 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def _severity_words() -> dict[str, Severity]:
-    """``FIREBREAK_SEVERITY_MAPPING``: the mapping alert labels use, so words in runbooks agree."""
+    """``FIREBREAK_SEVERITY_MAPPING``, read as the server reads it, so "critical" in a runbook
+    and on an alert label mean the same level."""
     raw = os.environ.get("FIREBREAK_SEVERITY_MAPPING")
     if not raw:
         return dict(DEFAULT_LABEL_MAPPING)
     try:
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise TypeError("not an object")
-        return {str(word).lower(): Severity.parse(str(level)) if str(level).upper() != "INFO" else Severity.INFO for word, level in data.items()}
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"FIREBREAK_SEVERITY_MAPPING: expected a JSON object like {{\"critical\": \"P1\"}} ({exc})") from None
+        return TypeAdapter(dict[str, Severity]).validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise ValueError(f"FIREBREAK_SEVERITY_MAPPING: {first['msg']} (expected JSON like {{\"critical\": \"P1\"}})") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
