@@ -76,6 +76,24 @@ def strip_prompt(line: str) -> str | None:
     return line.strip()[match.end():] if match else None
 
 
+def output_lines(content: str) -> list[str]:
+    """In a block with shell prompts, the lines that are neither commands nor comments."""
+    lines = content.splitlines()
+    if not any(strip_prompt(raw) is not None for raw in lines):
+        return []
+    shown, continued = [], False
+    for raw in lines:
+        if continued:
+            continued = raw.rstrip().endswith("\\")
+            continue
+        if strip_prompt(raw) is not None:
+            continued = raw.rstrip().endswith("\\")
+            continue
+        if raw.strip() and _comment_text(raw.strip()) is None:
+            shown.append(raw.rstrip())
+    return shown
+
+
 def code_to_steps(content: str, line: int, lead: str | None) -> tuple[list[StepDraft], list[str]]:
     """Steps from comment lines; returns also commands that precede the first comment."""
     steps: list[StepDraft] = []
@@ -201,7 +219,14 @@ class StepBuilder:
         commands = [c for code in codes for c in _command_from_code(code)]
         self.steps.append(StepDraft(join_prefix(prefix, text), line, commands))
 
+    def _output(self, block: SyntaxTreeNode) -> None:
+        """Lines a prompted block shows as output go to notes: kept, never run."""
+        shown = output_lines(block.content)
+        if shown:
+            self.leftovers.append(Leftover(TextBlock("\n".join(shown), line_of(block)), "command output shown in the runbook"))
+
     def _code(self, block: SyntaxTreeNode, lead: str | None) -> None:
+        self._output(block)
         steps, loose = code_to_steps(block.content, line_of(block) + (1 if block.type == "fence" else 0), lead)
         if loose:
             previous = self.steps[-1] if self.steps else None
@@ -250,6 +275,7 @@ class StepBuilder:
                 step.text += "\n" + inline_text(child)
                 step.commands.extend(c for code in inline_code(child) for c in _command_from_code(code))
             elif child.type in ("fence", "code_block") and (child.type == "code_block" or is_shell_fence(child)):
+                self._output(child)
                 comment_steps, loose = code_to_steps(child.content, line_of(child) + 1, None)
                 step.commands.extend(loose)
                 followers.extend(comment_steps)
