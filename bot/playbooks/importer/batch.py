@@ -55,16 +55,8 @@ def format_batch(batch: list[FileImport], output: Path) -> str:
                 "refused": f"NOT written: {written.path.name} was edited since the last import (use --force to overwrite)",
                 "unchanged": f"unchanged {written.path.name}",
             }.get(written.action, f"{written.action} {written.path.name}")
-            lines.append(
-                f"  {item.id} [{item.kind}] {item.phases} phase(s), {item.steps} step(s), "
-                f"{item.escalation_levels} escalation level(s), {item.notes} note(s){alerts}{severity}: {action}"
-            )
-        if report.notes:
-            lines.append(f"  Placed in notes ({len(report.notes)}):")
-            lines.extend(f"    line {n.line}: {n.section} -> {n.playbook_id}: {n.reason}" for n in report.notes)
-        if report.assumptions:
-            lines.append("  Assumptions to review:")
-            lines.extend(f"    {text}" for text in report.assumptions)
+            lines.append(f"  {item.line()}{alerts}{severity}: {action}")
+        lines.extend(report.placed_lines("  "))
     files = [item for one in batch for item in one.files]
     counts = {action: sum(item.action == action for item in files) for action in ("written", "rewritten", "unchanged", "refused", "kept")}
     alerts = sum(len(item.alerts) for one in batch if one.result for item in one.result.report.playbooks)

@@ -17,6 +17,12 @@ class PlaybookSummary:
     alerts: list[str] = field(default_factory=list)
     severity: str | None = None
 
+    def line(self) -> str:
+        return (
+            f"{self.id} [{self.kind}] {self.phases} phase(s), {self.steps} step(s), "
+            f"{self.escalation_levels} escalation level(s), {self.notes} note(s)"
+        )
+
 
 @dataclass
 class NoteEntry:
