@@ -141,7 +141,7 @@ def parse_table(header: list[str], rows: list[list[str]]) -> list[LevelDraft] | 
         if delay is None and time_col is not None and _AT_PAGE.match(cells[time_col]):
             delay = 0
         description = " | ".join(cell for cell in cells if cell)
-        drafts.append(LevelDraft(targets, delay, "unresolved", name or f"L{position}", description))
+        drafts.append(LevelDraft(targets, delay, "unresolved", name, description))
     return drafts or None
 
 
