@@ -200,3 +200,12 @@ def test_point7_escalation_in_any_layout() -> None:
     assert all(delay > 0 for delay, _ in levels)
     assert ["ODF team"] in [who for _, who in levels] and ["DBA"] in [who for _, who in levels]
     assert not [w for _, who in levels for w in who if w.lower().startswith("immediately")]
+
+
+def test_point3_per_alert_layout_without_an_alert_name_is_still_one_playbook() -> None:
+    text = PER_ALERT.split("---\n", 2)[2].replace("# kafkaBrokerOffline", "# Kafka broker offline")
+    result = import_text(text, "kafka-broker.md")
+    playbook = only(result.playbooks)
+    assert [phase.title for phase in playbook.phases] == ["CLI checks", "PromQL queries", "Restart the broker", "Rebalance"]
+    assert playbook.match.alertname == [] and playbook.match.runbook == ["kafka-broker.md"]
+    assert playbook.match.title_keywords == ["kafka broker offline"]

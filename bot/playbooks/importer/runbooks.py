@@ -78,9 +78,11 @@ def has_runbook_structure(section: Section) -> bool:
         return False
     kinds = [label_kind(child.title) for child in section.children]
     labelled = [kind for kind in kinds if kind is not None and kind != "alert"]
-    # "## Troubleshooting" holding "### Cache Unavailable" is a chapter, not a part
+    # "## Troubleshooting" holding "### Cache Unavailable" is a chapter, not a part; beside a
+    # Meaning or Impact section (the per-alert house style) "## Diagnosis / ### CLI checks" is one
+    per_alert = any(normalise(child.title) in ("meaning", "impact") for child in section.children)
     work = any(
-        kind in _WORK_KINDS and all(label_kind(grandchild.title) for grandchild in child.children)
+        kind in _WORK_KINDS and (per_alert or all(label_kind(grandchild.title) for grandchild in child.children))
         for kind, child in zip(kinds, section.children, strict=True)
     )
     return work and len(labelled) * 2 >= len(kinds)
