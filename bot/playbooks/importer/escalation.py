@@ -129,7 +129,7 @@ def parse_table(header: list[str], rows: list[list[str]]) -> list[LevelDraft] | 
     if who_col is None or (level_col is None and time_col is None) or who_col in (level_col, time_col):
         return None
     drafts = []
-    for position, row in enumerate(rows, start=1):
+    for row in rows:
         cells = row + [""] * (len(header) - len(row))
         targets = split_targets(cells[who_col]) if cells[who_col].strip() else []
         if not targets:
