@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
+from markdown_it import MarkdownIt
 
 from bot.domain.durations import parse_duration
-from bot.playbooks import Playbook, lint_directory
+from bot.playbooks import Playbook, import_text, lint_directory
+from bot.playbooks.importer.frontmatter import split_front_matter
 from bot.playbooks.importer.sync import import_into
 from bot.playbooks.loader import playbook_files, read_file
 
@@ -29,6 +31,10 @@ def imported(runbook: Path, out: Path) -> list[Playbook]:
     outcome = import_into(runbook, out, source=f"{runbook.parent.name}/{runbook.name}")
     assert outcome.error is None and not outcome.refused
     return [item.playbook for item in map(read_file, playbook_files(out)) if item.playbook is not None]
+
+
+def outcome_count(runbook: Path) -> int:
+    return len(import_text(runbook.read_text(encoding="utf-8"), runbook.name).report.sections)
 
 
 def test_corpus_has_both_parts_and_every_style() -> None:
@@ -72,6 +78,10 @@ def test_runbook_gives_expected_answers(runbook: Path, tmp_path: Path) -> None:
     # 3. one runbook, one playbook
     if expected["style"] in ("per_alert", "freeform", "handbook", "escalation", "catalogue"):
         assert len([p for p in playbooks if p.phases]) == expected["playbooks"]
+    # every heading of the runbook is accounted for in the report
+    _, body = split_front_matter(runbook.read_text(encoding="utf-8"))
+    headings = sum(token.type == "heading_open" for token in MarkdownIt("commonmark").parse(body))
+    assert outcome_count(runbook) == headings
     # 8. importing again changes nothing
     before = {path.name: path.read_bytes() for path in out.iterdir()}
     imported(runbook, out)

@@ -209,3 +209,13 @@ def test_point3_per_alert_layout_without_an_alert_name_is_still_one_playbook() -
     assert [phase.title for phase in playbook.phases] == ["CLI checks", "PromQL queries", "Restart the broker", "Rebalance"]
     assert playbook.match.alertname == [] and playbook.match.runbook == ["kafka-broker.md"]
     assert playbook.match.title_keywords == ["kafka broker offline"]
+
+
+def test_point5_severity_table_gives_the_worst_level_and_notes_the_others() -> None:
+    text = (
+        "# ReplicaLagGrowing\n\n## Severity\n\n| Condition | Severity |\n|---|---|\n"
+        "| lag above 5 minutes | SEV3 |\n| lag above 30 minutes | SEV1 |\n\n## Mitigation\n\n1. Restart the replica\n"
+    )
+    result = import_text(text, "lag.md")
+    assert only(result.playbooks).severity is Severity.P1
+    assert any("SEV3 (line 3), SEV1 (line 3); using the worst, P1" in a for a in result.report.assumptions)

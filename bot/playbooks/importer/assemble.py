@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.domain.severity import Severity
 from bot.playbooks.importer import escalation as esc
 from bot.playbooks.importer.alertnames import camel_parts, looks_like_alert
 from bot.playbooks.importer.context import ImportContext
@@ -104,18 +105,19 @@ def playbook(ctx: ImportContext, draft: Draft, file_policy: esc.PolicyDraft) -> 
     return result
 
 
-def _assume(ctx: ImportContext, draft: Draft, assumption: str) -> None:
+def _assume(ctx: ImportContext, draft: Draft, assumption: str, about: str = "escalation") -> None:
     ctx.report.assumptions.append(f"{draft.id}: {assumption}")
-    draft.notes.append(Note("escalation", draft.section.line, "assumption", f"Importer assumption: {assumption}"))
+    draft.notes.append(Note(about, draft.section.line, "assumption", f"Importer assumption: {assumption}"))
 
 
-def _severity(ctx: ImportContext, draft: Draft):  # type: ignore[no-untyped-def]
+def _severity(ctx: ImportContext, draft: Draft) -> Severity | None:
     """The worst stated level; the report says so when the runbook stated several."""
     levels = [stated.level for stated in draft.stated if stated.level is not None]
     chosen = worst(levels)
-    words = sorted({f"{s.word} (line {s.line})" for s in draft.stated}, key=lambda w: int(w.rsplit(" ", 1)[1].rstrip(")")))
+    ordered = sorted(draft.stated, key=lambda stated: stated.line)
+    words = list(dict.fromkeys(f"{stated.word} (line {stated.line})" for stated in ordered))
     if len({s.level for s in draft.stated}) > 1 and chosen is not None:
-        _assume(ctx, draft, f"severity stated more than once: {', '.join(words)}; using the worst, {chosen.value}")
+        _assume(ctx, draft, f"severity stated more than once: {', '.join(words)}; using the worst, {chosen.value}", "severity")
     return chosen
 
 

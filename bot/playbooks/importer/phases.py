@@ -11,7 +11,7 @@ from bot.playbooks.importer import severity as sev
 from bot.playbooks.importer.alertnames import looks_like_alert, names_in_statement
 from bot.playbooks.importer.context import ImportContext
 from bot.playbooks.importer.drafts import Draft, Segment, StatedLevel, add_unique
-from bot.playbooks.importer.markdown import Section, TextBlock, flatten, inline_text, line_of, source_of, split_label
+from bot.playbooks.importer.markdown import Block, Section, TextBlock, flatten, inline_text, line_of, source_of, split_label
 from bot.playbooks.importer.policies import escalation_blocks
 from bot.playbooks.importer.steps import Leftover, StepBuilder, StepDraft
 from bot.playbooks.importer.text import clean_title, split_sentences
@@ -59,8 +59,8 @@ def incident(ctx: ImportContext, section: Section) -> Draft:
     return draft
 
 
-def block_text(ctx: ImportContext, block: object) -> str:
-    return block.text if isinstance(block, TextBlock) else source_of(block, ctx.lines)  # type: ignore[arg-type]
+def block_text(ctx: ImportContext, block: Block) -> str:
+    return block.text if isinstance(block, TextBlock) else source_of(block, ctx.lines)
 
 
 def read_severity(ctx: ImportContext, draft: Draft, text: str, line: int, *, tags: bool = False) -> bool:

@@ -21,7 +21,7 @@ from bot.playbooks.importer.drafts import Draft, StatedLevel, add_unique
 from bot.playbooks.importer.markdown import Block, Section, flatten, inline_code, inline_text, line_of
 from bot.playbooks.importer.phases import add_phase, block_text, infer_from_title, phase_kind, read_severity
 from bot.playbooks.importer.policies import escalation_blocks
-from bot.playbooks.importer.severity import stated_severity
+from bot.playbooks.importer.severity import all_stated, stated_severity
 from bot.playbooks.importer.steps import Leftover, StepBuilder, StepDraft
 from bot.playbooks.importer.text import anchor, clean_title
 from bot.playbooks.importer.vocabulary import label_kind, looks_like_command, normalise
@@ -155,7 +155,9 @@ def part(ctx: ImportContext, draft: Draft, child: Section) -> None:
     if kind == "severity":
         ctx.outcome_below(child, "part of the runbook's severity")
         text = " ".join(block_text(ctx, block) for block in flatten(child))
-        if not read_severity(ctx, draft, f"Severity: {text}", child.line, tags=True):
+        found = all_stated(text, ctx.severity_words)
+        draft.stated.extend(StatedLevel(item.word, item.level, child.line) for item in found)
+        if not found:
             for block in flatten(child):
                 ctx.note(draft, where, Leftover(block, "severity text without a known level"))
         return

@@ -102,5 +102,19 @@ def stated_severity(text: str, words: Mapping[str, Severity], *, tags: bool = Fa
     return None
 
 
+def all_stated(text: str, words: Mapping[str, Severity]) -> list[StatedSeverity]:
+    """Every level a severity section names (``SEV1``…``SEV4`` tables, "critical", "warning"),
+    in order; the caller keeps the worst and notes the others."""
+    known = sorted((re.escape(word) for word in words if word.strip()), key=len, reverse=True)
+    pattern = r"\b(SEV[-\s]?\d|P[0-3]" + "".join(f"|{word}" for word in known) + r")\b"
+    found = []
+    for match in re.finditer(pattern, text, re.IGNORECASE):
+        try:
+            found.append(StatedSeverity(match.group(1), level_of(match.group(1), words)))
+        except ValueError:
+            continue
+    return found
+
+
 def worst(levels: list[Severity]) -> Severity | None:
     return min(levels, key=lambda level: level.rank, default=None)
