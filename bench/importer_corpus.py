@@ -15,6 +15,8 @@ and counts:
 - commands: expected commands found verbatim as step commands;
 - steps / notes: steps written, and blocks the report says went to notes;
 - playbooks: runbooks giving the expected number of playbooks (one runbook, one playbook);
+- manual: playbooks never attached automatically, of all playbooks written (reference
+  playbooks aside);
 - escalation: expected levels found (who and delay), and levels with a 0-second delay or a
   phrase as target (both must be 0);
 - idempotent: runbooks whose second import leaves the folder byte for byte as the first.
@@ -59,6 +61,8 @@ class Tally:
     commands_expected: int = 0
     steps: int = 0
     notes: int = 0
+    manual: int = 0
+    playbooks: int = 0
     playbooks_right: int = 0
     playbooks_checked: int = 0
     levels: int = 0
@@ -113,6 +117,8 @@ def measure(runbook: Path, expected: dict[str, Any]) -> Tally:
         tally.notes = len(re.findall(r"^\s+line \d+: ", first.stdout, re.MULTILINE))
     real = [p for p in playbooks if not is_reference(p)]
     tally.steps = sum(len(p.steps()) for p in playbooks)
+    tally.playbooks = len(real)
+    tally.manual = sum(p.manual for p in real)
     if expected.get("playbooks") is not None:
         tally.playbooks_checked = 1
         if len(real) == expected["playbooks"]:
@@ -185,7 +191,8 @@ def row(label: str, t: Tally) -> str:
         f"{label:<16}{t.files:>5}  {pct(t.names, t.names_expected):<14}{t.false_names:>5}  "
         f"{pct(t.severities, t.severities_expected):<14}{pct(t.commands, t.commands_expected):<15}"
         f"{t.steps:>5}/{t.notes:<5} {pct(t.playbooks_right, t.playbooks_checked):<12}"
-        f"{pct(t.levels, t.levels_expected):<12}{t.bad_levels:>4}  {pct(t.idempotent, t.files)}"
+        f"{pct(t.levels, t.levels_expected):<12}{t.bad_levels:>4}  {pct(t.idempotent, t.files):<14}"
+        f"{t.manual}/{t.playbooks}"
     )
 
 
@@ -196,7 +203,7 @@ def report(part: str, verbose: bool) -> Tally:
     total = Tally()
     print(f"\n== {part} ==")
     print(f"{'style':<16}{'files':>5}  {'names':<14}{'false':>5}  {'severities':<14}{'commands':<15}"
-          f"{'steps/notes':<12}{'playbooks':<12}{'escalation':<12}{'bad':>4}  idempotent")
+          f"{'steps/notes':<12}{'playbooks':<12}{'escalation':<12}{'bad':>4}  {'idempotent':<14}manual")
     for style in sorted(styles):
         print(row(style, styles[style]))
         total.add(styles[style])
