@@ -214,3 +214,17 @@ def test_incident_from_renamed_alert_gets_its_runbook_playbook(imported_containe
         title="x", severity=Severity.P2, actor="alertmanager", source=Source.ALERTMANAGER, labels={"alertname": "Unrelated"},
     )
     assert other.playbook_id == "default"
+
+
+def test_runbook_url_matches_a_playbook_known_only_by_title_keywords_and_runbook() -> None:
+    from bot.playbooks.registry import PlaybookRegistry
+
+    text = RUNBOOK.replace("# queueConsumerStuck", "# Queue consumers stuck")
+    [playbook] = [p for p in import_text(text, "queue-consumers.md").playbooks if p.phases]
+    assert playbook.match.alertname == [] and playbook.match.title_keywords == ["queue consumers stuck"]
+    registry = PlaybookRegistry.of([playbook])
+    facts = IncidentFacts(alertname="QueueLag", labels={"alertname": "QueueLag"}, title="[FIRING:1] QueueLag",
+                          runbook_url="https://wiki.acme.dev/runbooks/Queue-Consumers")
+    found, matched = registry.match(facts)
+    assert found is not None and found.id == playbook.id and matched == ("runbook_url=https://wiki.acme.dev/runbooks/Queue-Consumers",)
+    assert registry.match(IncidentFacts(alertname="QueueLag", labels={"alertname": "QueueLag"}, title="x"))[0] is None
