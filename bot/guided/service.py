@@ -44,7 +44,8 @@ class PlaybookNotFound(InvalidCommand):
 
 
 def facts_for(incident: Incident, row: IncidentRow | None = None) -> IncidentFacts:
-    """What matching knows: alert labels (with ``alertname``), PagerDuty service, title.
+    """What matching knows: alert labels (with ``alertname``), PagerDuty service, title, and
+    the alert's ``runbook_url`` annotation (kept as the incident's runbook link).
 
     The PagerDuty service id comes from the incident row (set by the PagerDuty adapter) or a
     ``pagerduty_service_id`` label; a ``pagerduty_service`` label carries its name.
@@ -57,6 +58,7 @@ def facts_for(incident: Incident, row: IncidentRow | None = None) -> IncidentFac
         service_id=service_id,
         service_name=labels.get("pagerduty_service"),
         title=incident.title,
+        runbook_url=incident.links.get("runbook"),
     )
 
 

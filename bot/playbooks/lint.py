@@ -3,6 +3,10 @@
 Schema errors come from :mod:`bot.playbooks.loader`; here are the rules that pydantic cannot
 express alone: ids unique across files, references to escalation levels that exist, phases
 that actually contain steps, and at most one default playbook.
+
+Two playbooks with the same match rules are a *warning*, not an error: an error makes the
+server skip both files, and a working playbook would vanish. Both load; an incident gets the
+one with the alphabetically first id (the matcher's tie rule), the other only by hand.
 """
 
 from __future__ import annotations
@@ -49,7 +53,50 @@ def lint_loaded(loaded: list[LoadedFile]) -> list[LintProblem]:
                     LintProblem(shown, document.line_of(("default",)), f"more than one default playbook (also {defaults[0]})")
                 )
             defaults.append(shown)
+    problems.extend(_same_rules(loaded))
     return sorted(problems, key=lambda p: (p.path, p.line or 0, p.message))
+
+
+def rules_signature(playbook: Playbook) -> tuple[object, ...] | None:
+    """What a playbook matches on, normalised; ``None`` for playbooks never matched automatically."""
+    rules = playbook.match
+    if playbook.manual or playbook.default or rules.is_empty:
+        return None
+    return (
+        tuple(sorted(rules.alertname)),
+        tuple(sorted(r.casefold() for r in rules.runbook)),
+        tuple(sorted(rules.labels.items())),
+        tuple(sorted(s.casefold() for s in rules.pagerduty_service)),
+        tuple(sorted(k.casefold() for k in rules.title_keywords)),
+    )
+
+
+def _same_rules(loaded: list[LoadedFile]) -> list[LintProblem]:
+    groups: dict[tuple[object, ...], list[LoadedFile]] = {}
+    for item in loaded:
+        if item.playbook is None or item.document is None:
+            continue
+        signature = rules_signature(item.playbook)
+        if signature is not None:
+            groups.setdefault(signature, []).append(item)
+    problems = []
+    for items in groups.values():
+        if len(items) < 2:
+            continue
+        ranked = sorted(items, key=lambda i: i.playbook.id if i.playbook else "")
+        kept = ranked[0]
+        for other in ranked[1:]:
+            assert other.playbook is not None and other.document is not None and kept.playbook is not None
+            problems.append(
+                LintProblem(
+                    str(other.path),
+                    other.document.line_of(("match",)),
+                    f"same match rules as {kept.playbook.id!r} ({kept.path}): incidents get {kept.playbook.id!r} "
+                    f"(alphabetically first id); {other.playbook.id!r} is only attached by hand",
+                    warning=True,
+                )
+            )
+    return problems
 
 
 def _check_playbook(shown: str, playbook: Playbook, document: MarkedDocument) -> list[LintProblem]:

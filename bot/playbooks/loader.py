@@ -91,7 +91,7 @@ def load_directory(directory: str | Path) -> list[Playbook]:
     if not path.is_dir():
         raise PlaybookLoadError([LintProblem(str(path), None, "not a directory")])
     loaded = read_directory(path)
-    problems = lint_loaded(loaded)
+    problems = [problem for problem in lint_loaded(loaded) if not problem.warning]
     if problems:
         raise PlaybookLoadError(problems)
     return [item.playbook for item in loaded if item.playbook is not None]

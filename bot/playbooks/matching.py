@@ -5,6 +5,7 @@ Specificity score (higher wins), summed over the rules that matched:
 =====================================  ======
 rule                                   points
 =====================================  ======
+``runbook`` matched (``runbook_url``)    150
 ``alertname`` matched                  100
 ``pagerduty_service`` matched (id/name) 100
 each exact ``labels`` entry            20
@@ -13,7 +14,10 @@ each ``title_keywords`` phrase found   5
 =====================================  ======
 
 Every rule kind a playbook declares must hold (any listed alertname, any listed service, every
-label, at least one keyword), otherwise it does not match at all. Ties go to the playbook with
+label, at least one keyword), otherwise it does not match at all. ``alertname`` and ``runbook``
+both say which alert a playbook is for, so either one holding is enough: an alert whose
+``runbook_url`` annotation points at the runbook a playbook was imported from finds it even
+when the alert was renamed. The runbook is the strongest key, hence the most points. Ties go to the playbook with
 more declared constraints, then to the alphabetically first id, so the choice never depends on
 file order. ``manual`` playbooks are never picked. When nothing matches, the fallback is the
 ``default: true`` playbook, else the first (by id) playbook without match rules.
@@ -24,9 +28,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 from bot.playbooks.schema import MatchRules, Playbook
 
+RUNBOOK_POINTS = 150
 ALERTNAME_POINTS = 100
 SERVICE_POINTS = 100
 EXACT_LABEL_POINTS = 20
@@ -43,6 +50,7 @@ class IncidentFacts:
     service_id: str | None = None
     service_name: str | None = None
     title: str = ""
+    runbook_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,39 @@ class MatchResult:
 
 
 def constraint_count(rules: MatchRules) -> int:
-    """Labels count one each; alertname, service and keywords one per kind declared."""
-    return len(rules.labels) + sum(bool(x) for x in (rules.alertname, rules.pagerduty_service, rules.title_keywords))
+    """Labels count one each; the alert (name or runbook), service and keywords one per kind."""
+    return len(rules.labels) + sum(
+        bool(x) for x in (rules.alertname or rules.runbook, rules.pagerduty_service, rules.title_keywords)
+    )
+
+
+_INDEX_STEMS = ("index", "_index", "readme")
+
+
+def _stem_and_anchor(path: str) -> tuple[str, str]:
+    """``docs/Alerts/etcdMembersDown.md#Defrag`` -> (``etcdmembersdown``, ``defrag``).
+
+    An index page (``folder/_index.md``, ``folder/README.md``) is published as its folder.
+    """
+    parts = urlsplit(path.strip())
+    fragment = unquote(parts.fragment).casefold()
+    segments = [unquote(segment) for segment in parts.path.split("/") if segment]
+    if not segments:
+        return "", fragment
+    stem = PurePosixPath(segments[-1]).stem if "." in segments[-1] else segments[-1]
+    if stem.casefold() in _INDEX_STEMS and len(segments) > 1:
+        stem = segments[-2]
+    return stem.casefold(), fragment
+
+
+def runbook_matches(rule: str, runbook_url: str) -> bool:
+    """The URL ends in the runbook ``rule`` names: same file stem (case-insensitive), and the
+    same ``#anchor`` when the rule names one."""
+    rule_stem, rule_anchor = _stem_and_anchor(rule)
+    url_stem, url_anchor = _stem_and_anchor(runbook_url)
+    if not rule_stem or rule_stem != url_stem:
+        return False
+    return not rule_anchor or rule_anchor == url_anchor
 
 
 def score_playbook(playbook: Playbook, facts: IncidentFacts) -> MatchResult | None:
@@ -64,9 +103,14 @@ def score_playbook(playbook: Playbook, facts: IncidentFacts) -> MatchResult | No
     if playbook.manual or rules.is_empty:
         return None
     score, matched = 0, []
-    if rules.alertname:
-        if facts.alertname is None or facts.alertname not in rules.alertname:
-            return None
+    by_runbook = next((r for r in rules.runbook if facts.runbook_url and runbook_matches(r, facts.runbook_url)), None)
+    by_name = bool(rules.alertname) and facts.alertname is not None and facts.alertname in rules.alertname
+    if (rules.alertname or rules.runbook) and not (by_runbook or by_name):
+        return None
+    if by_runbook:
+        score += RUNBOOK_POINTS
+        matched.append(f"runbook_url={facts.runbook_url}")
+    if by_name:
         score += ALERTNAME_POINTS
         matched.append(f"alertname={facts.alertname}")
     if rules.pagerduty_service:

@@ -2,8 +2,8 @@
 
 ``load_directory`` refuses a directory with any problem, which is right for ``lint`` and CI.
 A server must not refuse to start (and so stop taking alerts) because one YAML file has a
-typo: :func:`load_registry` skips each file that has a problem, keeps the rest, and hands the
-problems back so the caller can log them as ``file:line: message``. Problems that span files
+typo: :func:`load_registry` skips each file that has a problem (warnings aside), keeps the
+rest, and hands the problems back so the caller can log them as ``file:line: message``. Problems that span files
 (a duplicate id, a second default) are reported on the later file, so the first one wins.
 """
 
@@ -49,7 +49,7 @@ class PlaybookRegistry:
         recognise incidents *without* an alert, because the starter set declares both an
         alertname list and keywords for one kind of incident:
 
-        - an alert incident is matched on its alert rules alone (alertname, labels,
+        - an alert incident is matched on its alert rules alone (alertname, runbook, labels,
           PagerDuty service), so ``HighErrorRate`` finds high-error-rate whatever its title;
         - an incident a person declared (no alertname, labels or service) is matched on the
           title keywords alone, so "Checkout 5xx spike" finds high-error-rate too.
@@ -70,7 +70,7 @@ class PlaybookRegistry:
 
 
 def _declared_by_person(facts: IncidentFacts) -> bool:
-    return not (facts.alertname or facts.labels or facts.service_id or facts.service_name)
+    return not (facts.alertname or facts.labels or facts.service_id or facts.service_name or facts.runbook_url)
 
 
 def _title_only(playbooks: Iterable[Playbook]) -> list[Playbook]:
@@ -88,7 +88,7 @@ def _without_keywords(playbooks: Iterable[Playbook]) -> list[Playbook]:
         playbook.model_copy(update={"match": playbook.match.model_copy(update={"title_keywords": []})})
         for playbook in playbooks
         if playbook.match.title_keywords and not playbook.manual
-        and (playbook.match.alertname or playbook.match.labels or playbook.match.pagerduty_service)
+        and (playbook.match.alertname or playbook.match.runbook or playbook.match.labels or playbook.match.pagerduty_service)
     ]
 
 
@@ -100,7 +100,7 @@ def load_registry(directory: str | Path) -> PlaybookRegistry:
         return PlaybookRegistry(problems=[problem], directory=path)
     loaded = read_directory(path)
     problems = lint_loaded(loaded)
-    broken = {problem.path for problem in problems}
+    broken = {problem.path for problem in problems if not problem.warning}
     playbooks = [item.playbook for item in loaded if item.playbook is not None and str(item.path) not in broken]
     registry = PlaybookRegistry.of(playbooks)
     registry.problems = problems
@@ -111,8 +111,8 @@ def load_registry(directory: str | Path) -> PlaybookRegistry:
 def log_registry(registry: PlaybookRegistry) -> None:
     """One warning per problem, then a summary, so a skipped file is impossible to miss."""
     for problem in registry.problems:
-        log.warning("playbook skipped: %s", problem)
-    skipped = len({problem.path for problem in registry.problems})
+        log.warning("playbook loaded with a warning: %s" if problem.warning else "playbook skipped: %s", problem)
+    skipped = len({problem.path for problem in registry.problems if not problem.warning})
     log.info(
         "loaded %d playbooks from %s (%d files skipped; run `firebreak playbooks lint` for details)",
         len(registry),

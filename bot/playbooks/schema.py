@@ -177,9 +177,13 @@ class MatchRules(_Strict):
     """All given rule kinds must hold; within a kind one hit is enough (labels: all of them).
 
     A label value starting with ``=~`` is a regular expression matched against the whole value.
+    ``runbook`` and ``alertname`` both name the alert a playbook is for, so either one is
+    enough: ``runbook`` holds when the alert's ``runbook_url`` ends in that runbook (file stem,
+    case-insensitive; ``path#anchor`` also needs the URL's ``#anchor``).
     """
 
     alertname: StrList = Field(default_factory=list)
+    runbook: StrList = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     pagerduty_service: StrList = Field(default_factory=list)
     title_keywords: StrList = Field(default_factory=list)
@@ -196,13 +200,26 @@ class MatchRules(_Strict):
 
     @property
     def is_empty(self) -> bool:
-        return not (self.alertname or self.labels or self.pagerduty_service or self.title_keywords)
+        return not (self.alertname or self.runbook or self.labels or self.pagerduty_service or self.title_keywords)
 
 
 class SeverityDefinition(_Strict):
     level: str = Field(min_length=1)
     name: str | None = None
     description: str = ""
+
+
+class Provenance(_Strict):
+    """Where an imported playbook came from, so importing the runbook again rewrites this file
+    (same id) instead of adding a copy, and refuses to overwrite it once someone edited it.
+
+    ``content_hash`` is the SHA-256 of the file as the importer wrote it (with this value
+    blank); a file whose text no longer hashes to it has been edited.
+    """
+
+    source: str = Field(min_length=1)
+    heading: str = Field(min_length=1)
+    content_hash: str = ""
 
 
 class Playbook(_Strict):
@@ -224,6 +241,9 @@ class Playbook(_Strict):
     notes: str = ""
     severity_definitions: list[SeverityDefinition] = Field(default_factory=list)
     source: str | None = None
+    owner: str | None = None
+    tags: StrList = Field(default_factory=list)
+    imported: Provenance | None = None
 
     @model_validator(mode="after")
     def _flags(self) -> Playbook:

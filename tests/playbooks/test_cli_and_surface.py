@@ -38,22 +38,23 @@ def test_import_writes_lint_clean_files_and_prints_report(tmp_path: Path) -> Non
     out = tmp_path / "out"
     result = run("import", str(FIXTURES / "procedures.md"), "-o", str(out))
     assert result.returncode == 0, result.stderr
-    assert "Imported procedures.md: 4 playbook(s)" in result.stdout
-    assert "deploy-to-production [procedure] 1 phase(s), 2 step(s)" in result.stdout
-    assert sorted(p.name for p in out.glob("*.yaml")) == [
-        "deploy-to-production.yaml", "pre-release-checklist.yaml", "procedures-reference.yaml", "rollback.yaml",
-    ]
-    # importing again into the same directory picks new ids instead of overwriting
+    assert "Imported tests/playbooks/fixtures/procedures.md: 4 playbook(s)" in result.stdout
+    assert "deploy-to-production [procedure] 1 phase(s), 2 step(s), 0 escalation level(s), 0 note(s): written deploy-to-production.yaml" in result.stdout
+    names = ["deploy-to-production.yaml", "pre-release-checklist.yaml", "procedures-reference.yaml", "rollback.yaml"]
+    assert sorted(p.name for p in out.glob("*.yaml")) == names
+    before = {p.name: p.read_bytes() for p in out.glob("*.yaml")}
+    # importing again rewrites the same files under the same ids: no copies
     again = run("import", str(FIXTURES / "procedures.md"), "-o", str(out))
     assert again.returncode == 0, again.stderr
-    assert len(list(out.glob("*.yaml"))) == 8
+    assert {p.name: p.read_bytes() for p in out.glob("*.yaml")} == before
+    assert "0 written, 0 rewritten, 4 unchanged, 0 refused (edited), 0 kept" in again.stdout
     assert run("lint", str(out)).returncode == 0
 
 
 def test_import_missing_file_exits_two(tmp_path: Path) -> None:
     result = run("import", str(tmp_path / "nope.md"), "-o", str(tmp_path))
     assert result.returncode == 2
-    assert "no such file" in result.stderr
+    assert "no such file or folder" in result.stderr
 
 
 def test_register_adds_playbooks_subcommand() -> None:
@@ -66,7 +67,7 @@ def test_register_adds_playbooks_subcommand() -> None:
     args = parser.parse_args(["playbooks", "lint", "somewhere"])
     assert args.directory == "somewhere" and args.func.__name__ == "run_lint"
     args = parser.parse_args(["playbooks", "import", "r.md", "-o", "out"])
-    assert (args.runbook, args.output, args.func.__name__) == ("r.md", "out", "run_import")
+    assert (args.runbook, args.output, args.force, args.func.__name__) == ("r.md", "out", False, "run_import")
 
 
 def test_public_surface() -> None:

@@ -78,10 +78,12 @@ def test_tables_severity_escalation_and_unplaced_content() -> None:
     cache = playbooks["cache-unavailable"]
     assert cache.match.title_keywords == ["cache unavailable"]
     assert [s.text for s in cache.phases[0].steps] == ["Check the cache pods", "Restart the cache"]
-    # file-wide escalation matrix applies to incident playbooks
+    # file-wide escalation matrix applies to incident playbooks; the "0 min" row is whom the
+    # page itself reaches, never a level that fires at once
     assert [(level.name, level.delay, level.targets[0].value) for level in cache.escalation.levels] == [
-        ("L1", "0s", "Primary on-call"), ("L2", "10m", "Team lead"), ("L3", "30m", "Head of engineering"),
+        ("L2", "10m", "Team lead"), ("L3", "30m", "Head of engineering"),
     ]
+    assert "First responder (paged at once): Primary on-call." in cache.description
     assert [(d.level, d.name, d.description) for d in cache.severity_definitions] == [
         ("P0", "Critical", "Everything is down"), ("P1", "High", "A major feature is broken"),
     ]
@@ -121,8 +123,9 @@ def test_escalation_path_with_windows() -> None:
     result = import_text(text, "procedures.md")
     disk = by_id(result.playbooks)["disk-full-issues"]
     assert [(level.name, level.delay, level.targets[0].value) for level in disk.escalation.levels] == [
-        ("L1", "0s", "On-call engineer"), ("L2", "5m", "senior engineer"), ("L3", "20m", "engineering manager"),
+        ("L2", "5m", "senior engineer"), ("L3", "20m", "engineering manager"),
     ]
+    assert "First responder (paged at once): On-call engineer." in disk.description
     assert disk.match.title_keywords == ["disk full issues", "disk full"]
 
 
@@ -130,7 +133,7 @@ def test_missing_delays_are_assumed_and_reported() -> None:
     text = "# Ops\n\n## Escalation\n\n1. **Level 1**: On-call engineer\n2. **Level 2**: Team lead\n\n## Troubleshooting\n\n### API Down\n\n1. Check pods\n"
     result = import_text(text, "ops.md")
     api = by_id(result.playbooks)["api-down"]
-    assert [(level.name, level.delay) for level in api.escalation.levels] == [("L1", "0s"), ("L2", "15m")]
+    assert [(level.name, level.delay) for level in api.escalation.levels] == [("L1", "15m"), ("L2", "30m")]
     assert any("assumed 15m" in a for a in result.report.assumptions)
 
 
@@ -156,7 +159,9 @@ def test_written_files_round_trip_and_lint(tmp_path: Path) -> None:
         for playbook, path in zip(result.playbooks, written, strict=False):
             import yaml
 
-            assert Playbook.model_validate(yaml.safe_load(path.read_text())) == playbook
+            loaded = Playbook.model_validate(yaml.safe_load(path.read_text()))
+            assert loaded.imported is not None and len(loaded.imported.content_hash) == 64
+            assert loaded.model_copy(update={"imported": playbook.imported}) == playbook
     assert lint_directory(tmp_path) == []
 
 

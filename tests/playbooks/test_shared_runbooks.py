@@ -7,9 +7,10 @@ from markdown_it import MarkdownIt
 
 from bot.playbooks import import_runbook, lint_directory
 from bot.playbooks.importer import write_playbooks
+from tests.playbooks.golden_tool import GOLDEN, render, shared_runbooks_dir
 
-SHARED = Path("/work/shared/runbooks")
-RUNBOOKS = sorted(SHARED.glob("*.md")) if SHARED.is_dir() else []
+SHARED = shared_runbooks_dir()
+RUNBOOKS = sorted(SHARED.glob("*.md")) if SHARED is not None else []
 
 pytestmark = pytest.mark.skipif(not RUNBOOKS, reason="shared runbooks not available")
 
@@ -42,3 +43,12 @@ def test_all_shared_runbooks_into_one_directory(tmp_path: Path) -> None:
         write_playbooks(result.playbooks, tmp_path)
     assert lint_directory(tmp_path) == []
     assert len(list(tmp_path.glob("*.yaml"))) == len(seen)
+
+
+@pytest.mark.parametrize("runbook", RUNBOOKS, ids=lambda p: p.name)
+def test_shared_runbook_output_matches_golden(runbook: Path) -> None:
+    """Any change to what the importer makes of the real runbooks must be reviewed: after
+    reviewing the diff, regenerate with ``python -m tests.playbooks.golden_tool``."""
+    stream, report = render(runbook)
+    assert stream == (GOLDEN / f"{runbook.stem}.playbooks.yaml").read_text(encoding="utf-8")
+    assert report == (GOLDEN / f"{runbook.stem}.report.txt").read_text(encoding="utf-8")

@@ -1,9 +1,13 @@
 """Escalation rules written in prose, lists and tables, turned into policy levels.
 
 Runbooks say "if not resolved within 15 minutes, escalate to the DBA", list paths like
-"L2 (5-15 min): senior engineer", or tabulate level/who/minutes. Each becomes a
-:class:`LevelDraft`; :func:`build_policy` orders them and fills delays the text left out
-(and says so, because an invented delay must be reviewed).
+"L2 (5-15 min): senior engineer", or tabulate when/who ("+10 min | Team lead | Phone").
+Each becomes a :class:`LevelDraft`; :func:`build_policy` orders them and fills delays the
+text left out (and says so, because an invented delay must be reviewed).
+
+Whoever is contacted "immediately" or "at page" is the first responder the page itself
+reaches, not an escalation level: a level with no delay would fire the moment the incident
+opens, before anyone could acknowledge. They are reported as first responders instead.
 """
 
 from __future__ import annotations
@@ -45,13 +49,25 @@ class LevelDraft:
     description: str = ""
     line: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    #: "If X happens, page Y immediately": on a condition the bot cannot see, so no timed level
+    on_condition: bool = False
+
+
+#: Words that say when, not who: never a target.
+PHRASES = frozenset(
+    "immediately right away at once straight away now asap at page on page further it them "
+    "then first next later also".split()
+) | {"at page", "on page", "right away", "at once", "straight away"}
+_LEADING_WHEN = re.compile(r"^(?:immediately|right away|at once|straight away|now|asap|then|also|first)\s+(?:to\s+)?", re.IGNORECASE)
+_AT_PAGE = re.compile(r"^\s*(?:immediately|at page|on page|at once|right away|when paged|page time|0\s*(?:min|m|s)\w*|t\s*\+?\s*0)\s*$", re.IGNORECASE)
 
 
 def split_targets(text: str) -> list[str]:
-    who = _WHO_END.sub("", text.strip()).strip()
+    who = _LEADING_WHEN.sub("", text.strip())
+    who = _WHO_END.sub("", who).strip()
     parts = re.split(r"\s*(?:,|\band\b|&|\bplus\b)\s*", who)
     cleaned = [re.sub(r"^(?:the|an?|our|your)\s+", "", part.strip(), flags=re.IGNORECASE) for part in parts]
-    return [part for part in cleaned if part and part.lower() not in ("further", "it", "them")]
+    return [part for part in cleaned if part and part.lower() not in PHRASES]
 
 
 def parse_sentence(sentence: str, *, require_condition: bool = False) -> LevelDraft | None:
@@ -68,7 +84,8 @@ def parse_sentence(sentence: str, *, require_condition: bool = False) -> LevelDr
     else:
         delay = 0 if _IMMEDIATE.search(sentence) else None
     condition = "unacknowledged" if _UNACK.search(sentence) else "unresolved"
-    return LevelDraft(targets, delay, condition, description=sentence.strip())
+    on_condition = delay == 0 and re.search(r"\b(?:if|when|unless|once)\b", sentence, re.IGNORECASE) is not None
+    return LevelDraft(targets, delay, condition, description=sentence.strip(), on_condition=on_condition)
 
 
 def level_name(text: str) -> str | None:
@@ -112,7 +129,7 @@ def parse_table(header: list[str], rows: list[list[str]]) -> list[LevelDraft] | 
     if who_col is None or (level_col is None and time_col is None) or who_col in (level_col, time_col):
         return None
     drafts = []
-    for position, row in enumerate(rows, start=1):
+    for row in rows:
         cells = row + [""] * (len(header) - len(row))
         targets = split_targets(cells[who_col]) if cells[who_col].strip() else []
         if not targets:
@@ -121,8 +138,10 @@ def parse_table(header: list[str], rows: list[list[str]]) -> list[LevelDraft] | 
         delay = window_start(cells[time_col]) if time_col is not None else None
         if delay is None and time_col is not None and cells[time_col].strip().isdigit():
             delay = int(cells[time_col].strip()) * 60
+        if delay is None and time_col is not None and _AT_PAGE.match(cells[time_col]):
+            delay = 0
         description = " | ".join(cell for cell in cells if cell)
-        drafts.append(LevelDraft(targets, delay, "unresolved", name or f"L{position}", description))
+        drafts.append(LevelDraft(targets, delay, "unresolved", name, description))
     return drafts or None
 
 
@@ -134,22 +153,42 @@ def _target(who: str) -> Target:
     return Target(who=who)
 
 
-def build_policy(drafts: list[LevelDraft]) -> tuple[EscalationPolicy | None, list[str]]:
-    """Order the drafts into a policy; the second value lists assumptions made (for notes)."""
+@dataclass
+class PolicyDraft:
+    """The policy built from level drafts, what was assumed, and who the page reaches first."""
+
+    policy: EscalationPolicy | None
+    assumptions: list[str] = field(default_factory=list)
+    first_responders: list[str] = field(default_factory=list)
+
+
+def build_policy(drafts: list[LevelDraft]) -> PolicyDraft:
+    """Order the drafts into a policy; never a level with a 0-second delay (see the module doc)."""
     if not drafts:
-        return None, []
-    assumptions: list[str] = []
+        return PolicyDraft(None)
+    result = PolicyDraft(None)
+    first = [draft for draft in drafts if draft.delay == 0]
+    for draft in first:
+        result.first_responders.extend(who for who in draft.who if who not in result.first_responders)
+    if first:
+        result.assumptions.append(
+            f"{', '.join(result.first_responders)}: contacted at once, so the page itself reaches them; "
+            "kept as first responder, not an escalation level"
+        )
+    drafts = [draft for draft in drafts if draft.delay != 0]
+    if not drafts:
+        return result
     if all(draft.delay is None for draft in drafts):
-        assumptions.append(
+        result.assumptions.append(
             f"escalation delays were not given; assumed {as_duration(DEFAULT_SPACING)} between levels (review them)"
         )
     previous = 0
     timed: list[tuple[int, int, LevelDraft]] = []
     for index, draft in enumerate(drafts):
         if draft.delay is None:
-            delay = 0 if index == 0 else previous + DEFAULT_SPACING
-            if not assumptions:
-                assumptions.append(f"no delay given for {draft.description!r}; assumed {as_duration(delay)}")
+            delay = previous + DEFAULT_SPACING
+            if len(result.assumptions) == len(first[:1]):
+                result.assumptions.append(f"no delay given for {draft.description!r}; assumed {as_duration(delay)}")
         else:
             delay = draft.delay
         timed.append((delay, index, draft))
@@ -171,4 +210,5 @@ def build_policy(drafts: list[LevelDraft]) -> tuple[EscalationPolicy | None, lis
                 description=draft.description or None,
             )
         )
-    return EscalationPolicy(levels=levels), assumptions
+    result.policy = EscalationPolicy(levels=levels)
+    return result

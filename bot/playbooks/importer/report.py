@@ -14,6 +14,14 @@ class PlaybookSummary:
     steps: int
     escalation_levels: int
     notes: int  # number of note entries placed in the playbook's notes
+    alerts: list[str] = field(default_factory=list)
+    severity: str | None = None
+
+    def line(self) -> str:
+        return (
+            f"{self.id} [{self.kind}] {self.phases} phase(s), {self.steps} step(s), "
+            f"{self.escalation_levels} escalation level(s), {self.notes} note(s)"
+        )
 
 
 @dataclass
@@ -41,15 +49,17 @@ class ImportReport:
 
     def format(self) -> str:
         lines = [f"Imported {self.source}: {len(self.playbooks)} playbook(s)"]
-        for item in self.playbooks:
-            lines.append(
-                f"  {item.id} [{item.kind}] {item.phases} phase(s), {item.steps} step(s), "
-                f"{item.escalation_levels} escalation level(s), {item.notes} note(s)"
-            )
-        if self.notes:
-            lines.append(f"Placed in notes ({len(self.notes)}):")
-            lines.extend(f"  line {n.line}: {n.section} -> {n.playbook_id}: {n.reason}" for n in self.notes)
-        if self.assumptions:
-            lines.append("Assumptions to review:")
-            lines.extend(f"  {text}" for text in self.assumptions)
+        lines.extend(f"  {item.line()}" for item in self.playbooks)
+        lines.extend(self.placed_lines())
         return "\n".join(lines)
+
+    def placed_lines(self, indent: str = "") -> list[str]:
+        """What went to notes and why, then the assumptions to review."""
+        lines: list[str] = []
+        if self.notes:
+            lines.append(f"{indent}Placed in notes ({len(self.notes)}):")
+            lines.extend(f"{indent}  line {n.line}: {n.section} -> {n.playbook_id}: {n.reason}" for n in self.notes)
+        if self.assumptions:
+            lines.append(f"{indent}Assumptions to review:")
+            lines.extend(f"{indent}  {text}" for text in self.assumptions)
+        return lines

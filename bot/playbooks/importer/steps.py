@@ -43,14 +43,55 @@ def _strip_task_box(text: str) -> str:
     return re.sub(r"^\[[ xX]\]\s+", "", text)
 
 
+#: A shell prompt before a command: ``$ ``, ``/prometheus $ ``, ``user@host:~$ ``, ``PS C:\\> ``.
+_PROMPT = re.compile(r"^(?:[\w.@~:/\[\]-]*\s?)?\$\s+(?=\S)|^PS(?:\s[^>]*)?>\s+(?=\S)")
+
+
 def is_shell_fence(node: SyntaxTreeNode) -> bool:
+    """Shell-like language tag, or no tag and not data: untagged blocks in runbooks are commands."""
     language = (node.info or "").strip().split(" ")[0].lower()
     if language in SHELL_LANGUAGES:
         return True
     if language:
         return False
     lines = [line.strip() for line in node.content.splitlines() if line.strip()]
-    return any(looks_like_command(line) for line in lines if not line.startswith("#"))
+    return bool(lines) and not _looks_like_data(lines)
+
+
+def _looks_like_data(lines: list[str]) -> bool:
+    """JSON, YAML, XML or a log excerpt: shown to responders as notes, never run."""
+    first = lines[0]
+    if first.startswith(("{", "[", "<", '"')) or first in ("---", "..."):
+        return True
+    if all(re.match(r"^https?://\S+$", line) for line in lines):
+        return True
+    if all(re.match(r"^(?:- )?[\w.\-]+:(?:\s|$)", line) for line in lines if not line.startswith("#")):
+        return not any(looks_like_command(line) for line in lines)
+    return bool(re.match(r"^\d{4}-\d\d-\d\d[T ]\d", first))
+
+
+def strip_prompt(line: str) -> str | None:
+    """The command after a shell prompt, or ``None`` when the line has no prompt."""
+    match = _PROMPT.match(line.strip())
+    return line.strip()[match.end():] if match else None
+
+
+def output_lines(content: str) -> list[str]:
+    """In a block with shell prompts, the lines that are neither commands nor comments."""
+    lines = content.splitlines()
+    if not any(strip_prompt(raw) is not None for raw in lines):
+        return []
+    shown, continued = [], False
+    for raw in lines:
+        if continued:
+            continued = raw.rstrip().endswith("\\")
+            continue
+        if strip_prompt(raw) is not None:
+            continued = raw.rstrip().endswith("\\")
+            continue
+        if raw.strip() and _comment_text(raw.strip()) is None:
+            shown.append(raw.rstrip())
+    return shown
 
 
 def code_to_steps(content: str, line: int, lead: str | None) -> tuple[list[StepDraft], list[str]]:
@@ -58,6 +99,7 @@ def code_to_steps(content: str, line: int, lead: str | None) -> tuple[list[StepD
     steps: list[StepDraft] = []
     loose: list[str] = []
     current: StepDraft | None = None
+    prompted = any(strip_prompt(raw) is not None for raw in content.splitlines())
     blank_before = False
     last_was_command = False
     pending = ""
@@ -90,7 +132,12 @@ def code_to_steps(content: str, line: int, lead: str | None) -> tuple[list[StepD
                 current.text = f"{current.text} — {comment}"
             last_was_command = False
         else:
-            command = re.sub(r"^\$\s+", "", stripped) if raw.lstrip().startswith("$ ") else raw.rstrip()
+            after_prompt = strip_prompt(raw)
+            if prompted and after_prompt is None:
+                # output printed by the command above, not something to run
+                blank_before = False
+                continue
+            command = after_prompt if after_prompt is not None else raw.rstrip()
             command = command if raw.startswith((" ", "\t")) and current is not None and not last_was_command else command.strip()
             if stripped.endswith("\\"):
                 pending = command
@@ -140,7 +187,8 @@ class StepBuilder:
                     pending = labelled.label
                     continue
                 text = join_prefix(labelled.label, labelled.rest) if labelled.label else labelled.rest
-                if text.endswith(":") and not labelled.label:
+                carries_command = any(looks_like_command(code) for code in inline_code(block))
+                if text.endswith(":") and not labelled.label and not carries_command:
                     pending = text.rstrip(":").strip()
                     continue
                 self._paragraph_text(text, line_of(block), block, join_prefix(prefix, pending) if pending else prefix, inline_code(block))
@@ -171,7 +219,14 @@ class StepBuilder:
         commands = [c for code in codes for c in _command_from_code(code)]
         self.steps.append(StepDraft(join_prefix(prefix, text), line, commands))
 
+    def _output(self, block: SyntaxTreeNode) -> None:
+        """Lines a prompted block shows as output go to notes: kept, never run."""
+        shown = output_lines(block.content)
+        if shown:
+            self.leftovers.append(Leftover(TextBlock("\n".join(shown), line_of(block)), "command output shown in the runbook"))
+
     def _code(self, block: SyntaxTreeNode, lead: str | None) -> None:
+        self._output(block)
         steps, loose = code_to_steps(block.content, line_of(block) + (1 if block.type == "fence" else 0), lead)
         if loose:
             previous = self.steps[-1] if self.steps else None
@@ -220,6 +275,7 @@ class StepBuilder:
                 step.text += "\n" + inline_text(child)
                 step.commands.extend(c for code in inline_code(child) for c in _command_from_code(code))
             elif child.type in ("fence", "code_block") and (child.type == "code_block" or is_shell_fence(child)):
+                self._output(child)
                 comment_steps, loose = code_to_steps(child.content, line_of(child) + 1, None)
                 step.commands.extend(loose)
                 followers.extend(comment_steps)

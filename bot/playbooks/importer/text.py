@@ -19,6 +19,12 @@ def slugify(text: str, max_length: int = 60) -> str:
     return slug[:max_length].strip("-") or "playbook"
 
 
+def anchor(title: str) -> str:
+    """The fragment a markdown host gives a heading: ``Alert Name: "X"`` -> ``alert-name-x``."""
+    lowered = re.sub(r"[^\w\s-]", "", title.strip().lower())
+    return re.sub(r"\s", "-", lowered)
+
+
 def clean_title(text: str) -> str:
     return re.sub(r"^\s*\d+[.)]\s+", "", text).strip()
 

@@ -11,7 +11,7 @@ import re
 LABEL_KINDS: dict[str, str] = {
     "symptoms": "symptoms", "symptom": "symptoms", "signs": "symptoms", "indicators": "symptoms",
     "detection": "symptoms", "how to recognize": "symptoms", "what you see": "symptoms",
-    "impact": "symptoms", "confirm": "symptoms", "triggers": "alert", "trigger": "alert",
+    "confirm": "symptoms", "triggers": "alert", "trigger": "alert",
     "alert": "alert", "alerts": "alert",
     "diagnosis": "diagnosis", "diagnose": "diagnosis", "investigation": "diagnosis",
     "investigate": "diagnosis", "triage": "diagnosis", "debugging": "diagnosis",
@@ -32,6 +32,7 @@ LABEL_KINDS: dict[str, str] = {
     "note": "notes", "notes": "notes", "warning": "notes", "caution": "notes",
     "important": "notes", "tip": "notes", "info": "notes", "background": "notes", "context": "notes",
     "overview": "description", "description": "description", "summary": "description",
+    "meaning": "description", "impact": "description", "what it means": "description",
     "severity": "severity", "priority": "severity",
 }
 
@@ -108,6 +109,24 @@ def label_kind(label: str) -> str | None:
     return None
 
 
+#: A program name or path: ``gsutil``, ``azcopy``, ``./run.sh``, ``bin/rails``, ``/usr/bin/x``.
+_PROGRAM = re.compile(r"^(?:[a-z][a-z0-9_.+-]*|\.{0,2}/[\w./-]+|[a-z][\w.-]*/[\w./-]+)$")
+#: The word after a program that marks prose, not a command line (`make sure`, `top of`).
+_PROSE_SECOND = frozenset("the a an of to is are was be sure that this it and or in on for".split())
+
+
 def looks_like_command(text: str) -> bool:
-    first = text.strip().lstrip("$ ").split(" ", 1)[0]
-    return bool(first) and (first in CLI_TOOLS or first.startswith("./") or any(first.startswith(t + "/") for t in ("./scripts",)))
+    """A tool on the known list, a path to a script, or ``program arg…`` with any program name.
+
+    The known list catches one-word commands (``df``, ``uptime``); any other program needs at
+    least one argument, so identifiers and metric names in backticks stay prose.
+    """
+    words = text.strip().lstrip("$ ").split()
+    if not words:
+        return False
+    first = words[0]
+    if first in CLI_TOOLS or first.startswith("./"):
+        return True
+    if len(words) < 2 or not _PROGRAM.match(first) or words[1].lower() in _PROSE_SECOND:
+        return False
+    return not first.endswith((".", ",", ":"))

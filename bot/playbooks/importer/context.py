@@ -1,0 +1,63 @@
+"""State shared while one runbook is imported: its lines, the report, and what is file-wide."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from markdown_it.tree import SyntaxTreeNode
+
+from bot.domain.severity import Severity
+from bot.playbooks.importer import escalation as esc
+from bot.playbooks.importer.drafts import Draft, Note
+from bot.playbooks.importer.frontmatter import FrontMatter
+from bot.playbooks.importer.markdown import Block, Section, line_of, source_of
+from bot.playbooks.importer.report import ImportReport, SectionOutcome
+from bot.playbooks.importer.steps import Leftover
+from bot.playbooks.importer.text import clean_title
+from bot.playbooks.schema import SeverityDefinition
+
+
+@dataclass
+class ImportContext:
+    lines: list[str]
+    source: str
+    severity_words: Mapping[str, Severity]
+    used_ids: set[str]
+    front: FrontMatter = field(default_factory=FrontMatter)
+    report: ImportReport = field(init=False)
+    drafts: list[Draft] = field(default_factory=list)
+    file_levels: list[esc.LevelDraft] = field(default_factory=list)
+    severity_definitions: list[SeverityDefinition] = field(default_factory=list)
+    reference: list[Note] = field(default_factory=list)
+    alert_drafts: dict[str, Draft] = field(default_factory=dict)
+    #: heading -> id an earlier import of this runbook gave it (kept on re-import)
+    preferred_ids: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.report = ImportReport(self.source)
+
+    def outcome(self, section: Section, outcome: str) -> None:
+        if section.level > 0:
+            self.report.sections.append(SectionOutcome(section.title, section.line, outcome))
+
+    def outcome_below(self, section: Section, outcome: str) -> None:
+        for child in section.walk()[1:]:
+            self.outcome(child, outcome)
+
+    def note(self, draft: Draft, where: str, leftover: Leftover) -> None:
+        text = source_of(leftover.block, self.lines)
+        if text.strip():
+            draft.notes.append(Note(where, line_of(leftover.block), leftover.reason, text))
+
+    def to_reference(self, section: Section, blocks: list[Block], reason: str) -> None:
+        for block in blocks:
+            if isinstance(block, SyntaxTreeNode) and block.type == "hr":
+                continue
+            self.reference_leftover(section, Leftover(block, reason))
+
+    def reference_leftover(self, section: Section, leftover: Leftover) -> None:
+        text = source_of(leftover.block, self.lines)
+        if text.strip():
+            where = clean_title(section.title) or "(top of file)"
+            self.reference.append(Note(where, line_of(leftover.block), leftover.reason, text))
