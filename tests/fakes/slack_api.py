@@ -31,6 +31,15 @@ DEFAULT_USERS: tuple[tuple[str, str, str], ...] = (
 )
 """(id, name, email): the PagerDuty fake's default on-call users share these emails."""
 
+DEFAULT_SCOPES = frozenset(
+    {
+        "app_mentions:read", "bookmarks:write", "channels:history", "channels:join", "channels:manage",
+        "channels:read", "chat:write", "commands", "files:write", "groups:history", "groups:read",
+        "pins:write", "reactions:read", "users:read", "users:read.email",
+    }
+)
+"""The bot scopes an install grants (the shipped manifest's); only these change behaviour."""
+
 UPLOAD_METHOD = "upload_url"
 """Recorded method name for the raw POST to a files.getUploadURLExternal URL."""
 
@@ -77,8 +86,10 @@ class FakeSlack(ServedFake):
         rate_limits: Mapping[str, Limit] | None = None,
         users: Iterable[tuple[str, str, str]] = DEFAULT_USERS,
         channels: Iterable[str] = ("general", "incidents"),
+        scopes: Iterable[str] = DEFAULT_SCOPES,
     ) -> None:
         self.token = token
+        self.scopes = frozenset(scopes)
         self._users = tuple(users)
         self._channel_names = tuple(channels)
         self.workspace = self._new_workspace()
@@ -186,7 +197,7 @@ class FakeSlack(ServedFake):
 
     # ----------------------------------------------------------------- HTTP
     def _new_workspace(self) -> Workspace:
-        ws = Workspace(channels=self._channel_names)
+        ws = Workspace(channels=self._channel_names, scopes=self.scopes)
         for user_id, name, email in self._users:
             ws.add_user(name, email, user_id=user_id)
         return ws

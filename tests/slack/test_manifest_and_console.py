@@ -27,8 +27,10 @@ def test_manifest_declares_the_command_scopes_events_and_urls() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     needed = {"channels:manage", "channels:read", "channels:join", "chat:write", "pins:write", "bookmarks:write",
               "users:read", "users:read.email", "reactions:read", "channels:history", "files:write", "commands",
-              "app_mentions:read", "groups:write"}
+              "app_mentions:read", "groups:history", "groups:read"}
     assert needed <= scopes
+    # Joining covers posting to public channels; Firebreak makes no private channels.
+    assert not scopes & {"chat:write.public", "groups:write"}
     settings = manifest["settings"]
     assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "reaction_added"}
     assert settings["interactivity"]["is_enabled"] and settings["interactivity"]["request_url"].endswith(PATH)
