@@ -209,10 +209,16 @@ class SlackGateway:
             raise
 
     async def post(self, channel: str, **arguments: Any) -> dict[str, Any]:
-        """chat.postMessage, joining a public channel first if the bot is not in it yet."""
+        """chat.postMessage, joining a public channel first if the bot is not in it yet.
+
+        Posting needs membership (the app does not ask for ``chat:write.public``), which is
+        also what lets a retry read the channel's history to avoid posting twice.
+        """
         try:
             return await self.call("chat.postMessage", channel=channel, **arguments)
         except SlackCallFailed as error:
+            if error.code == "channel_not_found":  # or private, and the app was never invited
+                raise SlackCallFailed("chat.postMessage", f"channel_not_found: {channel} does not exist or is private; invite the Firebreak app (/invite @firebreak)", error.response) from error
             if error.code != "not_in_channel":
                 raise
         await self.join(channel)
