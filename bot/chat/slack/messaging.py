@@ -205,7 +205,7 @@ async def post_ephemeral(context: DeliveryContext, message: OutboxMessage) -> De
     payload = message.payload
     try:
         await context.gateway.call(
-            "chat.postEphemeral", channel=str(payload["channel"]), user=str(payload["user"]), text=str(payload["text"])
+            "chat.postEphemeral", channel=str(payload["channel"]), user=str(payload["user"]), **reply_message(str(payload["text"]))
         )
     except SlackCallFailed as error:
         # The person left the channel or never was in it: nobody to tell, nothing to retry.
