@@ -7,6 +7,7 @@ The fake Slack refuses what Slack refuses (``invalid_blocks``, ``msg_too_long``,
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +27,10 @@ from bot.service.chat_notifications import CHAT, POST, ordering_key
 from bot.store.incidents import IncidentRepository
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_blocks import validate_blocks
+from tests.fakes.slack_requests import FORM, slash_command_body
 from tests.fakes.slack_state import SlackError
-from tests.slack.conftest import drive
+from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.slack.conftest import SlackHttp, drive, eventually
 
 
 def channel_of(slack: Container, number: int) -> str:
@@ -206,3 +209,26 @@ def test_the_fake_refuses_over_the_api(fake_slack: FakeSlack) -> None:
         with pytest.raises(SlackApiError) as caught:
             client.chat_postMessage(channel="incidents", **arguments)
         assert caught.value.response["error"] == error
+
+
+def test_incident_status_in_slack_is_neutralised_and_fits(
+    slack: Container, fake_slack: FakeSlack, clock: FrozenClock, webhook_receiver: WebhookReceiver
+) -> None:
+    description = "pinging <@U0VICTIM> and <!channel> \x1b[2J\u202e " + "p99 > 2s & rising; " * 3_000
+    number = slack.service.declare(title="Latency <@U0VICTIM>", severity=Severity.P2, actor="alertmanager",
+                                   source=Source.ALERTMANAGER, description=description).number
+
+    async def scenario() -> None:
+        http = SlackHttp(slack)
+        body = slash_command_body(f"status INC-{number}", response_url=webhook_receiver.url("/respond"))
+        assert (await http.post(body, FORM)).status_code == 200
+        reply = (await eventually(lambda: webhook_receiver.received))[0].json()
+        validate_blocks(reply["blocks"])
+        assert len(reply["text"]) <= limits.MESSAGE_TEXT
+        everything = json.dumps(reply, ensure_ascii=False)
+        assert "<@U0VICTIM>" not in everything and "<!channel>" not in everything
+        assert "\x1b" not in everything and "\u202e" not in everything
+        assert "`/incident export` has the full text" in everything
+        assert all(block["text"].get("verbatim") is True for block in reply["blocks"])
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=30))

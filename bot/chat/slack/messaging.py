@@ -100,10 +100,8 @@ def _compose(payload: dict[str, Any], number: int) -> tuple[list[Part], tuple[st
     person mentions, and only the escalation targets we resolved ourselves are mentioned.
     """
     if payload.get("mrkdwn") and payload.get("blocks"):
-        pieces = [
-            limits.clip(str((block.get("text") or {}).get("text") or ""), limits.SECTION_TEXT, "…")
-            for block in payload["blocks"]
-        ]
+        texts = [str((block.get("text") or {}).get("text") or "") for block in payload["blocks"]]
+        pieces = [limits.clip(text, limits.SECTION_TEXT, "…") for text in texts if text.strip()] or ["…"]
         return [(_fallback(group), [limits.section(piece) for piece in group]) for group in limits.pack(pieces)], None
     kind = str(payload.get("kind"))
     icon = POST_ICONS.get(kind, "💬")
@@ -147,7 +145,7 @@ def reply_message(text: str) -> dict[str, Any]:
     Replies quote alert and PagerDuty text, so all of it is neutralised; a reply longer
     than one message allows is cut with a pointer to where the full text is.
     """
-    escaped = slack_text(names(text))
+    escaped = slack_text(names(text)).strip() or "…"
     pieces = limits.split_text(escaped)
     groups = limits.pack(pieces)
     if len(groups) > 1:
