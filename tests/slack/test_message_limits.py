@@ -232,3 +232,17 @@ def test_incident_status_in_slack_is_neutralised_and_fits(
         assert all(block["text"].get("verbatim") is True for block in reply["blocks"])
 
     asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+
+
+def test_the_declare_modal_is_inside_the_view_limits_the_fake_enforces(fake_slack: FakeSlack) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    from bot.chat.slack.blocks import declare_modal
+
+    client = WebClient(token=fake_slack.token, base_url=fake_slack.api_url)
+    assert client.views_open(trigger_id="1.2.abc", view=declare_modal(channel_id="C1"))["ok"]
+    too_long = {**declare_modal(), "title": {"type": "plain_text", "text": "Declare a brand new incident now"}}
+    with pytest.raises(SlackApiError) as caught:
+        client.views_open(trigger_id="1.2.abc", view=too_long)
+    assert caught.value.response["error"] == "invalid_arguments"
