@@ -162,7 +162,7 @@ def _fitting_steps(incident: Incident, steps: Sequence[StepView], *, room: int, 
         budget -= size
     hidden = len(steps) - len(shown)
     if hidden:
-        note = f"… and {hidden} more steps: `/incident status` and the playbook guide list them all"
+        note = f"… and {hidden} more steps: the playbook guide posted in this conversation and `/incident export` list them all"
         shown.append({"type": "context", "elements": [mrkdwn(note)]})
     return shown
 
