@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.chat.slack import limits
 from bot.chat.slack.blocks import StepView, summary_blocks
@@ -246,3 +249,14 @@ def test_the_declare_modal_is_inside_the_view_limits_the_fake_enforces(fake_slac
     with pytest.raises(SlackApiError) as caught:
         client.views_open(trigger_id="1.2.abc", view=too_long)
     assert caught.value.response["error"] == "invalid_arguments"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "bb", " ", "\n", "&amp;", "&lt;", "x" * 50]), max_size=400).map("".join), st.integers(20, 300))
+def test_splitting_loses_no_text_and_keeps_every_piece_in_its_limit(text: str, limit: int) -> None:
+    pieces = limits.split_text(text, limit)
+    assert all(len(piece) <= limit for piece in pieces)
+    assert not any(re.search(r"&(?!amp;|lt;)", piece) for piece in pieces)  # no entity cut in half
+    assert re.sub(r"\s", "", "".join(pieces)) == re.sub(r"\s", "", text)
+    for group in limits.pack(pieces, budget=limit * 3, max_blocks=4):
+        assert len(group) <= 4 and sum(map(len, group)) <= max(limit * 3, max(map(len, group)))
