@@ -1,4 +1,9 @@
-"""Plain-text renderings shared by the console and by Slack's text fallbacks."""
+"""Plain-text renderings shared by the console, ``incidents list`` and command replies.
+
+Everything that came from outside (titles, descriptions, notes, names, links) goes through
+``bot.text_safety``, so no terminal escape sequence or bidi override reaches a screen and
+only http(s) links are shown. Slack escapes these texts again for mrkdwn.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.incident import Incident
 from bot.domain.timeline import TimelineEntry
+from bot.text_safety import clean, one_line, person_name, safe_url
 
 UTC = ZoneInfo("UTC")
 
@@ -50,26 +56,26 @@ def stamp(moment: datetime, zone: ZoneInfo = UTC) -> str:
 
 
 def summary(incident: Incident, *, now: datetime, zone: ZoneInfo = UTC) -> str:
-    roles = ", ".join(f"{role.value}: {user}" for role, user in incident.roles.items()) or "no roles assigned"
+    roles = ", ".join(f"{role.value}: {person_name(user)}" for role, user in incident.roles.items()) or "no roles assigned"
     lines = [
-        f"{incident.ref} [{incident.severity.value}] {incident.title}",
+        f"{incident.ref} [{incident.severity.value}] {one_line(incident.title)}",
         f"  status: {incident.status.value} · open for {age(incident.created_at, now)} · {roles}",
     ]
     if incident.description:
-        lines.append(f"  {incident.description}")
+        lines.append("  " + clean(incident.description).strip().replace("\n", "\n  "))
     if incident.playbook_id:
-        lines.append(f"  playbook: {incident.playbook_id}")
+        lines.append(f"  playbook: {one_line(incident.playbook_id)}")
     for name, url in incident.links.items():
-        lines.append(f"  {name}: {url}")
+        lines.append(f"  {one_line(name)}: {safe_url(url) or '(not an http(s) link, not shown)'}")
     return "\n".join(lines)
 
 
 def timeline_line(entry: TimelineEntry, zone: ZoneInfo = UTC) -> str:
-    return f"{stamp(entry.at, zone)}  {entry.actor} ({entry.source.value}): {entry.text}"
+    return f"{stamp(entry.at, zone)}  {person_name(entry.actor)} ({entry.source.value}): {one_line(entry.text)}"
 
 
 def timeline(incident: Incident, entries: Sequence[TimelineEntry], zone: ZoneInfo = UTC) -> str:
-    lines = [f"Timeline of {incident.ref} — {incident.title}"]
+    lines = [f"Timeline of {incident.ref} — {one_line(incident.title)}"]
     lines.extend(f"  {timeline_line(entry, zone)}" for entry in entries)
     return "\n".join(lines)
 
@@ -79,7 +85,7 @@ def incident_table(incidents: Sequence[Incident], *, now: datetime) -> str:
         return "No incidents."
     header = f"{'NUMBER':<9} {'SEV':<4} {'STATUS':<13} {'AGE':<8} TITLE"
     rows = [
-        f"{incident.ref:<9} {incident.severity.value:<4} {incident.status.value:<13} {age(incident.created_at, now):<8} {incident.title}"
+        f"{incident.ref:<9} {incident.severity.value:<4} {incident.status.value:<13} {age(incident.created_at, now):<8} {one_line(incident.title)}"
         for incident in incidents
     ]
     return "\n".join([header, *rows])

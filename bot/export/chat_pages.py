@@ -21,6 +21,8 @@ from bot.export.wording import ICONS, kind_label
 SECTION_TEXT_LIMIT = 3000
 MESSAGE_TEXT_LIMIT = 40000
 MESSAGE_BLOCK_LIMIT = 50
+MESSAGE_BLOCK_TEXT_LIMIT = 11000
+"""All block text of one message: Slack refuses larger ones (``msg_blocks_too_long``)."""
 Markup = Literal["mrkdwn", "plain"]
 
 _PAGE_MARK_ROOM = 32  # "_(page 1234/1234)_" and a newline, with room to spare
@@ -92,7 +94,11 @@ def timeline_pages(
 
 
 def group_pages(
-    pages: Sequence[str], *, max_blocks: int = MESSAGE_BLOCK_LIMIT, max_text: int = MESSAGE_TEXT_LIMIT
+    pages: Sequence[str],
+    *,
+    max_blocks: int = MESSAGE_BLOCK_LIMIT,
+    max_text: int = MESSAGE_TEXT_LIMIT,
+    max_block_text: int = MESSAGE_BLOCK_TEXT_LIMIT,
 ) -> list[list[str]]:
     """Pack pages (one section block each) into messages under Slack's per-message limits.
 
@@ -102,7 +108,8 @@ def group_pages(
     messages: list[list[str]] = []
     size = 0
     for page in pages:
-        if messages and len(messages[-1]) < max_blocks and size + 1 + len(page) <= max_text:
+        fits = size + 1 + len(page) <= min(max_text, max_block_text)
+        if messages and len(messages[-1]) < max_blocks and fits:
             messages[-1].append(page)
             size += 1 + len(page)
         else:

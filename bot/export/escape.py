@@ -9,23 +9,17 @@ page, no HTML, and no ``<!channel>`` that pings a whole workspace. Pure function
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlsplit
+
+from bot import text_safety
+from bot.text_safety import WORD_JOINER, defuse_broadcasts, safe_url
 
 #: Characters with inline meaning in CommonMark/GFM, escaped with a backslash everywhere.
 _ALWAYS = set("\\`*[]|~")
 #: Characters that only mean something where a line starts (headings, lists, quotes, rules).
 _LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+[.)])")
 _NEWLINES = re.compile(r"\r\n|\r|\n|\u2028|\u2029|\x85")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-#: Slack's broadcast words; a word joiner keeps them readable but inert.
-_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
-WORD_JOINER = "\u2060"
 
-
-def defuse_broadcasts(text: str) -> str:
-    """``@channel`` → ``@⁠channel``: looks the same, notifies nobody."""
-    return _BROADCAST.sub(lambda m: "@" + WORD_JOINER + m.group(1), text)
-
+__all__ = ["WORD_JOINER", "defuse_broadcasts", "md_block", "md_inline", "md_link", "plain_text", "safe_url", "slack_text"]
 
 _TRANSLATE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **{char: "\\" + char for char in _ALWAYS}})
 #: An underscore between two letters (snake_case) can never open emphasis in CommonMark,
@@ -36,7 +30,7 @@ _LONE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 def _escape_line(line: str, *, strip: bool = False) -> str:
     # Broadcasts first: escaping adds backslashes that would create word boundaries
     # (``@channel_`` → ``@channel\_``) the reader never sees.
-    line = defuse_broadcasts(_CONTROL.sub("", line))
+    line = defuse_broadcasts(text_safety.clean(line))
     if strip:
         line = line.lstrip()
     escaped = _LONE_UNDERSCORE.sub(r"\\_", line.translate(_TRANSLATE))
@@ -75,18 +69,6 @@ def md_block(value: object) -> str:
     return "\n\n".join("\\\n".join(lines) for lines in paragraphs if lines)
 
 
-def safe_url(value: object) -> str | None:
-    """An http(s) URL with everything that could end a markdown link percent-encoded."""
-    text = "" if value is None else str(value).strip()
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return quote(text, safe="/:?#@!$&*+,;=%-._~")
-
-
 def md_link(label: object, url: object) -> str:
     """``[label](url)`` when the URL is a safe http(s) link, else the escaped label alone."""
     target = safe_url(url)
@@ -95,20 +77,14 @@ def md_link(label: object, url: object) -> str:
 
 
 def slack_text(value: object) -> str:
-    """Text for Slack ``mrkdwn`` on one line: entities escaped, mentions and fences inert.
+    """Text for Slack ``mrkdwn`` on one line: nothing mentions, links or pings, no fence opens.
 
-    Slack reads ``<…>`` as links and mentions, so ``&``, ``<`` and ``>`` become entities
-    (its documented escaping). Backticks become a look-alike so no code block can open
-    across entries, and line breaks are shown as ``⏎`` so one entry stays one line.
+    Backticks become a look-alike so no code block can open across entries, and line
+    breaks are shown as ``⏎`` so one entry stays one line.
     """
-    text = _CONTROL.sub("", "" if value is None else str(value)).strip()
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("`", "\u02cb")
-    text = _NEWLINES.sub(" ⏎ ", text)
-    return defuse_broadcasts(text)
+    return text_safety.slack_text(text_safety.one_line(value)).replace("`", "\u02cb")
 
 
 def plain_text(value: object) -> str:
-    """Text for a terminal: only control characters removed and line breaks shown as ``⏎``."""
-    text = _CONTROL.sub("", "" if value is None else str(value)).strip()
-    return _NEWLINES.sub(" ⏎ ", text)
+    """Text for a terminal: control and bidi characters removed, line breaks shown as ``⏎``."""
+    return text_safety.one_line(value)

@@ -33,6 +33,15 @@ DEFAULT_USERS: tuple[tuple[str, str, str], ...] = (
 )
 """(id, name, email): the PagerDuty fake's default on-call users share these emails."""
 
+DEFAULT_SCOPES = frozenset(
+    {
+        "app_mentions:read", "bookmarks:write", "channels:history", "channels:join", "channels:manage",
+        "channels:read", "chat:write", "commands", "files:write", "groups:history", "groups:read",
+        "pins:write", "reactions:read", "users:read", "users:read.email",
+    }
+)
+"""The bot scopes an install grants (the shipped manifest's); only these change behaviour."""
+
 UPLOAD_METHOD = "upload_url"
 """Recorded method name for the raw POST to a files.getUploadURLExternal URL."""
 
@@ -79,11 +88,13 @@ class FakeSlack(ServedFake):
         rate_limits: Mapping[str, Limit] | None = None,
         users: Iterable[tuple[str, str, str]] = DEFAULT_USERS,
         channels: Iterable[str] = ("general", "incidents"),
+        scopes: Iterable[str] = DEFAULT_SCOPES,
     ) -> None:
         self.token = token
         self.app_token = DEFAULT_APP_TOKEN
         self.socket_mode: Any = None
         """A :class:`~tests.fakes.slack_socket_mode.FakeSocketMode` once attached."""
+        self.scopes = frozenset(scopes)
         self._users = tuple(users)
         self._channel_names = tuple(channels)
         self.workspace = self._new_workspace()
@@ -205,7 +216,7 @@ class FakeSlack(ServedFake):
 
     # ----------------------------------------------------------------- HTTP
     def _new_workspace(self) -> Workspace:
-        ws = Workspace(channels=self._channel_names)
+        ws = Workspace(channels=self._channel_names, scopes=self.scopes)
         for user_id, name, email in self._users:
             ws.add_user(name, email, user_id=user_id)
         return ws

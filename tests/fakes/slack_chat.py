@@ -4,51 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.fakes.slack_blocks import validate_blocks
 from tests.fakes.slack_methods_base import Ctx, method
 from tests.fakes.slack_state import Channel, SlackError
 
-MAX_BLOCKS = 50
 MAX_TEXT = 40_000
 """Slack truncates above 40,000 characters; the fake refuses instead so overflows are caught."""
-MAX_SECTION_TEXT = 3_000
-MAX_HEADER_TEXT = 150
-
-
-def _validate_blocks(blocks: Any) -> list[dict[str, Any]]:
-    if not isinstance(blocks, list):
-        raise SlackError("invalid_blocks_format")
-    if len(blocks) > MAX_BLOCKS:
-        raise SlackError(
-            "invalid_blocks",
-            response_metadata={
-                "messages": [
-                    f"[ERROR] must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]"
-                ]
-            },
-        )
-    for i, block in enumerate(blocks):
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            raise SlackError(
-                "invalid_blocks",
-                response_metadata={
-                    "messages": [
-                        f"[ERROR] missing required field: type [json-pointer:/blocks/{i}]"
-                    ]
-                },
-            )
-        text = block.get("text")
-        if isinstance(text, dict) and isinstance(text.get("text"), str):
-            limit = MAX_HEADER_TEXT if block["type"] == "header" else MAX_SECTION_TEXT
-            if len(text["text"]) > limit:
-                raise SlackError(
-                    "invalid_blocks",
-                    response_metadata={
-                        "messages": [
-                            f"[ERROR] must be less than {limit + 1} characters [json-pointer:/blocks/{i}/text/text]"
-                        ]
-                    },
-                )
-    return blocks
 
 
 def _validate_metadata(metadata: Any) -> dict[str, Any] | None:
@@ -73,7 +34,7 @@ def _content(ctx: Ctx, *, required: bool) -> dict[str, Any]:
             raise SlackError("msg_too_long")
         content["text"] = text
     if p.has("blocks"):
-        content["blocks"] = _validate_blocks(
+        content["blocks"] = validate_blocks(
             p.structured("blocks", error="invalid_blocks_format")
         )
     if p.has("attachments"):
@@ -100,6 +61,12 @@ def _postable(ctx: Ctx) -> Channel:
 @method("chat.postMessage")
 def post_message(ctx: Ctx) -> dict[str, Any]:
     channel = _postable(ctx)
+    if ctx.ws.bot_user_id not in channel.members:
+        # Only ``chat:write.public`` lets an app post where it is not a member (public only).
+        if channel.is_private:
+            raise SlackError("channel_not_found")
+        if "chat:write.public" not in ctx.ws.scopes:
+            raise SlackError("not_in_channel")
     content = _content(ctx, required=True)
     ws = ctx.ws
     ts = ws.new_ts()
@@ -119,9 +86,12 @@ def post_message(ctx: Ctx) -> dict[str, Any]:
         parent = channel.find_message(thread_ts)
         if parent is None:
             raise SlackError("thread_not_found")
+        if parent.get("thread_ts", parent["ts"]) != parent["ts"]:
+            raise SlackError("thread_not_found")  # no threads in threads
         message["thread_ts"] = thread_ts
         parent.setdefault("thread_ts", thread_ts)
         parent["reply_count"] = parent.get("reply_count", 0) + 1
+        parent["latest_reply"] = ts
     channel.messages.append(message)
     shown = {k: v for k, v in message.items() if k != "metadata"}
     return {"channel": channel.id, "ts": ts, "message": shown}

@@ -140,6 +140,8 @@ def join(ctx: Ctx) -> dict[str, Any]:
     channel = _writable(
         ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
     )
+    if channel.is_private:
+        raise SlackError("method_not_supported_for_channel_type")
     result: dict[str, Any] = {}
     if ctx.ws.bot_user_id in channel.members:
         result["warning"] = "already_in_channel"
@@ -157,20 +159,25 @@ def _public_message(message: dict[str, Any], include_metadata: bool) -> dict[str
     return shown
 
 
-@method("conversations.history")
-def history(ctx: Ctx) -> dict[str, Any]:
-    """Newest first, like Slack. ``metadata`` is returned only with ``include_all_metadata``."""
-    channel = ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
+def _time_window(ctx: Ctx) -> Any:
     oldest = float(ctx.params.text("oldest", required=False) or 0)
     latest = float(ctx.params.text("latest", required=False) or time.time() + 86400)
     inclusive = ctx.params.flag("inclusive")
-    include_metadata = ctx.params.flag("include_all_metadata")
 
     def in_range(ts: float) -> bool:
         if inclusive:
             return oldest <= ts <= latest
         return oldest < ts < latest
 
+    return in_range
+
+
+@method("conversations.history")
+def history(ctx: Ctx) -> dict[str, Any]:
+    """Newest first, like Slack, members only. ``metadata`` only with ``include_all_metadata``."""
+    channel = ctx.ws.channel(ctx.params.text("channel", error="channel_not_found")).readable_by(ctx.ws.bot_user_id)
+    in_range = _time_window(ctx)
+    include_metadata = ctx.params.flag("include_all_metadata")
     found = [
         m
         for m in reversed(channel.messages)
@@ -182,5 +189,29 @@ def history(ctx: Ctx) -> dict[str, Any]:
         "messages": [_public_message(m, include_metadata) for m in page],
         "has_more": bool(cursor),
         "pin_count": len(channel.pins),
+        "response_metadata": {"next_cursor": cursor},
+    }
+
+
+@method("conversations.replies")
+def replies(ctx: Ctx) -> dict[str, Any]:
+    """A thread, oldest first: its parent, then the replies in the time window, members only.
+
+    ``ts`` must be the thread's parent (or an unthreaded message, which comes back alone);
+    the ts of a reply is answered with ``thread_not_found``, so a caller that passes the
+    message it holds instead of its parent finds nothing.
+    """
+    channel = ctx.ws.channel(ctx.params.text("channel", error="channel_not_found")).readable_by(ctx.ws.bot_user_id)
+    ts = ctx.params.text("ts", error="thread_not_found")
+    parent = channel.find_message(ts)
+    if parent is None or parent.get("thread_ts", ts) != ts:
+        raise SlackError("thread_not_found")
+    in_range = _time_window(ctx)
+    include_metadata = ctx.params.flag("include_all_metadata")
+    thread = [m for m in channel.messages if m.get("thread_ts") == ts and m["ts"] != ts and in_range(float(m["ts"]))]
+    page, cursor = paginate([parent, *thread], ctx, default_limit=1000)
+    return {
+        "messages": [_public_message(m, include_metadata) for m in page],
+        "has_more": bool(cursor),
         "response_metadata": {"next_cursor": cursor},
     }

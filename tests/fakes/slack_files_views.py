@@ -124,6 +124,41 @@ def complete_upload(ctx: Ctx) -> dict[str, Any]:
     return {"files": [_public_file(ws, f) for f in completed]}
 
 
+MAX_VIEW_TITLE = 24
+"""Modal ``title``, ``submit`` and ``close`` texts (plain_text), as Slack's view reference says."""
+MAX_PRIVATE_METADATA = 3000
+MAX_CALLBACK_ID = 255
+MAX_INPUT_LABEL = 2000
+MAX_INPUT_LENGTH = 3000
+
+
+def _view_error(pointer: str, problem: str) -> SlackError:
+    return SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {problem} [json-pointer:/view{pointer}]"]})
+
+
+def _check_view_limits(view: dict[str, Any]) -> None:
+    """The view-level limits Slack refuses with ``invalid_arguments``."""
+    for name in ("title", "submit", "close"):
+        text = view.get(name)
+        if text is None:
+            continue
+        if not isinstance(text, dict) or text.get("type") != "plain_text" or not 0 < len(str(text.get("text") or "")) <= MAX_VIEW_TITLE:
+            raise _view_error(f"/{name}/text", f"must be plain_text of 1 to {MAX_VIEW_TITLE} characters")
+    if len(str(view.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:
+        raise _view_error("/private_metadata", f"must be less than {MAX_PRIVATE_METADATA + 1} characters")
+    if len(str(view.get("callback_id") or "")) > MAX_CALLBACK_ID:
+        raise _view_error("/callback_id", f"must be less than {MAX_CALLBACK_ID + 1} characters")
+    for index, block in enumerate(view.get("blocks") or []):
+        if not isinstance(block, dict) or block.get("type") != "input":
+            continue
+        label = block.get("label") or {}
+        if not 0 < len(str(label.get("text") or "")) <= MAX_INPUT_LABEL:
+            raise _view_error(f"/blocks/{index}/label/text", f"must be 1 to {MAX_INPUT_LABEL} characters")
+        element = block.get("element") or {}
+        if int(element.get("max_length") or 0) > MAX_INPUT_LENGTH:
+            raise _view_error(f"/blocks/{index}/element/max_length", f"must be at most {MAX_INPUT_LENGTH}")
+
+
 def _view(ctx: Ctx, expected_type: str) -> dict[str, Any]:
     view = ctx.params.structured("view", error="invalid_arguments")
     if not isinstance(view, dict) or view.get("type") != expected_type:
@@ -133,6 +168,7 @@ def _view(ctx: Ctx, expected_type: str) -> dict[str, Any]:
         raise SlackError("invalid_arguments", arg="view.blocks")
     if expected_type == "modal" and not isinstance(view.get("title"), dict):
         raise SlackError("invalid_arguments", arg="view.title")
+    _check_view_limits(view)
     view_id = ctx.ws.new_id("V")
     stored = {
         "id": view_id,

@@ -94,6 +94,13 @@ class Channel:
             "num_members": len(self.members),
         }
 
+    def readable_by(self, user_id: str) -> Channel:
+        """History and replies are for members only, as Slack's conversations.* say:
+        ``not_in_channel`` for a public channel, ``channel_not_found`` for a private one."""
+        if user_id not in self.members:
+            raise SlackError("channel_not_found" if self.is_private else "not_in_channel")
+        return self
+
     def find_message(self, ts: str) -> dict[str, Any] | None:
         """The top-level or threaded message with this ``ts``."""
         for message in self.messages:
@@ -168,8 +175,10 @@ class Workspace:
         bot_id: str = "B0BOT",
         users: Iterable[tuple[str, str]] = (),
         channels: Iterable[str] = ("general", "incidents"),
+        scopes: Iterable[str] = (),
     ) -> None:
         self.lock = threading.RLock()
+        self.scopes = frozenset(scopes)
         self.team_id = team_id
         self.team = team
         self.bot_user_id = bot_user_id
@@ -236,8 +245,9 @@ class Workspace:
         is_private: bool = False,
         is_general: bool = False,
         members: Iterable[str] = (),
+        bot_is_member: bool = True,
     ) -> Channel:
-        """Seed a channel the bot is a member of."""
+        """Seed a channel (the bot is a member unless ``bot_is_member=False``)."""
         with self.lock:
             channel = Channel(
                 id=self.new_id("C"),
@@ -246,7 +256,7 @@ class Workspace:
                 creator=self.bot_user_id,
                 is_private=is_private,
                 is_general=is_general,
-                members=[self.bot_user_id, *members],
+                members=[*([self.bot_user_id] if bot_is_member else []), *members],
             )
             self.channels[channel.id] = channel
             return channel

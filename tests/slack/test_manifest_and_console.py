@@ -27,8 +27,10 @@ def test_manifest_declares_the_command_scopes_events_and_urls() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     needed = {"channels:manage", "channels:read", "channels:join", "chat:write", "pins:write", "bookmarks:write",
               "users:read", "users:read.email", "reactions:read", "channels:history", "files:write", "commands",
-              "app_mentions:read", "groups:write", "usergroups:read"}
+              "app_mentions:read", "groups:history", "groups:read", "usergroups:read"}
     assert needed <= scopes
+    # Joining covers posting to public channels; Firebreak makes no private channels.
+    assert not scopes & {"chat:write.public", "groups:write"}
     settings = manifest["settings"]
     # tokens_revoked and app_uninstalled pause delivery (bot/chat/slack/pause.py); they need no scope.
     assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "reaction_added", "tokens_revoked", "app_uninstalled"}

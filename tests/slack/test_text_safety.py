@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import io
+import json
+import re
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import text_safety
+from bot.chat import render
 from bot.chat.commands import CommandContext
+from bot.chat.console.transcript import print_line
 from bot.chat.slack.text import link, safe
 from bot.container import Container
 from bot.domain.clock import FrozenClock
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
+from bot.export.service import Exporter
 from bot.store.incidents import IncidentRepository
 from tests.fakes.slack_api import FakeSlack
 from tests.slack.conftest import drive
+
+
+def channel_of(slack: Container, number: int) -> str:
+    with slack.sessions() as session:
+        return str(IncidentRepository.get_row(session, number).chat_channel_id)
 
 
 def test_safe_keeps_person_and_channel_mentions_only() -> None:
@@ -55,3 +72,91 @@ def test_typed_slash_command_text_is_unescaped_once() -> None:
     assert unescape("note p99 &gt; 2s &amp;&amp; errors &lt;1%") == "note p99 > 2s && errors <1%"
     assert unescape("&amp;lt;") == "&lt;"  # one level only: what the person typed
     assert safe(unescape("p99 &gt; 2s <!channel>")) == "p99 &gt; 2s &lt;!channel&gt;"
+
+
+HOSTILE_DESCRIPTION = "db down <@U0VICTIM> see <#C0SECRET> <!here> <https://evil.example|click> \x1b[2J\u202egnp.exe"
+
+
+def mrkdwn_objects(value: Any) -> list[dict[str, Any]]:
+    """Every mrkdwn text object in a Block Kit structure."""
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn":
+            found.append(value)
+        for item in value.values():
+            found.extend(mrkdwn_objects(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(mrkdwn_objects(item))
+    return found
+
+
+def test_alert_text_mentions_links_and_unfurls_nothing(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    links = {"runbook": "https://runbooks.example/db?x=<a>|b", "dashboard": "javascript:alert(1)", "source": "data:text/html,x"}
+    number = slack.service.declare(
+        title="<!channel> DB \u202edown", severity=Severity.P1, actor="alertmanager", source=Source.ALERTMANAGER,
+        description=HOSTILE_DESCRIPTION, links=links,
+    ).number
+    slack.service.add_note(number, "PD says <@U0VICTIM> <!subteam^S0ALL>", actor="PagerDuty", source=Source.PAGERDUTY)
+    drive(slack, clock)
+    posts = fake_slack.calls("chat.postMessage", ok=True)
+    assert posts
+    for call in posts:
+        everything = str(call.params)
+        assert "<@U0VICTIM>" not in everything and "<#C0SECRET>" not in everything and "<!here>" not in everything
+        assert "<!subteam" not in everything and "<!channel>" not in everything and "<https://evil" not in everything
+        assert "\x1b" not in everything and "\u202e" not in everything
+        assert call.params.get("unfurl_links") in (False, "false", "0", 0) and call.params.get("unfurl_media") in (False, "false", "0", 0)
+        blocks = call.params.get("blocks")
+        parsed = json.loads(blocks) if isinstance(blocks, str) else blocks
+        assert parsed and all(obj.get("verbatim") is True for obj in mrkdwn_objects(parsed))
+    summary = str(posts[0].params)
+    assert "<https://runbooks.example/db?x=%3Ca%3E%7Cb|runbook>" in summary
+    assert "javascript:" not in summary and "data:text" not in summary
+    bookmarks = [call.params["link"] for call in fake_slack.calls("bookmarks.add")]
+    assert bookmarks == ["https://runbooks.example/db?x=%3Ca%3E%7Cb"]
+
+
+def test_a_person_typing_in_slack_keeps_their_mentions(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    number = slack.service.declare(title="API slow", severity=Severity.P2, actor="<@U0ALICE|alice>", source=Source.SLACK).number
+    slack.service.add_note(number, "<@U0BOB|bob> please look, <!channel>", actor="<@U0ALICE|alice>", source=Source.SLACK)
+    drive(slack, clock)
+    note = next(m for m in fake_slack.messages(channel_of(slack, number)) if "please look" in m.get("text", ""))
+    assert "<@U0BOB|bob>" in str(note["blocks"]) and "<!channel>" not in str(note)
+
+
+def test_console_list_and_status_show_no_escape_sequences(container: Container) -> None:
+    number = container.service.declare(
+        title="\x1b]0;pwned\x07evil\u2066title\u2069 \u200d ok", severity=Severity.P2, actor="am", source=Source.ALERTMANAGER,
+        description="line one\r\n\x9b31mline two\u202a", links={"bad": "javascript:alert(1)", "good": "https://g.example/d"},
+    ).number
+    now = container.clock.now()
+    with container.sessions() as session:
+        incident = IncidentRepository.get(session, number)
+    shown = render.incident_table([incident], now=now) + render.summary(incident, now=now)
+    for bad in ("\x1b", "\x07", "\x9b", "\u2066", "\u2069", "\u202a", "\r", "javascript:"):
+        assert bad not in shown
+    assert "\u200d" in shown and "https://g.example/d" in shown and "line one\n  31mline two" in shown
+    out = io.StringIO()
+    print_line(out, "#inc", "a\x1b[31mb\u202ec")
+    assert out.getvalue() == "[#inc] a[31mbc\n"
+
+
+def test_json_export_keeps_the_raw_text_and_markdown_does_not(container: Container) -> None:
+    raw = "<@U0VICTIM> \x1b[31m\u202eraw"
+    number = container.service.declare(title="t", severity=Severity.P2, actor="am", source=Source.ALERTMANAGER, description=raw).number
+    exporter = Exporter(container.sessions)
+    assert raw in json.loads(exporter.render(number, "json"))["incident"]["description"]
+    markdown = exporter.render(number, "md")
+    assert "\x1b" not in markdown and "\u202e" not in markdown
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*"ab<>&|@!#:/ \n\t", "\x1b", "\x9b", "\u202e", "\u2067", "\u200d", "\u2060", "channel", "U0X", "https"]), max_size=40).map("".join))
+def test_neutralised_text_has_no_markup_controls_or_bidi(text: str) -> None:
+    for shown in (text_safety.slack_text(text), text_safety.readable(text), text_safety.one_line(text), text_safety.clean(text)):
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", shown)
+        assert text.count("\u200d") == shown.count("\u200d")
+    assert "<" not in text_safety.slack_text(text) and ">" not in text_safety.slack_text(text)
+    assert not re.search(r"@(channel|here|everyone)\b", text_safety.slack_text(text))
+    assert not re.search(r"<[@#!][^<>]*>", text_safety.readable(text)) and "://" not in text_safety.readable(text)

@@ -20,6 +20,7 @@ from bot.chat.console.transcript import print_line
 from bot.container import Container
 from bot.domain.timeline import Source
 from bot.store.models import TranscriptRow
+from bot.text_safety import clean
 
 PROMPT = "firebreak> "
 
@@ -54,7 +55,7 @@ class ConsoleSession:
         reply = self.container.commands.handle(line, self.context)
         if reply.incident is not None:
             self.context.last_incident = reply.incident
-        self.out.write(reply.text + "\n")
+        self.out.write(clean(reply.text) + "\n")  # replies quote alert text: no escape sequences
         self.out.flush()
         asyncio.run(self.container.worker.drain(timeout=10))
         self.tail.flush()

@@ -25,6 +25,7 @@ from bot.domain.severity import Severity
 from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository
 from bot.store.models import TranscriptRow
+from bot.text_safety import clean, one_line, person_name
 
 ANNOUNCEMENTS = "#incidents"
 
@@ -110,7 +111,7 @@ class ConsoleDeliverer:
         with self._sessions() as session:
             incident = IncidentRepository.get(session, number)
         text = render.summary(incident, now=self._clock.now(), zone=self._zone)
-        announcement = f"🚨 {incident.ref} [{incident.severity.value}] {incident.title} (declared via {incident.source.value})"
+        announcement = f"🚨 {incident.ref} [{incident.severity.value}] {one_line(incident.title)} (declared via {incident.source.value})"
         if incident.severity not in CHANNEL_SEVERITIES:
             return [(self._announcements, announcement + " — no channel for this severity")]
         channel = "#" + channel_name(number, incident.title)
@@ -122,7 +123,7 @@ class ConsoleDeliverer:
             text = str(payload.get("text", "")).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
             return [(self._channel_for(int(payload["number"])), text)]
         icon = POST_ICONS.get(str(payload.get("kind")), "💬")
-        text = f"{icon} {payload.get('actor')}: {payload.get('text')}"
+        text = f"{icon} {person_name(payload.get('actor'))}: {clean(payload.get('text'))}"
         return [(self._channel_for(int(payload["number"])), text)]
 
     def _refresh_summary(self, message: OutboxMessage) -> list[tuple[str, str]]:
@@ -170,6 +171,8 @@ class ConsoleDeliverer:
 
 
 def print_line(stream: TextIO, channel: str, text: str) -> None:
+    """One transcript line on a terminal: whatever it holds, no escape sequence gets through."""
+    channel, text = one_line(channel), clean(text)
     indent = "\n" + " " * (len(channel) + 3)
     stream.write(f"[{channel}] {text.replace(chr(10), indent)}\n")
     stream.flush()

@@ -2,7 +2,9 @@
 
 Pure functions from domain objects to JSON-ready dicts, so they are tested without Slack and
 the deliverer stays about calls, not layout. Every message also gets a plain ``text``
-fallback (notifications, screen readers) from ``bot.chat.render``.
+fallback (notifications, screen readers). Text we did not write goes through
+``bot.text_safety`` and every ``mrkdwn`` object is ``verbatim``, so an alert can neither
+mention nor link; sizes stay inside Slack's limits (``bot.chat.slack.limits``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.chat.slack.text import escape, link, safe
+from bot.chat.slack import limits
+from bot.chat.slack.limits import mrkdwn
 from bot.domain.incident import Incident, Role, Status
 from bot.domain.severity import PERSON_SETTABLE, Severity
+from bot.text_safety import clip, person_name, readable, slack_link, slack_person, slack_text
 
 ACTIONS_BLOCK = "incident_actions"
 STEP_BLOCK_PREFIX = "incident_step"
@@ -22,8 +26,13 @@ ACTION_PREFIX = "firebreak_"
 
 _SEVERITY_ICON = {Severity.P0: "🟥", Severity.P1: "🟧", Severity.P2: "🟨", Severity.P3: "🟦", Severity.INFO: "⬜"}
 _STATUS_ICON = {Status.TRIGGERED: "🔴", Status.ACKNOWLEDGED: "🟠", Status.MITIGATED: "🟡", Status.RESOLVED: "🟢"}
-SECTION_LIMIT = 2900
-HEADER_LIMIT = 150
+SECTION_LIMIT = limits.SECTION_TEXT
+HEADER_LIMIT = limits.HEADER_TEXT
+#: A step's text in the summary; the guide and ``/incident export`` have it in full.
+STEP_TEXT_LIMIT = 400
+#: Links shown under the summary (context blocks take at most 10 elements in all).
+SUMMARY_LINKS = 5
+CUT_POINTER = " … (cut: `/incident export` has the full text)"
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ def _button(name: str, label: str, value: str, style: str | None = None) -> dict
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
 def lifecycle_buttons(incident: Incident) -> list[dict[str, Any]]:
@@ -85,7 +94,7 @@ def step_block(number: int, step: StepView, playbook_id: str | None = None) -> d
     block: dict[str, Any] = {
         "type": "section",
         "block_id": f"{STEP_BLOCK_PREFIX}_{number}_{step.number}",
-        "text": {"type": "mrkdwn", "text": _clip(f"{mark} *{step.number}.* {step.text}", SECTION_LIMIT)},
+        "text": mrkdwn(f"{mark} *{step.number}.* {limits.clip(slack_text(step.text), STEP_TEXT_LIMIT, ' …')}"),
     }
     if step.state == "pending":
         block["accessory"] = {
@@ -100,54 +109,87 @@ def step_block(number: int, step: StepView, playbook_id: str | None = None) -> d
 
 
 def summary_text(incident: Incident) -> str:
-    return f"{incident.ref} [{incident.severity.value}] {escape(incident.title)} — {incident.status.value}"
+    return f"{incident.ref} [{incident.severity.value}] {slack_text(incident.title)} — {incident.status.value}"
+
+
+def _person(value: str | None, missing: str) -> str:
+    return slack_person(value) if value else missing
 
 
 def summary_blocks(incident: Incident, *, steps: Sequence[StepView] = (), channel_id: str | None = None) -> list[dict[str, Any]]:
+    """The pinned summary, always inside Slack's limits however long the title, description
+    or playbook: long text is cut with a pointer, steps that do not fit are counted."""
     roles = {role: incident.roles.get(role) for role in Role}
     fields = [
         f"*Status*\n{_STATUS_ICON[incident.status]} {incident.status.value}",
         f"*Severity*\n{_SEVERITY_ICON[incident.severity]} {incident.severity.value}",
-        f"*Commander*\n{safe(roles[Role.COMMANDER]) if roles[Role.COMMANDER] else '_unassigned_'}",
-        f"*Comms / Scribe*\n{safe(roles[Role.COMMS] or '—')} / {safe(roles[Role.SCRIBE] or '—')}",
+        f"*Commander*\n{_person(roles[Role.COMMANDER], '_unassigned_')}",
+        f"*Comms / Scribe*\n{_person(roles[Role.COMMS], '—')} / {_person(roles[Role.SCRIBE], '—')}",
     ]
+    header = {"type": "plain_text", "text": _clip(readable(f"{incident.ref} · {incident.title}"), HEADER_LIMIT), "emoji": True}
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(f"{incident.ref} · {incident.title}", HEADER_LIMIT)}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": _clip(text, 1900)} for text in fields]},
+        {"type": "header", "text": header},
+        {"type": "section", "fields": [mrkdwn(limits.clip(text, limits.FIELD_TEXT, "…")) for text in fields]},
     ]
     if incident.description:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(safe(incident.description), SECTION_LIMIT)}})
+        blocks.append(limits.section(limits.clip(slack_text(incident.description), SECTION_LIMIT, CUT_POINTER)))
     context = [f"declared via {incident.source.value}"]
     if channel_id:
         context.append(f"channel <#{channel_id}>")
     if incident.playbook_id:
-        context.append(f"playbook `{incident.playbook_id}`")
-    context.extend(link(url, name) for name, url in list(incident.links.items())[:5])
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(" · ".join(context), SECTION_LIMIT)}]})
+        context.append(f"playbook `{slack_text(readable(incident.playbook_id))}`")
+    context.extend(slack_link(url, name) for name, url in list(incident.links.items())[:SUMMARY_LINKS])
+    blocks.append({"type": "context", "elements": [mrkdwn(limits.clip(" · ".join(context), SECTION_LIMIT, "…"))]})
+    buttons = lifecycle_buttons(incident)
     if steps:
         blocks.append({"type": "divider"})
-        # Slack allows 50 blocks a message; keep room for the rest.
-        blocks.extend(step_block(incident.number, step, incident.playbook_id) for step in steps[:40])
-    buttons = lifecycle_buttons(incident)
+        blocks.extend(_fitting_steps(incident, steps, room=limits.MESSAGE_BLOCKS - len(blocks) - 2, used=limits.block_text_size(blocks)))
     if buttons:
         blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": buttons})
     return blocks
+
+
+def _fitting_steps(incident: Incident, steps: Sequence[StepView], *, room: int, used: int) -> list[dict[str, Any]]:
+    """As many step blocks as the message has room for (blocks and text); then a count."""
+    budget = limits.MESSAGE_BLOCK_TEXT - used - 200  # room for the buttons and the count
+    shown: list[dict[str, Any]] = []
+    for step in steps:
+        block = step_block(incident.number, step, incident.playbook_id)
+        size = limits.block_text_size([block])
+        if len(shown) + 1 >= room or size > budget:
+            break
+        shown.append(block)
+        budget -= size
+    hidden = len(steps) - len(shown)
+    if hidden:
+        note = f"… and {hidden} more steps: the playbook guide posted in this conversation and `/incident export` list them all"
+        shown.append({"type": "context", "elements": [mrkdwn(note)]})
+    return shown
+
+
+def step_actions(number: int, step: int, playbook_id: str | None = None) -> dict[str, Any]:
+    """Done/Skip buttons under a post about a playbook step (a deadline)."""
+    return {"type": "actions", "block_id": f"{STEP_BLOCK_PREFIX}_{number}_{step}", "elements": step_buttons(number, step, playbook_id)}
 
 
 def post_blocks(number: int, text: str, *, step: int | None = None, playbook_id: str | None = None) -> list[dict[str, Any]] | None:
     """A timeline post; a post about a playbook step (a deadline) carries Done/Skip buttons."""
     if step is None:
         return None
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}},
-        {"type": "actions", "block_id": f"{STEP_BLOCK_PREFIX}_{number}_{step}", "elements": step_buttons(number, step, playbook_id)},
-    ]
+    return [limits.section(_clip(text, SECTION_LIMIT)), step_actions(number, step, playbook_id)]
 
 
-def topic(incident: Incident) -> str:
-    commander = incident.roles.get(Role.COMMANDER) or "no commander yet"
-    text = f"{incident.severity.value} · {incident.status.value} · IC {safe(commander)} · {escape(incident.title)}"
-    return _clip(text, 250)
+def topic(incident: Incident, *, commander_name: str | None = None) -> str:
+    """The channel topic: plain text, because ``conversations.setTopic`` formats nothing
+    (a mention would show as ``<@U123|bob>``), so people are written by name;
+    ``commander_name`` is the Slack name when the stored role carries only an id."""
+    commander = incident.roles.get(Role.COMMANDER)
+    if commander_name:
+        who = "@" + readable(commander_name).lstrip("@")
+    else:
+        who = person_name(commander) if commander else "no commander yet"
+    text = f"{incident.severity.value} · {incident.status.value} · IC {who} · {readable(incident.title)}"
+    return _clip(text, limits.TOPIC)
 
 
 def declare_modal(*, channel_id: str = "") -> dict[str, Any]:

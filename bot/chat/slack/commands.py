@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.chat.commands import CommandRouter
 from bot.chat.slack.blocks import declare_modal
 from bot.chat.slack.flagging import incident_in_channel
+from bot.chat.slack.messaging import reply_message
 from bot.chat.slack.people import SlackDirectory, slack_context
 from bot.service.incidents import IncidentService
 
@@ -48,4 +49,4 @@ def register_commands(app: AsyncApp, router: CommandRouter, service: IncidentSer
         # In the incident's own channel the outbox posts the change for everyone already,
         # so the direct reply stays with the asker instead of saying it twice.
         public = reply.public and not (channel_incident is not None and reply.incident == channel_incident)
-        await respond(text=reply.text, response_type="in_channel" if public else "ephemeral")
+        await respond(**reply_message(reply.text), response_type="in_channel" if public else "ephemeral")

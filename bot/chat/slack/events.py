@@ -22,16 +22,41 @@ from bot.service.incidents import IncidentService
 log = logging.getLogger(__name__)
 
 
+#: How many pages of history a thread-reply lookup reads for the reply's thread parent.
+PARENT_SEARCH_PAGES = 3
+
+
 async def fetch_message(client: Any, channel: str, ts: str) -> dict[str, Any] | None:
-    """The message at ``ts``: top-level via history, a thread reply via replies."""
-    answer = await client.conversations_history(channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1)
-    for message in answer.get("messages") or []:
-        if message.get("ts") == ts:
-            return dict(message)
+    """The message at ``ts``: a top-level one from history, a thread reply from its thread.
+
+    A ``reaction_added`` event names the message but not its thread, and
+    ``conversations.replies`` wants the thread parent's ts. History lists parents with
+    ``reply_count``/``latest_reply``; the reply is looked for in each thread that was
+    still open at ``ts`` (started before it, last reply at or after it), newest first.
+    """
     try:
-        answer = await client.conversations_replies(channel=channel, ts=ts, latest=ts, inclusive=True, limit=1)
-    except SlackApiError:
-        return None
+        answer = await client.conversations_history(channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1)
+        for message in answer.get("messages") or []:
+            if message.get("ts") == ts:
+                return dict(message)
+        cursor: str | None = None
+        for _ in range(PARENT_SEARCH_PAGES):
+            page = await client.conversations_history(channel=channel, latest=ts, inclusive=False, limit=200, cursor=cursor)
+            for parent in page.get("messages") or []:
+                if parent.get("reply_count") and float(parent.get("latest_reply") or 0) >= float(ts):
+                    reply = await _reply_in_thread(client, channel, str(parent["ts"]), ts)
+                    if reply is not None:
+                        return reply
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+    except SlackApiError as error:
+        log.warning("cannot read the flagged message", extra={"channel": channel, "ts": ts, "error": error.response.get("error")})
+    return None
+
+
+async def _reply_in_thread(client: Any, channel: str, parent: str, ts: str) -> dict[str, Any] | None:
+    answer = await client.conversations_replies(channel=channel, ts=parent, latest=ts, oldest=ts, inclusive=True, limit=10)
     for message in answer.get("messages") or []:
         if message.get("ts") == ts:
             return dict(message)

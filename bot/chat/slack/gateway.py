@@ -161,23 +161,81 @@ class SlackGateway:
         The outbox retries after a crash or timeout without knowing whether Slack got the
         first attempt; chat.postMessage has no idempotency key, so we look before repeating.
         """
-        answer = await self.call("conversations.history", channel=channel, limit=limit, include_all_metadata=True)
-        for message in answer.get("messages", []):
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == event_type and str(payload.get("key")) == key:
-                return str(message["ts"])
-        return None
+        found = await self.find_own_messages(channel, event_type, [key], limit=limit)
+        return found.get(key)
 
-    async def post(self, channel: str, **arguments: Any) -> dict[str, Any]:
-        """chat.postMessage, joining a public channel first if the bot is not in it yet."""
+    async def find_own_messages(
+        self, channel: str, event_type: str, keys: list[str], *, thread_ts: str | None = None, limit: int = 100
+    ) -> dict[str, str]:
+        """{key: ts} of our earlier messages among ``keys`` (a thread's replies when ``thread_ts``).
+
+        History is only readable by members. Not being one means nothing of ours can be
+        there (posting needs membership too: ``gateway.post`` joins first), so the channel is
+        joined, for this read and the post that follows, and the answer is "none".
+        """
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        arguments: dict[str, Any] = {"channel": channel, "limit": limit, "include_all_metadata": True}
+        if thread_ts:
+            arguments["ts"] = thread_ts
         try:
-            return await self.call("chat.postMessage", channel=channel, **arguments)
+            answer = await self.call(method, **arguments)
         except SlackCallFailed as error:
             if error.code != "not_in_channel":
                 raise
-        await self.call("conversations.join", channel=await self.channel_id(channel))
+            await self.join(channel)
+            return {}
+        wanted = set(keys)
+        found: dict[str, str] = {}
+        for message in answer.get("messages", []):
+            metadata = message.get("metadata") or {}
+            key = str((metadata.get("event_payload") or {}).get("key"))
+            if metadata.get("event_type") == event_type and key in wanted:
+                found[key] = str(message["ts"])
+        return found
+
+    async def join(self, channel: str) -> None:
+        """conversations.join: a public channel only; a private one needs an invitation.
+
+        Slack answers ``method_not_supported_for_channel_type`` for a private channel, which
+        becomes a permanent failure naming the fix.
+        """
+        try:
+            await self.call("conversations.join", channel=await self.channel_id(channel))
+        except SlackCallFailed as error:
+            if error.code in ("method_not_supported_for_channel_type", "channel_not_found"):
+                raise SlackCallFailed(
+                    "conversations.join", f"{error.code}: invite the Firebreak app to {channel} (/invite @firebreak)", error.response
+                ) from error
+            raise
+
+    async def post(self, channel: str, **arguments: Any) -> dict[str, Any]:
+        """chat.postMessage, joining a public channel first if the bot is not in it yet.
+
+        Posting needs membership (the app does not ask for ``chat:write.public``), which is
+        also what lets a retry read the channel's history to avoid posting twice.
+        """
+        try:
+            return await self.call("chat.postMessage", channel=channel, **arguments)
+        except SlackCallFailed as error:
+            if error.code == "channel_not_found":  # or private, and the app was never invited
+                raise SlackCallFailed("chat.postMessage", f"channel_not_found: {channel} does not exist or is private; invite the Firebreak app (/invite @firebreak)", error.response) from error
+            if error.code != "not_in_channel":
+                raise
+        await self.join(channel)
         return await self.call("chat.postMessage", channel=channel, **arguments)
+
+    async def user_name(self, user_id: str) -> str | None:
+        """A person's display name (users.info), for plain-text places such as topics."""
+        try:
+            answer = await self.call("users.info", user=user_id)
+        except SlackCallFailed as error:
+            if error.code in ("user_not_found", "user_not_visible"):
+                return None
+            raise
+        user = answer.get("user") or {}
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or user.get("name")
+        return str(name) if name else None
 
     async def user_ids_for_emails(self, emails: list[str]) -> tuple[list[str], list[str]]:
         """(found ids, emails with no Slack user). Unknown emails are reported, not fatal."""

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.orm import Session
+
+from bot.chat import operations as ops
 from bot.chat.render import POST_ICONS
-from bot.chat.slack import blocks, store
+from bot.chat.slack import blocks, limits, store
 from bot.chat.slack.gateway import SlackCallFailed
 from bot.chat.slack.mentions import mentions_for
 from bot.chat.slack.setup import metadata
-from bot.chat.slack.text import safe
 from bot.delivery.message import DeliveryResult, OutboxMessage
+from bot.domain.timeline import Source
+from bot.text_safety import clean, names, person_name, readable, slack_person, slack_text
 
 if TYPE_CHECKING:
     from bot.chat.slack.deliverer import DeliveryContext
@@ -35,6 +39,10 @@ def _where(refs: store.ChatRefs) -> tuple[str, str | None] | None:
 
 
 async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
+    """A timeline post, in as many messages as Slack's limits need (see ``_compose``).
+
+    Each part carries its own metadata key, so a retry posts only the parts Slack lacks.
+    """
     payload = message.payload
     number = int(payload["number"])
     _incident, refs = await store.fetch(context.sessions, number)
@@ -44,31 +52,112 @@ async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResu
     channel, thread = where
     # The outbox key is unique per message; entry ids are not (a timeline page has none).
     key = message.idempotency_key
+    parts, overflow = _compose(payload, number)
+    keys = [key, *(f"{key}#{index}" for index in range(2, len(parts) + 1))]
     gateway = context.gateway
-    if message.is_retry and await gateway.find_own_message(channel, POST_EVENT, key):
+    posted = await gateway.find_own_messages(channel, POST_EVENT, keys, thread_ts=thread) if message.is_retry else {}
+    if len(posted) == len(keys):
         return DeliveryResult(detail={"skipped": "already posted"})
-    arguments: dict[str, Any] = {"metadata": metadata(POST_EVENT, key)}
+    answers: list[Any] = []
+    for (text, rich), part_key in zip(parts, keys, strict=True):
+        if part_key in posted:
+            continue
+        arguments: dict[str, Any] = {"text": text, "blocks": rich, "metadata": metadata(POST_EVENT, part_key), **NO_UNFURL}
+        if thread:
+            arguments["thread_ts"] = thread
+        answer = await gateway.post(channel, **arguments)
+        answers.append(answer.get("ts"))
+    detail: dict[str, Any] = {"channel": channel, "ts": answers[0] if answers else None, "parts": len(parts)}
+    if overflow is None:
+        return DeliveryResult(detail=detail)
+    now = context.clock.now()
+
+    def record(session: Session) -> None:
+        upload = {"number": number, "filename": f"{_slug(payload)}-{number}.txt", "title": overflow[0], "content": overflow[1]}
+        ops.enqueue_chat(session, ops.UPLOAD_FILE, upload, key=f"chat:full-text:{key}"[:255], now=now, number=number)
+
+    return DeliveryResult(record=record, detail={**detail, "full_text": "uploaded as a file"})
+
+
+#: Links in what we post never unfold into previews: alert text must not fetch URLs.
+NO_UNFURL = {"unfurl_links": False, "unfurl_media": False}
+#: More parts than this and a post is cut, its full text uploaded as a file instead.
+MAX_PARTS = 8
+FILE_POINTER = "\n_… cut here: the full text ({size:,} characters) follows as a file._"
+
+Part = tuple[str, list[dict[str, Any]]]
+
+
+def _slug(payload: dict[str, Any]) -> str:
+    return str(payload.get("kind") or "post").replace("_", "-")
+
+
+def _compose(payload: dict[str, Any], number: int) -> tuple[list[Part], tuple[str, str] | None]:
+    """(messages as (fallback text, blocks), the (title, text) of a file for what did not fit).
+
+    The producer's own blocks (timeline pages, escaped by it) are kept; any other post is
+    built here from its text, neutralised: only text a person typed in Slack keeps its
+    person mentions, and only the escalation targets we resolved ourselves are mentioned.
+    """
     if payload.get("mrkdwn") and payload.get("blocks"):
-        # Rendered and escaped by its producer (the timeline pages): post as it is.
-        arguments.update(text=str(payload.get("text", ""))[:3000], blocks=payload["blocks"])
-    else:
-        icon = POST_ICONS.get(str(payload.get("kind")), "💬")
-        text = f"{icon} {safe(payload.get('actor'))}: {safe(payload.get('text'))}"
-        data = payload.get("data") or {}
-        paged = mentions_for(data.get("target_details") or []) if payload.get("kind") in ("escalated", "step_deadline") else []
-        if paged:
-            text += "\n" + " ".join(paged)
-        step = data.get("step") if payload.get("kind") == "step_deadline" else None
-        arguments["text"] = text
-        rich = blocks.post_blocks(
-            number, text, step=int(step) if isinstance(step, int) else None, playbook_id=data.get("playbook_id")
-        )
-        if rich is not None:
-            arguments["blocks"] = rich
-    if thread:
-        arguments["thread_ts"] = thread
-    answer = await gateway.post(channel, **arguments)
-    return DeliveryResult(detail={"channel": channel, "ts": answer.get("ts")})
+        texts = [str((block.get("text") or {}).get("text") or "") for block in payload["blocks"]]
+        pieces = [limits.clip(text, limits.SECTION_TEXT, "…") for text in texts if text.strip()] or ["…"]
+        return [(_fallback(group), [limits.section(piece) for piece in group]) for group in limits.pack(pieces)], None
+    kind = str(payload.get("kind"))
+    icon = POST_ICONS.get(kind, "💬")
+    by_person = str(payload.get("source") or "") == Source.SLACK.value
+    body = f"{icon} {slack_person(payload.get('actor'))}: {slack_text(payload.get('text'), people=by_person)}"
+    data = payload.get("data") or {}
+    tail: list[dict[str, Any]] = []
+    paged = mentions_for(data.get("target_details") or []) if kind in ("escalated", "step_deadline") else []
+    if paged:
+        tail.append(limits.section(limits.clip(" ".join(paged), limits.SECTION_TEXT, "…")))
+    step = data.get("step") if kind == "step_deadline" else None
+    if isinstance(step, int):
+        tail.append(blocks.step_actions(number, step, data.get("playbook_id")))
+    overflow: tuple[str, str] | None = None
+    pieces = limits.split_text(body)
+    groups = limits.pack(pieces, budget=limits.MESSAGE_BLOCK_TEXT - limits.block_text_size(tail), max_blocks=limits.MESSAGE_BLOCKS - len(tail))
+    if len(groups) > MAX_PARTS:
+        pointer = FILE_POINTER.format(size=len(str(payload.get("text") or "")))
+        groups = [[limits.clip(body, limits.SECTION_TEXT, pointer)]]
+        title = f"{icon} full text of a {kind.replace('_', ' ')} post by {person_name(payload.get('actor'))}"
+        overflow = (readable(title)[:250], clean(payload.get("text")))
+    parts: list[Part] = [(_fallback(group), [limits.section(piece) for piece in group]) for group in groups]
+    if tail:
+        text, last = parts[-1]
+        # The notification names the people paged, so their phones show why.
+        parts[-1] = (limits.clip(" ".join([text, *paged]), limits.FALLBACK_TEXT, "…"), [*last, *tail])
+    return parts, overflow
+
+
+def _fallback(pieces: list[str]) -> str:
+    """The notification text of a message: its start, within Slack's limits."""
+    return limits.clip("\n".join(pieces), limits.FALLBACK_TEXT, "…")
+
+
+REPLY_POINTER = "\n_… cut here: `/incident export` has the full text._"
+
+
+def reply_message(text: str) -> dict[str, Any]:
+    """A command's plain-text reply (``/incident status`` …) as one Slack message.
+
+    Replies quote alert and PagerDuty text, so all of it is neutralised; a reply longer
+    than one message allows is cut with a pointer to where the full text is.
+    """
+    escaped = slack_text(names(text)).strip() or "…"
+    pieces = limits.split_text(escaped)
+    groups = limits.pack(pieces)
+    if len(groups) > 1:
+        room = limits.MESSAGE_BLOCK_TEXT - len(REPLY_POINTER) - 50
+        kept: list[str] = []
+        for piece in groups[0]:
+            if sum(map(len, kept)) + len(piece) > room:
+                break
+            kept.append(piece)
+        kept.append(REPLY_POINTER.strip())
+        groups = [kept]
+    return {"text": _fallback(groups[0]), "blocks": [limits.section(piece) for piece in groups[0]]}
 
 
 async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
@@ -114,7 +203,7 @@ async def post_ephemeral(context: DeliveryContext, message: OutboxMessage) -> De
     payload = message.payload
     try:
         await context.gateway.call(
-            "chat.postEphemeral", channel=str(payload["channel"]), user=str(payload["user"]), text=str(payload["text"])
+            "chat.postEphemeral", channel=str(payload["channel"]), user=str(payload["user"]), **reply_message(str(payload["text"]))
         )
     except SlackCallFailed as error:
         # The person left the channel or never was in it: nobody to tell, nothing to retry.

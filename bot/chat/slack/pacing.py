@@ -43,6 +43,7 @@ METHOD_TIERS: dict[str, Tier] = {
     "chat.update": TIER_3,
     "users.lookupByEmail": TIER_3,
     "chat.postEphemeral": TIER_4,
+    "users.info": TIER_4,
     "files.getUploadURLExternal": TIER_4,
     "files.completeUploadExternal": TIER_4,
     "chat.postMessage": POST_PER_CHANNEL,

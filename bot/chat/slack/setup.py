@@ -20,12 +20,13 @@ from bot.chat.naming import channel_name
 from bot.chat.slack import blocks, store
 from bot.chat.slack.gateway import SlackCallFailed, SlackGateway
 from bot.chat.slack.identity import user_id_of
-from bot.chat.slack.text import escape
+from bot.chat.slack.limits import section
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
-from bot.domain.incident import Incident, Status
+from bot.domain.incident import Incident, Role, Status
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.store.incidents import IncidentRepository
+from bot.text_safety import person_id, readable, safe_url, slack_text
 
 if TYPE_CHECKING:
     from bot.chat.slack.deliverer import DeliveryContext
@@ -35,6 +36,9 @@ SUMMARY_EVENT = "firebreak_summary"
 ANNOUNCE_EVENT = "firebreak_announcement"
 NOTICE_EVENT = "firebreak_notice"
 NAME_SUFFIXES = ("", "2", "3", "4", "5")
+BOOKMARK_TITLE = 100
+#: What we post never unfolds link previews (alert text must not make Slack fetch URLs).
+NO_UNFURL = {"unfurl_links": False, "unfurl_media": False}
 
 
 def metadata(event_type: str, key: str) -> dict[str, Any]:
@@ -60,6 +64,7 @@ async def open_incident(context: DeliveryContext, message: OutboxMessage) -> Del
             text=blocks.summary_text(incident),
             blocks=blocks.summary_blocks(incident, steps=context.steps_for(number)),
             metadata=metadata(SUMMARY_EVENT, str(number)),
+            **NO_UNFURL,
         )
         ts = str(answer["ts"])
     declarer = await asyncio.to_thread(_declarer, context, number)
@@ -97,6 +102,8 @@ def _queue_setup(session: Session, incident: Incident, declarer: str | None, *, 
     invite = {"number": number, "user_ids": user_ids, "emails": [], "oncall": True}
     ops.enqueue_chat(session, ops.INVITE, invite, key=key % "invite-open", now=now, number=number)
     for title, url in incident.links.items():
+        if safe_url(url) is None:
+            continue  # only http(s) links become bookmarks
         payload = {"number": number, "title": title, "url": url}
         ops.enqueue_chat(session, ops.BOOKMARK, payload, key=f"chat:bookmark:{number}:{title}"[:255], now=now, number=number)
     ops.enqueue_chat(session, ops.ANNOUNCE, {"number": number}, key=key % "announce", now=now, number=number)
@@ -149,6 +156,7 @@ async def _announce_without_channel(
             text=f"🚨 {blocks.summary_text(incident)} (no channel for {incident.severity.value})",
             blocks=blocks.summary_blocks(incident),
             metadata=metadata(SUMMARY_EVENT, key),
+            **NO_UNFURL,
         )
         ts = str(answer["ts"])
 
@@ -166,8 +174,8 @@ async def announce(context: DeliveryContext, message: OutboxMessage) -> Delivery
     if message.is_retry and await gateway.find_own_message(channel, ANNOUNCE_EVENT, str(number)):
         return DeliveryResult(detail={"skipped": "already announced"})
     where = f"<#{refs.channel_id}>" if refs.channel_id else "(no channel)"
-    text = f"🚨 {incident.ref} [{incident.severity.value}] {escape(incident.title)} — join {where}"
-    await gateway.post(channel, text=text, metadata=metadata(ANNOUNCE_EVENT, str(number)))
+    text = f"🚨 {incident.ref} [{incident.severity.value}] {slack_text(incident.title)} — join {where}"
+    await gateway.post(channel, text=text, blocks=[section(text)], metadata=metadata(ANNOUNCE_EVENT, str(number)), **NO_UNFURL)
     return DeliveryResult(detail={"announced_in": channel})
 
 
@@ -178,7 +186,7 @@ async def notice(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
     key = message.idempotency_key
     if message.is_retry and await gateway.find_own_message(channel, NOTICE_EVENT, key):
         return DeliveryResult(detail={"skipped": "already posted"})
-    text = escape(str(message.payload.get("text", "")))
+    text = slack_text(message.payload.get("text", ""))
     await gateway.post(channel, text=text, unfurl_links=False, unfurl_media=False, metadata=metadata(NOTICE_EVENT, key))
     return DeliveryResult(detail={"posted_in": channel})
 
@@ -187,7 +195,11 @@ async def set_topic(context: DeliveryContext, message: OutboxMessage) -> Deliver
     incident, refs = await store.fetch(context.sessions, int(message.payload["number"]))
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
-    await context.gateway.call("conversations.setTopic", channel=refs.channel_id, topic=blocks.topic(incident))
+    gateway = context.gateway
+    commander = incident.roles.get(Role.COMMANDER)
+    user = person_id(commander)
+    name = await gateway.user_name(user) if user and "|" not in str(commander) else None
+    await gateway.call("conversations.setTopic", channel=refs.channel_id, topic=blocks.topic(incident, commander_name=name))
     return DeliveryResult()
 
 
@@ -242,9 +254,11 @@ async def bookmark(context: DeliveryContext, message: OutboxMessage) -> Delivery
     _incident, refs = await store.fetch(context.sessions, int(payload["number"]))
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
-    await context.gateway.call(
-        "bookmarks.add", channel_id=refs.channel_id, title=str(payload["title"])[:100], type="link", link=str(payload["url"])
-    )
+    url = safe_url(payload["url"])
+    if url is None:
+        return DeliveryResult(detail={"skipped": "not an http(s) link"})
+    title = readable(payload["title"])[:BOOKMARK_TITLE] or "link"
+    await context.gateway.call("bookmarks.add", channel_id=refs.channel_id, title=title, type="link", link=url)
     return DeliveryResult()
 
 

@@ -1,36 +1,25 @@
-"""Putting text we did not write (alert annotations, notes, titles) into Slack mrkdwn.
+"""Slack's names for the text-safety rules in ``bot.text_safety`` (the one place they live).
 
-Slack asks apps to escape ``&``, ``<`` and ``>``; unescaped, an alert annotation holding
-``<!channel>`` would ping a whole channel from our bot, and a stray ``<`` would swallow text
-as a broken link. Person and channel mentions (``<@U123|alice>``, ``<#C123>``) are kept: they
-are how Slack hands us who someone is, and responders expect them to render as names.
+``escape`` neutralises everything (alert, PagerDuty and webhook text); ``safe`` keeps the
+person and channel mentions of text a person typed in Slack; ``link`` makes a link only of
+an http(s) URL.
 """
 
 from __future__ import annotations
 
-import re
-
-_KEPT_MENTION = re.compile(r"<(?:@[UW][A-Z0-9]+|#C[A-Z0-9]+)(?:\|[^<>]*)?>")
+from bot.text_safety import slack_link, slack_text
 
 
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def escape(text: object) -> str:
+    """Text that mentions, links and pings nothing."""
+    return slack_text(text)
 
 
 def safe(text: object) -> str:
-    """Escape everything but person/channel mentions; ``<!here>`` and friends become inert."""
-    value = "" if text is None else str(text)
-    parts: list[str] = []
-    position = 0
-    for match in _KEPT_MENTION.finditer(value):
-        parts.append(escape(value[position : match.start()]))
-        parts.append(match.group(0))
-        position = match.end()
-    parts.append(escape(value[position:]))
-    return "".join(parts)
+    """Text a person typed in Slack: their person/channel mentions stay, nothing else does."""
+    return slack_text(text, people=True)
 
 
 def link(url: str, label: str) -> str:
-    """``<url|label>`` that neither part can break out of."""
-    clean_url = url.replace("<", "%3C").replace(">", "%3E").replace("|", "%7C").replace(" ", "%20")
-    return f"<{clean_url}|{escape(label).replace('|', '¦')}>"
+    """``<url|label>`` that neither part can break out of, or the label alone for a bad URL."""
+    return slack_link(url, label)
