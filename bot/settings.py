@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     pagerduty_routing_key: str | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field("https://events.pagerduty.com", alias="PAGERDUTY_EVENTS_URL")
     pagerduty_service_id: str | None = Field(None, alias="PAGERDUTY_SERVICE_ID")
-    pagerduty_priority_mapping: dict[str, Severity] = Field(
+    pagerduty_priority_mapping: Annotated[dict[str, Severity], NoDecode] = Field(
         default_factory=lambda: dict(DEFAULT_PRIORITY_MAPPING), alias="PAGERDUTY_PRIORITY_MAPPING"
     )
 
@@ -163,6 +163,16 @@ class Settings(BaseSettings):
     def _positive_speed(cls, value: dict[Severity, float]) -> dict[Severity, float]:
         if any(factor <= 0 for factor in value.values()):
             raise ValueError("factors multiply the delays and must be above 0 (leave a severity out to not escalate it)")
+        return value
+
+    @field_validator("pagerduty_priority_mapping", mode="before")
+    @classmethod
+    def _priorities_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError('must be a JSON object of priority name to severity, e.g. {"P1": "P1", "P4": "P3"}') from None
         return value
 
     @field_validator("pagerduty_priority_mapping")

@@ -82,12 +82,16 @@ def _create_incident(
 ) -> Response:
     """Open an incident on a service, for an escalation policy or assigned users.
 
-    Like PagerDuty: ``type`` must be ``incident``, ``service`` is required, and an open
-    incident with the same ``incident_key`` on the service answers 400.
+    Like PagerDuty: ``type`` must be ``incident``, ``title`` and ``service`` are required,
+    ``assignments`` and ``escalation_policy`` exclude each other, and an open incident with
+    the same ``incident_key`` on the service answers 400.
     """
     new = body.get("incident")
     if not isinstance(new, dict) or new.get("type") != "incident":
         return pd_error(400, "Invalid Input Provided", 2001, ["incident must be an object with type incident"])
+    if new.get("assignments") and new.get("escalation_policy"):
+        # PagerDuty's reference: assignments "cannot be specified if an escalation policy is given".
+        return pd_error(400, "Invalid Input Provided", 2001, ["Assignments cannot be specified with an escalation policy"])
     service_id = (new.get("service") or {}).get("id")
     title = new.get("title")
     if not title or not service_id:

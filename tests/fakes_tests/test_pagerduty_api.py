@@ -358,3 +358,16 @@ def test_open_incident_key_is_unique_per_service(
         params={"incident_key": "INC-1-L1", "service_ids[]": ["PSVCAPI"], "statuses[]": ["triggered", "acknowledged"]},
     )
     assert [i["id"] for i in listed] == [again["id"]]
+
+
+def test_assignments_and_escalation_policy_exclude_each_other(rest: pagerduty.RestApiV2Client) -> None:
+    body = {
+        "type": "incident",
+        "title": "DB down",
+        "service": {"id": "PSVCAPI", "type": "service_reference"},
+        "escalation_policy": {"id": "PEPDB01", "type": "escalation_policy_reference"},
+        "assignments": [{"assignee": {"id": "PUBOB01", "type": "user_reference"}}],
+    }
+    with pytest.raises(pagerduty.HttpError) as caught:
+        rest.rpost("/incidents", json=body)
+    assert caught.value.response.status_code == 400

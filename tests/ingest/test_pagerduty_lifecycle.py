@@ -13,7 +13,7 @@ from bot.container import Container
 from bot.domain.clock import FrozenClock
 from bot.domain.severity import Severity
 from bot.ingest.pagerduty.priorities import DEFAULT_PRIORITY_MAPPING, PriorityMap
-from bot.settings import load_settings
+from bot.settings import SettingsError, load_settings
 from bot.store.models import EscalationRow, IncidentRow, TimelineRow
 from tests.conftest import make_settings
 from tests.fakes.pagerduty_webhook import annotation_data, webhook_body, webhook_event, webhook_headers
@@ -219,3 +219,21 @@ def test_a_late_trigger_of_an_incident_seen_resolved_opens_nothing(am_container:
         reopened = send(http, webhook_event("incident.reopened", incident_id="QLATE", occurred_at=at(900)))
     assert ingested(reopened) == ["applied"]
     assert am_container.service.get(1).status.value == "triggered"
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("nope", "JSON object"), ('{"P1": "P9"}', "PAGERDUTY_PRIORITY_MAPPING.P1"), ('{" ": "P1"}', "must not be empty"), ("[1]", "dictionary")],
+)
+def test_a_bad_priority_mapping_is_a_settings_error_naming_it(monkeypatch: pytest.MonkeyPatch, value: str, says: str) -> None:
+    monkeypatch.setenv("PAGERDUTY_PRIORITY_MAPPING", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None)
+    assert "PAGERDUTY_PRIORITY_MAPPING" in str(caught.value) and says in str(caught.value)
+
+
+def test_a_long_priority_name_is_kept_short_not_refused(am_container: Container) -> None:
+    with client(am_container) as http:
+        response = send(http, webhook_event("incident.triggered", incident_id="QLONG", priority="P" * 300, urgency="low"))
+    assert response.status_code == 202 and ingested(response) == ["applied"]
+    assert am_container.service.get(1).severity is Severity.P3

@@ -144,6 +144,8 @@ def test_escalation_pages_at_several_levels_stay_one_incident(am_container: Cont
         send(http, webhook_event("incident.triggered", incident_id="QEVENTS", incident_key="INC-1"))
         send(http, webhook_event("incident.triggered", incident_id="QPAGEL2", incident_key="INC-1-L2"))
         send(http, webhook_event("incident.acknowledged", incident_id="QPAGEL2", incident_key="INC-1-L2"))
+        # today's page keys name the cycle and the target too
+        send(http, webhook_event("incident.triggered", incident_id="QPAGEL3", incident_key="INC-1-L3-c0-PUBOB01"))
     assert len(rows(am_container, IncidentRow)) == 1
     assert rows(am_container, IncidentRow)[0].pagerduty_incident_id == "QEVENTS"
     assert am_container.service.get(1).status.value == "acknowledged"

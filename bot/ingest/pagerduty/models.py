@@ -26,7 +26,14 @@ class Reference(BaseModel):
 class Priority(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    summary: str = Field("", max_length=64)
+    summary: str = Field("", max_length=200)
+
+    @field_validator("summary", mode="before")
+    @classmethod
+    def _short(cls, value: object) -> object:
+        """Priority names are the account's to choose: a long one is cut, never refused
+        (a refused event is one PagerDuty will not send again)."""
+        return value[:200] if isinstance(value, str) else value
 
 
 class PdIncident(BaseModel):
