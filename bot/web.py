@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.container import Container
+from bot.http.headers import HeaderCheck
 from bot.http.health import health_routes
 from bot.http.limits import BodySizeLimit
 from bot.http.responses import json_error
@@ -61,7 +62,7 @@ def create_app(
 
     return Starlette(
         routes=[*health_routes(container.engine, container.metrics), *container.routes],
-        middleware=[Middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)],
+        middleware=[Middleware(HeaderCheck), Middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed},
     )
