@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.http.limits import BodyTooLarge
 from bot.http.responses import json_error
+from bot.ingest.inbox_writer import InboxFull
 from bot.ingest.pressure import WebhookPressure
 from bot.metrics import Metrics
 
@@ -82,6 +83,12 @@ def webhook_endpoint(
         except BodyTooLarge:
             outcome = "too_large"
             raise  # the body-limit middleware answers 413
+        except InboxFull as full:
+            outcome = "inbox_full"
+            log.warning("webhook refused: the inbox is full", extra={"source": source, "max_rows": full.max_rows})
+            response = json_error(503, f"{full}; retry later", max_rows=full.max_rows)
+            response.headers["Retry-After"] = str(full.retry_after)
+            return response
         except DATABASE_UNAVAILABLE as error:
             outcome = "unavailable"
             log.warning("webhook deferred: database unavailable", extra={"source": source, "error": type(error).__name__})
