@@ -37,10 +37,9 @@ def _configure_logging(settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from bot.container import build_container
-    from bot.web import create_app
+    from bot.http.server import Limits, serve
+    from bot.web import create_app, create_health_app
 
     settings = _settings_or_exit()
     _configure_logging(settings)
@@ -59,7 +58,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # otherwise stall every request for tens of milliseconds under load.
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=15)
+    limits = Limits(settings.max_connections, settings.header_timeout_seconds, settings.keep_alive_seconds)
+    health_app = create_health_app(container) if settings.health_port else None
+    serve(app, health_app, host=host, port=port, health_port=settings.health_port, limits=limits)
     container.close()
     return 0
 
