@@ -16,6 +16,7 @@ import logging
 import resource
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -73,7 +74,7 @@ def fit_connections(requested: int, file_limit: int) -> tuple[int, int]:
     return fitted, backlog
 
 
-def server_config(app: ASGIApp, *, host: str, port: int, limits: Limits, lifespan: str = "on") -> uvicorn.Config:
+def server_config(app: ASGIApp, *, host: str, port: int, limits: Limits, lifespan: Literal["on", "off"] = "on") -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
