@@ -42,11 +42,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.web import create_app, create_health_app
 
     settings = _settings_or_exit()
+    port = args.port or settings.port
+    host = args.host or settings.host
+    if settings.health_port == port:
+        print(f"firebreak: FIREBREAK_HEALTH_PORT must differ from the port served ({port})", file=sys.stderr)
+        return 2
     _configure_logging(settings)
     container = build_container(settings)
     app = create_app(container)
-    port = args.port or settings.port
-    host = args.host or settings.host
     if container.local_mode:
         print(f"Firebreak in local mode (no Slack credentials): transcript below. http://{host}:{port}", flush=True)
     # Hand the interpreter over every 1 ms instead of 5: the ingester thread applies

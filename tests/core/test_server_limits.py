@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from bot.http.server import MAX_BACKLOG, RESERVED_FILES, fit_connections
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, firebreak_env, run_firebreak
 
 PROBE = "from bot.http.server import raise_open_file_limit; import resource; print(raise_open_file_limit(), *resource.getrlimit(resource.RLIMIT_NOFILE))"
 
@@ -39,3 +39,10 @@ def test_connections_and_backlog_fit_inside_the_file_limit(file_limit: int) -> N
         assert cap + backlog + RESERVED_FILES <= file_limit
     if file_limit >= 4 * MAX_BACKLOG + RESERVED_FILES:
         assert (cap, backlog) == (1000, MAX_BACKLOG)  # plenty of descriptors: the setting stands
+
+
+def test_health_port_must_differ_from_the_served_port(db_url: str) -> None:
+    result = run_firebreak(["serve", "--port", "18099"], firebreak_env(db_url, FIREBREAK_HEALTH_PORT="18099"))
+    assert result.returncode == 2
+    assert "FIREBREAK_HEALTH_PORT must differ from the port served (18099)" in result.stderr
+    assert "Traceback" not in result.stderr
