@@ -11,6 +11,8 @@ in-process use, so both answer the same way.
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.http.limits import reject
@@ -40,8 +42,11 @@ def header_problem(headers: list[tuple[bytes, bytes]]) -> tuple[int, str] | None
     return None
 
 
+_NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e\t]")
+
+
 def _printable_ascii(value: bytes) -> bool:
-    return all(0x20 <= byte <= 0x7E or byte == 0x09 for byte in value)
+    return _NOT_PRINTABLE.search(value) is None
 
 
 class HeaderCheck:

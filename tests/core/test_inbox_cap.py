@@ -91,28 +91,32 @@ class Ticks:
         return self.now
 
 
-def test_row_budget_counts_rarely_and_recounts_at_the_edge() -> None:
+def test_row_budget_counts_only_near_the_cap_and_at_most_once_a_second() -> None:
     ticks = Ticks()
     budget = RowBudget(10, clock=ticks)
-    stored = [0]
+    span, stored = [0], [0]
     counts: list[float] = []
 
     def count() -> int:
         counts.append(ticks.now)
         return stored[0]
 
-    assert budget.take(4, count) == 4
-    stored[0] = 4
-    ticks.now = 0.5
-    assert budget.take(4, count) == 4  # well inside the cap: no second count within the second
-    stored[0] = 8
+    def take(wanted: int) -> int:
+        return budget.take(wanted, id_span=lambda: span[0], count=count)
+
+    assert take(4) == 4  # ids span 0: room, nothing counted
+    span[0] = stored[0] = 4
+    assert take(4) == 4
+    span[0] = stored[0] = 8
+    assert counts == []
+    assert take(4) == 2  # the span leaves no room: counted, and 2 fit
+    span[0] = stored[0] = 10
     assert counts == [0.0]
-    ticks.now = 0.55
-    assert budget.take(4, count) == 2  # would pass the cap: counted again, 2 fit
-    stored[0] = 10
-    ticks.now = 0.6
-    stored[0] = 3  # the ingester applied seven rows
-    assert budget.take(4, count) == 0  # counted 0.05 s ago: full, without counting again
-    ticks.now = 0.7
-    assert budget.take(4, count) == 4  # a tenth of a second on: counted again, and there is room
-    assert counts == [0.0, 0.55, 0.7]
+    ticks.now = 0.5
+    stored[0] = 3  # the ingester applied seven rows, but the newest and the oldest remain
+    assert take(4) == 0  # counted half a second ago: full, without counting again
+    ticks.now = 1.0
+    assert take(4) == 4  # a second on: counted again, and there is room
+    assert counts == [0.0, 1.0]
+    span[0] = 2  # the backlog is gone: the span alone shows room again
+    assert take(8) == 8 and counts == [0.0, 1.0]
