@@ -78,7 +78,8 @@ class GuardedH11Protocol(H11Protocol):
         body = json.dumps({"error": message}).encode()
         headers = [(b"content-type", b"application/json"), (b"connection", b"close"), (b"content-length", str(len(body)).encode())]
         try:
-            self.transport.write(self.conn.send(h11.Response(status_code=status, headers=headers)) or b"")
+            reason = b"Request Header Fields Too Large" if status == 431 else b"Bad Request"
+            self.transport.write(self.conn.send(h11.Response(status_code=status, headers=headers, reason=reason)) or b"")
             self.transport.write(self.conn.send(h11.Data(data=body)) or b"")
             self.transport.write(self.conn.send(h11.EndOfMessage()) or b"")
         except h11.LocalProtocolError:

@@ -10,6 +10,7 @@ throughout.
 
 from __future__ import annotations
 
+import json
 import resource
 import socket
 import subprocess
@@ -75,6 +76,7 @@ def test_idle_flood_slow_heads_and_huge_heads(flooded_server: tuple[str, str, Pa
     idle_flood_leaves_health_answering(main, health, log, port)
     slow_headers_are_cut_off(port)
     oversized_request_head_gets_a_json_431(main)
+    malformed_request_gets_a_json_400(port)
 
 
 def idle_flood_leaves_health_answering(main: str, health: str, log: Path, port: int) -> None:
@@ -126,3 +128,14 @@ def oversized_request_head_gets_a_json_431(main: str) -> None:
     response = httpx.get(main + "/healthz", headers={"X-Padding": "p" * 20_000}, timeout=5)
     assert response.status_code == 431
     assert "larger than" in response.json()["error"]
+
+
+def malformed_request_gets_a_json_400(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Name: y\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request") and b"content-type: application/json" in head
+    assert json.loads(body) == {"error": "malformed HTTP request"}
