@@ -39,15 +39,17 @@ def _configure_logging(settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from bot.container import build_container
+    from bot.http.server import Limits, serve
     from bot.ingest.inbound import curl_line, local_token, local_token_path, unconfigured_inbound
-    from bot.web import create_app
+    from bot.web import create_app, create_health_app
 
     settings = _settings_or_exit()
     port = args.port or settings.port
     host = args.host or settings.host
+    if settings.health_port == port:
+        print(f"firebreak: FIREBREAK_HEALTH_PORT must differ from the port served ({port})", file=sys.stderr)
+        return 2
     try_it = None
     if not settings.slack_enabled and not settings.alertmanager_token and not settings.alertmanager_tokens:
         path = local_token_path(settings.database_url)
@@ -73,7 +75,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # otherwise stall every request for tens of milliseconds under load.
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=15)
+    limits = Limits(settings.max_connections, settings.header_timeout_seconds, settings.keep_alive_seconds)
+    health_app = create_health_app(container) if settings.health_port else None
+    serve(app, health_app, host=host, port=port, health_port=settings.health_port, limits=limits)
     container.close()
     return 0
 

@@ -91,7 +91,7 @@ def build_container(
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    metrics = Metrics(sessions)
+    metrics = Metrics(sessions, inbox_capacity=settings.inbox_max_rows)
     service = IncidentService(sessions, clock=clock, subscribers=[notify_chat])
 
     def dead_letter(session: Session, row: OutboxRow) -> None:
@@ -136,7 +136,7 @@ def build_container(
         service=service,
         worker=worker,
         ingester=ingester,
-        inbox=InboxWriter(sessions),
+        inbox=InboxWriter(sessions, max_rows=settings.inbox_max_rows),
         commands=commands,
         local_mode=not settings.slack_enabled,
     )

@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -49,6 +52,42 @@ def _extra_fields(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, 
     return event
 
 
+class RepeatThrottle(logging.Filter):
+    """Lets one of a run of identical lines through per ``window`` seconds.
+
+    When descriptors run out, the event loop logs "socket.accept() out of system resource"
+    with a traceback every second per listener; a stuck dependency can do the same from
+    our own code. The first line of a run is kept, the rest are counted, and the next line
+    let through carries ``repeated``: how many were held back. Identical means same logger,
+    level, text and exception type. At most ``max_keys`` distinct lines are remembered.
+    """
+
+    def __init__(self, *, window: float = 60.0, max_keys: int = 1024, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._window = window
+        self._max_keys = max_keys
+        self._clock = clock
+        self._runs: OrderedDict[tuple[str, int, str, str], list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+        key = (record.name, record.levelno, record.getMessage(), error)
+        now = self._clock()
+        with self._lock:
+            run = self._runs.get(key)
+            if run is not None and now - run[0] < self._window:
+                run[1] += 1
+                return False
+            self._runs[key] = [now, 0]
+            self._runs.move_to_end(key)
+            while len(self._runs) > self._max_keys:
+                self._runs.popitem(last=False)
+        if run is not None and run[1]:
+            record.repeated = int(run[1])
+        return True
+
+
 def configure_logging(*, level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = ()) -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.types.Processor = (
@@ -71,6 +110,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto", secrets: Iterab
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatThrottle())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -16,14 +16,20 @@ from bot.store.incidents import IncidentRepository
 
 
 class _StoredStateCollector(Collector):
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, inbox_capacity: int | None) -> None:
         self._sessions = sessions
+        self._inbox_capacity = inbox_capacity
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         incidents = GaugeMetricFamily("firebreak_incidents", "Incidents by severity and status", labels=["severity", "status"])
         outbox = GaugeMetricFamily("firebreak_outbox_depth", "Outbox messages not yet delivered", labels=["status"])
         queued = GaugeMetricFamily("firebreak_inbox_depth", "Accepted webhooks not yet applied (pending) or given up (dead)", labels=["state"])
         oldest = GaugeMetricFamily("firebreak_inbox_oldest_seconds", "Age of the oldest accepted webhook not yet applied")
+        capacity = GaugeMetricFamily(
+            "firebreak_inbox_capacity", "Rows the inbox may hold (pending and dead); past it webhooks are answered 503"
+        )
+        if self._inbox_capacity is not None:
+            capacity.add_metric([], self._inbox_capacity)
         try:
             with self._sessions() as session:
                 for severity, status, count in IncidentRepository.counts_by_severity_status(session):
@@ -40,14 +46,16 @@ class _StoredStateCollector(Collector):
         yield outbox
         yield queued
         yield oldest
+        if self._inbox_capacity is not None:
+            yield capacity
 
 
 class Metrics:
     """One registry per app, so tests and several apps in one process don't collide."""
 
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, *, inbox_capacity: int | None = None) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(_StoredStateCollector(sessions))
+        self.registry.register(_StoredStateCollector(sessions, inbox_capacity))
         self.webhooks = Counter(
             "firebreak_webhooks", "Webhook requests by source and outcome", ["source", "outcome"], registry=self.registry
         )

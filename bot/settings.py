@@ -12,10 +12,13 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.domain.durations import parse_duration
 from bot.domain.escalation import DEFAULT_SPEED
@@ -98,6 +101,13 @@ class Settings(BaseSettings):
     admins_text: str = Field("", alias="FIREBREAK_ADMINS")
     takeover_after_text: str = Field("off", alias="FIREBREAK_TAKEOVER_AFTER")
 
+    # Floods
+    inbox_max_rows: int = Field(100_000, alias="FIREBREAK_INBOX_MAX_ROWS", ge=1)
+    max_connections: int = Field(1000, alias="FIREBREAK_MAX_CONNECTIONS", ge=1)
+    header_timeout_seconds: float = Field(10.0, alias="FIREBREAK_HEADER_TIMEOUT_SECONDS", gt=0, le=300)
+    keep_alive_seconds: int = Field(5, alias="FIREBREAK_KEEP_ALIVE_SECONDS", ge=1, le=300)
+    health_port: int | None = Field(None, alias="FIREBREAK_HEALTH_PORT", ge=1, le=65535)
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -128,6 +138,29 @@ class Settings(BaseSettings):
                 raise ValueError(f"source {name!r} is listed twice")
             tokens[name] = token
         return tokens
+
+    @field_validator("database_url")
+    @classmethod
+    def _parsable_database_url(cls, value: str) -> str:
+        # The message never repeats the URL: it may carry the database password.
+        try:
+            make_url(value).port  # noqa: B018 (a port that is not a number fails here, not at the first query)
+        except ArgumentError:
+            raise ValueError("not a database URL: use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB") from None
+        except ValueError:
+            raise ValueError("the port in the URL is not a number") from None
+        return value
+
+    @field_validator("pagerduty_api_url", "pagerduty_events_url")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        """The pagerduty client refuses anything but https, so refuse it here, by name."""
+        return _checked_url(value, schemes=("https",))
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _checked_url(value, schemes=("https", "http"))
 
     @field_validator("timezone")
     @classmethod
@@ -255,6 +288,22 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def _checked_url(value: str, *, schemes: tuple[str, ...]) -> str:
+    """An absolute URL with one of ``schemes``, a host and (if given) a numeric port."""
+    expected = " or ".join(f"{scheme}://" for scheme in schemes)
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in schemes:
+        got = f"{parts.scheme}://" if parts.scheme else "no scheme"
+        raise ValueError(f"must start with {expected} (got {got})")
+    if not parts.hostname:
+        raise ValueError(f"must name a host, like {schemes[0]}://example.com/")
+    try:
+        parts.port  # noqa: B018 (raises for a port that is not a number or out of range)
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    return value.strip()
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.container import Container
+from bot.http.headers import HeaderCheck
 from bot.http.health import health_routes
 from bot.http.limits import BodySizeLimit
 from bot.http.responses import json_error
@@ -53,15 +55,33 @@ def create_app(
             await asyncio.to_thread(container.inbox.close)
             log.info("firebreak stopped")
 
-    async def not_found(_request: Request, _exc: Exception) -> Response:
-        return json_error(404, "not found")
-
-    async def method_not_allowed(_request: Request, _exc: Exception) -> Response:
-        return json_error(405, "method not allowed")
-
     return Starlette(
         routes=[*health_routes(container.engine, container.metrics, container.readiness_notes), *container.routes],
-        middleware=[Middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)],
+        middleware=[Middleware(HeaderCheck), Middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)],
         lifespan=lifespan,
-        exception_handlers={404: not_found, 405: method_not_allowed},
+        exception_handlers=_JSON_ERRORS,
     )
+
+
+def create_health_app(container: Container) -> Starlette:
+    """Only /healthz, /readyz and /metrics, for the separate health listener.
+
+    It runs next to the main app in the same process (no lifespan of its own), so it reports
+    on the same database and counters while a flood on the main port cannot reach it.
+    """
+    return Starlette(
+        routes=health_routes(container.engine, container.metrics, container.readiness_notes),
+        middleware=[Middleware(HeaderCheck), Middleware(BodySizeLimit, max_bytes=1024)],
+        exception_handlers=_JSON_ERRORS,
+    )
+
+
+async def _not_found(_request: Request, _exc: Exception) -> Response:
+    return json_error(404, "not found")
+
+
+async def _method_not_allowed(_request: Request, _exc: Exception) -> Response:
+    return json_error(405, "method not allowed")
+
+
+_JSON_ERRORS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {404: _not_found, 405: _method_not_allowed}

@@ -30,11 +30,13 @@ class BodySizeLimit:
             if name == b"content-length":
                 try:
                     declared = int(value)
+                    if declared < 0:
+                        raise ValueError
                 except ValueError:
-                    await _reject(send, 400, "invalid Content-Length")
+                    await reject(send, 400, "invalid Content-Length")
                     return
                 if declared > self.max_bytes:
-                    await _reject(send, 413, f"body larger than {self.max_bytes} bytes")
+                    await reject(send, 413, f"body larger than {self.max_bytes} bytes")
                     return
         received = 0
         response_started = False
@@ -58,10 +60,10 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await _reject(send, 413, f"body larger than {self.max_bytes} bytes")
+                await reject(send, 413, f"body larger than {self.max_bytes} bytes")
 
 
-async def _reject(send: Send, status: int, message: str) -> None:
+async def reject(send: Send, status: int, message: str) -> None:
     body = json.dumps({"error": message}).encode()
     await send(
         {

@@ -5,6 +5,10 @@ commits: instead of every request taking the database's write lock in turn (doze
 threads queueing on SQLite's single writer, each paying a commit), the requests that
 arrive while one commit is in progress share the next one. Under a burst that turns
 hundreds of commits a second into a few dozen, and the answer time stays flat.
+
+The inbox has a cap (``FIREBREAK_INBOX_MAX_ROWS``): past it a webhook is refused with
+:class:`InboxFull` (the endpoint answers 503 with Retry-After, so the sender keeps it and
+tries again) instead of growing the table without bound while the ingester cannot keep up.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import asyncio
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.store.db import SessionFactory, mark_thread_urgent
@@ -39,11 +45,54 @@ class Webhook:
 
 _Pending = tuple[Webhook, "Future[int]"]
 
+#: Seconds a sender refused for a full inbox is asked to wait before trying again.
+FULL_RETRY_AFTER_SECONDS = 30
+
+
+class InboxFull(Exception):
+    """The inbox holds ``max_rows`` rows: nothing more is accepted until the ingester catches up."""
+
+    def __init__(self, max_rows: int) -> None:
+        super().__init__(f"the inbox holds its maximum of {max_rows} webhooks")
+        self.max_rows = max_rows
+        self.retry_after = FULL_RETRY_AFTER_SECONDS
+
+
+class RowBudget:
+    """How many more rows the inbox may take, without counting the table for every batch.
+
+    Row ids are unique, so the span of ids in the table (``max - min + 1``, two index
+    look-ups) is never less than the number of rows: while it leaves room, nothing is
+    counted. Only near the cap (or with old rows far behind new ones) is the table counted,
+    at most once a second, trusting that count plus what was granted since in between. With
+    several replicas each reads the shared table, so the cap holds to within a batch or so
+    per replica.
+    """
+
+    def __init__(self, max_rows: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_rows = max_rows
+        self._clock = clock
+        self._known: int | None = None
+        self._counted_at = 0.0
+
+    def take(self, wanted: int, *, id_span: Callable[[], int], count: Callable[[], int]) -> int:
+        """How many of ``wanted`` new rows fit."""
+        if id_span() + wanted <= self.max_rows:
+            self._known = None  # room by the cheap bound; count afresh next time it is tight
+            return wanted
+        now = self._clock()
+        if self._known is None or now - self._counted_at >= 1.0:
+            self._known, self._counted_at = count(), now
+        granted = max(0, min(wanted, self.max_rows - self._known))
+        self._known += granted
+        return granted
+
 
 class InboxWriter:
-    def __init__(self, sessions: SessionFactory, *, max_batch: int = 256) -> None:
+    def __init__(self, sessions: SessionFactory, *, max_batch: int = 256, max_rows: int | None = None) -> None:
         self._sessions = sessions
         self._max_batch = max_batch
+        self._budget = RowBudget(max_rows) if max_rows is not None else None
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
@@ -106,6 +155,30 @@ class InboxWriter:
             self._write(rest)
 
     def _write(self, batch: list[_Pending]) -> None:
+        if self._budget is not None:
+            try:
+                granted = self._budget.take(len(batch), id_span=self._id_span, count=self._count_rows)
+            except Exception as error:  # the database is away: as if the insert had failed
+                for _webhook, future in batch:
+                    _settle(future, error=error)
+                return
+            for _webhook, future in batch[granted:]:
+                _settle(future, error=InboxFull(self._budget.max_rows))
+            batch = batch[:granted]
+            if not batch:
+                return
+        self._insert_batch(batch)
+
+    def _id_span(self) -> int:
+        with self._sessions() as session:
+            low, high = session.execute(select(func.min(InboxRow.id), func.max(InboxRow.id))).one()
+        return 0 if high is None else int(high) - int(low) + 1
+
+    def _count_rows(self) -> int:
+        with self._sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(InboxRow)) or 0)
+
+    def _insert_batch(self, batch: list[_Pending]) -> None:
         try:
             ids = self._insert([webhook for webhook, _ in batch])
         except Exception as error:
@@ -117,7 +190,7 @@ class InboxWriter:
             # One row the database refuses must not fail its neighbours: try them one by one.
             log.warning("inbox batch failed; committing its webhooks one at a time", extra={"error": type(error).__name__})
             for pending in batch:
-                self._write([pending])
+                self._insert_batch([pending])
             return
         for (_, future), inbox_id in zip(batch, ids, strict=True):
             _settle(future, result=inbox_id)

@@ -21,10 +21,16 @@ from starlette.responses import JSONResponse, Response
 
 from bot.http.limits import BodyTooLarge
 from bot.http.responses import json_error
+from bot.ingest.inbox_writer import InboxFull
 from bot.ingest.pressure import WebhookPressure
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+#: Deepest nesting a webhook body may have. Real Alertmanager and PagerDuty bodies are under
+#: ten levels; a deeper body is an attack on recursive code further down (the JSON decoder,
+#: validators, the encoder that stores timeline data), refused here once and for all.
+MAX_JSON_DEPTH = 64
 
 #: Errors that mean "the database could not do it now"; the sender should retry.
 DATABASE_UNAVAILABLE = (OperationalError, DBAPIError, PoolTimeout, TimeoutError, ConnectionError)
@@ -77,6 +83,12 @@ def webhook_endpoint(
         except BodyTooLarge:
             outcome = "too_large"
             raise  # the body-limit middleware answers 413
+        except InboxFull as full:
+            outcome = "inbox_full"
+            log.warning("webhook refused: the inbox is full", extra={"source": source, "max_rows": full.max_rows})
+            response = json_error(503, f"{full}; retry later", max_rows=full.max_rows)
+            response.headers["Retry-After"] = str(full.retry_after)
+            return response
         except DATABASE_UNAVAILABLE as error:
             outcome = "unavailable"
             log.warning("webhook deferred: database unavailable", extra={"source": source, "error": type(error).__name__})
@@ -109,11 +121,13 @@ def parse_json(raw: bytes) -> Any:
         value = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except UnicodeDecodeError:
         raise WebhookRejected(400, "body is not UTF-8") from None
-    except (ValueError, RecursionError) as error:
+    except RecursionError:
+        raise WebhookRejected(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as error:
         raise WebhookRejected(400, f"malformed JSON: {str(error)[:200]}") from None
-    problem = _unstorable_text(value)
+    problem = _unstorable(value)
     if problem:
-        raise WebhookRejected(422, problem)
+        raise WebhookRejected(*problem)
     return value
 
 
@@ -121,23 +135,26 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _unstorable_text(value: Any, depth: int = 0) -> str | None:
-    """Strings PostgreSQL cannot store (NUL, lone surrogates) can never succeed: say so now."""
-    stack: list[Any] = [value]
+def _unstorable(value: Any) -> tuple[int, str] | None:
+    """Strings PostgreSQL cannot store (NUL, lone surrogates) and nesting past
+    ``MAX_JSON_DEPTH`` can never succeed: say so now."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)) and depth > MAX_JSON_DEPTH:
+            return 400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
         if isinstance(item, str):
             if "\x00" in item:
-                return "strings must not contain NUL characters"
+                return 422, "strings must not contain NUL characters"
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                return "strings must be valid Unicode (no lone surrogates)"
+                return 422, "strings must be valid Unicode (no lone surrogates)"
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((child, depth + 1) for child in item)
     return None
 
 

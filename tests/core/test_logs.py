@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.logs import configure_logging
+from bot.logs import RepeatThrottle, configure_logging
 
 
 @pytest.fixture
@@ -46,3 +46,41 @@ def test_exceptions_are_masked_too(logged) -> None:
     line = read()[0]
     assert "xapp-1-AAAA-bbbb" not in json.dumps(line)
     assert "RuntimeError" in line["exception"]
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_identical_lines_are_throttled_with_a_count(logged) -> None:
+    read = logged()
+    ticks = Ticks()
+    handler = logging.getLogger().handlers[0]
+    handler.filters[:] = [RepeatThrottle(window=60, clock=ticks)]
+    noisy = logging.getLogger("asyncio")
+    for second in range(600):  # ten minutes of the event loop failing accept() once a second
+        ticks.now = float(second)
+        try:
+            raise OSError(24, "Too many open files")
+        except OSError:
+            noisy.error("socket.accept() out of system resource", exc_info=True)
+        if second % 100 == 0:
+            logging.getLogger("bot.test").warning("different line %d", second)
+    lines = read()
+    accept_lines = [line for line in lines if line["event"] == "socket.accept() out of system resource"]
+    assert len(accept_lines) == 10  # one a minute, not 600
+    assert "repeated" not in accept_lines[0]
+    assert [line["repeated"] for line in accept_lines[1:]] == [59] * 9
+    assert [line["event"] for line in lines if line["logger"] == "bot.test"] == [f"different line {n}" for n in range(0, 600, 100)]
+
+
+def test_the_throttle_forgets_the_oldest_lines_beyond_its_memory() -> None:
+    throttle = RepeatThrottle(window=60, max_keys=3, clock=Ticks())
+    records = [logging.makeLogRecord({"name": "x", "levelno": 30, "msg": f"line {n}"}) for n in range(5)]
+    assert all(throttle.filter(record) for record in records)
+    assert throttle.filter(records[0])  # forgotten, so let through again
+    assert not throttle.filter(records[4])  # remembered: held back

@@ -14,7 +14,7 @@ from bot.container import Container, build_container
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
 from bot.store.db import make_engine
-from bot.web import create_app
+from bot.web import create_app, create_health_app
 from tests.conftest import make_settings
 
 
@@ -79,3 +79,13 @@ def test_migrations_leave_one_head(engine) -> None:
     assert len(heads()) == 1
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == heads()[0]
+
+
+def test_health_app_answers_health_only(container: Container) -> None:
+    """The app on FIREBREAK_HEALTH_PORT: health, readiness and metrics; nothing else."""
+    with TestClient(create_health_app(container)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json() == {"status": "ready"}
+        assert "firebreak_inbox_capacity 100000.0" in client.get("/metrics").text
+        refused = client.post("/webhooks/alertmanager", json={})
+        assert refused.status_code == 404 and refused.json() == {"error": "not found"}

@@ -1,0 +1,126 @@
+"""How ``firebreak serve`` runs uvicorn: file limit, connection cap, and the health listener.
+
+Every open connection costs a file descriptor, and so does every database connection and
+log file. Past the process's limit ``accept()`` fails, the event loop logs it once a
+second per listener, and nothing new gets in, health checks included. So at start the soft
+limit is raised to the hard limit where the system allows, the connection cap is lowered
+to fit inside it with room to spare, and health can have a listener of its own that a
+flood on the main port does not reach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from bot.http.protocol import guarded_protocol
+
+log = logging.getLogger(__name__)
+
+#: Descriptors kept free for everything that is not a client connection: the database
+#: pool, log and SQLite files, outbound HTTP clients, the health listener's connections.
+RESERVED_FILES = 128
+#: Connections the health listener keeps open at once (probes are few and short).
+HEALTH_MAX_CONNECTIONS = 32
+#: Listen backlog when descriptors are plentiful (uvicorn's default).
+MAX_BACKLOG = 2048
+#: Highest soft limit asked for when the hard limit is "unlimited".
+_UNLIMITED_TARGET = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_connections: int
+    header_timeout: float
+    keep_alive: int
+    backlog: int = MAX_BACKLOG
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard one if allowed; return the soft limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = _UNLIMITED_TARGET if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as error:
+            log.warning("could not raise the open-file limit", extra={"soft": soft, "hard": hard, "error": str(error)})
+    return _UNLIMITED_TARGET if soft == resource.RLIM_INFINITY else soft
+
+
+def fit_connections(requested: int, file_limit: int) -> tuple[int, int]:
+    """(connection cap, listen backlog) that fit in ``file_limit`` with ``RESERVED_FILES`` spare.
+
+    The event loop accepts up to ``backlog`` connections in one go before any of them is
+    seen (and closed, past the cap), so a burst needs cap + backlog descriptors at once.
+    """
+    room = max(32, file_limit - RESERVED_FILES)
+    backlog = min(MAX_BACKLOG, max(16, room // 4))
+    fitted = min(requested, room - backlog)
+    if fitted < requested:
+        log.warning(
+            "FIREBREAK_MAX_CONNECTIONS lowered to fit the open-file limit",
+            extra={"requested": requested, "max_connections": fitted, "file_limit": file_limit},
+        )
+    return fitted, backlog
+
+
+def server_config(app: ASGIApp, *, host: str, port: int, limits: Limits, lifespan: Literal["on", "off"] = "on") -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=guarded_protocol(max_connections=limits.max_connections, header_timeout=limits.header_timeout),
+        # uvicorn answers 503 once connections or running requests reach this; the guarded
+        # protocol already closes connections past the cap, so this bounds requests in flight.
+        limit_concurrency=limits.max_connections + 1,
+        timeout_keep_alive=limits.keep_alive,
+        backlog=limits.backlog,
+        timeout_graceful_shutdown=15,
+        log_config=None,
+        lifespan=lifespan,
+        ws="none",
+    )
+
+
+class _HealthServer(uvicorn.Server):
+    """The health listener leaves SIGTERM to the main server, which stops it when done."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve(main: uvicorn.Server, health: uvicorn.Server | None) -> None:
+    if health is None:
+        await main.serve()
+        return
+    health_task = asyncio.create_task(health.serve())
+    try:
+        await main.serve()
+    finally:
+        health.should_exit = True
+        await health_task
+
+
+def serve(app: ASGIApp, health_app: ASGIApp | None, *, host: str, port: int, health_port: int | None, limits: Limits) -> None:
+    """Run the app (and, with ``health_port``, the health app) until SIGTERM/SIGINT."""
+    file_limit = raise_open_file_limit()
+    max_connections, backlog = fit_connections(limits.max_connections, file_limit)
+    limits = Limits(max_connections, limits.header_timeout, limits.keep_alive, backlog)
+    log.info("connection limits", extra={"max_connections": max_connections, "backlog": backlog, "file_limit": file_limit, "health_port": health_port})
+    main = uvicorn.Server(server_config(app, host=host, port=port, limits=limits))
+    health = None
+    if health_app is not None and health_port is not None:
+        health_limits = Limits(HEALTH_MAX_CONNECTIONS, limits.header_timeout, limits.keep_alive, HEALTH_MAX_CONNECTIONS)
+        health = _HealthServer(server_config(health_app, host=host, port=health_port, limits=health_limits, lifespan="off"))
+    asyncio.run(_serve(main, health))
