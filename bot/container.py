@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine
@@ -43,6 +44,7 @@ from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
 from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
 from bot.wiring.playbook_slack import connect as connect_playbooks_to_slack
+from bot.wiring.unreachable_targets import install as install_unreachable_targets
 
 if TYPE_CHECKING:
     from bot.guided import GuidedSteps
@@ -72,6 +74,8 @@ class Container:
     oncall: OncallDirectory = field(default_factory=NoOncallDirectory)
     escalation: EscalationEngine | None = None
     slack: Any = None
+    #: Problems found while wiring that do not stop the start (``serve`` prints them too).
+    startup_warnings: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         self.inbox.close()
@@ -100,7 +104,7 @@ def build_container(
             at=clock.now(),
             actor="firebreak",
             source=Source.SYSTEM,
-            text=f"could not deliver {row.target}.{row.operation} after {row.attempts} attempts: {row.last_error}",
+            text=_failure_text(row),
             data={"outbox_id": row.id, "target": row.target, "operation": row.operation},
         )
         IncidentRepository.append(session, row.incident_id, [entry])
@@ -151,4 +155,27 @@ def build_container(
     install_slack(container)
     connect_playbooks_to_escalation(container)
     connect_playbooks_to_slack(container)
+    install_unreachable_targets(container)
     return container
+
+
+def _failure_text(row: OutboxRow) -> str:
+    """What the timeline (and so the incident channel) says about a message given up."""
+    tries = f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}"
+    if row.target == "pagerduty" and row.operation == "page":
+        policy, user = row.payload.get("escalation_policy_id"), row.payload.get("user_id")
+        who = f"PagerDuty escalation policy {policy}" if policy else f"PagerDuty user {user}"
+        return f"page to {who} failed after {tries}: {row.last_error}"
+    return f"could not deliver {row.target}.{row.operation} after {tries}: {row.last_error}"
+
+
+def database_location(url: str) -> str:
+    """Where the data lives, as a person would look for it: the SQLite file's absolute path."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return "in memory (SQLite)"
+        return str(Path(parsed.database).expanduser().absolute())
+    return parsed.render_as_string(hide_password=True)

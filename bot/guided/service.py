@@ -20,7 +20,7 @@ from bot.domain.incident import Incident
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.guided import store
-from bot.playbooks.guide import DONE, PENDING, SKIPPED, GuideView, current_phase_index, guide_view, render_guide
+from bot.playbooks.guide import DONE, PENDING, SKIPPED, GuideView, StepState, current_phase_index, guide_view, render_guide
 from bot.playbooks.matching import IncidentFacts
 from bot.playbooks.registry import PlaybookRegistry
 from bot.playbooks.schema import Playbook
@@ -205,6 +205,14 @@ class GuidedSteps:
         with self.service.sessions() as session:
             incident = IncidentRepository.get(session, number)
             return self.view_in(session, incident)
+
+    def steps(self, number: int) -> tuple[str, list[StepState]] | None:
+        """The active playbook's id and every step with its state, or None without a playbook."""
+        with self.service.sessions() as session:
+            run = store.active_run(session, number)
+            if run is None:
+                return None
+            return run.playbook_id, [store.to_state(row) for row in store.step_rows(session, run.id)]
 
     def guide_text(self, number: int) -> str | None:
         view = self.view(number)
