@@ -293,10 +293,12 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"])
+            name, *inner = [str(part) for part in error["loc"]] or ["configuration"]
             message = error["msg"]
             if error["type"] == "json_invalid":
                 message = "is not valid JSON"
+            elif inner:  # one item of a list or mapping: show which
+                message = f"{error['input']!r}: {message}"
             lines.append(f"  {name}: {message}")
         raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
     except SourceError as exc:

@@ -24,6 +24,7 @@ from bot.playbooks.guide import DONE, PENDING, SKIPPED, GuideView, StepState, cu
 from bot.playbooks.matching import IncidentFacts
 from bot.playbooks.registry import PlaybookRegistry
 from bot.playbooks.schema import Playbook
+from bot.service.changes import Change
 from bot.service.incidents import IncidentService
 from bot.store.incidents import IncidentRepository
 from bot.store.models import IncidentRow
@@ -96,6 +97,31 @@ class GuidedSteps:
         entries = self.attach(session, incident, playbook, matched_by=AUTO, matched=matched, actor=SYSTEM_ACTOR, source=Source.SYSTEM, now=now)
         IncidentRepository.save(session, incident, now=now)
         return entries
+
+    def on_raised(self, change: Change) -> None:
+        """Subscriber: an INFO incident raised to P0–P3 gets its playbook then, as a new one would.
+
+        Informational incidents get none at declaration; when a worse alert joins (or a
+        person raises one) it is opened in chat like any other and must be guided too.
+        """
+        incident = change.incident
+        if incident.severity is Severity.INFO or not len(self.registry):
+            return
+        raised = any(
+            recorded.entry.kind is EntryKind.SEVERITY_CHANGED and recorded.entry.data.get("from") == Severity.INFO.value
+            for recorded in change.entries
+        )
+        if not raised or store.active_run(change.session, incident.number) is not None:
+            return
+        row = change.session.get(IncidentRow, incident.number)
+        playbook, matched = self.registry.match(facts_for(incident, row))
+        if playbook is None:
+            return
+        entries = self.attach(
+            change.session, incident, playbook, matched_by=AUTO, matched=matched, actor=SYSTEM_ACTOR, source=Source.SYSTEM, now=change.now
+        )
+        IncidentRepository.save(change.session, incident, now=change.now)
+        self.service.record(change.session, incident, entries)
 
     def attach(
         self,

@@ -70,9 +70,16 @@ def unreachable(container: Container) -> list[str]:
                 if target.is_pagerduty and owner not in used_by[target]:
                     used_by[target].append(owner)
     return [
-        f"escalation target {target.label} ({', '.join(owners)}) cannot be paged: {gap}"
+        f"{target.label} cannot be paged, {gap}; used by {_owners(owners)}"
         for target, owners in sorted(used_by.items(), key=lambda item: item[0].label)
     ]
+
+
+def _owners(owners: list[str]) -> str:
+    books = [owner.removeprefix("playbook ") for owner in owners if owner.startswith("playbook ")]
+    others = [owner for owner in owners if not owner.startswith("playbook ")]
+    named = others + ([f"playbook{'s' if len(books) > 1 else ''} {', '.join(books)}"] if books else [])
+    return "; ".join(named)
 
 
 def install(container: Container) -> None:

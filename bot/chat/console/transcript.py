@@ -100,9 +100,13 @@ class ConsoleDeliverer:
         return self._channel_of(incident)
 
     def _channel_of(self, incident: Incident) -> str:
-        if incident.severity in CHANNEL_SEVERITIES or incident.status.value != "triggered":
+        """The incident's channel (P0–P2), else the thread under its announcement, as in Slack."""
+        if incident.severity in CHANNEL_SEVERITIES:
             return "#" + channel_name(incident.number, incident.title)
-        return self._announcements
+        return self._thread_of(incident)
+
+    def _thread_of(self, incident: Incident) -> str:
+        return f"{self._announcements} › {incident.ref}"
 
     def _open_incident(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = int(message.payload["number"])
@@ -111,7 +115,7 @@ class ConsoleDeliverer:
         text = render.summary(incident, now=self._clock.now(), zone=self._zone)
         announcement = f"🚨 {incident.ref} [{incident.severity.value}] {incident.title} (declared via {incident.source.value})"
         if incident.severity not in CHANNEL_SEVERITIES:
-            return [(self._announcements, announcement + " — no channel for this severity")]
+            return [(self._announcements, f"{announcement} — no channel for {incident.severity.value}; updates follow in this thread")]
         channel = "#" + channel_name(number, incident.title)
         return [(self._announcements, f"{announcement} → {channel}"), (channel, "📌 " + text)]
 
@@ -129,6 +133,8 @@ class ConsoleDeliverer:
         with self._sessions() as session:
             incident = IncidentRepository.get(session, number)
         text = render.summary(incident, now=self._clock.now(), zone=self._zone)
+        if incident.severity not in CHANNEL_SEVERITIES:  # the announcement is the summary, edited in place
+            return [(self._announcements, f"✏️ (announcement of {incident.ref} updated)\n" + text)]
         return [(self._channel_of(incident), "📌 (pinned summary updated)\n" + text)]
 
     def _upload_file(self, message: OutboxMessage) -> list[tuple[str, str]]:
