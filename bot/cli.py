@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings_or_exit()
     _configure_logging(settings)
-    container = build_container(settings)
+    container = build_container(settings, files_dir=Path.cwd())
     app = create_app(container)
     port = args.port or settings.port
     host = args.host or settings.host

@@ -35,7 +35,7 @@ from bot.ingest.pressure import WebhookPressure
 from bot.metrics import Metrics
 from bot.schedule import EscalationEngine
 from bot.schedule import install as install_escalation
-from bot.service.chat_notifications import CHAT, notify_chat
+from bot.service.chat_notifications import CHAT, notify_chat, post_recorded
 from bot.service.incidents import IncidentService
 from bot.service.oncall import NoOncallDirectory, OncallDirectory
 from bot.settings import Settings
@@ -88,7 +88,9 @@ def build_container(
     clock: Clock | None = None,
     transcript_stream: TextIO | None = sys.stdout,
     engine: Engine | None = None,
+    files_dir: Path | None = None,
 ) -> Container:
+    """``files_dir``: where local mode saves the files it would upload to Slack (post-mortems)."""
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     sessions = make_session_factory(engine)
@@ -107,7 +109,9 @@ def build_container(
             text=_failure_text(row),
             data={"outbox_id": row.id, "target": row.target, "operation": row.operation},
         )
-        IncidentRepository.append(session, row.incident_id, [entry])
+        (entry_id,) = IncidentRepository.append(session, row.incident_id, [entry])
+        if row.target != CHAT:  # a chat post that failed cannot be said in chat; the timeline has it
+            post_recorded(session, row.incident_id, entry_id, entry, now=clock.now())
 
     worker = DeliveryWorker(
         sessions,
@@ -146,7 +150,12 @@ def build_container(
         worker.add_deliverer(
             CHAT,
             ConsoleDeliverer(
-                sessions, stream=transcript_stream, clock=clock, zone=settings.zone, announcements=settings.slack_incidents_channel
+                sessions,
+                stream=transcript_stream,
+                clock=clock,
+                zone=settings.zone,
+                announcements=settings.slack_incidents_channel,
+                files_dir=files_dir,
             ),
         )
     install_guided(container)

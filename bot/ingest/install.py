@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
 from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route
+from bot.ingest.alertmanager.severity_labels import ObservedMapping
 from bot.ingest.alertmanager.store import Policy
 from bot.ingest.pagerduty.route import SOURCE as PAGERDUTY
 from bot.ingest.pagerduty.route import pagerduty_applier, pagerduty_route
@@ -26,7 +27,8 @@ def install(container: Container, *, verify: Verify = True) -> None:
     ``verify`` is the TLS trust for PagerDuty (tests pass their loopback CA).
     """
     settings = container.settings
-    policy = Policy(mapping=dict(settings.severity_mapping), auto_resolve=frozenset(settings.auto_resolve))
+    mapping = ObservedMapping(settings.severity_mapping, on_unknown=container.metrics.unknown_severity.inc)
+    policy = Policy(mapping=mapping, auto_resolve=frozenset(settings.auto_resolve))
     ingester = container.ingester
     ingester.add_applier(ALERTMANAGER, alertmanager_applier(container.service, policy))
     ingester.add_batch_applier(ALERTMANAGER, alertmanager_batch_applier(container.service, policy))

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.pagerduty.client import EventsClient, PagerDutyError, RestClient, delivery_error, ok
+from bot.service.chat_notifications import post_recorded
 from bot.store.incidents import IncidentRepository
 from bot.store.models import IncidentRow
 
@@ -179,4 +180,5 @@ def _record_paged(session: Session, number: int, text: str, **data: Any) -> None
         text=text,
         data={"service": "pagerduty", **{key: value for key, value in data.items() if value is not None}},
     )
-    IncidentRepository.append(session, number, [entry])
+    (entry_id,) = IncidentRepository.append(session, number, [entry])
+    post_recorded(session, number, entry_id, entry, now=entry.at)

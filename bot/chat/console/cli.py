@@ -40,7 +40,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     log_file = log_path(location)
     with open(log_file, "a", encoding="utf-8") as log_stream:
         _configure_logging(settings.model_copy(update={"log_level": "WARNING", "log_format": "json"}), stream=log_stream)
-        container = build_container(settings, transcript_stream=None)
+        container = build_container(settings, transcript_stream=None, files_dir=Path.cwd())
         try:
             upgrade(container.engine)
             stdin = sys.stdin

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -56,8 +57,11 @@ class ConsoleDeliverer:
         clock: Clock | None = None,
         zone: ZoneInfo | None = None,
         announcements: str = ANNOUNCEMENTS,
+        files_dir: Path | None = None,
     ) -> None:
         self._sessions = sessions
+        #: Where uploaded files (post-mortem drafts) are saved, as Slack would keep them.
+        self._files_dir = files_dir
         self._stream = stream
         self._clock = clock or SystemClock()
         self._zone = zone or ZoneInfo("UTC")
@@ -144,15 +148,28 @@ class ConsoleDeliverer:
         lines = content.splitlines()
         head = lines[:UPLOAD_PREVIEW_LINES]
         more = len(lines) - len(head)
+        saved = self._save(str(payload.get("filename") or "upload.txt"), content)
         text = "\n".join(
             [
                 f"📎 {payload.get('title')} — {payload.get('filename')} ({len(lines)} lines, {len(content.encode())} bytes)",
+                *([f"saved as {saved}"] if saved else []),
                 *([str(payload["initial_comment"])] if payload.get("initial_comment") else []),
                 *(f"│ {line}" for line in head),
                 *([f"│ … {more} more lines"] if more > 0 else []),
             ]
         )
         return [(self._channel_for(int(payload["number"])), text)]
+    def _save(self, filename: str, content: str) -> Path | None:
+        """Write the file (its bare name only: never a path a payload chose); None without a folder."""
+        if self._files_dir is None:
+            return None
+        target = self._files_dir / (Path(filename).name or "upload.txt")
+        try:
+            target.write_text(content, encoding="utf-8")
+        except OSError as error:
+            raise DeliveryError(f"cannot save {target}: {error.strerror}", retryable=False) from error
+        return target.absolute()
+
     def _setup(self, message: OutboxMessage) -> list[tuple[str, str]]:
         """Slack channel set-up steps (topic, pin, invite, bookmark, announce, archive)."""
         number = int(message.payload["number"])
