@@ -50,6 +50,6 @@ def install(container: Container, *, verify: Verify = True) -> None:
     if rest is None and events is None:
         return
     container.service.subscribers.append(make_pagerduty_sync(rest_enabled=rest is not None, events_enabled=events is not None))
-    container.worker.add_deliverer(TARGET, PagerDutyDeliverer(rest=rest, events=events, service_id=settings.pagerduty_service_id))
+    container.worker.add_deliverer(TARGET, PagerDutyDeliverer(rest=rest, events=events, service_id=settings.pagerduty_service_id, clock=container.clock))
     if rest is not None:
         container.oncall = PagerDutyOncallDirectory(rest)

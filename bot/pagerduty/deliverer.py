@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
+from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.pagerduty.client import EventsClient, PagerDutyError, RestClient, delivery_error, ok
 from bot.service.chat_notifications import post_recorded
@@ -37,7 +38,10 @@ _PD_SEVERITIES = {"critical", "error", "warning", "info"}
 
 
 class PagerDutyDeliverer:
-    def __init__(self, *, rest: RestClient | None, events: EventsClient | None, service_id: str | None = None) -> None:
+    def __init__(
+        self, *, rest: RestClient | None, events: EventsClient | None, service_id: str | None = None, clock: Clock | None = None
+    ) -> None:
+        self._clock = clock or SystemClock()
         self._rest = rest
         self._events = events
         self._service_id = service_id
@@ -135,7 +139,9 @@ class PagerDutyDeliverer:
                 .where(IncidentRow.id == number, IncidentRow.pagerduty_incident_id.is_(None))
                 .values(pagerduty_incident_id=pd_id)
             )
-            _record_paged(session, number, f"paged {target} in PagerDuty ({pd_id})", target=target, pagerduty_incident_id=pd_id)
+            _record_paged(
+                session, number, f"paged {target} in PagerDuty ({pd_id})", now=self._clock.now(), target=target, pagerduty_incident_id=pd_id
+            )
 
         return DeliveryResult(record=link, detail={"pagerduty_incident_id": pd_id})
 
@@ -161,7 +167,9 @@ class PagerDutyDeliverer:
         number = int(payload["number"])
 
         def record(session: Session) -> None:
-            _record_paged(session, number, f"paged through the PagerDuty Events API (dedup key {dedup_key})", dedup_key=dedup_key)
+            _record_paged(
+                session, number, f"paged through the PagerDuty Events API (dedup key {dedup_key})", now=self._clock.now(), dedup_key=dedup_key
+            )
 
         return DeliveryResult(record=record, detail={"dedup_key": dedup_key})
 
@@ -170,11 +178,11 @@ class PagerDutyDeliverer:
         return DeliveryResult()
 
 
-def _record_paged(session: Session, number: int, text: str, **data: Any) -> None:
+def _record_paged(session: Session, number: int, text: str, *, now: datetime, **data: Any) -> None:
     """The page reached PagerDuty: a PAGED entry, committed with the delivery itself."""
     entry = TimelineEntry(
         kind=EntryKind.PAGED,
-        at=datetime.now(UTC),
+        at=now,
         actor="firebreak",
         source=Source.SYSTEM,
         text=text,
