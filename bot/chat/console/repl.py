@@ -83,6 +83,9 @@ class ConsoleSession:
 
     def run_interactive(self) -> None:
         self.live.write("Type /incident help, or Ctrl-D to leave. Alerts and posts from a running `firebreak serve` appear as they happen.\n")
+        # What is already going on: an alert that arrived while the console was starting is
+        # not in the tail, but it is open.
+        self.live.write(self.container.commands.handle("/incident list", self.context).text + "\n")
         stop = threading.Event()
         poller = threading.Thread(target=self._poll, args=(stop,), name="console-tail", daemon=True)
         poller.start()
