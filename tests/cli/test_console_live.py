@@ -24,7 +24,6 @@ from bot.container import build_container
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
 from tests.conftest import make_settings
-from tests.fakes.alertmanager_payloads import firing_group
 from tests.support.processes import ROOT, Server, firebreak_env, run_firebreak
 
 TOKEN = "tour-token"
@@ -140,7 +139,20 @@ def read_until(lines: queue.Queue[str], needle: str, timeout: float = 60) -> lis
     return seen
 
 
+GETTING_STARTED = ROOT / "docs" / "getting-started.md"
+EXAMPLE_ALERT = ROOT / "docs" / "examples" / "high-latency-alert.json"
+
+
+def tour_commands() -> list[str]:
+    """The commands of the tour's "Handle it" step, exactly as the page shows them."""
+    text = GETTING_STARTED.read_text(encoding="utf-8")
+    block = text[text.index("## 5. Handle it") :]
+    block = block[block.index("```\n") + 4 :]
+    return block[: block.index("```")].strip().splitlines()
+
+
 def test_follow_prints_alerts_arriving_at_a_running_serve(db_url: str, tmp_path: Path) -> None:
+    """The getting-started tour: serve with a token, follow, the example alert, the commands."""
     env = firebreak_env(db_url, ALERTMANAGER_TOKEN=TOKEN, FIREBREAK_PLAYBOOKS_DIR=str(ROOT / "playbooks"))
     with Server(env) as server:
         follower = subprocess.Popen(
@@ -151,11 +163,22 @@ def test_follow_prints_alerts_arriving_at_a_running_serve(db_url: str, tmp_path:
             start = read_until(lines, "Following")
             assert any("warning: PagerDuty escalation policy PRIMARY_ONCALL cannot be paged" in line for line in start)
             answer = httpx.post(
-                server.url + "/webhooks/alertmanager", json=firing_group("HighLatency", severity="critical"), headers={"Authorization": f"Bearer {TOKEN}"}
+                server.url + "/webhooks/alertmanager",
+                content=EXAMPLE_ALERT.read_bytes(),
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
             )
-            assert answer.status_code == 202
+            assert answer.status_code == 202 and answer.json()["status"] == "accepted"
             seen = read_until(lines, "playbook high-latency attached")
-            assert any(line.startswith("[#incidents] 🚨 INC-1 [P1] HighLatency on checkout") for line in seen)
+            assert any(line.startswith("[#incidents] 🚨 INC-1 [P1] Checkout p99 latency above 2s") for line in seen)
+
+            commands = tour_commands()
+            assert commands[0] == "/incident ack INC-1" and commands[-1] == "/incident resolve"
+            console = run_firebreak(["console", "--user", "alice"], env, stdin="\n".join(commands) + "\n")
+            assert console.returncode == 0, console.stderr
+            assert "⚠️" not in console.stdout, console.stdout  # every command of the tour works as shown
+            assert "INC-1 is now resolved" in console.stdout
+            assert "page to PagerDuty escalation policy PRIMARY_ONCALL failed after 1 attempt" in console.stdout
+            read_until(lines, "INC-1 resolved")  # and the follower saw it too
         finally:
             follower.terminate()
             _out, err = follower.communicate(timeout=30)

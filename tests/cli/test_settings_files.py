@@ -47,6 +47,11 @@ def test_env_example_documents_every_setting() -> None:
     assert set(ALIASES) - documented == set(), "settings missing from .env.example"
 
 
+def test_configuration_page_documents_every_setting() -> None:
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert {name for name in ALIASES if f"| `{name}` |" not in page} == set(), "settings missing from docs/configuration.md"
+
+
 @pytest.mark.parametrize(("line", "name", "value"), example_lines(), ids=lambda v: str(v))
 def test_each_env_example_line_uncommented_alone_is_accepted(clean_env: Path, line: int, name: str, value: str) -> None:
     env_file = clean_env / ".env"
