@@ -98,6 +98,12 @@ from bot.service.cli import register as register_incidents  # noqa: E402
 REGISTRARS: list[Registrar] = [register_console, register_incidents, register_export, register_inbox]
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="firebreak", description="ChatOps incident bot")
     parser.add_argument("--version", action="version", version=f"firebreak {__version__}")
@@ -105,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="HTTP server, delivery worker and scheduler")
     serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--port", type=_port, default=None)
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema")

@@ -118,6 +118,8 @@ def test_closed_stdout_is_not_a_traceback(leaf: tuple[str, ...], env: dict[str, 
         (["playbooks", "lint", "/nonexistent/playbooks"], "/nonexistent/playbooks"),
         (["declare", "   "], "the title is empty"),
         (["declare", "Checkout", "--sev", "P7"], "unknown severity 'P7'"),
+        (["serve", "--port", "99999"], "'99999' is not a port"),
+        (["incidents", "list", "--limit", "0"], "must be 1 or more"),
     ],
 )
 def test_missing_files_and_unknown_incidents_are_messages(
