@@ -45,10 +45,11 @@ def cmd_console(args: argparse.Namespace) -> int:
             upgrade(container.engine)
             stdin = sys.stdin
             interactive = stdin is not None and stdin.isatty()
-            if args.follow or interactive:
-                print(f"Firebreak {__version__} console: database {location}; log {log_file}", flush=True)
-                for warning in container.startup_warnings:
-                    print(f"warning: {warning}", flush=True)
+            # A script's output is the transcript alone: the header goes to stderr there.
+            header = sys.stdout if args.follow or interactive else sys.stderr
+            print(f"Firebreak {__version__} console: database {location}; log {log_file}", file=header, flush=True)
+            for warning in container.startup_warnings:
+                print(f"warning: {warning}", file=header, flush=True)
             if args.follow:
                 return _follow(container)
             session = ConsoleSession(container, out=sys.stdout, actor=args.user, terminal=interactive and sys.stdout.isatty())
