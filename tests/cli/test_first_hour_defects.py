@@ -210,3 +210,14 @@ def test_readyz_logs_nothing(local: Container, caplog: pytest.LogCaptureFixture)
         for _ in range(3):
             assert http.get("/readyz").json() == {"status": "ready"}
     assert [record.getMessage() for record in caplog.records if record.name.startswith("alembic")] == []
+
+
+def test_a_delivered_page_is_posted_in_the_incident_channel(
+    fake_pagerduty_env: object, db_url: str, engine: Engine, clock: FrozenClock, transcript: io.StringIO
+) -> None:
+    container = build_container(make_settings(db_url), clock=clock, transcript_stream=transcript, engine=engine)
+    assert container.startup_warnings == [] or all("PAGERDUTY_SERVICE_ID" in line for line in container.startup_warnings)
+    container.service.declare(title="Checkout is failing", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
+    drain(container)
+    drain(container)  # the PAGED post is queued by the page's own delivery
+    assert "[#inc-1-checkout-is-failing] 📟 firebreak: paged through the PagerDuty Events API (dedup key INC-1)" in transcript.getvalue()
