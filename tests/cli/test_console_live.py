@@ -26,7 +26,7 @@ from bot.domain.timeline import Source
 from tests.conftest import make_settings
 from tests.support.processes import ROOT, Server, firebreak_env, run_firebreak
 
-TOKEN = "tour-token"
+TOKEN = "tour-secret"  # as in the README and docs/getting-started.md
 
 
 class Terminal:
@@ -173,6 +173,9 @@ def test_follow_prints_alerts_arriving_at_a_running_serve(db_url: str, tmp_path:
 
             commands = tour_commands()
             assert commands[0] == "/incident ack INC-1" and commands[-1] == "/incident resolve"
+            readme = (ROOT / "README.md").read_text(encoding="utf-8")
+            assert "\n".join(commands) in readme  # the README's quick tour shows the same commands
+            assert "--data @docs/examples/high-latency-alert.json" in readme and "Bearer tour-secret" in readme
             console = run_firebreak(["console", "--user", "alice"], env, stdin="\n".join(commands) + "\n")
             assert console.returncode == 0, console.stderr
             assert "⚠️" not in console.stdout, console.stdout  # every command of the tour works as shown
