@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import __version__
 from bot.settings import Settings, SettingsError, load_settings
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -21,7 +27,7 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
-def _configure_logging(settings: Settings) -> None:
+def _configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     from bot.logs import configure_logging
 
     secrets = [
@@ -35,11 +41,11 @@ def _configure_logging(settings: Settings) -> None:
         *settings.alertmanager_tokens.values(),
         settings.api_token,
     ]
-    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=[s for s in secrets if s])
+    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=[s for s in secrets if s], stream=stream)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot.container import build_container
+    from bot.container import build_container, database_location
     from bot.http.server import Limits, serve
     from bot.ingest.inbound import curl_line, local_token, local_token_path, unconfigured_inbound
     from bot.web import create_app, create_health_app
@@ -60,10 +66,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _configure_logging(settings)
     for warning in unconfigured_inbound(settings):
         logging.getLogger("bot.inbound").warning(warning)
-    container = build_container(settings)
+    container = build_container(settings, files_dir=Path.cwd())
     app = create_app(container)
+    print(f"Firebreak {__version__}: database {database_location(settings.database_url)}", flush=True)
+    for warning in container.startup_warnings:
+        print(f"warning: {warning}", flush=True)
     if container.local_mode:
-        print(f"Firebreak in local mode (no Slack credentials): transcript below. http://{host}:{port}", flush=True)
+        print(
+            f"Firebreak in local mode (no Slack credentials): http://{host}:{port}. What the bot would post is"
+            " printed below; run `firebreak console` in another terminal to take part.",
+            flush=True,
+        )
         if try_it:
             print(try_it, flush=True)
     # Hand the interpreter over every 1 ms instead of 5: the ingester thread applies
@@ -82,26 +95,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_console(args: argparse.Namespace) -> int:
-    from bot.chat.console.repl import ConsoleSession
-    from bot.container import build_container
-    from bot.store.migrate import upgrade
-
-    settings = _settings_or_exit()
-    _configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
-    container = build_container(settings, transcript_stream=None)
-    upgrade(container.engine)
-    session = ConsoleSession(container, out=sys.stdout, actor=args.user)
-    try:
-        if sys.stdin.isatty():
-            session.run_interactive(sys.stdin)
-        else:
-            session.run_script(sys.stdin)
-    finally:
-        container.close()
-    return 0
-
-
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
     from bot.store.db import make_engine
     from bot.store.migrate import upgrade
@@ -114,52 +107,33 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_incidents_list(args: argparse.Namespace) -> int:
-    from bot.chat.render import incident_table
-    from bot.domain.clock import SystemClock
-    from bot.store.db import make_engine, make_session_factory
-    from bot.store.incidents import IncidentRepository
-    from bot.store.migrate import upgrade
-
-    settings = _settings_or_exit()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with make_session_factory(engine)() as session:
-        incidents = IncidentRepository.list(session, open_only=args.open, limit=args.limit)
-    print(incident_table(incidents, now=SystemClock().now()))
-    engine.dispose()
-    return 0
-
-
+from bot.chat.console.cli import register as register_console  # noqa: E402
 from bot.export.cli import register as register_export  # noqa: E402
 from bot.ingest.cli import register as register_inbox  # noqa: E402
+from bot.service.cli import register as register_incidents  # noqa: E402
 
-REGISTRARS: list[Registrar] = [register_export, register_inbox]
+REGISTRARS: list[Registrar] = [register_console, register_incidents, register_export, register_inbox]
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="firebreak", description="ChatOps incident bot")
+    parser.add_argument("--version", action="version", version=f"firebreak {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="HTTP server, delivery worker and scheduler")
     serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--port", type=_port, default=None)
     serve.set_defaults(func=cmd_serve)
-
-    console = sub.add_parser("console", help="local chat: type /incident commands")
-    console.add_argument("--user", default=None, help="who you are in the transcript (default: $USER)")
-    console.set_defaults(func=cmd_console)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="run migrations to the latest schema").set_defaults(func=cmd_db_upgrade)
-
-    incidents = sub.add_parser("incidents", help="incidents")
-    incidents_sub = incidents.add_subparsers(dest="incidents_command", required=True, metavar="ACTION")
-    listing = incidents_sub.add_parser("list", help="number, severity, status, age")
-    listing.add_argument("--open", action="store_true", help="only incidents not yet resolved")
-    listing.add_argument("--limit", type=int, default=100)
-    listing.set_defaults(func=cmd_incidents_list)
 
     from bot.playbooks.cli import register as register_playbooks
 
@@ -170,6 +144,60 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Whatever goes wrong, the user gets one line saying what, never a traceback.
+
+    Bad arguments exit 2 (argparse prints the usage), bad settings 2, a reader that went
+    away (``| head``) quietly with 141 like other Unix tools, anything else 1 with a message.
+    """
+    if sys.stdout is None:  # started with stdout closed (>&-): nothing can be shown, but run
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    except KeyboardInterrupt:
+        return 130
+    except OSError as error:
+        _fail(args, _os_error_text(error))
+        return 1
+    except SQLAlchemyError as error:
+        _fail(args, f"database error: {_first_line(error)} (check DATABASE_URL, or run `firebreak db upgrade`)")
+        return 1
+    except Exception as error:  # a bug: say so in one line, keep the details in the log
+        logging.getLogger("bot.cli").debug("command failed", exc_info=True)
+        _fail(args, f"unexpected error: {type(error).__name__}: {_first_line(error)}")
+        return 1
+
+
+def _fail(args: argparse.Namespace, message: str) -> None:
+    command = " ".join(str(part) for part in (args.command, *_subcommand(args)) if part)
+    try:
+        print(f"firebreak {command}: {message}", file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+
+
+def _subcommand(args: argparse.Namespace) -> list[str]:
+    return [value for key, value in vars(args).items() if key.endswith("_command") and isinstance(value, str)]
+
+
+def _os_error_text(error: OSError) -> str:
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _quiet_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so Python's exit flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

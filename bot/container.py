@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine
@@ -35,7 +36,7 @@ from bot.ingest.pressure import WebhookPressure
 from bot.metrics import Metrics
 from bot.schedule import EscalationEngine
 from bot.schedule import install as install_escalation
-from bot.service.chat_notifications import CHAT, notify_chat
+from bot.service.chat_notifications import CHAT, notify_chat, post_recorded
 from bot.service.incidents import IncidentService
 from bot.service.oncall import NoOncallDirectory, OncallDirectory
 from bot.settings import Settings
@@ -44,6 +45,7 @@ from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
 from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
 from bot.wiring.playbook_slack import connect as connect_playbooks_to_slack
+from bot.wiring.unreachable_targets import install as install_unreachable_targets
 
 if TYPE_CHECKING:
     from bot.guided import GuidedSteps
@@ -75,6 +77,8 @@ class Container:
     slack: Any = None
     readiness_notes: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
     """Each adds to ``/readyz``'s answer (a paused Slack delivery, …) without failing it."""
+    #: Problems found while wiring that do not stop the start (``serve`` prints them too).
+    startup_warnings: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         self.inbox.close()
@@ -87,7 +91,9 @@ def build_container(
     clock: Clock | None = None,
     transcript_stream: TextIO | None = sys.stdout,
     engine: Engine | None = None,
+    files_dir: Path | None = None,
 ) -> Container:
+    """``files_dir``: where local mode saves the files it would upload to Slack (post-mortems)."""
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     sessions = make_session_factory(engine)
@@ -103,10 +109,12 @@ def build_container(
             at=clock.now(),
             actor="firebreak",
             source=Source.SYSTEM,
-            text=f"could not deliver {row.target}.{row.operation} after {row.attempts} attempts: {row.last_error}",
+            text=_failure_text(row),
             data={"outbox_id": row.id, "target": row.target, "operation": row.operation},
         )
-        IncidentRepository.append(session, row.incident_id, [entry])
+        (entry_id,) = IncidentRepository.append(session, row.incident_id, [entry])
+        if row.target != CHAT:  # a chat post that failed cannot be said in chat; the timeline has it
+            post_recorded(session, row.incident_id, entry_id, entry, now=clock.now())
 
     worker = DeliveryWorker(
         sessions,
@@ -145,7 +153,12 @@ def build_container(
         worker.add_deliverer(
             CHAT,
             ConsoleDeliverer(
-                sessions, stream=transcript_stream, clock=clock, zone=settings.zone, announcements=settings.slack_incidents_channel
+                sessions,
+                stream=transcript_stream,
+                clock=clock,
+                zone=settings.zone,
+                announcements=settings.slack_incidents_channel,
+                files_dir=files_dir,
             ),
         )
     install_guided(container)
@@ -154,4 +167,27 @@ def build_container(
     install_slack(container)
     connect_playbooks_to_escalation(container)
     connect_playbooks_to_slack(container)
+    install_unreachable_targets(container)
     return container
+
+
+def _failure_text(row: OutboxRow) -> str:
+    """What the timeline (and so the incident channel) says about a message given up."""
+    tries = f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}"
+    if row.target == "pagerduty" and row.operation == "page":
+        policy, user = row.payload.get("escalation_policy_id"), row.payload.get("user_id")
+        who = f"PagerDuty escalation policy {policy}" if policy else f"PagerDuty user {user}"
+        return f"page to {who} failed after {tries}: {row.last_error}"
+    return f"could not deliver {row.target}.{row.operation} after {tries}: {row.last_error}"
+
+
+def database_location(url: str) -> str:
+    """Where the data lives, as a person would look for it: the SQLite file's absolute path."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return "in memory (SQLite)"
+        return str(Path(parsed.database).expanduser().absolute())
+    return parsed.render_as_string(hide_password=True)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -88,8 +88,10 @@ class RepeatThrottle(logging.Filter):
         return True
 
 
-def configure_logging(*, level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = ()) -> None:
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+def configure_logging(*, level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
+    """Route every log record to ``stream`` (stderr by default; the console passes a file)."""
+    stream = stream if stream is not None else sys.stderr
+    use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -108,11 +110,11 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto", secrets: Iterab
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     handler.addFilter(RepeatThrottle())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "apscheduler.executors.default", "httpx", "httpcore"):
+    for noisy in ("uvicorn.access", "apscheduler.executors.default", "apscheduler.scheduler", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -79,6 +79,12 @@ class Metrics:
             "firebreak_delivery_dead_letters", "Deliveries given up after retries", ["target", "operation"], registry=self.registry
         )
 
+        self.unknown_severity = Counter(
+            "firebreak_unknown_severity_labels",
+            "Severity label look-ups not in FIREBREAK_SEVERITY_MAPPING (those alerts count as P3)",
+            registry=self.registry,
+        )
+
     def record_delivery_attempt(self, target: str, operation: str, ok: bool) -> None:
         self.deliveries.labels(target=target, operation=operation, outcome="ok" if ok else "error").inc()
         if not ok:

@@ -15,8 +15,9 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -39,7 +40,8 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # ``NAME=`` (the empty lines of .env.example, uncommented) means "not set": the default.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     # Storage
     database_url: str = Field("sqlite:///firebreak.db", alias="DATABASE_URL")
@@ -79,10 +81,10 @@ class Settings(BaseSettings):
     log_format: str = Field("auto", alias="FIREBREAK_LOG_FORMAT")
     log_level: str = Field("INFO", alias="FIREBREAK_LOG_LEVEL")
     templates_dir: Path | None = Field(None, alias="FIREBREAK_TEMPLATES_DIR")
-    severity_mapping: dict[str, Severity] = Field(
+    severity_mapping: Annotated[dict[str, Severity], NoDecode] = Field(
         default_factory=lambda: dict(DEFAULT_LABEL_MAPPING), alias="FIREBREAK_SEVERITY_MAPPING"
     )
-    auto_resolve: list[Severity] = Field(
+    auto_resolve: Annotated[list[Severity], NoDecode] = Field(
         default_factory=lambda: [Severity.P3], alias="FIREBREAK_AUTO_RESOLVE"
     )
     reminder_after_seconds: int = Field(30 * 60, alias="FIREBREAK_REMINDER_AFTER_SECONDS", ge=60)
@@ -90,7 +92,7 @@ class Settings(BaseSettings):
         "unacknowledged:5m:@oncall-primary,unacknowledged:15m:@oncall-secondary",
         alias="FIREBREAK_DEFAULT_ESCALATION",
     )
-    escalation_speed: dict[Severity, float] = Field(
+    escalation_speed: Annotated[dict[Severity, float], NoDecode] = Field(
         default_factory=lambda: dict(DEFAULT_SPEED), alias="FIREBREAK_ESCALATION_SPEED"
     )
     outbox_max_attempts: int = Field(25, alias="FIREBREAK_OUTBOX_MAX_ATTEMPTS", ge=1)
@@ -108,6 +110,14 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = Field(5, alias="FIREBREAK_KEEP_ALIVE_SECONDS", ge=1, le=300)
     health_port: int | None = Field(None, alias="FIREBREAK_HEALTH_PORT", ge=1, le=65535)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        """A pasted ``\r`` or tab inside a token or path is never meant, and fails later and obscurely."""
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError("contains a control character (a stray tab, newline or carriage return?)")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -116,6 +126,51 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.split("://", 1)[1]
         if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg")):
             raise ValueError("must be sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB")
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a database URL: use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB") from None
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+            folder = Path(url.database).expanduser().absolute().parent
+            if not folder.is_dir():
+                raise ValueError(f"the folder {folder} of the SQLite file does not exist")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not _HOST.fullmatch(value):
+            raise ValueError(f"{value!r} is not a host name or IP address to listen on (e.g. 127.0.0.1 or 0.0.0.0)")
+        return value
+
+    @field_validator("slack_incidents_channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if not _CHANNEL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Slack channel: #name (lowercase, no spaces) or an id like C0123ABC")
+        return value
+
+    @field_validator("slack_flag_reaction")
+    @classmethod
+    def _reaction(cls, value: str) -> str:
+        value = value.strip(":")
+        if not _REACTION.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Slack emoji name (like pushpin, without colons)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in _LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LEVELS)}")
+        return level
+
+    @field_validator("playbooks_dir")
+    @classmethod
+    def _playbooks_folder(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file; give the folder that holds the playbook YAML files")
         return value
 
     @field_validator("alertmanager_tokens", mode="before")
@@ -218,11 +273,34 @@ class Settings(BaseSettings):
     @field_validator("auto_resolve", mode="before")
     @classmethod
     def _split_severities(cls, value: Any) -> Any:
+        """``P3``, ``P2,P3`` or JSON ``["P2","P3"]``; ``none`` for no automatic resolve."""
         if isinstance(value, str):
             stripped = value.strip()
             if stripped.startswith("["):
-                return json.loads(stripped)
-            return [part.strip() for part in stripped.split(",") if part.strip()]
+                return _json(stripped, 'a list like ["P2","P3"]')
+            if stripped.lower() == "none":
+                return []
+            return [part.strip().upper() for part in stripped.split(",") if part.strip()]
+        return value
+
+    @field_validator("severity_mapping", mode="before")
+    @classmethod
+    def _mapping_text(cls, value: Any) -> Any:
+        """JSON ``{"critical":"P1"}`` or ``critical=P1,warning=P3``; label values are matched lower-case."""
+        if isinstance(value, str):
+            value = _pairs(value, 'an object like {"critical":"P1","warning":"P3"}')
+        if isinstance(value, dict):
+            return {str(key).strip().lower(): (str(level).strip().upper() if isinstance(level, str) else level) for key, level in value.items()}
+        return value
+
+    @field_validator("escalation_speed", mode="before")
+    @classmethod
+    def _speed_text(cls, value: Any) -> Any:
+        """JSON ``{"P0":0.5,"P1":1}`` or ``P0=0.5,P1=1``."""
+        if isinstance(value, str):
+            value = _pairs(value, 'an object like {"P0":0.5,"P1":1,"P2":2}')
+        if isinstance(value, dict):
+            return {str(key).strip().upper(): factor for key, factor in value.items()}
         return value
 
     @field_validator("admins_text")
@@ -306,16 +384,66 @@ def _checked_url(value: str, *, schemes: tuple[str, ...]) -> str:
     return value.strip()
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST = re.compile(r"[A-Za-z0-9._:\-\[\]%]+")
+_CHANNEL = re.compile(r"#[a-z0-9][a-z0-9_\-]{0,79}|[CGD][A-Z0-9]{6,}")
+_REACTION = re.compile(r"[a-z0-9_+'\-]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_FIELD_IN_SOURCE_ERROR = re.compile(r'field "([^"]+)"')
+
+
+def _json(text: str, shape: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not valid JSON ({error.msg} at character {error.pos}); expected {shape}") from None
+
+
+def _pairs(text: str, shape: str) -> Any:
+    """A JSON object, or ``key=value,key=value`` (easier to write in a shell or a Procfile)."""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        return _json(stripped, shape)
+    pairs: dict[str, str] = {}
+    for part in filter(None, (piece.strip() for piece in stripped.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{part!r} is not key=value; expected {shape} or key=value,key=value")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _variable(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    return (info.alias if info is not None and info.alias else field).upper()
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings, turning pydantic's error list into one readable message."""
+    """Build settings, turning pydantic's error list into one readable message.
+
+    Every error names the environment variable, whatever went wrong: a value pydantic
+    rejected, or one a settings source could not even decode (JSON for complex types).
+    """
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"])
-            lines.append(f"  {name}: {error['msg']}" if name else f"  {error['msg']}")
+            name, *inner = [str(part) for part in error["loc"]] or ["configuration"]
+            message = error["msg"]
+            if error["type"] == "json_invalid":
+                message = "is not valid JSON"
+            elif inner:  # one item of a list or mapping: show which
+                message = f"{error['input']!r}: {message}"
+            lines.append(f"  {name}: {message}")
         raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
+    except SourceError as exc:
+        found = _FIELD_IN_SOURCE_ERROR.search(str(exc))
+        name = _variable(found.group(1)) if found else "a setting"
+        raise SettingsError(f"invalid configuration:\n  {name}: could not be read ({exc.__cause__ or exc})") from None
+    except OSError as exc:  # .env unreadable (a folder, no permission)
+        raise SettingsError(f"invalid configuration: cannot read the settings file: {exc}") from None
 
 
 @lru_cache(maxsize=1)

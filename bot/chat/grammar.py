@@ -40,6 +40,9 @@ ALIASES = {
     "?": "help",
 }
 
+#: Verbs that take nothing but an optional incident reference.
+_NO_ARGUMENTS = frozenset({"ack", "mitigate", "resolve", "reopen", "status", "timeline", "export"})
+
 _REF = re.compile(r"^(?:INC-?)?#?\d+$", re.IGNORECASE)
 _INC_REF = re.compile(r"^INC-?\d+$", re.IGNORECASE)
 _SEVERITY = re.compile(r"^(?:P[0-3]|SEV-?[0-3])$", re.IGNORECASE)
@@ -87,12 +90,12 @@ def parse(line: str) -> ParsedCommand:
     elif verb not in ("note", "action", "declare") and last and _INC_REF.match(last):
         ref = parse_number(last)
         rest = head.strip()
-    if ref is None and verb in ("ack", "mitigate", "resolve", "reopen", "status", "timeline", "export") and rest:
-        if _REF.match(rest):
+    if verb in _NO_ARGUMENTS and rest:
+        if ref is None and _REF.match(rest):
             ref = parse_number(rest)
             rest = ""
-        else:
-            raise InvalidCommand(f"unexpected {rest!r}.\nUsage: {USAGE[verb]}")
+        else:  # ``ack INC-2 INC-3`` must not acknowledge INC-2 and quietly drop INC-3
+            raise InvalidCommand(f"unexpected {rest!r}: {verb} takes one incident at most.\nUsage: {USAGE[verb]}")
     try:
         args = shlex.split(rest)
     except ValueError:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.domain.incident import Incident
+from bot.domain.incident import Incident, Status
 from bot.domain.timeline import TimelineEntry
 from bot.text_safety import clean, one_line, person_name, safe_url
+
+if TYPE_CHECKING:
+    from bot.playbooks.guide import StepState
 
 UTC = ZoneInfo("UTC")
 
@@ -55,11 +59,18 @@ def stamp(moment: datetime, zone: ZoneInfo = UTC) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
 
 
+def duration_text(incident: Incident, now: datetime) -> str:
+    """``open for 5m`` while open; ``resolved after 5m`` once resolved (the clock stopped then)."""
+    if incident.status is Status.RESOLVED and incident.resolved_at is not None:
+        return f"resolved after {age(incident.created_at, incident.resolved_at)}"
+    return f"open for {age(incident.created_at, now)}"
+
+
 def summary(incident: Incident, *, now: datetime, zone: ZoneInfo = UTC) -> str:
     roles = ", ".join(f"{role.value}: {person_name(user)}" for role, user in incident.roles.items()) or "no roles assigned"
     lines = [
         f"{incident.ref} [{incident.severity.value}] {one_line(incident.title)}",
-        f"  status: {incident.status.value} · open for {age(incident.created_at, now)} · {roles}",
+        f"  status: {incident.status.value} · {duration_text(incident, now)} · {roles}",
     ]
     if incident.description:
         lines.append("  " + clean(incident.description).strip().replace("\n", "\n  "))
@@ -89,3 +100,32 @@ def incident_table(incidents: Sequence[Incident], *, now: datetime) -> str:
         for incident in incidents
     ]
     return "\n".join([header, *rows])
+
+
+_STEP_MARKS = {"pending": "[ ]", "done": "[x]", "skipped": "[-]"}
+
+
+def incident_details(
+    incident: Incident,
+    *,
+    steps: tuple[str, Sequence[StepState]] | None,
+    entries: Sequence[TimelineEntry],
+    hidden: int,
+    now: datetime,
+    zone: ZoneInfo = UTC,
+) -> str:
+    """``firebreak incidents show``: the summary, every playbook step, the latest entries."""
+    lines = [summary(incident, now=now, zone=zone), f"  declared: {stamp(incident.created_at, zone)}"]
+    if steps is None:
+        lines.append("Playbook: none attached")
+    else:
+        playbook_id, states = steps
+        settled = sum(1 for state in states if state.status != "pending")
+        lines.append(f"Playbook {playbook_id}: {settled}/{len(states)} steps settled")
+        for state in states:
+            who = f" ({state.status} by {state.actor} at {stamp(state.at, zone)})" if state.actor and state.at else ""
+            lines.append(f"  {_STEP_MARKS.get(state.status, '[?]')} {state.number}. {state.text}{who}")
+    more = f", {hidden} earlier not shown" if hidden else ""
+    lines.append(f"Timeline (latest {len(entries)}{more}):")
+    lines.extend(f"  {timeline_line(entry, zone)}" for entry in entries)
+    return "\n".join(lines)

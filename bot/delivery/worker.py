@@ -61,6 +61,9 @@ class DeliveryWorker:
     def add_deliverer(self, target: str, deliverer: Deliverer) -> None:
         self._deliverers[target] = deliverer
 
+    def has_deliverer(self, target: str) -> bool:
+        return target in self._deliverers
+
     def notify(self) -> None:
         """Wake the loop now instead of at the next poll; safe to call from any thread."""
         self._wakeup.notify()

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.export import metrics
-from bot.export.model import AlertRecord, IncidentRecord
+from bot.export.model import AlertRecord, IncidentRecord, StepRecord
 
 SCHEMA_VERSION = 1
 SCHEMA_ID = "urn:firebreak:schema:postmortem:v1"
@@ -130,7 +130,7 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
             ],
             "time_at_level": [{"level": level, "seconds": seconds} for level, seconds in metrics.time_at_levels(levels).items()],
         },
-        "playbooks": _playbooks(entries),
+        "playbooks": _playbooks(entries, record.steps),
         "alerts": alerts,
         "flagged_messages": [
             {
@@ -272,8 +272,12 @@ def _iso_text(value: Any) -> str | None:
     return iso(moment)
 
 
-def _playbooks(entries: Iterable[TimelineEntry]) -> list[dict[str, Any]]:
-    """Each attached playbook with the outcome of every step someone acted on."""
+def _playbooks(entries: Iterable[TimelineEntry], stored_steps: Iterable[StepRecord] = ()) -> list[dict[str, Any]]:
+    """Each attached playbook with every step: its outcome, or ``pending`` if nobody acted on it.
+
+    A playbook attached again (by hand, after the automatic match) is credited to whoever
+    attached it last, at that time: that is the attachment the steps belong to.
+    """
     books: dict[str, dict[str, Any]] = {}
     steps: dict[tuple[str, int], dict[str, Any]] = {}
 
@@ -290,8 +294,8 @@ def _playbooks(entries: Iterable[TimelineEntry]) -> list[dict[str, Any]]:
             item.update(
                 title=str(data.get("title") or item["title"]),
                 matched_by=data.get("matched_by"),
-                attached_at=item["attached_at"] or iso(entry.at),
-                attached_by=item["attached_by"] or entry.actor,
+                attached_at=iso(entry.at),
+                attached_by=entry.actor,
             )
         elif entry.kind in (EntryKind.STEP_DONE, EntryKind.STEP_SKIPPED, EntryKind.STEP_DEADLINE):
             playbook_id = str(data.get("playbook_id") or "")
@@ -319,6 +323,11 @@ def _playbooks(entries: Iterable[TimelineEntry]) -> list[dict[str, Any]]:
                     text=str(data.get("text") or step["text"]),
                     phase=str(data.get("phase") or step["phase"]),
                 )
+    for stored in stored_steps:
+        if stored.playbook_id in books and (stored.playbook_id, stored.step) not in steps:
+            pending = {"step": stored.step, "phase": stored.phase, "text": stored.text, "outcome": "pending", "by": None, "at": None, "deadlines": []}
+            steps[(stored.playbook_id, stored.step)] = pending
+            books[stored.playbook_id]["steps"].append(pending)
     for item in books.values():
         item["steps"].sort(key=lambda s: s["step"])
     return sorted(books.values(), key=lambda b: (b["attached_at"] or "~", b["playbook_id"]))

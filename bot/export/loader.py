@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
-from bot.export.model import ActionRecord, AlertRecord, EntryRecord, IncidentRecord
+from bot.export.model import ActionRecord, AlertRecord, EntryRecord, IncidentRecord, StepRecord
 from bot.store.incidents import IncidentRepository, to_domain
-from bot.store.models import ActionItemRow, AlertRow, TimelineRow
+from bot.store.models import ActionItemRow, AlertRow, PlaybookStepRow, TimelineRow
 
 
 def load_record(session: Session, number: int) -> IncidentRecord:
@@ -54,4 +54,10 @@ def load_record(session: Session, number: int) -> IncidentRecord:
         )
         for item in session.scalars(select(ActionItemRow).where(ActionItemRow.incident_id == number).order_by(ActionItemRow.id))
     ]
-    return IncidentRecord(incident=incident, entries=entries, alerts=alerts, actions=actions, channel_name=row.chat_channel_name)
+    steps = [
+        StepRecord(playbook_id=step.playbook_id, step=step.step, phase=step.phase_kind, text=step.text)
+        for step in session.scalars(select(PlaybookStepRow).where(PlaybookStepRow.incident_id == number).order_by(PlaybookStepRow.id))
+    ]
+    return IncidentRecord(
+        incident=incident, entries=entries, alerts=alerts, actions=actions, channel_name=row.chat_channel_name, steps=steps
+    )

@@ -45,12 +45,23 @@ class ActionRecord:
 
 
 @dataclass(frozen=True)
+class StepRecord:
+    """A step of an attached playbook as stored, so steps nobody acted on are exported too."""
+
+    playbook_id: str
+    step: int
+    phase: str
+    text: str
+
+
+@dataclass(frozen=True)
 class IncidentRecord:
     incident: Incident
     entries: list[EntryRecord]
     alerts: list[AlertRecord] = field(default_factory=list)
     actions: list[ActionRecord] = field(default_factory=list)
     channel_name: str | None = None
+    steps: list[StepRecord] = field(default_factory=list)
 
     @property
     def timeline(self) -> list[TimelineEntry]:

@@ -33,6 +33,7 @@ def install(
     guided = GuidedSteps(container.service, registry, zone=container.settings.zone)
     container.service.declare_hooks.append(guided.on_declare)
     container.service.subscribers.append(guide_poster(guided))
+    container.service.subscribers.append(guided.on_raised)
     commands.register(container.commands, guided)
     ticker = DeadlineTicker(container.service, escalate_now=escalate_now)
     guided.deadlines = ticker

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from bot.domain.durations import format_duration
 from bot.domain.errors import InvalidCommand
 from bot.domain.incident import Incident, Role, Status
+from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.guided.service import SYSTEM_ACTOR, EscalateNow
 from bot.playbooks.guide import PENDING
@@ -36,6 +38,14 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 BATCH = 100
+
+#: ``escalates(severity)``: whether incidents of that severity escalate (the engine's speed table).
+Escalates = Callable[[Severity], bool]
+_ESCALATING = frozenset({Severity.P0, Severity.P1, Severity.P2})
+
+
+def _default_escalates(severity: Severity) -> bool:
+    return severity in _ESCALATING
 
 
 def _due_incidents(session: Session, now: datetime) -> list[int]:
@@ -83,17 +93,23 @@ def _claim(session: Session, number: int, now: datetime) -> list[PlaybookStepRow
     return claimed
 
 
-def _entry(incident: Incident, row: PlaybookStepRow, now: datetime, *, engine_wired: bool) -> TimelineEntry:
+def _entry(incident: Incident, row: PlaybookStepRow, now: datetime, *, engine_wired: bool, escalates: bool = True) -> TimelineEntry:
     deadline = format_duration(row.deadline_seconds or 0)
     action = row.on_deadline or "remind"
-    head = f"step {row.step} is still open after {deadline}: {row.text}"
+    head = f"{incident.ref} step {row.step} is still open after {deadline}: {row.text}"
+    why = ""
+    if action == "escalate" and not escalates:
+        # P3 and INFO never escalate on their own (FIREBREAK_ESCALATION_SPEED): say so, and
+        # make the deadline a notification rather than claim an escalation that never comes.
+        why = f"{incident.severity.value} incidents do not escalate on their own, so this is a notification; "
+        action = "notify"
     if action == "escalate":
         level = f" to {row.escalate_to}" if row.escalate_to else ""
         tail = f"escalating{level}" if engine_wired else f"escalation{level} needed: `/incident escalate`"
     elif action == "notify":
         role = _owner_role(row.owner)
         who = (incident.roles.get(role) if role else None) or incident.roles.get(Role.COMMANDER) or "responders"
-        tail = f"{who}, please take it or skip it (`/incident step skip {row.step}`)"
+        tail = f"{why}{who}, please take it or skip it (`/incident step skip {row.step}`)"
     else:
         tail = f"reminder: `/incident step done {row.step}` when it is done"
     return TimelineEntry(
@@ -124,8 +140,15 @@ def _owner_role(owner: str | None) -> Role | None:
         return None
 
 
-def fire_due_step_deadlines(service: IncidentService, now: datetime, *, escalate_now: EscalateNow | None = None) -> int:
-    """Run every step deadline that has passed by ``now``; returns how many fired."""
+def fire_due_step_deadlines(
+    service: IncidentService, now: datetime, *, escalate_now: EscalateNow | None = None, escalates: Escalates | None = None
+) -> int:
+    """Run every step deadline that has passed by ``now``; returns how many fired.
+
+    ``escalates(severity)`` says whether that severity escalates at all (default: P0–P2);
+    an ``escalate`` deadline of one that does not becomes a notification.
+    """
+    escalates = escalates or _default_escalates
     with service.sessions() as session:
         numbers = _due_incidents(session, now)
     fired = 0
@@ -142,11 +165,14 @@ def fire_due_step_deadlines(service: IncidentService, now: datetime, *, escalate
                 continue
 
             def mutation(incident: Incident, claimed: list[PlaybookStepRow] = claimed) -> list[TimelineEntry]:
-                return [_entry(incident, row, now, engine_wired=escalate_now is not None) for row in claimed]
+                return [
+                    _entry(incident, row, now, engine_wired=escalate_now is not None, escalates=escalates(incident.severity))
+                    for row in claimed
+                ]
 
-            service.apply(number, mutation, session=session)
+            incident = service.apply(number, mutation, session=session)
             for row in claimed:
-                if row.on_deadline == "escalate":
+                if row.on_deadline == "escalate" and escalates(incident.severity):
                     target = f" to {row.escalate_to}" if row.escalate_to else ""
                     reason = f"playbook step {row.step} ({row.text}) not done within its deadline; escalate{target}"
                     escalations[number].append((reason, row.escalate_to))
@@ -165,13 +191,21 @@ def fire_due_step_deadlines(service: IncidentService, now: datetime, *, escalate
 class DeadlineTicker:
     """The background loop: ``async def run(stop)`` checks for due deadlines every second."""
 
-    def __init__(self, service: IncidentService, *, escalate_now: EscalateNow | None = None, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        service: IncidentService,
+        *,
+        escalate_now: EscalateNow | None = None,
+        escalates: Escalates | None = None,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
         self.service = service
         self.escalate_now = escalate_now
+        self.escalates = escalates
         self.poll_seconds = poll_seconds
 
     def tick(self) -> int:
-        return fire_due_step_deadlines(self.service, self.service.clock.now(), escalate_now=self.escalate_now)
+        return fire_due_step_deadlines(self.service, self.service.clock.now(), escalate_now=self.escalate_now, escalates=self.escalates)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -20,10 +20,11 @@ from bot.domain.incident import Incident
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.guided import store
-from bot.playbooks.guide import DONE, PENDING, SKIPPED, GuideView, current_phase_index, guide_view, render_guide
+from bot.playbooks.guide import DONE, PENDING, SKIPPED, GuideView, StepState, current_phase_index, guide_view, render_guide
 from bot.playbooks.matching import IncidentFacts
 from bot.playbooks.registry import PlaybookRegistry
 from bot.playbooks.schema import Playbook
+from bot.service.changes import Change
 from bot.service.incidents import IncidentService
 from bot.store.incidents import IncidentRepository
 from bot.store.models import IncidentRow
@@ -98,6 +99,31 @@ class GuidedSteps:
         entries = self.attach(session, incident, playbook, matched_by=AUTO, matched=matched, actor=SYSTEM_ACTOR, source=Source.SYSTEM, now=now)
         IncidentRepository.save(session, incident, now=now)
         return entries
+
+    def on_raised(self, change: Change) -> None:
+        """Subscriber: an INFO incident raised to P0–P3 gets its playbook then, as a new one would.
+
+        Informational incidents get none at declaration; when a worse alert joins (or a
+        person raises one) it is opened in chat like any other and must be guided too.
+        """
+        incident = change.incident
+        if incident.severity is Severity.INFO or not len(self.registry):
+            return
+        raised = any(
+            recorded.entry.kind is EntryKind.SEVERITY_CHANGED and recorded.entry.data.get("from") == Severity.INFO.value
+            for recorded in change.entries
+        )
+        if not raised or store.active_run(change.session, incident.number) is not None:
+            return
+        row = change.session.get(IncidentRow, incident.number)
+        playbook, matched = self.registry.match(facts_for(incident, row))
+        if playbook is None:
+            return
+        entries = self.attach(
+            change.session, incident, playbook, matched_by=AUTO, matched=matched, actor=SYSTEM_ACTOR, source=Source.SYSTEM, now=change.now
+        )
+        IncidentRepository.save(change.session, incident, now=change.now)
+        self.service.record(change.session, incident, entries)
 
     def attach(
         self,
@@ -207,6 +233,14 @@ class GuidedSteps:
         with self.service.sessions() as session:
             incident = IncidentRepository.get(session, number)
             return self.view_in(session, incident)
+
+    def steps(self, number: int) -> tuple[str, list[StepState]] | None:
+        """The active playbook's id and every step with its state, or None without a playbook."""
+        with self.service.sessions() as session:
+            run = store.active_run(session, number)
+            if run is None:
+                return None
+            return run.playbook_id, [store.to_state(row) for row in store.step_rows(session, run.id)]
 
     def guide_text(self, number: int) -> str | None:
         view = self.view(number)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from bot.ingest.alertmanager.auth import SourceTokens
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
 from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route
+from bot.ingest.alertmanager.severity_labels import ObservedMapping
 from bot.ingest.alertmanager.store import Policy
 from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.ingest.pagerduty.route import SOURCE as PAGERDUTY
@@ -28,7 +29,8 @@ def install(container: Container, *, verify: Verify = True) -> None:
     ``verify`` is the TLS trust for PagerDuty (tests pass their loopback CA).
     """
     settings = container.settings
-    policy = Policy(mapping=dict(settings.severity_mapping), auto_resolve=frozenset(settings.auto_resolve))
+    mapping = ObservedMapping(settings.severity_mapping, on_unknown=container.metrics.unknown_severity.inc)
+    policy = Policy(mapping=mapping, auto_resolve=frozenset(settings.auto_resolve))
     ingester = container.ingester
     ingester.add_applier(ALERTMANAGER, alertmanager_applier(container.service, policy))
     ingester.add_batch_applier(ALERTMANAGER, alertmanager_batch_applier(container.service, policy))
@@ -51,6 +53,6 @@ def install(container: Container, *, verify: Verify = True) -> None:
     if rest is None and events is None:
         return
     container.service.subscribers.append(make_pagerduty_sync(rest_enabled=rest is not None, events_enabled=events is not None))
-    container.worker.add_deliverer(TARGET, PagerDutyDeliverer(rest=rest, events=events, service_id=settings.pagerduty_service_id))
+    container.worker.add_deliverer(TARGET, PagerDutyDeliverer(rest=rest, events=events, service_id=settings.pagerduty_service_id, clock=container.clock))
     if rest is not None:
         container.oncall = PagerDutyOncallDirectory(rest)

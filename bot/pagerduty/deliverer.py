@@ -20,15 +20,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
+from bot.domain.clock import Clock, SystemClock
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.pagerduty.client import EventsClient, PagerDutyError, RestClient, delivery_error, ok
+from bot.service.chat_notifications import post_recorded
 from bot.store.incidents import IncidentRepository
 from bot.store.models import IncidentRow
 
@@ -39,7 +41,10 @@ _PD_SEVERITIES = {"critical", "error", "warning", "info"}
 
 
 class PagerDutyDeliverer:
-    def __init__(self, *, rest: RestClient | None, events: EventsClient | None, service_id: str | None = None) -> None:
+    def __init__(
+        self, *, rest: RestClient | None, events: EventsClient | None, service_id: str | None = None, clock: Clock | None = None
+    ) -> None:
+        self._clock = clock or SystemClock()
         self._rest = rest
         self._events = events
         self._service_id = service_id
@@ -161,6 +166,7 @@ class PagerDutyDeliverer:
                 session,
                 number,
                 f"paged {target} in PagerDuty ({pd_id})",
+                now=self._clock.now(),
                 target=target,
                 pagerduty_incident_id=pd_id,
                 incident_key=key,
@@ -206,7 +212,9 @@ class PagerDutyDeliverer:
         number = int(payload["number"])
 
         def record(session: Session) -> None:
-            _record_paged(session, number, f"paged through the PagerDuty Events API (dedup key {dedup_key})", dedup_key=dedup_key)
+            _record_paged(
+                session, number, f"paged through the PagerDuty Events API (dedup key {dedup_key})", now=self._clock.now(), dedup_key=dedup_key
+            )
 
         return DeliveryResult(record=record, detail={"dedup_key": dedup_key})
 
@@ -215,14 +223,15 @@ class PagerDutyDeliverer:
         return DeliveryResult()
 
 
-def _record_paged(session: Session, number: int, text: str, **data: Any) -> None:
+def _record_paged(session: Session, number: int, text: str, *, now: datetime, **data: Any) -> None:
     """The page reached PagerDuty: a PAGED entry, committed with the delivery itself."""
     entry = TimelineEntry(
         kind=EntryKind.PAGED,
-        at=datetime.now(UTC),
+        at=now,
         actor="firebreak",
         source=Source.SYSTEM,
         text=text,
         data={"service": "pagerduty", **{key: value for key, value in data.items() if value is not None}},
     )
-    IncidentRepository.append(session, number, [entry])
+    (entry_id,) = IncidentRepository.append(session, number, [entry])
+    post_recorded(session, number, entry_id, entry, now=entry.at)

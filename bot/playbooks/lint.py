@@ -112,11 +112,19 @@ def _check_playbook(shown: str, playbook: Playbook, document: MarkedDocument) ->
             problems.append(LintProblem(shown, document.line_of(("phases", p_index)), f"{label} has no steps"))
         for s_index, step in enumerate(phase.steps):
             where = ("phases", p_index, "steps", s_index)
-            if step.on_deadline == "escalate" and playbook.escalation is None:
+            # ``on_deadline: escalate`` without an escalation block escalates with the default
+            # policy (FIREBREAK_DEFAULT_ESCALATION), to its next level; only naming a level needs
+            # the playbook's own.
+            if step.escalate_to and playbook.escalation is None:
                 problems.append(
-                    LintProblem(shown, document.line_of((*where, "on_deadline")), "on_deadline: escalate but the playbook has no escalation policy")
+                    LintProblem(
+                        shown,
+                        document.line_of((*where, "escalate_to")),
+                        f"escalate_to {step.escalate_to!r} names a level, but the playbook has no escalation block"
+                        " (leave escalate_to out to escalate to the default policy's next level)",
+                    )
                 )
-            if step.escalate_to and step.escalate_to not in level_names:
+            elif step.escalate_to and step.escalate_to not in level_names:
                 known = ", ".join(str(name) for name in level_names) or "none"
                 problems.append(
                     LintProblem(

@@ -7,11 +7,14 @@ costs one summary update per burst rather than a post per alert.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from bot.delivery.outbox import enqueue
 from bot.domain.severity import Severity
-from bot.domain.timeline import EntryKind
+from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.service.changes import Change
 
 CHAT = "chat"
@@ -74,6 +77,36 @@ def _opens_now(change: Change) -> bool:
     )
 
 
+def post_recorded(session: Session, number: int, entry_id: int, entry: TimelineEntry, *, now: datetime) -> None:
+    """Post one entry recorded outside the incident service (a delivery's own outcome).
+
+    Pages delivered or given up are written by the delivery worker, not through a change,
+    so no subscriber sees them; the responders must, in the incident's conversation.
+    """
+    enqueue(
+        session,
+        target=CHAT,
+        operation=POST,
+        payload=_post_payload(number, entry_id, entry),
+        idempotency_key=f"chat:post:{entry_id}",
+        now=now,
+        incident_id=number,
+        ordering_key=ordering_key(number),
+    )
+
+
+def _post_payload(number: int, entry_id: int, entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "number": number,
+        "entry_id": entry_id,
+        "kind": entry.kind.value,
+        "text": entry.text,
+        "actor": entry.actor,
+        "source": entry.source.value,
+        "data": entry.data,
+    }
+
+
 def notify_chat(change: Change) -> None:
     number = change.incident.number
     if change.incident.severity is Severity.INFO:
@@ -98,16 +131,7 @@ def notify_chat(change: Change) -> None:
     for recorded in change.entries:
         entry = recorded.entry
         if entry.kind in POSTED_KINDS:
-            payload = {
-                "number": number,
-                "entry_id": recorded.id,
-                "kind": entry.kind.value,
-                "text": entry.text,
-                "actor": entry.actor,
-                "source": entry.source.value,
-                "data": entry.data,
-            }
-            say(POST, payload, f"chat:post:{recorded.id}")
+            say(POST, _post_payload(number, recorded.id, entry), f"chat:post:{recorded.id}")
         if entry.kind in SUMMARY_KINDS and not change.is_new:
             refresh_after = recorded.id
     if refresh_after is not None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -27,11 +27,22 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+@lru_cache(maxsize=1)
 def heads() -> tuple[str, ...]:
     return tuple(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
-def is_at_head(engine: Engine) -> bool:
+def current_heads(engine: Engine) -> set[str]:
+    """The revisions the database is at, read from ``alembic_version`` directly.
+
+    Not through ``MigrationContext.configure``, which logs two INFO lines each time: the
+    readiness probe asks every few seconds, and those lines would bury everything else.
+    """
     with engine.connect() as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
-    return current == set(heads())
+        if not inspect(connection).has_table("alembic_version"):
+            return set()
+        return {str(row[0]) for row in connection.execute(text("SELECT version_num FROM alembic_version"))}
+
+
+def is_at_head(engine: Engine) -> bool:
+    return current_heads(engine) == set(heads())

@@ -49,6 +49,7 @@ def connect(container: Container) -> None:
             engine.escalate_now(number, actor=DEADLINE_ACTOR, source=Source.SCHEDULER, reason=reason)
 
     guided.deadlines.escalate_now = escalate_now
+    guided.deadlines.escalates = lambda severity: severity in engine.planner.speed
 
 
 def should_escalate(engine: EscalationEngine, number: int, level_name: str | None) -> bool:

@@ -57,7 +57,7 @@ def test_each_deadline_fires_once_when_it_passes(timed: Container, clock: Frozen
         "escalate_to": "L1",
     }
     # No escalation engine wired: the entry (posted to chat) says escalation is needed.
-    assert first.text == "step 1 is still open after 5m: Acknowledge and take command. — escalation to L1 needed: `/incident escalate`"
+    assert first.text == f"INC-{number} step 1 is still open after 5m: Acknowledge and take command. — escalation to L1 needed: `/incident escalate`"
     assert second.data["action"] == "remind" and "reminder: `/incident step done 2`" in second.text
     with timed.sessions() as session:
         posted = [row.payload["kind"] for row in session.scalars(select(OutboxRow)) if row.operation == "post"]

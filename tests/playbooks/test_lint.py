@@ -99,10 +99,14 @@ phases:
     ]
 
 
-def test_escalate_without_policy(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", "id: a\ntitle: A\nphases:\n  - kind: resolution\n    steps:\n      - text: x\n        deadline: 5m\n        on_deadline: escalate\n")
+def test_escalate_without_policy_uses_the_default_policy_but_cannot_name_a_level(tmp_path: Path) -> None:
+    step = "id: a\ntitle: A\nphases:\n  - kind: resolution\n    steps:\n      - text: x\n        deadline: 5m\n        on_deadline: escalate\n"
+    write(tmp_path, "a.yaml", step)
+    assert lines(lint_directory(tmp_path)) == []
+    write(tmp_path, "a.yaml", step + "        escalate_to: L1\n")
     assert lines(lint_directory(tmp_path)) == [
-        f"{tmp_path}/a.yaml:8: on_deadline: escalate but the playbook has no escalation policy"
+        f"{tmp_path}/a.yaml:9: escalate_to 'L1' names a level, but the playbook has no escalation block"
+        " (leave escalate_to out to escalate to the default policy's next level)"
     ]
 
 
@@ -147,5 +151,11 @@ def test_starter_playbooks_lint_clean() -> None:
             "certificate-expiry", "backup-failure"} <= ids
     assert [p.id for p in playbooks if p.default] == ["default"]
     for playbook in playbooks:
-        assert playbook.escalation is not None and playbook.phases
+        # The fallback escalates with FIREBREAK_DEFAULT_ESCALATION and suggests no severity:
+        # it fits every incident, so it cannot know better than the incident's own.
+        if playbook.default:
+            assert playbook.escalation is None and playbook.severity is None
+        else:
+            assert playbook.escalation is not None
+        assert playbook.phases
         assert any(step.commands for _, _, step in playbook.steps()), playbook.id

@@ -2,63 +2,74 @@
 
 Like errbot's text backend: the same command handlers as Slack, a different transport.
 What the bot "posts" is delivered through the outbox like in Slack mode and read back from
-the transcript table, so messages caused by a running server (alerts) show up here too.
+the transcript table, so messages caused by a running server (alerts) show up here too, as
+they happen, above the prompt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
+import io
 import threading
 from collections.abc import Iterable
 from typing import TextIO
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bot.chat.commands import CommandContext
+from bot.chat.console.live import LiveOutput
 from bot.chat.console.transcript import print_line
 from bot.container import Container
 from bot.domain.timeline import Source
+from bot.store.db import SessionFactory
 from bot.store.models import TranscriptRow
 from bot.text_safety import clean
 
 PROMPT = "firebreak> "
+#: How often the console looks for lines another process (``serve``) delivered.
+POLL_SECONDS = 0.5
 
 
 class TranscriptTail:
-    """Prints transcript rows written since it started, whoever delivered them."""
+    """Renders transcript rows written since it started, whoever delivered them."""
 
-    def __init__(self, container: Container, out: TextIO) -> None:
-        self._sessions = container.sessions
-        self._out = out
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
         self._lock = threading.Lock()
         with self._sessions() as session:
             self._last_id = int(session.scalar(select(func.coalesce(func.max(TranscriptRow.id), 0))) or 0)
 
-    def flush(self) -> int:
+    def take(self) -> str:
+        """The new rows as printable text (empty when there are none)."""
         with self._lock, self._sessions() as session:
             rows = list(session.scalars(select(TranscriptRow).where(TranscriptRow.id > self._last_id).order_by(TranscriptRow.id)))
+            buffer = io.StringIO()
             for row in rows:
-                print_line(self._out, row.channel, row.text)
+                print_line(buffer, row.channel, row.text)
                 self._last_id = row.id
-            return len(rows)
+            return buffer.getvalue()
 
 
 class ConsoleSession:
-    def __init__(self, container: Container, *, out: TextIO, actor: str | None = None) -> None:
+    def __init__(self, container: Container, *, out: TextIO, actor: str | None = None, terminal: bool = False) -> None:
         self.container = container
         self.out = out
         self.context = CommandContext(actor=actor or _whoami(), source=Source.CONSOLE)
-        self.tail = TranscriptTail(container, out)
+        self.tail = TranscriptTail(container.sessions)
+        self.live = LiveOutput(out, PROMPT, terminal=terminal)
 
     def execute(self, line: str) -> None:
         reply = self.container.commands.handle(line, self.context)
         if reply.incident is not None:
             self.context.last_incident = reply.incident
-        self.out.write(clean(reply.text) + "\n")  # replies quote alert text: no escape sequences
-        self.out.flush()
+        self.live.write(clean(reply.text) + "\n")  # replies quote alert text: no escape sequences
         asyncio.run(self.container.worker.drain(timeout=10))
-        self.tail.flush()
+        self.flush()
+
+    def flush(self) -> None:
+        self.live.write(self.tail.take())
 
     def run_script(self, lines: Iterable[str], *, echo: bool = True) -> None:
         for raw in lines:
@@ -66,23 +77,24 @@ class ConsoleSession:
             if not line or line.startswith("#"):
                 continue
             if echo:
-                self.out.write(f"{PROMPT}{line}\n")
+                self.live.write(f"{PROMPT}{line}\n")
             self.execute(line)
         asyncio.run(self.container.worker.drain(timeout=30))
-        self.tail.flush()
+        self.flush()
 
-    def run_interactive(self, stdin: TextIO) -> None:
-        self.out.write("Firebreak console (local mode). Type /incident help, or Ctrl-D to leave.\n")
+    def run_interactive(self) -> None:
+        self.live.write("Type /incident help, or Ctrl-D to leave. Alerts and posts from a running `firebreak serve` appear as they happen.\n")
+        # What is already going on: an alert that arrived while the console was starting is
+        # not in the tail, but it is open.
+        self.live.write(self.container.commands.handle("/incident list", self.context).text + "\n")
         stop = threading.Event()
-        poller = threading.Thread(target=self._poll, args=(stop,), daemon=True)
+        poller = threading.Thread(target=self._poll, args=(stop,), name="console-tail", daemon=True)
         poller.start()
         try:
             while True:
                 try:
-                    line = input(PROMPT) if stdin.isatty() else stdin.readline()
+                    line = self.live.read_line()
                 except EOFError:
-                    break
-                if not line and not stdin.isatty():
                     break
                 if line.strip() in ("exit", "quit"):
                     break
@@ -94,13 +106,29 @@ class ConsoleSession:
             stop.set()
             poller.join(timeout=2)
             self.out.write("\n")
+            self.out.flush()
 
     def _poll(self, stop: threading.Event) -> None:
-        while not stop.wait(1.0):
+        while not stop.wait(POLL_SECONDS):
             try:
-                self.tail.flush()
+                self.flush()
             except Exception:  # a locked database must not kill the prompt
                 continue
+
+
+def follow(sessions: SessionFactory, out: TextIO, stop: threading.Event, *, poll_seconds: float = POLL_SECONDS) -> None:
+    """``firebreak console --follow``: print the transcript as it grows until ``stop`` is set."""
+    tail = TranscriptTail(sessions)
+    while True:
+        try:
+            text = tail.take()
+        except OperationalError:  # the database is busy or restarting: look again next time
+            text = ""
+        if text:
+            out.write(text)
+            out.flush()
+        if stop.wait(poll_seconds):
+            return
 
 
 def _whoami() -> str:

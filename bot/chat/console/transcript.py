@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -57,8 +58,11 @@ class ConsoleDeliverer:
         clock: Clock | None = None,
         zone: ZoneInfo | None = None,
         announcements: str = ANNOUNCEMENTS,
+        files_dir: Path | None = None,
     ) -> None:
         self._sessions = sessions
+        #: Where uploaded files (post-mortem drafts) are saved, as Slack would keep them.
+        self._files_dir = files_dir
         self._stream = stream
         self._clock = clock or SystemClock()
         self._zone = zone or ZoneInfo("UTC")
@@ -102,9 +106,13 @@ class ConsoleDeliverer:
         return self._channel_of(incident)
 
     def _channel_of(self, incident: Incident) -> str:
-        if incident.severity in CHANNEL_SEVERITIES or incident.status.value != "triggered":
+        """The incident's channel (P0–P2), else the thread under its announcement, as in Slack."""
+        if incident.severity in CHANNEL_SEVERITIES:
             return "#" + channel_name(incident.number, incident.title)
-        return self._announcements
+        return self._thread_of(incident)
+
+    def _thread_of(self, incident: Incident) -> str:
+        return f"{self._announcements} › {incident.ref}"
 
     def _open_incident(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = int(message.payload["number"])
@@ -113,7 +121,7 @@ class ConsoleDeliverer:
         text = render.summary(incident, now=self._clock.now(), zone=self._zone)
         announcement = f"🚨 {incident.ref} [{incident.severity.value}] {one_line(incident.title)} (declared via {incident.source.value})"
         if incident.severity not in CHANNEL_SEVERITIES:
-            return [(self._announcements, announcement + " — no channel for this severity")]
+            return [(self._announcements, f"{announcement} — no channel for {incident.severity.value}; updates follow in this thread")]
         channel = "#" + channel_name(number, incident.title)
         return [(self._announcements, f"{announcement} → {channel}"), (channel, "📌 " + text)]
 
@@ -131,6 +139,8 @@ class ConsoleDeliverer:
         with self._sessions() as session:
             incident = IncidentRepository.get(session, number)
         text = render.summary(incident, now=self._clock.now(), zone=self._zone)
+        if incident.severity not in CHANNEL_SEVERITIES:  # the announcement is the summary, edited in place
+            return [(self._announcements, f"✏️ (announcement of {incident.ref} updated)\n" + text)]
         return [(self._channel_of(incident), "📌 (pinned summary updated)\n" + text)]
 
     def _upload_file(self, message: OutboxMessage) -> list[tuple[str, str]]:
@@ -140,15 +150,28 @@ class ConsoleDeliverer:
         lines = content.splitlines()
         head = lines[:UPLOAD_PREVIEW_LINES]
         more = len(lines) - len(head)
+        saved = self._save(str(payload.get("filename") or "upload.txt"), content)
         text = "\n".join(
             [
                 f"📎 {payload.get('title')} — {payload.get('filename')} ({len(lines)} lines, {len(content.encode())} bytes)",
+                *([f"saved as {saved}"] if saved else []),
                 *([str(payload["initial_comment"])] if payload.get("initial_comment") else []),
                 *(f"│ {line}" for line in head),
                 *([f"│ … {more} more lines"] if more > 0 else []),
             ]
         )
         return [(self._channel_for(int(payload["number"])), text)]
+    def _save(self, filename: str, content: str) -> Path | None:
+        """Write the file (its bare name only: never a path a payload chose); None without a folder."""
+        if self._files_dir is None:
+            return None
+        target = self._files_dir / (Path(filename).name or "upload.txt")
+        try:
+            target.write_text(content, encoding="utf-8")
+        except OSError as error:
+            raise DeliveryError(f"cannot save {target}: {error.strerror}", retryable=False) from error
+        return target.absolute()
+
     def _setup(self, message: OutboxMessage) -> list[tuple[str, str]]:
         """Slack channel set-up steps (topic, pin, invite, bookmark, announce, archive)."""
         number = int(message.payload["number"])

@@ -1,0 +1,142 @@
+"""Every ``firebreak`` subcommand, given bad arguments, a missing file or a closed stdout,
+answers with a message and an exit status, never a traceback.
+
+The subcommands are discovered from the parser, so a new one is covered by the bad-argument
+and closed-stdout tests without a change here (``RUNS`` gives it arguments that work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import build_parser, main
+from bot.container import build_container
+from bot.domain.severity import Severity
+from bot.domain.timeline import Source
+from tests.conftest import make_settings
+from tests.support.processes import ROOT, firebreak_env
+
+TRACEBACK_MARKERS = ("Traceback (most recent call last)", "Exception ignored")
+
+
+def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for action in parser._actions:  # argparse has no public walk of subcommands
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found += leaf_commands(child, (*prefix, name))
+    return found or [prefix]
+
+
+LEAVES = leaf_commands(build_parser())
+#: Arguments that make each command do its ordinary work (and print something).
+RUNS: dict[tuple[str, ...], list[str]] = {
+    ("export",): ["INC-1"],
+    ("incidents", "show"): ["INC-1"],
+    ("declare",): ["Checkout is failing", "--sev", "P1"],
+    ("playbooks", "import"): [str(ROOT / "tests" / "cli" / "fixtures" / "runbook.md"), "-o", "{tmp}/imported"],
+    ("inbox", "retry"): ["--all"],
+    ("console",): ["--follow"],
+}
+#: Runs forever by design (its start-up output is tested in test_cli.py).
+LONG_RUNNING = {("serve",)}
+
+
+def run(args: list[str], env: dict[str, str], *, stdout: int | None = subprocess.PIPE, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], input=stdin, env=env, cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=90
+    )
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    text = (result.stdout or "") + result.stderr
+    for marker in TRACEBACK_MARKERS:
+        assert marker not in text, text
+
+
+@pytest.fixture
+def env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment for a subprocess, also applied to this one for in-process runs; INC-1 exists."""
+    environment = firebreak_env(db_url, FIREBREAK_PLAYBOOKS_DIR=str(ROOT / "playbooks"))
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "PAGERDUTY_", "FIREBREAK_", "ALERTMANAGER_")):
+            monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    container = build_container(make_settings(db_url), transcript_stream=None)
+    container.service.declare(title="A first incident", severity=Severity.P2, actor="test", source=Source.CONSOLE)
+    container.close()
+    return environment
+
+
+def in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``firebreak ARGS`` in this process: its exit status, stdout and stderr."""
+    try:
+        code = main(args)
+    except SystemExit as stopped:
+        code = int(stopped.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("leaf", LEAVES, ids=" ".join)
+def test_bad_arguments_print_usage(leaf: tuple[str, ...], env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = in_process([*leaf, "--no-such-option"], capsys)
+    assert code == 2
+    assert "usage: firebreak" in err
+
+
+@pytest.mark.parametrize("leaf", [leaf for leaf in LEAVES if leaf not in LONG_RUNNING], ids=" ".join)
+def test_closed_stdout_is_not_a_traceback(leaf: tuple[str, ...], env: dict[str, str], tmp_path: Path) -> None:
+    """Like ``firebreak … | head`` after head has gone: every write fails with EPIPE."""
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in RUNS.get(leaf, [])]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = run([*leaf, *args], env, stdout=write_end, stdin="/incident declare From a script P3\n")
+    finally:
+        os.close(write_end)
+    assert result.returncode in (0, 1, 141), result.stderr
+    no_traceback(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["export", "INC-1", "-o", "/nonexistent/dir/x.md"], "/nonexistent/dir/x.md: No such file or directory"),
+        (["export", "INC-99"], "no incident INC-99"),
+        (["export", "yesterday"], "not an incident number"),
+        (["incidents", "show", "INC-99"], "no incident INC-99"),
+        (["incidents", "show", "banana"], "not an incident number"),
+        (["playbooks", "import", "/nonexistent/runbook.md"], "/nonexistent/runbook.md"),
+        (["playbooks", "lint", "/nonexistent/playbooks"], "/nonexistent/playbooks"),
+        (["declare", "   "], "the title is empty"),
+        (["declare", "Checkout", "--sev", "P7"], "unknown severity 'P7'"),
+        (["serve", "--port", "99999"], "'99999' is not a port"),
+        (["incidents", "list", "--limit", "0"], "must be 1 or more"),
+    ],
+)
+def test_missing_files_and_unknown_incidents_are_messages(
+    args: list[str], says: str, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = in_process(args, capsys)
+    assert code in (1, 2)
+    assert says in err
+
+
+def test_a_database_in_a_missing_folder_is_a_message(env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////nonexistent/dir/x.db")
+    code, _out, err = in_process(["incidents", "list"], capsys)
+    assert code == 2 and "DATABASE_URL" in err
+
+
+def test_an_unreachable_database_is_a_message(env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    code, _out, err = in_process(["incidents", "list"], capsys)
+    assert code == 1 and "database error" in err
