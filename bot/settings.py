@@ -130,6 +130,8 @@ class Settings(BaseSettings):
             url = make_url(value)
         except ArgumentError:
             raise ValueError("is not a database URL: use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB") from None
+        except ValueError:  # the message never repeats the URL: it may carry the password
+            raise ValueError("the port in the URL is not a number") from None
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not url.database.startswith("file:"):
             folder = Path(url.database).expanduser().absolute().parent
             if not folder.is_dir():

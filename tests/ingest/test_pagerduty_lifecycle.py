@@ -223,7 +223,7 @@ def test_a_late_trigger_of_an_incident_seen_resolved_opens_nothing(am_container:
 
 @pytest.mark.parametrize(
     ("value", "says"),
-    [("nope", "JSON object"), ('{"P1": "P9"}', "PAGERDUTY_PRIORITY_MAPPING.P1"), ('{" ": "P1"}', "must not be empty"), ("[1]", "dictionary")],
+    [("nope", "JSON object"), ('{"P1": "P9"}', "'P9'"), ('{" ": "P1"}', "must not be empty"), ("[1]", "dictionary")],
 )
 def test_a_bad_priority_mapping_is_a_settings_error_naming_it(monkeypatch: pytest.MonkeyPatch, value: str, says: str) -> None:
     monkeypatch.setenv("PAGERDUTY_PRIORITY_MAPPING", value)
