@@ -36,6 +36,7 @@ from bot.export.service import Exporter
 from bot.service.changes import Change
 from bot.service.chat_notifications import CHAT, POST, ordering_key
 from bot.store.incidents import IncidentRepository
+from bot.text_safety import clip, one_line
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ def upload_payload(number: int, ref: str, title: str, content: str, *, reason: s
     return {
         "number": number,
         "filename": Exporter.filename(ref, "md"),
-        "title": f"Post-mortem draft: {ref} — {title}",
+        # A file title is plain text shown as is: no control or bidi characters from alert text.
+        "title": clip(f"Post-mortem draft: {ref} — {one_line(title)}", 250),
         "content": content,
         "filetype": "markdown",
         "initial_comment": f"📄 Post-mortem draft for {ref} ({reason}). Paste it into your post-mortem doc and fill in the story.",

@@ -160,3 +160,11 @@ def test_neutralised_text_has_no_markup_controls_or_bidi(text: str) -> None:
     assert "<" not in text_safety.slack_text(text) and ">" not in text_safety.slack_text(text)
     assert not re.search(r"@(channel|here|everyone)\b", text_safety.slack_text(text))
     assert not re.search(r"<[@#!][^<>]*>", text_safety.readable(text)) and "://" not in text_safety.readable(text)
+
+
+def test_the_post_mortem_file_title_is_plain_text_without_controls_or_bidi() -> None:
+    from bot.export.chat import upload_payload
+
+    title = upload_payload(1, "INC-1", "Big \u202edesc\x1b[31m\x07" + "x" * 400, "content", reason="resolved")["title"]
+    assert not any(ch in title for ch in ("\u202e", "\x1b", "\x07"))
+    assert title.startswith("Post-mortem draft: INC-1 — Big desc") and len(title) <= 250
