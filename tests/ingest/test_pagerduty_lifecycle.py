@@ -113,6 +113,17 @@ def test_unacknowledged_returns_to_triggered_and_rearms_escalation(am_container:
     assert deadlines(am_container) == [(1, "fired"), (2, "pending")]
 
 
+def test_unacknowledged_after_a_reopen_says_it_is_already_triggered(am_container: Container) -> None:
+    with client(am_container) as http:
+        send(http, webhook_event("incident.triggered", incident_id="QREOPEN", occurred_at=at(0)))
+        send(http, webhook_event("incident.resolved", incident_id="QREOPEN", occurred_at=at(60)))
+        send(http, webhook_event("incident.reopened", incident_id="QREOPEN", occurred_at=at(120)))
+        send(http, webhook_event("incident.unacknowledged", incident_id="QREOPEN", agent_id=None, occurred_at=at(180)))
+    assert am_container.service.get(1).status.value == "triggered"
+    last = timeline(am_container)[-1]
+    assert "already triggered" in last.text and "only an acknowledged incident" not in last.text
+
+
 # -- order ------------------------------------------------------------------------------------
 
 

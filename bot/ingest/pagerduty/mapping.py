@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.domain.errors import DomainError
-from bot.domain.incident import Incident
+from bot.domain.incident import Incident, Status
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.ingest.pagerduty.models import Event, PdIncident, PdNote
 from bot.ingest.pagerduty.priorities import PriorityMap
@@ -146,6 +146,8 @@ def _apply(plan_: Plan, incident: Incident, *, at: datetime, priorities: Priorit
         if plan_.kind is Kind.ACKNOWLEDGED:
             return incident.acknowledge(actor=actor, source=source, at=at)
         if plan_.kind is Kind.UNACKNOWLEDGED:
+            if incident.status is Status.TRIGGERED:  # a reopen or a re-trigger got there first
+                return [record_entry(plan_, f"PagerDuty: {plan_.verb} ({incident.ref} is already triggered)", at)]
             return incident.unacknowledge(actor=actor, source=source, at=at)
         if plan_.kind is Kind.RESOLVED:
             return incident.resolve(actor=actor, source=source, at=at)
