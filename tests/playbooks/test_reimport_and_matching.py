@@ -70,6 +70,23 @@ def test_reimport_rewrites_same_ids_and_adds_no_copies(tmp_path: Path) -> None:
     assert playbook.severity is Severity.P1 and len(snapshot(out)) == 1
 
 
+def test_reimport_from_another_folder_finds_its_earlier_playbooks(tmp_path: Path) -> None:
+    runbook, out = tmp_path / "queueConsumerStuck.md", tmp_path / "out"
+    runbook.write_text(RUNBOOK)
+    import_into(runbook, out, source="runbooks/queueConsumerStuck.md")  # imported from the repository root
+    again = import_into(runbook, out, source="queueConsumerStuck.md")  # later, from inside runbooks/
+    assert [(w.playbook_id, w.action) for w in again.files] == [("queue-consumer-stuck", "unchanged")]
+    assert again.source == "runbooks/queueConsumerStuck.md" and len(snapshot(out)) == 1
+    # two different runbooks that share a file name stay apart
+    other = tmp_path / "elsewhere" / "queueConsumerStuck.md"
+    other.parent.mkdir()
+    other.write_text(RUNBOOK.replace("queueConsumerStuck", "queueConsumerStuckToo"))
+    team_b = import_into(other, out, source="team-b/queueConsumerStuck.md")
+    assert team_b.source == "team-b/queueConsumerStuck.md" and len(snapshot(out)) == 2
+    third = import_into(runbook, out, source="queueConsumerStuck.md")
+    assert third.source == "queueConsumerStuck.md"  # ambiguous now: recorded as given
+
+
 def test_edited_files_are_refused_without_force(tmp_path: Path) -> None:
     runbook, out = tmp_path / "queueConsumerStuck.md", tmp_path / "out"
     runbook.write_text(RUNBOOK)

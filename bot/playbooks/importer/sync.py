@@ -57,6 +57,26 @@ def source_name(runbook: Path) -> str:
     return Path(relative).as_posix() if not relative.startswith("..") else resolved.as_posix()
 
 
+def _same_runbook(source: str, recorded: set[str]) -> str:
+    """The recorded source this runbook was imported under before, if any.
+
+    The recorded path depends on the folder the import ran from; importing the same file
+    from elsewhere must still find its earlier playbooks, not write copies beside them. A
+    recorded path counts as the same runbook when one path ends with the other
+    (``runbooks/a.md`` and ``a.md``) and no other recorded path does; ``team-b/a.md`` and
+    ``runbooks/a.md`` are two runbooks.
+    """
+    if source in recorded:
+        return source
+    mine = Path(source).parts
+    same = [src for src in recorded if _ends_with(Path(src).parts, mine) or _ends_with(mine, Path(src).parts)]
+    return same[0] if len(same) == 1 else source
+
+
+def _ends_with(parts: tuple[str, ...], tail: tuple[str, ...]) -> bool:
+    return len(tail) <= len(parts) and parts[len(parts) - len(tail) :] == tail
+
+
 def _existing(directory: Path) -> tuple[dict[tuple[str, str], _Existing], set[str]]:
     by_key: dict[tuple[str, str], _Existing] = {}
     ids: set[str] = set()
@@ -91,6 +111,8 @@ def import_into(
         outcome.error = f"cannot read: {exc}"
         return outcome
     existing, ids = _existing(directory)
+    source = _same_runbook(source, {src for src, _heading in existing})
+    outcome.source = source
     mine = {heading: item for (src, heading), item in existing.items() if src == source}
     preferred = {heading: item.playbook_id for heading, item in mine.items()}
     result = import_text(text, source, ids - set(preferred.values()), severity_words, preferred_ids=preferred)
