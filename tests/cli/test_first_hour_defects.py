@@ -107,6 +107,18 @@ def test_p3_stays_in_the_announcement_thread(local: Container, transcript: io.St
     assert "pinned summary" not in out and "(announcement of INC-1 updated)" in out
 
 
+def test_an_incident_lowered_to_p3_keeps_posting_in_its_channel(local: Container, transcript: io.StringIO) -> None:
+    local.service.declare(title="Checkout down", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
+    drain(local)
+    say(local, "/incident sev P3")
+    say(local, "/incident resolve")
+    say(local, "/incident reopen")
+    out = transcript.getvalue()
+    reopened = [line for line in out.splitlines() if "reopened" in line]
+    assert reopened and all(line.startswith("[#inc-1-checkout-down]") for line in reopened), out
+    assert "[#incidents › INC-1]" not in out  # as in Slack: the channel stays the incident's conversation
+
+
 def test_p3_escalate_deadline_is_a_notification_that_says_why(local: Container, clock: FrozenClock, transcript: io.StringIO) -> None:
     local.service.declare(title="Something odd", severity=Severity.P3, actor="alice", source=Source.CONSOLE)
     assert local.service.get(1).playbook_id == "default"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.chat import render
@@ -106,10 +107,18 @@ class ConsoleDeliverer:
         return self._channel_of(incident)
 
     def _channel_of(self, incident: Incident) -> str:
-        """The incident's channel (P0–P2), else the thread under its announcement, as in Slack."""
+        """The incident's channel, else the thread under its announcement, as in Slack.
+
+        As in Slack, a channel once opened stays the incident's conversation: an incident
+        lowered to P3 after it had a channel keeps posting there (the transcript says
+        whether it had one, whichever process posted into it).
+        """
+        channel = "#" + channel_name(incident.number, incident.title)
         if incident.severity in CHANNEL_SEVERITIES:
-            return "#" + channel_name(incident.number, incident.title)
-        return self._thread_of(incident)
+            return channel
+        with self._sessions() as session:
+            had_channel = session.scalar(select(TranscriptRow.id).where(TranscriptRow.channel == channel).limit(1))
+        return channel if had_channel is not None else self._thread_of(incident)
 
     def _thread_of(self, incident: Incident) -> str:
         return f"{self._announcements} › {incident.ref}"
