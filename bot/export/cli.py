@@ -12,7 +12,7 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("export", help="post-mortem document of an incident (markdown or JSON)")
     parser.add_argument("incident", metavar="INCIDENT", help="the incident: INC-42 or 42")
     parser.add_argument("--format", choices=("md", "json"), default="md", help="markdown (default) or JSON")
-    parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="write here instead of stdout")
+    parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="write here instead of stdout ('-' is stdout)")
     parser.set_defaults(func=cmd_export)
 
 
@@ -49,7 +49,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 1
     finally:
         engine.dispose()
-    if args.output is None:
+    if args.output is None or str(args.output) == "-":
         sys.stdout.write(text)
     else:
         args.output.write_text(text, encoding="utf-8")

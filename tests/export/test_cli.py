@@ -11,7 +11,7 @@ from bot.container import Container
 from bot.export.document import json_schema
 from bot.export.service import Exporter
 from tests.export.scenario import build_incident
-from tests.support.processes import firebreak_env, run_firebreak
+from tests.support.processes import ROOT, firebreak_env, run_firebreak
 
 
 def test_export_markdown_to_stdout_and_json_to_a_file(berlin: Container, db_url: str, tmp_path: Path) -> None:
@@ -31,6 +31,10 @@ def test_export_markdown_to_stdout_and_json_to_a_file(berlin: Container, db_url:
     document = json.loads(target.read_text(encoding="utf-8"))
     jsonschema.validate(document, json_schema())
     assert document["incident"]["ref"] == "INC-1" and len(document["timeline"]) == 23
+
+    dash = run_firebreak(["export", "1", "-o", "-"], env)
+    assert dash.returncode == 0 and _without_generated(dash.stdout) == _without_generated(expected)  # "-" is stdout
+    assert not (ROOT / "-").exists()
 
 
 def test_export_unknown_or_malformed_incident(db_url: str) -> None:
