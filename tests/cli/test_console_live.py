@@ -202,3 +202,14 @@ def test_version_declare_and_show(db_url: str) -> None:
     assert out.startswith("INC-1 [P1] Disk full on db-1\n  status: triggered")
     assert "Playbook disk-full: 0/7 steps settled" in out and "  [ ] 1. Confirm usage and how fast it grows" in out
     assert "ops-bot (console): declared: Disk full on db-1 (P1)" in out
+
+
+def test_a_fresh_console_talks_about_the_only_open_incident(db_url: str) -> None:
+    env = firebreak_env(db_url)
+    assert run_firebreak(["declare", "Queue backlog", "--sev", "P2"], env).returncode == 0
+    noted = run_firebreak(["console", "--user", "alice"], env, stdin="/incident note drained by hand\n")
+    assert noted.returncode == 0, noted.stderr
+    assert "which incident" not in noted.stdout and "INC-1" in noted.stdout
+    assert run_firebreak(["declare", "Second one", "--sev", "P2"], env).returncode == 0
+    ambiguous = run_firebreak(["console", "--user", "alice"], env, stdin="/incident note which one?\n")
+    assert "which incident? add INC-<n>" in ambiguous.stdout  # two open: the console does not guess
