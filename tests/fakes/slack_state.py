@@ -56,6 +56,7 @@ class Channel:
     is_private: bool = False
     is_archived: bool = False
     is_general: bool = False
+    is_im: bool = False
     topic: str = ""
     purpose: str = ""
     members: list[str] = field(default_factory=list)
@@ -70,9 +71,9 @@ class Channel:
             "id": self.id,
             "name": self.name,
             "name_normalized": self.name,
-            "is_channel": not self.is_private,
+            "is_channel": not self.is_private and not self.is_im,
             "is_group": False,
-            "is_im": False,
+            "is_im": self.is_im,
             "is_mpim": False,
             "is_private": self.is_private,
             "is_archived": self.is_archived,
@@ -187,6 +188,7 @@ class Workspace:
         self._ts_last = 0.0
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, Channel] = {}
+        self.ims: dict[str, Channel] = {}  # user id -> the bot's direct-message conversation with them
         self.files: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, str] = {}  # upload token -> file id
         self.views: dict[str, dict[str, Any]] = {}
@@ -268,11 +270,28 @@ class Workspace:
         with self.lock:
             if ref in self.channels:
                 return self.channels[ref]
+            for im in self.ims.values():
+                if im.id == ref:
+                    return im
             name = ref.lstrip("#")
             for channel in self.channels.values():
                 if channel.name == name:
                     return channel
         raise SlackError("channel_not_found")
+
+    def direct(self, user_id: str) -> Channel:
+        """The bot's direct-message conversation with a person (``D…``), opened on first use, as
+        ``chat.postMessage`` with a user id as ``channel`` does (it posts to the app's Messages tab)."""
+        with self.lock:
+            user = self.user(user_id)
+            if user.get("deleted") or user.get("is_bot"):
+                raise SlackError("channel_not_found")
+            if user_id not in self.ims:
+                self.ims[user_id] = Channel(
+                    id=self.new_id("D"), name=user_id, created=int(time.time()), creator=self.bot_user_id,
+                    is_private=True, is_im=True, members=[self.bot_user_id, user_id],
+                )
+            return self.ims[user_id]
 
     def user(self, user_id: str | None) -> dict[str, Any]:
         """A user by id; raise ``user_not_found``."""
