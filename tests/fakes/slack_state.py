@@ -193,6 +193,7 @@ class Workspace:
         self.uploads: dict[str, str] = {}  # upload token -> file id
         self.views: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}  # user-group id -> member ids
+        self.usergroup_profiles: dict[str, dict[str, Any]] = {}  # user-group id -> handle, name, created, disabled
         self.users[bot_user_id] = make_user(
             bot_user_id, "firebreak", None, team_id, is_bot=True
         )
@@ -233,11 +234,16 @@ class Workspace:
             )
             return self.users[uid]
 
-    def add_usergroup(self, members: Iterable[str], *, group_id: str | None = None) -> str:
-        """Seed a user group (``S…``) with these member ids; returns its id."""
+    def add_usergroup(
+        self, members: Iterable[str], *, group_id: str | None = None, handle: str | None = None, name: str | None = None
+    ) -> str:
+        """Seed a user group (``S…``) with these member ids; returns its id. ``handle`` is what
+        people type after ``@`` (default ``group-<id>``), ``name`` its display name."""
         with self.lock:
             gid = group_id or self.new_id("S")
             self.usergroups[gid] = list(members)
+            shown = handle or f"group-{gid.lower()}"
+            self.usergroup_profiles[gid] = {"handle": shown, "name": name or shown, "created": int(time.time()), "disabled": False}
             return gid
 
     def add_channel(
