@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from bot.chat import render
 from bot.chat.grammar import USAGE, ParsedCommand, help_text, parse, split_declare
 from bot.chat.people import PLAIN, Naming
-from bot.domain.errors import DomainError, InvalidCommand
-from bot.domain.incident import Incident, Role
-from bot.domain.permissions import Action, Decision, Policy, Principal, Request, Standing, view_of
+from bot.domain.errors import DomainError, IncidentNotFound, InvalidCommand
+from bot.domain.incident import Incident, Role, format_number
+from bot.domain.permissions import Action, Decision, IncidentView, Policy, Principal, Request, Standing, view_of
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
 from bot.service.incidents import IncidentService
@@ -162,9 +162,16 @@ class CommandRouter:
         who = context.who()
         view = None
         if number is not None and who.standing is not Standing.OPERATOR:
-            incident = self.service.get(number)
-            entries = self.service.timeline(number) if incident.roles.get(Role.COMMANDER) else []
-            view = view_of(incident.ref, incident.roles, entries, context.naming.key_of)
+            try:
+                incident = self.service.get(number)
+            except IncidentNotFound:
+                if not who.limited:
+                    raise
+                # The same refusal as for an incident that exists: no probing which numbers do.
+                view = IncidentView(ref=format_number(number))
+            else:
+                entries = self.service.timeline(number) if incident.roles.get(Role.COMMANDER) else []
+                view = view_of(incident.ref, incident.roles, entries, context.naming.key_of)
         request = Request(
             action=action,
             incident=view,

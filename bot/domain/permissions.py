@@ -60,6 +60,15 @@ class Principal:
     def operator(cls, name: str) -> Principal:
         return cls(key=name, name=name, standing=Standing.OPERATOR, is_admin=True)
 
+    @property
+    def limited(self) -> bool:
+        """A guest, external or unknown person (not an admin): trusted only inside the incident's channel.
+
+        Such a person must not learn which incident numbers exist from how they are refused, so a
+        number that names no incident is judged as if it named one with no roles.
+        """
+        return self.standing in _LIMITED and not self.is_admin
+
 
 class Action(enum.StrEnum):
     READ = "read"  # status, timeline, export

@@ -17,6 +17,7 @@ from bot.domain.incident import Incident
 from bot.domain.timeline import TimelineEntry
 from bot.export.escape import plain_text, slack_text
 from bot.export.wording import ICONS, kind_label
+from bot.text_safety import person_name
 
 SECTION_TEXT_LIMIT = 3000
 MESSAGE_TEXT_LIMIT = 40000
@@ -30,13 +31,14 @@ _CUT = " … (cut: the export has the full text)"
 
 
 def _line(entry: TimelineEntry, moment: datetime, markup: Markup) -> str:
+    """One entry; a stored Slack person (``<@U1|bob>``) shows as ``@bob``: readable, pings nobody."""
     icon = ICONS.get(entry.kind.value, "•")
     if markup == "mrkdwn":
         return (
-            f"`{moment:%H:%M:%S}` {icon} *{slack_text(entry.actor)}* · {kind_label(entry.kind.value)}"
+            f"`{moment:%H:%M:%S}` {icon} *{slack_text(person_name(entry.actor))}* · {kind_label(entry.kind.value)}"
             f" — {slack_text(entry.text)}"
         )
-    return f"{moment:%H:%M:%S}  {icon} {plain_text(entry.actor)} · {kind_label(entry.kind.value)} — {plain_text(entry.text)}"
+    return f"{moment:%H:%M:%S}  {icon} {plain_text(person_name(entry.actor))} · {kind_label(entry.kind.value)} — {plain_text(entry.text)}"
 
 
 def _day(moment: datetime, markup: Markup) -> str:

@@ -118,6 +118,7 @@ SLACK_METHOD_LIMITS: dict[str, Limit] = {
     "users.lookupByEmail": TIER_3,
     "users.info": TIER_4,
     "usergroups.users.list": TIER_2,
+    "usergroups.list": TIER_2,
     "reactions.add": TIER_3,
     "files.getUploadURLExternal": TIER_4,
     "files.completeUploadExternal": TIER_4,

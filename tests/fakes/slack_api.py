@@ -37,7 +37,7 @@ DEFAULT_SCOPES = frozenset(
     {
         "app_mentions:read", "bookmarks:write", "channels:history", "channels:join", "channels:manage",
         "channels:read", "chat:write", "commands", "files:write", "groups:history", "groups:read",
-        "pins:write", "reactions:read", "users:read", "users:read.email",
+        "pins:write", "reactions:read", "usergroups:read", "users:read", "users:read.email",
     }
 )
 """The bot scopes an install grants (the shipped manifest's); only these change behaviour."""
@@ -163,9 +163,11 @@ class FakeSlack(ServedFake):
             name, email, user_id=user_id, guest=guest, team_id=team_id, stranger=stranger
         )
 
-    def add_usergroup(self, members: Iterable[str], *, group_id: str | None = None) -> str:
-        """Seed a user group (served by usergroups.users.list); returns its id."""
-        return self.workspace.add_usergroup(members, group_id=group_id)
+    def add_usergroup(
+        self, members: Iterable[str], *, group_id: str | None = None, handle: str | None = None, name: str | None = None
+    ) -> str:
+        """Seed a user group (served by usergroups.list and usergroups.users.list); returns its id."""
+        return self.workspace.add_usergroup(members, group_id=group_id, handle=handle, name=name)
 
     def reset(self) -> None:
         """Back to the seeded workspace: no calls, faults, or rate-limit debt."""

@@ -51,8 +51,11 @@ def _content(ctx: Ctx, *, required: bool) -> dict[str, Any]:
     return content
 
 
-def _postable(ctx: Ctx) -> Channel:
-    channel = ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
+def _postable(ctx: Ctx, *, to_person: bool = False) -> Channel:
+    """The conversation to write in; ``to_person``: a user id names the bot's DM with them
+    (chat.postMessage only; every other method wants the conversation's own id)."""
+    ref = ctx.params.text("channel", error="channel_not_found")
+    channel = ctx.ws.direct(ref) if to_person and ref in ctx.ws.users else ctx.ws.channel(ref)
     if channel.is_archived:
         raise SlackError("is_archived")
     return channel
@@ -60,7 +63,7 @@ def _postable(ctx: Ctx) -> Channel:
 
 @method("chat.postMessage")
 def post_message(ctx: Ctx) -> dict[str, Any]:
-    channel = _postable(ctx)
+    channel = _postable(ctx, to_person=True)
     if ctx.ws.bot_user_id not in channel.members:
         # Only ``chat:write.public`` lets an app post where it is not a member (public only).
         if channel.is_private:

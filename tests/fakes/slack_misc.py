@@ -38,6 +38,46 @@ def usergroups_users_list(ctx: Ctx) -> dict[str, Any]:
     return {"users": list(members)}
 
 
+@method("usergroups.list")
+def usergroups_list(ctx: Ctx) -> dict[str, Any]:
+    """The workspace's user groups (scope ``usergroups:read``), as api.slack.com/methods/usergroups.list
+    documents them: ``include_disabled``, ``include_count`` and ``include_users`` are honoured."""
+    if "usergroups:read" not in ctx.ws.scopes:
+        raise SlackError("missing_scope")
+    with_disabled = ctx.params.flag("include_disabled")
+    with_count = ctx.params.flag("include_count")
+    with_users = ctx.params.flag("include_users")
+    groups = []
+    with ctx.ws.lock:
+        for gid, profile in ctx.ws.usergroup_profiles.items():
+            if profile["disabled"] and not with_disabled:
+                continue
+            members = list(ctx.ws.usergroups.get(gid, []))
+            group: dict[str, Any] = {
+                "id": gid,
+                "team_id": ctx.ws.team_id,
+                "is_usergroup": True,
+                "name": profile["name"],
+                "description": "",
+                "handle": profile["handle"],
+                "is_external": False,
+                "date_create": profile["created"],
+                "date_update": profile["created"],
+                "date_delete": profile["created"] if profile["disabled"] else 0,
+                "auto_type": None,
+                "created_by": "U0ADMIN",
+                "updated_by": "U0ADMIN",
+                "deleted_by": None,
+                "prefs": {"channels": [], "groups": []},
+            }
+            if with_users:
+                group["users"] = members
+            if with_count:
+                group["user_count"] = len(members)
+            groups.append(group)
+    return {"usergroups": groups}
+
+
 @method("users.lookupByEmail")
 def users_lookup_by_email(ctx: Ctx) -> dict[str, Any]:
     user = ctx.ws.user_by_email(ctx.params.text("email", error="users_not_found"))

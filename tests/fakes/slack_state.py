@@ -56,6 +56,7 @@ class Channel:
     is_private: bool = False
     is_archived: bool = False
     is_general: bool = False
+    is_im: bool = False
     topic: str = ""
     purpose: str = ""
     members: list[str] = field(default_factory=list)
@@ -70,9 +71,9 @@ class Channel:
             "id": self.id,
             "name": self.name,
             "name_normalized": self.name,
-            "is_channel": not self.is_private,
+            "is_channel": not self.is_private and not self.is_im,
             "is_group": False,
-            "is_im": False,
+            "is_im": self.is_im,
             "is_mpim": False,
             "is_private": self.is_private,
             "is_archived": self.is_archived,
@@ -187,10 +188,12 @@ class Workspace:
         self._ts_last = 0.0
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, Channel] = {}
+        self.ims: dict[str, Channel] = {}  # user id -> the bot's direct-message conversation with them
         self.files: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, str] = {}  # upload token -> file id
         self.views: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}  # user-group id -> member ids
+        self.usergroup_profiles: dict[str, dict[str, Any]] = {}  # user-group id -> handle, name, created, disabled
         self.users[bot_user_id] = make_user(
             bot_user_id, "firebreak", None, team_id, is_bot=True
         )
@@ -231,11 +234,16 @@ class Workspace:
             )
             return self.users[uid]
 
-    def add_usergroup(self, members: Iterable[str], *, group_id: str | None = None) -> str:
-        """Seed a user group (``S…``) with these member ids; returns its id."""
+    def add_usergroup(
+        self, members: Iterable[str], *, group_id: str | None = None, handle: str | None = None, name: str | None = None
+    ) -> str:
+        """Seed a user group (``S…``) with these member ids; returns its id. ``handle`` is what
+        people type after ``@`` (default ``group-<id>``), ``name`` its display name."""
         with self.lock:
             gid = group_id or self.new_id("S")
             self.usergroups[gid] = list(members)
+            shown = handle or f"group-{gid.lower()}"
+            self.usergroup_profiles[gid] = {"handle": shown, "name": name or shown, "created": int(time.time()), "disabled": False}
             return gid
 
     def add_channel(
@@ -268,11 +276,28 @@ class Workspace:
         with self.lock:
             if ref in self.channels:
                 return self.channels[ref]
+            for im in self.ims.values():
+                if im.id == ref:
+                    return im
             name = ref.lstrip("#")
             for channel in self.channels.values():
                 if channel.name == name:
                     return channel
         raise SlackError("channel_not_found")
+
+    def direct(self, user_id: str) -> Channel:
+        """The bot's direct-message conversation with a person (``D…``), opened on first use, as
+        ``chat.postMessage`` with a user id as ``channel`` does (it posts to the app's Messages tab)."""
+        with self.lock:
+            user = self.user(user_id)
+            if user.get("deleted") or user.get("is_bot"):
+                raise SlackError("channel_not_found")
+            if user_id not in self.ims:
+                self.ims[user_id] = Channel(
+                    id=self.new_id("D"), name=user_id, created=int(time.time()), creator=self.bot_user_id,
+                    is_private=True, is_im=True, members=[self.bot_user_id, user_id],
+                )
+            return self.ims[user_id]
 
     def user(self, user_id: str | None) -> dict[str, Any]:
         """A user by id; raise ``user_not_found``."""

@@ -110,3 +110,15 @@ def test_a_retried_notice_whose_first_post_reached_slack_is_not_posted_twice(
     result = asyncio.run(container.slack.deliverer.deliver(retry))
     assert result.detail == {"skipped": "already posted"}
     assert fake_slack.calls("chat.postMessage") == []
+
+
+def test_an_empty_alert_list_is_422_naming_the_field_and_changes_nothing(am_container: Container) -> None:
+    """Neither Alertmanager nor Grafana sends a notification without alerts; one is refused."""
+    bodies = [{**copy.deepcopy(GRAFANA_FIRING), "alerts": []}]
+    bodies.append({**bodies[0], "version": "4"})
+    with client(am_container) as http:
+        for body in bodies:
+            response = http.post("/webhooks/alertmanager", json=body, headers=bearer())
+            assert response.status_code == 422, response.text
+            assert [e["field"] for e in response.json()["details"]["errors"]] == ["alerts"]
+    assert sum(row_counts(am_container).values()) == 0

@@ -71,3 +71,34 @@ def test_once_truncation_ends_all_resolved_and_auto_resolve_work_again(am_contai
         http.post(URL, json=resolved(complete), headers=bearer())
     assert rows(am_container, IncidentRow)[0].status == "resolved"
     assert [row.kind for row in rows(am_container, TimelineRow)].count("alerts_all_resolved") == 1
+
+
+def test_a_paused_group_resolves_itself_once_a_notification_shows_it_whole(am_container: Container) -> None:
+    """Paused while truncated; the next notification with nothing hidden and every alert resolved
+    lifts the pause, even though no alert changed state in it."""
+    labels = [{"alertname": "DiskFilling", "service": "logs", "severity": "warning", "instance": f"l-{i}"} for i in range(5)]
+    shown = payload([alert(item) for item in labels[:2]], truncated_alerts=3)
+    with client(am_container) as http:
+        assert ingested(http.post(URL, json=shown, headers=bearer())) == ["created"]
+        done = resolved(shown)
+        assert ingested(http.post(URL, json=done, headers=bearer())) == ["updated"]
+        assert rows(am_container, IncidentRow)[0].status == "triggered"  # paused: three alerts unseen
+        whole = {**done, "truncatedAlerts": 0}
+        assert ingested(http.post(URL, json=whole, headers=bearer())) == ["updated"]
+        assert ingested(http.post(URL, json=whole, headers=bearer())) == ["unchanged"]  # a re-send adds nothing
+    incident = rows(am_container, IncidentRow)[0]
+    kinds = [row.kind for row in rows(am_container, TimelineRow)]
+    assert incident.severity == "P3" and incident.status == "resolved"
+    assert kinds.count("alerts_all_resolved") == 1
+
+
+def test_a_paused_group_still_firing_when_shown_whole_stays_open(am_container: Container) -> None:
+    labels = [{"alertname": "DiskFilling", "service": "logs", "severity": "warning", "instance": f"l-{i}"} for i in range(3)]
+    with client(am_container) as http:
+        shown = payload([alert(item) for item in labels[:2]], truncated_alerts=1)
+        http.post(URL, json=shown, headers=bearer())
+        http.post(URL, json=resolved(shown), headers=bearer())
+        still = payload([alert(labels[2])])  # the hidden one, shown now, still firing
+        http.post(URL, json={**still, "groupKey": shown["groupKey"]}, headers=bearer())
+    assert rows(am_container, IncidentRow)[0].status == "triggered"
+    assert "alerts_all_resolved" not in [row.kind for row in rows(am_container, TimelineRow)]

@@ -303,3 +303,31 @@ def test_a_request_that_cannot_be_recorded_is_503_and_not_applied(slack: Contain
         assert "database" in response.json()["error"] and dispatched == []
 
     run(scenario)
+
+
+def test_a_signed_slash_command_without_user_id_is_refused_plainly(
+    slack: Container, fake_slack: FakeSlack, caplog: Any
+) -> None:
+    """Slack always names the user; a body without ``user_id`` gets a refusal in the
+    acknowledgement itself, changes nothing and logs no traceback."""
+    from urllib.parse import parse_qsl
+
+    fields = dict(parse_qsl(slash_command_body("declare Checkout is down").decode()))
+    for cut in ({"user_id"}, set()):
+        body = {key: value for key, value in fields.items() if key not in cut}
+        if not cut:
+            body["user_id"] = ""
+
+        async def scenario(form: dict[str, str] = body) -> None:
+            http = SlackHttp(slack)
+            response = await http.post(urlencode(form).encode(), FORM)
+            assert response.status_code == 200, response.text
+            answer = response.json()
+            assert answer["response_type"] == "ephemeral" and "user_id" in answer["text"] and answer["text"].startswith("🚫")
+
+        with caplog.at_level("WARNING"):
+            run(scenario)
+        assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+        assert any("without user_id" in r.getMessage() for r in caplog.records)
+        caplog.clear()
+    assert slack.service.list() == []

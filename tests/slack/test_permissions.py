@@ -426,3 +426,26 @@ def test_flag_reactions_ask_the_same_policy_as_typed_notes(
         assert EntryKind.NOTE not in kinds and EntryKind.MESSAGE_FLAGGED not in kinds
 
     run(scenario)
+
+
+def test_guests_cannot_tell_which_incident_numbers_exist(
+    slack: Container, fake_slack: FakeSlack, webhook_receiver: WebhookReceiver
+) -> None:
+    """Outside their channel, a guest gets the same refusal for an incident that exists and one that does not."""
+    seed_people(fake_slack)
+    ways = Ways(slack, fake_slack, webhook_receiver)
+    general = fake_slack.channel("general").id
+
+    async def scenario() -> None:
+        number = await asyncio.to_thread(new_incident, slack)
+        missing = number + 50
+        for who in ("guest", "external"):
+            for verb in ("status", "timeline", "resolve", "sev P3"):
+                real = await ways.typed(who, f"{verb} INC-{number}", general)
+                ghost = await ways.typed(who, f"{verb} INC-{missing}", general)
+                assert real.startswith("🚫"), real
+                assert ghost == real.replace(f"INC-{number}", f"INC-{missing}"), (real, ghost)
+        # A member still learns that a number does not exist.
+        assert "no incident" in (await ways.typed("member", f"status INC-{missing}", general)).lower()
+
+    run(scenario)

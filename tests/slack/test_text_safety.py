@@ -64,6 +64,10 @@ def test_timeline_pages_are_posted_as_rendered_blocks(slack: Container, fake_sla
     pages = [m for m in fake_slack.messages(channel) if m.get("blocks") and "Search slow" in str(m["blocks"]) and "declared" in str(m["blocks"])]
     assert pages, [m.get("text") for m in fake_slack.messages(channel)]
     assert all(block["type"] in ("section", "context", "header", "divider") for block in pages[-1]["blocks"])
+    # The person who declared shows as a readable name that pings nobody, not as raw markup.
+    shown = "\n".join(str(obj["text"]) for obj in mrkdwn_objects(pages[-1]["blocks"]))
+    assert "*@alice*" in shown, shown
+    assert "&lt;@U0ALICE" not in shown and "<@U0ALICE" not in shown and "U0ALICE" not in shown
 
 
 def test_typed_slash_command_text_is_unescaped_once() -> None:

@@ -28,6 +28,7 @@ from bot.chat.slack.pacing import Pacer
 from bot.chat.slack.pause import DeliveryPause
 from bot.chat.slack.people import SlackDirectory
 from bot.chat.slack.replay import SeenRequests
+from bot.chat.slack.usergroups import UserGroupHandles
 from bot.domain.clock import Clock
 from bot.service.incidents import IncidentService
 from bot.settings import Settings
@@ -108,7 +109,9 @@ def build_runtime(
         incidents_channel=settings.slack_incidents_channel, archive_after_seconds=settings.slack_archive_after_seconds
     )
     pause = DeliveryPause(sessions, clock, settings.slack_bot_token or "")
-    deliverer = SlackDeliverer(DeliveryContext(gateway=gateway, sessions=sessions, clock=clock, config=config, pause=pause))
+    deliverer = SlackDeliverer(DeliveryContext(
+            gateway=gateway, sessions=sessions, clock=clock, config=config, pause=pause, usergroups=UserGroupHandles(gateway)
+        ))
     app = build_app(settings, client, router, service, pause)
     return SlackRuntime(
         app=app,

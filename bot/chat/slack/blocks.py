@@ -192,6 +192,11 @@ def topic(incident: Incident, *, commander_name: str | None = None) -> str:
     return _clip(text, limits.TOPIC)
 
 
+#: The declare form's limits: the title as the domain allows it, the description within one section.
+DECLARE_TITLE_MAX = 200
+DECLARE_DESCRIPTION_MAX = 2900
+
+
 def declare_modal(*, channel_id: str = "") -> dict[str, Any]:
     options = [
         {"text": {"type": "plain_text", "text": level.value}, "value": level.value} for level in PERSON_SETTABLE
@@ -208,7 +213,7 @@ def declare_modal(*, channel_id: str = "") -> dict[str, Any]:
                 "type": "input",
                 "block_id": "title",
                 "label": {"type": "plain_text", "text": "What is broken?"},
-                "element": {"type": "plain_text_input", "action_id": "value", "max_length": 200},
+                "element": {"type": "plain_text_input", "action_id": "value", "max_length": DECLARE_TITLE_MAX},
             },
             {
                 "type": "input",
@@ -226,7 +231,7 @@ def declare_modal(*, channel_id: str = "") -> dict[str, Any]:
                 "block_id": "description",
                 "optional": True,
                 "label": {"type": "plain_text", "text": "Description"},
-                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2900},
+                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": DECLARE_DESCRIPTION_MAX},
             },
         ],
     }

@@ -23,6 +23,7 @@ from bot.service.incidents import IncidentService
 log = logging.getLogger(__name__)
 
 COMMAND = "/incident"
+MISSING_USER = "🚫 this command did not say who sent it (no user_id), so Firebreak cannot check who may run it; nothing was changed."
 
 
 def unescape(text: str) -> str:
@@ -37,10 +38,17 @@ def unescape(text: str) -> str:
 def register_commands(app: AsyncApp, router: CommandRouter, service: IncidentService, directory: SlackDirectory) -> None:
     @app.command(COMMAND)
     async def on_incident(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
+        user_id = str(command.get("user_id") or "").strip()
+        if not user_id:
+            # Slack always names the user; a body without one (signed, so from our own app's
+            # secret) is malformed. Answer in the acknowledgement itself: no response_url needed.
+            log.warning("slash command without user_id refused (team %s)", command.get("team_id"))
+            await ack(text=MISSING_USER, response_type="ephemeral")
+            return
         await ack()
         channel_id = str(command.get("channel_id") or "")
         channel_incident = await asyncio.to_thread(incident_in_channel, service, channel_id) if channel_id else None
-        context = await slack_context(directory, str(command["user_id"]), command.get("user_name"), channel_incident=channel_incident)
+        context = await slack_context(directory, user_id, command.get("user_name"), channel_incident=channel_incident)
         typed = unescape(str(command.get("text") or ""))
         reply = await asyncio.to_thread(router.handle, f"{COMMAND} {typed}", context)
         if reply.open_declare_form and command.get("trigger_id"):

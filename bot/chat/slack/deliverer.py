@@ -17,6 +17,7 @@ from bot.chat.slack import messaging, setup
 from bot.chat.slack.blocks import StepView
 from bot.chat.slack.gateway import SlackCallFailed, SlackGateway, counting_calls
 from bot.chat.slack.pause import AUTH_ERRORS, DeliveryPause
+from bot.chat.slack.usergroups import UserGroupHandles
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.clock import Clock
 from bot.domain.errors import IncidentNotFound
@@ -49,6 +50,7 @@ class DeliveryContext:
     oncall: OncallDirectory | None = None
     steps: StepsProvider | None = None
     pause: DeliveryPause | None = None
+    usergroups: UserGroupHandles | None = None
 
     def steps_for(self, number: int) -> Sequence[StepView]:
         if self.steps is None:

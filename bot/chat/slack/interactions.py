@@ -20,7 +20,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.chat.commands import CommandRouter
 from bot.chat.grammar import ParsedCommand
-from bot.chat.slack.blocks import ACTION_PREFIX, DECLARE_CALLBACK, modal_values
+from bot.chat.slack.blocks import ACTION_PREFIX, DECLARE_CALLBACK, DECLARE_DESCRIPTION_MAX, DECLARE_TITLE_MAX, modal_values
 from bot.chat.slack.flagging import incident_in_channel
 from bot.chat.slack.people import SlackDirectory, slack_context
 from bot.domain.errors import DomainError
@@ -92,9 +92,16 @@ def register_interactions(app: AsyncApp, router: CommandRouter, service: Inciden
     async def on_declare(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         values = modal_values(view.get("state") or {})
         title = " ".join(values.get("title", "").split())
+        description = values.get("description", "").strip()
+        # Problems with a field are shown on the field, in the modal (``response_action: errors``):
+        # the form stays open with what was typed, whatever channel it came from.
         errors: dict[str, str] = {}
         if not title:
             errors["title"] = "Say what is broken."
+        elif len(title) > DECLARE_TITLE_MAX:
+            errors["title"] = f"Keep the title to {DECLARE_TITLE_MAX} characters (this one has {len(title)}); put the rest in the description."
+        if len(description) > DECLARE_DESCRIPTION_MAX:
+            errors["description"] = f"Keep the description to {DECLARE_DESCRIPTION_MAX} characters (this one has {len(description)})."
         try:
             severity = Severity.parse(values.get("severity") or "P2")
             if severity not in PERSON_SETTABLE:
@@ -110,12 +117,13 @@ def register_interactions(app: AsyncApp, router: CommandRouter, service: Inciden
         context = await slack_context(directory, str(user.get("id")), name, channel_incident=None)
         # The form is ``/incident declare <title> <severity>`` plus a description.
         command = ParsedCommand(
-            verb="declare", args=[], ref=None, text=f"{title} {severity.value}", detail=values.get("description", "").strip()
+            verb="declare", args=[], ref=None, text=f"{title} {severity.value}", detail=description
         )
         reply = await asyncio.to_thread(router.execute, command, context)
+        # The modal is closed by now: answer where it was opened from, else in a direct message,
+        # so a refusal or an error never goes unseen.
         channel = str(view.get("private_metadata") or "")
-        if channel:
-            await _tell(client, channel, str(user.get("id")), reply.text)
+        await _tell_or_direct(client, channel, str(user.get("id") or ""), reply.text)
 
 
 async def _answer(respond: Any, client: Any, channel: str, user: str, text: str) -> None:
@@ -130,11 +138,27 @@ async def _answer(respond: Any, client: Any, channel: str, user: str, text: str)
     await _tell(client, channel, user, text)
 
 
-async def _tell(client: Any, channel: str, user: str, text: str) -> None:
+async def _tell(client: Any, channel: str, user: str, text: str) -> bool:
     """An ephemeral answer; a person we cannot reach there is logged, not an error."""
     if not channel:
-        return
+        return False
     try:
         await client.chat_postEphemeral(channel=channel, user=user, text=text)
+        return True
     except Exception as error:  # Slack may refuse (user not in channel); the action itself stands
         log.warning("could not answer ephemerally", extra={"channel": channel, "error": str(error)})
+        return False
+
+
+async def _tell_or_direct(client: Any, channel: str, user: str, text: str) -> None:
+    """Ephemerally in ``channel`` if there is one and it works, else a direct message to
+    ``user`` (``chat.postMessage`` with the user id as channel); logged when neither works."""
+    if await _tell(client, channel, user, text):
+        return
+    if not user:
+        log.warning("could not deliver a reply: no channel and no user", extra={"reply": text[:200]})
+        return
+    try:
+        await client.chat_postMessage(channel=user, text=text)
+    except Exception as error:
+        log.warning("could not deliver a reply by direct message", extra={"user": user, "error": str(error), "reply": text[:200]})

@@ -17,6 +17,7 @@ from bot.chat.slack import blocks, limits, store
 from bot.chat.slack.gateway import SlackCallFailed
 from bot.chat.slack.mentions import mentions_for
 from bot.chat.slack.setup import metadata
+from bot.chat.slack.usergroups import group_handles
 from bot.delivery.message import DeliveryResult, OutboxMessage
 from bot.domain.timeline import Source
 from bot.text_safety import clean, names, person_name, readable, slack_person, slack_text
@@ -52,7 +53,8 @@ async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResu
     channel, thread = where
     # The outbox key is unique per message; entry ids are not (a timeline page has none).
     key = message.idempotency_key
-    parts, overflow = _compose(payload, number)
+    group_ids, unresolved = await _group_ids(context, payload)
+    parts, overflow = _compose(payload, number, group_ids=group_ids, unresolved=unresolved)
     keys = [key, *(f"{key}#{index}" for index in range(2, len(parts) + 1))]
     gateway = context.gateway
     posted = await gateway.find_own_messages(channel, POST_EVENT, keys, thread_ts=thread) if message.is_retry else {}
@@ -92,7 +94,38 @@ def _slug(payload: dict[str, Any]) -> str:
     return str(payload.get("kind") or "post").replace("_", "-")
 
 
-def _compose(payload: dict[str, Any], number: int) -> tuple[list[Part], tuple[str, str] | None]:
+#: Posts that notify their targets (an escalation level, a playbook step's deadline).
+PAGING_KINDS = frozenset({"escalated", "step_deadline"})
+
+
+def _targets(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    if str(payload.get("kind")) not in PAGING_KINDS:
+        return []
+    return list((payload.get("data") or {}).get("target_details") or [])
+
+
+async def _group_ids(context: DeliveryContext, payload: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """User-group handles among the post's targets → ids (and the handles Slack does not know)."""
+    handles = group_handles(_targets(payload))
+    if not handles:
+        return {}, []
+    if context.usergroups is None:
+        return {}, handles
+    return await context.usergroups.resolve(handles)
+
+
+def unresolved_note(handles: list[str]) -> str:
+    """Said in the post itself, so responders see that this part of the escalation reached nobody."""
+    named = ", ".join(f"@{handle}" for handle in handles)
+    return (
+        f"⚠️ could not resolve the Slack user group {slack_text(named)}: nobody in it was notified"
+        " (check the handle, and that the app has the usergroups:read scope)"
+    )
+
+
+def _compose(
+    payload: dict[str, Any], number: int, *, group_ids: dict[str, str] | None = None, unresolved: list[str] | None = None
+) -> tuple[list[Part], tuple[str, str] | None]:
     """(messages as (fallback text, blocks), the (title, text) of a file for what did not fit).
 
     The producer's own blocks (timeline pages, escaped by it) are kept; any other post is
@@ -109,9 +142,11 @@ def _compose(payload: dict[str, Any], number: int) -> tuple[list[Part], tuple[st
     body = f"{icon} {slack_person(payload.get('actor'))}: {slack_text(payload.get('text'), people=by_person)}"
     data = payload.get("data") or {}
     tail: list[dict[str, Any]] = []
-    paged = mentions_for(data.get("target_details") or []) if kind in ("escalated", "step_deadline") else []
+    paged = mentions_for(_targets(payload), group_ids)
     if paged:
         tail.append(limits.section(limits.clip(" ".join(paged), limits.SECTION_TEXT, "…")))
+    if unresolved:
+        tail.append(limits.section(limits.clip(unresolved_note(unresolved), limits.SECTION_TEXT, "…")))
     step = data.get("step") if kind == "step_deadline" else None
     if isinstance(step, int):
         tail.append(blocks.step_actions(number, step, data.get("playbook_id")))

@@ -34,6 +34,7 @@ METHOD_TIERS: dict[str, Tier] = {
     "conversations.setTopic": TIER_2,
     "conversations.archive": TIER_2,
     "conversations.list": TIER_2,
+    "usergroups.list": TIER_2,
     "pins.add": TIER_2,
     "bookmarks.add": TIER_2,
     "conversations.invite": TIER_3,

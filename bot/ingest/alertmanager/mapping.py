@@ -138,7 +138,7 @@ def auto_resolve_paused_entry(hidden: int, *, at: datetime) -> TimelineEntry:
         text=(
             f"auto-resolve paused: every alert shown has resolved, but Alertmanager left out {hidden} alert(s) of this "
             "group (receiver max_alerts) and does not say whether they still fire. Firebreak will not resolve this "
-            "incident by itself; a person resolves it."
+            "incident by itself until a notification shows the whole group resolved; a person may resolve it sooner."
         ),
         data={"auto_resolve_paused": True, "hidden_alerts": hidden},
     )

@@ -11,7 +11,8 @@ Two things a notification cannot tell us are handled here, not guessed:
   computes ``status``, and ``truncatedAlerts`` counts the hidden alerts whether firing or
   resolved. A "resolved" notification with hidden alerts says nothing about those, so while a
   group is truncated Firebreak never writes "all resolved" nor resolves by itself; it says so
-  once on the timeline and leaves resolving to a person.
+  once on the timeline. The pause lasts until a notification shows the group whole again
+  (``truncatedAlerts: 0``) with every alert resolved, or a person resolves the incident.
 - **A group first seen already resolved** (Firebreak was down, or just installed, while it
   fired) is over: it opens nothing and is counted as ``first_seen_resolved``.
 """
@@ -203,7 +204,7 @@ class _Fold:
         self._others: tuple[int, int] | None = None  # (rows, firing) outside ``fingerprints``
         self._truncated: int | None = None
         self._truncated_loaded = False
-        self._pause_said: bool | None = None
+        self._pause_pending: bool | None = None
         self.pending: list[TimelineEntry] = []
         self.pending_at = service.clock.now()
 
@@ -214,7 +215,8 @@ class _Fold:
             merged = _transition(self.alerts, self.number, group, now)
             incident = self.incident
             reopens = bool(merged.refired) and incident.status is Status.RESOLVED
-            changes = reopens or _worst(incident, group, merged.refired, self.policy) is not None or self._auto_resolves(group, merged)
+            settles = self._settles(group, merged)
+            changes = reopens or _worst(incident, group, merged.refired, self.policy) is not None or self._auto_resolves(group, settles)
             if changes:
                 # The incident itself changes: what came before is recorded with the incident
                 # as it was then, and this notification on its own (subscribers look at it).
@@ -224,13 +226,14 @@ class _Fold:
                 entries += incident.reopen(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
             entries += _raise_severity(incident, group, merged.refired, self.policy, now)
             entries += self._truncation(group, now)
-            if merged.resolved:
+            if settles:
                 count, firing = self._counts()
                 if not firing and group.truncated_alerts:
                     entries += self._paused(group, now)
                 elif not firing:
                     auto = incident.status.is_open and self.policy.resolves_itself(incident.severity)
                     entries.append(all_resolved_entry(count, auto_resolved=auto, at=now))
+                    self._pause_pending = False
                     if auto:
                         entries += incident.resolve(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
             if entries:
@@ -242,8 +245,19 @@ class _Fold:
         self._flush()
         return outcomes
 
-    def _auto_resolves(self, group: AlertGroup, merged: Merge) -> bool:
-        if not merged.resolved or group.truncated_alerts:
+    def _settles(self, group: AlertGroup, merged: Merge) -> bool:
+        """Whether this notification may settle the group: an alert resolved in it, or it is the
+        first one shown whole (nothing hidden) since auto-resolve was paused for truncation."""
+        if merged.resolved:
+            return True
+        if group.truncated_alerts:
+            return False
+        if self._pause_pending is None:
+            self._pause_pending = _pause_pending(self.session, self.number)
+        return self._pause_pending
+
+    def _auto_resolves(self, group: AlertGroup, settles: bool) -> bool:
+        if not settles or group.truncated_alerts:
             return False
         _count, firing = self._counts()
         return not firing and self.incident.status.is_open and self.policy.resolves_itself(self.incident.severity)
@@ -275,12 +289,12 @@ class _Fold:
         return [truncated_entry(group.truncated_alerts, at=now)]
 
     def _paused(self, group: AlertGroup, now: datetime) -> list[TimelineEntry]:
-        """The once-per-incident note that auto-resolve waits for a person."""
-        if self._pause_said is None:
-            self._pause_said = _pause_said(self.session, self.number)
-        if self._pause_said:
+        """The note that auto-resolve waits, said once until the pause is lifted."""
+        if self._pause_pending is None:
+            self._pause_pending = _pause_pending(self.session, self.number)
+        if self._pause_pending:
             return []
-        self._pause_said = True
+        self._pause_pending = True
         return [auto_resolve_paused_entry(group.truncated_alerts, at=now)]
 
     def _flush(self) -> None:
@@ -398,7 +412,7 @@ def _all_resolved(session: Session, incident: Incident, group: AlertGroup, merge
     if any(status == FIRING for status in statuses):
         return []
     if group.truncated_alerts:
-        return [] if _pause_said(session, incident.number) else [auto_resolve_paused_entry(group.truncated_alerts, at=now)]
+        return [] if _pause_pending(session, incident.number) else [auto_resolve_paused_entry(group.truncated_alerts, at=now)]
     auto = incident.status.is_open and policy.resolves_itself(incident.severity)
     entries = [all_resolved_entry(len(statuses), auto_resolved=auto, at=now)]
     if auto:
@@ -413,12 +427,24 @@ def _truncation(session: Session, number: int, group: AlertGroup, now: datetime)
     return [truncated_entry(group.truncated_alerts, at=now)]
 
 
-def _pause_said(session: Session, number: int) -> bool:
-    """Whether the incident's timeline already says that auto-resolve is paused."""
-    statement = select(TimelineRow.data).where(
-        TimelineRow.incident_id == number, TimelineRow.kind == EntryKind.NOTE.value, TimelineRow.actor == ACTOR
+def _pause_pending(session: Session, number: int) -> bool:
+    """Whether auto-resolve is paused: the timeline's latest word on it is the pause note, not
+    an "all alerts resolved" entry (which lifts it)."""
+    statement = (
+        select(TimelineRow.kind, TimelineRow.data)
+        .where(
+            TimelineRow.incident_id == number,
+            TimelineRow.kind.in_([EntryKind.NOTE.value, EntryKind.ALERTS_ALL_RESOLVED.value]),
+            TimelineRow.actor == ACTOR,
+        )
+        .order_by(TimelineRow.id.desc())
     )
-    return any("auto_resolve_paused" in (data or {}) for data in session.scalars(statement))
+    for kind, data in session.execute(statement):
+        if kind == EntryKind.ALERTS_ALL_RESOLVED.value:
+            return False
+        if "auto_resolve_paused" in (data or {}):
+            return True
+    return False
 
 
 def _last_truncated(session: Session, number: int) -> int | None:
