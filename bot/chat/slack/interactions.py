@@ -22,6 +22,7 @@ from bot.chat.commands import CommandRouter
 from bot.chat.grammar import ParsedCommand
 from bot.chat.slack.blocks import ACTION_PREFIX, DECLARE_CALLBACK, DECLARE_DESCRIPTION_MAX, DECLARE_TITLE_MAX, modal_values
 from bot.chat.slack.flagging import incident_in_channel
+from bot.chat.slack.messaging import reply_message
 from bot.chat.slack.people import SlackDirectory, slack_context
 from bot.domain.errors import DomainError
 from bot.domain.severity import PERSON_SETTABLE, Severity
@@ -131,7 +132,7 @@ async def _answer(respond: Any, client: Any, channel: str, user: str, text: str)
     reaches people who are not members of the channel, else as an ephemeral message."""
     if getattr(respond, "response_url", None):
         try:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
+            await respond(**reply_message(text), response_type="ephemeral", replace_original=False)
             return
         except Exception as error:
             log.warning("could not answer through response_url", extra={"error": str(error)})
@@ -143,7 +144,7 @@ async def _tell(client: Any, channel: str, user: str, text: str) -> bool:
     if not channel:
         return False
     try:
-        await client.chat_postEphemeral(channel=channel, user=user, text=text)
+        await client.chat_postEphemeral(channel=channel, user=user, **reply_message(text))
         return True
     except Exception as error:  # Slack may refuse (user not in channel); the action itself stands
         log.warning("could not answer ephemerally", extra={"channel": channel, "error": str(error)})
@@ -159,6 +160,6 @@ async def _tell_or_direct(client: Any, channel: str, user: str, text: str) -> No
         log.warning("could not deliver a reply: no channel and no user", extra={"reply": text[:200]})
         return
     try:
-        await client.chat_postMessage(channel=user, text=text)
+        await client.chat_postMessage(channel=user, unfurl_links=False, unfurl_media=False, **reply_message(text))
     except Exception as error:
         log.warning("could not deliver a reply by direct message", extra={"user": user, "error": str(error), "reply": text[:200]})
