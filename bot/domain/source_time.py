@@ -20,6 +20,8 @@ from typing import Any
 FUTURE_SKEW = timedelta(minutes=5)
 #: A source time this far before receipt is a replay or a broken clock, not an incident's start.
 FAR_PAST = timedelta(days=7)
+#: Go's zero time, what Alertmanager sends for a time it has not got.
+ZERO_TIME = "0001-01-01T00:00:00Z"
 #: Anything before this year is a zero/unset value (Go's zero time is year 1).
 _EARLIEST_YEAR = 1971
 
@@ -94,10 +96,10 @@ def claimed_time(kind: str, data: dict[str, Any]) -> Any:
     Alert firing: ``starts_at``; alert resolved: ``ends_at``; a PagerDuty event: ``occurred_at``;
     a flagged chat message: its ``ts``.
     """
-    if kind == "alert_firing":
-        return data.get("starts_at")
-    if kind == "alert_resolved":
-        return data.get("ends_at")
+    if kind in ("alert_firing", "alert_resolved"):
+        key = "starts_at" if kind == "alert_firing" else "ends_at"
+        # Alertmanager always sends both; the parser turns its zero time into None.
+        return data.get(key) if data.get(key) is not None else (ZERO_TIME if key in data else None)
     if kind == "pagerduty_event":
         return data.get("occurred_at")
     if kind == "message_flagged":
