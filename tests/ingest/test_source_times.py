@@ -129,3 +129,20 @@ def test_the_markdown_timeline_shows_both_times(am_container: Container, clock: 
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert cells[:2] == [f"{received:%Y-%m-%d %H:%M:%S}", f"{received - timedelta(minutes=12):%Y-%m-%d %H:%M:%S}"]
     assert "| Time to detect | 12m 00s |" in markdown
+
+
+def test_notifications_folded_together_keep_each_its_own_receipt(am_container: Container, clock: FrozenClock) -> None:
+    first = clock.now()
+    with TestClient(create_app(am_container, migrate=False, run_worker=False)) as http:
+        _queue_alertmanager(http, starts_at=first - timedelta(minutes=2))
+        clock.advance(minutes=1)
+        second = dict(LABELS, instance="checkout-2:9100")
+        items = [alert(LABELS, {"summary": "checkout 5xx"}), alert(second, {"summary": "checkout 5xx"})]
+        for item in items:
+            item["startsAt"] = rfc3339(first - timedelta(minutes=2))
+        response = http.post(AM, json=payload(items, group_by=("alertname", "service")), headers=bearer())
+        assert response.status_code == 202
+    clock.advance(minutes=1)
+    am_container.ingester.fold_all()  # both rows of the group in one batch
+    firing = [(row.data["labels"]["instance"], row.received_at) for row in _timeline(am_container) if row.kind == "alert_firing"]
+    assert firing == [("checkout-1:9100", first), ("checkout-2:9100", first + timedelta(minutes=1))]
