@@ -23,7 +23,7 @@ USAGE: dict[str, str] = {
     "run": "/incident run <playbook-id>",
     "escalate": "/incident escalate [reason]",
     "status": "/incident status [INC-n]",
-    "timeline": "/incident timeline [INC-n]",
+    "timeline": "/incident timeline [INC-n] [source]",
     "export": "/incident export [INC-n]",
     "list": "/incident list",
     "help": "/incident help",
@@ -45,6 +45,8 @@ _NO_ARGUMENTS = frozenset({"ack", "mitigate", "resolve", "reopen", "status", "ti
 
 _REF = re.compile(r"^(?:INC-?)?#?\d+$", re.IGNORECASE)
 _INC_REF = re.compile(r"^INC-?\d+$", re.IGNORECASE)
+#: Words after ``timeline`` that choose its order (received is the default).
+TIMELINE_ORDERS = ("source", "received")
 _SEVERITY = re.compile(r"^(?:P[0-3]|SEV-?[0-3])$", re.IGNORECASE)
 
 
@@ -90,6 +92,12 @@ def parse(line: str) -> ParsedCommand:
     elif verb not in ("note", "action", "declare") and last and _INC_REF.match(last):
         ref = parse_number(last)
         rest = head.strip()
+    order: list[str] = []
+    if verb == "timeline":
+        # ``timeline [INC-n] [source|received]``: the order to read it in.
+        words = rest.split()
+        order = [word.lower() for word in words if word.lower() in TIMELINE_ORDERS][-1:]
+        rest = " ".join(word for word in words if word.lower() not in TIMELINE_ORDERS)
     if verb in _NO_ARGUMENTS and rest:
         if ref is None and _REF.match(rest):
             ref = parse_number(rest)
@@ -100,7 +108,7 @@ def parse(line: str) -> ParsedCommand:
         args = shlex.split(rest)
     except ValueError:
         args = rest.split()
-    return ParsedCommand(verb=verb, args=args, ref=ref, text=rest)
+    return ParsedCommand(verb=verb, args=order or args, ref=ref, text=rest)
 
 
 def split_declare(args_text: str) -> tuple[str, str | None]:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.domain.source_time import SourceTime
+
 
 class Source(enum.StrEnum):
     """Where a change came from; also decides what must not be echoed back (PagerDuty)."""
@@ -73,7 +75,15 @@ class EntryKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One immutable fact about an incident. ``at`` is always UTC."""
+    """One immutable fact about an incident. Times are always UTC.
+
+    ``at`` is when Firebreak recorded it (the order of the timeline). ``received_at`` is when
+    Firebreak received what caused it (a webhook's arrival, before any queueing); the causal
+    clock every figure is counted on. ``source_at`` is when it happened according to the
+    sender (Alertmanager ``startsAt``/``endsAt``, PagerDuty ``occurred_at``, a Slack message
+    ``ts``) when that time is sane, else the received time, with ``source_time`` saying which
+    (see ``bot.domain.source_time``). The store fills the three in when it records the entry.
+    """
 
     kind: EntryKind
     at: datetime
@@ -81,3 +91,16 @@ class TimelineEntry:
     source: Source
     text: str
     data: dict[str, Any] = field(default_factory=dict)
+    received_at: datetime | None = None
+    source_at: datetime | None = None
+    source_time: SourceTime | None = None
+
+    @property
+    def received(self) -> datetime:
+        """When Firebreak received it (entries recorded before times were kept: ``at``)."""
+        return self.received_at or self.at
+
+    @property
+    def happened(self) -> datetime:
+        """The source time, or the received time when there is no sane one."""
+        return self.source_at or self.received

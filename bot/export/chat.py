@@ -28,7 +28,7 @@ from bot.delivery.outbox import enqueue
 from bot.domain.incident import Incident
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source
-from bot.export.chat_pages import group_pages, timeline_pages
+from bot.export.chat_pages import Order, group_pages, timeline_pages
 from bot.export.document import build_document
 from bot.export.loader import load_record
 from bot.export.metrics import highest_severity
@@ -66,10 +66,11 @@ def timeline_handler(commands: CommandRouter, exporter: Exporter) -> Handler:
         with service.sessions() as session:
             incident = IncidentRepository.get(session, number)
             entries = IncidentRepository.timeline(session, number)
+        order: Order = "source" if "source" in command.args else "received"
         if context.source is not Source.SLACK:
-            pages = timeline_pages(incident, entries, zone=exporter.zone, markup="plain")
+            pages = timeline_pages(incident, entries, zone=exporter.zone, markup="plain", order=order)
             return Reply("\n\n".join(pages), incident=number)
-        pages = timeline_pages(incident, entries, zone=exporter.zone, markup="mrkdwn")
+        pages = timeline_pages(incident, entries, zone=exporter.zone, markup="mrkdwn", order=order)
         messages = group_pages(pages)
         request = uuid.uuid4().hex[:12]
         with service.sessions.begin() as session:

@@ -25,20 +25,41 @@ MESSAGE_BLOCK_LIMIT = 50
 MESSAGE_BLOCK_TEXT_LIMIT = 11000
 """All block text of one message: Slack refuses larger ones (``msg_blocks_too_long``)."""
 Markup = Literal["mrkdwn", "plain"]
+#: Received: the order Firebreak received things in (how state changed). Source: by the
+#: senders' own times, where they are sane (how it happened out there).
+Order = Literal["received", "source"]
 
 _PAGE_MARK_ROOM = 32  # "_(page 1234/1234)_" and a newline, with room to spare
 _CUT = " … (cut: the export has the full text)"
 
 
-def _line(entry: TimelineEntry, moment: datetime, markup: Markup) -> str:
+def _other_time(entry: TimelineEntry, order: Order, tz: ZoneInfo) -> str:
+    """The time the line is not ordered by, when it says something: `` (at source 18:11:00)``."""
+    if entry.source_time is not None and entry.source_time.fell_back:
+        return f" (source time unusable: {entry.source_time.value}; shown as received)"
+    if abs((entry.happened - entry.received).total_seconds()) < 1:
+        return ""
+    if order == "source":
+        return f" (received {entry.received.astimezone(tz):%Y-%m-%d %H:%M:%S})"
+    return f" (at source {entry.happened.astimezone(tz):%Y-%m-%d %H:%M:%S})"
+
+
+def _line(entry: TimelineEntry, moment: datetime, markup: Markup, other: str = "") -> str:
     """One entry; a stored Slack person (``<@U1|bob>``) shows as ``@bob``: readable, pings nobody."""
     icon = ICONS.get(entry.kind.value, "•")
     if markup == "mrkdwn":
         return (
-            f"`{moment:%H:%M:%S}` {icon} *{slack_text(person_name(entry.actor))}* · {kind_label(entry.kind.value)}"
+            f"`{moment:%H:%M:%S}` {icon} *{slack_text(person_name(entry.actor))}* · {kind_label(entry.kind.value)}{other}"
             f" — {slack_text(entry.text)}"
         )
-    return f"{moment:%H:%M:%S}  {icon} {plain_text(person_name(entry.actor))} · {kind_label(entry.kind.value)} — {plain_text(entry.text)}"
+    return f"{moment:%H:%M:%S}  {icon} {plain_text(person_name(entry.actor))} · {kind_label(entry.kind.value)}{other} — {plain_text(entry.text)}"
+
+
+def in_order(entries: Sequence[TimelineEntry], order: Order) -> list[TimelineEntry]:
+    """Received order (as recorded, the causal order) or source order (by source time, stable)."""
+    if order == "source":
+        return sorted(entries, key=lambda entry: entry.happened)
+    return list(entries)
 
 
 def _day(moment: datetime, markup: Markup) -> str:
@@ -57,28 +78,33 @@ def timeline_pages(
     zone: ZoneInfo | None = None,
     markup: Markup = "mrkdwn",
     max_chars: int = SECTION_TEXT_LIMIT,
+    order: Order = "received",
 ) -> list[str]:
     """The timeline as pages of at most ``max_chars`` characters, oldest entry first.
 
     The first page starts with a heading; each page repeats the current day so it reads on
-    its own; with more than one page each ends with ``(page i/n)``.
+    its own; with more than one page each ends with ``(page i/n)``. Lines are in received
+    order by received time, or (``order="source"``) by source time; a line whose other time
+    differs shows it too.
     """
     tz = zone or ZoneInfo("UTC")
+    entries = in_order(entries, order)
     title = slack_text(incident.title) if markup == "mrkdwn" else plain_text(incident.title)
-    heading = f"Timeline of {incident.ref} — {title} · {len(entries)} entries · times in {tz}"
+    ordered = " · in source-time order" if order == "source" else ""
+    heading = f"Timeline of {incident.ref} — {title} · {len(entries)} entries · times in {tz}{ordered}"
     heading = _fit(f"*{heading}*" if markup == "mrkdwn" else heading, max_chars - _PAGE_MARK_ROOM)
     budget = max_chars - _PAGE_MARK_ROOM
     pages: list[list[str]] = [[heading]]
     size = len(heading)
     day: str | None = None
     for entry in entries:
-        moment = entry.at.astimezone(tz)
+        moment = (entry.happened if order == "source" else entry.received).astimezone(tz)
         lines = []
         today = _day(moment, markup)
         if today != day:
             lines.append(today)
             day = today
-        lines.append(_fit(_line(entry, moment, markup), budget - len(today) - 1))
+        lines.append(_fit(_line(entry, moment, markup, _other_time(entry, order, tz)), budget - len(today) - 1))
         needed = sum(len(line) + 1 for line in lines)
         if size + needed > budget and len(pages[-1]) > 0 and size > 0:
             carried = [] if lines[0] == today else [today]

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.domain.source_time import SourceTime
 from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.export import metrics
 from bot.export.model import AlertRecord, IncidentRecord, StepRecord
@@ -34,12 +35,14 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
     incident = record.incident
     entries = record.timeline
     start = metrics.incident_start(entries, incident.created_at)
+    detected = metrics.detection(entries, start)
+    impact_began, from_alert = metrics.impact_start(entries, detected)
     declared = next((e for e in entries if e.kind is EntryKind.DECLARED), None)
     end, ongoing = metrics.incident_end(entries, now)
     severities = metrics.severity_history(entries, now=now)
     levels = metrics.escalation_periods(entries, now=now)
     alerts = _alerts(record.alerts, entries)
-    mitigated = metrics.time_to_mitigate(entries, start)
+    mitigated = metrics.time_to_mitigate(entries, detected)
     highest = metrics.highest_severity([p.severity for p in severities] or [incident.severity.value])
     return {
         "schema_version": SCHEMA_VERSION,
@@ -56,6 +59,7 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
             "source": incident.source.value,
             "declared_at": iso(start),
             "declared_by": declared.actor if declared else None,
+            "detected_at": iso(detected),
             "acknowledged_at": iso(incident.acknowledged_at),
             "mitigated_at": iso(incident.mitigated_at),
             "resolved_at": iso(incident.resolved_at),
@@ -65,12 +69,17 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
             "labels": {str(k): str(v) for k, v in incident.labels.items()},
             "links": {str(k): str(v) for k, v in incident.links.items()},
         },
-        "impact": _impact(start, alerts, mitigated, now=now, highest=highest),
+        "impact": _impact(impact_began, from_alert, alerts, mitigated, now=now, highest=highest),
         "metrics": {
-            "mtta": _milestone(metrics.time_to_acknowledge(entries, start)),
+            "counted_from": "detection",
+            "impact_started_at": iso(impact_began),
+            "detected_at": iso(detected),
+            "time_to_detect": metrics.seconds_between(impact_began, detected),
+            "mtta": _milestone(metrics.time_to_acknowledge(entries, detected)),
             "time_to_mitigate": _milestone(mitigated),
-            "mttr": _milestone(metrics.time_to_resolve(entries, start)),
-            "duration_seconds": max(0.0, (end - start).total_seconds()),
+            "mttr": _milestone(metrics.time_to_resolve(entries, detected)),
+            "impact_seconds": metrics.seconds_between(impact_began, mitigated.at if mitigated else now),
+            "duration_seconds": metrics.seconds_between(detected, end),
             "ongoing": ongoing,
             "reopen_count": incident.reopen_count,
         },
@@ -164,6 +173,9 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
                 "source": r.entry.source.value,
                 "text": r.entry.text,
                 "data": r.entry.data,
+                "received_at": iso(r.entry.received),
+                "source_at": iso(r.entry.happened),
+                "source_time": (r.entry.source_time or SourceTime.RECEIVED).value,
             }
             for r in record.entries
         ],
@@ -177,11 +189,9 @@ def _milestone(milestone: metrics.Milestone | None) -> dict[str, Any] | None:
 
 
 def _impact(
-    start: datetime, alerts: list[dict[str, Any]], mitigated: metrics.Milestone | None, *, now: datetime, highest: str | None
+    began: datetime, from_alert: bool, alerts: list[dict[str, Any]], mitigated: metrics.Milestone | None, *, now: datetime, highest: str | None
 ) -> dict[str, Any]:
-    """When users were hurt, by the evidence we have: earliest alert (or declaration) → mitigation."""
-    alert_starts = [datetime.fromisoformat(a["starts_at"]) for a in alerts if a["starts_at"]]
-    began = min([start, *alert_starts])
+    """When users were hurt, by the evidence we have: earliest sane alert start (or detection) → mitigation."""
     ended = mitigated.at if mitigated else now
     affected: dict[str, list[str]] = {}
     for name in IMPACT_LABELS:
@@ -190,8 +200,9 @@ def _impact(
             affected[name] = values
     return {
         "started_at": iso(began),
+        "started_from": "alert" if from_alert else "detection",
         "ended_at": iso(mitigated.at) if mitigated else None,
-        "seconds": max(0.0, (ended - began).total_seconds()),
+        "seconds": metrics.seconds_between(began, ended),
         "ongoing": mitigated is None,
         "highest_severity": highest,
         "alert_count": len(alerts),

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.export.model import ActionRecord, AlertRecord, EntryRecord, IncidentRecord, StepRecord
-from bot.store.incidents import IncidentRepository, to_domain
+from bot.store.incidents import IncidentRepository, source_time_of, to_domain
 from bot.store.models import ActionItemRow, AlertRow, PlaybookStepRow, TimelineRow
 
 
@@ -17,7 +17,18 @@ def load_record(session: Session, number: int) -> IncidentRecord:
     incident = to_domain(row)
     # Plain column tuples, not ORM objects: a 10,000-entry timeline loads several times faster.
     timeline = session.execute(
-        select(TimelineRow.id, TimelineRow.kind, TimelineRow.at, TimelineRow.actor, TimelineRow.source, TimelineRow.text, TimelineRow.data)
+        select(
+            TimelineRow.id,
+            TimelineRow.kind,
+            TimelineRow.at,
+            TimelineRow.actor,
+            TimelineRow.source,
+            TimelineRow.text,
+            TimelineRow.data,
+            TimelineRow.received_at,
+            TimelineRow.source_at,
+            TimelineRow.source_time,
+        )
         .where(TimelineRow.incident_id == number)
         .order_by(TimelineRow.at, TimelineRow.id)
     )
@@ -25,10 +36,18 @@ def load_record(session: Session, number: int) -> IncidentRecord:
         EntryRecord(
             id=entry_id,
             entry=TimelineEntry(
-                kind=EntryKind(kind), at=at, actor=actor, source=Source(source), text=text, data=dict(data or {})
+                kind=EntryKind(kind),
+                at=at,
+                actor=actor,
+                source=Source(source),
+                text=text,
+                data=dict(data or {}),
+                received_at=received_at,
+                source_at=source_at,
+                source_time=source_time_of(source_time),
             ),
         )
-        for entry_id, kind, at, actor, source, text, data in timeline
+        for entry_id, kind, at, actor, source, text, data, received_at, source_at, source_time in timeline
     ]
     alerts = [
         AlertRecord(

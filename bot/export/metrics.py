@@ -4,12 +4,19 @@ The timeline is the record; deriving MTTA, MTTR and friends from it (rather than
 columns on the incident, which a reopen resets) means the numbers in an export can always
 be checked against the entries printed below them.
 
-Definitions (also in docs/guide.md):
+Definitions (also in docs/postmortem-times.md). Every figure is counted on received times
+(when Firebreak received what caused an entry): outside clocks drift, so source times are
+shown beside them but never subtracted from them, except for impact start, which only the
+alert source knows.
 
-- start: the DECLARED entry (the moment Firebreak knew).
-- MTTA: start → first status change to acknowledged, mitigated or resolved.
-- time to mitigate: start → first status change to mitigated or resolved.
-- MTTR: start → the resolve that ended the incident (the last one, not followed by a reopen).
+- impact start: the earliest sane ``startsAt`` of the incident's alerts (else detection).
+- detection: the first time Firebreak received anything of the incident.
+- time to detect: impact start → detection.
+- MTTA: detection → first status change to acknowledged, mitigated or resolved.
+- time to mitigate: detection → first status change to mitigated or resolved.
+- MTTR: detection → the resolve that ended the incident (the last one, not followed by a reopen).
+- impact duration: impact start → mitigation (or now while not mitigated).
+- No figure is negative: a milestone received before detection counts as zero.
 - an escalation level is held from the ESCALATED entry that reached it until the next
   escalation or the resolve; level 0 is the time before any escalation, and a reopen
   starts over at level 0.
@@ -22,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain.source_time import SourceTime
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 
 ACKNOWLEDGED_STATES = frozenset({"acknowledged", "mitigated", "resolved"})
@@ -92,10 +100,42 @@ def _status_to(entry: TimelineEntry) -> str | None:
     return str(entry.data.get("to")) if entry.kind is EntryKind.STATUS_CHANGED else None
 
 
+def detection(entries: Sequence[TimelineEntry], fallback: datetime) -> datetime:
+    """When Firebreak first received anything of the incident."""
+    return min((entry.received for entry in entries), default=fallback)
+
+
+def impact_start(entries: Sequence[TimelineEntry], detected: datetime) -> tuple[datetime, bool]:
+    """(impact start, from an alert): the earliest sane ``startsAt`` of the incident's alerts.
+
+    Only a source time judged sane counts (``SourceTime.SOURCE``); with none, impact starts at
+    detection. Never after detection.
+    """
+    starts = [
+        entry.source_at
+        for entry in entries
+        if entry.kind is EntryKind.ALERT_FIRING and entry.source_time is SourceTime.SOURCE and entry.source_at is not None
+    ]
+    earliest = min(starts, default=None)
+    if earliest is None or earliest >= detected:
+        return detected, False
+    return earliest, True
+
+
+def seconds_between(since: datetime, until: datetime) -> float:
+    """Seconds from ``since`` to ``until``; zero when ``until`` is earlier (never negative)."""
+    return max(0.0, (until - since).total_seconds())
+
+
+def _milestone(entry: TimelineEntry, start: datetime) -> Milestone:
+    at = max(entry.received, start)
+    return Milestone(at, entry.actor, seconds_between(start, at))
+
+
 def _first_status(entries: Iterable[TimelineEntry], states: frozenset[str], start: datetime) -> Milestone | None:
     for entry in entries:
         if _status_to(entry) in states and not entry.data.get("reopened"):
-            return Milestone(entry.at, entry.actor, (entry.at - start).total_seconds())
+            return _milestone(entry, start)
     return None
 
 
@@ -123,13 +163,13 @@ def time_to_resolve(entries: Sequence[TimelineEntry], start: datetime) -> Milest
     entry = final_resolution(entries)
     if entry is None:
         return None
-    return Milestone(entry.at, entry.actor, (entry.at - start).total_seconds())
+    return _milestone(entry, start)
 
 
 def incident_end(entries: Sequence[TimelineEntry], now: datetime) -> tuple[datetime, bool]:
     """(end, ongoing): the final resolve, or ``now`` for an incident still open."""
     entry = final_resolution(entries)
-    return (entry.at, False) if entry is not None else (now, True)
+    return (entry.received, False) if entry is not None else (now, True)
 
 
 def severity_history(entries: Sequence[TimelineEntry], *, now: datetime) -> list[SeverityPeriod]:

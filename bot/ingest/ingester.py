@@ -32,6 +32,7 @@ from bot.ingest import inbox
 from bot.ingest.pressure import WebhookPressure
 from bot.store.db import SessionFactory
 from bot.store.models import InboxRow
+from bot.store.receipt import receiving
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,7 @@ class Ingester:
             try:
                 if applier is None:
                     raise LookupError(f"no applier for source {row.source!r}")
-                with session.begin_nested():
+                with session.begin_nested(), receiving(row.received_at):
                     outcome = applier(session, row)
             except Discarded as discarded:
                 outcome = discarded.outcome
@@ -249,7 +250,8 @@ class Ingester:
     def _apply_batch(self, session: Session, batch: BatchApplier, run: Sequence[InboxRow]) -> list[str] | None:
         """The run's outcomes, or None when it failed (its savepoint rolled back)."""
         try:
-            with session.begin_nested():
+            # A batch applier stamps each row's own receipt; this covers one that does not.
+            with session.begin_nested(), receiving(run[0].received_at):
                 outcomes = batch(session, run)
                 if len(outcomes) != len(run):
                     raise RuntimeError(f"batch applier returned {len(outcomes)} outcomes for {len(run)} rows")

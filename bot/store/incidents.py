@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from bot.domain.errors import IncidentNotFound
 from bot.domain.incident import Incident, Role, Status, format_number
 from bot.domain.severity import Severity
+from bot.domain.source_time import SourceTime
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.store.models import ActionItemRow, IncidentRow, TimelineRow
+from bot.store.receipt import stamp
 
 
 def _insert_returning_ids(session: Session, values: list[dict[str, Any]]) -> list[int]:
@@ -71,6 +73,14 @@ def _copy_into(row: IncidentRow, incident: Incident) -> None:
     row.reopen_count = incident.reopen_count
 
 
+_SOURCE_TIMES = frozenset(member.value for member in SourceTime)
+
+
+def source_time_of(value: str | None) -> SourceTime | None:
+    """The stored ``source_time`` (NULL on entries recorded before it was kept)."""
+    return SourceTime(value) if value in _SOURCE_TIMES else None
+
+
 def entry_from_row(row: TimelineRow) -> TimelineEntry:
     return TimelineEntry(
         kind=EntryKind(row.kind),
@@ -79,6 +89,9 @@ def entry_from_row(row: TimelineRow) -> TimelineEntry:
         source=Source(row.source),
         text=row.text,
         data=dict(row.data or {}),
+        received_at=row.received_at,
+        source_at=row.source_at,
+        source_time=source_time_of(row.source_time),
     )
 
 
@@ -127,7 +140,7 @@ class IncidentRepository:
         A Core INSERT … RETURNING rather than ORM objects: an alert burst appends many rows
         per webhook, and the unit of work costs far more than the rows themselves.
         """
-        entries = list(entries)
+        entries = [stamp(entry) for entry in entries]
         values: list[dict[str, Any]] = [
             {
                 "incident_id": number,
@@ -137,6 +150,9 @@ class IncidentRepository:
                 "kind": entry.kind.value,
                 "text": entry.text,
                 "data": entry.data,
+                "received_at": entry.received_at,
+                "source_at": entry.source_at,
+                "source_time": entry.source_time.value if entry.source_time else None,
             }
             for entry in entries
         ]

@@ -95,6 +95,11 @@ class TimelineRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: When Firebreak received what caused the entry (NULL on entries older than this column: ``at``).
+    received_at: Mapped[datetime | None]
+    #: When it happened at the source if sane, else the received time; ``source_time`` says which.
+    source_at: Mapped[datetime | None]
+    source_time: Mapped[str | None] = mapped_column(String(16))
 
 
 class ActionItemRow(Base):

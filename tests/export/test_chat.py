@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,27 @@ def test_a_broken_override_never_blocks_resolving(
     assert outbox(built, "upload_file") == []
     reply = built.commands.handle(f"/incident export INC-{incident.number}", CONSOLE)
     assert reply.text.startswith("⚠️ the post-mortem template failed:") and "no_such_section" in reply.text
+
+
+def test_timeline_reads_in_received_or_source_order(container: Container, clock: FrozenClock) -> None:
+    """A flagged message written before the declaration comes first in source order only;
+    each line shows the time it is not ordered by."""
+    incident = container.service.declare(title="Checkout down", severity=Severity.P2, actor="bob", source=Source.SLACK)
+    clock.advance(minutes=5)
+    written = clock.now() - timedelta(minutes=20)
+    with container.sessions.begin() as session:
+        IncidentRepository.append(
+            session,
+            incident.number,
+            [TimelineEntry(kind=EntryKind.MESSAGE_FLAGGED, at=clock.now(), actor="alice", source=Source.SLACK, text="flagged a message by dave", data={"ts": f"{written.timestamp():.6f}"})],
+        )
+    received = container.commands.handle(f"/incident timeline INC-{incident.number}", CONSOLE).text
+    by_source = container.commands.handle(f"/incident timeline INC-{incident.number} source", CONSOLE).text
+    flagged_line = next(line for line in received.splitlines() if "flagged" in line)
+    assert flagged_line.startswith(f"{clock.now():%H:%M:%S}") and f"(at source {written:%Y-%m-%d %H:%M:%S})" in flagged_line
+    lines = [line for line in by_source.splitlines() if "·" in line and "Timeline of" not in line]
+    assert lines[0].startswith(f"{written:%H:%M:%S}") and f"(received {clock.now():%Y-%m-%d %H:%M:%S})" in lines[0]
+    assert "declared" in lines[1]
+    assert "in source-time order" in by_source.splitlines()[0]
+    in_received = [line for line in received.splitlines() if "·" in line and "Timeline of" not in line]
+    assert ["declared" in in_received[0], "flagged" in in_received[1]] == [True, True]

@@ -98,7 +98,8 @@ def alertmanager_batch_applier(service: IncidentService, policy: Policy) -> Batc
         groups = [queued_group(row) for row in rows]
         if any(group.is_grafana_test for group in groups):
             return [single(session, row) for row in rows]
-        return [_outcome(outcome) for outcome in ingest_batch(session, service, groups, policy)]
+        received = [row.received_at for row in rows]
+        return [_outcome(outcome) for outcome in ingest_batch(session, service, groups, policy, received=received)]
 
     return apply
 

@@ -46,6 +46,8 @@ from bot.ingest.dedup import find_or_declare, lock_by_dedup_key
 from bot.service.incidents import IncidentService
 from bot.store.incidents import IncidentRepository
 from bot.store.models import AlertRow, TimelineRow
+from bot.store.receipt import Receipt, receiving, stamp
+from bot.store.receipt import current as current_receipt
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,9 @@ def ingest_group(session: Session, service: IncidentService, group: AlertGroup, 
     return ingest_batch(session, service, [group], policy)[0]
 
 
-def ingest_batch(session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy) -> list[Outcome]:
+def ingest_batch(
+    session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy, *, received: Sequence[datetime] | None = None
+) -> list[Outcome]:
     """Apply notifications in order, with the result of one ``ingest_group`` call per group.
 
     Consecutive notifications of one group are folded in a single merge: the incident's
@@ -98,7 +102,11 @@ def ingest_batch(session: Session, service: IncidentService, groups: Sequence[Al
     rows, timeline entries and the incident are written once. A notification that changes
     the incident itself (reopen, severity, auto-resolve) is recorded on its own, so
     subscribers see each such change with the incident exactly as it was then.
+
+    ``received`` holds when each notification arrived (entries carry it); without it, the
+    receipt being applied (or the clock) stands for all of them.
     """
+    receipts = _receipts(groups, received)
     outcomes: list[Outcome] = []
     index = 0
     while index < len(groups):
@@ -106,9 +114,17 @@ def ingest_batch(session: Session, service: IncidentService, groups: Sequence[Al
         end = index + 1
         while end < len(groups) and groups[end].dedup_key == key:
             end += 1
-        outcomes += _ingest_run(session, service, groups[index:end], policy)
+        outcomes += _ingest_run(session, service, groups[index:end], policy, receipts[index:end])
         index = end
     return outcomes
+
+
+def _receipts(groups: Sequence[AlertGroup], received: Sequence[datetime] | None) -> list[Receipt | None]:
+    if received is None:
+        return [current_receipt()] * len(groups)
+    if len(received) != len(groups):
+        raise ValueError(f"{len(received)} receipt times for {len(groups)} notifications")
+    return [Receipt(at) for at in received]
 
 
 def _first_seen_resolved(session: Session, group: AlertGroup) -> bool:
@@ -118,7 +134,9 @@ def _first_seen_resolved(session: Session, group: AlertGroup) -> bool:
     return lock_by_dedup_key(session, group.dedup_key) is None
 
 
-def _ingest_run(session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy) -> list[Outcome]:
+def _ingest_run(
+    session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy, receipts: Sequence[Receipt | None]
+) -> list[Outcome]:
     skipped: list[Outcome] = []
     while groups and _first_seen_resolved(session, groups[0]):
         group = groups[0]
@@ -127,13 +145,18 @@ def _ingest_run(session: Session, service: IncidentService, groups: Sequence[Ale
             extra={"dedup_key": group.dedup_key, "alerts": len(group.alerts), "receiver": group.receiver[:200]},
         )
         skipped.append(Outcome(None, created=False, changed=False, skipped=FIRST_SEEN_RESOLVED))
-        groups = groups[1:]
+        groups, receipts = groups[1:], receipts[1:]
     if not groups:
         return skipped
-    return skipped + _ingest_existing_or_new(session, service, groups, policy)
+    if receipts[0] is None:
+        return skipped + _ingest_existing_or_new(session, service, groups, policy, receipts)
+    with receiving(receipts[0].received_at):
+        return skipped + _ingest_existing_or_new(session, service, groups, policy, receipts)
 
 
-def _ingest_existing_or_new(session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy) -> list[Outcome]:
+def _ingest_existing_or_new(
+    session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy, receipts: Sequence[Receipt | None]
+) -> list[Outcome]:
     first = groups[0]
     now = service.clock.now()
     fields = group_fields(first, policy.mapping)
@@ -171,7 +194,7 @@ def _ingest_existing_or_new(session: Session, service: IncidentService, groups: 
         outcomes.append(Outcome(incident.number, created=True, changed=True))
         rest = groups[1:]
     if rest:
-        outcomes += _Fold(session, service, incident, rest, policy).run()
+        outcomes += _Fold(session, service, incident, rest, policy, receipts[len(groups) - len(rest) :]).run()
     return outcomes
 
 
@@ -194,8 +217,11 @@ class _AlertState:
 class _Fold:
     """Several notifications of one existing incident, merged in memory, written in flushes."""
 
-    def __init__(self, session: Session, service: IncidentService, incident: Incident, groups: Sequence[AlertGroup], policy: Policy) -> None:
+    def __init__(
+        self, session: Session, service: IncidentService, incident: Incident, groups: Sequence[AlertGroup], policy: Policy, receipts: Sequence[Receipt | None]
+    ) -> None:
         self.session, self.service, self.incident, self.groups, self.policy = session, service, incident, groups, policy
+        self.receipts = receipts
         self.number = incident.number
         fingerprints = {alert.fingerprint for group in groups for alert in group.alerts}
         self.fingerprints = fingerprints
@@ -210,7 +236,7 @@ class _Fold:
 
     def run(self) -> list[Outcome]:
         outcomes = []
-        for group in self.groups:
+        for group, receipt in zip(self.groups, self.receipts, strict=True):
             now = self.service.clock.now()
             merged = _transition(self.alerts, self.number, group, now)
             incident = self.incident
@@ -237,7 +263,7 @@ class _Fold:
                     if auto:
                         entries += incident.resolve(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
             if entries:
-                self.pending += entries
+                self.pending += [stamp(entry, receipt) for entry in entries]
                 self.pending_at = now
             if changes:
                 self._flush()

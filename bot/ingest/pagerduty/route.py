@@ -26,6 +26,7 @@ from bot.ingest.webhook import Accepted, WebhookRejected, read_json, validation_
 from bot.metrics import Metrics
 from bot.service.incidents import IncidentService
 from bot.store.models import InboxRow
+from bot.store.receipt import receiving
 
 PATH = "/webhooks/pagerduty"
 SOURCE = "pagerduty"
@@ -77,7 +78,9 @@ def pagerduty_applier(service: IncidentService, priorities: PriorityMap | None =
         if planned is None:
             raise Discarded("ignored")
         try:
-            outcome = apply_event(session, service, planned, webhook_id=row.webhook_id, priorities=priorities)
+            # Entries this event causes (status changes too) happened at PagerDuty's occurred_at.
+            with receiving(row.received_at, claimed=planned.event.occurred_at):
+                outcome = apply_event(session, service, planned, webhook_id=row.webhook_id, priorities=priorities)
         except Duplicate:
             raise Discarded("duplicate") from None
         if outcome.status == UNKNOWN_CLOSED:
