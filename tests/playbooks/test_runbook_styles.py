@@ -219,3 +219,47 @@ def test_point5_severity_table_gives_the_worst_level_and_notes_the_others() -> N
     result = import_text(text, "lag.md")
     assert only(result.playbooks).severity is Severity.P1
     assert any("SEV3 (line 3), SEV1 (line 3); using the worst, P1" in a for a in result.report.assumptions)
+
+
+PROSE_PARTS = """# Node runbook
+
+## Node not ready
+
+### Check the kubelet
+
+- `systemctl status kubelet`
+
+### Look at the events
+
+- `kubectl get events -A`
+
+### Mitigation
+
+Drain the node and wait for pods to reschedule.
+
+### Background
+
+Nodes report through the kubelet every ten seconds.
+
+## Disk pressure
+
+### Mitigation
+
+- `kubectl delete pod -l app=scratch`
+"""
+
+
+def test_prose_only_part_of_an_incident_is_a_step_of_its_playbook() -> None:
+    """A leaf ``### Mitigation`` of plain prose is what the responder does, not reference."""
+    result = import_text(PROSE_PARTS, source="nodes.md")
+    by_id = {p.id: p for p in result.playbooks}
+    node = by_id["node-not-ready"]
+    assert not node.manual
+    assert "node not ready" in node.match.title_keywords
+    assert [(ph.kind, [s.text for s in ph.steps]) for ph in node.phases] == [
+        ("resolution", ["Drain the node and wait for pods to reschedule."])
+    ]
+    reference = "".join(p.notes for p in result.playbooks if p.id.endswith("-reference"))
+    assert "Drain the node" not in reference
+    # descriptive parts stay notes, as before
+    assert "every ten seconds" in reference

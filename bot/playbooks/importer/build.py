@@ -21,7 +21,7 @@ from bot.playbooks.importer.alertnames import heading_alert, is_listed_alert
 from bot.playbooks.importer.assemble import finish, playbook, reference_playbook
 from bot.playbooks.importer.context import ImportContext
 from bot.playbooks.importer.markdown import Block, Section, inline_code, split_label
-from bot.playbooks.importer.phases import incident, steps_playbook
+from bot.playbooks.importer.phases import incident, prose_part, steps_playbook
 from bot.playbooks.importer.policies import escalation_section, severity_section
 from bot.playbooks.importer.report import ImportReport
 from bot.playbooks.importer.steps import is_shell_fence
@@ -115,6 +115,8 @@ def visit(ctx: ImportContext, section: Section) -> None:
             visit(ctx, child)
         return
     is_reference = any(has_word(t, REFERENCE_WORDS) for t in [title, *path])
+    if not is_reference and prose_part(ctx, section):
+        return
     if section.level == 0 or is_reference or not _has_steps(section.blocks):
         ctx.outcome(section, "notes of the reference playbook")
         ctx.to_reference(section, section.blocks, "reference text" if is_reference else "no steps found")

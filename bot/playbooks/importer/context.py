@@ -31,6 +31,10 @@ class ImportContext:
     severity_definitions: list[SeverityDefinition] = field(default_factory=list)
     reference: list[Note] = field(default_factory=list)
     alert_drafts: dict[str, Draft] = field(default_factory=dict)
+    #: heading line -> the playbook its prose-only parts (``### Mitigation``) became
+    part_drafts: dict[int, Draft] = field(default_factory=dict)
+    #: alert name -> severities a ``| Alert | Severity |`` table states for it
+    table_severities: dict[str, list[tuple[str, Severity | None, int]]] = field(default_factory=dict)
     #: heading -> id an earlier import of this runbook gave it (kept on re-import)
     preferred_ids: dict[str, str] = field(default_factory=dict)
 
