@@ -328,3 +328,13 @@ def test_severity_table_names_no_alert_of_its_own() -> None:
     result = import_text(text, source="disk.md")
     assert all("DiskFull" not in p.match.alertname for p in result.playbooks)
     assert all(p.severity is None for p in result.playbooks)
+
+
+def test_prose_only_check_of_a_procedure_stays_a_manual_procedure() -> None:
+    """``## Deploy / ### Verify`` prose is a step too, but of a procedure, never matched to alerts."""
+    text = "# Ops\n\n## Deploy\n\n### Build\n\n- `make build`\n\n### Verify\n\nOpen the home page and check the version.\n"
+    deploy = {p.id: p for p in import_text(text, source="ops.md").playbooks}["deploy"]
+    assert deploy.manual and not deploy.match.title_keywords
+    assert [(ph.kind, [s.text for s in ph.steps]) for ph in deploy.phases] == [
+        ("verification", ["Open the home page and check the version."])
+    ]
