@@ -219,3 +219,122 @@ def test_point5_severity_table_gives_the_worst_level_and_notes_the_others() -> N
     result = import_text(text, "lag.md")
     assert only(result.playbooks).severity is Severity.P1
     assert any("SEV3 (line 3), SEV1 (line 3); using the worst, P1" in a for a in result.report.assumptions)
+
+
+PROSE_PARTS = """# Node runbook
+
+## Node not ready
+
+### Check the kubelet
+
+- `systemctl status kubelet`
+
+### Look at the events
+
+- `kubectl get events -A`
+
+### Mitigation
+
+Drain the node and wait for pods to reschedule.
+
+### Background
+
+Nodes report through the kubelet every ten seconds.
+
+## Disk pressure
+
+### Mitigation
+
+- `kubectl delete pod -l app=scratch`
+"""
+
+
+def test_prose_only_part_of_an_incident_is_a_step_of_its_playbook() -> None:
+    """A leaf ``### Mitigation`` of plain prose is what the responder does, not reference."""
+    result = import_text(PROSE_PARTS, source="nodes.md")
+    by_id = {p.id: p for p in result.playbooks}
+    node = by_id["node-not-ready"]
+    assert not node.manual
+    assert "node not ready" in node.match.title_keywords
+    assert [(ph.kind, [s.text for s in ph.steps]) for ph in node.phases] == [
+        ("resolution", ["Drain the node and wait for pods to reschedule."])
+    ]
+    reference = "".join(p.notes for p in result.playbooks if p.id.endswith("-reference"))
+    assert "Drain the node" not in reference
+    # descriptive parts stay notes, as before
+    assert "every ten seconds" in reference
+
+
+SEVERITY_TABLES = """# Cluster alerts
+
+| Alert | Severity |
+|-------|----------|
+| KubeNodeNotReady | warning |
+| `KubeletDown` | critical |
+| KubeNodeNotReady | critical |
+| KubeSchedulerDown | SEV2 |
+| QuotaAlmostFull | pager |
+
+## Alerts
+
+### KubeNodeNotReady
+
+Drain the node and wait for pods to reschedule.
+
+### KubeletDown
+
+Restart the kubelet: `systemctl restart kubelet`
+
+### KubeSchedulerDown
+
+Check the scheduler pods: `kubectl -n kube-system get pods -l component=kube-scheduler`
+
+### QuotaAlmostFull
+
+Ask the namespace owner to clean up.
+
+### EtcdHighFsync
+
+Check the disk latency of the etcd members.
+
+## Alert reference
+
+| Alert name | Severity | Runbook |
+|---|---|---|
+| [EtcdHighFsync](https://runbooks.example.com/etcdhighfsync) | error | etcd |
+"""
+
+
+def test_per_alert_severity_tables_set_each_alerts_severity() -> None:
+    words = {**DEFAULT_LABEL_MAPPING, "pager": Severity.P2}
+    result = import_text(SEVERITY_TABLES, source="cluster.md", severity_words=words)
+    severity = {p.match.alertname[0]: p.severity for p in result.playbooks if p.match.alertname}
+    assert severity == {
+        "KubeNodeNotReady": Severity.P1,  # listed as warning and as critical: the worst
+        "KubeletDown": Severity.P1,
+        "KubeSchedulerDown": Severity.P2,  # SEV2 -> P2
+        "QuotaAlmostFull": Severity.P2,  # through the configured mapping
+        "EtcdHighFsync": Severity.P2,  # error, from an "Alert name | Severity | Runbook" table
+    }
+    noted = [a for a in result.report.assumptions if a.startswith("kube-node-not-ready:")]
+    assert len(noted) == 1 and "warning (line 5)" in noted[0] and "critical (line 7)" in noted[0]
+    reasons = {n.reason for n in result.report.notes if n.playbook_id.endswith("-reference")}
+    assert reasons == {"per-alert severity table: read into each listed alert's playbook"}
+
+
+def test_severity_table_names_no_alert_of_its_own() -> None:
+    """A row for an alert the runbook has no section for adds no playbook or alert name."""
+    text = "# Alerts\n\n| Alert | Severity |\n|---|---|\n| DiskFull | critical |\n\n## Disk\n\nCheck `df -h` on the host.\n"
+    result = import_text(text, source="disk.md")
+    assert all("DiskFull" not in p.match.alertname for p in result.playbooks)
+    assert all(p.severity is None for p in result.playbooks)
+
+
+def test_prose_only_check_of_a_procedure_stays_a_manual_procedure() -> None:
+    """``## Deploy / ### Verify`` prose is a step too, but of a procedure, never matched to alerts."""
+    text = "# Ops\n\n## Deploy\n\n### Build\n\n- `make build`\n\n### Verify\n\nOpen the home page and check the version.\n"
+    deploy = {p.id: p for p in import_text(text, source="ops.md").playbooks}["deploy"]
+    assert deploy.manual and not deploy.match.title_keywords
+    assert [(ph.kind, [s.text for s in ph.steps]) for ph in deploy.phases] == [
+        ("verification", ["Open the home page and check the version."])
+    ]

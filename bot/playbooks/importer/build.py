@@ -15,13 +15,13 @@ from pathlib import PurePosixPath
 
 from markdown_it.tree import SyntaxTreeNode
 
+from bot.playbooks.importer import alert_severities, runbooks
 from bot.playbooks.importer import escalation as esc
-from bot.playbooks.importer import runbooks
 from bot.playbooks.importer.alertnames import heading_alert, is_listed_alert
 from bot.playbooks.importer.assemble import finish, playbook, reference_playbook
 from bot.playbooks.importer.context import ImportContext
 from bot.playbooks.importer.markdown import Block, Section, inline_code, split_label
-from bot.playbooks.importer.phases import incident, steps_playbook
+from bot.playbooks.importer.phases import incident, prose_part, steps_playbook
 from bot.playbooks.importer.policies import escalation_section, severity_section
 from bot.playbooks.importer.report import ImportReport
 from bot.playbooks.importer.steps import is_shell_fence
@@ -50,6 +50,7 @@ def build(ctx: ImportContext, root: Section) -> tuple[list[Playbook], ImportRepo
     if PurePosixPath(ctx.source).stem.lower() in INDEX_PAGES:
         _index_page(ctx, root)
         return _assemble(ctx, root)
+    alert_severities.collect(ctx, root)
     names = runbooks.file_alert_names(ctx, root)
     body = runbooks.runbook_body(ctx, root)
     one_runbook = body is not None and not runbooks.lists_alerts(root) and (
@@ -71,6 +72,7 @@ def _index_page(ctx: ImportContext, root: Section) -> None:
 def _assemble(ctx: ImportContext, root: Section) -> tuple[list[Playbook], ImportReport]:
     file_policy = esc.build_policy(ctx.file_levels)
     ctx.report.assumptions.extend(f"file-wide escalation: {a}" for a in file_policy.assumptions)
+    alert_severities.apply(ctx, ctx.drafts)
     playbooks = [playbook(ctx, draft, file_policy) for draft in ctx.drafts]
     if ctx.reference:
         playbooks.append(reference_playbook(ctx, root))
@@ -115,6 +117,8 @@ def visit(ctx: ImportContext, section: Section) -> None:
             visit(ctx, child)
         return
     is_reference = any(has_word(t, REFERENCE_WORDS) for t in [title, *path])
+    if not is_reference and prose_part(ctx, section):
+        return
     if section.level == 0 or is_reference or not _has_steps(section.blocks):
         ctx.outcome(section, "notes of the reference playbook")
         ctx.to_reference(section, section.blocks, "reference text" if is_reference else "no steps found")

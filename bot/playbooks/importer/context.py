@@ -9,7 +9,7 @@ from markdown_it.tree import SyntaxTreeNode
 
 from bot.domain.severity import Severity
 from bot.playbooks.importer import escalation as esc
-from bot.playbooks.importer.drafts import Draft, Note
+from bot.playbooks.importer.drafts import Draft, Note, StatedLevel
 from bot.playbooks.importer.frontmatter import FrontMatter
 from bot.playbooks.importer.markdown import Block, Section, line_of, source_of
 from bot.playbooks.importer.report import ImportReport, SectionOutcome
@@ -31,6 +31,12 @@ class ImportContext:
     severity_definitions: list[SeverityDefinition] = field(default_factory=list)
     reference: list[Note] = field(default_factory=list)
     alert_drafts: dict[str, Draft] = field(default_factory=dict)
+    #: heading line -> the playbook its prose-only parts (``### Mitigation``) became
+    part_drafts: dict[int, Draft] = field(default_factory=dict)
+    #: alert name -> severities a ``| Alert | Severity |`` table states for it
+    table_severities: dict[str, list[StatedLevel]] = field(default_factory=dict)
+    #: lines of those tables, so the reference notes say what became of them
+    severity_table_lines: set[int] = field(default_factory=set)
     #: heading -> id an earlier import of this runbook gave it (kept on re-import)
     preferred_ids: dict[str, str] = field(default_factory=dict)
 
@@ -60,4 +66,6 @@ class ImportContext:
         text = source_of(leftover.block, self.lines)
         if text.strip():
             where = clean_title(section.title) or "(top of file)"
-            self.reference.append(Note(where, line_of(leftover.block), leftover.reason, text))
+            line = line_of(leftover.block)
+            reason = "per-alert severity table: read into each listed alert's playbook" if line in self.severity_table_lines else leftover.reason
+            self.reference.append(Note(where, line, reason, text))

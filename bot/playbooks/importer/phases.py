@@ -9,13 +9,14 @@ from markdown_it.tree import SyntaxTreeNode
 from bot.playbooks.importer import escalation as esc
 from bot.playbooks.importer import severity as sev
 from bot.playbooks.importer.alertnames import looks_like_alert, names_in_statement
+from bot.playbooks.importer.assemble import finish
 from bot.playbooks.importer.context import ImportContext
 from bot.playbooks.importer.drafts import Draft, Segment, StatedLevel, add_unique
 from bot.playbooks.importer.markdown import Block, Section, TextBlock, flatten, inline_text, line_of, source_of, split_label
 from bot.playbooks.importer.policies import escalation_blocks
 from bot.playbooks.importer.steps import Leftover, StepBuilder, StepDraft
 from bot.playbooks.importer.text import clean_title, split_sentences
-from bot.playbooks.importer.vocabulary import label_kind
+from bot.playbooks.importer.vocabulary import CORE_SEGMENTS, PROCEDURE_WORDS, has_word, label_kind
 from bot.playbooks.schema import Phase, Step
 
 _GENERIC_TAIL = re.compile(r"\s+(?:issues?|problems?|failures?|errors?|alerts?|incidents?)$", re.IGNORECASE)
@@ -139,6 +140,49 @@ def add_phase(draft: Draft, kind: str, title: str | None, drafts: list[StepDraft
             break
         steps.append(step)
     draft.phases.append(Phase(kind=kind, title=title, steps=steps))  # type: ignore[arg-type]
+
+
+#: Parts whose prose is something the responder does (Meaning/Impact/Background are not).
+_WORK_PARTS = frozenset({"symptoms", "alert", "diagnosis", "causes", "resolution", "verification"})
+
+
+def prose_part(ctx: ImportContext, section: Section) -> bool:
+    """A leaf ``### Mitigation`` of plain prose ("Drain the node and wait.") under an
+    incident heading whose other sub-headings made it a chapter: the prose is a step of that
+    incident's playbook (one per heading, however many such parts it has). True when placed."""
+    kind = label_kind(section.title)
+    parent = section.parent
+    if kind not in _WORK_PARTS or section.children or parent is None or parent.level == 0 or _is_document_title(parent):
+        return False
+    prose = [b for b in section.blocks if isinstance(b, SyntaxTreeNode) and b.type == "paragraph"]
+    if not prose:
+        return False
+    draft = ctx.part_drafts.get(parent.line)
+    if draft is None:
+        # "## Deploy / ### Verify" is a procedure's check, not an incident to match alerts to
+        procedure = kind not in CORE_SEGMENTS or has_word(parent.title, PROCEDURE_WORDS)
+        draft = Draft(parent, "procedure" if procedure else "incident")
+        if not procedure:
+            infer_from_title(draft)
+    builder = StepBuilder(paragraphs_as_steps=True)
+    builder.add(section.blocks)
+    where = clean_title(section.title)
+    for leftover in builder.leftovers:
+        ctx.note(draft, where, leftover)
+    if not builder.steps:
+        return False
+    add_phase(draft, phase_kind(kind), where, builder.steps)
+    if parent.line not in ctx.part_drafts:
+        ctx.part_drafts[parent.line] = draft
+        finish(ctx, draft, f"{draft.kind} playbook (its prose-only parts)")
+    ctx.outcome(section, f"steps of {draft.kind} playbook {draft.id} ({kind})")
+    return True
+
+
+def _is_document_title(section: Section) -> bool:
+    """The only H1 of a file names the document, not an incident."""
+    root = section.parent
+    return section.level == 1 and root is not None and sum(child.level == 1 for child in root.children) == 1
 
 
 def steps_playbook(ctx: ImportContext, section: Section, kind: str) -> Draft:
