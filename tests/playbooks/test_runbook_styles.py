@@ -338,3 +338,11 @@ def test_prose_only_check_of_a_procedure_stays_a_manual_procedure() -> None:
     assert [(ph.kind, [s.text for s in ph.steps]) for ph in deploy.phases] == [
         ("verification", ["Open the home page and check the version."])
     ]
+
+
+def test_an_alert_line_naming_a_condition_gives_no_alert_name() -> None:
+    from bot.playbooks.importer.alertnames import names_in_statement
+
+    assert names_in_statement("Alert: Node not ready") == []  # a phrase, not the alert "Node"
+    assert names_in_statement("Alert: HighLatency (critical)") == ["HighLatency"]
+    assert names_in_statement("Alert: Watchdog") == ["Watchdog"]

@@ -80,11 +80,20 @@ def names_in_statement(text: str) -> list[str]:
     rest = match.group("rest").strip()
     quoted = _QUOTED.findall(rest)
     candidates = quoted or [word for word in re.split(r"[\s,;/]+|\bor\b|\band\b", rest) if word][:1]
+    if not quoted and candidates and _reads_as_prose(rest, candidates[0]):
+        candidates = []  # "Alert: Node not ready" names a condition, not the alert Node
     for candidate in candidates:
         candidate = candidate.strip().strip(".,;:")
         if is_identifier(candidate) and re.search(r"[A-Z]", candidate):
             found.append(candidate)
     return _unique(found)
+
+
+def _reads_as_prose(rest: str, first: str) -> bool:
+    """A plain word followed by more words is a phrase; a CamelCase name may be followed by
+    a note (``HighLatency (critical)``)."""
+    first_chunk = re.split(r"\s*(?:[,;/]|\bor\b|\band\b)\s*", rest.strip(), maxsplit=1)[0]
+    return " " in first_chunk.strip() and len(camel_parts(first)) < 2
 
 
 def heading_alert(title: str) -> str | None:
