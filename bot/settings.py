@@ -390,7 +390,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST = re.compile(r"[A-Za-z0-9._:\-\[\]%]+")
 _CHANNEL = re.compile(r"#[a-z0-9][a-z0-9_\-]{0,79}|[CGD][A-Z0-9]{6,}")
 _REACTION = re.compile(r"[a-z0-9_+'\-]+")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _FIELD_IN_SOURCE_ERROR = re.compile(r'field "([^"]+)"')
 

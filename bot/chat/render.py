@@ -121,10 +121,10 @@ def incident_details(
     else:
         playbook_id, states = steps
         settled = sum(1 for state in states if state.status != "pending")
-        lines.append(f"Playbook {playbook_id}: {settled}/{len(states)} steps settled")
-        for state in states:
-            who = f" ({state.status} by {state.actor} at {stamp(state.at, zone)})" if state.actor and state.at else ""
-            lines.append(f"  {_STEP_MARKS.get(state.status, '[?]')} {state.number}. {state.text}{who}")
+        lines.append(f"Playbook {one_line(playbook_id)}: {settled}/{len(states)} steps settled")
+        for state in states:  # step text comes from imported runbooks: shown like alert text
+            who = f" ({state.status} by {person_name(state.actor)} at {stamp(state.at, zone)})" if state.actor and state.at else ""
+            lines.append(f"  {_STEP_MARKS.get(state.status, '[?]')} {state.number}. {one_line(state.text)}{who}")
     more = f", {hidden} earlier not shown" if hidden else ""
     lines.append(f"Timeline (latest {len(entries)}{more}):")
     lines.extend(f"  {timeline_line(entry, zone)}" for entry in entries)

@@ -174,3 +174,22 @@ def test_the_post_mortem_file_title_is_plain_text_without_controls_or_bidi() -> 
     title = upload_payload(1, "INC-1", "Big \u202edesc\x1b[31m\x07" + "x" * 400, "content", reason="resolved")["title"]
     assert not any(ch in title for ch in ("\u202e", "\x1b", "\x07"))
     assert title.startswith("Post-mortem draft: INC-1 — Big desc") and len(title) <= 250
+
+
+def test_incidents_show_prints_imported_step_text_without_escape_sequences() -> None:
+    from datetime import UTC, datetime
+
+    from bot.chat.render import incident_details
+    from bot.domain.incident import Incident
+    from bot.domain.severity import Severity
+    from bot.playbooks.guide import StepState
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    incident = Incident.declare(number=1, title="Disk full", severity=Severity.P2, actor="alice", source=Source.CONSOLE, at=now)[0]
+    step = StepState(
+        number=1, phase_index=0, phase_kind="diagnosis", phase_title="Diagnosis", text="Check \x1b[2J\u202edisk", status="done",
+        actor="bob\x1b]8;;http://evil\x07", at=now,
+    )
+    shown = incident_details(incident, steps=("disk\x1b[31m-full", [step]), entries=[], hidden=0, now=now)
+    assert not any(ch in shown for ch in ("\x1b", "\x07", "\u202e"))
+    assert "Check [2Jdisk" in shown and "by bob]8;;http://evil at" in shown

@@ -81,12 +81,25 @@ def slack_routes(handler: AsyncSlackRequestHandler, signing_secret: str, seen: S
                 extra={"retry_num": request.headers.get("x-slack-retry-num"), "event_id": parsed.get("event_id")},
             )
             return Response(status_code=200)
-        response: Response = await handler.handle(request)
+        try:
+            response: Response = await handler.handle(request)
+        except Exception:
+            await _release(seen, claims)  # Slack retries what failed: let the retry through
+            raise
         if response.status_code >= 500:
-            await asyncio.to_thread(seen.release, claims)
+            await _release(seen, claims)
         return response
 
     return [Route(PATH, events, methods=["POST"])]
+
+
+async def _release(seen: SeenRequests, claims: list[Any]) -> None:
+    """Forget the claims of a request the app failed, so Slack's retry is applied; if the
+    database cannot do it now, the retry is taken for a repeat until the claims expire."""
+    try:
+        await asyncio.to_thread(seen.release, claims)
+    except SQLAlchemyError as error:
+        log.error("could not release a failed slack request for its retry", extra={"error": type(error).__name__})
 
 
 def _parse(body: str, content_type: str | None) -> tuple[dict[str, Any], str | None]:
