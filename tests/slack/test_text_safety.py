@@ -14,7 +14,6 @@ from bot import text_safety
 from bot.chat import render
 from bot.chat.commands import CommandContext
 from bot.chat.console.transcript import print_line
-from bot.chat.slack.text import link, safe
 from bot.container import Container
 from bot.domain.clock import FrozenClock
 from bot.domain.severity import Severity
@@ -31,11 +30,11 @@ def channel_of(slack: Container, number: int) -> str:
 
 
 def test_safe_keeps_person_and_channel_mentions_only() -> None:
-    assert safe("ping <!channel> & <!here|here> then <@U0BOB|bob> in <#C123|ops>") == (
+    assert text_safety.slack_text("ping <!channel> & <!here|here> then <@U0BOB|bob> in <#C123|ops>", people=True) == (
         "ping &lt;!channel&gt; &amp; &lt;!here|here&gt; then <@U0BOB|bob> in <#C123|ops>"
     )
-    assert safe("a < b > c") == "a &lt; b &gt; c"
-    assert link("https://x/?q=<a>|b", "run|book <x>") == "<https://x/?q=%3Ca%3E%7Cb|run¦book &lt;x&gt;>"
+    assert text_safety.slack_text("a < b > c", people=True) == "a &lt; b &gt; c"
+    assert text_safety.slack_link("https://x/?q=<a>|b", "run|book <x>") == "<https://x/?q=%3Ca%3E%7Cb|run¦book &lt;x&gt;>"
 
 
 def test_alert_and_note_text_is_escaped_in_posts_and_summary(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
@@ -75,7 +74,7 @@ def test_typed_slash_command_text_is_unescaped_once() -> None:
 
     assert unescape("note p99 &gt; 2s &amp;&amp; errors &lt;1%") == "note p99 > 2s && errors <1%"
     assert unescape("&amp;lt;") == "&lt;"  # one level only: what the person typed
-    assert safe(unescape("p99 &gt; 2s <!channel>")) == "p99 &gt; 2s &lt;!channel&gt;"
+    assert text_safety.slack_text(unescape("p99 &gt; 2s <!channel>"), people=True) == "p99 &gt; 2s &lt;!channel&gt;"
 
 
 HOSTILE_DESCRIPTION = "db down <@U0VICTIM> see <#C0SECRET> <!here> <https://evil.example|click> \x1b[2J\u202egnp.exe"

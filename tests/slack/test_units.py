@@ -72,8 +72,8 @@ def test_step_rows_offer_done_and_skip_until_marked() -> None:
     assert "accessory" not in rows[0] and rows[0]["text"]["text"].startswith("☑️")
     values = [o["value"] for o in rows[1]["accessory"]["options"]]
     assert values == ["done:7:2", "skip:7:2"]
-    deadline = blocks.post_blocks(7, "step 3 is late", step=3)
-    assert deadline is not None and [e["value"] for e in deadline[1]["elements"]] == ["7:3", "7:3"]
+    deadline = blocks.step_actions(7, 3)
+    assert [e["value"] for e in deadline["elements"]] == ["7:3", "7:3"]
 
 
 def test_topic_names_severity_status_and_commander_within_250() -> None:

@@ -172,13 +172,6 @@ def step_actions(number: int, step: int, playbook_id: str | None = None) -> dict
     return {"type": "actions", "block_id": f"{STEP_BLOCK_PREFIX}_{number}_{step}", "elements": step_buttons(number, step, playbook_id)}
 
 
-def post_blocks(number: int, text: str, *, step: int | None = None, playbook_id: str | None = None) -> list[dict[str, Any]] | None:
-    """A timeline post; a post about a playbook step (a deadline) carries Done/Skip buttons."""
-    if step is None:
-        return None
-    return [limits.section(_clip(text, SECTION_LIMIT)), step_actions(number, step, playbook_id)]
-
-
 def topic(incident: Incident, *, commander_name: str | None = None) -> str:
     """The channel topic: plain text, because ``conversations.setTopic`` formats nothing
     (a mention would show as ``<@U123|bob>``), so people are written by name;

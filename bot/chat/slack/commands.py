@@ -29,7 +29,7 @@ MISSING_USER = "🚫 this command did not say who sent it (no user_id), so Fireb
 def unescape(text: str) -> str:
     """Slack sends typed text with ``&``, ``<`` and ``>`` escaped; store what was typed.
 
-    Everything we post is escaped again on the way out (bot/chat/slack/text.py), so a note
+    Everything we post is escaped again on the way out (bot/text_safety.py), so a note
     saying ``p99 > 2s`` is neither shown as ``&gt;`` nor able to smuggle in a ``<!channel>``.
     """
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
