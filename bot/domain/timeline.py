@@ -48,6 +48,11 @@ class EntryKind(enum.StrEnum):
     - MESSAGE_FLAGGED: channel, ts, author, text, permalink
     - CHANNEL_OPENED: channel_id, channel_name
     - DELIVERY_FAILED: outbox_id, target, operation
+    - GROUP_JOINED: child (short id, int), dedup_key, labels, correlation (the label values it
+      matched on), joined_by ("correlated" | "storm" | "merged"), severity, alerts (count)
+    - SPLIT: child, dedup_key, into (incident number it became) on the parent;
+      from (parent number), child on the new incident
+    - MERGED: into (on the incident merged away) / from (on the one that took it in), children (list of child ids)
     """
 
     DECLARED = "declared"
@@ -71,6 +76,9 @@ class EntryKind(enum.StrEnum):
     MESSAGE_FLAGGED = "message_flagged"
     CHANNEL_OPENED = "channel_opened"
     DELIVERY_FAILED = "delivery_failed"
+    GROUP_JOINED = "group_joined"
+    SPLIT = "split"
+    MERGED = "merged"
 
 
 @dataclass(frozen=True)

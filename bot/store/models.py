@@ -9,7 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint, event
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+    false,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,6 +60,8 @@ class IncidentRow(Base):
     __tablename__ = "incidents"
     __table_args__ = (
         Index("ix_incidents_status_severity", "status", "severity"),
+        Index("ix_incidents_correlation", "correlation_key", "status"),
+        Index("ix_incidents_created_at", "created_at"),
         {"sqlite_autoincrement": True},
     )
 
@@ -79,6 +94,13 @@ class IncidentRow(Base):
     chat_channel_id: Mapped[str | None] = mapped_column(String(64))
     chat_channel_name: Mapped[str | None] = mapped_column(String(80))
     chat_summary_ref: Mapped[str | None] = mapped_column(String(64))
+    #: What related alert groups share to join this incident (``am@source|cluster=eu-1``);
+    #: NULL when the incident collects none. Not unique: a later incident may reuse it.
+    correlation_key: Mapped[str | None] = mapped_column(String(512))
+    #: The storm incident: groups folded in by the storm guard.
+    storm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Set when a person merged this incident into another (its number).
+    merged_into: Mapped[int | None]
 
 
 class TimelineRow(Base):
@@ -118,7 +140,10 @@ class AlertRow(Base):
     """One alert (by Alertmanager fingerprint) inside the incident its group opened."""
 
     __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("incident_id", "fingerprint", name="uq_alerts_incident_fingerprint"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "fingerprint", name="uq_alerts_incident_fingerprint"),
+        Index("ix_alerts_group", "group_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -131,6 +156,45 @@ class AlertRow(Base):
     generator_url: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: The alert group (child of the incident) this alert arrived in.
+    group_id: Mapped[int | None]
+
+
+class AlertGroupRow(Base):
+    """One alert group inside the incident it belongs to: a *child* of that incident.
+
+    An incident opened by a group has that group as child #1; groups correlated into it
+    (same labels within the window), folded in by the storm guard, or moved by a merge join
+    as further children. ``dedup_key`` (source + groupKey) is unique: it is how a later
+    notification of the group finds its incident, and what two ingesters race on.
+    ``child_number`` is the short id people type (``/incident split 3``).
+    """
+
+    __tablename__ = "alert_groups"
+    __table_args__ = (
+        UniqueConstraint("dedup_key", name="uq_alert_groups_dedup_key"),
+        UniqueConstraint("incident_id", "child_number", name="uq_alert_groups_incident_child"),
+        Index("ix_alert_groups_incident", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    child_number: Mapped[int]
+    dedup_key: Mapped[str] = mapped_column(String(512))
+    source: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The label values it was correlated on (empty when it opened the incident by itself).
+    correlation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    severity: Mapped[str] = mapped_column(String(8))
+    #: "firing" while any of its alerts fires, else "resolved".
+    status: Mapped[str] = mapped_column(String(16))
+    #: How it came into this incident: opened | correlated | storm | merged.
+    joined_by: Mapped[str] = mapped_column(String(16))
+    #: The latest ``truncatedAlerts`` of the group: while > 0 the incident never resolves by itself.
+    truncated_alerts: Mapped[int] = mapped_column(default=0, server_default="0")
+    joined_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
 
 
 class InboundEventRow(Base):
@@ -176,6 +240,7 @@ class OutboxRow(Base):
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_ordering", "ordering_key", "status"),
         Index("ix_outbox_coalesce", "coalesce_key", "status"),
+        Index("ix_outbox_priority", "status", "priority", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -186,6 +251,9 @@ class OutboxRow(Base):
     incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
     ordering_key: Mapped[str | None] = mapped_column(String(255))
     coalesce_key: Mapped[str | None] = mapped_column(String(255))
+    #: Lower goes first when Slack's limits hold work back: the incident's severity rank
+    #: (P0 = 0 … INFO = 4), 3 for messages about no incident.
+    priority: Mapped[int] = mapped_column(default=3, server_default="3")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]

@@ -1,0 +1,134 @@
+"""The children of incidents (``alert_groups`` rows) and the domain ``Child`` they map to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from bot.domain.children import Child, JoinedBy
+from bot.domain.severity import Severity
+from bot.store.models import AlertGroupRow, AlertRow
+
+FIRING = "firing"
+RESOLVED = "resolved"
+
+
+def to_child(row: AlertGroupRow, *, alerts_firing: int = 0, alerts_total: int = 0) -> Child:
+    return Child(
+        child=row.child_number,
+        incident=row.incident_id,
+        dedup_key=row.dedup_key,
+        source=row.source,
+        title=row.title,
+        severity=Severity(row.severity),
+        firing=row.status == FIRING,
+        joined_by=JoinedBy(row.joined_by),
+        joined_at=row.joined_at,
+        resolved_at=row.resolved_at,
+        labels=dict(row.labels or {}),
+        correlation=dict(row.correlation or {}),
+        truncated_alerts=row.truncated_alerts,
+        alerts_firing=alerts_firing,
+        alerts_total=alerts_total,
+    )
+
+
+def lock_by_dedup_key(session: Session, dedup_key: str) -> AlertGroupRow | None:
+    """The group's row, locked for the transaction (later notifications of one group queue up)."""
+    statement = select(AlertGroupRow).where(AlertGroupRow.dedup_key == dedup_key).with_for_update()
+    return session.scalars(statement).one_or_none()
+
+
+def next_child_number(session: Session, incident_id: int) -> int:
+    current = session.scalar(select(func.max(AlertGroupRow.child_number)).where(AlertGroupRow.incident_id == incident_id))
+    return int(current or 0) + 1
+
+
+def add(
+    session: Session,
+    *,
+    incident_id: int,
+    dedup_key: str,
+    source: str,
+    title: str,
+    severity: Severity,
+    joined_by: JoinedBy,
+    at: datetime,
+    labels: Mapping[str, str] | None = None,
+    correlation: Mapping[str, str] | None = None,
+    firing: bool = True,
+) -> AlertGroupRow:
+    """Insert a child (flushed, so a racing insert of the same group fails here)."""
+    row = AlertGroupRow(
+        incident_id=incident_id,
+        child_number=next_child_number(session, incident_id),
+        dedup_key=dedup_key,
+        source=source,
+        title=title[:200],
+        labels=dict(labels or {}),
+        correlation=dict(correlation or {}),
+        severity=severity.value,
+        status=FIRING if firing else RESOLVED,
+        joined_by=joined_by.value,
+        truncated_alerts=0,
+        joined_at=at,
+        resolved_at=None if firing else at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def children(session: Session, incident_id: int) -> list[Child]:
+    """Every child of the incident with its alert counts, in short-id order."""
+    counts: dict[int, tuple[int, int]] = {}
+    statement = (
+        select(AlertRow.group_id, func.count(), func.sum(case((AlertRow.status == FIRING, 1), else_=0)))
+        .where(AlertRow.incident_id == incident_id)
+        .group_by(AlertRow.group_id)
+    )
+    for group_id, total, firing in session.execute(statement):
+        if group_id is not None:
+            counts[int(group_id)] = (int(firing or 0), int(total))
+    rows = session.scalars(select(AlertGroupRow).where(AlertGroupRow.incident_id == incident_id).order_by(AlertGroupRow.child_number))
+    result = []
+    for row in rows:
+        firing, total = counts.get(row.id, (0, 0))
+        result.append(to_child(row, alerts_firing=firing, alerts_total=total))
+    return result
+
+
+def find_child(session: Session, incident_id: int, child_number: int) -> AlertGroupRow | None:
+    statement = select(AlertGroupRow).where(AlertGroupRow.incident_id == incident_id, AlertGroupRow.child_number == child_number)
+    return session.scalars(statement).one_or_none()
+
+
+def move(session: Session, row: AlertGroupRow, *, to_incident: int, joined_by: JoinedBy, at: datetime) -> AlertGroupRow:
+    """Move a child (and its alerts) to another incident, where it gets the next short id."""
+    row.child_number = next_child_number(session, to_incident)
+    row.incident_id = to_incident
+    row.joined_by = joined_by.value
+    row.joined_at = at
+    session.flush()
+    session.execute(update(AlertRow).where(AlertRow.group_id == row.id).values(incident_id=to_incident))
+    return row
+
+
+def set_state(row: AlertGroupRow, *, firing: bool, at: datetime, truncated_alerts: int | None = None, severity: Severity | None = None) -> None:
+    """Record the group's latest state as its notifications leave it."""
+    if firing and row.status != FIRING:
+        row.status, row.resolved_at = FIRING, None
+    elif not firing and row.status == FIRING:
+        row.status, row.resolved_at = RESOLVED, at
+    if truncated_alerts is not None:
+        row.truncated_alerts = truncated_alerts
+    if severity is not None:
+        row.severity = severity.value
+
+
+def values_of(row: AlertGroupRow) -> dict[str, Any]:
+    return {"child": row.child_number, "dedup_key": row.dedup_key, "labels": dict(row.labels or {}), "severity": row.severity}
