@@ -21,6 +21,7 @@ from bot.domain.permissions import Action, Decision, IncidentView, Policy, Princ
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
 from bot.service.incidents import IncidentService
+from bot.service.regroup import RegroupService
 
 
 @dataclass
@@ -73,6 +74,8 @@ ACTIONS: dict[str, Action] = {
     "step": Action.MARK_STEP,
     "run": Action.RUN_PLAYBOOK,
     "escalate": Action.ESCALATE,
+    "split": Action.SPLIT,
+    "merge": Action.MERGE,
     "status": Action.READ,
     "timeline": Action.READ,
     "export": Action.READ,
@@ -92,6 +95,7 @@ class CommandRouter:
         self.service = service
         self.zone = zone or ZoneInfo("UTC")
         self.policy = policy or Policy()
+        self.regroup = RegroupService(service)
         self._handlers: dict[str, Handler] = {
             "declare": self._declare,
             "ack": self._lifecycle("acknowledge"),
@@ -105,6 +109,8 @@ class CommandRouter:
             "status": self._status,
             "timeline": self._timeline,
             "list": self._list,
+            "split": self._split,
+            "merge": self._merge,
             "help": lambda _command, _context: Reply(help_text()),
         }
 
@@ -153,7 +159,13 @@ class CommandRouter:
         if action is Action.ASSIGN_ROLE and len(command.args) == 2:
             role = Role.parse(command.args[0])
             assignee = context.naming.key_of(context.naming.person(command.args[1], me=context.actor))
-        return self.permits(action, context, number, role=role, assignee=assignee)
+        decision = self.permits(action, context, number, role=role, assignee=assignee)
+        if decision.allowed and action is Action.MERGE and command.args:
+            # A merge closes the incident merged away: the asker must be allowed on it too.
+            merged = int(command.args[0])
+            if merged != number:
+                return self.permits(action, context, merged)
+        return decision
 
     def permits(
         self, action: Action, context: CommandContext, number: int | None, *, role: Role | None = None, assignee: str | None = None
@@ -247,6 +259,30 @@ class CommandRouter:
         incident = self.service.get(number)
         entries = self.service.timeline(number)
         return Reply(render.timeline(incident, entries, self.zone), incident=number)
+
+    def _split(self, command: ParsedCommand, context: CommandContext) -> Reply:
+        selector = command.args[0] if len(command.args) == 1 else command.text
+        if not selector.strip():
+            raise InvalidCommand(f"which child? name its short id or an alert name.\nUsage: {USAGE['split']}")
+        number = self.incident_for(command, context)
+        result = self.regroup.split(number, selector, actor=context.actor, source=context.source)
+        new = result.incident
+        return Reply(
+            f"✂️ #{result.child} of {result.parent.ref} is now {new.ref}: {new.title} ({new.severity.value})",
+            incident=number,
+            public=True,
+            data={"split_into": new.number},
+        )
+
+    def _merge(self, command: ParsedCommand, context: CommandContext) -> Reply:
+        number = self.incident_for(command, context)
+        merged = int(command.args[0])
+        result = self.regroup.merge(number, merged, actor=context.actor, source=context.source)
+        moved = ", ".join(f"#{new}" for _, new in result.children)
+        text = f"🔗 {result.merged.ref} merged into {result.incident.ref}" + (f": its children are now {moved}" if moved else "")
+        if result.roles:
+            text += f"; roles carried over: {', '.join(result.roles)}"
+        return Reply(text + f". {result.merged.ref} is closed.", incident=number, public=True, data={"merged": merged})
 
     def _list(self, command: ParsedCommand, context: CommandContext) -> Reply:
         incidents = self.service.list(open_only=True)

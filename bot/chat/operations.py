@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.delivery.outbox import enqueue
+from bot.service.chat_notifications import ARCHIVE as _MERGED_ARCHIVE
 from bot.service.chat_notifications import CHAT
 
 SET_TOPIC = "set_topic"
@@ -27,8 +28,10 @@ BOOKMARK = "bookmark"
 """{number, title, url}: a channel bookmark (runbook, dashboard, alert source)."""
 ANNOUNCE = "announce"
 """{number}: the announcement with a link to the channel in the incidents channel."""
-ARCHIVE = "archive"
-"""{number, resolved_at}: archive the channel; skipped when the incident was reopened since."""
+ARCHIVE = _MERGED_ARCHIVE
+"""{number, resolved_at, merged_into?}: archive the channel; skipped when the incident was reopened
+since. Without ``merged_into`` it waits out the quiet period after resolve; a merged incident's
+channel (``merged_into``: the incident it went into) is archived at once, after its pointer post."""
 UPLOAD_FILE = "upload_file"
 """{number, filename, title, content}: a file (a post-mortem) in the incident's conversation."""
 POST_EPHEMERAL = "post_ephemeral"

@@ -40,6 +40,8 @@ POST_ICONS = {
     "pagerduty_event": "📟",
     "message_flagged": "📌",
     "delivery_failed": "❗",
+    "split": "✂️",
+    "merged": "🔗",
 }
 
 

@@ -41,6 +41,8 @@ POSTED_KINDS = frozenset(
         EntryKind.PAGED,
         EntryKind.PAGERDUTY_EVENT,
         EntryKind.DELIVERY_FAILED,
+        EntryKind.SPLIT,
+        EntryKind.MERGED,
     }
 )
 
@@ -58,8 +60,13 @@ SUMMARY_KINDS = frozenset(
         EntryKind.STEP_DONE,
         EntryKind.STEP_SKIPPED,
         EntryKind.ESCALATED,
+        EntryKind.SPLIT,
+        EntryKind.MERGED,
     }
 )
+
+#: ``bot.chat.operations.ARCHIVE`` (that module builds on this one, so the name is repeated).
+ARCHIVE = "archive"
 
 
 def ordering_key(number: int) -> str:
@@ -134,5 +141,10 @@ def notify_chat(change: Change) -> None:
             say(POST, _post_payload(number, recorded.id, entry), f"chat:post:{recorded.id}")
         if entry.kind in SUMMARY_KINDS and not change.is_new:
             refresh_after = recorded.id
+        if entry.kind is EntryKind.MERGED and entry.data.get("into") is not None and change.incident.resolved_at is not None:
+            # Merged away: after the pointer above (same ordering key), the channel is archived
+            # at once rather than after the usual quiet period; everything goes on elsewhere.
+            payload = {"number": number, "resolved_at": change.incident.resolved_at.isoformat(), "merged_into": entry.data["into"]}
+            say(ARCHIVE, payload, f"chat:archive:merged:{number}:{recorded.id}")
     if refresh_after is not None:
         say(REFRESH_SUMMARY, {"number": number}, f"chat:summary:{number}:{refresh_after}", coalesce_key=f"chat:summary:{number}")

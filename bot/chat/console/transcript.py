@@ -141,7 +141,21 @@ class ConsoleDeliverer:
             return [(self._channel_for(int(payload["number"])), text)]
         icon = POST_ICONS.get(str(payload.get("kind")), "💬")
         text = f"{icon} {person_name(payload.get('actor'))}: {clean(payload.get('text'))}"
-        return [(self._channel_for(int(payload["number"])), text)]
+        pointer = self._pointer(payload)
+        return [(self._channel_for(int(payload["number"])), text + (f" → {pointer}" if pointer else ""))]
+
+    def _pointer(self, payload: dict[str, object]) -> str | None:
+        """The other incident's conversation for a split or merge post, as Slack links it."""
+        if payload.get("kind") not in ("split", "merged"):
+            return None
+        data = payload.get("data")
+        other = data.get("into", data.get("from")) if isinstance(data, dict) else None
+        if not isinstance(other, int) or isinstance(other, bool):
+            return None
+        try:
+            return self._channel_for(other)
+        except IncidentNotFound:
+            return None
 
     def _refresh_summary(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = int(message.payload["number"])

@@ -269,7 +269,8 @@ async def archive(context: DeliveryContext, message: OutboxMessage) -> DeliveryR
         return DeliveryResult(detail={"skipped": "reopened since"})
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
-    if incident.resolved_at and context.clock.now() < incident.resolved_at + timedelta(seconds=context.config.archive_after_seconds):
+    merged = message.payload.get("merged_into") is not None  # merged away: archived at once
+    if not merged and incident.resolved_at and context.clock.now() < incident.resolved_at + timedelta(seconds=context.config.archive_after_seconds):
         raise DeliveryError("not yet time to archive", retry_after=60)
     try:
         await context.gateway.call("conversations.archive", channel=refs.channel_id)

@@ -28,6 +28,8 @@ def make_slack_subscriber(*, archive_after_seconds: int):
         number = change.incident.number
         session, now = change.session, change.now
         topic_after: int | None = None
+        # A merged incident's channel is archived at once, after its pointer (chat_notifications).
+        merged_away = any(r.entry.kind is EntryKind.MERGED and r.entry.data.get("into") is not None for r in change.entries)
         for recorded in change.entries:
             entry, entry_id = recorded.entry, recorded.id
             if entry.kind in TOPIC_KINDS:
@@ -48,7 +50,7 @@ def make_slack_subscriber(*, archive_after_seconds: int):
                     incident_id=number,
                     ordering_key=ordering_key(number),
                 )
-            if entry.kind is EntryKind.STATUS_CHANGED and entry.data.get("to") == "resolved":
+            if entry.kind is EntryKind.STATUS_CHANGED and entry.data.get("to") == "resolved" and not merged_away:
                 resolved_at = change.incident.resolved_at
                 if resolved_at is not None:
                     ops.enqueue_chat(
