@@ -26,8 +26,9 @@ QUOTE_LIMIT = 80
 
 
 def _quote(text: str) -> str:
-    """A name as a refusal quotes it: one line, clipped (adapters escape it for their medium)."""
-    flat = " ".join(str(text).split())
+    """A name as a refusal quotes it: one line, no control or bidi characters, clipped
+    (adapters still escape it for their medium)."""
+    flat = "".join(char for char in " ".join(str(text).split()) if char.isprintable())
     return flat if len(flat) <= QUOTE_LIMIT else flat[: QUOTE_LIMIT - 1] + "…"
 
 
@@ -64,7 +65,7 @@ def pick_child(ref: str, choices: Sequence[ChildChoice], selector: int | str) ->
         wanted = f"#{selector}"
     else:
         found = [choice for choice in choices if selector in choice.alertnames]
-        wanted = f"alert name {_quote(selector)!r}"
+        wanted = f"alert name '{_quote(selector)}'"
     if len(found) == 1:
         picked = found[0].child
     elif not found:
