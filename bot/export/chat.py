@@ -134,6 +134,7 @@ def export_handler(commands: CommandRouter, exporter: Exporter) -> Handler:
 class PostDraftOnResolve:
     """Subscriber: when an incident is resolved, queue its post-mortem draft as a file.
 
+    An incident merged into another gets none: the work goes on in the other one.
     It runs inside the resolving transaction, so the draft is a snapshot of the timeline at
     that moment and is queued exactly once per resolve entry. A broken override template
     is logged and never blocks the resolve itself (``/incident export`` retries it).
@@ -143,6 +144,8 @@ class PostDraftOnResolve:
         self.exporter = exporter
 
     def __call__(self, change: Change) -> None:
+        if any(r.entry.kind is EntryKind.MERGED and r.entry.data.get("into") is not None for r in change.entries):
+            return  # merged away: no draft of its own, and its channel is being archived
         for recorded in change.entries:
             entry = recorded.entry
             if entry.kind is EntryKind.STATUS_CHANGED and entry.data.get("to") == "resolved":

@@ -135,16 +135,21 @@ def notify_chat(change: Change) -> None:
     if _opens_now(change):
         say(OPEN_INCIDENT, {"number": number}, f"chat:open:{number}")
     refresh_after: int | None = None
+    merged_away: tuple[int, int] | None = None
     for recorded in change.entries:
         entry = recorded.entry
         if entry.kind in POSTED_KINDS:
             say(POST, _post_payload(number, recorded.id, entry), f"chat:post:{recorded.id}")
         if entry.kind in SUMMARY_KINDS and not change.is_new:
             refresh_after = recorded.id
-        if entry.kind is EntryKind.MERGED and entry.data.get("into") is not None and change.incident.resolved_at is not None:
-            # Merged away: after the pointer above (same ordering key), the channel is archived
-            # at once rather than after the usual quiet period; everything goes on elsewhere.
-            payload = {"number": number, "resolved_at": change.incident.resolved_at.isoformat(), "merged_into": entry.data["into"]}
-            say(ARCHIVE, payload, f"chat:archive:merged:{number}:{recorded.id}")
+        if entry.kind is EntryKind.MERGED and entry.data.get("into") is not None:
+            merged_away = (recorded.id, int(entry.data["into"]))
     if refresh_after is not None:
         say(REFRESH_SUMMARY, {"number": number}, f"chat:summary:{number}:{refresh_after}", coalesce_key=f"chat:summary:{number}")
+    resolved_at = change.incident.resolved_at
+    if merged_away is not None and resolved_at is not None:
+        # Merged away: after the pointer and everything else said above (same ordering key),
+        # the channel is archived at once rather than after the usual quiet period.
+        entry_id, into = merged_away
+        payload = {"number": number, "resolved_at": resolved_at.isoformat(), "merged_into": into}
+        say(ARCHIVE, payload, f"chat:archive:merged:{number}:{entry_id}")

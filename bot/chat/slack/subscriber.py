@@ -62,7 +62,7 @@ def make_slack_subscriber(*, archive_after_seconds: int):
                         number=number,
                         not_before=resolved_at + timedelta(seconds=archive_after_seconds),
                     )
-        if topic_after is not None:
+        if topic_after is not None and not merged_away:  # no topic for a channel being archived
             ops.enqueue_chat(session, ops.SET_TOPIC, {"number": number}, key=f"chat:topic:{number}:{topic_after}", now=now, number=number, coalesce=True)
 
     return notify_slack
