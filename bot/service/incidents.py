@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.domain.clock import Clock, SystemClock
-from bot.domain.incident import Incident, Role
+from bot.domain.errors import IllegalTransition
+from bot.domain.incident import Incident, Role, format_number
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source, TimelineEntry
 from bot.service.changes import Change, RecordedEntry, Subscriber
@@ -152,6 +153,12 @@ class IncidentService:
         return self.apply(number, lambda i: i.resolve(actor=actor, source=source, at=self.clock.now()))
 
     def reopen(self, number: int, *, actor: str, source: Source) -> Incident:
+        with self.sessions() as session:
+            merged_into = IncidentRepository.get_row(session, number).merged_into
+        if merged_into is not None:  # its children and work went on in the other incident
+            raise IllegalTransition(
+                f"{format_number(number)} was merged into {format_number(merged_into)}; reopen that one if needed"
+            )
         return self.apply(number, lambda i: i.reopen(actor=actor, source=source, at=self.clock.now()))
 
     def change_severity(self, number: int, severity: Severity, *, actor: str, source: Source, reason: str = "") -> Incident:

@@ -338,6 +338,10 @@ def test_merge_refusals_say_why_and_change_nothing(container: Container) -> None
     assert f"INC-{away} was merged into INC-{into}" in into_merged
     assert children_of(container, other) == [] and container.service.get(other).status is Status.TRIGGERED
     assert row_of(container, into).merged_into is None
+    # A merged incident stays closed: the work goes on where it went.
+    reopen = container.commands.handle(f"/incident reopen INC-{away}", console()).text
+    assert f"INC-{away} was merged into INC-{into}; reopen that one" in reopen
+    assert container.service.get(away).status is Status.RESOLVED
 
 
 # -- permissions ---------------------------------------------------------------------------
