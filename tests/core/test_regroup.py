@@ -171,6 +171,20 @@ def test_split_by_alertname_and_by_bare_number(container: Container) -> None:
     assert children_of(container, parent) == [(1, "am:api", "correlated")]
 
 
+def test_a_split_child_takes_the_incident_key_it_opened_with_it(container: Container) -> None:
+    parent = declare(container)
+    add_child(container, parent, "api")
+    add_child(container, parent, "db")
+    with container.sessions.begin() as session:
+        row = session.get(IncidentRow, parent)
+        assert row is not None
+        row.dedup_key = "am:api"  # child #1 opened the incident (as ingest keys it)
+    reply = container.commands.handle(f"/incident split #1 INC-{parent}", console())
+    new = int(reply.data["split_into"])  # type: ignore[call-overload]
+    assert row_of(container, new).dedup_key == "am:api" and row_of(container, parent).dedup_key is None
+    assert children_of(container, parent) == [(2, "am:db", "correlated")]
+
+
 def test_split_refusals_name_the_choices_and_change_nothing(container: Container) -> None:
     parent = declare(container)
     add_child(container, parent, "api", alertnames=("HighCPU",))
