@@ -16,7 +16,7 @@ from bot.chat import render
 from bot.chat.grammar import USAGE, ParsedCommand, help_text, parse, split_declare
 from bot.chat.people import PLAIN, Naming
 from bot.domain.errors import DomainError, IncidentNotFound, InvalidCommand
-from bot.domain.incident import Incident, Role, format_number
+from bot.domain.incident import Incident, Role, format_number, parse_number
 from bot.domain.permissions import Action, Decision, IncidentView, Policy, Principal, Request, Standing, view_of
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
@@ -76,6 +76,7 @@ ACTIONS: dict[str, Action] = {
     "status": Action.READ,
     "timeline": Action.READ,
     "export": Action.READ,
+    "children": Action.READ,
     "list": Action.LIST,
 }
 #: Actions that concern no single incident.
@@ -104,6 +105,7 @@ class CommandRouter:
             "action": self._action,
             "status": self._status,
             "timeline": self._timeline,
+            "children": self._children,
             "list": self._list,
             "help": lambda _command, _context: Reply(help_text()),
         }
@@ -240,7 +242,15 @@ class CommandRouter:
         number = self.incident_for(command, context)
         incident = self.service.get(number)
         shown = replace(incident, roles={role: context.naming.shown(user) for role, user in incident.roles.items()})
-        return Reply(render.summary(shown, now=self.service.clock.now(), zone=self.zone), incident=number)
+        children = self.service.children(number)
+        return Reply(render.summary(shown, now=self.service.clock.now(), zone=self.zone, children=children), incident=number)
+
+    def _children(self, command: ParsedCommand, context: CommandContext) -> Reply:
+        """Every alert group of the incident, worst first, a page at a time (read-only)."""
+        ref, page = _children_arguments(command)
+        number = ref or self.incident_for(command, context)
+        incident = self.service.get(number)
+        return Reply(render.children_list(incident, self.service.children(number), page=page), incident=number)
 
     def _timeline(self, command: ParsedCommand, context: CommandContext) -> Reply:
         number = self.incident_for(command, context)
@@ -252,3 +262,20 @@ class CommandRouter:
         incidents = self.service.list(open_only=True)
         text = render.incident_table(incidents, now=self.service.clock.now())
         return Reply("Open incidents:\n" + text if incidents else "No open incidents.")
+
+
+def _children_arguments(command: ParsedCommand) -> tuple[int | None, int]:
+    """``children [INC-n] [page <n>]``: (an incident given as a bare number, the page)."""
+    words = [word.lower() for word in command.args]
+    ref: int | None = None
+    page = 1
+    if len(words) >= 2 and words[-2] == "page":
+        if not words[-1].isdigit() or int(words[-1]) < 1:
+            raise InvalidCommand(f"{command.args[-1]!r} is not a page number.\nUsage: {USAGE['children']}")
+        page = int(words[-1])
+        words = words[:-2]
+    if len(words) == 1 and command.ref is None:
+        ref = parse_number(words[0])
+    elif words:
+        raise InvalidCommand(f"unexpected {' '.join(command.args)!r}.\nUsage: {USAGE['children']}")
+    return ref, page

@@ -25,6 +25,7 @@ USAGE: dict[str, str] = {
     "status": "/incident status [INC-n]",
     "timeline": "/incident timeline [INC-n] [source]",
     "export": "/incident export [INC-n]",
+    "children": "/incident children [INC-n] [page <n>]  (the incident's alert groups, worst first)",
     "list": "/incident list",
     "help": "/incident help",
 }
