@@ -16,7 +16,7 @@ from bot.chat import render
 from bot.chat.grammar import USAGE, ParsedCommand, help_text, parse, split_declare
 from bot.chat.people import PLAIN, Naming
 from bot.domain.errors import DomainError, IncidentNotFound, InvalidCommand
-from bot.domain.incident import Incident, Role, format_number, parse_number
+from bot.domain.incident import Incident, Role, format_number
 from bot.domain.permissions import Action, Decision, IncidentView, Policy, Principal, Request, Standing, view_of
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
@@ -247,8 +247,8 @@ class CommandRouter:
 
     def _children(self, command: ParsedCommand, context: CommandContext) -> Reply:
         """Every alert group of the incident, worst first, a page at a time (read-only)."""
-        ref, page = _children_arguments(command)
-        number = ref or self.incident_for(command, context)
+        page = _page(command)
+        number = self.incident_for(command, context)
         incident = self.service.get(number)
         return Reply(render.children_list(incident, self.service.children(number), page=page), incident=number)
 
@@ -264,18 +264,10 @@ class CommandRouter:
         return Reply("Open incidents:\n" + text if incidents else "No open incidents.")
 
 
-def _children_arguments(command: ParsedCommand) -> tuple[int | None, int]:
-    """``children [INC-n] [page <n>]``: (an incident given as a bare number, the page)."""
-    words = [word.lower() for word in command.args]
-    ref: int | None = None
-    page = 1
-    if len(words) >= 2 and words[-2] == "page":
-        if not words[-1].isdigit() or int(words[-1]) < 1:
-            raise InvalidCommand(f"{command.args[-1]!r} is not a page number.\nUsage: {USAGE['children']}")
-        page = int(words[-1])
-        words = words[:-2]
-    if len(words) == 1 and command.ref is None:
-        ref = parse_number(words[0])
-    elif words:
-        raise InvalidCommand(f"unexpected {' '.join(command.args)!r}.\nUsage: {USAGE['children']}")
-    return ref, page
+def _page(command: ParsedCommand) -> int:
+    """``children [INC-n] [page <n>]``: the page asked for (1 without one)."""
+    if len(command.args) == 2 and command.args[0].lower() == "page":
+        if not command.args[1].isdigit() or int(command.args[1]) < 1:
+            raise InvalidCommand(f"{command.args[1]!r} is not a page number.\nUsage: {USAGE['children']}")
+        return int(command.args[1])
+    return 1
