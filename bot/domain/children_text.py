@@ -27,6 +27,8 @@ LINE_LIMIT = 200
 
 
 def how_joined(joined_by: object) -> str:
+    if joined_by in (None, ""):
+        return "unknown"
     return HOW_JOINED.get(str(joined_by), str(joined_by))
 
 
@@ -127,9 +129,10 @@ def entry_wording(kind: str, data: Mapping[str, Any]) -> str | None:
         if data.get("joined_by") == JoinedBy.CORRELATED.value and isinstance(correlation, Mapping) and correlation:
             how = f"correlated on {pairs(correlation)}"
         alerts = data.get("alerts")
-        count = f", {alerts} alert{'s' if alerts != 1 else ''}" if isinstance(alerts, int) else ""
-        severity = _severity(data.get("severity"))
-        return f"alert group {_ref(data.get('child'))} joined ({how}): {severity} {name}{count}".replace("  ", " ")
+        what = " ".join(part for part in (_severity(data.get("severity")), name.strip()) if part) or "?"
+        if isinstance(alerts, int) and not isinstance(alerts, bool):
+            what += f", {alerts} alert{'s' if alerts != 1 else ''}"
+        return f"alert group {_ref(data.get('child'))} joined ({how}): {what}"
     if kind == "split":
         if data.get("into") is not None:
             return f"alert group {_ref(data.get('child'))} split off into its own incident {_number(data.get('into'))}"
