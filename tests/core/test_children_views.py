@@ -154,3 +154,17 @@ def test_grammar_reads_an_incident_and_a_page() -> None:
     assert (parse("children page 4 INC-2").ref, parse("children page 4 INC-2").args) == (2, ["page", "4"])
     with pytest.raises(InvalidCommand):
         parse("children INC-2 INC-3")
+
+
+def test_split_and_merge_are_posted_in_words(container: Container, transcript: io.StringIO) -> None:
+    number = declare(container)
+    at = container.clock.now()
+    entries = [
+        TimelineEntry(kind=EntryKind.MERGED, at=at, actor="alice", source=Source.CONSOLE, text="", data={"from": 7, "children": [4, 5]}),
+        TimelineEntry(kind=EntryKind.SPLIT, at=at, actor="alice", source=Source.CONSOLE, text="", data={"child": 2, "dedup_key": "am:x", "into": 9}),
+    ]
+    container.service.apply(number, lambda _incident: entries)
+    drain(container)
+    out = transcript.getvalue()
+    assert "🔗 alice: INC-7 merged into this incident (alert groups #4, #5)" in out
+    assert "✂️ alice: alert group #2 split off into its own incident INC-9" in out
