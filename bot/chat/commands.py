@@ -79,6 +79,7 @@ ACTIONS: dict[str, Action] = {
     "status": Action.READ,
     "timeline": Action.READ,
     "export": Action.READ,
+    "children": Action.READ,
     "list": Action.LIST,
 }
 #: Actions that concern no single incident.
@@ -108,6 +109,7 @@ class CommandRouter:
             "action": self._action,
             "status": self._status,
             "timeline": self._timeline,
+            "children": self._children,
             "list": self._list,
             "split": self._split,
             "merge": self._merge,
@@ -252,7 +254,15 @@ class CommandRouter:
         number = self.incident_for(command, context)
         incident = self.service.get(number)
         shown = replace(incident, roles={role: context.naming.shown(user) for role, user in incident.roles.items()})
-        return Reply(render.summary(shown, now=self.service.clock.now(), zone=self.zone), incident=number)
+        children = self.service.children(number)
+        return Reply(render.summary(shown, now=self.service.clock.now(), zone=self.zone, children=children), incident=number)
+
+    def _children(self, command: ParsedCommand, context: CommandContext) -> Reply:
+        """Every alert group of the incident, worst first, a page at a time (read-only)."""
+        page = _page(command)
+        number = self.incident_for(command, context)
+        incident = self.service.get(number)
+        return Reply(render.children_list(incident, self.service.children(number), page=page), incident=number)
 
     def _timeline(self, command: ParsedCommand, context: CommandContext) -> Reply:
         number = self.incident_for(command, context)
@@ -288,3 +298,12 @@ class CommandRouter:
         incidents = self.service.list(open_only=True)
         text = render.incident_table(incidents, now=self.service.clock.now())
         return Reply("Open incidents:\n" + text if incidents else "No open incidents.")
+
+
+def _page(command: ParsedCommand) -> int:
+    """``children [INC-n] [page <n>]``: the page asked for (1 without one)."""
+    if len(command.args) == 2 and command.args[0].lower() == "page":
+        if not command.args[1].isdigit() or int(command.args[1]) < 1:
+            raise InvalidCommand(f"{command.args[1]!r} is not a page number.\nUsage: {USAGE['children']}")
+        return int(command.args[1])
+    return 1

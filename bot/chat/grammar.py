@@ -27,6 +27,7 @@ USAGE: dict[str, str] = {
     "status": "/incident status [INC-n]",
     "timeline": "/incident timeline [INC-n] [source]",
     "export": "/incident export [INC-n]",
+    "children": "/incident children [INC-n] [page <n>]  (the incident's alert groups, worst first)",
     "list": "/incident list",
     "help": "/incident help",
 }
@@ -44,6 +45,7 @@ ALIASES = {
 
 #: Verbs that take nothing but an optional incident reference.
 _NO_ARGUMENTS = frozenset({"ack", "mitigate", "resolve", "reopen", "status", "timeline", "export"})
+_NO_ARGUMENTS_BUT_PAGE = _NO_ARGUMENTS | {"children"}
 
 _REF = re.compile(r"^(?:INC-?)?#?\d+$", re.IGNORECASE)
 _INC_REF = re.compile(r"^INC-?\d+$", re.IGNORECASE)
@@ -102,7 +104,13 @@ def parse(line: str) -> ParsedCommand:
         words = rest.split()
         order = [word.lower() for word in words if word.lower() in TIMELINE_ORDERS][-1:]
         rest = " ".join(word for word in words if word.lower() not in TIMELINE_ORDERS)
-    if verb in _NO_ARGUMENTS and rest:
+    if verb == "children":
+        # ``children [INC-n] [page <n>]``: the page travels in args, the rest is an incident at most.
+        words = rest.split()
+        if len(words) >= 2 and words[-2].lower() == "page":
+            order = ["page", words[-1]]
+            rest = " ".join(words[:-2])
+    if verb in _NO_ARGUMENTS_BUT_PAGE and rest:
         if ref is None and _REF.match(rest):
             ref = parse_number(rest)
             rest = ""

@@ -45,6 +45,9 @@ POSTED_KINDS = frozenset(
         EntryKind.MERGED,
     }
 )
+#: A group joining is posted when a person can act on why it joined (correlation, a merge);
+#: groups folded in by the storm guard only update the summary, which counts them.
+QUIET_JOINS = frozenset({"storm"})
 
 #: Entries after which the pinned summary no longer tells the truth.
 SUMMARY_KINDS = frozenset(
@@ -60,6 +63,7 @@ SUMMARY_KINDS = frozenset(
         EntryKind.STEP_DONE,
         EntryKind.STEP_SKIPPED,
         EntryKind.ESCALATED,
+        EntryKind.GROUP_JOINED,
         EntryKind.SPLIT,
         EntryKind.MERGED,
     }
@@ -67,6 +71,13 @@ SUMMARY_KINDS = frozenset(
 
 #: ``bot.chat.operations.ARCHIVE`` (that module builds on this one, so the name is repeated).
 ARCHIVE = "archive"
+
+
+def posted(entry: TimelineEntry) -> bool:
+    """Whether the entry is said as a post in the incident's conversation."""
+    if entry.kind is EntryKind.GROUP_JOINED:
+        return str(entry.data.get("joined_by")) not in QUIET_JOINS
+    return entry.kind in POSTED_KINDS
 
 
 def ordering_key(number: int) -> str:
@@ -138,7 +149,7 @@ def notify_chat(change: Change) -> None:
     merged_away: tuple[int, int] | None = None
     for recorded in change.entries:
         entry = recorded.entry
-        if entry.kind in POSTED_KINDS:
+        if posted(entry):
             say(POST, _post_payload(number, recorded.id, entry), f"chat:post:{recorded.id}")
         if entry.kind in SUMMARY_KINDS and not change.is_new:
             refresh_after = recorded.id

@@ -11,12 +11,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.domain.children import Child
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.errors import IllegalTransition
 from bot.domain.incident import Incident, Role, format_number
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source, TimelineEntry
 from bot.service.changes import Change, RecordedEntry, Subscriber
+from bot.store import alert_groups
 from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository
 
@@ -194,6 +196,12 @@ class IncidentService:
         with self.sessions() as session:
             IncidentRepository.get_row(session, number)
             return IncidentRepository.timeline(session, number)
+
+    def children(self, number: int) -> list[Child]:
+        """The incident's alert groups (children) with their alert counts, by short id."""
+        with self.sessions() as session:
+            IncidentRepository.get_row(session, number)
+            return alert_groups.children(session, number)
 
     def list(self, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
         with self.sessions() as session:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from bot.chat import operations as ops
-from bot.chat.render import POST_ICONS
+from bot.chat.render import POST_ICONS, entry_text
 from bot.chat.slack import blocks, limits, store
 from bot.chat.slack.gateway import SlackCallFailed
 from bot.chat.slack.mentions import mentions_for
@@ -169,8 +169,9 @@ def _compose(
     kind = str(payload.get("kind"))
     icon = POST_ICONS.get(kind, "💬")
     by_person = str(payload.get("source") or "") == Source.SLACK.value
-    body = f"{icon} {slack_person(payload.get('actor'))}: {slack_text(payload.get('text'), people=by_person)}"
     data = payload.get("data") or {}
+    said = entry_text(kind, data, payload.get("text"))
+    body = f"{icon} {slack_person(payload.get('actor'))}: {slack_text(said, people=by_person)}"
     tail: list[dict[str, Any]] = []
     paged = mentions_for(_targets(payload), group_ids)
     if paged:
@@ -240,7 +241,7 @@ async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> D
         channel=channel,
         ts=ts,
         text=blocks.summary_text(incident),
-        blocks=blocks.summary_blocks(incident, steps=context.steps_for(number)),
+        blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await store.children(context.sessions, number)),
     )
     return DeliveryResult()
 
