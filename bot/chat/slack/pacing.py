@@ -5,13 +5,21 @@ token bucket per method (or per method and channel) lets short bursts through an
 spaces calls out. A caller never waits long: past ``max_wait`` the pacer raises
 ``DeliveryError(retry_after=…)`` and the outbox reschedules the message, which keeps worker
 slots free and survives restarts. A 429 from Slack empties the bucket until Retry-After.
+
+Deferred calls are spread, not herded: each is told the time its turn will come (one
+token interval after the last turn promised to calls of the same or a worse severity),
+so a thousand deferred channel creations come back one by one instead of all at once.
+A worse severity is promised turns before a milder one's, and pushes the milder ones'
+later turns back, so a P0 queued behind many P2s is still next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from bot.delivery.message import DeliveryError
@@ -52,6 +60,19 @@ METHOD_TIERS: dict[str, Tier] = {
 
 PER_CHANNEL = frozenset({"chat.postMessage"})
 
+DEFAULT_PRIORITY = 3
+_PRIORITY: ContextVar[int] = ContextVar("firebreak_slack_delivery_priority", default=DEFAULT_PRIORITY)
+
+
+@contextmanager
+def delivering(priority: int) -> Iterator[None]:
+    """Around one delivery: the outbox priority (severity rank) its calls queue with."""
+    token = _PRIORITY.set(priority)
+    try:
+        yield
+    finally:
+        _PRIORITY.reset(token)
+
 
 class _Bucket:
     def __init__(self, tier: Tier, scale: float, now: float) -> None:
@@ -60,18 +81,37 @@ class _Bucket:
         self.tokens = self.capacity
         self.updated = now
         self.blocked_until = 0.0
+        #: priority → the latest turn promised to a deferred call of that priority.
+        self.promised: dict[int, float] = {}
 
-    def reserve(self, now: float, max_wait: float) -> float:
-        """Take a token, possibly on credit; returns the wait, or raises when it is too long."""
+    def reserve(self, now: float, max_wait: float, priority: int = DEFAULT_PRIORITY) -> float:
+        """Take a token, possibly on credit; returns the wait, or raises when it is too long.
+
+        The error's ``retry_after`` is this call's turn (see :meth:`_turn`).
+        """
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         wait = max(0.0, self.blocked_until - now)
         if self.tokens < 1.0:
             wait = max(wait, (1.0 - self.tokens) / self.rate)
         if wait > max_wait:
-            raise DeliveryError(f"paced: next call in {wait:.1f}s", retry_after=wait, not_sent=True)
+            turn = self._turn(now, now + wait, priority) - now
+            raise DeliveryError(f"paced: next call in {turn:.1f}s", retry_after=turn, not_sent=True)
         self.tokens -= 1.0
         return wait
+
+    def _turn(self, now: float, earliest: float, priority: int) -> float:
+        """When a deferred call of ``priority`` should come back: after the turns already
+        promised to calls as bad or worse, and ahead of milder ones (whose turns move back)."""
+        interval = 1.0 / self.rate
+        self.promised = {rank: at for rank, at in self.promised.items() if at > now}
+        ahead = [at for rank, at in self.promised.items() if rank <= priority]
+        turn = max([earliest, *(at + interval for at in ahead)])
+        self.promised[priority] = turn
+        for rank, at in self.promised.items():
+            if rank > priority and at >= turn - interval / 2:
+                self.promised[rank] = at + interval
+        return turn
 
 
 class Pacer:
@@ -107,7 +147,7 @@ class Pacer:
         bucket = self._bucket(method, channel)
         if bucket is None:
             return
-        wait = bucket.reserve(self._monotonic(), self.max_wait)
+        wait = bucket.reserve(self._monotonic(), self.max_wait, _PRIORITY.get())
         if wait > 0:
             await self._sleep(wait)
 
