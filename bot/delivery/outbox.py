@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,7 +47,22 @@ _REPRIORITISE = (
         _OUTBOX.c.status == PENDING,
         _OUTBOX.c.priority != bindparam("priority"),
     )
-    .values(priority=bindparam("priority"))
+    .values(
+        priority=bindparam("priority"),
+        # A message only deferred by pacing (tried, nothing sent, no attempt counted) that
+        # just became more urgent competes again now instead of at its old turn; real
+        # backoff and a scheduled not_before (an archive) keep their time.
+        next_attempt_at=case(
+            (
+                (bindparam("priority") < _OUTBOX.c.priority)
+                & (_OUTBOX.c.attempts == 0)
+                & _OUTBOX.c.last_error.is_not(None)
+                & (_OUTBOX.c.next_attempt_at > bindparam("now")),
+                bindparam("now"),
+            ),
+            else_=_OUTBOX.c.next_attempt_at,
+        ),
+    )
 )
 
 NO_INCIDENT_PRIORITY = 3
@@ -119,13 +134,14 @@ def _severity_of(session: Session, incident_id: int) -> Severity | None:
         return None
 
 
-def reprioritise(session: Session, incident_id: int, severity: Severity) -> int:
+def reprioritise(session: Session, incident_id: int, severity: Severity, *, now: datetime) -> int:
     """An incident's severity changed: its pending messages take the new rank (one UPDATE).
 
-    Rows in flight keep theirs (they are already claimed); delivered ones do not matter.
-    Returns how many rows moved.
+    Raised, those merely waiting for their paced turn are due ``now`` (so a P2 raised to P0
+    goes ahead of the P2s it was queued behind). Rows in flight keep their rank (they are
+    already claimed); delivered ones do not matter. Returns how many rows moved.
     """
-    result = session.execute(_REPRIORITISE, {"incident": incident_id, "priority": priority_of(severity)})
+    result = session.execute(_REPRIORITISE, {"incident": incident_id, "priority": priority_of(severity), "now": now})
     return int(result.rowcount or 0)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
@@ -219,7 +220,9 @@ class DeliveryWorker:
                 # Deferred by our own pacing: not an attempt, and due exactly when the pace allows.
                 row.attempts = max(0, row.attempts - 1)
                 row.status = PENDING
-                row.next_attempt_at = now + timedelta(seconds=error.retry_after or 1.0)
+                # Rounded up (and a microsecond over): coming back a hair early is deferred again.
+                wait = timedelta(microseconds=math.ceil((error.retry_after or 1.0) * 1_000_000) + 1)
+                row.next_attempt_at = now + wait
                 return
             if not error.retryable or row.attempts >= self._max_attempts:
                 row.status = FAILED

@@ -125,7 +125,7 @@ class IncidentService:
         ids = IncidentRepository.append(session, incident.number, entries)
         if not is_new and any(entry.kind is EntryKind.SEVERITY_CHANGED for entry in entries):
             # Worst first: what is still queued about this incident moves with its severity.
-            reprioritise(session, incident.number, incident.severity)
+            reprioritise(session, incident.number, incident.severity, now=now)
         change = Change(
             session=session,
             incident=incident,

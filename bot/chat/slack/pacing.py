@@ -60,6 +60,9 @@ METHOD_TIERS: dict[str, Tier] = {
 
 PER_CHANNEL = frozenset({"chat.postMessage"})
 
+_EPSILON = 1e-6
+"""Promised turns this close to now (in token intervals) are now: clocks are floats."""
+
 DEFAULT_PRIORITY = 3
 _PRIORITY: ContextVar[int] = ContextVar("firebreak_slack_delivery_priority", default=DEFAULT_PRIORITY)
 
@@ -104,7 +107,7 @@ class _Bucket:
         """When a deferred call of ``priority`` should come back: after the turns already
         promised to calls as bad or worse, and ahead of milder ones (whose turns move back)."""
         interval = 1.0 / self.rate
-        self.promised = {rank: at for rank, at in self.promised.items() if at > now}
+        self.promised = {rank: at for rank, at in self.promised.items() if at > now + interval * _EPSILON}
         ahead = [at for rank, at in self.promised.items() if rank <= priority]
         turn = max([earliest, *(at + interval for at in ahead)])
         self.promised[priority] = turn
