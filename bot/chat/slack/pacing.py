@@ -63,6 +63,10 @@ PER_CHANNEL = frozenset({"chat.postMessage"})
 _EPSILON = 1e-6
 """Promised turns this close to now (in token intervals) are now: clocks are floats."""
 
+HOLD_SECONDS = 2.0
+"""How long past its turn a deferred call's token is kept from milder ones (it may have
+been delivered elsewhere, or no longer need this call)."""
+
 DEFAULT_PRIORITY = 3
 _PRIORITY: ContextVar[int] = ContextVar("firebreak_slack_delivery_priority", default=DEFAULT_PRIORITY)
 
@@ -86,6 +90,9 @@ class _Bucket:
         self.blocked_until = 0.0
         #: priority → the latest turn promised to a deferred call of that priority.
         self.promised: dict[int, float] = {}
+        #: (turn, priority) of each deferred call: once its turn has come, a token is kept
+        #: for it from calls of a milder priority (for ``HOLD_SECONDS`` at most).
+        self.held: list[tuple[float, int]] = []
 
     def reserve(self, now: float, max_wait: float, priority: int = DEFAULT_PRIORITY) -> float:
         """Take a token, possibly on credit; returns the wait, or raises when it is too long.
@@ -95,13 +102,29 @@ class _Bucket:
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         wait = max(0.0, self.blocked_until - now)
-        if self.tokens < 1.0:
-            wait = max(wait, (1.0 - self.tokens) / self.rate)
+        owed = self._owed(now, priority)
+        if self.tokens - owed < 1.0:
+            wait = max(wait, (1.0 + owed - self.tokens) / self.rate)
         if wait > max_wait:
-            turn = self._turn(now, now + wait, priority) - now
-            raise DeliveryError(f"paced: next call in {turn:.1f}s", retry_after=turn, not_sent=True)
+            turn = self._turn(now, now + wait, priority)
+            self.held.append((turn, priority))
+            raise DeliveryError(f"paced: next call in {turn - now:.1f}s", retry_after=turn - now, not_sent=True)
         self.tokens -= 1.0
         return wait
+
+    def _owed(self, now: float, priority: int) -> int:
+        """Tokens kept for deferred calls, as urgent or more, whose turn has come.
+
+        Several deliveries run at once, so a P2 may reach the bucket a moment before the P0
+        whose turn it is: the P0's token waits for it. A caller whose own turn has come
+        takes its reservation back (the oldest of its priority).
+        """
+        slack = _EPSILON / self.rate
+        self.held = [(turn, rank) for turn, rank in self.held if turn + HOLD_SECONDS > now]
+        mine = next((index for index, (turn, rank) in enumerate(self.held) if rank == priority and turn <= now + slack), None)
+        if mine is not None:
+            del self.held[mine]
+        return sum(1 for turn, rank in self.held if rank <= priority and turn <= now + slack)
 
     def _turn(self, now: float, earliest: float, priority: int) -> float:
         """When a deferred call of ``priority`` should come back: after the turns already
