@@ -149,3 +149,17 @@ def depth(session: Session) -> dict[str, int]:
     """Messages not yet delivered, by status (for /metrics and the readiness of a drain)."""
     statement = select(OutboxRow.status, func.count()).where(OutboxRow.status != DELIVERED).group_by(OutboxRow.status)
     return {status: count for status, count in session.execute(statement)}
+
+
+def pending_by_severity(session: Session) -> dict[str, int]:
+    """Messages waiting to be delivered, by the severity they are ranked as (P0 … INFO).
+
+    Rows about no incident rank as P3 and are counted there.
+    """
+    statement = select(OutboxRow.priority, func.count()).where(OutboxRow.status == PENDING).group_by(OutboxRow.priority)
+    names = {severity.rank: severity.value for severity in Severity}
+    counts: dict[str, int] = {}
+    for priority, count in session.execute(statement):
+        name = names.get(int(priority), str(priority))
+        counts[name] = counts.get(name, 0) + int(count)
+    return counts

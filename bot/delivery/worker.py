@@ -220,8 +220,8 @@ class DeliveryWorker:
                 # Deferred by our own pacing: not an attempt, and due exactly when the pace allows.
                 row.attempts = max(0, row.attempts - 1)
                 row.status = PENDING
-                # Rounded up (and a microsecond over): coming back a hair early is deferred again.
-                wait = timedelta(microseconds=math.ceil((error.retry_after or 1.0) * 1_000_000) + 1)
+                # Rounded up to the microsecond: coming back a hair early is deferred again.
+                wait = timedelta(microseconds=math.ceil((error.retry_after or 1.0) * 1_000_000))
                 row.next_attempt_at = now + wait
                 return
             if not error.retryable or row.attempts >= self._max_attempts:

@@ -108,7 +108,9 @@ class _Bucket:
         if wait > max_wait:
             turn = self._turn(now, now + wait, priority)
             self.held.append((turn, priority))
-            raise DeliveryError(f"paced: next call in {turn - now:.1f}s", retry_after=turn - now, not_sent=True)
+            # A microsecond over: clocks are floats, and a hair early is deferred again.
+            retry_after = turn - now + 1e-6
+            raise DeliveryError(f"paced: next call in {retry_after:.1f}s", retry_after=retry_after, not_sent=True)
         self.tokens -= 1.0
         return wait
 
