@@ -14,7 +14,9 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import select
 
+from bot.chat.slack.pacing import Pacer, delivering
 from bot.container import Container
+from bot.delivery.message import DeliveryError
 from bot.domain.clock import FrozenClock, as_utc
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
@@ -142,3 +144,29 @@ def test_posts_into_existing_channels_proceed_while_hundreds_of_creations_wait(
     assert "first note" not in str(in_channel[0].params.get("text")), "the summary comes first"
     assert any("first note" in str(call.params.get("text")) for call in in_channel[1:])
     assert len(created(fake)) < 203, "the storm is still being worked through"
+
+
+def test_the_pacer_promises_turns_worst_first_and_keeps_a_turns_token() -> None:
+    """Unit: deferred calls get successive turns; a P0 goes ahead of P2s already waiting,
+    and when its turn comes a P2 that reaches the bucket first does not take its token."""
+    now = [0.0]
+    pacer = Pacer(scale=SCALE, max_wait=0.0, monotonic=lambda: now[0])
+
+    def turn(priority: int) -> float | None:
+        try:
+            with delivering(priority):
+                asyncio.run(pacer.wait_turn("conversations.create"))
+        except DeliveryError as deferred:
+            assert deferred.not_sent and deferred.retry_after is not None
+            return now[0] + deferred.retry_after
+        return None
+
+    assert [turn(2) for _ in range(5)] == [None] * 5  # the burst
+    p2_turns = [turn(2) for _ in range(4)]
+    assert all(later - earlier >= TIER_2_INTERVAL * 0.99 for earlier, later in pairwise(p2_turns))  # type: ignore[operator]
+    p0_turn = turn(0)
+    assert p0_turn is not None and p0_turn <= p2_turns[0] + 1e-5  # type: ignore[operator]
+    assert turn(2) > p2_turns[-1] + TIER_2_INTERVAL * 0.99  # type: ignore[operator]  # milder ones behind
+    now[0] = p0_turn
+    assert turn(2) is not None, "the P0's token is kept for it"
+    assert turn(0) is None

@@ -10,7 +10,10 @@ Deferred calls are spread, not herded: each is told the time its turn will come 
 token interval after the last turn promised to calls of the same or a worse severity),
 so a thousand deferred channel creations come back one by one instead of all at once.
 A worse severity is promised turns before a milder one's, and pushes the milder ones'
-later turns back, so a P0 queued behind many P2s is still next.
+later turns back, so a P0 queued behind many P2s is still next. Once a deferred call's turn
+has come, its token is kept for it: a milder delivery running in the same batch that reaches
+the bucket first is deferred instead. The severity rank comes from the outbox message
+(``delivering``, set by the deliverer around each delivery).
 """
 
 from __future__ import annotations
