@@ -94,6 +94,7 @@ def timeline_handler(commands: CommandRouter, exporter: Exporter) -> Handler:
                     now=service.clock.now(),
                     incident_id=number,
                     ordering_key=ordering_key(number),
+                    severity=incident.severity,
                 )
         service.notify_committed()
         noun = "message" if len(messages) == 1 else "messages"
@@ -124,6 +125,7 @@ def export_handler(commands: CommandRouter, exporter: Exporter) -> Handler:
                 now=service.clock.now(),
                 incident_id=number,
                 ordering_key=ordering_key(number),
+                severity=incident.severity,
             )
         service.notify_committed()
         return Reply(f"📄 uploading the post-mortem draft of {incident.ref} ({payload['filename']})", incident=number)
@@ -171,4 +173,5 @@ class PostDraftOnResolve:
             now=change.now,
             incident_id=incident.number,
             ordering_key=ordering_key(incident.number),
+            severity=incident.severity,
         )

@@ -95,7 +95,9 @@ def _opens_now(change: Change) -> bool:
     )
 
 
-def post_recorded(session: Session, number: int, entry_id: int, entry: TimelineEntry, *, now: datetime) -> None:
+def post_recorded(
+    session: Session, number: int, entry_id: int, entry: TimelineEntry, *, now: datetime, severity: Severity | None = None
+) -> None:
     """Post one entry recorded outside the incident service (a delivery's own outcome).
 
     Pages delivered or given up are written by the delivery worker, not through a change,
@@ -110,6 +112,7 @@ def post_recorded(session: Session, number: int, entry_id: int, entry: TimelineE
         now=now,
         incident_id=number,
         ordering_key=ordering_key(number),
+        severity=severity,
     )
 
 
@@ -141,6 +144,7 @@ def notify_chat(change: Change) -> None:
             incident_id=number,
             ordering_key=ordering_key(number),
             coalesce_key=coalesce_key,
+            severity=change.incident.severity,
         )
 
     if _opens_now(change):

@@ -11,12 +11,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.delivery.outbox import reprioritise
 from bot.domain.children import Child
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.errors import IllegalTransition
 from bot.domain.incident import Incident, Role, format_number
 from bot.domain.severity import Severity
-from bot.domain.timeline import Source, TimelineEntry
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.service.changes import Change, RecordedEntry, Subscriber
 from bot.store import alert_groups
 from bot.store.db import SessionFactory
@@ -125,6 +126,9 @@ class IncidentService:
 
     def _record(self, session: Session, incident: Incident, entries: list[TimelineEntry], *, now: Any, is_new: bool = False) -> None:
         ids = IncidentRepository.append(session, incident.number, entries)
+        if not is_new and any(entry.kind is EntryKind.SEVERITY_CHANGED for entry in entries):
+            # Worst first: what is still queued about this incident moves with its severity.
+            reprioritise(session, incident.number, incident.severity, now=now)
         change = Change(
             session=session,
             incident=incident,

@@ -93,20 +93,20 @@ def _declarer(context: DeliveryContext, number: int) -> str | None:
 
 
 def _queue_setup(session: Session, incident: Incident, declarer: str | None, *, now: Any) -> None:
-    number = incident.number
+    number, severity = incident.number, incident.severity
     key = f"chat:%s:{number}"
-    ops.enqueue_chat(session, ops.PIN_SUMMARY, {"number": number}, key=key % "pin", now=now, number=number)
-    ops.enqueue_chat(session, ops.SET_TOPIC, {"number": number}, key=key % "topic-open", now=now, number=number, coalesce=True)
+    ops.enqueue_chat(session, ops.PIN_SUMMARY, {"number": number}, key=key % "pin", now=now, number=number, severity=severity)
+    ops.enqueue_chat(session, ops.SET_TOPIC, {"number": number}, key=key % "topic-open", now=now, number=number, coalesce=True, severity=severity)
     people = [user_id_of(user) for user in [declarer, *incident.roles.values()]]
     user_ids = sorted({person for person in people if person})
     invite = {"number": number, "user_ids": user_ids, "emails": [], "oncall": True}
-    ops.enqueue_chat(session, ops.INVITE, invite, key=key % "invite-open", now=now, number=number)
+    ops.enqueue_chat(session, ops.INVITE, invite, key=key % "invite-open", now=now, number=number, severity=severity)
     for title, url in incident.links.items():
         if safe_url(url) is None:
             continue  # only http(s) links become bookmarks
         payload = {"number": number, "title": title, "url": url}
-        ops.enqueue_chat(session, ops.BOOKMARK, payload, key=f"chat:bookmark:{number}:{title}"[:255], now=now, number=number)
-    ops.enqueue_chat(session, ops.ANNOUNCE, {"number": number}, key=key % "announce", now=now, number=number)
+        ops.enqueue_chat(session, ops.BOOKMARK, payload, key=f"chat:bookmark:{number}:{title}"[:255], now=now, number=number, severity=severity)
+    ops.enqueue_chat(session, ops.ANNOUNCE, {"number": number}, key=key % "announce", now=now, number=number, severity=severity)
 
 
 async def _ensure_channel(gateway: SlackGateway, incident: Incident, *, look_first: bool) -> tuple[dict[str, Any], bool]:
