@@ -1,8 +1,9 @@
 """Which incident changes are said in chat, queued through the outbox.
 
 One policy for every chat backend: Slack and the console receive the same operations.
-Alerts joining or resolving only refresh the pinned summary (coalesced), so an alert storm
-costs one summary update per burst rather than a post per alert.
+Alerts joining or resolving, and alert groups joining an incident (correlation, the storm
+guard) or resolving in it, only refresh the pinned summary (coalesced), so an alert storm
+costs one summary update per burst rather than a post per alert or group.
 """
 
 from __future__ import annotations
@@ -58,8 +59,18 @@ SUMMARY_KINDS = frozenset(
         EntryKind.STEP_DONE,
         EntryKind.STEP_SKIPPED,
         EntryKind.ESCALATED,
+        EntryKind.GROUP_JOINED,
     }
 )
+
+
+def _posted(entry: TimelineEntry) -> bool:
+    """A child's own "resolved" note only refreshes the summary: in a storm there are hundreds."""
+    return entry.kind in POSTED_KINDS and not entry.data.get("child_resolved")
+
+
+def _refreshes(entry: TimelineEntry) -> bool:
+    return entry.kind in SUMMARY_KINDS or bool(entry.data.get("child_resolved"))
 
 
 def ordering_key(number: int) -> str:
@@ -130,9 +141,9 @@ def notify_chat(change: Change) -> None:
     refresh_after: int | None = None
     for recorded in change.entries:
         entry = recorded.entry
-        if entry.kind in POSTED_KINDS:
+        if _posted(entry):
             say(POST, _post_payload(number, recorded.id, entry), f"chat:post:{recorded.id}")
-        if entry.kind in SUMMARY_KINDS and not change.is_new:
+        if _refreshes(entry) and not change.is_new:
             refresh_after = recorded.id
     if refresh_after is not None:
         say(REFRESH_SUMMARY, {"number": number}, f"chat:summary:{number}:{refresh_after}", coalesce_key=f"chat:summary:{number}")
