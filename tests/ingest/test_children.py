@@ -17,9 +17,13 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from bot.container import Container, build_container
+from bot.domain.children import JoinedBy
 from bot.domain.clock import FrozenClock
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source
+from bot.ingest.alertmanager import store
+from bot.ingest.alertmanager.grouping import Correlation
+from bot.ingest.alertmanager.placement import Placement
 from bot.store.models import AlertGroupRow, AlertRow, IncidentRow, OutboxRow, TimelineRow
 from tests.conftest import make_settings
 from tests.fakes.alertmanager_payloads import alert, payload, resolved, rfc3339
@@ -156,6 +160,19 @@ def test_a_resolved_incident_takes_no_new_children(make: Make) -> None:
         container.service.resolve(1, actor="alice", source=Source.CONSOLE)
         assert post(http, group("HighLatency", cluster="eu-1")) == ["created"]
     assert len(incidents(container)) == 2
+
+
+def test_a_parent_resolved_after_the_decision_is_not_reopened_by_a_new_group(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    container = make(FIREBREAK_CORRELATE_BY="cluster")
+    with client(container) as http:
+        post(http, group("DiskFull", cluster="eu-1"))
+        container.service.resolve(1, actor="alice", source=Source.CONSOLE)
+        # The placement was decided while #1 was open; a person resolved it before the row lock.
+        decided = Placement(JoinedBy.CORRELATED, parent=1, correlation=Correlation("am|cluster=eu-1", {"cluster": "eu-1"}))
+        monkeypatch.setattr(store, "place", lambda *_args: decided)
+        assert post(http, group("HighLatency", cluster="eu-1")) == ["created"]
+    first, second = incidents(container)
+    assert (first.status, first.reopen_count, second.correlation_key) == ("resolved", 0, "am|cluster=eu-1")
 
 
 def test_groups_of_different_sources_never_correlate(make: Make) -> None:

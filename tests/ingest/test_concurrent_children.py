@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine, func, select
 
 from bot.container import Container
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
 from bot.ingest.alertmanager.grouping import Grouping
 from bot.ingest.alertmanager.models import AlertGroup
 from bot.ingest.alertmanager.store import Outcome, Policy, ingest_group
-from bot.store.models import AlertGroupRow, IncidentRow
+from bot.store.models import AlertGroupRow, InboxRow, IncidentRow
+from tests.conftest import NO_PLAYBOOKS
 from tests.fakes.alertmanager_payloads import alert, payload
-from tests.ingest.support import rows
+from tests.faults.support import wait_until
+from tests.ingest.support import TOKEN, rows
+from tests.support.processes import Server, firebreak_env
 
 COPIES = 8
 
@@ -83,3 +90,38 @@ def test_ingesters_racing_into_a_storm_open_one_storm_incident(container: Contai
     assert len(storms) == 1
     assert sum(outcome.created for outcome in outcomes) == 1
     assert len(rows(container, AlertGroupRow, incident_id=storms[0].id)) == COPIES
+
+
+def test_two_servers_sharing_the_database_open_one_incident_per_correlation_key(db_url: str, engine: Engine, tmp_path: Path) -> None:
+    """Two real ``firebreak serve`` processes (two ingesters) take related groups at once."""
+    env = firebreak_env(db_url, ALERTMANAGER_TOKEN=TOKEN, FIREBREAK_CORRELATE_BY="cluster", FIREBREAK_STORM_THRESHOLD="0", FIREBREAK_PLAYBOOKS_DIR=str(NO_PLAYBOOKS))
+    count = 16
+    with Server(env, log=tmp_path / "a.log") as first, Server(env, log=tmp_path / "b.log") as second:
+        bodies = [payload([alert({"alertname": f"Alert{i}", "severity": "warning", "cluster": f"eu-{i % 2}"})], group_by=("alertname", "cluster")) for i in range(count)]
+        barrier = threading.Barrier(2, timeout=10)
+        statuses: list[int] = []
+
+        def send(server: Server, mine: list[dict[str, object]]) -> None:
+            with httpx.Client(timeout=15, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+                barrier.wait()
+                statuses.extend(http.post(server.url + "/webhooks/alertmanager", json=body).status_code for body in mine)
+
+        threads = [threading.Thread(target=send, args=(first, bodies[0::2])), threading.Thread(target=send, args=(second, bodies[1::2]))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert statuses == [202] * count
+
+        def applied() -> bool:
+            with engine.connect() as connection:
+                queued = connection.execute(select(func.count()).select_from(InboxRow)).scalar_one()
+                groups = connection.execute(select(func.count()).select_from(AlertGroupRow)).scalar_one()
+            return queued == 0 and groups == count
+
+        wait_until(applied, timeout=60, interval=0.1, what="both servers applied every group")
+    with engine.connect() as connection:
+        keys = sorted(connection.execute(select(IncidentRow.correlation_key)).scalars())
+        children = connection.execute(select(AlertGroupRow.incident_id, func.count()).group_by(AlertGroupRow.incident_id)).all()
+    assert keys == ["am|cluster=eu-0", "am|cluster=eu-1"]
+    assert sorted(int(number) for _incident, number in children) == [count // 2, count // 2]
