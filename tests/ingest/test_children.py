@@ -394,3 +394,15 @@ def test_a_joined_group_opens_no_channel_pages_nobody_and_arms_no_escalation(mak
     assert len(incidents(container)) == 1
     # The parent's one escalation plan: still one, never one per child.
     assert kinds(container, 1).count(EntryKind.DECLARED.value) == 1
+
+
+def test_the_joined_entry_text_is_one_clean_line_of_hostile_labels(make: Make) -> None:
+    container = make(FIREBREAK_CORRELATE_BY="cluster")
+    hostile = "eu-1\x1b[31m\u202e\nnext"
+    with client(container) as http:
+        post(http, group("DiskFull", cluster=hostile))
+        assert post(http, group("Latency\r\nInjected", cluster=hostile)) == ["joined_correlated"]
+    [joined] = entries(container, 1, EntryKind.GROUP_JOINED)
+    assert "\x1b" not in joined.text and "\u202e" not in joined.text and "\n" not in joined.text
+    assert "cluster=eu-1[31m ⏎ next" in joined.text
+    assert joined.data["correlation"] == {"cluster": hostile}  # the data keeps what was sent
