@@ -392,6 +392,10 @@ def test_a_joined_group_opens_no_channel_pages_nobody_and_arms_no_escalation(mak
     assert {row.incident_id for row in new} <= {1}
     assert [row.operation for row in new if row.operation in ("open_incident", "trigger")] == []
     assert len(incidents(container)) == 1
+    # Said in the parent's channel by refreshing its summary, not by a post per group.
+    assert "refresh_summary" in [row.operation for row in new if row.target == "chat"]
+    joined_ids = {row.id for row in entries(container, 1, EntryKind.GROUP_JOINED)}
+    assert len(joined_ids) == 2 and not joined_ids & {row.payload.get("entry_id") for row in new if row.operation == "post"}
     # The parent's one escalation plan: still one, never one per child.
     assert kinds(container, 1).count(EntryKind.DECLARED.value) == 1
 
