@@ -98,7 +98,7 @@ def test_two_replicas_fire_once_and_the_survivor_takes_over(db_backend: str, db_
     try:
         first.start()
         assert first.process is not None
-        wait_for(lambda: leader_pid() == first.process.pid, timeout=10, what="the first replica to lead")  # type: ignore[union-attr]
+        wait_for(lambda: leader_pid() == first.process.pid, timeout=30, what="the first replica to lead")  # type: ignore[union-attr]
         second.start()
         assert second.process is not None
         number = declarer(policy)
