@@ -49,6 +49,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,43 @@ def wait_empty(engine: Engine, deadline: float, poll: float = 0.5) -> float | No
     return None
 
 
+class InboxWatcher:
+    """Samples the inbox depth (webhooks answered but not yet applied) every half second."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = create_engine(database_url)
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                with self.engine.connect() as connection:
+                    depth = connection.execute(
+                        select(func.count()).select_from(InboxRow).where(InboxRow.dead_at.is_(None))
+                    ).scalar_one()
+                self.samples.append((time.time(), int(depth)))
+            except Exception:  # a busy database skips a sample, never the run
+                continue
+
+    def applied_after(self, since: float) -> float | None:
+        """First sample at or after ``since`` with an empty inbox (None: never seen empty)."""
+        return next((at for at, depth in self.samples if at >= since and depth == 0), None)
+
+    def peak(self) -> int:
+        return max((depth for _at, depth in self.samples), default=0)
+
+    def __enter__(self) -> InboxWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.engine.dispose()
+
+
 class RssSampler:
     """The server's peak RSS (VmHWM) and its CPU seconds, read from /proc until stopped."""
 
@@ -278,19 +316,21 @@ def database_figures(engine: Engine, p0_key: str | None) -> dict[str, Any]:
         }
         if p0_key is not None:
             row = connection.execute(
-                select(IncidentRow.id, IncidentRow.chat_channel_id, IncidentRow.severity)
+                select(IncidentRow.id, IncidentRow.chat_channel_id, IncidentRow.severity, IncidentRow.created_at)
                 .join(AlertGroupRow, AlertGroupRow.incident_id == IncidentRow.id)
                 .where(AlertGroupRow.dedup_key == group_dedup_key(p0_key, None))
             ).first()
             if row is None:  # a build without alert groups: the group is the incident
                 row = connection.execute(
-                    select(IncidentRow.id, IncidentRow.chat_channel_id, IncidentRow.severity)
+                    select(IncidentRow.id, IncidentRow.chat_channel_id, IncidentRow.severity, IncidentRow.created_at)
                     .where(IncidentRow.dedup_key == group_dedup_key(p0_key, None))
                 ).first()
             if row is not None:
                 figures["p0_incident"] = int(row[0])
                 figures["p0_channel"] = row[1]
                 figures["p0_incident_severity"] = row[2]
+                created: datetime = row[3]
+                figures["p0_incident_created"] = (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
     return figures
 
 
@@ -360,7 +400,7 @@ def run_scenario(scenario: str, args: argparse.Namespace, tmp: Path) -> dict[str
             engine = create_engine(database_url)
             try:
                 server.wait_ready()
-                with RssSampler(server) as rss:
+                with RssSampler(server) as rss, InboxWatcher(database_url) as inbox:
                     cpu_start = rss.cpu_seconds()
                     sent = asyncio.run(send_storm(server.url + "/webhooks/alertmanager", storm))
                     if scenario == "C":
@@ -374,6 +414,9 @@ def run_scenario(scenario: str, args: argparse.Namespace, tmp: Path) -> dict[str
                     open_left = outbox_open(engine)
                     cpu = rss.cpu_seconds() - cpu_start
                 figures = database_figures(engine, sent.p0_group_key)
+                applied = inbox.applied_after(sent.last_answer)
+                figures["webhooks_applied_s"] = None if applied is None else applied - sent.first
+                figures["inbox_peak"] = inbox.peak()
             finally:
                 server.stop()
                 engine.dispose()
@@ -429,8 +472,15 @@ def measure(
         "p0_first_post_s": None,
     }
     channel = figures.get("p0_channel")
-    if sent.p0_sent is not None and channel in ready:
-        result["p0_first_post_s"] = ready[channel] - sent.p0_sent
+    result["p0_opened_s"] = result["p0_channel_created_s"] = None
+    if sent.p0_sent is not None:
+        if "p0_incident_created" in figures:
+            result["p0_opened_s"] = figures["p0_incident_created"] - sent.p0_sent
+        created = [c.time for c in fake.calls("conversations.create", ok=True) if (c.response or {}).get("channel", {}).get("id") == channel]
+        if channel is not None and created:
+            result["p0_channel_created_s"] = created[0] - sent.p0_sent
+        if channel in ready:
+            result["p0_first_post_s"] = ready[channel] - sent.p0_sent
     if scenario == "C":
         result["projected_empty_s"] = project_empty(result, fake, sent.first, ended)
     result["goals"] = goals(scenario, args, result)
@@ -500,6 +550,9 @@ ROWS: list[tuple[str, Callable[[Mapping[str, Any]], str]]] = [
         else f"not yet ({r['incidents_without_channel']} without a channel)"),
     ("P0: webhook → first post", lambda r: "no P0 sent" if r["scenario"] == "A" else seconds(r["p0_first_post_s"])
         if r["p0_first_post_s"] is not None else "no post yet"),
+    ("P0: → incident opened → channel created", lambda r: "—" if r["scenario"] == "A"
+        else f"{seconds(r['p0_opened_s'])} → {seconds(r['p0_channel_created_s'])}"),
+    ("webhooks all applied after (inbox peak)", lambda r: f"{seconds(r['webhooks_applied_s'])} ({r['inbox_peak']})"),
     ("outbox empty after", lambda r: seconds(r["outbox_empty_s"]) if r["outbox_empty_s"] is not None
         else f"not empty at {r['elapsed_s']:.0f} s"),
     ("outbox + inbox left at end", lambda r: f"{r['outbox_open_left']} {r['outbox_open_by_operation'] or ''}".strip()),
