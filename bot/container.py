@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute
 
 from bot.chat.commands import CommandRouter
 from bot.chat.console.transcript import ConsoleDeliverer
+from bot.chat.operations import CHANNEL_SETUP_LANE
 from bot.chat.slack import install as install_slack
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
@@ -125,6 +126,9 @@ def build_container(
         lease=timedelta(seconds=settings.outbox_lease_seconds),
         on_dead=dead_letter,
         on_attempt=metrics.record_delivery_attempt,
+        setup_operations=CHANNEL_SETUP_LANE,
+        setup_target=CHAT,
+        setup_per_claim=settings.outbox_setup_per_claim,
     )
     service.after_commit.append(worker.notify)
     ingester = Ingester(

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bot.delivery.outbox import depth
+from bot.delivery.outbox import depth, pending_by_severity
 from bot.ingest import inbox
 from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository
@@ -23,6 +23,9 @@ class _StoredStateCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         incidents = GaugeMetricFamily("firebreak_incidents", "Incidents by severity and status", labels=["severity", "status"])
         outbox = GaugeMetricFamily("firebreak_outbox_depth", "Outbox messages not yet delivered", labels=["status"])
+        waiting = GaugeMetricFamily(
+            "firebreak_outbox_pending", "Outbox messages waiting, by the severity they are delivered as (worst first)", labels=["severity"]
+        )
         queued = GaugeMetricFamily("firebreak_inbox_depth", "Accepted webhooks not yet applied (pending) or given up (dead)", labels=["state"])
         oldest = GaugeMetricFamily("firebreak_inbox_oldest_seconds", "Age of the oldest accepted webhook not yet applied")
         capacity = GaugeMetricFamily(
@@ -36,6 +39,8 @@ class _StoredStateCollector(Collector):
                     incidents.add_metric([severity, status], count)
                 for status, count in depth(session).items():
                     outbox.add_metric([status], count)
+                for severity, count in pending_by_severity(session).items():
+                    waiting.add_metric([severity], count)
                 for state, count in inbox.depth(session).items():
                     queued.add_metric([state], count)
                 received = inbox.oldest_pending(session)
@@ -44,6 +49,7 @@ class _StoredStateCollector(Collector):
             pass
         yield incidents
         yield outbox
+        yield waiting
         yield queued
         yield oldest
         if self._inbox_capacity is not None:

@@ -21,6 +21,7 @@ from bot.domain.permissions import Action, Decision, IncidentView, Policy, Princ
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
 from bot.service.incidents import IncidentService
+from bot.service.regroup import RegroupService
 
 
 @dataclass
@@ -73,9 +74,12 @@ ACTIONS: dict[str, Action] = {
     "step": Action.MARK_STEP,
     "run": Action.RUN_PLAYBOOK,
     "escalate": Action.ESCALATE,
+    "split": Action.SPLIT,
+    "merge": Action.MERGE,
     "status": Action.READ,
     "timeline": Action.READ,
     "export": Action.READ,
+    "children": Action.READ,
     "list": Action.LIST,
 }
 #: Actions that concern no single incident.
@@ -92,6 +96,7 @@ class CommandRouter:
         self.service = service
         self.zone = zone or ZoneInfo("UTC")
         self.policy = policy or Policy()
+        self.regroup = RegroupService(service)
         self._handlers: dict[str, Handler] = {
             "declare": self._declare,
             "ack": self._lifecycle("acknowledge"),
@@ -104,7 +109,10 @@ class CommandRouter:
             "action": self._action,
             "status": self._status,
             "timeline": self._timeline,
+            "children": self._children,
             "list": self._list,
+            "split": self._split,
+            "merge": self._merge,
             "help": lambda _command, _context: Reply(help_text()),
         }
 
@@ -153,7 +161,13 @@ class CommandRouter:
         if action is Action.ASSIGN_ROLE and len(command.args) == 2:
             role = Role.parse(command.args[0])
             assignee = context.naming.key_of(context.naming.person(command.args[1], me=context.actor))
-        return self.permits(action, context, number, role=role, assignee=assignee)
+        decision = self.permits(action, context, number, role=role, assignee=assignee)
+        if decision.allowed and action is Action.MERGE and command.args:
+            # A merge closes the incident merged away: the asker must be allowed on it too.
+            merged = int(command.args[0])
+            if merged != number:
+                return self.permits(action, context, merged)
+        return decision
 
     def permits(
         self, action: Action, context: CommandContext, number: int | None, *, role: Role | None = None, assignee: str | None = None
@@ -240,7 +254,15 @@ class CommandRouter:
         number = self.incident_for(command, context)
         incident = self.service.get(number)
         shown = replace(incident, roles={role: context.naming.shown(user) for role, user in incident.roles.items()})
-        return Reply(render.summary(shown, now=self.service.clock.now(), zone=self.zone), incident=number)
+        children = self.service.children(number)
+        return Reply(render.summary(shown, now=self.service.clock.now(), zone=self.zone, children=children), incident=number)
+
+    def _children(self, command: ParsedCommand, context: CommandContext) -> Reply:
+        """Every alert group of the incident, worst first, a page at a time (read-only)."""
+        page = _page(command)
+        number = self.incident_for(command, context)
+        incident = self.service.get(number)
+        return Reply(render.children_list(incident, self.service.children(number), page=page), incident=number)
 
     def _timeline(self, command: ParsedCommand, context: CommandContext) -> Reply:
         number = self.incident_for(command, context)
@@ -248,7 +270,40 @@ class CommandRouter:
         entries = self.service.timeline(number)
         return Reply(render.timeline(incident, entries, self.zone), incident=number)
 
+    def _split(self, command: ParsedCommand, context: CommandContext) -> Reply:
+        selector = command.args[0] if len(command.args) == 1 else command.text
+        if not selector.strip():
+            raise InvalidCommand(f"which child? name its short id or an alert name.\nUsage: {USAGE['split']}")
+        number = self.incident_for(command, context)
+        result = self.regroup.split(number, selector, actor=context.actor, source=context.source)
+        new = result.incident
+        return Reply(
+            f"✂️ #{result.child} of {result.parent.ref} is now {new.ref}: {new.title} ({new.severity.value})",
+            incident=number,
+            public=True,
+            data={"split_into": new.number},
+        )
+
+    def _merge(self, command: ParsedCommand, context: CommandContext) -> Reply:
+        number = self.incident_for(command, context)
+        merged = int(command.args[0])
+        result = self.regroup.merge(number, merged, actor=context.actor, source=context.source)
+        moved = ", ".join(f"#{new}" for _, new in result.children)
+        text = f"🔗 {result.merged.ref} merged into {result.incident.ref}" + (f": its children are now {moved}" if moved else "")
+        if result.roles:
+            text += f"; roles carried over: {', '.join(result.roles)}"
+        return Reply(text + f". {result.merged.ref} is closed.", incident=number, public=True, data={"merged": merged})
+
     def _list(self, command: ParsedCommand, context: CommandContext) -> Reply:
         incidents = self.service.list(open_only=True)
         text = render.incident_table(incidents, now=self.service.clock.now())
         return Reply("Open incidents:\n" + text if incidents else "No open incidents.")
+
+
+def _page(command: ParsedCommand) -> int:
+    """``children [INC-n] [page <n>]``: the page asked for (1 without one)."""
+    if len(command.args) == 2 and command.args[0].lower() == "page":
+        if not command.args[1].isdigit() or int(command.args[1]) < 1:
+            raise InvalidCommand(f"{command.args[1]!r} is not a page number.\nUsage: {USAGE['children']}")
+        return int(command.args[1])
+    return 1

@@ -22,9 +22,12 @@ USAGE: dict[str, str] = {
     "step": "/incident step done|skip <n>",
     "run": "/incident run <playbook-id>",
     "escalate": "/incident escalate [reason]",
+    "split": "/incident split <#child or alertname> [INC-n]  (the child becomes an incident of its own)",
+    "merge": "/incident merge INC-n [into INC-m]  (folds INC-n into this incident and closes it)",
     "status": "/incident status [INC-n]",
     "timeline": "/incident timeline [INC-n] [source]",
     "export": "/incident export [INC-n]",
+    "children": "/incident children [INC-n] [page <n>]  (the incident's alert groups, worst first)",
     "list": "/incident list",
     "help": "/incident help",
 }
@@ -42,6 +45,7 @@ ALIASES = {
 
 #: Verbs that take nothing but an optional incident reference.
 _NO_ARGUMENTS = frozenset({"ack", "mitigate", "resolve", "reopen", "status", "timeline", "export"})
+_NO_ARGUMENTS_BUT_PAGE = _NO_ARGUMENTS | {"children"}
 
 _REF = re.compile(r"^(?:INC-?)?#?\d+$", re.IGNORECASE)
 _INC_REF = re.compile(r"^INC-?\d+$", re.IGNORECASE)
@@ -81,6 +85,8 @@ def parse(line: str) -> ParsedCommand:
     if verb not in USAGE:
         raise InvalidCommand(f"unknown command {verb_text!r}.\n{help_text()}")
     rest = rest.strip()
+    if verb == "merge":
+        return _parse_merge(rest)
     ref: int | None = None
     # A reference may follow the verb (``ack INC-7``) or, except in free text, end the
     # line (``sev P1 INC-7``).
@@ -98,7 +104,13 @@ def parse(line: str) -> ParsedCommand:
         words = rest.split()
         order = [word.lower() for word in words if word.lower() in TIMELINE_ORDERS][-1:]
         rest = " ".join(word for word in words if word.lower() not in TIMELINE_ORDERS)
-    if verb in _NO_ARGUMENTS and rest:
+    if verb == "children":
+        # ``children [INC-n] [page <n>]``: the page travels in args, the rest is an incident at most.
+        words = rest.split()
+        if len(words) >= 2 and words[-2].lower() == "page":
+            order = ["page", words[-1]]
+            rest = " ".join(words[:-2])
+    if verb in _NO_ARGUMENTS_BUT_PAGE and rest:
         if ref is None and _REF.match(rest):
             ref = parse_number(rest)
             rest = ""
@@ -109,6 +121,20 @@ def parse(line: str) -> ParsedCommand:
     except ValueError:
         args = rest.split()
     return ParsedCommand(verb=verb, args=order or args, ref=ref, text=rest)
+
+
+def _parse_merge(rest: str) -> ParsedCommand:
+    """``merge INC-7 [into INC-3]``: the incident named first is folded into the one after
+    ``into`` (by default the conversation's incident); ``args`` holds the first."""
+    words = rest.split()
+    ref: int | None = None
+    if len(words) == 3 and words[1].lower() == "into" and _REF.match(words[2]):
+        ref = parse_number(words[2])
+        words = words[:1]
+    if len(words) != 1 or not _REF.match(words[0]):
+        raise InvalidCommand(f"which incident should be merged in? name one.\nUsage: {USAGE['merge']}")
+    merged = parse_number(words[0])
+    return ParsedCommand(verb="merge", args=[str(merged)], ref=ref, text=words[0])
 
 
 def split_declare(args_text: str) -> tuple[str, str | None]:

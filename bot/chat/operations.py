@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.delivery.outbox import enqueue
-from bot.service.chat_notifications import CHAT
+from bot.domain.severity import Severity
+from bot.service.chat_notifications import ARCHIVE as _MERGED_ARCHIVE
+from bot.service.chat_notifications import CHAT, OPEN_INCIDENT
 
 SET_TOPIC = "set_topic"
 """{number}: topic from the incident as it is at delivery time (coalesced)."""
@@ -27,8 +29,10 @@ BOOKMARK = "bookmark"
 """{number, title, url}: a channel bookmark (runbook, dashboard, alert source)."""
 ANNOUNCE = "announce"
 """{number}: the announcement with a link to the channel in the incidents channel."""
-ARCHIVE = "archive"
-"""{number, resolved_at}: archive the channel; skipped when the incident was reopened since."""
+ARCHIVE = _MERGED_ARCHIVE
+"""{number, resolved_at, merged_into?}: archive the channel; skipped when the incident was reopened
+since. Without ``merged_into`` it waits out the quiet period after resolve; a merged incident's
+channel (``merged_into``: the incident it went into) is archived at once, after its pointer post."""
 UPLOAD_FILE = "upload_file"
 """{number, filename, title, content}: a file (a post-mortem) in the incident's conversation."""
 POST_EPHEMERAL = "post_ephemeral"
@@ -37,6 +41,12 @@ NOTICE = "notice"
 """{text}: one line in the announcements channel about no incident (a sender's test message)."""
 
 SETUP_OPERATIONS = (PIN_SUMMARY, SET_TOPIC, INVITE, BOOKMARK, ANNOUNCE)
+
+CHANNEL_SETUP_LANE = frozenset({OPEN_INCIDENT, *SETUP_OPERATIONS, ARCHIVE})
+"""Operations bound by Slack's workspace-wide limits on making and tidying channels
+(conversations.create, setTopic, pins.add, bookmarks.add: Tier 2; one announcements channel).
+The delivery worker gives them a bounded share of each claim so posts, summary updates and
+pages into existing channels are never starved by a storm of channel set-ups."""
 
 
 def enqueue_chat(
@@ -49,8 +59,12 @@ def enqueue_chat(
     number: int | None = None,
     coalesce: bool = False,
     not_before: datetime | None = None,
+    severity: Severity | None = None,
 ) -> bool:
-    """Queue one chat operation. No ordering key: set-up steps must not wait on each other."""
+    """Queue one chat operation. No ordering key: set-up steps must not wait on each other.
+
+    ``severity``: the incident's, when the caller holds it (ranks the message; see ``enqueue``).
+    """
     return enqueue(
         session,
         target=CHAT,
@@ -61,4 +75,5 @@ def enqueue_chat(
         incident_id=number,
         coalesce_key=f"chat:{operation}:{number}" if coalesce else None,
         not_before=not_before,
+        severity=severity,
     )

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from bot.domain import children_text
+from bot.domain.children import Child, ranked
 from bot.domain.incident import Incident, Status
 from bot.domain.timeline import TimelineEntry
 from bot.text_safety import clean, one_line, person_name, safe_url
@@ -40,7 +42,14 @@ POST_ICONS = {
     "pagerduty_event": "📟",
     "message_flagged": "📌",
     "delivery_failed": "❗",
+    "group_joined": "🧩",
+    "split": "✂️",
+    "merged": "🔗",
 }
+
+#: Children listed by name under a summary; ``/incident children`` pages through all of them.
+SUMMARY_CHILDREN = 10
+CHILDREN_PER_PAGE = 40
 
 
 def age(since: datetime, now: datetime) -> str:
@@ -66,7 +75,7 @@ def duration_text(incident: Incident, now: datetime) -> str:
     return f"open for {age(incident.created_at, now)}"
 
 
-def summary(incident: Incident, *, now: datetime, zone: ZoneInfo = UTC) -> str:
+def summary(incident: Incident, *, now: datetime, zone: ZoneInfo = UTC, children: Sequence[Child] = ()) -> str:
     roles = ", ".join(f"{role.value}: {person_name(user)}" for role, user in incident.roles.items()) or "no roles assigned"
     lines = [
         f"{incident.ref} [{incident.severity.value}] {one_line(incident.title)}",
@@ -78,11 +87,55 @@ def summary(incident: Incident, *, now: datetime, zone: ZoneInfo = UTC) -> str:
         lines.append(f"  playbook: {one_line(incident.playbook_id)}")
     for name, url in incident.links.items():
         lines.append(f"  {one_line(name)}: {safe_url(url) or '(not an http(s) link, not shown)'}")
+    if children_text.shows_children(children):
+        head, *rest = children_text.listing(children, shown=SUMMARY_CHILDREN)
+        lines.append(f"  {one_line(head)}")
+        lines.extend(f"    {one_line(line)}" for line in rest)
     return "\n".join(lines)
 
 
+def children_list(incident: Incident, children: Sequence[Child], *, page: int = 1, per_page: int | None = CHILDREN_PER_PAGE) -> str:
+    """``/incident children`` and ``firebreak incidents show``: every child, worst first,
+    ``per_page`` at a time (None: all), with how each joined and its alert counts."""
+    if not children:
+        return f"{incident.ref} has no alert groups (it was not opened by an alert group)."
+    order = children_text.listing(children, shown=len(children))
+    head, lines = order[0], order[1:]
+    ranked_children = ranked(children)
+    described = [f"{line} · {children_text.how_joined(child.joined_by)}" for line, child in zip(lines, ranked_children, strict=True)]
+    pages = 1 if per_page is None else max(1, -(-len(described) // per_page))
+    page = min(max(1, page), pages)
+    if per_page is not None:
+        described = described[(page - 1) * per_page : page * per_page]
+    text = [f"{incident.ref} — {one_line(head)}", *(f"  {one_line(line)}" for line in described)]
+    if pages > 1:
+        following = f"; next: /incident children {incident.ref} page {page + 1}" if page < pages else ""
+        text.append(f"page {page} of {pages}{following}")
+    return "\n".join(text)
+
+
+def children_details(children: Sequence[Child], *, zone: ZoneInfo = UTC) -> list[str]:
+    """Every child, worst first: its line, how and when it joined, when it resolved."""
+    head, *lines = children_text.listing(children, shown=len(children))
+    result = [one_line(head) + ":"]
+    for line, child in zip(lines, ranked(children), strict=True):
+        when = f"{children_text.how_joined(child.joined_by)} {stamp(child.joined_at, zone)}"
+        if child.resolved_at is not None:
+            when += f", resolved {stamp(child.resolved_at, zone)}"
+        result.append(f"  {one_line(line)} · {when}")
+    return result
+
+
+def entry_text(kind: str, data: dict[str, object] | None, text: object) -> str:
+    """What an entry says, as plain text to clean for the medium: the entry's own text, or for
+    the kinds about children (group joined, split, merged) the wording built from its data."""
+    worded = children_text.entry_wording(kind, data or {})
+    return worded if worded is not None else str(text or "")
+
+
 def timeline_line(entry: TimelineEntry, zone: ZoneInfo = UTC) -> str:
-    return f"{stamp(entry.at, zone)}  {person_name(entry.actor)} ({entry.source.value}): {one_line(entry.text)}"
+    said = entry_text(entry.kind.value, entry.data, entry.text)
+    return f"{stamp(entry.at, zone)}  {person_name(entry.actor)} ({entry.source.value}): {one_line(said)}"
 
 
 def timeline(incident: Incident, entries: Sequence[TimelineEntry], zone: ZoneInfo = UTC) -> str:
@@ -113,9 +166,12 @@ def incident_details(
     hidden: int,
     now: datetime,
     zone: ZoneInfo = UTC,
+    children: Sequence[Child] = (),
 ) -> str:
-    """``firebreak incidents show``: the summary, every playbook step, the latest entries."""
+    """``firebreak incidents show``: the summary, every alert group, every playbook step, the latest entries."""
     lines = [summary(incident, now=now, zone=zone), f"  declared: {stamp(incident.created_at, zone)}"]
+    if children:
+        lines.extend(children_details(children, zone=zone))
     if steps is None:
         lines.append("Playbook: none attached")
     else:

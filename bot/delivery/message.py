@@ -18,6 +18,8 @@ class OutboxMessage:
     payload: dict[str, Any]
     incident_id: int | None
     attempt: int
+    priority: int = 3
+    """The incident's severity rank when queued (P0 = 0 … INFO = 4): lower goes first."""
 
     @property
     def is_retry(self) -> bool:

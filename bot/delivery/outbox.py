@@ -3,6 +3,10 @@
 Idempotency keys are unique in the table, so enqueuing the same key twice (a replayed
 webhook, a retried command) is a no-op; ``coalesce_key`` folds repeated updates of one
 thing (the pinned summary) into a single pending message.
+
+Every row carries a ``priority``: the rank of its incident's severity (P0 = 0 … INFO = 4),
+3 for messages about no incident. The worker claims lower first ("worst first"), and
+:func:`reprioritise` moves an incident's pending rows when its severity changes.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.store.models import OutboxRow
+from bot.domain.severity import Severity
+from bot.store.models import IncidentRow, OutboxRow
 
 PENDING = "pending"
 IN_FLIGHT = "in_flight"
@@ -35,6 +40,40 @@ _FOLD = (
     )
     .values(payload=bindparam("fold_payload", type_=_OUTBOX.c.payload.type))
 )
+_REPRIORITISE = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.incident_id == bindparam("incident"),
+        _OUTBOX.c.status == PENDING,
+        _OUTBOX.c.priority != bindparam("priority"),
+    )
+    .values(
+        priority=bindparam("priority"),
+        # A message only deferred by pacing (tried, nothing sent, no attempt counted) that
+        # just became more urgent competes again now instead of at its old turn; real
+        # backoff and a scheduled not_before (an archive) keep their time.
+        next_attempt_at=case(
+            (
+                (bindparam("priority") < _OUTBOX.c.priority)
+                & (_OUTBOX.c.attempts == 0)
+                & _OUTBOX.c.last_error.is_not(None)
+                & (_OUTBOX.c.next_attempt_at > bindparam("now")),
+                bindparam("now"),
+            ),
+            else_=_OUTBOX.c.next_attempt_at,
+        ),
+    )
+)
+
+NO_INCIDENT_PRIORITY = 3
+"""The priority of a message about no incident (a test notice): a P3's."""
+
+
+def priority_of(severity: Severity | None) -> int:
+    """Lower goes first: the severity's rank (P0 = 0 … INFO = 4); 3 without an incident."""
+    return NO_INCIDENT_PRIORITY if severity is None else severity.rank
+
+
 _INSERTS = {
     name: dialect.insert(_OUTBOX).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_OUTBOX.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
@@ -53,12 +92,20 @@ def enqueue(
     ordering_key: str | None = None,
     coalesce_key: str | None = None,
     not_before: datetime | None = None,
+    severity: Severity | None = None,
 ) -> bool:
-    """Queue one message; returns False when it was a duplicate or was coalesced."""
+    """Queue one message; returns False when it was a duplicate or was coalesced.
+
+    ``severity`` is the incident's, which ranks the message in the queue. Callers holding
+    the incident pass it (no extra query on the webhook path); without it, a message about
+    an incident looks the severity up.
+    """
     if coalesce_key is not None:
         folded = session.execute(_FOLD, {"fold_key": coalesce_key, "fold_payload": payload})
         if folded.rowcount:
             return False
+    if severity is None and incident_id is not None:
+        severity = _severity_of(session, incident_id)
     values = {
         "idempotency_key": idempotency_key,
         "target": target,
@@ -67,6 +114,7 @@ def enqueue(
         "incident_id": incident_id,
         "ordering_key": ordering_key,
         "coalesce_key": coalesce_key,
+        "priority": priority_of(severity),
         "status": PENDING,
         "attempts": 0,
         "next_attempt_at": not_before or now,
@@ -78,7 +126,40 @@ def enqueue(
     return inserted is not None
 
 
+def _severity_of(session: Session, incident_id: int) -> Severity | None:
+    value = session.scalar(select(IncidentRow.severity).where(IncidentRow.id == incident_id))
+    try:
+        return Severity(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def reprioritise(session: Session, incident_id: int, severity: Severity, *, now: datetime) -> int:
+    """An incident's severity changed: its pending messages take the new rank (one UPDATE).
+
+    Raised, those merely waiting for their paced turn are due ``now`` (so a P2 raised to P0
+    goes ahead of the P2s it was queued behind). Rows in flight keep their rank (they are
+    already claimed); delivered ones do not matter. Returns how many rows moved.
+    """
+    result = session.execute(_REPRIORITISE, {"incident": incident_id, "priority": priority_of(severity), "now": now})
+    return int(result.rowcount or 0)
+
+
 def depth(session: Session) -> dict[str, int]:
     """Messages not yet delivered, by status (for /metrics and the readiness of a drain)."""
     statement = select(OutboxRow.status, func.count()).where(OutboxRow.status != DELIVERED).group_by(OutboxRow.status)
     return {status: count for status, count in session.execute(statement)}
+
+
+def pending_by_severity(session: Session) -> dict[str, int]:
+    """Messages waiting to be delivered, by the severity they are ranked as (P0 … INFO).
+
+    Rows about no incident rank as P3 and are counted there.
+    """
+    statement = select(OutboxRow.priority, func.count()).where(OutboxRow.status == PENDING).group_by(OutboxRow.priority)
+    names = {severity.rank: severity.value for severity in Severity}
+    counts: dict[str, int] = {}
+    for priority, count in session.execute(statement):
+        name = names.get(int(priority), str(priority))
+        counts[name] = counts.get(name, 0) + int(count)
+    return counts

@@ -4,17 +4,26 @@ Claims are leases: a worker that dies mid-delivery leaves rows ``in_flight`` wit
 lease, and the next worker (after a restart, or another replica) takes them again, telling
 the deliverer it is a retry so it can check whether the first attempt landed. Messages that
 share an ``ordering_key`` (one chat channel) go out strictly one after another.
+
+Worst first: each claim takes due rows by ``(priority, id)``, so when a peer's rate limits
+hold work back, a P0's messages go before a P2's that were queued earlier. Within one
+``ordering_key`` only the oldest row is ever a candidate, so priority never reorders a
+conversation. Operations named in ``setup_operations`` (creating and setting up channels,
+bound by Slack's workspace-wide Tier 2 limits) form their own lane that takes at most
+``setup_per_claim`` rows of each claim: a thousand channels waiting to be created never
+keep posts, updates or pages from being claimed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session, aliased
 
 from bot.background import Wakeup
@@ -44,6 +53,9 @@ class DeliveryWorker:
         poll_seconds: float = 0.5,
         on_dead: DeadLetterHook | None = None,
         on_attempt: Callable[[str, str, bool], None] | None = None,
+        setup_operations: Collection[str] = (),
+        setup_target: str = "chat",
+        setup_per_claim: int | None = None,
     ) -> None:
         self._sessions = sessions
         self._deliverers = dict(deliverers)
@@ -55,6 +67,10 @@ class DeliveryWorker:
         self._poll_seconds = poll_seconds
         self._on_dead = on_dead
         self._on_attempt = on_attempt
+        self._setup_operations = tuple(sorted(setup_operations))
+        self._setup_target = setup_target
+        share = max(1, batch_size // 4) if setup_per_claim is None else setup_per_claim
+        self._setup_per_claim = max(1, min(share, batch_size))
         self.worker_id = uuid.uuid4().hex[:12]
         self._wakeup = Wakeup()
 
@@ -109,11 +125,11 @@ class DeliveryWorker:
     def _claim(self) -> list[OutboxMessage]:
         now = self._clock.now()
         with self._sessions.begin() as session:
-            due = (OutboxRow.status == PENDING) & (OutboxRow.next_attempt_at <= now)
-            expired = (OutboxRow.status == IN_FLIGHT) & (OutboxRow.locked_until < now)
-            # Only heads of their conversation count towards the limit: otherwise a backlog of
-            # posts waiting behind a failing one fills the window and starves everything
-            # after it (a PagerDuty page behind a Slack outage).
+            postgres = session.get_bind().dialect.name == "postgresql"
+            # Only heads of their conversation are candidates: otherwise a backlog of posts
+            # waiting behind a failing one fills the window and starves everything after it
+            # (a PagerDuty page behind a Slack outage), and priority could reorder a
+            # conversation.
             earlier = aliased(OutboxRow)
             blocked = (
                 select(earlier.id)
@@ -125,10 +141,30 @@ class DeliveryWorker:
                 .exists()
             )
             head = OutboxRow.ordering_key.is_(None) | ~blocked
-            statement = select(OutboxRow).where(due | expired, head).order_by(OutboxRow.id).limit(self._batch_size * 4)
-            if session.get_bind().dialect.name == "postgresql":
-                statement = statement.with_for_update(skip_locked=True)
-            candidates = list(session.scalars(statement))
+            setup = (OutboxRow.target == self._setup_target) & OutboxRow.operation.in_(self._setup_operations)
+
+            def pick(condition: ColumnElement[bool], limit: int) -> list[OutboxRow]:
+                if limit <= 0:
+                    return []
+                statement = select(OutboxRow).where(condition, head).order_by(OutboxRow.priority, OutboxRow.id).limit(limit)
+                if postgres:
+                    statement = statement.with_for_update(skip_locked=True)
+                return list(session.scalars(statement))
+
+            # Leases a dead worker left behind come first (rare); then what is due, worst
+            # first: "pending" alone lets PostgreSQL walk ix_outbox_priority in order.
+            expired = pick((OutboxRow.status == IN_FLIGHT) & (OutboxRow.locked_until < now), self._batch_size)
+            setup_rows = [row for row in expired if self._is_setup(row)][: self._setup_per_claim]
+            other_rows = [row for row in expired if not self._is_setup(row)]
+            due = (OutboxRow.status == PENDING) & (OutboxRow.next_attempt_at <= now)
+            if self._setup_operations:
+                setup_rows += pick(due & setup, self._setup_per_claim - len(setup_rows))
+                other = ~setup
+            else:
+                other = true()
+            other_rows = other_rows[: self._batch_size - len(setup_rows)]
+            other_rows += pick(due & other, self._batch_size - len(setup_rows) - len(other_rows))
+            candidates = sorted(setup_rows + other_rows, key=lambda row: (row.priority, row.id))
             claimed: list[OutboxMessage] = []
             for row in candidates:
                 row.status = IN_FLIGHT
@@ -144,11 +180,13 @@ class DeliveryWorker:
                         payload=dict(row.payload),
                         incident_id=row.incident_id,
                         attempt=row.attempts,
+                        priority=row.priority,
                     )
                 )
-                if len(claimed) >= self._batch_size:
-                    break
             return claimed
+
+    def _is_setup(self, row: OutboxRow) -> bool:
+        return row.target == self._setup_target and row.operation in self._setup_operations
 
     def _undelivered(self) -> int:
         """Messages due now or in flight; those waiting for a later retry do not hold a drain."""
@@ -182,7 +220,9 @@ class DeliveryWorker:
                 # Deferred by our own pacing: not an attempt, and due exactly when the pace allows.
                 row.attempts = max(0, row.attempts - 1)
                 row.status = PENDING
-                row.next_attempt_at = now + timedelta(seconds=error.retry_after or 1.0)
+                # Rounded up to the microsecond: coming back a hair early is deferred again.
+                wait = timedelta(microseconds=math.ceil((error.retry_after or 1.0) * 1_000_000))
+                row.next_attempt_at = now + wait
                 return
             if not error.retryable or row.attempts >= self._max_attempts:
                 row.status = FAILED

@@ -10,8 +10,9 @@ The rule:
 - Anyone may read, add notes and follow-up actions, declare, acknowledge and escalate:
   taking a page or asking for help must never be blocked.
 - Changing status (mitigate, resolve, reopen), severity, roles, playbook steps or the
-  playbook is open to everyone while the incident has no (verified) commander. Once it has
-  one, only the commander, the other role holders and admins may.
+  playbook, splitting a child out and merging incidents is open to everyone while the incident has no (verified) commander. Once it has
+  one, only the commander, the other role holders and admins may. A merge closes the
+  incident merged away, so it is judged on both incidents.
 - Handover: admins always may. With a takeover delay set, anyone may make themselves
   commander once the commander has been silent that long: no timeline entry of theirs
   (command, button, note, flagged message) since then, counted from when they became
@@ -82,12 +83,24 @@ class Action(enum.StrEnum):
     ASSIGN_ROLE = "assign roles"
     MARK_STEP = "mark steps"
     RUN_PLAYBOOK = "attach a playbook"
+    SPLIT = "split children out"  # split a child into an incident of its own
+    MERGE = "merge incidents"  # fold another incident into this one (judged on both)
 
 
 #: Open to every full member at any time.
 OPEN_TO_MEMBERS = frozenset({Action.READ, Action.LIST, Action.DECLARE, Action.ACKNOWLEDGE, Action.NOTE, Action.ESCALATE})
 #: Open to everyone while there is no commander; then to role holders and admins.
-STAFFED = frozenset({Action.CHANGE_STATUS, Action.CHANGE_SEVERITY, Action.ASSIGN_ROLE, Action.MARK_STEP, Action.RUN_PLAYBOOK})
+STAFFED = frozenset(
+    {
+        Action.CHANGE_STATUS,
+        Action.CHANGE_SEVERITY,
+        Action.ASSIGN_ROLE,
+        Action.MARK_STEP,
+        Action.RUN_PLAYBOOK,
+        Action.SPLIT,
+        Action.MERGE,
+    }
+)
 #: What a guest or external person may do without a role, in the incident's own channel.
 OPEN_TO_LIMITED = frozenset({Action.READ, Action.NOTE})
 

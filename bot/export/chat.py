@@ -94,6 +94,7 @@ def timeline_handler(commands: CommandRouter, exporter: Exporter) -> Handler:
                     now=service.clock.now(),
                     incident_id=number,
                     ordering_key=ordering_key(number),
+                    severity=incident.severity,
                 )
         service.notify_committed()
         noun = "message" if len(messages) == 1 else "messages"
@@ -124,6 +125,7 @@ def export_handler(commands: CommandRouter, exporter: Exporter) -> Handler:
                 now=service.clock.now(),
                 incident_id=number,
                 ordering_key=ordering_key(number),
+                severity=incident.severity,
             )
         service.notify_committed()
         return Reply(f"📄 uploading the post-mortem draft of {incident.ref} ({payload['filename']})", incident=number)
@@ -134,6 +136,7 @@ def export_handler(commands: CommandRouter, exporter: Exporter) -> Handler:
 class PostDraftOnResolve:
     """Subscriber: when an incident is resolved, queue its post-mortem draft as a file.
 
+    An incident merged into another gets none: the work goes on in the other one.
     It runs inside the resolving transaction, so the draft is a snapshot of the timeline at
     that moment and is queued exactly once per resolve entry. A broken override template
     is logged and never blocks the resolve itself (``/incident export`` retries it).
@@ -143,6 +146,8 @@ class PostDraftOnResolve:
         self.exporter = exporter
 
     def __call__(self, change: Change) -> None:
+        if any(r.entry.kind is EntryKind.MERGED and r.entry.data.get("into") is not None for r in change.entries):
+            return  # merged away: no draft of its own, and its channel is being archived
         for recorded in change.entries:
             entry = recorded.entry
             if entry.kind is EntryKind.STATUS_CHANGED and entry.data.get("to") == "resolved":
@@ -168,4 +173,5 @@ class PostDraftOnResolve:
             now=change.now,
             incident_id=incident.number,
             ordering_key=ordering_key(incident.number),
+            severity=incident.severity,
         )

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from bot.domain.children_text import entry_wording
 from bot.domain.incident import Incident
 from bot.domain.timeline import TimelineEntry
 from bot.export.escape import plain_text, slack_text
@@ -47,12 +48,13 @@ def _other_time(entry: TimelineEntry, order: Order, tz: ZoneInfo) -> str:
 def _line(entry: TimelineEntry, moment: datetime, markup: Markup, other: str = "") -> str:
     """One entry; a stored Slack person (``<@U1|bob>``) shows as ``@bob``: readable, pings nobody."""
     icon = ICONS.get(entry.kind.value, "•")
+    said = entry_wording(entry.kind.value, entry.data) or entry.text
     if markup == "mrkdwn":
         return (
             f"`{moment:%H:%M:%S}` {icon} *{slack_text(person_name(entry.actor))}* · {kind_label(entry.kind.value)}{other}"
-            f" — {slack_text(entry.text)}"
+            f" — {slack_text(said)}"
         )
-    return f"{moment:%H:%M:%S}  {icon} {plain_text(person_name(entry.actor))} · {kind_label(entry.kind.value)}{other} — {plain_text(entry.text)}"
+    return f"{moment:%H:%M:%S}  {icon} {plain_text(person_name(entry.actor))} · {kind_label(entry.kind.value)}{other} — {plain_text(said)}"
 
 
 def in_order(entries: Sequence[TimelineEntry], order: Order) -> list[TimelineEntry]:

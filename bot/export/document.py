@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.domain.children import Child, ranked
 from bot.domain.source_time import SourceTime
 from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.export import metrics
@@ -141,6 +142,7 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
         },
         "playbooks": _playbooks(entries, record.steps),
         "alerts": alerts,
+        "alert_groups": _alert_groups(record.children),
         "flagged_messages": [
             {
                 "at": iso(e.at),
@@ -180,6 +182,30 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
             for r in record.entries
         ],
     }
+
+
+def _alert_groups(children: Iterable[Child]) -> list[dict[str, Any]]:
+    """The incident's children (alert groups), worst first: how and when each joined, its alerts."""
+    return [
+        {
+            "child": child.child,
+            "ref": child.ref,
+            "title": child.title,
+            "severity": child.severity.value,
+            "status": "firing" if child.firing else "resolved",
+            "source": child.source,
+            "dedup_key": child.dedup_key,
+            "labels": {str(k): str(v) for k, v in child.labels.items()},
+            "correlation": {str(k): str(v) for k, v in child.correlation.items()},
+            "joined_by": child.joined_by.value,
+            "joined_at": iso(child.joined_at),
+            "resolved_at": iso(child.resolved_at),
+            "alerts_firing": child.alerts_firing,
+            "alerts_total": child.alerts_total,
+            "truncated_alerts": child.truncated_alerts,
+        }
+        for child in ranked(list(children))
+    ]
 
 
 def _milestone(milestone: metrics.Milestone | None) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.export.model import ActionRecord, AlertRecord, EntryRecord, IncidentRecord, StepRecord
+from bot.store import alert_groups
 from bot.store.incidents import IncidentRepository, source_time_of, to_domain
 from bot.store.models import ActionItemRow, AlertRow, PlaybookStepRow, TimelineRow
 
@@ -78,5 +79,11 @@ def load_record(session: Session, number: int) -> IncidentRecord:
         for step in session.scalars(select(PlaybookStepRow).where(PlaybookStepRow.incident_id == number).order_by(PlaybookStepRow.id))
     ]
     return IncidentRecord(
-        incident=incident, entries=entries, alerts=alerts, actions=actions, channel_name=row.chat_channel_name, steps=steps
+        incident=incident,
+        entries=entries,
+        alerts=alerts,
+        actions=actions,
+        channel_name=row.chat_channel_name,
+        steps=steps,
+        children=alert_groups.children(session, number),
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.domain.children import Child
 from bot.domain.incident import Incident
 from bot.domain.timeline import TimelineEntry
 
@@ -62,6 +63,8 @@ class IncidentRecord:
     actions: list[ActionRecord] = field(default_factory=list)
     channel_name: str | None = None
     steps: list[StepRecord] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+    """The incident's alert groups with their alert counts (none for a declared incident)."""
 
     @property
     def timeline(self) -> list[TimelineEntry]:

@@ -31,6 +31,7 @@ from jinja2 import (
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
+from bot.domain.children_text import entry_wording, how_joined
 from bot.export.escape import md_block, md_inline, md_link
 from bot.export.metrics import format_duration
 from bot.export.wording import kind_label
@@ -89,9 +90,17 @@ def make_environment(templates_dir: Path | None = None, *, zone: ZoneInfo | None
         when=when,
         duration=format_duration,
         kind_label=kind_label,
+        joined=how_joined,
+        entry_text=_entry_text,
     )
     env.globals["zone_name"] = str(tz)
     return env
+
+
+def _entry_text(entry: dict[str, Any]) -> str:
+    """A timeline entry's words: its text, or for alert groups joining, splitting off and
+    merging the wording built from its data (what the chat posts say too)."""
+    return entry_wording(str(entry.get("kind") or ""), entry.get("data") or {}) or str(entry.get("text") or "")
 
 
 class Renderer:

@@ -24,6 +24,9 @@ KIND_LABELS: dict[str, str] = {
     "message_flagged": "flagged message",
     "channel_opened": "channel",
     "delivery_failed": "delivery failed",
+    "group_joined": "alert group joined",
+    "split": "split",
+    "merged": "merged",
 }
 
 ICONS: dict[str, str] = {
@@ -48,6 +51,9 @@ ICONS: dict[str, str] = {
     "message_flagged": "📌",
     "channel_opened": "💬",
     "delivery_failed": "❗",
+    "group_joined": "🧩",
+    "split": "✂️",
+    "merged": "🔗",
 }
 
 

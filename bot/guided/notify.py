@@ -53,6 +53,7 @@ def guide_poster(guided: GuidedSteps) -> Subscriber:
             now=change.now,
             incident_id=number,
             ordering_key=ordering_key(number),
+            severity=change.incident.severity,
         )
 
     return post_guide

@@ -103,6 +103,7 @@ def _queue(session: Session, change: Change) -> Callable[[str, dict[str, Any], s
             now=change.now,
             incident_id=number,
             ordering_key=ordering_key(number),
+            severity=change.incident.severity,
         )
 
     return queue

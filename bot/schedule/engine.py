@@ -225,4 +225,5 @@ def page(session: Session, incident: Incident, *, level: int, cycle: int, target
             idempotency_key=f"pagerduty:page:{incident.number}:c{cycle}:L{level}:{target.kind.value}:{target.value}",
             now=now,
             incident_id=incident.number,
+            severity=incident.severity,
         )

@@ -41,8 +41,13 @@ POSTED_KINDS = frozenset(
         EntryKind.PAGED,
         EntryKind.PAGERDUTY_EVENT,
         EntryKind.DELIVERY_FAILED,
+        EntryKind.SPLIT,
+        EntryKind.MERGED,
     }
 )
+#: A group joining is posted when a person can act on why it joined (correlation, a merge);
+#: groups folded in by the storm guard only update the summary, which counts them.
+QUIET_JOINS = frozenset({"storm"})
 
 #: Entries after which the pinned summary no longer tells the truth.
 SUMMARY_KINDS = frozenset(
@@ -58,8 +63,21 @@ SUMMARY_KINDS = frozenset(
         EntryKind.STEP_DONE,
         EntryKind.STEP_SKIPPED,
         EntryKind.ESCALATED,
+        EntryKind.GROUP_JOINED,
+        EntryKind.SPLIT,
+        EntryKind.MERGED,
     }
 )
+
+#: ``bot.chat.operations.ARCHIVE`` (that module builds on this one, so the name is repeated).
+ARCHIVE = "archive"
+
+
+def posted(entry: TimelineEntry) -> bool:
+    """Whether the entry is said as a post in the incident's conversation."""
+    if entry.kind is EntryKind.GROUP_JOINED:
+        return str(entry.data.get("joined_by")) not in QUIET_JOINS
+    return entry.kind in POSTED_KINDS
 
 
 def ordering_key(number: int) -> str:
@@ -77,7 +95,9 @@ def _opens_now(change: Change) -> bool:
     )
 
 
-def post_recorded(session: Session, number: int, entry_id: int, entry: TimelineEntry, *, now: datetime) -> None:
+def post_recorded(
+    session: Session, number: int, entry_id: int, entry: TimelineEntry, *, now: datetime, severity: Severity | None = None
+) -> None:
     """Post one entry recorded outside the incident service (a delivery's own outcome).
 
     Pages delivered or given up are written by the delivery worker, not through a change,
@@ -92,6 +112,7 @@ def post_recorded(session: Session, number: int, entry_id: int, entry: TimelineE
         now=now,
         incident_id=number,
         ordering_key=ordering_key(number),
+        severity=severity,
     )
 
 
@@ -123,16 +144,27 @@ def notify_chat(change: Change) -> None:
             incident_id=number,
             ordering_key=ordering_key(number),
             coalesce_key=coalesce_key,
+            severity=change.incident.severity,
         )
 
     if _opens_now(change):
         say(OPEN_INCIDENT, {"number": number}, f"chat:open:{number}")
     refresh_after: int | None = None
+    merged_away: tuple[int, int] | None = None
     for recorded in change.entries:
         entry = recorded.entry
-        if entry.kind in POSTED_KINDS:
+        if posted(entry):
             say(POST, _post_payload(number, recorded.id, entry), f"chat:post:{recorded.id}")
         if entry.kind in SUMMARY_KINDS and not change.is_new:
             refresh_after = recorded.id
+        if entry.kind is EntryKind.MERGED and entry.data.get("into") is not None:
+            merged_away = (recorded.id, int(entry.data["into"]))
     if refresh_after is not None:
         say(REFRESH_SUMMARY, {"number": number}, f"chat:summary:{number}:{refresh_after}", coalesce_key=f"chat:summary:{number}")
+    resolved_at = change.incident.resolved_at
+    if merged_away is not None and resolved_at is not None:
+        # Merged away: after the pointer and everything else said above (same ordering key),
+        # the channel is archived at once rather than after the usual quiet period.
+        entry_id, into = merged_away
+        payload = {"number": number, "resolved_at": resolved_at.isoformat(), "merged_into": into}
+        say(ARCHIVE, payload, f"chat:archive:merged:{number}:{entry_id}")

@@ -101,7 +101,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(
             incident_details(
                 incident, steps=steps, entries=entries[-args.entries :], hidden=max(0, len(entries) - args.entries),
-                now=container.clock.now(), zone=container.settings.zone,
+                now=container.clock.now(), zone=container.settings.zone, children=container.service.children(number),
             )
         )
     return 0

@@ -11,11 +11,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.delivery.outbox import reprioritise
+from bot.domain.children import Child
 from bot.domain.clock import Clock, SystemClock
-from bot.domain.incident import Incident, Role
+from bot.domain.errors import IllegalTransition
+from bot.domain.incident import Incident, Role, format_number
 from bot.domain.severity import Severity
-from bot.domain.timeline import Source, TimelineEntry
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.service.changes import Change, RecordedEntry, Subscriber
+from bot.store import alert_groups
 from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository
 
@@ -122,6 +126,9 @@ class IncidentService:
 
     def _record(self, session: Session, incident: Incident, entries: list[TimelineEntry], *, now: Any, is_new: bool = False) -> None:
         ids = IncidentRepository.append(session, incident.number, entries)
+        if not is_new and any(entry.kind is EntryKind.SEVERITY_CHANGED for entry in entries):
+            # Worst first: what is still queued about this incident moves with its severity.
+            reprioritise(session, incident.number, incident.severity, now=now)
         change = Change(
             session=session,
             incident=incident,
@@ -152,6 +159,12 @@ class IncidentService:
         return self.apply(number, lambda i: i.resolve(actor=actor, source=source, at=self.clock.now()))
 
     def reopen(self, number: int, *, actor: str, source: Source) -> Incident:
+        with self.sessions() as session:
+            merged_into = IncidentRepository.get_row(session, number).merged_into
+        if merged_into is not None:  # its children and work went on in the other incident
+            raise IllegalTransition(
+                f"{format_number(number)} was merged into {format_number(merged_into)}; reopen that one if needed"
+            )
         return self.apply(number, lambda i: i.reopen(actor=actor, source=source, at=self.clock.now()))
 
     def change_severity(self, number: int, severity: Severity, *, actor: str, source: Source, reason: str = "") -> Incident:
@@ -187,6 +200,12 @@ class IncidentService:
         with self.sessions() as session:
             IncidentRepository.get_row(session, number)
             return IncidentRepository.timeline(session, number)
+
+    def children(self, number: int) -> list[Child]:
+        """The incident's alert groups (children) with their alert counts, by short id."""
+        with self.sessions() as session:
+            IncidentRepository.get_row(session, number)
+            return alert_groups.children(session, number)
 
     def list(self, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
         with self.sessions() as session:

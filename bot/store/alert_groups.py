@@ -132,3 +132,31 @@ def set_state(row: AlertGroupRow, *, firing: bool, at: datetime, truncated_alert
 
 def values_of(row: AlertGroupRow) -> dict[str, Any]:
     return {"child": row.child_number, "dedup_key": row.dedup_key, "labels": dict(row.labels or {}), "severity": row.severity}
+
+
+def rows_of(session: Session, incident_id: int, *, for_update: bool = False) -> list[AlertGroupRow]:
+    """The incident's children rows in short-id order (locked for a split or merge)."""
+    statement = select(AlertGroupRow).where(AlertGroupRow.incident_id == incident_id).order_by(AlertGroupRow.child_number)
+    if for_update:
+        statement = statement.with_for_update()
+    return list(session.scalars(statement))
+
+
+def alertnames(session: Session, incident_id: int) -> dict[int, set[str]]:
+    """The ``alertname`` values each child of the incident carries (its group labels and its
+    alerts' labels), by short id."""
+    found: dict[int, set[str]] = {}
+    by_id: dict[int, int] = {}
+    for row in rows_of(session, incident_id):
+        by_id[row.id] = row.child_number
+        names = found.setdefault(row.child_number, set())
+        name = (row.labels or {}).get("alertname")
+        if isinstance(name, str) and name:
+            names.add(name)
+    statement = select(AlertRow.group_id, AlertRow.labels).where(AlertRow.incident_id == incident_id, AlertRow.group_id.is_not(None))
+    for group_id, labels in session.execute(statement):
+        number = by_id.get(int(group_id))
+        name = (labels or {}).get("alertname")
+        if number is not None and isinstance(name, str) and name:
+            found[number].add(name)
+    return found

@@ -26,6 +26,7 @@ def test_health_ready_and_metrics(container: Container) -> None:
         metrics = client.get("/metrics").text
     assert 'firebreak_incidents{severity="P1",status="triggered"} 1.0' in metrics
     assert 'firebreak_outbox_depth{status="pending"}' in metrics
+    assert 'firebreak_outbox_pending{severity="P1"}' in metrics
 
 
 def test_readyz_is_503_when_not_migrated(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -114,15 +114,22 @@ class FakeSlack(ServedFake):
 
     # ----------------------------------------------------------------- configuration
     def set_rate_limits(
-        self, *, scale: float | None = None, limits: Mapping[str, Limit] | None = None
+        self,
+        *,
+        scale: float | None = None,
+        limits: Mapping[str, Limit] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        """(Re)configure pacing; see the class docstring. Buckets start full."""
+        """(Re)configure pacing; see the class docstring. Buckets start full.
+
+        ``clock`` (seconds) lets a test run the tiers on its frozen clock instead of real time.
+        """
         if scale is None and not limits:
             self._limiter = None
             return
         table = dict(SLACK_METHOD_LIMITS) if scale is not None else {}
         table.update(limits or {})
-        self._limiter = RateLimiter(table, scale=scale or 1.0)
+        self._limiter = RateLimiter(table, scale=scale or 1.0, clock=clock or time.monotonic)
 
     def fail_next(
         self,

@@ -24,6 +24,7 @@ from bot.domain.clock import Clock, SystemClock
 from bot.domain.errors import IncidentNotFound
 from bot.domain.incident import Incident
 from bot.domain.severity import Severity
+from bot.store import alert_groups
 from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository
 from bot.store.models import TranscriptRow
@@ -127,7 +128,8 @@ class ConsoleDeliverer:
         number = int(message.payload["number"])
         with self._sessions() as session:
             incident = IncidentRepository.get(session, number)
-        text = render.summary(incident, now=self._clock.now(), zone=self._zone)
+            children = alert_groups.children(session, number)
+        text = render.summary(incident, now=self._clock.now(), zone=self._zone, children=children)
         announcement = f"🚨 {incident.ref} [{incident.severity.value}] {one_line(incident.title)} (declared via {incident.source.value})"
         if incident.severity not in CHANNEL_SEVERITIES:
             return [(self._announcements, f"{announcement} — no channel for {incident.severity.value}; updates follow in this thread")]
@@ -140,14 +142,30 @@ class ConsoleDeliverer:
             text = str(payload.get("text", "")).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
             return [(self._channel_for(int(payload["number"])), text)]
         icon = POST_ICONS.get(str(payload.get("kind")), "💬")
-        text = f"{icon} {person_name(payload.get('actor'))}: {clean(payload.get('text'))}"
-        return [(self._channel_for(int(payload["number"])), text)]
+        said = render.entry_text(str(payload.get("kind")), payload.get("data"), payload.get("text"))
+        text = f"{icon} {person_name(payload.get('actor'))}: {clean(said)}"
+        pointer = self._pointer(payload)
+        return [(self._channel_for(int(payload["number"])), text + (f" → {pointer}" if pointer else ""))]
+
+    def _pointer(self, payload: dict[str, object]) -> str | None:
+        """The other incident's conversation for a split or merge post, as Slack links it."""
+        if payload.get("kind") not in ("split", "merged"):
+            return None
+        data = payload.get("data")
+        other = data.get("into", data.get("from")) if isinstance(data, dict) else None
+        if not isinstance(other, int) or isinstance(other, bool):
+            return None
+        try:
+            return self._channel_for(other)
+        except IncidentNotFound:
+            return None
 
     def _refresh_summary(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = int(message.payload["number"])
         with self._sessions() as session:
             incident = IncidentRepository.get(session, number)
-        text = render.summary(incident, now=self._clock.now(), zone=self._zone)
+            children = alert_groups.children(session, number)
+        text = render.summary(incident, now=self._clock.now(), zone=self._zone, children=children)
         if incident.severity not in CHANNEL_SEVERITIES:  # the announcement is the summary, edited in place
             return [(self._announcements, f"✏️ (announcement of {incident.ref} updated)\n" + text)]
         return [(self._channel_of(incident), "📌 (pinned summary updated)\n" + text)]

@@ -15,6 +15,8 @@ from typing import Any
 
 from bot.chat.slack import limits
 from bot.chat.slack.limits import mrkdwn
+from bot.domain import children_text
+from bot.domain.children import Child, ranked
 from bot.domain.incident import Incident, Role, Status
 from bot.domain.severity import PERSON_SETTABLE, Severity
 from bot.text_safety import clip, person_name, readable, slack_link, slack_person, slack_text
@@ -32,6 +34,11 @@ HEADER_LIMIT = limits.HEADER_TEXT
 STEP_TEXT_LIMIT = 400
 #: Links shown under the summary (context blocks take at most 10 elements in all).
 SUMMARY_LINKS = 5
+#: Children listed by name in the summary (worst first); ``/incident children`` lists them all.
+SUMMARY_CHILDREN = 10
+CHILDREN_BLOCK = "incident_children"
+#: A child's title and correlation in the summary, escaped (the counts after it are kept).
+CHILD_SUBJECT_LIMIT = 300
 CUT_POINTER = " … (cut: `/incident export` has the full text)"
 
 
@@ -116,9 +123,13 @@ def _person(value: str | None, missing: str) -> str:
     return slack_person(value) if value else missing
 
 
-def summary_blocks(incident: Incident, *, steps: Sequence[StepView] = (), channel_id: str | None = None) -> list[dict[str, Any]]:
+def summary_blocks(
+    incident: Incident, *, steps: Sequence[StepView] = (), channel_id: str | None = None, children: Sequence[Child] = ()
+) -> list[dict[str, Any]]:
     """The pinned summary, always inside Slack's limits however long the title, description
-    or playbook: long text is cut with a pointer, steps that do not fit are counted."""
+    or playbook: long text is cut with a pointer, steps that do not fit are counted.
+
+    With more than one child (alert group), the worst of them are listed with counts."""
     roles = {role: incident.roles.get(role) for role in Role}
     fields = [
         f"*Status*\n{_STATUS_ICON[incident.status]} {incident.status.value}",
@@ -140,6 +151,10 @@ def summary_blocks(incident: Incident, *, steps: Sequence[StepView] = (), channe
         context.append(f"playbook `{slack_text(readable(incident.playbook_id))}`")
     context.extend(slack_link(url, name) for name, url in list(incident.links.items())[:SUMMARY_LINKS])
     blocks.append({"type": "context", "elements": [mrkdwn(limits.clip(" · ".join(context), SECTION_LIMIT, "…"))]})
+    if children_text.shows_children(children):
+        # Room for the buttons (at most 4 × ~90 characters) and a step or two after this.
+        room = limits.MESSAGE_BLOCK_TEXT - limits.block_text_size(blocks) - 1000
+        blocks.append(children_section(children, budget=max(300, min(SECTION_LIMIT, room))))
     buttons = lifecycle_buttons(incident)
     if steps:
         blocks.append({"type": "divider"})
@@ -147,6 +162,25 @@ def summary_blocks(incident: Incident, *, steps: Sequence[StepView] = (), channe
     if buttons:
         blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": buttons})
     return blocks
+
+
+def children_section(children: Sequence[Child], *, budget: int = SECTION_LIMIT, shown: int = SUMMARY_CHILDREN) -> dict[str, Any]:
+    """``Alert groups: 12 (P1 ×3, P2 ×9; 4 firing)`` and the worst children, one a line, in
+    one section of at most ``budget`` characters; the rest are counted, with where to find them."""
+    text = f"*{slack_text(children_text.counts_line(children))}*"
+    listed = 0
+    for child in ranked(children)[: max(0, shown)]:
+        head, about, tail = children_text.line_parts(child)
+        escaped = head + limits.clip(slack_text(about), CHILD_SUBJECT_LIMIT, "…") + slack_text(tail)
+        pointer = "\n_" + slack_text(children_text.overflow_line(len(children) - listed - 1)) + "_"
+        if len(text) + 1 + len(escaped) + len(pointer) > budget:
+            break
+        text += "\n" + escaped
+        listed += 1
+    hidden = len(children) - listed
+    if hidden:
+        text += "\n_" + slack_text(children_text.overflow_line(hidden)) + "_"
+    return {"type": "section", "block_id": CHILDREN_BLOCK, "text": mrkdwn(limits.clip(text, budget, "…"))}
 
 
 def _fitting_steps(incident: Incident, steps: Sequence[StepView], *, room: int, used: int) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from bot.chat import operations as ops
 from bot.chat.slack import messaging, setup
 from bot.chat.slack.blocks import StepView
 from bot.chat.slack.gateway import SlackCallFailed, SlackGateway, counting_calls
+from bot.chat.slack.pacing import delivering
 from bot.chat.slack.pause import AUTH_ERRORS, DeliveryPause
 from bot.chat.slack.usergroups import UserGroupHandles
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
@@ -93,7 +94,7 @@ class SlackDeliverer:
         if paused is not None:
             raise DeliveryError(paused.describe(), retry_after=PAUSED_RETRY_SECONDS, not_sent=True)
         try:
-            with counting_calls():
+            with counting_calls(), delivering(message.priority):
                 return await operation(self.context, message)
         except IncidentNotFound as error:
             raise DeliveryError(str(error), retryable=False) from error

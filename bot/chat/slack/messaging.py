@@ -7,18 +7,20 @@ id, which is how a retried delivery finds out that Slack already has it.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from bot.chat import operations as ops
-from bot.chat.render import POST_ICONS
+from bot.chat.render import POST_ICONS, entry_text
 from bot.chat.slack import blocks, limits, store
 from bot.chat.slack.gateway import SlackCallFailed
 from bot.chat.slack.mentions import mentions_for
 from bot.chat.slack.setup import metadata
 from bot.chat.slack.usergroups import group_handles
 from bot.delivery.message import DeliveryResult, OutboxMessage
+from bot.domain.errors import IncidentNotFound
 from bot.domain.timeline import Source
 from bot.text_safety import clean, names, person_name, readable, slack_person, slack_text
 
@@ -54,7 +56,8 @@ async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResu
     # The outbox key is unique per message; entry ids are not (a timeline page has none).
     key = message.idempotency_key
     group_ids, unresolved = await _group_ids(context, payload)
-    parts, overflow = _compose(payload, number, group_ids=group_ids, unresolved=unresolved)
+    pointer = await _pointer(context, payload)
+    parts, overflow = _compose(payload, number, group_ids=group_ids, unresolved=unresolved, pointer=pointer)
     keys = [key, *(f"{key}#{index}" for index in range(2, len(parts) + 1))]
     gateway = context.gateway
     posted = await gateway.find_own_messages(channel, POST_EVENT, keys, thread_ts=thread) if message.is_retry else {}
@@ -88,6 +91,28 @@ MAX_PARTS = 8
 FILE_POINTER = "\n_… cut here: the full text ({size:,} characters) follows as a file._"
 
 Part = tuple[str, list[dict[str, Any]]]
+
+
+#: Posts that point at another incident: a split (``into`` / ``from``) and a merge (``into``).
+POINTER_KINDS = frozenset({"split", "merged"})
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,40}$")
+
+
+async def _pointer(context: DeliveryContext, payload: dict[str, Any]) -> str | None:
+    """A link to the other incident's channel (``<#C…>``) for a split or merge post, if it has one."""
+    if str(payload.get("kind")) not in POINTER_KINDS:
+        return None
+    data = payload.get("data") or {}
+    other = data.get("into", data.get("from"))
+    if not isinstance(other, int) or isinstance(other, bool):
+        return None
+    try:
+        incident, refs = await store.fetch(context.sessions, other)
+    except IncidentNotFound:
+        return None
+    if not refs.channel_id or not _CHANNEL_ID.match(refs.channel_id):
+        return None
+    return f"→ {incident.ref} <#{refs.channel_id}>"
 
 
 def _slug(payload: dict[str, Any]) -> str:
@@ -124,7 +149,12 @@ def unresolved_note(handles: list[str]) -> str:
 
 
 def _compose(
-    payload: dict[str, Any], number: int, *, group_ids: dict[str, str] | None = None, unresolved: list[str] | None = None
+    payload: dict[str, Any],
+    number: int,
+    *,
+    group_ids: dict[str, str] | None = None,
+    unresolved: list[str] | None = None,
+    pointer: str | None = None,
 ) -> tuple[list[Part], tuple[str, str] | None]:
     """(messages as (fallback text, blocks), the (title, text) of a file for what did not fit).
 
@@ -139,14 +169,17 @@ def _compose(
     kind = str(payload.get("kind"))
     icon = POST_ICONS.get(kind, "💬")
     by_person = str(payload.get("source") or "") == Source.SLACK.value
-    body = f"{icon} {slack_person(payload.get('actor'))}: {slack_text(payload.get('text'), people=by_person)}"
     data = payload.get("data") or {}
+    said = entry_text(kind, data, payload.get("text"))
+    body = f"{icon} {slack_person(payload.get('actor'))}: {slack_text(said, people=by_person)}"
     tail: list[dict[str, Any]] = []
     paged = mentions_for(_targets(payload), group_ids)
     if paged:
         tail.append(limits.section(limits.clip(" ".join(paged), limits.SECTION_TEXT, "…")))
     if unresolved:
         tail.append(limits.section(limits.clip(unresolved_note(unresolved), limits.SECTION_TEXT, "…")))
+    if pointer:  # built by us from a stored channel id, never from posted text
+        tail.append(limits.section(pointer))
     step = data.get("step") if kind == "step_deadline" else None
     if isinstance(step, int):
         tail.append(blocks.step_actions(number, step, data.get("playbook_id")))
@@ -208,7 +241,7 @@ async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> D
         channel=channel,
         ts=ts,
         text=blocks.summary_text(incident),
-        blocks=blocks.summary_blocks(incident, steps=context.steps_for(number)),
+        blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await store.children(context.sessions, number)),
     )
     return DeliveryResult()
 

@@ -62,7 +62,7 @@ async def open_incident(context: DeliveryContext, message: OutboxMessage) -> Del
         answer = await gateway.post(
             channel_id,
             text=blocks.summary_text(incident),
-            blocks=blocks.summary_blocks(incident, steps=context.steps_for(number)),
+            blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await store.children(context.sessions, number)),
             metadata=metadata(SUMMARY_EVENT, str(number)),
             **NO_UNFURL,
         )
@@ -93,20 +93,20 @@ def _declarer(context: DeliveryContext, number: int) -> str | None:
 
 
 def _queue_setup(session: Session, incident: Incident, declarer: str | None, *, now: Any) -> None:
-    number = incident.number
+    number, severity = incident.number, incident.severity
     key = f"chat:%s:{number}"
-    ops.enqueue_chat(session, ops.PIN_SUMMARY, {"number": number}, key=key % "pin", now=now, number=number)
-    ops.enqueue_chat(session, ops.SET_TOPIC, {"number": number}, key=key % "topic-open", now=now, number=number, coalesce=True)
+    ops.enqueue_chat(session, ops.PIN_SUMMARY, {"number": number}, key=key % "pin", now=now, number=number, severity=severity)
+    ops.enqueue_chat(session, ops.SET_TOPIC, {"number": number}, key=key % "topic-open", now=now, number=number, coalesce=True, severity=severity)
     people = [user_id_of(user) for user in [declarer, *incident.roles.values()]]
     user_ids = sorted({person for person in people if person})
     invite = {"number": number, "user_ids": user_ids, "emails": [], "oncall": True}
-    ops.enqueue_chat(session, ops.INVITE, invite, key=key % "invite-open", now=now, number=number)
+    ops.enqueue_chat(session, ops.INVITE, invite, key=key % "invite-open", now=now, number=number, severity=severity)
     for title, url in incident.links.items():
         if safe_url(url) is None:
             continue  # only http(s) links become bookmarks
         payload = {"number": number, "title": title, "url": url}
-        ops.enqueue_chat(session, ops.BOOKMARK, payload, key=f"chat:bookmark:{number}:{title}"[:255], now=now, number=number)
-    ops.enqueue_chat(session, ops.ANNOUNCE, {"number": number}, key=key % "announce", now=now, number=number)
+        ops.enqueue_chat(session, ops.BOOKMARK, payload, key=f"chat:bookmark:{number}:{title}"[:255], now=now, number=number, severity=severity)
+    ops.enqueue_chat(session, ops.ANNOUNCE, {"number": number}, key=key % "announce", now=now, number=number, severity=severity)
 
 
 async def _ensure_channel(gateway: SlackGateway, incident: Incident, *, look_first: bool) -> tuple[dict[str, Any], bool]:
@@ -154,7 +154,7 @@ async def _announce_without_channel(
         answer = await gateway.post(
             channel,
             text=f"🚨 {blocks.summary_text(incident)} (no channel for {incident.severity.value})",
-            blocks=blocks.summary_blocks(incident),
+            blocks=blocks.summary_blocks(incident, children=await store.children(context.sessions, incident.number)),
             metadata=metadata(SUMMARY_EVENT, key),
             **NO_UNFURL,
         )
@@ -269,7 +269,8 @@ async def archive(context: DeliveryContext, message: OutboxMessage) -> DeliveryR
         return DeliveryResult(detail={"skipped": "reopened since"})
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
-    if incident.resolved_at and context.clock.now() < incident.resolved_at + timedelta(seconds=context.config.archive_after_seconds):
+    merged = message.payload.get("merged_into") is not None  # merged away: archived at once
+    if not merged and incident.resolved_at and context.clock.now() < incident.resolved_at + timedelta(seconds=context.config.archive_after_seconds):
         raise DeliveryError("not yet time to archive", retry_after=60)
     try:
         await context.gateway.call("conversations.archive", channel=refs.channel_id)

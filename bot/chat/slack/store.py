@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.domain.children import Child
 from bot.domain.incident import Incident
+from bot.store import alert_groups
 from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository, to_domain
 from bot.store.models import IncidentRow
@@ -46,6 +48,16 @@ def load(sessions: SessionFactory, number: int) -> tuple[Incident, ChatRefs]:
         row = IncidentRepository.get_row(session, number)
         refs = ChatRefs(row.chat_channel_id, row.chat_channel_name, row.chat_summary_ref, row.pagerduty_escalation_policy_id)
         return to_domain(row), refs
+
+
+async def children(sessions: SessionFactory, number: int) -> list[Child]:
+    """The incident's children (alert groups) with their alert counts, for the summary."""
+
+    def read() -> list[Child]:
+        with sessions() as session:
+            return alert_groups.children(session, number)
+
+    return await asyncio.to_thread(read)
 
 
 def incident_for_channel(session: Session, channel_id: str) -> int | None:

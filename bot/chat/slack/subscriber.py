@@ -27,7 +27,10 @@ def make_slack_subscriber(*, archive_after_seconds: int):
             return  # open_incident queues the whole set-up once the channel exists
         number = change.incident.number
         session, now = change.session, change.now
+        severity = change.incident.severity
         topic_after: int | None = None
+        # A merged incident's channel is archived at once, after its pointer (chat_notifications).
+        merged_away = any(r.entry.kind is EntryKind.MERGED and r.entry.data.get("into") is not None for r in change.entries)
         for recorded in change.entries:
             entry, entry_id = recorded.entry, recorded.id
             if entry.kind in TOPIC_KINDS:
@@ -36,7 +39,7 @@ def make_slack_subscriber(*, archive_after_seconds: int):
                 user_id = user_id_of(str(entry.data.get("user") or ""))
                 if user_id:
                     payload = {"number": number, "user_ids": [user_id], "emails": [], "oncall": False}
-                    ops.enqueue_chat(session, ops.INVITE, payload, key=f"chat:invite:{number}:{entry_id}", now=now, number=number)
+                    ops.enqueue_chat(session, ops.INVITE, payload, key=f"chat:invite:{number}:{entry_id}", now=now, number=number, severity=severity)
             if entry.kind is EntryKind.SEVERITY_CHANGED and _raised_into_channel(entry.data):
                 enqueue(
                     session,
@@ -47,8 +50,9 @@ def make_slack_subscriber(*, archive_after_seconds: int):
                     now=now,
                     incident_id=number,
                     ordering_key=ordering_key(number),
+                    severity=severity,
                 )
-            if entry.kind is EntryKind.STATUS_CHANGED and entry.data.get("to") == "resolved":
+            if entry.kind is EntryKind.STATUS_CHANGED and entry.data.get("to") == "resolved" and not merged_away:
                 resolved_at = change.incident.resolved_at
                 if resolved_at is not None:
                     ops.enqueue_chat(
@@ -58,10 +62,11 @@ def make_slack_subscriber(*, archive_after_seconds: int):
                         key=f"chat:archive:{number}:{entry_id}",
                         now=now,
                         number=number,
+                        severity=severity,
                         not_before=resolved_at + timedelta(seconds=archive_after_seconds),
                     )
-        if topic_after is not None:
-            ops.enqueue_chat(session, ops.SET_TOPIC, {"number": number}, key=f"chat:topic:{number}:{topic_after}", now=now, number=number, coalesce=True)
+        if topic_after is not None and not merged_away:  # no topic for a channel being archived
+            ops.enqueue_chat(session, ops.SET_TOPIC, {"number": number}, key=f"chat:topic:{number}:{topic_after}", now=now, number=number, coalesce=True, severity=severity)
 
     return notify_slack
 

@@ -1,0 +1,382 @@
+"""``/incident split`` and ``/incident merge`` through the command router (console and in-process callers).
+
+Children are created with ``bot.store.alert_groups.add`` directly, as ingest would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Iterator, Sequence
+
+import pytest
+from sqlalchemy import Engine, select
+
+from bot.chat.commands import CommandContext
+from bot.chat.grammar import parse
+from bot.container import Container, build_container
+from bot.domain.children import JoinedBy
+from bot.domain.clock import FrozenClock
+from bot.domain.errors import InvalidCommand
+from bot.domain.incident import Role, Status
+from bot.domain.permissions import Principal
+from bot.domain.severity import Severity
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.pagerduty.deliverer import TARGET as PAGERDUTY
+from bot.pagerduty.sync import make_pagerduty_sync
+from bot.store import alert_groups
+from bot.store.models import AlertGroupRow, AlertRow, EscalationRow, IncidentRow, OutboxRow, TranscriptRow
+from tests.conftest import make_settings
+
+CONSOLE = Source.CONSOLE
+ALICE = Principal(key="alice", name="alice")
+BOB = Principal(key="bob", name="bob")
+
+
+def declare(container: Container, title: str = "Checkout down", severity: Severity = Severity.P2) -> int:
+    return container.service.declare(title=title, severity=severity, actor="alice", source=CONSOLE).number
+
+
+def add_child(
+    container: Container,
+    number: int,
+    key: str,
+    *,
+    alertnames: Sequence[str] = ("HighCPU",),
+    severity: Severity = Severity.P2,
+    title: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> int:
+    """A child with one firing alert per alert name; its short id."""
+    now = container.clock.now()
+    with container.sessions.begin() as session:
+        row = alert_groups.add(
+            session,
+            incident_id=number,
+            dedup_key=f"am:{key}",
+            source="alertmanager",
+            title=title or f"{key} is failing",
+            severity=severity,
+            joined_by=JoinedBy.CORRELATED,
+            at=now,
+            labels=labels if labels is not None else {"cluster": "eu-1", "service": key},
+        )
+        for index, name in enumerate(alertnames):
+            session.add(
+                AlertRow(
+                    incident_id=number,
+                    fingerprint=f"{key}-{index}",
+                    status="firing",
+                    labels={"alertname": name, "service": key},
+                    annotations={},
+                    first_seen_at=now,
+                    updated_at=now,
+                    group_id=row.id,
+                )
+            )
+        return row.child_number
+
+
+def console() -> CommandContext:
+    return CommandContext(actor="ops", source=CONSOLE)
+
+
+def in_channel(number: int, principal: Principal | None = None, source: Source = Source.SLACK) -> CommandContext:
+    who = principal or BOB
+    return CommandContext(actor=who.name, source=source, channel_incident=number, principal=principal)
+
+
+def children_of(container: Container, number: int) -> list[tuple[int, str, str]]:
+    """(short id, dedup key, joined_by) of an incident's children."""
+    with container.sessions() as session:
+        return [(child.child, child.dedup_key, child.joined_by.value) for child in alert_groups.children(session, number)]
+
+
+def alert_incidents(container: Container, key: str) -> set[int]:
+    with container.sessions() as session:
+        return set(session.scalars(select(AlertRow.incident_id).where(AlertRow.fingerprint.startswith(f"{key}-"))))
+
+
+def of_kind(container: Container, number: int, kind: EntryKind) -> list[TimelineEntry]:
+    return [entry for entry in container.service.timeline(number) if entry.kind is kind]
+
+
+def outbox(container: Container, target: str, number: int | None = None) -> list[OutboxRow]:
+    with container.sessions() as session:
+        statement = select(OutboxRow).where(OutboxRow.target == target).order_by(OutboxRow.id)
+        return [row for row in session.scalars(statement) if number is None or row.incident_id == number]
+
+
+def row_of(container: Container, number: int) -> IncidentRow:
+    with container.sessions() as session:
+        row = session.get(IncidentRow, number)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+# -- grammar -----------------------------------------------------------------------------
+
+
+def test_split_and_merge_parse_their_arguments_apart_from_the_incident() -> None:
+    assert parse("/incident split #3").args == ["#3"] and parse("split #3").ref is None
+    assert parse("/incident split 3 INC-5").ref == 5
+    assert parse("/incident split HighCPU").args == ["HighCPU"]
+    merge = parse("/incident merge INC-7")
+    assert merge.args == ["7"] and merge.ref is None  # INC-7 is the one merged away, not the one worked on
+    assert parse("/incident merge 7 into INC-3").args == ["7"] and parse("/incident merge 7 into INC-3").ref == 3
+    for bad in ("/incident merge", "/incident merge INC-7 INC-8", "/incident merge everything", "/incident merge 7 onto 3"):
+        with pytest.raises(InvalidCommand, match="merge"):
+            parse(bad)
+
+
+# -- split -------------------------------------------------------------------------------
+
+
+def test_split_by_short_id_makes_the_child_an_incident_of_its_own(container: Container) -> None:
+    parent = declare(container, severity=Severity.P1)
+    add_child(container, parent, "api")
+    second = add_child(container, parent, "db", severity=Severity.P2, title="Postgres replica lag", labels={"service": "db", "team": "data"})
+    reply = container.commands.handle(f"/incident split #{second}", in_channel(parent, ALICE))
+    assert not reply.refused and reply.public, reply.text
+    new = int(reply.data["split_into"])  # type: ignore[call-overload]
+    incident = container.service.get(new)
+    assert (incident.title, incident.severity, incident.labels) == ("Postgres replica lag", Severity.P2, {"service": "db", "team": "data"})
+    assert reply.text == f"✂️ #2 of INC-{parent} is now INC-{new}: Postgres replica lag (P2)"
+    # The child and its alerts moved; it is child #1 of the new incident.
+    assert children_of(container, new) == [(1, "am:db", "opened")]
+    assert children_of(container, parent) == [(1, "am:api", "correlated")]
+    assert alert_incidents(container, "db") == {new} and alert_incidents(container, "api") == {parent}
+    # Both timelines link to each other.
+    (on_parent,) = of_kind(container, parent, EntryKind.SPLIT)
+    (on_new,) = of_kind(container, new, EntryKind.SPLIT)
+    assert on_parent.data == {"child": 2, "dedup_key": "am:db", "into": new}
+    assert on_new.data["from"] == parent and on_new.data["child"] == 1 and on_new.data["dedup_key"] == "am:db"
+    # Declared like any incident: its own channel and escalation plan; the parent keeps P1.
+    assert [e.kind for e in container.service.timeline(new)][:1] == [EntryKind.DECLARED]
+    assert any(row.operation == "open_incident" for row in outbox(container, "chat", new))
+    assert container.service.get(parent).severity is Severity.P1
+
+
+def test_split_by_alertname_and_by_bare_number(container: Container) -> None:
+    parent = declare(container)
+    add_child(container, parent, "api", alertnames=("HighCPU", "HighMemory"))
+    add_child(container, parent, "db", alertnames=("ReplicaLag",))
+    add_child(container, parent, "web", alertnames=("Http5xx",))
+    by_name = container.commands.handle("/incident split ReplicaLag", in_channel(parent, ALICE))
+    assert not by_name.refused and "#2 of" in by_name.text, by_name.text
+    assert children_of(container, int(by_name.data["split_into"])) == [(1, "am:db", "opened")]  # type: ignore[call-overload]
+    by_number = container.commands.handle(f"/incident split 3 INC-{parent}", console())
+    assert "#3 of" in by_number.text, by_number.text
+    assert children_of(container, parent) == [(1, "am:api", "correlated")]
+
+
+def test_a_split_child_takes_the_incident_key_it_opened_with_it(container: Container) -> None:
+    parent = declare(container)
+    add_child(container, parent, "api")
+    add_child(container, parent, "db")
+    with container.sessions.begin() as session:
+        row = session.get(IncidentRow, parent)
+        assert row is not None
+        row.dedup_key = "am:api"  # child #1 opened the incident (as ingest keys it)
+    reply = container.commands.handle(f"/incident split #1 INC-{parent}", console())
+    new = int(reply.data["split_into"])  # type: ignore[call-overload]
+    assert row_of(container, new).dedup_key == "am:api" and row_of(container, parent).dedup_key is None
+    assert children_of(container, parent) == [(2, "am:db", "correlated")]
+
+
+def test_split_refusals_name_the_choices_and_change_nothing(container: Container) -> None:
+    parent = declare(container)
+    add_child(container, parent, "api", alertnames=("HighCPU",))
+    add_child(container, parent, "db", alertnames=("HighCPU", "ReplicaLag"))
+    lonely = declare(container, title="Disk full")
+    add_child(container, lonely, "disk", alertnames=("DiskFull",))
+    before = (container.service.timeline(parent), children_of(container, parent), container.service.timeline(lonely))
+    context = in_channel(parent, ALICE)
+    ambiguous = container.commands.handle("/incident split HighCPU", context).text
+    assert ambiguous.startswith("⚠️") and "#1" in ambiguous and "#2" in ambiguous and "short id" in ambiguous
+    unknown = container.commands.handle("/incident split NoSuchAlert", context).text
+    assert "no child alert name 'NoSuchAlert'" in unknown and "#1 api is failing (HighCPU)" in unknown and "ReplicaLag" in unknown
+    assert "no child #9" in container.commands.handle("/incident split #9", context).text
+    only = container.commands.handle(f"/incident split #1 INC-{lonely}", context).text
+    assert "only child" in only
+    assert "which child" in container.commands.handle("/incident split", context).text
+    assert (container.service.timeline(parent), children_of(container, parent), container.service.timeline(lonely)) == before
+    with container.sessions() as session:
+        assert session.scalar(select(IncidentRow.id).order_by(IncidentRow.id.desc()).limit(1)) == lonely  # nothing declared
+
+
+def test_hostile_alert_names_are_quoted_flat_clean_and_clipped(container: Container) -> None:
+    parent = declare(container)
+    hostile = "Evil\n<!channel> \x1b[31m" + "x" * 300 + "\u202e"
+    add_child(container, parent, "api", alertnames=(hostile,))
+    typed = "<!here>*bold*`code`&amp;"
+    add_child(container, parent, "db", alertnames=(typed,))
+    refusal = container.commands.handle("/incident split Nope\u202e\x1b[2J", in_channel(parent, ALICE)).text
+    assert "\n<!channel>" not in refusal and "x" * 100 not in refusal and "…" in refusal
+    assert "\x1b" not in refusal and "\u202e" not in refusal and "Evil <!channel> [31mxxx" in refusal
+    # A name full of markup still picks its child exactly (adapters escape the reply).
+    done = container.commands.handle(f"/incident split {typed}", in_channel(parent, ALICE))
+    assert not done.refused and "#2 of" in done.text, done.text
+
+
+# -- merge -------------------------------------------------------------------------------
+
+
+def merged_pair(container: Container) -> tuple[int, int]:
+    into = declare(container, title="Checkout down", severity=Severity.P2)
+    add_child(container, into, "checkout")
+    away = declare(container, title="Payments down", severity=Severity.P1)
+    add_child(container, away, "payments", alertnames=("PaymentsDown",))
+    add_child(container, away, "ledger", alertnames=("LedgerLag",))
+    return into, away
+
+
+def test_merge_moves_children_and_alerts_and_links_both_timelines(container: Container) -> None:
+    into, away = merged_pair(container)
+    reply = container.commands.handle(f"/incident merge INC-{away}", in_channel(into, ALICE))
+    assert reply.public and reply.text == f"🔗 INC-{away} merged into INC-{into}: its children are now #2, #3. INC-{away} is closed.", reply.text
+    assert children_of(container, into) == [(1, "am:checkout", "correlated"), (2, "am:payments", "merged"), (3, "am:ledger", "merged")]
+    assert children_of(container, away) == []
+    assert alert_incidents(container, "payments") == {into} and alert_incidents(container, "ledger") == {into}
+    (on_away,) = of_kind(container, away, EntryKind.MERGED)
+    (on_into,) = of_kind(container, into, EntryKind.MERGED)
+    assert on_away.data["into"] == into and on_away.data["children"] == [1, 2]
+    assert on_into.data["from"] == away and on_into.data["children"] == [2, 3]
+    joined = of_kind(container, into, EntryKind.GROUP_JOINED)
+    assert [(e.data["child"], e.data["joined_by"], e.data["alerts"]) for e in joined] == [(2, "merged", 1), (3, "merged", 1)]
+    # INC-7 is closed and says where it went; its timeline stays (declared first).
+    closed = container.service.get(away)
+    assert closed.status is Status.RESOLVED and row_of(container, away).merged_into == into
+    assert container.service.timeline(away)[0].kind is EntryKind.DECLARED
+    # The survivor takes the worse severity (P1 over P2), never lower.
+    survivor = container.service.get(into)
+    assert survivor.severity is Severity.P1 and survivor.status is Status.TRIGGERED
+
+
+def test_merge_carries_roles_over_only_where_the_survivor_has_none(container: Container) -> None:
+    into, away = merged_pair(container)
+    container.service.assign_role(into, Role.COMMANDER, "alice", actor="alice", source=CONSOLE)
+    container.service.assign_role(away, Role.COMMANDER, "bob", actor="bob", source=CONSOLE)
+    container.service.assign_role(away, Role.COMMS, "carol", actor="bob", source=CONSOLE)
+    reply = container.commands.handle(f"/incident merge INC-{away} into INC-{into}", console())
+    assert "roles carried over: comms" in reply.text
+    assert container.service.get(into).roles == {Role.COMMANDER: "alice", Role.COMMS: "carol"}
+    carried = of_kind(container, into, EntryKind.ROLE_ASSIGNED)[-1]
+    assert carried.data == {"role": "comms", "user": "carol", "previous": None} and carried.actor == "ops"
+
+
+def test_merge_keeps_both_pagerduty_links_and_resolves_only_what_the_merged_incident_opened(container: Container) -> None:
+    container.service.subscribers.append(make_pagerduty_sync(rest_enabled=True, events_enabled=False))
+    into, away = merged_pair(container)
+    with container.sessions.begin() as session:
+        for number, pd in ((into, "PDINTO"), (away, "PDAWAY")):
+            row = session.get(IncidentRow, number)
+            assert row is not None
+            row.pagerduty_incident_id = pd
+            row.links = {"pagerduty": f"https://example.pagerduty.com/incidents/{pd}"}
+    container.commands.handle(f"/incident merge INC-{away}", in_channel(into, ALICE))
+    links = container.service.get(into).links
+    assert links == {
+        "pagerduty": "https://example.pagerduty.com/incidents/PDINTO",
+        f"pagerduty INC-{away}": "https://example.pagerduty.com/incidents/PDAWAY",
+    }
+    assert row_of(container, away).pagerduty_incident_id == "PDAWAY" and row_of(container, into).pagerduty_incident_id == "PDINTO"
+    resolves = [row.payload["pagerduty_incident_id"] for row in outbox(container, PAGERDUTY) if row.operation == "resolve"]
+    assert resolves == ["PDAWAY"]  # the PagerDuty incident behind the survivor is never resolved
+    (on_into,) = of_kind(container, into, EntryKind.MERGED)
+    assert on_into.data["pagerduty_incident_id"] == "PDAWAY"
+
+
+def test_merge_posts_a_pointer_then_archives_the_merged_channel(container: Container, transcript: io.StringIO) -> None:
+    into, away = merged_pair(container)
+    container.commands.handle(f"/incident merge INC-{away}", in_channel(into, ALICE))
+    rows = [(row.operation, row.payload.get("kind"), row.ordering_key) for row in outbox(container, "chat", away)]
+    post = rows.index(("post", "merged", f"incident:{away}"))
+    archive = next(index for index, row in enumerate(rows) if row[0] == "archive")
+    assert archive > post and rows[archive][2] == f"incident:{away}"  # ordered after the pointer
+    (archive_row,) = [row for row in outbox(container, "chat", away) if row.operation == "archive"]
+    assert archive_row.payload["merged_into"] == into and archive_row.next_attempt_at <= container.clock.now()
+    while asyncio.run(container.worker.run_once()):
+        pass
+    with container.sessions() as session:
+        lines = [(row.channel, row.text) for row in session.scalars(select(TranscriptRow).order_by(TranscriptRow.id))]
+    away_channel = next(channel for channel, text in lines if f"merged into INC-{into}" in text)
+    pointer = next(text for channel, text in lines if f"merged into INC-{into}" in text)
+    assert pointer.endswith(f"→ #inc-{into}-checkout-down"), pointer
+    archived = [index for index, (channel, text) in enumerate(lines) if channel == away_channel and "channel archived" in text]
+    assert archived and archived[0] > lines.index((away_channel, pointer))
+
+
+@pytest.fixture
+def esc(db_url: str, engine: Engine, clock: FrozenClock, transcript: io.StringIO) -> Iterator[Container]:
+    settings = make_settings(db_url, FIREBREAK_DEFAULT_ESCALATION="unacknowledged:5m:@primary,unresolved:1h:@secondary")
+    yield build_container(settings, clock=clock, transcript_stream=transcript, engine=engine)
+
+
+def test_merge_cancels_the_merged_incidents_escalation_so_none_of_its_deadlines_fires(esc: Container, clock: FrozenClock) -> None:
+    assert esc.escalation is not None
+    into, away = merged_pair(esc)
+    with esc.sessions() as session:
+        assert {row.status for row in session.scalars(select(EscalationRow).where(EscalationRow.incident_id == away))} == {"pending"}
+    esc.commands.handle(f"/incident merge INC-{away}", in_channel(into, ALICE))
+    with esc.sessions() as session:
+        assert {row.status for row in session.scalars(select(EscalationRow).where(EscalationRow.incident_id == away))} == {"cancelled"}
+    clock.advance(hours=2)
+    fired = esc.escalation.tick()
+    assert fired >= 1  # the survivor's deadlines still fire: the scheduler ran
+    assert of_kind(esc, away, EntryKind.ESCALATED) == []
+    assert of_kind(esc, into, EntryKind.ESCALATED) != []
+
+
+def test_merge_refusals_say_why_and_change_nothing(container: Container) -> None:
+    into, away = merged_pair(container)
+    other = declare(container, title="Search slow")
+    resolved = declare(container, title="Old")
+    container.service.resolve(resolved, actor="alice", source=CONSOLE)
+    context = in_channel(into, ALICE)
+    assert "cannot be merged into itself" in container.commands.handle(f"/incident merge INC-{into}", context).text
+    assert "there is no incident INC-99" in container.commands.handle("/incident merge INC-99", context).text
+    assert f"INC-{resolved} is resolved; reopen it first" in container.commands.handle(f"/incident merge INC-{other} into INC-{resolved}", console()).text
+    before = {number: container.service.timeline(number) for number in (into, away, other)}
+    assert "⚠️" in container.commands.handle(f"/incident merge INC-{into}", in_channel(into, ALICE)).text
+    assert all(container.service.timeline(number) == entries for number, entries in before.items())
+
+    container.commands.handle(f"/incident merge INC-{away}", context)
+    again = container.commands.handle(f"/incident merge INC-{away} into INC-{other}", console()).text
+    assert f"INC-{away} was already merged into INC-{into}" in again
+    # The parent into its own merged child: refused, pointing at where work goes on.
+    back = container.commands.handle(f"/incident merge INC-{into}", in_channel(away, ALICE)).text
+    assert f"INC-{away} was merged into INC-{into}: it cannot take INC-{into} in" in back
+    into_merged = container.commands.handle(f"/incident merge INC-{other} into INC-{away}", console()).text
+    assert f"INC-{away} was merged into INC-{into}" in into_merged
+    assert children_of(container, other) == [] and container.service.get(other).status is Status.TRIGGERED
+    assert row_of(container, into).merged_into is None
+    # A merged incident stays closed: the work goes on where it went.
+    reopen = container.commands.handle(f"/incident reopen INC-{away}", console()).text
+    assert f"INC-{away} was merged into INC-{into}; reopen that one" in reopen
+    assert container.service.get(away).status is Status.RESOLVED
+
+
+# -- permissions ---------------------------------------------------------------------------
+
+
+def test_split_and_merge_belong_to_the_commander_once_there_is_one(container: Container) -> None:
+    into, away = merged_pair(container)
+    container.service.assign_role(into, Role.COMMANDER, "alice", actor="alice", source=CONSOLE)
+    before = {number: (container.service.timeline(number), children_of(container, number)) for number in (into, away)}
+    for line in (f"/incident merge INC-{away}", "/incident split #1"):
+        reply = container.commands.handle(line, in_channel(into, BOB))
+        assert reply.refused and reply.text.startswith("🚫 only the commander (alice)") and not reply.public, reply.text
+    assert "split children out" in container.commands.handle("/incident split #1", in_channel(into, BOB)).text
+    # The other side of a merge is judged too: bob commands INC-into, but alice commands INC-away.
+    container.service.assign_role(into, Role.COMMANDER, "bob", actor="alice", source=CONSOLE)
+    container.service.assign_role(away, Role.COMMANDER, "alice", actor="alice", source=CONSOLE)
+    refused = container.commands.handle(f"/incident merge INC-{away}", in_channel(into, BOB))
+    assert refused.refused and f"merge incidents on INC-{away}" in refused.text, refused.text
+    assert children_of(container, away) == before[away][1] and children_of(container, into) == before[into][1]
+    # The console is the operator; anyone may while there is no commander.
+    assert not container.commands.handle(f"/incident split #2 INC-{away}", console()).refused
+    assert not container.commands.handle(f"/incident merge INC-{away} into INC-{into}", console()).refused
+    with container.sessions() as session:
+        assert session.scalar(select(AlertGroupRow.incident_id).where(AlertGroupRow.dedup_key == "am:payments")) == into
