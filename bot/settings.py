@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     admins_text: str = Field("", alias="FIREBREAK_ADMINS")
     takeover_after_text: str = Field("off", alias="FIREBREAK_TAKEOVER_AFTER")
 
+    # Alert storms (docs/alerting-sources.md): related groups join one incident
+    correlate_by_text: str = Field("", alias="FIREBREAK_CORRELATE_BY")
+    correlate_window_text: str = Field("5m", alias="FIREBREAK_CORRELATE_WINDOW")
+    storm_threshold: int = Field(10, alias="FIREBREAK_STORM_THRESHOLD", ge=0)
+    storm_window_text: str = Field("5m", alias="FIREBREAK_STORM_WINDOW")
+    storm_exempt: Annotated[list[Severity], NoDecode] = Field(default_factory=lambda: [Severity.P0], alias="FIREBREAK_STORM_EXEMPT")
+
     # Floods
     inbox_max_rows: int = Field(100_000, alias="FIREBREAK_INBOX_MAX_ROWS", ge=1)
     max_connections: int = Field(1000, alias="FIREBREAK_MAX_CONNECTIONS", ge=1)
@@ -317,6 +324,45 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("correlate_by_text")
+    @classmethod
+    def _label_names(cls, value: str) -> str:
+        for name in _split_list(value):
+            if not _LABEL_NAME.fullmatch(name):
+                raise ValueError(f"{name[:60]!r} is not a Prometheus label name (letters, digits and _, not starting with a digit)")
+        return value
+
+    @field_validator("correlate_window_text", "storm_window_text")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        seconds = parse_duration(value)
+        if not 60 <= seconds <= 86400:
+            raise ValueError("must be between 1m and 1d (e.g. 5m)")
+        return value.strip().lower()
+
+    @field_validator("storm_exempt", mode="before")
+    @classmethod
+    def _exempt_severities(cls, value: Any) -> Any:
+        """``P0`` or ``P0,P1`` (``none``: every severity may be folded into a storm incident)."""
+        if isinstance(value, str):
+            if value.strip().lower() == "none":
+                return []
+            return [part.strip().upper() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def correlate_by(self) -> tuple[str, ...]:
+        """Label names related alert groups must share to join one incident (empty: off)."""
+        return tuple(dict.fromkeys(_split_list(self.correlate_by_text)))
+
+    @property
+    def correlate_window(self) -> timedelta:
+        return timedelta(seconds=parse_duration(self.correlate_window_text))
+
+    @property
+    def storm_window(self) -> timedelta:
+        return timedelta(seconds=parse_duration(self.storm_window_text))
+
     @field_validator("takeover_after_text")
     @classmethod
     def _takeover_duration(cls, value: str) -> str:
@@ -388,6 +434,7 @@ def _checked_url(value: str, *, schemes: tuple[str, ...]) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HOST = re.compile(r"[A-Za-z0-9._:\-\[\]%]+")
 _CHANNEL = re.compile(r"#[a-z0-9][a-z0-9_\-]{0,79}|[CGD][A-Z0-9]{6,}")
 _REACTION = re.compile(r"[a-z0-9_+'\-]+")

@@ -35,8 +35,11 @@ class EntryKind(enum.StrEnum):
       from a PagerDuty event: the PagerDuty incident it happened on)
     - SEVERITY_CHANGED: from, to, reason
     - ROLE_ASSIGNED: role, user, previous
-    - ALERT_FIRING / ALERT_RESOLVED: fingerprint, alertname, labels, annotations, starts_at, ends_at, generator_url
-    - ALERTS_ALL_RESOLVED: count, auto_resolved (bool)
+    - ALERT_FIRING / ALERT_RESOLVED: fingerprint, alertname, labels, annotations, starts_at, ends_at, generator_url,
+      child (short id of the alert group it arrived in; absent on entries recorded before groups had ids)
+    - ALERTS_ALL_RESOLVED: count, auto_resolved (bool): every alert of every child of the incident has resolved
+    - NOTE: free text; Alertmanager's notes carry truncated_alerts, or auto_resolve_paused + hidden_alerts, or
+      child + child_resolved (True: every alert of that child has cleared while the incident has others)
     - PLAYBOOK_ATTACHED: playbook_id, title, matched_by ("auto" | "manual")
     - STEP_DONE / STEP_SKIPPED / STEP_DEADLINE: playbook_id, phase, step (1-based number), text, action (deadline only)
     - ESCALATED: level (1-based), targets (list of str), reason, condition, manual (bool),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.ingest.alertmanager.auth import SourceTokens
+from bot.ingest.alertmanager.grouping import Grouping
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
 from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route
 from bot.ingest.alertmanager.severity_labels import ObservedMapping
@@ -17,9 +18,32 @@ from bot.pagerduty.client import Verify, events_client, rest_client
 from bot.pagerduty.deliverer import TARGET, PagerDutyDeliverer
 from bot.pagerduty.oncall import PagerDutyOncallDirectory
 from bot.pagerduty.sync import make_pagerduty_sync
+from bot.playbooks.matching import IncidentFacts
 
 if TYPE_CHECKING:
     from bot.container import Container
+
+
+def grouping_of(container: Container) -> Grouping:
+    """Correlation and storm guard from the settings; a playbook's ``correlate_by`` is looked
+    up in the guided-steps registry at the time a group arrives (it is wired after ingest)."""
+    settings = container.settings
+
+    def playbook_correlate_by(facts: IncidentFacts) -> tuple[str, ...] | None:
+        guided = container.guided
+        if guided is None or not len(guided.registry):
+            return None
+        playbook, _matched = guided.registry.match(facts)
+        return None if playbook is None or playbook.correlate_by is None else tuple(playbook.correlate_by)
+
+    return Grouping(
+        correlate_by=settings.correlate_by,
+        correlate_window=settings.correlate_window,
+        storm_threshold=settings.storm_threshold,
+        storm_window=settings.storm_window,
+        storm_exempt=frozenset(settings.storm_exempt),
+        playbook_correlate_by=playbook_correlate_by,
+    )
 
 
 def install(container: Container, *, verify: Verify = True) -> None:
@@ -30,7 +54,7 @@ def install(container: Container, *, verify: Verify = True) -> None:
     """
     settings = container.settings
     mapping = ObservedMapping(settings.severity_mapping, on_unknown=container.metrics.unknown_severity.inc)
-    policy = Policy(mapping=mapping, auto_resolve=frozenset(settings.auto_resolve))
+    policy = Policy(mapping=mapping, auto_resolve=frozenset(settings.auto_resolve), grouping=grouping_of(container))
     ingester = container.ingester
     ingester.add_applier(ALERTMANAGER, alertmanager_applier(container.service, policy))
     ingester.add_batch_applier(ALERTMANAGER, alertmanager_batch_applier(container.service, policy))

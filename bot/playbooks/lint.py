@@ -2,7 +2,8 @@
 
 Schema errors come from :mod:`bot.playbooks.loader`; here are the rules that pydantic cannot
 express alone: ids unique across files, references to escalation levels that exist, phases
-that actually contain steps, and at most one default playbook.
+that actually contain steps, at most one default playbook, and a ``correlate_by`` that can
+take effect (a warning otherwise).
 
 Two playbooks with the same match rules are a *warning*, not an error: an error makes the
 server skip both files, and a working playbook would vanish. Both load; an incident gets the
@@ -105,6 +106,9 @@ def _check_playbook(shown: str, playbook: Playbook, document: MarkedDocument) ->
         problems.append(
             LintProblem(shown, document.line_of(("phases",)), "playbook has no phases (add phases, or notes for a reference-only playbook)")
         )
+    if playbook.correlate_by and (playbook.manual or playbook.match.pagerduty_service):
+        why = "a manual playbook is never matched to an alert group" if playbook.manual else "PagerDuty incidents never correlate"
+        problems.append(LintProblem(shown, document.line_of(("correlate_by",)), f"correlate_by has no effect: {why}", warning=True))
     level_names = [level.name for level in playbook.escalation.levels] if playbook.escalation else []
     for p_index, phase in enumerate(playbook.phases):
         if not phase.steps:

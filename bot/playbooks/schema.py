@@ -16,6 +16,8 @@ from bot.domain.durations import parse_duration
 from bot.domain.severity import Severity
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+#: A Prometheus label name.
+LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 PhaseKind = Literal[
     "symptoms", "diagnosis", "resolution", "verification", "communication", "prevention",
@@ -244,6 +246,19 @@ class Playbook(_Strict):
     owner: str | None = None
     tags: StrList = Field(default_factory=list)
     imported: Provenance | None = None
+    #: Label names a new alert group matching this playbook must share with an open incident
+    #: to join it (overrides ``FIREBREAK_CORRELATE_BY`` for those groups; ``[]``: never).
+    correlate_by: StrList | None = None
+
+    @model_validator(mode="after")
+    def _correlate_by_labels(self) -> Playbook:
+        if self.correlate_by is None:
+            return self
+        bad = [name for name in self.correlate_by if not LABEL_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"correlate_by: {bad[0][:60]!r} is not a label name (letters, digits and _, not starting with a digit)")
+        self.correlate_by = list(dict.fromkeys(self.correlate_by))
+        return self
 
     @model_validator(mode="after")
     def _flags(self) -> Playbook:

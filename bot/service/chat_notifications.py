@@ -1,8 +1,9 @@
 """Which incident changes are said in chat, queued through the outbox.
 
 One policy for every chat backend: Slack and the console receive the same operations.
-Alerts joining or resolving only refresh the pinned summary (coalesced), so an alert storm
-costs one summary update per burst rather than a post per alert.
+Alerts joining or resolving, and alert groups joining an incident (correlation, the storm
+guard) or resolving in it, only refresh the pinned summary (coalesced), so an alert storm
+costs one summary update per burst rather than a post per alert or group.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ POSTED_KINDS = frozenset(
         EntryKind.MERGED,
     }
 )
-#: A group joining is posted when a person can act on why it joined (correlation, a merge);
-#: groups folded in by the storm guard only update the summary, which counts them.
-QUIET_JOINS = frozenset({"storm"})
+#: A group joining is never posted on its own: in a storm a channel would take hundreds. The
+#: pinned summary lists and counts the groups; a join that raises the severity is posted as
+#: that change, and a merge as its MERGED entry.
 
 #: Entries after which the pinned summary no longer tells the truth.
 SUMMARY_KINDS = frozenset(
@@ -73,11 +74,13 @@ SUMMARY_KINDS = frozenset(
 ARCHIVE = "archive"
 
 
-def posted(entry: TimelineEntry) -> bool:
-    """Whether the entry is said as a post in the incident's conversation."""
-    if entry.kind is EntryKind.GROUP_JOINED:
-        return str(entry.data.get("joined_by")) not in QUIET_JOINS
-    return entry.kind in POSTED_KINDS
+def _posted(entry: TimelineEntry) -> bool:
+    """A child's own "resolved" note only refreshes the summary: in a storm there are hundreds."""
+    return entry.kind in POSTED_KINDS and not entry.data.get("child_resolved")
+
+
+def _refreshes(entry: TimelineEntry) -> bool:
+    return entry.kind in SUMMARY_KINDS or bool(entry.data.get("child_resolved"))
 
 
 def ordering_key(number: int) -> str:
@@ -153,9 +156,9 @@ def notify_chat(change: Change) -> None:
     merged_away: tuple[int, int] | None = None
     for recorded in change.entries:
         entry = recorded.entry
-        if posted(entry):
+        if _posted(entry):
             say(POST, _post_payload(number, recorded.id, entry), f"chat:post:{recorded.id}")
-        if entry.kind in SUMMARY_KINDS and not change.is_new:
+        if _refreshes(entry) and not change.is_new:
             refresh_after = recorded.id
         if entry.kind is EntryKind.MERGED and entry.data.get("into") is not None:
             merged_away = (recorded.id, int(entry.data["into"]))

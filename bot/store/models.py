@@ -1,7 +1,8 @@
 """SQLAlchemy tables. Rows are storage shapes; the domain never sees them.
 
 Unique keys here are what make duplicate deliveries harmless: two replicas receiving the
-same alert group race on ``incidents.dedup_key``, and the database picks one winner.
+same alert group race on ``alert_groups.dedup_key`` (PagerDuty incidents on
+``incidents.dedup_key``), and the database picks one winner.
 """
 
 from __future__ import annotations

@@ -60,7 +60,9 @@ def test_firing_group_opens_one_incident_with_alert_details(am_container: Contai
     firing = [row for row in rows(am_container, TimelineRow) if row.kind == EntryKind.ALERT_FIRING.value]
     assert len(firing) == 2
     assert firing[0].data["labels"]["instance"] == "checkout-0:9100"
-    assert set(firing[0].data) == {"fingerprint", "alertname", "labels", "annotations", "starts_at", "ends_at", "generator_url"}
+    # ``child``: the short id of the alert group (child of the incident) the alert arrived in.
+    assert set(firing[0].data) == {"fingerprint", "alertname", "labels", "annotations", "starts_at", "ends_at", "generator_url", "child"}
+    assert firing[0].data["child"] == 1
     assert firing[0].data["ends_at"] is None  # Go's zero time means "not set"
 
 

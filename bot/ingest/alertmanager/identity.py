@@ -1,7 +1,7 @@
 """What an alert group is: the source that sent it plus its ``groupKey``.
 
-One group is one incident, and this module is the only place that says how a group is
-keyed. ``groupKey`` alone is not enough: two Alertmanager clusters (prod and staging) whose
+A group belongs to one incident (as one of its children, ``alert_groups``), and this module
+is the only place that says how a group is keyed. ``groupKey`` alone is not enough: two Alertmanager clusters (prod and staging) whose
 routes have no ``group_by`` both send ``{}:{}``, and they are different groups. So each
 webhook URL may name its source (``/webhooks/alertmanager?source=staging``) and the source
 is part of the key. Without a source the key is ``am:<groupKey>`` exactly as before sources
@@ -24,7 +24,7 @@ import re
 SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 #: The source of Grafana's groups when the webhook URL names none.
 GRAFANA_SOURCE = "grafana"
-#: ``incidents.dedup_key`` holds 500 characters; longer keys are hashed.
+#: ``alert_groups.dedup_key`` (and ``incidents.dedup_key``) hold 512 characters; longer keys are hashed.
 _MAX_KEY = 500
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from bot.domain.severity import Severity, severity_from_labels
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.ingest.alertmanager.models import Alert, AlertGroup
+from bot.text_safety import clip, one_line
 
 ACTOR = "alertmanager"
 TITLE_LIMIT = 200
@@ -86,8 +87,9 @@ def group_fields(group: AlertGroup, mapping: Mapping[str, Severity]) -> GroupFie
     )
 
 
-def alert_entry(alert: Alert, *, at: datetime) -> TimelineEntry:
-    """ALERT_FIRING / ALERT_RESOLVED with the data contract of ``EntryKind``."""
+def alert_entry(alert: Alert, *, at: datetime, child: int | None = None) -> TimelineEntry:
+    """ALERT_FIRING / ALERT_RESOLVED with the data contract of ``EntryKind`` (``child``: the
+    short id of the group it arrived in, when known)."""
     firing = alert.status == "firing"
     name = alert.alertname or alert.fingerprint
     summary = alert.annotations.get("summary", "").strip()
@@ -97,21 +99,24 @@ def alert_entry(alert: Alert, *, at: datetime) -> TimelineEntry:
         text += f" [{detail}]"
     if alert.values:
         text += " values: " + ", ".join(f"{key}={value:g}" if value is not None else f"{key}=none" for key, value in sorted(alert.values.items()))
+    data: dict[str, object] = {
+        "fingerprint": alert.fingerprint,
+        "alertname": alert.alertname,
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
+        "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
+        "generator_url": alert.generator_url or None,
+    }
+    if child is not None:
+        data["child"] = child
     return TimelineEntry(
         kind=EntryKind.ALERT_FIRING if firing else EntryKind.ALERT_RESOLVED,
         at=at,
         actor=ACTOR,
         source=Source.ALERTMANAGER,
         text=text[:2000],
-        data={
-            "fingerprint": alert.fingerprint,
-            "alertname": alert.alertname,
-            "labels": dict(alert.labels),
-            "annotations": dict(alert.annotations),
-            "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
-            "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
-            "generator_url": alert.generator_url or None,
-        },
+        data=data,
     )
 
 
@@ -152,4 +157,58 @@ def truncated_entry(count: int, *, at: datetime) -> TimelineEntry:
         source=Source.ALERTMANAGER,
         text=f"Alertmanager left out {count} alert(s) of this group (receiver max_alerts); see Alertmanager for all of them",
         data={"truncated_alerts": count},
+    )
+
+
+def _label_pairs(labels: Mapping[str, str]) -> str:
+    return ", ".join(f"{one_line(key)}={one_line(value)}" for key, value in sorted(labels.items()))
+
+
+def group_joined_entry(
+    *,
+    child: int,
+    dedup_key: str,
+    title: str,
+    labels: Mapping[str, str],
+    correlation: Mapping[str, str],
+    joined_by: str,
+    severity: Severity,
+    alerts: int,
+    at: datetime,
+) -> TimelineEntry:
+    """GROUP_JOINED on the parent: a new alert group became child ``#child`` of it.
+
+    The text is what people read in the timeline and exports: labels and title come from
+    the alert, so they are made one-line and free of control characters here.
+    """
+    how = f"correlated on {_label_pairs(correlation)}" if joined_by == "correlated" else "folded in by the storm guard" if joined_by == "storm" else joined_by
+    noun = "alert" if alerts == 1 else "alerts"
+    text = f"alert group #{child} joined ({how}): {clip(one_line(title), TITLE_LIMIT)} — {severity.value}, {alerts} {noun}"
+    return TimelineEntry(
+        kind=EntryKind.GROUP_JOINED,
+        at=at,
+        actor=ACTOR,
+        source=Source.ALERTMANAGER,
+        text=clip(text, 2000),
+        data={
+            "child": child,
+            "dedup_key": dedup_key,
+            "labels": dict(labels),
+            "correlation": dict(correlation),
+            "joined_by": joined_by,
+            "severity": severity.value,
+            "alerts": alerts,
+        },
+    )
+
+
+def child_resolved_entry(child: int, title: str, *, at: datetime) -> TimelineEntry:
+    """A NOTE: every alert of child ``#child`` has cleared (others of the incident may still fire)."""
+    return TimelineEntry(
+        kind=EntryKind.NOTE,
+        at=at,
+        actor=ACTOR,
+        source=Source.ALERTMANAGER,
+        text=f"alert group #{child} resolved: every alert of {clip(one_line(title), TITLE_LIMIT)} has cleared",
+        data={"child": child, "child_resolved": True},
     )

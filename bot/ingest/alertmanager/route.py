@@ -107,4 +107,6 @@ def alertmanager_batch_applier(service: IncidentService, policy: Policy) -> Batc
 def _outcome(outcome: Outcome) -> str:
     if outcome.skipped:
         return outcome.skipped
+    if outcome.joined:
+        return f"joined_{outcome.joined}"
     return "created" if outcome.created else "updated" if outcome.changed else "unchanged"

@@ -1,18 +1,21 @@
 """Applying one Alertmanager notification to the database, in the caller's transaction.
 
-A notification carries the whole current state of its group, so applying it is a merge:
-alerts are keyed by fingerprint, only *transitions* (new, firing→resolved, resolved→firing)
-produce timeline entries, and a re-sent group (group_interval, repeat_interval, HA peers,
-retries) produces none and writes nothing.
+A notification carries the whole current state of its group, so applying it is a merge
+(``alerts``): only *transitions* produce timeline entries, and a re-sent group (group_interval,
+repeat_interval, HA peers, retries) produces none and writes nothing.
+
+Each group is a *child* of one incident (an ``alert_groups`` row, found by the group's
+``dedup_key``). A group seen for the first time opens an incident (child #1) or joins an
+open one: correlated on labels, or folded into the storm incident (``placement``). Joining
+is an update of the parent (a GROUP_JOINED entry and the group's alerts on its timeline),
+never a declare: no channel, announcement, page or escalation plan of its own.
 
 Two things a notification cannot tell us are handled here, not guessed:
 
 - **Truncated groups.** With ``max_alerts`` Alertmanager cuts the alert list *before* it
   computes ``status``, and ``truncatedAlerts`` counts the hidden alerts whether firing or
-  resolved. A "resolved" notification with hidden alerts says nothing about those, so while a
-  group is truncated Firebreak never writes "all resolved" nor resolves by itself; it says so
-  once on the timeline. The pause lasts until a notification shows the group whole again
-  (``truncatedAlerts: 0``) with every alert resolved, or a person resolves the incident.
+  resolved. While any child is truncated Firebreak never writes "all resolved" nor resolves
+  by itself (``settle``); it says so once on the timeline.
 - **A group first seen already resolved** (Firebreak was down, or just installed, while it
   fired) is over: it opens nothing and is counted as ``first_seen_resolved``.
 """
@@ -20,72 +23,48 @@ Two things a notification cannot tell us are handled here, not guessed:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.domain.clock import as_utc
-from bot.domain.incident import Incident, Status
-from bot.domain.severity import Severity
-from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.domain.children import JoinedBy
+from bot.domain.incident import Incident
+from bot.domain.timeline import Source, TimelineEntry
+from bot.ingest.alertmanager.alerts import (
+    FIRING,
+    RESOLVED,
+    Merge,
+    merge_alerts,
+)
+from bot.ingest.alertmanager.fold import Fold, Outcome
+from bot.ingest.alertmanager.grouping import correlation_of, facts_of
 from bot.ingest.alertmanager.mapping import (
     ACTOR,
-    alert_entry,
-    alert_severity,
-    all_resolved_entry,
-    auto_resolve_paused_entry,
+    GroupFields,
     group_fields,
+    group_joined_entry,
     truncated_entry,
 )
-from bot.ingest.alertmanager.models import Alert, AlertGroup
-from bot.ingest.dedup import find_or_declare, lock_by_dedup_key
+from bot.ingest.alertmanager.models import AlertGroup
+from bot.ingest.alertmanager.placement import Placement, place
+from bot.ingest.alertmanager.settle import Policy, settle, settlement
+from bot.ingest.dedup import find_or_create, keep_locked_row
 from bot.service.incidents import IncidentService
-from bot.store.incidents import IncidentRepository
-from bot.store.models import AlertRow, TimelineRow
-from bot.store.receipt import Receipt, receiving, stamp
+from bot.store import alert_groups
+from bot.store.incidents import IncidentRepository, to_domain
+from bot.store.models import AlertGroupRow, IncidentRow
+from bot.store.receipt import Receipt, receiving
 from bot.store.receipt import current as current_receipt
+
+__all__ = ["FIRING", "FIRST_SEEN_RESOLVED", "RESOLVED", "Merge", "Outcome", "Policy", "ingest_batch", "ingest_group", "merge_alerts"]
 
 log = logging.getLogger(__name__)
 
-FIRING = "firing"
-RESOLVED = "resolved"
 #: Outcome (``firebreak_ingested_total``) of a group whose first notification is all resolved.
 FIRST_SEEN_RESOLVED = "first_seen_resolved"
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Operator choices: label → severity, and which severities resolve themselves.
-
-    INFO groups always resolve themselves: nobody is notified about them, so nobody would.
-    """
-
-    mapping: Mapping[str, Severity]
-    auto_resolve: frozenset[Severity]
-
-    def resolves_itself(self, severity: Severity) -> bool:
-        return severity is Severity.INFO or severity in self.auto_resolve
-
-
-@dataclass
-class Merge:
-    entries: list[TimelineEntry] = field(default_factory=list)
-    refired: list[Alert] = field(default_factory=list)
-    resolved: int = 0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What applying one notification did; ``skipped`` names why it touched no incident."""
-
-    number: int | None
-    created: bool
-    changed: bool
-    skipped: str | None = None
+STORM_TITLE = "Alert storm: {count} group{s}"
 
 
 def ingest_group(session: Session, service: IncidentService, group: AlertGroup, policy: Policy) -> Outcome:
@@ -100,8 +79,8 @@ def ingest_batch(
     Consecutive notifications of one group are folded in a single merge: the incident's
     alerts are loaded once, the state is kept in memory across the notifications, and alert
     rows, timeline entries and the incident are written once. A notification that changes
-    the incident itself (reopen, severity, auto-resolve) is recorded on its own, so
-    subscribers see each such change with the incident exactly as it was then.
+    the incident itself (reopen, severity, auto-resolve, a group joining) is recorded on its
+    own, so subscribers see each such change with the incident exactly as it was then.
 
     ``received`` holds when each notification arrived (entries carry it); without it, the
     receipt being applied (or the clock) stands for all of them.
@@ -131,7 +110,7 @@ def _first_seen_resolved(session: Session, group: AlertGroup) -> bool:
     """No incident for the group and nothing in it fires (hidden alerts might, so not when truncated)."""
     if group.truncated_alerts or any(alert.status == FIRING for alert in group.alerts):
         return False
-    return lock_by_dedup_key(session, group.dedup_key) is None
+    return alert_groups.lock_by_dedup_key(session, group.dedup_key) is None
 
 
 def _ingest_run(
@@ -154,20 +133,96 @@ def _ingest_run(
         return skipped + _ingest_existing_or_new(session, service, groups, policy, receipts)
 
 
+def _lock_incident(session: Session, number: int) -> Incident:
+    row = IncidentRepository.get_row(session, number, for_update=True)
+    keep_locked_row(session, row)
+    return to_domain(row)
+
+
 def _ingest_existing_or_new(
     session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy, receipts: Sequence[Receipt | None]
 ) -> list[Outcome]:
     first = groups[0]
+    child = alert_groups.lock_by_dedup_key(session, first.dedup_key)
+    if child is not None:
+        return _existing(session, service, child, groups, policy, receipts)
     now = service.clock.now()
     fields = group_fields(first, policy.mapping)
-    first_merge = Merge()
+    grouping = policy.grouping
+    correlation = correlation_of(first, grouping.names_for(facts_of(first, fields.title, fields.links.get("runbook"))))
+    placement = place(session, grouping, correlation, fields.severity, now)
+    if placement.parent is None:
+        return _open(session, service, groups, policy, receipts, fields, placement, now)
+    return _join(session, service, groups, policy, receipts, fields, placement, now)
+
+
+def _existing(
+    session: Session, service: IncidentService, child: AlertGroupRow, groups: Sequence[AlertGroup], policy: Policy, receipts: Sequence[Receipt | None]
+) -> list[Outcome]:
+    incident = _lock_incident(session, child.incident_id)
+    return Fold(session, service, incident, child, groups, policy, receipts).run()
+
+
+def _any_firing(group: AlertGroup) -> bool:
+    return any(alert.status == FIRING for alert in group.alerts)
+
+
+def _open(
+    session: Session,
+    service: IncidentService,
+    groups: Sequence[AlertGroup],
+    policy: Policy,
+    receipts: Sequence[Receipt | None],
+    fields: GroupFields,
+    placement: Placement,
+    now: datetime,
+) -> list[Outcome]:
+    """Open an incident with the group as child #1 (a storm incident when the guard says so)."""
+    first = groups[0]
+    made: dict[str, object] = {}
+    grouping = policy.grouping
 
     def declare() -> Incident:
         def extra(inner: Session, incident: Incident) -> list[TimelineEntry]:
-            merged = merge_alerts(inner, incident.number, first, now)
-            first_merge.entries, first_merge.resolved = merged.entries, merged.resolved
-            return merged.entries + _truncation(inner, incident.number, first, now)
+            row = inner.get(IncidentRow, incident.number)
+            assert row is not None
+            row.storm = placement.storm
+            row.correlation_key = placement.correlation.key if placement.correlation is not None and not placement.storm else None
+            child = alert_groups.add(
+                inner,
+                incident_id=incident.number,
+                dedup_key=first.dedup_key,
+                source=ACTOR,
+                title=fields.title,
+                severity=fields.severity,
+                joined_by=JoinedBy.STORM if placement.storm else JoinedBy.OPENED,
+                at=now,
+                labels=fields.labels,
+                firing=_any_firing(first),
+            )
+            merged = merge_alerts(inner, incident.number, first, now, group_id=child.id, child=child.child_number)
+            child.truncated_alerts = first.truncated_alerts
+            made.update(child=child, merged=merged)
+            truncation = [truncated_entry(first.truncated_alerts, at=now)] if first.truncated_alerts else []
+            return merged.entries + truncation
 
+        if placement.storm:
+            minutes = max(1, int(grouping.storm_window.total_seconds() // 60))
+            return service.declare(
+                title=STORM_TITLE.format(count=1, s=""),
+                severity=fields.severity,
+                actor=ACTOR,
+                source=Source.ALERTMANAGER,
+                description=(
+                    f"The storm guard is folding new alert groups into this one incident: {grouping.storm_threshold} or more "
+                    f"incidents opened within {minutes} min. Each group is a child of it (its own alerts and state); "
+                    f"Groups of {', '.join(sorted(level.value for level in grouping.storm_exempt)) or 'no severity'} still open their own incidents. "
+                    f"The first group: {fields.title}"
+                ),
+                dedup_key=first.dedup_key,
+                session=session,
+                extra=extra,
+            )
         return service.declare(
             title=fields.title,
             severity=fields.severity,
@@ -181,306 +236,84 @@ def _ingest_existing_or_new(
             extra=extra,
         )
 
-    incident, created = find_or_declare(session, first.dedup_key, declare)
-    outcomes: list[Outcome] = []
-    rest = groups
-    if created:
+    existing, incident = find_or_create(session, first.dedup_key, declare)
+    if existing is not None or incident is None:  # another ingester created the group first
+        assert existing is not None
+        return _existing(session, service, existing, groups, policy, receipts)
+    child = made["child"]
+    merged = made["merged"]
+    assert isinstance(child, AlertGroupRow) and isinstance(merged, Merge)
+    if merged.resolved:
         # Only a truncated group can be new with every shown alert resolved: its hidden
         # alerts may fire, so it opens, and says why it will not resolve by itself.
-        tail = _all_resolved(session, incident, first, first_merge, policy, now)
+        firing = sum(1 for alert in first.alerts if alert.status == FIRING)
+        rule = settlement(incident, firing=firing, truncated=first.truncated_alerts, policy=policy)
+        tail = settle(incident, rule, count=len({a.fingerprint for a in first.alerts}), truncated=first.truncated_alerts, pause_said=False, now=now)
         if tail:
             IncidentRepository.save(session, incident, now=now)
             service.record(session, incident, tail)
-        outcomes.append(Outcome(incident.number, created=True, changed=True))
-        rest = groups[1:]
-    if rest:
-        outcomes += _Fold(session, service, incident, rest, policy, receipts[len(groups) - len(rest) :]).run()
+    outcomes = [Outcome(incident.number, created=True, changed=True)]
+    if len(groups) > 1:
+        outcomes += Fold(session, service, incident, child, groups[1:], policy, receipts[1:]).run()
     return outcomes
 
 
-class _AlertState:
-    """One alert row of the incident, as the notifications so far left it."""
+def _join(
+    session: Session,
+    service: IncidentService,
+    groups: Sequence[AlertGroup],
+    policy: Policy,
+    receipts: Sequence[Receipt | None],
+    fields: GroupFields,
+    placement: Placement,
+    now: datetime,
+) -> list[Outcome]:
+    """Add the group to an open incident as its next child, then apply its notifications there."""
+    first = groups[0]
+    assert placement.parent is not None
+    parent = _lock_incident(session, placement.parent)
+    if not parent.status.is_open:
+        # Resolved (or merged away) between the decision and the row lock: a new group must
+        # not reopen it. It opens an incident instead (a new storm incident in a storm).
+        fallback = Placement(JoinedBy.STORM, storm=True) if placement.joined_by is JoinedBy.STORM else Placement(JoinedBy.OPENED, correlation=placement.correlation)
+        return _open(session, service, groups, policy, receipts, fields, fallback, now)
 
-    __slots__ = ("dirty", "inserted", "row", "values")
-
-    def __init__(self, row: AlertRow | None, values: dict[str, Any]) -> None:
-        self.row = row
-        self.values = values
-        self.dirty = False
-        self.inserted = False
-
-    @classmethod
-    def stored(cls, row: AlertRow) -> _AlertState:
-        return cls(row, {"status": row.status, "starts_at": row.starts_at, "ends_at": row.ends_at, "fingerprint": row.fingerprint})
-
-
-class _Fold:
-    """Several notifications of one existing incident, merged in memory, written in flushes."""
-
-    def __init__(
-        self, session: Session, service: IncidentService, incident: Incident, groups: Sequence[AlertGroup], policy: Policy, receipts: Sequence[Receipt | None]
-    ) -> None:
-        self.session, self.service, self.incident, self.groups, self.policy = session, service, incident, groups, policy
-        self.receipts = receipts
-        self.number = incident.number
-        fingerprints = {alert.fingerprint for group in groups for alert in group.alerts}
-        self.fingerprints = fingerprints
-        statement = select(AlertRow).where(AlertRow.incident_id == self.number, AlertRow.fingerprint.in_(list(fingerprints)))
-        self.alerts: dict[str, _AlertState] = {row.fingerprint: _AlertState.stored(row) for row in session.scalars(statement)}
-        self._others: tuple[int, int] | None = None  # (rows, firing) outside ``fingerprints``
-        self._truncated: int | None = None
-        self._truncated_loaded = False
-        self._pause_pending: bool | None = None
-        self.pending: list[TimelineEntry] = []
-        self.pending_at = service.clock.now()
-
-    def run(self) -> list[Outcome]:
-        outcomes = []
-        for group, receipt in zip(self.groups, self.receipts, strict=True):
-            now = self.service.clock.now()
-            merged = _transition(self.alerts, self.number, group, now)
-            incident = self.incident
-            reopens = bool(merged.refired) and incident.status is Status.RESOLVED
-            settles = self._settles(group, merged)
-            changes = reopens or _worst(incident, group, merged.refired, self.policy) is not None or self._auto_resolves(group, settles)
-            if changes:
-                # The incident itself changes: what came before is recorded with the incident
-                # as it was then, and this notification on its own (subscribers look at it).
-                self._flush()
-            entries = list(merged.entries)
-            if reopens:
-                entries += incident.reopen(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
-            entries += _raise_severity(incident, group, merged.refired, self.policy, now)
-            entries += self._truncation(group, now)
-            if settles:
-                count, firing = self._counts()
-                if not firing and group.truncated_alerts:
-                    entries += self._paused(group, now)
-                elif not firing:
-                    auto = incident.status.is_open and self.policy.resolves_itself(incident.severity)
-                    entries.append(all_resolved_entry(count, auto_resolved=auto, at=now))
-                    self._pause_pending = False
-                    if auto:
-                        entries += incident.resolve(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
-            if entries:
-                self.pending += [stamp(entry, receipt) for entry in entries]
-                self.pending_at = now
-            if changes:
-                self._flush()
-            outcomes.append(Outcome(self.number, created=False, changed=bool(entries)))
-        self._flush()
-        return outcomes
-
-    def _settles(self, group: AlertGroup, merged: Merge) -> bool:
-        """Whether this notification may settle the group: an alert resolved in it, or it is the
-        first one shown whole (nothing hidden) since auto-resolve was paused for truncation."""
-        if merged.resolved:
-            return True
-        if group.truncated_alerts:
-            return False
-        if self._pause_pending is None:
-            self._pause_pending = _pause_pending(self.session, self.number)
-        return self._pause_pending
-
-    def _auto_resolves(self, group: AlertGroup, settles: bool) -> bool:
-        if not settles or group.truncated_alerts:
-            return False
-        _count, firing = self._counts()
-        return not firing and self.incident.status.is_open and self.policy.resolves_itself(self.incident.severity)
-
-    def _counts(self) -> tuple[int, int]:
-        """(alert rows of the incident, of which firing), as the notifications so far left them."""
-        if self._others is None:
-            statement = (
-                select(AlertRow.status, func.count())
-                .where(AlertRow.incident_id == self.number, AlertRow.fingerprint.not_in(list(self.fingerprints)))
-                .group_by(AlertRow.status)
-            )
-            by_status: dict[str, int] = {status: count for status, count in self.session.execute(statement)}
-            self._others = (sum(by_status.values()), by_status.get(FIRING, 0))
-        rows, firing = self._others
-        rows += len(self.alerts)
-        firing += sum(1 for state in self.alerts.values() if state.values["status"] == FIRING)
-        return rows, firing
-
-    def _truncation(self, group: AlertGroup, now: datetime) -> list[TimelineEntry]:
-        if group.truncated_alerts == 0:
-            return []
-        if not self._truncated_loaded:
-            self._truncated = _last_truncated(self.session, self.number)
-            self._truncated_loaded = True
-        if self._truncated == group.truncated_alerts:
-            return []
-        self._truncated = group.truncated_alerts
-        return [truncated_entry(group.truncated_alerts, at=now)]
-
-    def _paused(self, group: AlertGroup, now: datetime) -> list[TimelineEntry]:
-        """The note that auto-resolve waits, said once until the pause is lifted."""
-        if self._pause_pending is None:
-            self._pause_pending = _pause_pending(self.session, self.number)
-        if self._pause_pending:
-            return []
-        self._pause_pending = True
-        return [auto_resolve_paused_entry(group.truncated_alerts, at=now)]
-
-    def _flush(self) -> None:
-        """Write changed alert rows, the incident and the pending entries (one record)."""
-        _write_alerts(self.session, self.number, self.alerts)
-        if self.pending:
-            entries, self.pending = self.pending, []
-            IncidentRepository.save(self.session, self.incident, now=self.pending_at)
-            self.service.record(self.session, self.incident, entries)
-
-
-def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime) -> Merge:
-    """Upsert one notification's alert rows by fingerprint; an entry per transition."""
-    statement = select(AlertRow).where(AlertRow.incident_id == number, AlertRow.fingerprint.in_([alert.fingerprint for alert in group.alerts]))
-    states = {row.fingerprint: _AlertState.stored(row) for row in session.scalars(statement)}
-    merge = _transition(states, number, group, now)
-    _write_alerts(session, number, states)
-    return merge
-
-
-def _transition(states: dict[str, _AlertState], number: int, group: AlertGroup, now: datetime) -> Merge:
-    """Apply a notification to the alerts' in-memory state; an entry per transition, none for repeats.
-
-    Stale deliveries are ignored: a "firing" that started before the stored resolve, or a
-    "resolved" that ended before the stored firing began (HA peers may deliver late).
-    """
-    incoming: dict[str, Alert] = {}
-    for alert in group.alerts:
-        incoming.setdefault(alert.fingerprint, alert)
-    merge = Merge()
-    for fingerprint, alert in incoming.items():
-        state = states.get(fingerprint)
-        if state is None:
-            values: dict[str, Any] = {
-                "incident_id": number,
-                "fingerprint": fingerprint,
-                "starts_at": alert.starts_at,
-                "ends_at": alert.ends_at,
-                "generator_url": alert.generator_url or None,
-                "first_seen_at": now,
-            }
-            states[fingerprint] = state = _AlertState(None, values)
-        else:
-            values = state.values
-            if values["status"] == alert.status or _stale(values["starts_at"], values["ends_at"], alert):
-                continue
-            values["starts_at"] = alert.starts_at or values["starts_at"]
-            values["ends_at"] = alert.ends_at if alert.status == RESOLVED else None
-        values.update(status=alert.status, labels=dict(alert.labels), annotations=dict(alert.annotations), updated_at=now)
-        state.dirty = True
-        merge.entries.append(alert_entry(alert, at=now))
-        if alert.status == FIRING:
-            merge.refired.append(alert)
-        else:
-            merge.resolved += 1
-    return merge
-
-
-def _write_alerts(session: Session, number: int, states: dict[str, _AlertState]) -> None:
-    """Insert new alert rows (one executemany) and copy changed values onto stored ones."""
-    new_rows = []
-    for state in states.values():
-        if not state.dirty:
-            continue
-        state.dirty = False
-        if state.row is None and not state.inserted:
-            new_rows.append(dict(state.values))
-            state.inserted = True
-            continue
-        if state.row is None:
-            # inserted by an earlier write of this batch, changed since
-            statement = select(AlertRow).where(AlertRow.incident_id == number, AlertRow.fingerprint == state.values["fingerprint"])
-            state.row = session.scalars(statement).one()
-        for name, value in state.values.items():
-            setattr(state.row, name, value)
-    if new_rows:
-        # One executemany, not one ORM object per alert: a storm brings thousands.
-        session.connection().execute(insert(AlertRow), new_rows)
-    session.flush()
-
-
-def _stale(starts_at: datetime | None, ends_at: datetime | None, alert: Alert) -> bool:
-    """A delivery about an earlier episode than the stored one (HA peers deliver late)."""
-    if alert.status == FIRING and ends_at is not None and alert.starts_at is not None:
-        return as_utc(alert.starts_at) <= as_utc(ends_at)
-    if alert.status == RESOLVED and starts_at is not None and alert.ends_at is not None:
-        # it ended before the firing we hold began: a late resolve of an earlier episode
-        return as_utc(alert.ends_at) < as_utc(starts_at)
-    return False
-
-
-def _worst(incident: Incident, group: AlertGroup, fired: list[Alert], policy: Policy) -> tuple[Alert, Severity] | None:
-    """The fired alert that would raise the incident, and to what; None if none would."""
-    if not fired or not incident.status.is_open:
-        return None
-    worst = min(fired, key=lambda alert: alert_severity(alert, group, policy.mapping).rank)
-    level = alert_severity(worst, group, policy.mapping)
-    return (worst, level) if level.is_more_severe_than(incident.severity) else None
-
-
-def _raise_severity(incident: Incident, group: AlertGroup, fired: list[Alert], policy: Policy, now: datetime) -> list[TimelineEntry]:
-    """A more severe alert joining the group raises the incident; alerts never lower it."""
-    raised = _worst(incident, group, fired, policy)
-    if raised is None:
-        return []
-    worst, level = raised
-    reason = f"alert {worst.alertname or worst.fingerprint} is {level.value}"
-    return incident.change_severity(level, actor=ACTOR, source=Source.ALERTMANAGER, at=now, reason=reason)
-
-
-def _all_resolved(session: Session, incident: Incident, group: AlertGroup, merged: Merge, policy: Policy, now: datetime) -> list[TimelineEntry]:
-    if not merged.resolved:
-        return []
-    statuses = list(session.scalars(select(AlertRow.status).where(AlertRow.incident_id == incident.number)))
-    if any(status == FIRING for status in statuses):
-        return []
-    if group.truncated_alerts:
-        return [] if _pause_pending(session, incident.number) else [auto_resolve_paused_entry(group.truncated_alerts, at=now)]
-    auto = incident.status.is_open and policy.resolves_itself(incident.severity)
-    entries = [all_resolved_entry(len(statuses), auto_resolved=auto, at=now)]
-    if auto:
-        entries += incident.resolve(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
-    return entries
-
-
-def _truncation(session: Session, number: int, group: AlertGroup, now: datetime) -> list[TimelineEntry]:
-    """Record ``truncatedAlerts`` when it changes, so re-sends add nothing."""
-    if group.truncated_alerts == 0 or _last_truncated(session, number) == group.truncated_alerts:
-        return []
-    return [truncated_entry(group.truncated_alerts, at=now)]
-
-
-def _pause_pending(session: Session, number: int) -> bool:
-    """Whether auto-resolve is paused: the timeline's latest word on it is the pause note, not
-    an "all alerts resolved" entry (which lifts it)."""
-    statement = (
-        select(TimelineRow.kind, TimelineRow.data)
-        .where(
-            TimelineRow.incident_id == number,
-            TimelineRow.kind.in_([EntryKind.NOTE.value, EntryKind.ALERTS_ALL_RESOLVED.value]),
-            TimelineRow.actor == ACTOR,
+    def create() -> AlertGroupRow:
+        return alert_groups.add(
+            session,
+            incident_id=parent.number,
+            dedup_key=first.dedup_key,
+            source=ACTOR,
+            title=fields.title,
+            severity=fields.severity,
+            joined_by=placement.joined_by,
+            at=now,
+            labels=fields.labels,
+            correlation=placement.correlation_values,
+            firing=_any_firing(first),
         )
-        .order_by(TimelineRow.id.desc())
-    )
-    for kind, data in session.execute(statement):
-        if kind == EntryKind.ALERTS_ALL_RESOLVED.value:
-            return False
-        if "auto_resolve_paused" in (data or {}):
-            return True
-    return False
 
-
-def _last_truncated(session: Session, number: int) -> int | None:
-    """The ``truncatedAlerts`` of the incident's latest truncation note, if any."""
-    statement = (
-        select(TimelineRow.data)
-        .where(TimelineRow.incident_id == number, TimelineRow.kind == EntryKind.NOTE.value, TimelineRow.actor == ACTOR)
-        .order_by(TimelineRow.id.desc())
+    existing, child = find_or_create(session, first.dedup_key, create)
+    if existing is not None or child is None:
+        assert existing is not None
+        return _existing(session, service, existing, groups, policy, receipts)
+    row = session.get(IncidentRow, parent.number)
+    if row is not None and row.storm:
+        count = session.scalar(select(func.count()).select_from(AlertGroupRow).where(AlertGroupRow.incident_id == parent.number)) or 1
+        parent.title = STORM_TITLE.format(count=count, s="" if count == 1 else "s")
+    joined = group_joined_entry(
+        child=child.child_number,
+        dedup_key=first.dedup_key,
+        title=fields.title,
+        labels=fields.labels,
+        correlation=placement.correlation_values,
+        joined_by=placement.joined_by.value,
+        severity=fields.severity,
+        alerts=len({alert.fingerprint for alert in first.alerts}),
+        at=now,
     )
-    for data in session.scalars(statement):
-        if "truncated_alerts" in (data or {}):
-            return int(data["truncated_alerts"])
-    return None
+    log.info(
+        "alert group joined an incident",
+        extra={"dedup_key": first.dedup_key, "incident": parent.number, "child": child.child_number, "joined_by": placement.joined_by.value},
+    )
+    return Fold(session, service, parent, child, groups, policy, receipts, joined=joined).run()
