@@ -81,16 +81,7 @@ def storm(db_backend: str, *args: str) -> tuple[int, dict[str, Any], str]:
     return done.returncode, json.loads(done.stdout), done.stderr
 
 
-def storm_settings_exist() -> bool:
-    from bot.settings import Settings
-
-    aliases = {info.alias for info in Settings.model_fields.values()}
-    return {"FIREBREAK_CORRELATE_BY", "FIREBREAK_STORM_THRESHOLD"} <= aliases
-
-
 def test_storm_correlates_a_storm_into_one_incident_per_cluster_and_guards_it(db_backend: str) -> None:
-    if not storm_settings_exist():
-        pytest.skip("correlation and the storm guard are not in this build")
     status, output, table = storm(db_backend, "--scenario", "A", "B", "C", "--storm-threshold", "2")
     a, b, c = output["results"]
     assert a["incidents"] == 2 and a["alerts_sent"] == a["alerts_stored"] == 12 and a["alerts_lost"] == 0
