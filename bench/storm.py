@@ -118,6 +118,7 @@ class Sent:
     p0_group_key: str | None = None
     latencies: list[float] = field(default_factory=list)  # seconds per answered request
     late: float = 0.0  # how far behind its schedule the generator sent a notification, at worst
+    cut_off: int = 0  # notifications still unanswered when the sender gave up on them
 
     def latency(self, p: float) -> float | None:
         if not self.latencies:
@@ -126,8 +127,12 @@ class Sent:
         return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-async def send_storm(url: str, storm: Storm) -> Sent:
-    """Notification k of group g goes out at (k + g/groups) · seconds/webhooks; the P0 at seconds/2."""
+async def send_storm(url: str, storm: Storm, give_up_after: float) -> Sent:
+    """Notification k of group g goes out at (k + g/groups) · seconds/webhooks; the P0 at seconds/2.
+
+    Whatever is still unanswered ``give_up_after`` seconds after the first webhook is given up
+    (counted in ``gave_up``), so a server that stops answering cannot hold the bench forever.
+    """
     sent = Sent()
     everything = [storm.alerts_of(group) for group in range(storm.groups)]
     schedule: list[tuple[float, int, int]] = []
@@ -175,7 +180,11 @@ async def send_storm(url: str, storm: Storm) -> Sent:
                 await asyncio.sleep(delay)
             sent.late = max(sent.late, -delay)
             tasks.append(asyncio.create_task(deliver(group, k)))
-        await asyncio.gather(*tasks)
+        _done, pending = await asyncio.wait(tasks, timeout=max(0.0, started + give_up_after - time.perf_counter()))
+        for task in pending:
+            task.cancel()
+        sent.gave_up += len(pending)
+        sent.cut_off = len(pending)
     return sent
 
 
@@ -402,7 +411,8 @@ def run_scenario(scenario: str, args: argparse.Namespace, tmp: Path) -> dict[str
                 server.wait_ready()
                 with RssSampler(server) as rss, InboxWatcher(database_url) as inbox:
                     cpu_start = rss.cpu_seconds()
-                    sent = asyncio.run(send_storm(server.url + "/webhooks/alertmanager", storm))
+                    give_up = args.before_seconds if scenario == "C" else args.seconds + args.send_grace
+                    sent = asyncio.run(send_storm(server.url + "/webhooks/alertmanager", storm, give_up))
                     if scenario == "C":
                         bound = sent.first + args.before_seconds
                         time.sleep(max(0.0, bound - time.time()))
@@ -446,6 +456,7 @@ def measure(
         "alerts_sent": alerts_sent,
         "webhooks_by_status": dict(sent.statuses),
         "webhooks_given_up": sent.gave_up,
+        "webhooks_cut_off": sent.cut_off,
         "transport_errors": sent.transport_errors,
         "send_seconds": sent.last_answer - sent.first,
         "webhook_p50_ms": (sent.latency(50) or 0.0) * 1000,
@@ -538,7 +549,8 @@ def seconds(value: float | None, suffix: str = " s") -> str:
 ROWS: list[tuple[str, Callable[[Mapping[str, Any]], str]]] = [
     ("alerts sent / stored / missing", lambda r: f"{r['alerts_sent']} / {r['alerts_stored']} / {r['alerts_lost']}"
         + (f" (webhooks not yet applied: {r['inbox_left']})" if r["inbox_left"] else "")),
-    ("webhooks by status (given up)", lambda r: f"{r['webhooks_by_status']} ({r['webhooks_given_up']})"),
+    ("webhooks by status (given up)", lambda r: f"{r['webhooks_by_status']} ({r['webhooks_given_up']}"
+        + (f", {r['webhooks_cut_off']} unanswered at the cut-off)" if r["webhooks_cut_off"] else ")")),
     ("storm sent in (last 2xx; sender late ≤)", lambda r: f"{seconds(r['send_seconds'])} ({seconds(r['generator_late_s'])})"),
     ("webhook answer p50 / p99", lambda r: f"{r['webhook_p50_ms']:.0f} / {r['webhook_p99_ms']:.0f} ms"),
     ("incidents (storm incidents)", lambda r: f"{r['incidents']} ({r['storm_incidents']})"),
@@ -598,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storm-threshold", type=int, default=10, help="FIREBREAK_STORM_THRESHOLD for A and B")
     parser.add_argument("--rate-limit-scale", type=float, default=1.0, help="1 = Slack's real limits")
     parser.add_argument("--before-seconds", type=float, default=120.0, help="C stops this long after the first webhook")
+    parser.add_argument("--send-grace", type=float, default=120.0,
+                        help="A and B: notifications unanswered this long after the storm's end are given up")
     parser.add_argument("--timeout", type=float, default=600.0, help="A and B: give up waiting for the outbox after this")
     parser.add_argument("--json", action="store_true", help="JSON on stdout (the table goes to stderr)")
     args = parser.parse_args(argv)
@@ -607,6 +621,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, redirect_stdout(sys.stderr if args.json else sys.stdout):
         for scenario in args.scenario:
             results.append(run_scenario(scenario, args, Path(tmp)))
+            if len(args.scenario) > 1:  # each scenario's figures as soon as it ends: a later one may be interrupted
+                print(table(results[-1:]), file=sys.stderr, flush=True)
     report(results, args, sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps({"args": vars(args), "results": results}, indent=2, default=str))
