@@ -5,9 +5,11 @@ landed). Speed is not asserted here: the numbers are in docs/development.md, mea
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -66,3 +68,40 @@ def test_slash_bench_acknowledges_and_lands_every_command(db_url: str, commands:
     assert number(r"p50 ([\d.]+) ms", output) <= number(r"p99 ([\d.]+) ms", output)
     assert f"notes on the timeline: {commands} of {commands}; all landed: True" in output
     assert f"replies through response_url: {commands} of {commands}" in output
+
+
+def storm(db_backend: str, *args: str) -> tuple[int, dict[str, Any], str]:
+    """bench.storm, tiny: (exit status, its JSON, its table)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.storm", "--db", db_backend, "--json", "--groups", "6", "--alerts", "12",
+         "--clusters", "2", "--seconds", "1", "--rate-limit-scale", "60", "--before-seconds", "4", "--timeout", "120", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=400,
+    )
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    return done.returncode, json.loads(done.stdout), done.stderr
+
+
+def test_storm_correlates_a_storm_into_one_incident_per_cluster_and_guards_it(db_backend: str) -> None:
+    status, output, table = storm(db_backend, "--scenario", "A", "B", "C", "--storm-threshold", "2")
+    a, b, c = output["results"]
+    assert a["incidents"] == 2 and a["alerts_sent"] == a["alerts_stored"] == 12 and a["alerts_lost"] == 0
+    assert a["all_ready_s"] is not None and a["outbox_empty_s"] is not None
+    assert a["groups_by_joined_by"] == {"opened": 2, "correlated": 4}
+    assert b["storm_incidents"] == 1 and b["alerts_lost"] == 0 and b["alerts_sent"] == 12 + 2
+    assert b["channels_created"] <= 2 + 1 + 1 and b["p0_first_post_s"] is not None
+    assert b["incidents"] == 2 + 1 + 1  # two opened, the storm, the P0 beside it
+    assert c["incidents"] == 6 + 1 and c["storm_incidents"] == 0 and c["alerts_lost"] == 0
+    assert c["outbox_empty_s"] is None and c["elapsed_s"] >= 4  # C is bounded, never waits for the outbox
+    assert c["projected_empty_s"] is not None and c["projected_empty_s"] >= c["elapsed_s"]
+    assert "| figure" in table and "Slack calls per alert" in table and "server peak RSS" in table
+    assert status == (0 if all(met for r in (a, b) for _goal, met in r["goals"]) else 1)
+
+
+def test_storm_bench_fails_when_a_goal_is_missed(db_backend: str) -> None:
+    """Guard off while scenario B expects it: every group critical opens its own channel."""
+    status, output, table = storm(db_backend, "--scenario", "B", "--storm-threshold", "0", "--critical-every", "1")
+    (b,) = output["results"]
+    assert b["channels_created"] == 6 + 1 and b["alerts_lost"] == 0
+    assert ["channels ≤ threshold + 1 + P0 = 2", False] in b["goals"]
+    assert status == 1
+    assert "goal B" in table and "MISSED" in table and "channels created" in table
