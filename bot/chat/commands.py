@@ -92,11 +92,20 @@ Handler = Callable[[ParsedCommand, CommandContext], Reply]
 class CommandRouter:
     """Maps verbs to handlers; features (playbooks, escalation, export) register their own."""
 
-    def __init__(self, service: IncidentService, *, zone: ZoneInfo | None = None, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        service: IncidentService,
+        *,
+        zone: ZoneInfo | None = None,
+        policy: Policy | None = None,
+        auto_resolve: frozenset[Severity] = frozenset(),
+    ) -> None:
+        """``auto_resolve``: the severities that resolve themselves once their alerts clear
+        (``FIREBREAK_AUTO_RESOLVE``), which a split or merge settles again."""
         self.service = service
         self.zone = zone or ZoneInfo("UTC")
         self.policy = policy or Policy()
-        self.regroup = RegroupService(service)
+        self.regroup = RegroupService(service, auto_resolve=auto_resolve)
         self._handlers: dict[str, Handler] = {
             "declare": self._declare,
             "ack": self._lifecycle("acknowledge"),

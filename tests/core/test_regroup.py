@@ -220,6 +220,86 @@ def test_hostile_alert_names_are_quoted_flat_clean_and_clipped(container: Contai
     assert not done.refused and "#2 of" in done.text, done.text
 
 
+def clear(container: Container, key: str, *, truncated: int = 0) -> None:
+    """The child ``key``'s alerts all resolved, as ingest leaves them (``truncated`` hidden)."""
+    with container.sessions.begin() as session:
+        row = session.scalars(select(AlertGroupRow).where(AlertGroupRow.dedup_key == f"am:{key}")).one()
+        alert_groups.set_state(row, firing=False, at=container.clock.now(), truncated_alerts=truncated)
+        for alert in session.scalars(select(AlertRow).where(AlertRow.group_id == row.id)):
+            alert.status = "resolved"
+
+
+@pytest.fixture
+def p2_resolves(db_url: str, engine: Engine, clock: FrozenClock, transcript: io.StringIO) -> Iterator[Container]:
+    settings = make_settings(db_url, FIREBREAK_AUTO_RESOLVE="P2,P3", FIREBREAK_DEFAULT_ESCALATION="unacknowledged:5m:@primary")
+    yield build_container(settings, clock=clock, transcript_stream=transcript, engine=engine)
+
+
+def test_what_a_split_leaves_is_settled_by_the_auto_resolve_rule(p2_resolves: Container, clock: FrozenClock) -> None:
+    container = p2_resolves
+    # A truncated child held auto-resolve back; split out, the parent's one child has resolved.
+    parent = declare(container)
+    add_child(container, parent, "api")
+    add_child(container, parent, "db")
+    clear(container, "api")
+    clear(container, "db", truncated=3)
+    reply = container.commands.handle(f"/incident split #2 INC-{parent}", console())
+    assert not reply.refused, reply.text
+    assert container.service.get(parent).status is Status.RESOLVED
+    (entry,) = of_kind(container, parent, EntryKind.ALERTS_ALL_RESOLVED)
+    assert entry.data == {"count": 1, "auto_resolved": True} and "all alerts resolved" in entry.text
+    # The last firing child split out: the same.
+    storm = declare(container, title="Alert storm")
+    add_child(container, storm, "web")
+    add_child(container, storm, "cache")
+    clear(container, "web")
+    container.commands.handle(f"/incident split #2 INC-{storm}", console())
+    assert container.service.get(storm).status is Status.RESOLVED
+    # Resolved: its escalation is over (the split-out incident keeps its own).
+    assert container.escalation is not None
+    clock.advance(seconds=600)
+    container.escalation.tick()
+    assert of_kind(container, parent, EntryKind.ESCALATED) == [] and of_kind(container, storm, EntryKind.ESCALATED) == []
+
+
+def test_a_split_settles_only_as_the_policy_and_the_remaining_children_allow(p2_resolves: Container) -> None:
+    container = p2_resolves
+    firing = declare(container)
+    add_child(container, firing, "api")
+    add_child(container, firing, "db")
+    add_child(container, firing, "web")
+    clear(container, "api")
+    container.commands.handle(f"/incident split #2 INC-{firing}", console())  # #3 still fires
+    assert container.service.get(firing).status is Status.TRIGGERED and of_kind(container, firing, EntryKind.ALERTS_ALL_RESOLVED) == []
+    # A P1 does not resolve itself: said, not done.
+    serious = declare(container, title="Payments down", severity=Severity.P1)
+    add_child(container, serious, "pay")
+    add_child(container, serious, "ledger")
+    clear(container, "pay")
+    container.commands.handle(f"/incident split #2 INC-{serious}", console())
+    assert container.service.get(serious).status is Status.TRIGGERED
+    (said,) = of_kind(container, serious, EntryKind.ALERTS_ALL_RESOLVED)
+    assert said.data["auto_resolved"] is False
+    # Another child still truncated: paused, said once.
+    paused = declare(container, title="Search slow")
+    for key in ("s1", "s2", "s3"):
+        add_child(container, paused, key)
+    clear(container, "s1", truncated=2)
+    clear(container, "s2")
+    container.commands.handle(f"/incident split #3 INC-{paused}", console())
+    assert container.service.get(paused).status is Status.TRIGGERED
+    notes = [entry for entry in of_kind(container, paused, EntryKind.NOTE) if "auto_resolve_paused" in entry.data]
+    assert len(notes) == 1
+    # A person's reopen stands: a split of an incident whose alerts had all cleared changes nothing.
+    reopened = declare(container, title="Disk full")
+    add_child(container, reopened, "d1")
+    add_child(container, reopened, "d2")
+    clear(container, "d1")
+    clear(container, "d2")
+    container.commands.handle(f"/incident split #2 INC-{reopened}", console())
+    assert container.service.get(reopened).status is Status.TRIGGERED
+
+
 # -- merge -------------------------------------------------------------------------------
 
 
