@@ -24,6 +24,7 @@ from bot.domain.errors import IllegalTransition
 from bot.domain.incident import Incident, Status, format_number
 from bot.domain.regroup import (
     ChildChoice,
+    ChildSelector,
     MergeSide,
     check_merge,
     joined_entry,
@@ -120,7 +121,7 @@ class RegroupService:
         self.service.notify_committed()
         return result
 
-    def _split_in(self, session: Session, number: int, selector: int | str, *, actor: str, source: Source) -> SplitResult:
+    def _split_in(self, session: Session, number: int, selector: ChildSelector, *, actor: str, source: Source) -> SplitResult:
         now = self.service.clock.now()
         parent_row = IncidentRepository.get_row(session, number, for_update=True)
         parent = to_domain(parent_row)

@@ -460,3 +460,48 @@ def test_split_and_merge_belong_to_the_commander_once_there_is_one(container: Co
     assert not container.commands.handle(f"/incident merge INC-{away} into INC-{into}", console()).refused
     with container.sessions() as session:
         assert session.scalar(select(AlertGroupRow.incident_id).where(AlertGroupRow.dedup_key == "am:payments")) == into
+
+
+# -- what people type ----------------------------------------------------------------------
+
+
+def test_a_hash_or_a_number_is_always_a_child_id(container: Container) -> None:
+    parent = declare(container)
+    add_child(container, parent, "api", alertnames=("HighCPU",))
+    add_child(container, parent, "db", alertnames=("ReplicaLag",))
+    before = (container.service.timeline(parent), children_of(container, parent))
+    context = in_channel(parent, ALICE)
+    for typed, shown in (("#99999999999", "#99999999999"), ("#-1", "#-1"), ("-1", "#-1"), ("#0", "#0"), ("#abc", "#abc"),
+                         ("#" + "9" * 5000, "#999")):
+        reply = container.commands.handle(f"/incident split {typed}", context)
+        assert f"INC-{parent} has no child {shown}" in reply.text and "alert name" not in reply.text, reply.text
+        assert "children are #1 api is failing (HighCPU); #2 db is failing (ReplicaLag)" in reply.text, reply.text
+        assert len(reply.text) < 1000
+    assert (container.service.timeline(parent), children_of(container, parent)) == before
+
+
+def test_merge_naming_two_incidents_says_how_to_write_it(container: Container) -> None:
+    reply = container.commands.handle("/incident merge INC-7 INC-3", console())
+    assert "use: /incident merge INC-7 into INC-3" in reply.text, reply.text
+    assert "use: /incident merge INC-7 into INC-3" in container.commands.handle("/incident merge 7 3", console()).text
+
+
+def test_a_merged_incident_refuses_changes_and_names_the_survivor(container: Container) -> None:
+    into, away = merged_pair(container)
+    container.commands.handle(f"/incident merge INC-{away}", in_channel(into, ALICE))
+    before = container.service.get(away)
+    for line in ("/incident sev P0", "/incident ack", "/incident mitigate", "/incident resolve", "/incident role commander @bob",
+                 "/incident escalate", "/incident step 1 done", "/incident run disk-full"):
+        reply = container.commands.handle(line, in_channel(away, ALICE))
+        assert reply.refused and f"INC-{away} was merged into INC-{into}" in reply.text, (line, reply.text)
+    for line in (f"/incident sev P0 INC-{away}", f"/incident resolve INC-{away}", f"/incident ack INC-{away}"):
+        reply = container.commands.handle(line, console())
+        assert reply.refused and f"INC-{away} was merged into INC-{into}" in reply.text, (line, reply.text)
+    after = container.service.get(away)
+    assert (after.severity, after.status, after.roles) == (before.severity, before.status, before.roles)
+    # A note still goes on its own record; the survivor takes changes as ever.
+    assert not container.commands.handle("/incident note checked the old dashboards", in_channel(away, ALICE)).refused
+    assert any(entry.text == "checked the old dashboards" for entry in container.service.timeline(away))
+    assert not container.commands.handle("/incident sev P0", in_channel(into, ALICE)).refused
+    assert container.service.get(into).severity is Severity.P0
+
