@@ -140,6 +140,7 @@ class RegroupService:
             # The incident the group opened keyed it; the key follows the group.
             parent_row.dedup_key = None
             session.flush()
+            parent = to_domain(parent_row)  # saved again if it settles: without the key
             dedup_key = child.dedup_key
         title = child.title.strip() or str(child.labels.get("alertname") or "") or f"{child.ref} of {parent.ref}"
         entries: dict[str, TimelineEntry] = {}

@@ -243,9 +243,14 @@ def test_what_a_split_leaves_is_settled_by_the_auto_resolve_rule(p2_resolves: Co
     add_child(container, parent, "db")
     clear(container, "api")
     clear(container, "db", truncated=3)
+    with container.sessions.begin() as session:
+        row = session.get(IncidentRow, parent)
+        assert row is not None
+        row.dedup_key = "am:db"  # the group split out opened the incident: its key goes with it
     reply = container.commands.handle(f"/incident split #2 INC-{parent}", console())
     assert not reply.refused, reply.text
     assert container.service.get(parent).status is Status.RESOLVED
+    assert row_of(container, parent).dedup_key is None and row_of(container, int(reply.data["split_into"])).dedup_key == "am:db"  # type: ignore[call-overload]
     (entry,) = of_kind(container, parent, EntryKind.ALERTS_ALL_RESOLVED)
     assert entry.data == {"count": 1, "auto_resolved": True} and "all alerts resolved" in entry.text
     # The last firing child split out: the same.
