@@ -138,7 +138,9 @@ def build_container(
         on_committed=service.notify_committed,
         pressure=WebhookPressure(),
     )
-    commands = CommandRouter(service, zone=settings.zone, policy=Policy(takeover_after=settings.takeover_after))
+    commands = CommandRouter(
+        service, zone=settings.zone, policy=Policy(takeover_after=settings.takeover_after), auto_resolve=frozenset(settings.auto_resolve)
+    )
     container = Container(
         settings=settings,
         engine=engine,

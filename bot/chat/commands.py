@@ -82,6 +82,10 @@ ACTIONS: dict[str, Action] = {
     "children": Action.READ,
     "list": Action.LIST,
 }
+#: Verbs that change an incident's state, refused on one merged into another (the work goes on
+#: in the survivor). Notes and action items stay allowed: they add to the merged incident's own
+#: record and change nothing; ``reopen`` and ``split`` are refused by their use cases.
+CHANGES_STATE = frozenset({"ack", "mitigate", "resolve", "sev", "role", "step", "run", "escalate"})
 #: Actions that concern no single incident.
 _GLOBAL = frozenset({Action.DECLARE, Action.LIST})
 
@@ -92,11 +96,20 @@ Handler = Callable[[ParsedCommand, CommandContext], Reply]
 class CommandRouter:
     """Maps verbs to handlers; features (playbooks, escalation, export) register their own."""
 
-    def __init__(self, service: IncidentService, *, zone: ZoneInfo | None = None, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        service: IncidentService,
+        *,
+        zone: ZoneInfo | None = None,
+        policy: Policy | None = None,
+        auto_resolve: frozenset[Severity] = frozenset(),
+    ) -> None:
+        """``auto_resolve``: the severities that resolve themselves once their alerts clear
+        (``FIREBREAK_AUTO_RESOLVE``), which a split or merge settles again."""
         self.service = service
         self.zone = zone or ZoneInfo("UTC")
         self.policy = policy or Policy()
-        self.regroup = RegroupService(service)
+        self.regroup = RegroupService(service, auto_resolve=auto_resolve)
         self._handlers: dict[str, Handler] = {
             "declare": self._declare,
             "ack": self._lifecycle("acknowledge"),
@@ -145,6 +158,16 @@ class CommandRouter:
             decision = self.decide(command, context)
             if not decision.allowed:
                 return Reply(f"🚫 {decision.reason}", refused=True)
+            if command.verb in CHANGES_STATE:
+                number = self.incident_for(command, context)
+                survivor = self.service.merged_into([number]).get(number)
+                if survivor is not None:
+                    there = format_number(survivor)
+                    return Reply(
+                        f"🚫 {format_number(number)} was merged into {there}: it is closed, the work goes on there "
+                        f"(/incident {command.verb} … {there})",
+                        refused=True,
+                    )
             return handler(command, context)
         except (DomainError, ValueError) as error:
             return Reply(f"⚠️ {error}")
@@ -296,7 +319,8 @@ class CommandRouter:
 
     def _list(self, command: ParsedCommand, context: CommandContext) -> Reply:
         incidents = self.service.list(open_only=True)
-        text = render.incident_table(incidents, now=self.service.clock.now())
+        merged = self.service.merged_into([incident.number for incident in incidents])
+        text = render.incident_table(incidents, now=self.service.clock.now(), merged=merged)
         return Reply("Open incidents:\n" + text if incidents else "No open incidents.")
 
 

@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass
 
 from bot.domain.errors import InvalidCommand
-from bot.domain.incident import parse_number
+from bot.domain.incident import format_number, parse_number
 
 USAGE: dict[str, str] = {
     "declare": "/incident declare <title…> [P0|P1|P2|P3]",
@@ -131,6 +131,9 @@ def _parse_merge(rest: str) -> ParsedCommand:
     if len(words) == 3 and words[1].lower() == "into" and _REF.match(words[2]):
         ref = parse_number(words[2])
         words = words[:1]
+    if len(words) == 2 and all(_REF.match(word) for word in words):
+        first, second = (format_number(parse_number(word)) for word in words)
+        raise InvalidCommand(f"use: /incident merge {first} into {second}\nUsage: {USAGE['merge']}")
     if len(words) != 1 or not _REF.match(words[0]):
         raise InvalidCommand(f"which incident should be merged in? name one.\nUsage: {USAGE['merge']}")
     merged = parse_number(words[0])

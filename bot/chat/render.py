@@ -7,14 +7,14 @@ only http(s) links are shown. Slack escapes these texts again for mrkdwn.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.domain import children_text
 from bot.domain.children import Child, ranked
-from bot.domain.incident import Incident, Status
+from bot.domain.incident import Incident, Status, format_number
 from bot.domain.timeline import TimelineEntry
 from bot.text_safety import clean, one_line, person_name, safe_url
 
@@ -75,11 +75,14 @@ def duration_text(incident: Incident, now: datetime) -> str:
     return f"open for {age(incident.created_at, now)}"
 
 
-def summary(incident: Incident, *, now: datetime, zone: ZoneInfo = UTC, children: Sequence[Child] = ()) -> str:
+def summary(
+    incident: Incident, *, now: datetime, zone: ZoneInfo = UTC, children: Sequence[Child] = (), merged_into: int | None = None
+) -> str:
     roles = ", ".join(f"{role.value}: {person_name(user)}" for role, user in incident.roles.items()) or "no roles assigned"
+    merged = f" (merged into {format_number(merged_into)})" if merged_into is not None else ""
     lines = [
         f"{incident.ref} [{incident.severity.value}] {one_line(incident.title)}",
-        f"  status: {incident.status.value} · {duration_text(incident, now)} · {roles}",
+        f"  status: {incident.status.value}{merged} · {duration_text(incident, now)} · {roles}",
     ]
     if incident.description:
         lines.append("  " + clean(incident.description).strip().replace("\n", "\n  "))
@@ -144,12 +147,20 @@ def timeline(incident: Incident, entries: Sequence[TimelineEntry], zone: ZoneInf
     return "\n".join(lines)
 
 
-def incident_table(incidents: Sequence[Incident], *, now: datetime) -> str:
+def merged_note(number: int, merged: Mapping[int, int]) -> str:
+    """`` (merged into INC-3)`` for an incident merged into another, else nothing."""
+    return f" (merged into {format_number(merged[number])})" if number in merged else ""
+
+
+def incident_table(incidents: Sequence[Incident], *, now: datetime, merged: Mapping[int, int] | None = None) -> str:
+    """``merged``: incident number → the one it was merged into (shown after its title)."""
     if not incidents:
         return "No incidents."
+    merged = merged or {}
     header = f"{'NUMBER':<9} {'SEV':<4} {'STATUS':<13} {'AGE':<8} TITLE"
     rows = [
-        f"{incident.ref:<9} {incident.severity.value:<4} {incident.status.value:<13} {age(incident.created_at, now):<8} {one_line(incident.title)}"
+        f"{incident.ref:<9} {incident.severity.value:<4} {incident.status.value:<13} {age(incident.created_at, now):<8} "
+        f"{one_line(incident.title)}{merged_note(incident.number, merged)}"
         for incident in incidents
     ]
     return "\n".join([header, *rows])
@@ -167,9 +178,10 @@ def incident_details(
     now: datetime,
     zone: ZoneInfo = UTC,
     children: Sequence[Child] = (),
+    merged_into: int | None = None,
 ) -> str:
     """``firebreak incidents show``: the summary, every alert group, every playbook step, the latest entries."""
-    lines = [summary(incident, now=now, zone=zone), f"  declared: {stamp(incident.created_at, zone)}"]
+    lines = [summary(incident, now=now, zone=zone, merged_into=merged_into), f"  declared: {stamp(incident.created_at, zone)}"]
     if children:
         lines.extend(children_details(children, zone=zone))
     if steps is None:

@@ -14,6 +14,7 @@ from typing import Any
 from bot.domain.children import Child, JoinedBy, ranked
 from bot.domain.incident import format_number
 from bot.domain.severity import Severity
+from bot.text_safety import clip
 
 #: How a child came in, as a phrase ("joined by correlation").
 HOW_JOINED: dict[str, str] = {
@@ -24,6 +25,10 @@ HOW_JOINED: dict[str, str] = {
 }
 #: A child's line is cut to this many characters of plain text (before any escaping).
 LINE_LIMIT = 200
+#: An alert name (or any one label-derived piece) in an entry's wording, as the timeline
+#: entry's own text clips the title; and the whole sentence, as the entry's text is clipped.
+PIECE_LIMIT = 200
+ENTRY_LIMIT = 2000
 
 
 def how_joined(joined_by: object) -> str:
@@ -123,16 +128,18 @@ def entry_wording(kind: str, data: Mapping[str, Any]) -> str | None:
     """
     if kind == "group_joined":
         labels = data.get("labels") or {}
+        # Every piece comes from alert labels (or a stored entry's data): each is clipped.
         name = str(labels.get("alertname") or data.get("dedup_key") or "") if isinstance(labels, Mapping) else ""
+        name = clip(" ".join(name.split()), PIECE_LIMIT)
         correlation = data.get("correlation") or {}
-        how = how_joined(data.get("joined_by"))
+        how = clip(how_joined(data.get("joined_by")), PIECE_LIMIT)
         if data.get("joined_by") == JoinedBy.CORRELATED.value and isinstance(correlation, Mapping) and correlation:
-            how = f"correlated on {pairs(correlation)}"
+            how = f"correlated on {clip(pairs(correlation), LINE_LIMIT)}"
         alerts = data.get("alerts")
-        what = " ".join(part for part in (_severity(data.get("severity")), name.strip()) if part) or "?"
+        what = " ".join(part for part in (clip(_severity(data.get("severity")), PIECE_LIMIT), name) if part) or "?"
         if isinstance(alerts, int) and not isinstance(alerts, bool):
             what += f", {alerts} alert{'s' if alerts != 1 else ''}"
-        return f"alert group {_ref(data.get('child'))} joined ({how}): {what}"
+        return clip(f"alert group {clip(_ref(data.get('child')), PIECE_LIMIT)} joined ({how}): {what}", ENTRY_LIMIT)
     if kind == "split":
         if data.get("into") is not None:
             return f"alert group {_ref(data.get('child'))} split off into its own incident {_number(data.get('into'))}"

@@ -47,20 +47,41 @@ class ChildChoice:
         return f"{self.child.ref} {_quote(self.child.title)} ({names})"
 
 
-def parse_child_selector(text: str) -> int | str:
-    """``#3`` or ``3`` → 3 (a short id); anything else is an alert name."""
+@dataclass(frozen=True)
+class NoChildId:
+    """A ``#``-prefixed or numeric selector that can be no child's short id (``#-1``,
+    ``#99999999999``, ``#abc``): a child id all the same, that no child has."""
+
+    text: str
+
+
+ChildSelector = int | str | NoChildId
+#: Short ids have at most this many digits (more is no child, and no huge integer is made).
+MAX_CHILD_DIGITS = 9
+
+
+def parse_child_selector(text: str) -> ChildSelector:
+    """``#3`` or ``3`` → 3 (a short id); any other ``#…`` or number (``#-1``, ``#99999999999``,
+    ``-1``) is a short id no child has; anything else is an alert name."""
     cleaned = text.strip()
     if not cleaned:
         raise InvalidCommand("which child? /incident split <#child or alertname>")
     digits = cleaned.removeprefix("#")
-    if digits.isascii() and digits.isdigit() and len(digits) <= 9:
+    if digits.isascii() and digits.isdigit() and len(digits) <= MAX_CHILD_DIGITS and int(digits) > 0:
         return int(digits)
+    signed = digits[1:] if digits[:1] in ("+", "-") else digits
+    if cleaned.startswith("#") or (signed.isascii() and signed.isdigit()):
+        return NoChildId(digits)
     return cleaned
 
 
-def pick_child(ref: str, choices: Sequence[ChildChoice], selector: int | str) -> Child:
+def pick_child(ref: str, choices: Sequence[ChildChoice], selector: ChildSelector) -> Child:
     """The one child ``selector`` names, or a refusal naming the choices (nothing changes)."""
-    if isinstance(selector, int):
+    found: list[ChildChoice]
+    if isinstance(selector, NoChildId):
+        found = []
+        wanted = f"#{_quote(selector.text)}"
+    elif isinstance(selector, int):
         found = [choice for choice in choices if choice.child.child == selector]
         wanted = f"#{selector}"
     else:
@@ -69,7 +90,7 @@ def pick_child(ref: str, choices: Sequence[ChildChoice], selector: int | str) ->
     if len(found) == 1:
         picked = found[0].child
     elif not found:
-        raise InvalidCommand(f"{ref} has no child {wanted}; its children: {_list(choices)}")
+        raise InvalidCommand(f"{ref} has no child {wanted}; children are {_list(choices)}")
     else:
         raise InvalidCommand(f"{wanted} is in more than one child of {ref}: {_list(found)}; split one by its short id, e.g. /incident split {found[0].child.ref}")
     if len(choices) < 2:

@@ -76,7 +76,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     with _Container() as container:
         incidents = container.service.list(open_only=args.open, limit=args.limit)
-        print(incident_table(incidents, now=container.clock.now()))
+        merged = container.service.merged_into([incident.number for incident in incidents])
+        print(incident_table(incidents, now=container.clock.now(), merged=merged))
     return 0
 
 
@@ -102,6 +103,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             incident_details(
                 incident, steps=steps, entries=entries[-args.entries :], hidden=max(0, len(entries) - args.entries),
                 now=container.clock.now(), zone=container.settings.zone, children=container.service.children(number),
+                merged_into=container.service.merged_into([number]).get(number),
             )
         )
     return 0

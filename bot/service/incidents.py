@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.delivery.outbox import reprioritise
@@ -22,6 +23,7 @@ from bot.service.changes import Change, RecordedEntry, Subscriber
 from bot.store import alert_groups
 from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository
+from bot.store.models import IncidentRow
 
 Mutation = Callable[[Incident], list[TimelineEntry]]
 #: Runs for every new incident after it is inserted (and after a caller's ``extra``), in the
@@ -206,6 +208,16 @@ class IncidentService:
         with self.sessions() as session:
             IncidentRepository.get_row(session, number)
             return alert_groups.children(session, number)
+
+    def merged_into(self, numbers: Sequence[int]) -> dict[int, int]:
+        """Which of these incidents were merged into another: number → the survivor's number."""
+        if not numbers:
+            return {}
+        with self.sessions() as session:
+            statement = select(IncidentRow.id, IncidentRow.merged_into).where(
+                IncidentRow.id.in_(list(numbers)), IncidentRow.merged_into.is_not(None)
+            )
+            return {int(number): int(into) for number, into in session.execute(statement) if into is not None}
 
     def list(self, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
         with self.sessions() as session:

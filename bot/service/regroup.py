@@ -6,12 +6,17 @@ incident is declared (channel, playbook, escalation plan by the declare hooks), 
 incident is resolved (its escalation deadlines are cancelled by the planner, its PagerDuty
 pages resolved by the sync), and chat hears of both (``bot.service.chat_notifications``).
 What they mean is decided in ``bot.domain.regroup``.
+
+What is left after either is settled again by the one auto-resolve rule
+(``bot.ingest.alertmanager.settle``): a parent whose remaining children have all resolved,
+none truncated, resolves as if its last alert had just cleared, when the policy lets it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.domain.children import JoinedBy
@@ -19,6 +24,7 @@ from bot.domain.errors import IllegalTransition
 from bot.domain.incident import Incident, Status, format_number
 from bot.domain.regroup import (
     ChildChoice,
+    ChildSelector,
     MergeSide,
     check_merge,
     joined_entry,
@@ -30,11 +36,13 @@ from bot.domain.regroup import (
     severity_after_merge,
     split_entries,
 )
+from bot.domain.severity import Severity
 from bot.domain.timeline import Source, TimelineEntry
+from bot.ingest.alertmanager.settle import Policy, pause_pending, settle, settlement
 from bot.service.incidents import IncidentService
 from bot.store import alert_groups
 from bot.store.incidents import IncidentRepository, to_domain
-from bot.store.models import IncidentRow
+from bot.store.models import AlertGroupRow, AlertRow, IncidentRow
 
 
 @dataclass(frozen=True)
@@ -59,9 +67,50 @@ def _side(row: IncidentRow) -> MergeSide:
     return MergeSide(number=row.id, status=incident.status, severity=incident.severity, merged_into=row.merged_into)
 
 
+@dataclass(frozen=True)
+class AlertState:
+    """An incident's alerts as the auto-resolve rule counts them."""
+
+    children: int
+    alerts: int
+    firing: int
+    truncated: int
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left for the rule to decide: no alert child, or every alert cleared and none hidden."""
+        return not self.children or not (self.firing or self.truncated)
+
+
+def alert_state(session: Session, number: int) -> AlertState:
+    children, truncated = session.execute(
+        select(func.count(AlertGroupRow.id), func.coalesce(func.sum(AlertGroupRow.truncated_alerts), 0)).where(AlertGroupRow.incident_id == number)
+    ).one()
+    alerts, firing = session.execute(
+        select(func.count(AlertRow.id), func.count(AlertRow.id).filter(AlertRow.status == "firing")).where(AlertRow.incident_id == number)
+    ).one()
+    return AlertState(children=int(children), alerts=int(alerts), firing=int(firing), truncated=int(truncated or 0))
+
+
 class RegroupService:
-    def __init__(self, service: IncidentService) -> None:
+    """``auto_resolve``: the severities that resolve themselves (``FIREBREAK_AUTO_RESOLVE``)."""
+
+    def __init__(self, service: IncidentService, *, auto_resolve: frozenset[Severity] = frozenset()) -> None:
         self.service = service
+        self.policy = Policy(mapping={}, auto_resolve=auto_resolve)
+
+    def _settle(self, session: Session, incident: Incident, before: AlertState) -> list[TimelineEntry]:
+        """The entries the auto-resolve rule calls for now that children left or came: only
+        when the regroup changed what the rule sees (an incident already settled, e.g. reopened
+        by a person with its alerts cleared, is left as it is)."""
+        if before.settled or not incident.status.is_open:
+            return []
+        after = alert_state(session, incident.number)
+        if not after.children:
+            return []
+        rule = settlement(incident, firing=after.firing, truncated=after.truncated, policy=self.policy)
+        pause_said = pause_pending(session, incident.number)
+        return settle(incident, rule, count=after.alerts, truncated=after.truncated, pause_said=pause_said, now=self.service.clock.now())
 
     # -- split -------------------------------------------------------------------------
 
@@ -72,7 +121,7 @@ class RegroupService:
         self.service.notify_committed()
         return result
 
-    def _split_in(self, session: Session, number: int, selector: int | str, *, actor: str, source: Source) -> SplitResult:
+    def _split_in(self, session: Session, number: int, selector: ChildSelector, *, actor: str, source: Source) -> SplitResult:
         now = self.service.clock.now()
         parent_row = IncidentRepository.get_row(session, number, for_update=True)
         parent = to_domain(parent_row)
@@ -81,6 +130,7 @@ class RegroupService:
         if parent.status is Status.RESOLVED:
             raise IllegalTransition(f"{parent.ref} is resolved; reopen it first to split a child out")
         rows = {row.child_number: row for row in alert_groups.rows_of(session, number, for_update=True)}
+        before = alert_state(session, number)
         names = alert_groups.alertnames(session, number)
         choices = [ChildChoice(child, frozenset(names.get(child.child, set()))) for child in alert_groups.children(session, number)]
         child = pick_child(parent.ref, choices, selector)
@@ -90,6 +140,7 @@ class RegroupService:
             # The incident the group opened keyed it; the key follows the group.
             parent_row.dedup_key = None
             session.flush()
+            parent = to_domain(parent_row)  # saved again if it settles: without the key
             dedup_key = child.dedup_key
         title = child.title.strip() or str(child.labels.get("alertname") or "") or f"{child.ref} of {parent.ref}"
         entries: dict[str, TimelineEntry] = {}
@@ -112,7 +163,10 @@ class RegroupService:
             session=session,
             extra=move,
         )
-        self.service.record(session, parent, [entries["parent"]])
+        settled = self._settle(session, parent, before)
+        if settled:
+            IncidentRepository.save(session, parent, now=now)
+        self.service.record(session, parent, [entries["parent"], *settled])
         return SplitResult(parent=parent, incident=incident, child=child.child)
 
     # -- merge -------------------------------------------------------------------------
@@ -133,6 +187,7 @@ class RegroupService:
         check_merge(_side(into_row), _side(merged_row))
         target, away = to_domain(into_row), to_domain(merged_row)
 
+        before = alert_state(session, into)
         children = alert_groups.children(session, merged)  # with their alert counts, before they move
         rows = {row.child_number: row for row in alert_groups.rows_of(session, merged, for_update=True)}
         moved: list[tuple[int, int]] = []
@@ -159,6 +214,7 @@ class RegroupService:
         if severity is not None:
             target_entries += target.change_severity(severity, actor=actor, source=source, at=now, reason=f"merged {away.ref}")
         target.links.update(pagerduty_links(away.links, away.ref))
+        target_entries += self._settle(session, target, before)
         IncidentRepository.save(session, target, now=now)
         self.service.record(session, target, target_entries)
 

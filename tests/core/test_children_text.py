@@ -35,3 +35,14 @@ def test_entries_about_children_are_worded_from_their_data() -> None:
     assert entry_wording("split", {"child": 1, "from": 3}) == "split off from INC-3: this incident is its alert group #1"
     assert entry_wording("merged", {"into": 3, "children": [1, 2]}) == "merged into INC-3 (alert groups #1, #2)"
     assert entry_wording("merged", {}) is None and entry_wording("note", {"child": 1}) is None
+
+
+def test_every_label_derived_piece_of_an_entry_is_clipped() -> None:
+    huge = "x" * 10_000
+    worded = entry_wording("group_joined", {"child": huge, "joined_by": huge, "severity": huge, "labels": {"alertname": huge}, "alerts": 3})
+    assert worded is not None and len(worded) <= 1000 and "x" * 201 not in worded and worded.endswith(", 3 alerts")
+    correlated = entry_wording("group_joined", {"child": 2, "joined_by": "correlated", "correlation": {"cluster": huge},
+                                                "labels": {"alertname": "DiskFull"}})
+    assert correlated is not None and "x" * 201 not in correlated and correlated.endswith("…): DiskFull")
+    flat = entry_wording("group_joined", {"child": 2, "joined_by": "storm", "labels": {"alertname": "Disk\nFull   now"}})
+    assert flat == "alert group #2 joined (storm guard): Disk Full now"

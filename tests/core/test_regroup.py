@@ -220,6 +220,91 @@ def test_hostile_alert_names_are_quoted_flat_clean_and_clipped(container: Contai
     assert not done.refused and "#2 of" in done.text, done.text
 
 
+def clear(container: Container, key: str, *, truncated: int = 0) -> None:
+    """The child ``key``'s alerts all resolved, as ingest leaves them (``truncated`` hidden)."""
+    with container.sessions.begin() as session:
+        row = session.scalars(select(AlertGroupRow).where(AlertGroupRow.dedup_key == f"am:{key}")).one()
+        alert_groups.set_state(row, firing=False, at=container.clock.now(), truncated_alerts=truncated)
+        for alert in session.scalars(select(AlertRow).where(AlertRow.group_id == row.id)):
+            alert.status = "resolved"
+
+
+@pytest.fixture
+def p2_resolves(db_url: str, engine: Engine, clock: FrozenClock, transcript: io.StringIO) -> Iterator[Container]:
+    settings = make_settings(db_url, FIREBREAK_AUTO_RESOLVE="P2,P3", FIREBREAK_DEFAULT_ESCALATION="unacknowledged:5m:@primary")
+    yield build_container(settings, clock=clock, transcript_stream=transcript, engine=engine)
+
+
+def test_what_a_split_leaves_is_settled_by_the_auto_resolve_rule(p2_resolves: Container, clock: FrozenClock) -> None:
+    container = p2_resolves
+    # A truncated child held auto-resolve back; split out, the parent's one child has resolved.
+    parent = declare(container)
+    add_child(container, parent, "api")
+    add_child(container, parent, "db")
+    clear(container, "api")
+    clear(container, "db", truncated=3)
+    with container.sessions.begin() as session:
+        row = session.get(IncidentRow, parent)
+        assert row is not None
+        row.dedup_key = "am:db"  # the group split out opened the incident: its key goes with it
+    reply = container.commands.handle(f"/incident split #2 INC-{parent}", console())
+    assert not reply.refused, reply.text
+    assert container.service.get(parent).status is Status.RESOLVED
+    assert row_of(container, parent).dedup_key is None and row_of(container, int(reply.data["split_into"])).dedup_key == "am:db"  # type: ignore[call-overload]
+    (entry,) = of_kind(container, parent, EntryKind.ALERTS_ALL_RESOLVED)
+    assert entry.data == {"count": 1, "auto_resolved": True} and "all alerts resolved" in entry.text
+    # The last firing child split out: the same.
+    storm = declare(container, title="Alert storm")
+    add_child(container, storm, "web")
+    add_child(container, storm, "cache")
+    clear(container, "web")
+    container.commands.handle(f"/incident split #2 INC-{storm}", console())
+    assert container.service.get(storm).status is Status.RESOLVED
+    # Resolved: its escalation is over (the split-out incident keeps its own).
+    assert container.escalation is not None
+    clock.advance(seconds=600)
+    container.escalation.tick()
+    assert of_kind(container, parent, EntryKind.ESCALATED) == [] and of_kind(container, storm, EntryKind.ESCALATED) == []
+
+
+def test_a_split_settles_only_as_the_policy_and_the_remaining_children_allow(p2_resolves: Container) -> None:
+    container = p2_resolves
+    firing = declare(container)
+    add_child(container, firing, "api")
+    add_child(container, firing, "db")
+    add_child(container, firing, "web")
+    clear(container, "api")
+    container.commands.handle(f"/incident split #2 INC-{firing}", console())  # #3 still fires
+    assert container.service.get(firing).status is Status.TRIGGERED and of_kind(container, firing, EntryKind.ALERTS_ALL_RESOLVED) == []
+    # A P1 does not resolve itself: said, not done.
+    serious = declare(container, title="Payments down", severity=Severity.P1)
+    add_child(container, serious, "pay")
+    add_child(container, serious, "ledger")
+    clear(container, "pay")
+    container.commands.handle(f"/incident split #2 INC-{serious}", console())
+    assert container.service.get(serious).status is Status.TRIGGERED
+    (said,) = of_kind(container, serious, EntryKind.ALERTS_ALL_RESOLVED)
+    assert said.data["auto_resolved"] is False
+    # Another child still truncated: paused, said once.
+    paused = declare(container, title="Search slow")
+    for key in ("s1", "s2", "s3"):
+        add_child(container, paused, key)
+    clear(container, "s1", truncated=2)
+    clear(container, "s2")
+    container.commands.handle(f"/incident split #3 INC-{paused}", console())
+    assert container.service.get(paused).status is Status.TRIGGERED
+    notes = [entry for entry in of_kind(container, paused, EntryKind.NOTE) if "auto_resolve_paused" in entry.data]
+    assert len(notes) == 1
+    # A person's reopen stands: a split of an incident whose alerts had all cleared changes nothing.
+    reopened = declare(container, title="Disk full")
+    add_child(container, reopened, "d1")
+    add_child(container, reopened, "d2")
+    clear(container, "d1")
+    clear(container, "d2")
+    container.commands.handle(f"/incident split #2 INC-{reopened}", console())
+    assert container.service.get(reopened).status is Status.TRIGGERED
+
+
 # -- merge -------------------------------------------------------------------------------
 
 
@@ -380,3 +465,48 @@ def test_split_and_merge_belong_to_the_commander_once_there_is_one(container: Co
     assert not container.commands.handle(f"/incident merge INC-{away} into INC-{into}", console()).refused
     with container.sessions() as session:
         assert session.scalar(select(AlertGroupRow.incident_id).where(AlertGroupRow.dedup_key == "am:payments")) == into
+
+
+# -- what people type ----------------------------------------------------------------------
+
+
+def test_a_hash_or_a_number_is_always_a_child_id(container: Container) -> None:
+    parent = declare(container)
+    add_child(container, parent, "api", alertnames=("HighCPU",))
+    add_child(container, parent, "db", alertnames=("ReplicaLag",))
+    before = (container.service.timeline(parent), children_of(container, parent))
+    context = in_channel(parent, ALICE)
+    for typed, shown in (("#99999999999", "#99999999999"), ("#-1", "#-1"), ("-1", "#-1"), ("#0", "#0"), ("#abc", "#abc"),
+                         ("#" + "9" * 5000, "#999")):
+        reply = container.commands.handle(f"/incident split {typed}", context)
+        assert f"INC-{parent} has no child {shown}" in reply.text and "alert name" not in reply.text, reply.text
+        assert "children are #1 api is failing (HighCPU); #2 db is failing (ReplicaLag)" in reply.text, reply.text
+        assert len(reply.text) < 1000
+    assert (container.service.timeline(parent), children_of(container, parent)) == before
+
+
+def test_merge_naming_two_incidents_says_how_to_write_it(container: Container) -> None:
+    reply = container.commands.handle("/incident merge INC-7 INC-3", console())
+    assert "use: /incident merge INC-7 into INC-3" in reply.text, reply.text
+    assert "use: /incident merge INC-7 into INC-3" in container.commands.handle("/incident merge 7 3", console()).text
+
+
+def test_a_merged_incident_refuses_changes_and_names_the_survivor(container: Container) -> None:
+    into, away = merged_pair(container)
+    container.commands.handle(f"/incident merge INC-{away}", in_channel(into, ALICE))
+    before = container.service.get(away)
+    for line in ("/incident sev P0", "/incident ack", "/incident mitigate", "/incident resolve", "/incident role commander @bob",
+                 "/incident escalate", "/incident step 1 done", "/incident run disk-full"):
+        reply = container.commands.handle(line, in_channel(away, ALICE))
+        assert reply.refused and f"INC-{away} was merged into INC-{into}" in reply.text, (line, reply.text)
+    for line in (f"/incident sev P0 INC-{away}", f"/incident resolve INC-{away}", f"/incident ack INC-{away}"):
+        reply = container.commands.handle(line, console())
+        assert reply.refused and f"INC-{away} was merged into INC-{into}" in reply.text, (line, reply.text)
+    after = container.service.get(away)
+    assert (after.severity, after.status, after.roles) == (before.severity, before.status, before.roles)
+    # A note still goes on its own record; the survivor takes changes as ever.
+    assert not container.commands.handle("/incident note checked the old dashboards", in_channel(away, ALICE)).refused
+    assert any(entry.text == "checked the old dashboards" for entry in container.service.timeline(away))
+    assert not container.commands.handle("/incident sev P0", in_channel(into, ALICE)).refused
+    assert container.service.get(into).severity is Severity.P0
+

@@ -120,3 +120,16 @@ def test_one_group_adds_no_section(berlin: Container, exporter: Exporter) -> Non
     add_child(berlin, incident.number, title="Lonely", severity=Severity.P2, joined_by=JoinedBy.OPENED)
     assert "## Alert groups" not in exporter.render(incident.number, "md")
     assert len(exporter.document(incident.number)["alert_groups"]) == 1
+
+
+def test_a_huge_alert_name_in_a_joined_entry_is_clipped_in_the_export(berlin: Container, exporter: Exporter) -> None:
+    incident = berlin.service.declare(title="Storm", severity=Severity.P2, actor="alertmanager", source=Source.ALERTMANAGER)
+    huge = "A" * 10_000
+    _entry(berlin, incident.number, EntryKind.GROUP_JOINED, {
+        "child": 2, "dedup_key": "am:huge", "labels": {"alertname": huge}, "correlation": {"cluster": "c" * 10_000},
+        "joined_by": "correlated", "severity": "P2", "alerts": 1,
+    })
+    text = exporter.render(incident.number, "md")
+    (row,) = [line for line in text.splitlines() if "alert group #2 joined" in line]
+    assert len(row) < 1000 and "A" * 201 not in row and "c" * 201 not in row and "…" in row
+    assert "A" * 150 in row  # clipped, not dropped

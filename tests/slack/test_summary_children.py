@@ -85,13 +85,13 @@ def test_many_children_are_listed_worst_first_with_counts(slack: Container, fake
     assert block is not None
     lines = block["text"]["text"].split("\n")
     assert lines == [
-        "*Alert groups: 4 (P1 ×2, P2 ×1, P3 ×1; 3 firing)*",
+        "Alert groups: 4 (P1 ×2, P2 ×1, P3 ×1; 3 firing)",
         "#3 P1 firing  PodCrashLooping cluster=eu-1 (5/7 alerts firing)",
         "#2 P1 resolved  ErrorRate cluster=eu-1 (0/4 alerts firing)",
         "#1 P2 firing  HighLatency (2/3 alerts firing)",
         "#4 P3 firing  DiskFilling (1/1 alerts firing)",
     ]
-    assert block["text"]["verbatim"] is True
+    assert block["text"]["type"] == "plain_text" and block["text"]["emoji"] is False
 
 
 def test_a_storm_of_children_overflows_with_a_pointer_and_slack_accepts_it(
@@ -115,11 +115,11 @@ def test_a_storm_of_children_overflows_with_a_pointer_and_slack_accepts_it(
     text = block["text"]["text"]
     assert len(text) <= limits.SECTION_TEXT
     assert limits.block_text_size(blocks) <= limits.MESSAGE_BLOCK_TEXT
-    assert text.startswith("*Alert groups: 60 (P1 ×20, P2 ×20, P3 ×20; 60 firing)*")
+    assert text.startswith("Alert groups: 60 (P1 ×20, P2 ×20, P3 ×20; 60 firing)")
     listed = [line for line in text.split("\n") if line.startswith("#")]
     assert 1 <= len(listed) <= 10 and all(" P1 firing " in line for line in listed)
-    assert text.endswith(f"_… and {60 - len(listed)} more (/incident children to list all)_")
-    assert "&amp;" in text and "&lt;pods&gt;" in text
+    assert text.endswith(f"… and {60 - len(listed)} more (/incident children to list all)")
+    assert "KubePodNotReady & <pods>" in text  # plain text: shown as written, nothing to escape
     assert len(fake_slack.calls("chat.update")) >= 1
 
 
@@ -133,9 +133,27 @@ def test_hostile_labels_in_the_summary_show_as_text(slack: Container, fake_slack
     block = children_block(posted_summary(fake_slack, slack, number))
     assert block is not None
     text = block["text"]["text"]
-    assert "&lt;!here&gt;" in text and "&lt;@U0EVE&gt;" in text and "&lt;https://evil.example|click&gt;" in text
-    assert "<!here>" not in text and "<@U0EVE>" not in text and "<https://" not in text
+    assert block["text"]["type"] == "plain_text"  # Slack parses nothing in it
+    assert "@\u2060here" in text and "@U0EVE" in text and "click (https:\u2060//evil.example)" in text
+    assert "<!here>" not in text and "<@U0EVE>" not in text and "https://" not in text
     assert "\x1b" not in text and "\u202e" not in text
+
+
+def test_alert_text_in_the_summary_formats_nothing(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    """*bold*, _italic_, ~strike~ and `code` from an alert show as the characters they are."""
+    number = declare(slack)
+    add_child(slack, number, title="HighLatency", severity=Severity.P2, joined_by=JoinedBy.OPENED)
+    marked = "*bold* _italic_ ~strike~ `code` ```block``` > quote :fire:"
+    add_child(slack, number, title=marked, severity=Severity.P1, correlation={"team": "*ops*_x_"})
+    joined(slack, number, 2)
+    drive(slack, clock)
+    settled(slack)
+    blocks = posted_summary(fake_slack, slack, number)
+    validate_blocks(blocks)
+    block = children_block(blocks)
+    assert block is not None
+    assert block["text"]["type"] == "plain_text" and block["text"]["emoji"] is False
+    assert marked in block["text"]["text"] and "team=*ops*_x_" in block["text"]["text"]
 
 
 def test_a_joined_group_is_not_posted_but_refreshes_the_summary(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:

@@ -166,21 +166,26 @@ def summary_blocks(
 
 def children_section(children: Sequence[Child], *, budget: int = SECTION_LIMIT, shown: int = SUMMARY_CHILDREN) -> dict[str, Any]:
     """``Alert groups: 12 (P1 ×3, P2 ×9; 4 firing)`` and the worst children, one a line, in
-    one section of at most ``budget`` characters; the rest are counted, with where to find them."""
-    text = f"*{slack_text(children_text.counts_line(children))}*"
+    one section of at most ``budget`` characters; the rest are counted, with where to find them.
+
+    The lines carry alert titles and labels, so the section is ``plain_text``: Slack formats
+    nothing in it (no *bold*, _italic_, ~strike~ or `code` from an alert), and markup is read
+    out as names (:func:`bot.text_safety.readable`), as in the other plain-text places.
+    """
+    text = readable(children_text.counts_line(children))
     listed = 0
     for child in ranked(children)[: max(0, shown)]:
         head, about, tail = children_text.line_parts(child)
-        escaped = head + limits.clip(slack_text(about), CHILD_SUBJECT_LIMIT, "…") + slack_text(tail)
-        pointer = "\n_" + slack_text(children_text.overflow_line(len(children) - listed - 1)) + "_"
-        if len(text) + 1 + len(escaped) + len(pointer) > budget:
+        line = head + limits.clip(readable(about), CHILD_SUBJECT_LIMIT, "…") + tail
+        pointer = "\n" + children_text.overflow_line(len(children) - listed - 1)
+        if len(text) + 1 + len(line) + len(pointer) > budget:
             break
-        text += "\n" + escaped
+        text += "\n" + line
         listed += 1
     hidden = len(children) - listed
     if hidden:
-        text += "\n_" + slack_text(children_text.overflow_line(hidden)) + "_"
-    return {"type": "section", "block_id": CHILDREN_BLOCK, "text": mrkdwn(limits.clip(text, budget, "…"))}
+        text += "\n" + children_text.overflow_line(hidden)
+    return {"type": "section", "block_id": CHILDREN_BLOCK, "text": {"type": "plain_text", "text": limits.clip(text, budget, "…"), "emoji": False}}
 
 
 def _fitting_steps(incident: Incident, steps: Sequence[StepView], *, room: int, used: int) -> list[dict[str, Any]]:
