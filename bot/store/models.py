@@ -138,11 +138,13 @@ class ActionItemRow(Base):
 
 
 class AlertRow(Base):
-    """One alert (by Alertmanager fingerprint) inside the incident its group opened."""
+    """One alert (by Alertmanager fingerprint) of one alert group (child) of an incident."""
 
     __tablename__ = "alerts"
     __table_args__ = (
-        UniqueConstraint("incident_id", "fingerprint", name="uq_alerts_incident_fingerprint"),
+        # One row per alert *per child*: one alert may arrive in two groups of one incident.
+        UniqueConstraint("group_id", "fingerprint", name="uq_alerts_group_fingerprint"),
+        Index("ix_alerts_incident_fingerprint", "incident_id", "fingerprint"),
         Index("ix_alerts_group", "group_id"),
     )
 

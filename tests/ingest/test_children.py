@@ -410,3 +410,53 @@ def test_the_joined_entry_text_is_one_clean_line_of_hostile_labels(make: Make) -
     assert "\x1b" not in joined.text and "\u202e" not in joined.text and "\n" not in joined.text
     assert "cluster=eu-1[31m ⏎ next" in joined.text
     assert joined.data["correlation"] == {"cluster": hostile}  # the data keeps what was sent
+
+
+# -- one alert in two children ----------------------------------------------------------------
+
+
+def two_routes(alertname: str = "DiskFull", **labels: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One alert routed to two receivers (``continue: true``): two groups, one fingerprint."""
+    body = group(alertname, cluster="eu-1", **labels)
+    other = payload(body["alerts"], group_by=("alertname", "cluster", *labels), receiver="firebreak-team", route='{}/{team="db"}')
+    assert other["groupKey"] != body["groupKey"] and other["alerts"][0]["fingerprint"] == body["alerts"][0]["fingerprint"]
+    return body, other
+
+
+def test_one_alert_in_two_children_is_kept_in_each_and_holds_the_incident_open(make: Make) -> None:
+    container = make(FIREBREAK_CORRELATE_BY="cluster", FIREBREAK_AUTO_RESOLVE="P3")
+    first, second = two_routes()
+    with client(container) as http:
+        assert post(http, first) == ["created"]
+        assert post(http, second) == ["joined_correlated"]
+        kids = children(container, 1)
+        assert [(row.group_id, row.status) for row in rows(container, AlertRow)] == [(kids[0].id, "firing"), (kids[1].id, "firing")]
+        post(http, resolved(first))
+        # Child #1's copy cleared; child #2's still fires: the incident stays open.
+        assert container.service.get(1).status.is_open
+        assert [row.status for row in children(container, 1)] == ["resolved", "firing"]
+        assert entries(container, 1, EntryKind.ALERTS_ALL_RESOLVED) == []
+        post(http, resolved(second))
+    assert not container.service.get(1).status.is_open
+    [done] = entries(container, 1, EntryKind.ALERTS_ALL_RESOLVED)
+    assert done.data["count"] == 2
+
+
+def test_merging_two_incidents_holding_one_alert_keeps_both_with_their_children(make: Make) -> None:
+    container = make()
+    first, second = two_routes()
+    with client(container) as http:
+        assert post(http, first) == ["created"]
+        assert post(http, second) == ["created"]
+    result = container.commands.regroup.merge(1, 2, actor="alice", source=Source.CONSOLE)
+    assert result is not None
+    kids = children(container, 1)
+    assert [row.dedup_key for row in kids] == [row.dedup_key for row in sorted(rows(container, AlertGroupRow), key=lambda row: row.id)]
+    alerts = sorted(rows(container, AlertRow), key=lambda row: row.id)
+    assert [(row.incident_id, row.group_id, row.status) for row in alerts] == [(1, kids[0].id, "firing"), (1, kids[1].id, "firing")]
+    assert container.service.get(2).status.value == "resolved"
+    # Each child keeps applying its own notifications after the merge.
+    with client(container) as http:
+        post(http, resolved(second))
+    assert [row.status for row in children(container, 1)] == ["firing", "resolved"]
+    assert container.service.get(1).status.is_open
