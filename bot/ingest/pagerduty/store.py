@@ -29,7 +29,17 @@ from sqlalchemy.orm import Session
 from bot.domain.incident import Incident
 from bot.domain.timeline import Source, TimelineEntry
 from bot.ingest.dedup import find_or_declare
-from bot.ingest.pagerduty.mapping import OPEN_STATUSES, STATUS_KINDS, Kind, Plan, apply, first_seen, is_stale, merged_entry, stale_entry
+from bot.ingest.pagerduty.mapping import (
+    OPEN_STATUSES,
+    STATUS_KINDS,
+    Kind,
+    Plan,
+    apply,
+    first_seen,
+    is_stale,
+    merged_entry,
+    stale_entry,
+)
 from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.service.incidents import IncidentService
 from bot.store.incidents import IncidentRepository, to_domain
