@@ -460,3 +460,25 @@ def test_merging_two_incidents_holding_one_alert_keeps_both_with_their_children(
         post(http, resolved(second))
     assert [row.status for row in children(container, 1)] == ["firing", "resolved"]
     assert container.service.get(1).status.is_open
+
+
+def test_a_milder_alert_never_lowers_its_childs_severity_and_a_split_keeps_it(make: Make) -> None:
+    container = make(FIREBREAK_CORRELATE_BY="cluster")
+    critical = group("Latency", severity="critical", cluster="eu-1")
+    milder = alert({"alertname": "Latency", "severity": "warning", "instance": "latency-9", "cluster": "eu-1"}, {"summary": "Latency fires"})
+    both = payload([*critical["alerts"], milder], group_by=("alertname", "cluster"))
+    assert both["groupKey"] == critical["groupKey"]
+    with client(container) as http:
+        post(http, group("DiskFull", cluster="eu-1"))
+        assert post(http, critical) == ["joined_correlated"]
+        assert post(http, both) == ["updated"]  # the critical alert still fires, a warning one joins
+        assert [row.severity for row in children(container, 1)] == ["P3", "P1"]
+        # Once every alert of the child has cleared, a new episode starts from its own alerts.
+        post(http, resolved(both))
+        refire = payload([{**milder, "startsAt": rfc3339(datetime.now(UTC) + timedelta(minutes=1))}], group_by=("alertname", "cluster"))
+        post(http, refire)
+        assert [row.severity for row in children(container, 1)] == ["P3", "P3"]
+        post(http, {**both, "alerts": [{**a, "startsAt": rfc3339(datetime.now(UTC) + timedelta(minutes=2))} for a in both["alerts"]]})
+    assert [row.severity for row in children(container, 1)] == ["P3", "P1"]
+    result = container.commands.regroup.split(1, "#2", actor="alice", source=Source.CONSOLE)
+    assert result.incident.severity is Severity.P1

@@ -101,7 +101,7 @@ class Fold:
             entries += _raise_severity(incident, group, merged.refired, self.policy, now, child=child.child_number)
             entries += _truncation(group, was_truncated, now)
             firing_now = self._child_firing()
-            alerts_severity = group_severity(group, self.policy.mapping, merged.refired) if merged.refired else None
+            alerts_severity = _child_severity(child, group, merged.refired, self.policy, was_firing=was_firing)
             alert_groups.set_state(child, firing=firing_now, at=now, truncated_alerts=group.truncated_alerts, severity=alerts_severity)
             if was_firing and not firing_now and self._sibling_count() > 1:
                 entries.append(child_resolved_entry(child.child_number, child.title, at=now))
@@ -185,6 +185,19 @@ class Fold:
             entries, self.pending = self.pending, []
             IncidentRepository.save(self.session, self.incident, now=self.pending_at)
             self.service.record(self.session, self.incident, entries)
+
+
+def _child_severity(child: AlertGroupRow, group: AlertGroup, fired: list[Alert], policy: Policy, *, was_firing: bool) -> Severity | None:
+    """The child's new severity, None to keep it: the worst of its firing alerts. Alerts that
+    (re)fire raise it; while the child's earlier alerts still fire it is never lowered (a
+    milder alert joining a P1 child leaves it P1). A child firing again after it resolved
+    starts from the alerts of the new episode."""
+    if not fired:
+        return None
+    level = group_severity(group, policy.mapping, fired)
+    if was_firing and not level.is_more_severe_than(Severity(child.severity)):
+        return None
+    return level
 
 
 def _truncation(group: AlertGroup, was_truncated: int, now: datetime) -> list[TimelineEntry]:
