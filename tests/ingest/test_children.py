@@ -482,3 +482,18 @@ def test_a_milder_alert_never_lowers_its_childs_severity_and_a_split_keeps_it(ma
     assert [row.severity for row in children(container, 1)] == ["P3", "P1"]
     result = container.commands.regroup.split(1, "#2", actor="alice", source=Source.CONSOLE)
     assert result.incident.severity is Severity.P1
+
+
+def test_a_truncated_child_is_never_called_resolved(make: Make) -> None:
+    container = make(FIREBREAK_CORRELATE_BY="cluster", FIREBREAK_AUTO_RESOLVE="P3")
+    a, b = group("A", cluster="eu-1"), group("B", cluster="eu-1", truncated=3)
+    with client(container) as http:
+        post(http, a)
+        post(http, b)
+        post(http, resolved(b))  # every alert shown cleared; 3 more are hidden
+        assert [(row.status, row.resolved_at) for row in children(container, 1)][1] == ("firing", None)
+        assert [row for row in entries(container, 1, EntryKind.NOTE) if row.data.get("child_resolved")] == []
+        post(http, {**resolved(b), "truncatedAlerts": 0})  # shown whole: now it has cleared
+    assert children(container, 1)[1].status == "resolved"
+    [note] = [row for row in entries(container, 1, EntryKind.NOTE) if row.data.get("child_resolved")]
+    assert note.data["child"] == 2

@@ -100,7 +100,8 @@ class Fold:
                 entries += incident.reopen(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
             entries += _raise_severity(incident, group, merged.refired, self.policy, now, child=child.child_number)
             entries += _truncation(group, was_truncated, now)
-            firing_now = self._child_firing()
+            # A truncated child hides alerts that may fire: never called resolved while it is.
+            firing_now = self._child_firing() or group.truncated_alerts > 0
             alerts_severity = _child_severity(child, group, merged.refired, self.policy, was_firing=was_firing)
             alert_groups.set_state(child, firing=firing_now, at=now, truncated_alerts=group.truncated_alerts, severity=alerts_severity)
             if was_firing and not firing_now and self._sibling_count() > 1:

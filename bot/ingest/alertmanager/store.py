@@ -164,7 +164,8 @@ def _existing(
 
 
 def _any_firing(group: AlertGroup) -> bool:
-    return any(alert.status == FIRING for alert in group.alerts)
+    """Whether the child counts as firing: an alert shown fires, or alerts are hidden (truncated)."""
+    return group.truncated_alerts > 0 or any(alert.status == FIRING for alert in group.alerts)
 
 
 def _open(
