@@ -497,3 +497,14 @@ def test_a_truncated_child_is_never_called_resolved(make: Make) -> None:
     assert children(container, 1)[1].status == "resolved"
     [note] = [row for row in entries(container, 1, EntryKind.NOTE) if row.data.get("child_resolved")]
     assert note.data["child"] == 2
+
+
+def test_separators_in_label_values_never_make_two_groups_correlate(make: Make) -> None:
+    container = make(FIREBREAK_CORRELATE_BY="cluster,namespace")
+    with client(container) as http:
+        assert post(http, group("A", cluster="eu-1|namespace=payments", namespace="x")) == ["created"]
+        assert post(http, group("B", cluster="eu-1", namespace="payments|namespace=x")) == ["created"]
+        assert post(http, group("C", cluster="eu-1%7Cnamespace%3Dpayments", namespace="x")) == ["created"]
+        assert post(http, group("D", cluster="eu-1|namespace=payments", namespace="x")) == ["joined_correlated"]
+    keys = [row.correlation_key for row in incidents(container)]
+    assert len(set(keys)) == 3 and all(key is not None and len(key) <= 512 for key in keys)
