@@ -245,7 +245,10 @@ def test_past_the_threshold_new_groups_fold_into_one_storm_incident_but_p0_opens
         assert post(http, group("Paging", severity="page")) == ["created"]  # P0 is exempt
         assert post(http, group("Alert6", severity="critical")) == ["joined_storm"]
     [storm] = storm_of(container)
-    assert (storm.title, storm.severity, storm.correlation_key) == ("Alert storm: 4 groups", "P1", None)
+    started = storm.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    assert (storm.title, storm.severity, storm.correlation_key) == (f"Alert storm since {started} UTC", "P1", None)
+    # The title stays as the storm grows: no rename, so no title_changed entry either.
+    assert entries(container, storm.id, EntryKind.TITLE_CHANGED) == []
     assert [(row.child_number, row.joined_by) for row in children(container, storm.id)] == [(1, "storm"), (2, "storm"), (3, "storm"), (4, "storm")]
     assert len(entries(container, storm.id, EntryKind.GROUP_JOINED)) == 3
     assert [row.severity for row in incidents(container) if not row.storm] == ["P3", "P3", "P3", "P0"]
