@@ -178,6 +178,7 @@ class AlertGroupRow(Base):
         UniqueConstraint("dedup_key", name="uq_alert_groups_dedup_key"),
         UniqueConstraint("incident_id", "child_number", name="uq_alert_groups_incident_child"),
         Index("ix_alert_groups_incident", "incident_id"),
+        Index("ix_alert_groups_joined", "joined_by", "joined_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -276,18 +276,36 @@ def test_the_storm_ends_after_a_quiet_window(make: Make, clock: FrozenClock) -> 
         post(http, group("B"))
         post(http, group("C"))  # storm incident
         clock.advance(minutes=4)
-        assert post(http, group("D")) == ["joined_storm"]  # 2 opened in the window still
-        clock.advance(minutes=4)
-        # A and B left the window, but D folded in 4 minutes ago: the storm goes on.
-        assert post(http, group("E")) == ["joined_storm"]
+        assert post(http, group("D")) == ["joined_storm"]  # A, B, C arrived in the window
         clock.advance(minutes=5, seconds=1)
-        # Nothing folded in for a whole window and fewer than 2 opened in it: over.
+        # Nothing new for a whole window: over.
         assert post(http, group("F")) == ["created"]
         assert post(http, group("G")) == ["created"]
         assert post(http, group("H")) == ["created"]  # a new storm: its own storm incident
         assert post(http, group("I")) == ["joined_storm"]
     storms = storm_of(container)
-    assert [len(children(container, row.id)) for row in storms] == [3, 2]
+    assert [len(children(container, row.id)) for row in storms] == [2, 2]
+
+
+def test_a_trickle_below_the_threshold_ends_the_storm_a_sustained_one_keeps_folding(make: Make, clock: FrozenClock) -> None:
+    container = make(FIREBREAK_STORM_THRESHOLD="3", FIREBREAK_STORM_WINDOW="5m")
+    with client(container) as http:
+        for name in "ABC":
+            post(http, group(name))
+        assert post(http, group("D")) == ["created"]  # 3 new in the window: the storm incident
+        for name in "EFGH":  # sustained: 3 or more new groups in every window
+            clock.advance(minutes=1)
+            assert post(http, group(name)) == ["joined_storm"], name
+        clock.advance(minutes=4)
+        # A trickle: one group every 3 minutes is never 3 in a window, however long it goes on,
+        # though the storm incident took a group less than a window ago.
+        outcomes = []
+        for name in ("T1", "T2", "T3", "T4"):
+            outcomes += post(http, group(name))
+            clock.advance(minutes=3)
+    assert outcomes == ["created"] * 4
+    [storm] = storm_of(container)
+    assert len(children(container, storm.id)) == 5
 
 
 def test_threshold_zero_turns_the_guard_off(make: Make) -> None:
