@@ -47,7 +47,7 @@ class EntryKind(enum.StrEnum):
     - REMINDER: quiet_seconds
     - PAGED: service ("pagerduty"), dedup_key or target
     - PAGERDUTY_EVENT: event_type, event_id, pagerduty_incident_id, occurred_at (when PagerDuty sent it),
-      outcome (optional: first_seen, out_of_order, unmapped_priority)
+      outcome (optional: first_seen, out_of_order, unmapped_priority, merged — then also into: the incident it was merged into)
     - MESSAGE_FLAGGED: channel, ts, author, text, permalink
     - CHANNEL_OPENED: channel_id, channel_name
     - DELIVERY_FAILED: outbox_id, target, operation

@@ -138,11 +138,13 @@ class ActionItemRow(Base):
 
 
 class AlertRow(Base):
-    """One alert (by Alertmanager fingerprint) inside the incident its group opened."""
+    """One alert (by Alertmanager fingerprint) of one alert group (child) of an incident."""
 
     __tablename__ = "alerts"
     __table_args__ = (
-        UniqueConstraint("incident_id", "fingerprint", name="uq_alerts_incident_fingerprint"),
+        # One row per alert *per child*: one alert may arrive in two groups of one incident.
+        UniqueConstraint("group_id", "fingerprint", name="uq_alerts_group_fingerprint"),
+        Index("ix_alerts_incident_fingerprint", "incident_id", "fingerprint"),
         Index("ix_alerts_group", "group_id"),
     )
 
@@ -176,6 +178,7 @@ class AlertGroupRow(Base):
         UniqueConstraint("dedup_key", name="uq_alert_groups_dedup_key"),
         UniqueConstraint("incident_id", "child_number", name="uq_alert_groups_incident_child"),
         Index("ix_alert_groups_incident", "incident_id"),
+        Index("ix_alert_groups_joined", "joined_by", "joined_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

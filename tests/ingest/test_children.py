@@ -245,7 +245,10 @@ def test_past_the_threshold_new_groups_fold_into_one_storm_incident_but_p0_opens
         assert post(http, group("Paging", severity="page")) == ["created"]  # P0 is exempt
         assert post(http, group("Alert6", severity="critical")) == ["joined_storm"]
     [storm] = storm_of(container)
-    assert (storm.title, storm.severity, storm.correlation_key) == ("Alert storm: 4 groups", "P1", None)
+    started = storm.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    assert (storm.title, storm.severity, storm.correlation_key) == (f"Alert storm since {started} UTC", "P1", None)
+    # The title stays as the storm grows: no rename, so no title_changed entry either.
+    assert entries(container, storm.id, EntryKind.TITLE_CHANGED) == []
     assert [(row.child_number, row.joined_by) for row in children(container, storm.id)] == [(1, "storm"), (2, "storm"), (3, "storm"), (4, "storm")]
     assert len(entries(container, storm.id, EntryKind.GROUP_JOINED)) == 3
     assert [row.severity for row in incidents(container) if not row.storm] == ["P3", "P3", "P3", "P0"]
@@ -273,18 +276,36 @@ def test_the_storm_ends_after_a_quiet_window(make: Make, clock: FrozenClock) -> 
         post(http, group("B"))
         post(http, group("C"))  # storm incident
         clock.advance(minutes=4)
-        assert post(http, group("D")) == ["joined_storm"]  # 2 opened in the window still
-        clock.advance(minutes=4)
-        # A and B left the window, but D folded in 4 minutes ago: the storm goes on.
-        assert post(http, group("E")) == ["joined_storm"]
+        assert post(http, group("D")) == ["joined_storm"]  # A, B, C arrived in the window
         clock.advance(minutes=5, seconds=1)
-        # Nothing folded in for a whole window and fewer than 2 opened in it: over.
+        # Nothing new for a whole window: over.
         assert post(http, group("F")) == ["created"]
         assert post(http, group("G")) == ["created"]
         assert post(http, group("H")) == ["created"]  # a new storm: its own storm incident
         assert post(http, group("I")) == ["joined_storm"]
     storms = storm_of(container)
-    assert [len(children(container, row.id)) for row in storms] == [3, 2]
+    assert [len(children(container, row.id)) for row in storms] == [2, 2]
+
+
+def test_a_trickle_below_the_threshold_ends_the_storm_a_sustained_one_keeps_folding(make: Make, clock: FrozenClock) -> None:
+    container = make(FIREBREAK_STORM_THRESHOLD="3", FIREBREAK_STORM_WINDOW="5m")
+    with client(container) as http:
+        for name in "ABC":
+            post(http, group(name))
+        assert post(http, group("D")) == ["created"]  # 3 new in the window: the storm incident
+        for name in "EFGH":  # sustained: 3 or more new groups in every window
+            clock.advance(minutes=1)
+            assert post(http, group(name)) == ["joined_storm"], name
+        clock.advance(minutes=4)
+        # A trickle: one group every 3 minutes is never 3 in a window, however long it goes on,
+        # though the storm incident took a group less than a window ago.
+        outcomes = []
+        for name in ("T1", "T2", "T3", "T4"):
+            outcomes += post(http, group(name))
+            clock.advance(minutes=3)
+    assert outcomes == ["created"] * 4
+    [storm] = storm_of(container)
+    assert len(children(container, storm.id)) == 5
 
 
 def test_threshold_zero_turns_the_guard_off(make: Make) -> None:
@@ -410,3 +431,101 @@ def test_the_joined_entry_text_is_one_clean_line_of_hostile_labels(make: Make) -
     assert "\x1b" not in joined.text and "\u202e" not in joined.text and "\n" not in joined.text
     assert "cluster=eu-1[31m ⏎ next" in joined.text
     assert joined.data["correlation"] == {"cluster": hostile}  # the data keeps what was sent
+
+
+# -- one alert in two children ----------------------------------------------------------------
+
+
+def two_routes(alertname: str = "DiskFull", **labels: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One alert routed to two receivers (``continue: true``): two groups, one fingerprint."""
+    body = group(alertname, cluster="eu-1", **labels)
+    other = payload(body["alerts"], group_by=("alertname", "cluster", *labels), receiver="firebreak-team", route='{}/{team="db"}')
+    assert other["groupKey"] != body["groupKey"] and other["alerts"][0]["fingerprint"] == body["alerts"][0]["fingerprint"]
+    return body, other
+
+
+def test_one_alert_in_two_children_is_kept_in_each_and_holds_the_incident_open(make: Make) -> None:
+    container = make(FIREBREAK_CORRELATE_BY="cluster", FIREBREAK_AUTO_RESOLVE="P3")
+    first, second = two_routes()
+    with client(container) as http:
+        assert post(http, first) == ["created"]
+        assert post(http, second) == ["joined_correlated"]
+        kids = children(container, 1)
+        assert [(row.group_id, row.status) for row in rows(container, AlertRow)] == [(kids[0].id, "firing"), (kids[1].id, "firing")]
+        post(http, resolved(first))
+        # Child #1's copy cleared; child #2's still fires: the incident stays open.
+        assert container.service.get(1).status.is_open
+        assert [row.status for row in children(container, 1)] == ["resolved", "firing"]
+        assert entries(container, 1, EntryKind.ALERTS_ALL_RESOLVED) == []
+        post(http, resolved(second))
+    assert not container.service.get(1).status.is_open
+    [done] = entries(container, 1, EntryKind.ALERTS_ALL_RESOLVED)
+    assert done.data["count"] == 2
+
+
+def test_merging_two_incidents_holding_one_alert_keeps_both_with_their_children(make: Make) -> None:
+    container = make()
+    first, second = two_routes()
+    with client(container) as http:
+        assert post(http, first) == ["created"]
+        assert post(http, second) == ["created"]
+    result = container.commands.regroup.merge(1, 2, actor="alice", source=Source.CONSOLE)
+    assert result is not None
+    kids = children(container, 1)
+    assert [row.dedup_key for row in kids] == [row.dedup_key for row in sorted(rows(container, AlertGroupRow), key=lambda row: row.id)]
+    alerts = sorted(rows(container, AlertRow), key=lambda row: row.id)
+    assert [(row.incident_id, row.group_id, row.status) for row in alerts] == [(1, kids[0].id, "firing"), (1, kids[1].id, "firing")]
+    assert container.service.get(2).status.value == "resolved"
+    # Each child keeps applying its own notifications after the merge.
+    with client(container) as http:
+        post(http, resolved(second))
+    assert [row.status for row in children(container, 1)] == ["firing", "resolved"]
+    assert container.service.get(1).status.is_open
+
+
+def test_a_milder_alert_never_lowers_its_childs_severity_and_a_split_keeps_it(make: Make) -> None:
+    container = make(FIREBREAK_CORRELATE_BY="cluster")
+    critical = group("Latency", severity="critical", cluster="eu-1")
+    milder = alert({"alertname": "Latency", "severity": "warning", "instance": "latency-9", "cluster": "eu-1"}, {"summary": "Latency fires"})
+    both = payload([*critical["alerts"], milder], group_by=("alertname", "cluster"))
+    assert both["groupKey"] == critical["groupKey"]
+    with client(container) as http:
+        post(http, group("DiskFull", cluster="eu-1"))
+        assert post(http, critical) == ["joined_correlated"]
+        assert post(http, both) == ["updated"]  # the critical alert still fires, a warning one joins
+        assert [row.severity for row in children(container, 1)] == ["P3", "P1"]
+        # Once every alert of the child has cleared, a new episode starts from its own alerts.
+        post(http, resolved(both))
+        refire = payload([{**milder, "startsAt": rfc3339(datetime.now(UTC) + timedelta(minutes=1))}], group_by=("alertname", "cluster"))
+        post(http, refire)
+        assert [row.severity for row in children(container, 1)] == ["P3", "P3"]
+        post(http, {**both, "alerts": [{**a, "startsAt": rfc3339(datetime.now(UTC) + timedelta(minutes=2))} for a in both["alerts"]]})
+    assert [row.severity for row in children(container, 1)] == ["P3", "P1"]
+    result = container.commands.regroup.split(1, "#2", actor="alice", source=Source.CONSOLE)
+    assert result.incident.severity is Severity.P1
+
+
+def test_a_truncated_child_is_never_called_resolved(make: Make) -> None:
+    container = make(FIREBREAK_CORRELATE_BY="cluster", FIREBREAK_AUTO_RESOLVE="P3")
+    a, b = group("A", cluster="eu-1"), group("B", cluster="eu-1", truncated=3)
+    with client(container) as http:
+        post(http, a)
+        post(http, b)
+        post(http, resolved(b))  # every alert shown cleared; 3 more are hidden
+        assert [(row.status, row.resolved_at) for row in children(container, 1)][1] == ("firing", None)
+        assert [row for row in entries(container, 1, EntryKind.NOTE) if row.data.get("child_resolved")] == []
+        post(http, {**resolved(b), "truncatedAlerts": 0})  # shown whole: now it has cleared
+    assert children(container, 1)[1].status == "resolved"
+    [note] = [row for row in entries(container, 1, EntryKind.NOTE) if row.data.get("child_resolved")]
+    assert note.data["child"] == 2
+
+
+def test_separators_in_label_values_never_make_two_groups_correlate(make: Make) -> None:
+    container = make(FIREBREAK_CORRELATE_BY="cluster,namespace")
+    with client(container) as http:
+        assert post(http, group("A", cluster="eu-1|namespace=payments", namespace="x")) == ["created"]
+        assert post(http, group("B", cluster="eu-1", namespace="payments|namespace=x")) == ["created"]
+        assert post(http, group("C", cluster="eu-1%7Cnamespace%3Dpayments", namespace="x")) == ["created"]
+        assert post(http, group("D", cluster="eu-1|namespace=payments", namespace="x")) == ["joined_correlated"]
+    keys = [row.correlation_key for row in incidents(container)]
+    assert len(set(keys)) == 3 and all(key is not None and len(key) <= 512 for key in keys)

@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from bot.container import Container
-from bot.store.models import IncidentRow, TimelineRow
+from bot.domain.incident import Status
+from bot.domain.severity import Severity
+from bot.domain.timeline import Source
+from bot.store.models import EscalationRow, IncidentRow, TimelineRow
 from tests.fakes.pagerduty_webhook import webhook_headers
 from tests.ingest.conftest import PD_SECRET
 from tests.ingest.support import client, ingested, row_counts, rows
@@ -120,3 +123,26 @@ def test_corpus_files_are_v3_envelopes() -> None:
         event = json.loads(path.read_text())["event"]
         assert set(event) == {"id", "event_type", "resource_type", "occurred_at", "agent", "client", "data"}, path.name
         assert event["occurred_at"].endswith("Z"), path.name
+
+
+def test_events_about_a_merged_incident_are_recorded_never_applied(am_container: Container) -> None:
+    deliver(am_container, STORY[0])  # INC-1, linked to PagerDuty's PNWINC1
+    survivor = am_container.service.declare(title="Checkout down", severity=Severity.P2, actor="alice", source=Source.CONSOLE).number
+    am_container.commands.regroup.merge(survivor, 1, actor="alice", source=Source.CONSOLE)
+    merged = am_container.service.get(1)
+    assert merged.status is Status.RESOLVED
+    armed = len(rows(am_container, EscalationRow, incident_id=1))
+    for case in (STORY[1], STORY[6], STORY[11]):  # acknowledged, priority P1, reopened
+        body = (CORPUS / case.file).read_bytes()
+        with client(am_container) as http:
+            response = http.post("/webhooks/pagerduty", content=body, headers=webhook_headers(PD_SECRET, body))
+        assert response.status_code == 202 and ingested(response) == ["applied"], case.file
+        last = rows(am_container, TimelineRow, incident_id=1)[-1]
+        assert (last.kind, last.data["outcome"], last.data["into"]) == ("pagerduty_event", "merged", survivor), case.file
+        assert f"merged into INC-{survivor}" in last.text
+    after = am_container.service.get(1)
+    assert (after.status, after.severity, after.reopen_count) == (Status.RESOLVED, merged.severity, merged.reopen_count)
+    assert len(rows(am_container, EscalationRow, incident_id=1)) == armed
+    row = rows(am_container, IncidentRow, id=1)[0]
+    assert row.merged_into == survivor
+    assert am_container.service.get(survivor).status is Status.TRIGGERED

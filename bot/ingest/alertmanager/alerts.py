@@ -1,7 +1,8 @@
 """The alert rows of an incident: one per fingerprint, merged from notifications.
 
 A notification carries the whole current state of its group, so applying it is a merge:
-alerts are keyed by fingerprint, only *transitions* (new, firing→resolved, resolved→firing)
+alerts are keyed by (group, fingerprint): the group (child of the incident) they arrived in,
+since one alert may arrive in two groups of one incident (two receivers, two sources), only *transitions* (new, firing→resolved, resolved→firing)
 produce timeline entries, and a re-sent group produces none and writes nothing. Every row
 carries ``group_id``: the child (alert group) of the incident it arrived in.
 """
@@ -53,21 +54,23 @@ class AlertState:
         return bool(self.values["status"] == FIRING)
 
 
-def load_states(session: Session, number: int, fingerprints: set[str]) -> dict[str, AlertState]:
-    statement = select(AlertRow).where(AlertRow.incident_id == number, AlertRow.fingerprint.in_(list(fingerprints)))
+def load_states(session: Session, group_id: int, fingerprints: set[str]) -> dict[str, AlertState]:
+    """The stored alerts of one child (alert group), by fingerprint."""
+    statement = select(AlertRow).where(AlertRow.group_id == group_id, AlertRow.fingerprint.in_(list(fingerprints)))
     return {row.fingerprint: AlertState.stored(row) for row in session.scalars(statement)}
 
 
 def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime, *, group_id: int, child: int | None = None) -> Merge:
-    """Upsert one notification's alert rows by fingerprint; an entry per transition."""
-    states = load_states(session, number, {alert.fingerprint for alert in group.alerts})
+    """Upsert one notification's alert rows of its child by fingerprint; an entry per transition."""
+    states = load_states(session, group_id, {alert.fingerprint for alert in group.alerts})
     merge = transition(states, number, group, now, group_id=group_id, child=child)
-    write_alerts(session, number, states)
+    write_alerts(session, states)
     return merge
 
 
 def transition(states: dict[str, AlertState], number: int, group: AlertGroup, now: datetime, *, group_id: int, child: int | None = None) -> Merge:
-    """Apply a notification to the alerts' in-memory state; an entry per transition, none for repeats.
+    """Apply a notification to one child's alerts (``states``, of ``group_id`` only) in memory; an
+    entry per transition, none for repeats.
 
     Stale deliveries are ignored: a "firing" that started before the stored resolve, or a
     "resolved" that ended before the stored firing began (HA peers may deliver late).
@@ -106,7 +109,7 @@ def transition(states: dict[str, AlertState], number: int, group: AlertGroup, no
     return merge
 
 
-def write_alerts(session: Session, number: int, states: dict[str, AlertState]) -> None:
+def write_alerts(session: Session, states: dict[str, AlertState]) -> None:
     """Insert new alert rows (one executemany) and copy changed values onto stored ones."""
     new_rows = []
     for state in states.values():
@@ -119,7 +122,7 @@ def write_alerts(session: Session, number: int, states: dict[str, AlertState]) -
             continue
         if state.row is None:
             # inserted by an earlier write of this batch, changed since
-            statement = select(AlertRow).where(AlertRow.incident_id == number, AlertRow.fingerprint == state.values["fingerprint"])
+            statement = select(AlertRow).where(AlertRow.group_id == state.values["group_id"], AlertRow.fingerprint == state.values["fingerprint"])
             state.row = session.scalars(statement).one()
         for name, value in state.values.items():
             setattr(state.row, name, value)

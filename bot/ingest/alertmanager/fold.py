@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, select
 from sqlalchemy.orm import Session
 
 from bot.domain.incident import Incident, Status
@@ -64,8 +64,8 @@ class Fold:
         self.joined = joined
         self.number = incident.number
         self.fingerprints = {alert.fingerprint for group in groups for alert in group.alerts}
-        self.alerts: dict[str, AlertState] = load_states(session, self.number, self.fingerprints)
-        self._others: tuple[int, int] | None = None  # (rows, firing) of the incident outside ``fingerprints``
+        self.alerts: dict[str, AlertState] = load_states(session, child.id, self.fingerprints)
+        self._others: tuple[int, int] | None = None  # (rows, firing) of the incident outside ``self.alerts``
         self._child_others: int | None = None  # firing rows of this child outside ``fingerprints``
         self._truncated_elsewhere: int | None = None
         self._siblings: int | None = None
@@ -100,8 +100,9 @@ class Fold:
                 entries += incident.reopen(actor=ACTOR, source=Source.ALERTMANAGER, at=now)
             entries += _raise_severity(incident, group, merged.refired, self.policy, now, child=child.child_number)
             entries += _truncation(group, was_truncated, now)
-            firing_now = self._child_firing()
-            alerts_severity = group_severity(group, self.policy.mapping, merged.refired) if merged.refired else None
+            # A truncated child hides alerts that may fire: never called resolved while it is.
+            firing_now = self._child_firing() or group.truncated_alerts > 0
+            alerts_severity = _child_severity(child, group, merged.refired, self.policy, was_firing=was_firing)
             alert_groups.set_state(child, firing=firing_now, at=now, truncated_alerts=group.truncated_alerts, severity=alerts_severity)
             if was_firing and not firing_now and self._sibling_count() > 1:
                 entries.append(child_resolved_entry(child.child_number, child.title, at=now))
@@ -150,11 +151,14 @@ class Fold:
         return self._siblings
 
     def _counts(self) -> tuple[int, int]:
-        """(alert rows of the incident, of which firing), as the notifications so far left them."""
+        """(alert rows of the incident, of which firing), as the notifications so far left them.
+
+        Rows are per child: one alert in two children is two rows, each firing on its own."""
         if self._others is None:
+            mine = and_(func.coalesce(AlertRow.group_id, 0) == self.child.id, AlertRow.fingerprint.in_(list(self.fingerprints)))
             statement = (
                 select(AlertRow.status, func.count())
-                .where(AlertRow.incident_id == self.number, AlertRow.fingerprint.not_in(list(self.fingerprints)))
+                .where(AlertRow.incident_id == self.number, not_(mine))
                 .group_by(AlertRow.status)
             )
             by_status: dict[str, int] = {status: count for status, count in self.session.execute(statement)}
@@ -166,7 +170,7 @@ class Fold:
 
     def _child_firing(self) -> bool:
         """Whether any alert of this child fires, as the notifications so far left them."""
-        if any(state.firing and state.values.get("group_id") == self.child.id for state in self.alerts.values()):
+        if any(state.firing for state in self.alerts.values()):  # ``self.alerts`` are this child's
             return True
         if self._child_others is None:
             statement = select(func.count()).where(
@@ -177,11 +181,24 @@ class Fold:
 
     def _flush(self) -> None:
         """Write changed alert rows, the incident and the pending entries (one record)."""
-        write_alerts(self.session, self.number, self.alerts)
+        write_alerts(self.session, self.alerts)
         if self.pending:
             entries, self.pending = self.pending, []
             IncidentRepository.save(self.session, self.incident, now=self.pending_at)
             self.service.record(self.session, self.incident, entries)
+
+
+def _child_severity(child: AlertGroupRow, group: AlertGroup, fired: list[Alert], policy: Policy, *, was_firing: bool) -> Severity | None:
+    """The child's new severity, None to keep it: the worst of its firing alerts. Alerts that
+    (re)fire raise it; while the child's earlier alerts still fire it is never lowered (a
+    milder alert joining a P1 child leaves it P1). A child firing again after it resolved
+    starts from the alerts of the new episode."""
+    if not fired:
+        return None
+    level = group_severity(group, policy.mapping, fired)
+    if was_firing and not level.is_more_severe_than(Severity(child.severity)):
+        return None
+    return level
 
 
 def _truncation(group: AlertGroup, was_truncated: int, now: datetime) -> list[TimelineEntry]:

@@ -73,7 +73,9 @@ def correlation_of(group: AlertGroup, names: tuple[str, ...]) -> Correlation | N
     """The group's correlation key over ``names``; None when off or a label is missing or empty.
 
     The key is ``am|name=value|…`` (``am@<source>|…`` for a named source), names sorted, so
-    groups of different sources never share one.
+    groups of different sources never share one. ``%``, ``|`` and ``=`` in the source, names
+    and values are percent-escaped, so the key is unambiguous: two different sets of values
+    never make one key (``cluster="eu-1|namespace=x"`` is not ``cluster="eu-1", namespace="x"``).
     """
     if not names:
         return None
@@ -84,11 +86,16 @@ def correlation_of(group: AlertGroup, names: tuple[str, ...]) -> Correlation | N
         if not value.strip():
             return None
         values[name] = value
-    prefix = "am" if group.source is None else f"am@{group.source}"
-    key = prefix + "".join(f"|{name}={value}" for name, value in values.items())
+    prefix = "am" if group.source is None else f"am@{_escape(group.source)}"
+    key = prefix + "".join(f"|{_escape(name)}={_escape(value)}" for name, value in values.items())
     if len(key) > _MAX_KEY:
         key = prefix + "|sha256:" + hashlib.sha256(key.encode()).hexdigest()
     return Correlation(key, values)
+
+
+def _escape(text: str) -> str:
+    """``text`` with the key's separators percent-escaped (``%`` first, so it stays one-to-one)."""
+    return text.replace("%", "%25").replace("|", "%7C").replace("=", "%3D")
 
 
 def facts_of(group: AlertGroup, title: str, runbook: str | None) -> IncidentFacts:

@@ -5,12 +5,14 @@ Order of the decision, for a group that has no incident yet:
 
 1. **Correlation.** If its correlation key (``grouping.correlation_of``) is shared by an open
    incident opened within ``correlate_window``, it joins that incident (newest first).
-2. **Storm guard.** Otherwise, unless its severity is exempt (``FIREBREAK_STORM_EXEMPT``), a
-   storm is *on* while at least ``storm_threshold`` incidents (storm incidents not counted)
-   opened within ``storm_window``, or while the newest open storm incident took a group in
-   within ``storm_window``. During a storm the group joins that storm incident if it took a
-   group within the window, else it opens a new storm incident. So a storm ends once no group
-   folded in for a whole window and fewer than the threshold of incidents opened in it.
+2. **Storm guard.** Otherwise, unless its severity is exempt (``FIREBREAK_STORM_EXEMPT``), the
+   group folds into the storm incident while the *new groups* of the last ``storm_window``
+   number at least ``storm_threshold``: incidents opened in it (storm incidents not counted,
+   any source) plus groups folded into a storm incident in it. Groups that joined by
+   correlation or moved by a merge are not new. It joins the newest open storm incident that
+   took a folded group within the window, else it opens a new storm incident. So a storm ends
+   as soon as the arrivals of the last window drop below the threshold: a trickle never keeps
+   it going.
 3. Otherwise it opens its own incident, which keeps the correlation key for later groups.
 
 Two ingesters (replicas) must never make two incidents of one correlation key or two storm
@@ -69,10 +71,10 @@ def place(session: Session, grouping: Grouping, correlation: Correlation | None,
     if grouping.folds(severity):
         lock(session, STORM_LOCK)
         since = now - grouping.storm_window
-        storm = _recent_storm(session, since)
-        if storm is not None:
-            return Placement(JoinedBy.STORM, parent=storm)
-        if opened_since(session, since) >= grouping.storm_threshold:
+        if new_groups_since(session, since) >= grouping.storm_threshold:
+            storm = _recent_storm(session, since)
+            if storm is not None:
+                return Placement(JoinedBy.STORM, parent=storm)
             return Placement(JoinedBy.STORM, storm=True)
     return Placement(JoinedBy.OPENED, correlation=correlation)
 
@@ -87,15 +89,25 @@ def _correlated(session: Session, key: str, since: datetime) -> int | None:
 
 
 def _recent_storm(session: Session, since: datetime) -> int | None:
-    """The newest open storm incident, if a group joined it (or it opened) within the window."""
+    """The newest open storm incident, if a group folded into it within the window (groups
+    moved in by a merge do not count)."""
     newest = session.scalar(_open(select(IncidentRow.id).where(IncidentRow.storm.is_(True))).order_by(IncidentRow.id.desc()).limit(1))
     if newest is None:
         return None
-    last = session.scalar(select(func.max(AlertGroupRow.joined_at)).where(AlertGroupRow.incident_id == newest))
+    statement = select(func.max(AlertGroupRow.joined_at)).where(
+        AlertGroupRow.incident_id == newest, AlertGroupRow.joined_by == JoinedBy.STORM.value
+    )
+    last = session.scalar(statement)
     return newest if last is not None and as_utc(last) >= since else None
 
 
-def opened_since(session: Session, since: datetime) -> int:
-    """Incidents opened since ``since``, storm incidents not counted."""
-    statement = select(func.count()).select_from(IncidentRow).where(IncidentRow.created_at >= since, IncidentRow.storm.is_(False))
-    return int(session.scalar(statement) or 0)
+def new_groups_since(session: Session, since: datetime) -> int:
+    """New groups since ``since``, as the storm guard counts them: incidents opened (storm
+    incidents not counted) plus groups folded into a storm incident."""
+    opened = select(func.count()).select_from(IncidentRow).where(IncidentRow.created_at >= since, IncidentRow.storm.is_(False))
+    folded = (
+        select(func.count())
+        .select_from(AlertGroupRow)
+        .where(AlertGroupRow.joined_by == JoinedBy.STORM.value, AlertGroupRow.joined_at >= since)
+    )
+    return int(session.scalar(opened) or 0) + int(session.scalar(folded) or 0)

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.domain.children import JoinedBy
@@ -64,7 +63,8 @@ log = logging.getLogger(__name__)
 
 #: Outcome (``firebreak_ingested_total``) of a group whose first notification is all resolved.
 FIRST_SEEN_RESOLVED = "first_seen_resolved"
-STORM_TITLE = "Alert storm: {count} group{s}"
+#: The storm incident's title: fixed when it opens (the summary lists its children and counts).
+STORM_TITLE = "Alert storm since {start:%Y-%m-%d %H:%M} UTC"
 
 
 def ingest_group(session: Session, service: IncidentService, group: AlertGroup, policy: Policy) -> Outcome:
@@ -164,7 +164,8 @@ def _existing(
 
 
 def _any_firing(group: AlertGroup) -> bool:
-    return any(alert.status == FIRING for alert in group.alerts)
+    """Whether the child counts as firing: an alert shown fires, or alerts are hidden (truncated)."""
+    return group.truncated_alerts > 0 or any(alert.status == FIRING for alert in group.alerts)
 
 
 def _open(
@@ -209,7 +210,7 @@ def _open(
         if placement.storm:
             minutes = max(1, int(grouping.storm_window.total_seconds() // 60))
             return service.declare(
-                title=STORM_TITLE.format(count=1, s=""),
+                title=STORM_TITLE.format(start=now.astimezone(UTC)),
                 severity=fields.severity,
                 actor=ACTOR,
                 source=Source.ALERTMANAGER,
@@ -297,10 +298,6 @@ def _join(
     if existing is not None or child is None:
         assert existing is not None
         return _existing(session, service, existing, groups, policy, receipts)
-    row = session.get(IncidentRow, parent.number)
-    if row is not None and row.storm:
-        count = session.scalar(select(func.count()).select_from(AlertGroupRow).where(AlertGroupRow.incident_id == parent.number)) or 1
-        parent.title = STORM_TITLE.format(count=count, s="" if count == 1 else "s")
     joined = group_joined_entry(
         child=child.child_number,
         dedup_key=first.dedup_key,

@@ -108,6 +108,11 @@ def stale_entry(plan_: Plan, last_applied: datetime, at: datetime) -> TimelineEn
     )
 
 
+def merged_entry(plan_: Plan, into: int, at: datetime) -> TimelineEntry:
+    """An event about an incident merged into ``into``: recorded, not applied."""
+    return record_entry(plan_, f"PagerDuty: {plan_.verb} not applied; this incident was merged into INC-{into}", at, outcome="merged", into=into)
+
+
 def first_seen(plan_: Plan, incident: Incident, *, at: datetime, priorities: PriorityMap) -> list[TimelineEntry]:
     """A just-opened incident: say which event it was first seen through, take PagerDuty's
     status, then apply what the event adds beyond that (an escalation, a reassignment)."""

@@ -5,7 +5,9 @@ Idempotency: the event id (and the ``X-Webhook-Id`` header when present) go into
 the whole transaction is rolled back, so it writes nothing. Finding the incident, in order:
 one already linked to the PagerDuty incident id; our own incident that we paged through
 Events API v2 (PagerDuty's ``incident_key`` is our dedup key ``INC-<n>``), which gets linked;
-else ``pd:<id>``, created once under the unique key like an alert group.
+else ``pd:<id>``, created once under the unique key like an alert group. An incident merged
+into another (``merged_into``) only records the event: it is never reopened, re-prioritised
+or re-escalated by PagerDuty; the incident it was merged into carries on.
 
 An incident Firebreak never saw is opened only while PagerDuty still has it open
 (``data.status`` triggered or acknowledged), in that state; a resolved one, or a note on
@@ -27,7 +29,17 @@ from sqlalchemy.orm import Session
 from bot.domain.incident import Incident
 from bot.domain.timeline import Source, TimelineEntry
 from bot.ingest.dedup import find_or_declare
-from bot.ingest.pagerduty.mapping import OPEN_STATUSES, STATUS_KINDS, Kind, Plan, apply, first_seen, is_stale, stale_entry
+from bot.ingest.pagerduty.mapping import (
+    OPEN_STATUSES,
+    STATUS_KINDS,
+    Kind,
+    Plan,
+    apply,
+    first_seen,
+    is_stale,
+    merged_entry,
+    stale_entry,
+)
 from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.service.incidents import IncidentService
 from bot.store.incidents import IncidentRepository, to_domain
@@ -80,6 +92,12 @@ def apply_event(
             incident = to_domain(row)
             _record(session, service, incident, first_seen(plan_, incident, at=now, priorities=priorities), now)
             return Outcome(incident.number, "accepted")
+    if row.merged_into is not None:
+        # Merged into another incident: said on its timeline, never applied (a reopen or a
+        # page must not revive it nor re-arm its escalation; the survivor carries on).
+        incident = to_domain(row)
+        _record(session, service, incident, [merged_entry(plan_, row.merged_into, now)], now)
+        return Outcome(incident.number, "accepted")
     _copy_references(row, plan_)
     incident = to_domain(row)
     last = _last_applied(row, plan_)
