@@ -1,6 +1,6 @@
 """Waking workers from PostgreSQL notifications (LISTEN/NOTIFY), with the poll as fallback.
 
-Migration ``0009_proc_split`` makes every insert into ``inbox`` and ``outbox`` notify
+Migration ``0010_notify`` makes every insert into ``inbox`` and ``outbox`` notify
 ``firebreak_inbox`` / ``firebreak_outbox`` when its transaction commits. A worker process
 keeps one dedicated autocommit connection (psycopg, outside the SQLAlchemy pool) that
 LISTENs on both and wakes the ingester or the delivery worker at once, instead of at their

@@ -1,7 +1,7 @@
 """PostgreSQL notifies workers of queued webhooks and messages (LISTEN/NOTIFY)
 
-Revision ID: 0009_proc_split
-Revises: 0008_groups
+Revision ID: 0010_notify
+Revises: 0009_alerts_per_group
 
 A statement-level trigger on ``inbox`` and on ``outbox`` sends ``NOTIFY firebreak_inbox`` /
 ``NOTIFY firebreak_outbox`` when rows are inserted. PostgreSQL delivers a notification
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0009_proc_split"
-down_revision = "0008_groups"
+revision = "0010_notify"
+down_revision = "0009_alerts_per_group"
 branch_labels = None
 depends_on = None
 
