@@ -43,9 +43,10 @@ def run_firebreak(args: list[str], env: Mapping[str, str], *, stdin: str | None 
 
 
 class Server:
-    """``firebreak serve`` in a subprocess on a free loopback port."""
+    """``firebreak serve`` (or ``firebreak web``: ``command="web"``) in a subprocess on a free loopback port."""
 
-    def __init__(self, env: Mapping[str, str], *, port: int | None = None, log: Path | None = None) -> None:
+    def __init__(self, env: Mapping[str, str], *, port: int | None = None, log: Path | None = None, command: str = "serve") -> None:
+        self.command = command
         self.port = port or free_port()
         self.env = dict(env)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -55,11 +56,15 @@ class Server:
         self.log = log
 
     def start(self, *, timeout: float = 30) -> Server:
+        return self.spawn().wait_ready(timeout=timeout)
+
+    def spawn(self) -> Server:
+        """Start the process without waiting (start several, then :meth:`wait_ready` each)."""
         output: int | IO[str] = subprocess.PIPE
         if self.log is not None:
             output = self.log.open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "bot", self.command, "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env,
             cwd=ROOT,
             stdout=output,
@@ -68,6 +73,10 @@ class Server:
         )
         if not isinstance(output, int):
             output.close()  # the child has its own copy
+        return self
+
+    def wait_ready(self, *, timeout: float = 30) -> Server:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -98,3 +107,33 @@ class Server:
 
     def __exit__(self, *_exc: object) -> None:
         self.kill()
+
+
+class Worker:
+    """``firebreak worker`` in a subprocess: no HTTP, so no readiness probe. Tests wait for what
+    it does (an inbox drained, a message delivered) and check :meth:`alive` while they wait."""
+
+    def __init__(self, env: Mapping[str, str], *, log: Path) -> None:
+        self.env = dict(env)
+        self.log = log
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> Worker:
+        with self.log.open("a") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "worker"], env=self.env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True
+            )
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self, *, timeout: float = 20) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
