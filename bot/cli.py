@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.roles import Role
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -45,19 +47,52 @@ def _configure_logging(settings: Settings, stream: TextIO | None = None) -> None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Everything in one process: local mode, SQLite, small installs."""
+    from bot.roles import ALL_ROLES
+
+    return _serve_http(args, ALL_ROLES)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """HTTP only: webhooks are queued, slash commands applied, the worker does the rest."""
+    from bot.roles import Role
+
+    return _serve_http(args, frozenset({Role.WEB}))
+
+
+def _refuse_sqlite(settings: Settings, command: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    if make_url(settings.database_url).get_backend_name() != "sqlite":
+        return False
+    print(
+        f"firebreak {command}: DATABASE_URL is SQLite, which one process must own; set DATABASE_URL to a"
+        " postgresql+psycopg:// URL to run web and worker apart, or run `firebreak serve`",
+        file=sys.stderr,
+    )
+    return True
+
+
+def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
     from bot.container import build_container, database_location
     from bot.http.server import Limits, serve
     from bot.ingest.inbound import curl_line, local_token, local_token_path, unconfigured_inbound
+    from bot.roles import ALL_ROLES
+    from bot.supervision import Supervisor
+    from bot.tuning import tune_process
     from bot.web import create_app, create_health_app
 
     settings = _settings_or_exit()
+    all_in_one = roles == ALL_ROLES
+    if not all_in_one and _refuse_sqlite(settings, args.command):
+        return 2
     port = args.port or settings.port
     host = args.host or settings.host
     if settings.health_port == port:
         print(f"firebreak: FIREBREAK_HEALTH_PORT must differ from the port served ({port})", file=sys.stderr)
         return 2
     try_it = None
-    if not settings.slack_enabled and not settings.alertmanager_token and not settings.alertmanager_tokens:
+    if all_in_one and not settings.slack_enabled and not settings.alertmanager_token and not settings.alertmanager_tokens:
         path = local_token_path(settings.database_url)
         token, created = local_token(path)
         settings = settings.model_copy(update={"alertmanager_token": token})
@@ -66,12 +101,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _configure_logging(settings)
     for warning in unconfigured_inbound(settings):
         logging.getLogger("bot.inbound").warning(warning)
-    container = build_container(settings, files_dir=Path.cwd())
-    app = create_app(container)
+    container = build_container(settings, files_dir=Path.cwd(), roles=roles)
+    supervisor = Supervisor()
+    app = create_app(container, roles=roles, supervisor=supervisor)
     print(f"Firebreak {__version__}: database {database_location(settings.database_url)}", flush=True)
     for warning in container.startup_warnings:
         print(f"warning: {warning}", flush=True)
-    if container.local_mode:
+    if container.local_mode and all_in_one:
         print(
             f"Firebreak in local mode (no Slack credentials): http://{host}:{port}. What the bot would post is"
             " printed below; run `firebreak console` in another terminal to take part.",
@@ -79,20 +115,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         if try_it:
             print(try_it, flush=True)
-    # Hand the interpreter over every 1 ms instead of 5: the ingester thread applies
-    # webhooks while the event loop answers them, and the answer should not wait 5 ms
-    # for each turn.
-    sys.setswitchinterval(0.001)
-    # Everything loaded so far (mappers, models, playbooks, the container) lives as long as
-    # the process: freezing it keeps full garbage collections from scanning it, which
-    # otherwise stall every request for tens of milliseconds under load.
-    gc.collect()
-    gc.freeze()
+    tune_process(roles)
     limits = Limits(settings.max_connections, settings.header_timeout_seconds, settings.keep_alive_seconds)
     health_app = create_health_app(container) if settings.health_port else None
-    serve(app, health_app, host=host, port=port, health_port=settings.health_port, limits=limits)
+    serve(app, health_app, host=host, port=port, health_port=settings.health_port, limits=limits, supervisor=supervisor)
     container.close()
-    return 0
+    return _loop_failure(args, supervisor.failed_loop, supervisor.failure)
+
+
+def _loop_failure(args: argparse.Namespace, name: str | None, error: BaseException | None) -> int:
+    if error is None:
+        return 0
+    _fail(args, f"background loop {name} crashed: {type(error).__name__}: {_first_line(error)} (see the log); exiting so it is restarted")
+    return 1
+
+
+def cmd_worker(_args: argparse.Namespace) -> int:
+    """The ingester, delivery worker, escalation scheduler and guided ticker; no HTTP but health."""
+    import asyncio
+
+    from bot.container import build_container, database_location
+    from bot.http.server import Limits, health_server
+    from bot.roles import Role
+    from bot.store.migrate import upgrade
+    from bot.tuning import tune_process
+    from bot.web import create_health_app, loops_for
+    from bot.worker import run_worker
+
+    settings = _settings_or_exit()
+    if _refuse_sqlite(settings, "worker"):
+        return 2
+    _configure_logging(settings)
+    roles = frozenset({Role.WORKER})
+    container = build_container(settings, files_dir=Path.cwd(), roles=roles)
+    print(f"Firebreak {__version__} worker: database {database_location(settings.database_url)}", flush=True)
+    for warning in container.startup_warnings:
+        print(f"warning: {warning}", flush=True)
+    upgrade(container.engine)
+    health = None
+    if settings.health_port:
+        limits = Limits(settings.max_connections, settings.header_timeout_seconds, settings.keep_alive_seconds)
+        health = health_server(create_health_app(container), host=settings.host, port=settings.health_port, limits=limits)
+    tune_process(roles)
+    try:
+        return asyncio.run(run_worker(loops_for(container, roles), health=health))
+    finally:
+        container.close()
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
@@ -126,10 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"firebreak {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="HTTP server, delivery worker and scheduler")
+    serve = sub.add_parser("serve", help="everything in one process: HTTP, delivery worker and scheduler")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=_port, default=None)
     serve.set_defaults(func=cmd_serve)
+
+    web = sub.add_parser("web", help="HTTP only: queue webhooks, answer Slack (PostgreSQL; run `worker` too)")
+    web.add_argument("--host", default=None)
+    web.add_argument("--port", type=_port, default=None)
+    web.set_defaults(func=cmd_web)
+
+    worker = sub.add_parser("worker", help="ingester, delivery, escalation and guided steps (PostgreSQL; no HTTP)")
+    worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

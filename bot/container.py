@@ -33,8 +33,8 @@ from bot.guided import install as install_guided
 from bot.ingest.inbox_writer import InboxWriter
 from bot.ingest.ingester import Ingester
 from bot.ingest.install import install as install_ingest
-from bot.ingest.pressure import WebhookPressure
 from bot.metrics import Metrics
+from bot.roles import ALL_ROLES, Role
 from bot.schedule import EscalationEngine
 from bot.schedule import install as install_escalation
 from bot.service.chat_notifications import CHAT, notify_chat, post_recorded
@@ -44,6 +44,7 @@ from bot.settings import Settings
 from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
+from bot.tuning import webhook_pressure
 from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
 from bot.wiring.playbook_slack import connect as connect_playbooks_to_slack
 from bot.wiring.unreachable_targets import install as install_unreachable_targets
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: A loop the server runs next to the HTTP app until ``stop`` is set (see bot/web.py).
+#: A loop a process runs until ``stop`` is set (see bot/web.py and bot/worker.py).
 BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
 
 
@@ -71,7 +72,11 @@ class Container:
     commands: CommandRouter
     routes: list[BaseRoute] = field(default_factory=list)
     local_mode: bool = True
+    #: Loops of the worker role (escalation scheduler, guided-steps ticker); the ingester and
+    #: delivery worker come on top (see ``bot.web.loops_for``).
     background: list[BackgroundTask] = field(default_factory=list)
+    #: Loops of the web role (Slack Socket Mode: one socket per web process).
+    web_background: list[BackgroundTask] = field(default_factory=list)
     guided: GuidedSteps | None = None
     oncall: OncallDirectory = field(default_factory=NoOncallDirectory)
     escalation: EscalationEngine | None = None
@@ -93,8 +98,13 @@ def build_container(
     transcript_stream: TextIO | None = sys.stdout,
     engine: Engine | None = None,
     files_dir: Path | None = None,
+    roles: frozenset[Role] = ALL_ROLES,
 ) -> Container:
-    """``files_dir``: where local mode saves the files it would upload to Slack (post-mortems)."""
+    """``files_dir``: where local mode saves the files it would upload to Slack (post-mortems).
+
+    ``roles``: the process this is for (bot/roles.py); it only changes the tuning (bot/tuning.py),
+    the loops and routes to run are picked by ``bot.web.loops_for`` and ``create_app``.
+    """
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     sessions = make_session_factory(engine)
@@ -136,7 +146,8 @@ def build_container(
         clock=clock,
         on_folded=lambda source, outcome: metrics.ingested.labels(source=source, outcome=outcome).inc(),
         on_committed=service.notify_committed,
-        pressure=WebhookPressure(),
+        pressure=webhook_pressure(roles),
+        poll_seconds=settings.inbox_poll_seconds,
     )
     commands = CommandRouter(service, zone=settings.zone, policy=Policy(takeover_after=settings.takeover_after))
     container = Container(

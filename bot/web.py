@@ -1,4 +1,9 @@
-"""ASGI app assembly: routes from each adapter, the body limit, and the background loops."""
+"""ASGI app assembly: routes from each adapter, the body limit, and the background loops.
+
+Which loops and routes run is chosen by process role (bot/roles.py): ``firebreak serve``
+runs both roles in one process, ``firebreak web`` the web role here, ``firebreak worker``
+the worker role's loops from bot/worker.py with :func:`loops_for`.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +23,30 @@ from bot.http.headers import HeaderCheck
 from bot.http.health import health_routes
 from bot.http.limits import BodySizeLimit
 from bot.http.responses import json_error
+from bot.roles import ALL_ROLES, Role
 from bot.store.migrate import upgrade
+from bot.supervision import Supervisor
 
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def loops_for(container: Container, roles: frozenset[Role] | set[Role], *, run_worker: bool = True) -> list[BackgroundTask]:
+    """The loops a process of these roles runs.
+
+    web: Socket Mode (when configured). worker: the delivery worker and the ingester (unless
+    ``run_worker`` is false, for tests that drive them by hand), the escalation scheduler and
+    the guided-steps ticker.
+    """
+    loops: list[BackgroundTask] = []
+    if Role.WORKER in roles:
+        if run_worker:
+            loops += [container.worker.run, container.ingester.run]
+        loops += container.background
+    if Role.WEB in roles:
+        loops += container.web_background
+    return loops
 
 
 def create_app(
@@ -31,18 +55,26 @@ def create_app(
     migrate: bool = True,
     background: list[BackgroundTask] | None = None,
     run_worker: bool = True,
+    roles: frozenset[Role] = ALL_ROLES,
+    supervisor: Supervisor | None = None,
 ) -> Starlette:
-    tasks: list[BackgroundTask] = [*container.background, *(background or [])]
-    if run_worker:
-        tasks[:0] = [container.worker.run, container.ingester.run]
+    """The HTTP app of ``serve`` (``roles`` = both) or ``web`` (``{Role.WEB}``).
+
+    Its loops run under ``supervisor``: one that raises is logged and stops the server (see
+    bot/supervision.py).
+    """
+    if Role.WEB not in roles:
+        raise ValueError("the HTTP app serves the web role; run the worker role with bot.worker")
+    tasks: list[BackgroundTask] = [*loops_for(container, roles, run_worker=run_worker), *(background or [])]
+    supervision = supervisor or Supervisor()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if migrate:
             await asyncio.to_thread(upgrade, container.engine)
         stop = asyncio.Event()
-        running = [asyncio.create_task(task(stop)) for task in tasks]
-        log.info("firebreak started", extra={"local_mode": container.local_mode})
+        running = [asyncio.create_task(supervision.supervise(task, stop)) for task in tasks]
+        log.info("firebreak started", extra={"local_mode": container.local_mode, "roles": sorted(roles)})
         try:
             yield
         finally:

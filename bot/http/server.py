@@ -22,6 +22,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from bot.http.protocol import guarded_protocol
+from bot.supervision import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +113,32 @@ async def _serve(main: uvicorn.Server, health: uvicorn.Server | None) -> None:
         await health_task
 
 
-def serve(app: ASGIApp, health_app: ASGIApp | None, *, host: str, port: int, health_port: int | None, limits: Limits) -> None:
-    """Run the app (and, with ``health_port``, the health app) until SIGTERM/SIGINT."""
+def health_server(app: ASGIApp, *, host: str, port: int, limits: Limits) -> uvicorn.Server:
+    """The health listener alone (``firebreak worker``); SIGTERM is the caller's to handle."""
+    health_limits = Limits(HEALTH_MAX_CONNECTIONS, limits.header_timeout, limits.keep_alive, HEALTH_MAX_CONNECTIONS)
+    return _HealthServer(server_config(app, host=host, port=port, limits=health_limits, lifespan="off"))
+
+
+def serve(
+    app: ASGIApp,
+    health_app: ASGIApp | None,
+    *,
+    host: str,
+    port: int,
+    health_port: int | None,
+    limits: Limits,
+    supervisor: Supervisor | None = None,
+) -> None:
+    """Run the app (and, with ``health_port``, the health app) until SIGTERM/SIGINT, or until
+    one of ``supervisor``'s loops crashes (the caller then exits non-zero)."""
     file_limit = raise_open_file_limit()
     max_connections, backlog = fit_connections(limits.max_connections, file_limit)
     limits = Limits(max_connections, limits.header_timeout, limits.keep_alive, backlog)
     log.info("connection limits", extra={"max_connections": max_connections, "backlog": backlog, "file_limit": file_limit, "health_port": health_port})
     main = uvicorn.Server(server_config(app, host=host, port=port, limits=limits))
+    if supervisor is not None:
+        supervisor.on_failure = lambda: setattr(main, "should_exit", True)
     health = None
     if health_app is not None and health_port is not None:
-        health_limits = Limits(HEALTH_MAX_CONNECTIONS, limits.header_timeout, limits.keep_alive, HEALTH_MAX_CONNECTIONS)
-        health = _HealthServer(server_config(health_app, host=host, port=health_port, limits=health_limits, lifespan="off"))
+        health = health_server(health_app, host=host, port=health_port, limits=limits)
     asyncio.run(_serve(main, health))

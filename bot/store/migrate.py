@@ -20,9 +20,16 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+#: PostgreSQL advisory lock held while migrating, so web and worker processes starting
+#: together upgrade one at a time (the second finds the schema already at head).
+MIGRATION_LOCK = 0x46425F4D  # "FB_M"
+
+
 def upgrade(engine: Engine) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

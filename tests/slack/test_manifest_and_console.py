@@ -71,7 +71,7 @@ def test_console_renders_every_operation_slack_delivers(container: Container) ->
 def test_install_picks_http_and_or_socket_mode_from_settings(slack_factory, fake_slack) -> None:  # type: ignore[no-untyped-def]
     def slack_parts(container: Container) -> tuple[list[str], int]:
         paths = [route.path for route in container.routes if route.path.startswith("/slack")]
-        sockets = [task for task in container.background if getattr(task, "__module__", "").startswith("bot.chat.slack")]
+        sockets = [task for task in container.web_background if getattr(task, "__module__", "").startswith("bot.chat.slack")]
         return paths, len(sockets)
 
     assert slack_parts(slack_factory(fake_slack, SLACK_APP_TOKEN="xapp-1-test")) == ([PATH], 1)

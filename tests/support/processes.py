@@ -43,7 +43,7 @@ def run_firebreak(args: list[str], env: Mapping[str, str], *, stdin: str | None 
 
 
 class Server:
-    """``firebreak serve`` (or ``firebreak web``: ``command="web"``) in a subprocess on a free loopback port."""
+    """``firebreak serve`` (or ``web``, with ``command``) in a subprocess on a free loopback port."""
 
     def __init__(self, env: Mapping[str, str], *, port: int | None = None, log: Path | None = None, command: str = "serve") -> None:
         self.command = command
@@ -56,10 +56,6 @@ class Server:
         self.log = log
 
     def start(self, *, timeout: float = 30) -> Server:
-        return self.spawn().wait_ready(timeout=timeout)
-
-    def spawn(self) -> Server:
-        """Start the process without waiting (start several, then :meth:`wait_ready` each)."""
         output: int | IO[str] = subprocess.PIPE
         if self.log is not None:
             output = self.log.open("a")
@@ -73,10 +69,6 @@ class Server:
         )
         if not isinstance(output, int):
             output.close()  # the child has its own copy
-        return self
-
-    def wait_ready(self, *, timeout: float = 30) -> Server:
-        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -110,30 +102,59 @@ class Server:
 
 
 class Worker:
-    """``firebreak worker`` in a subprocess: no HTTP, so no readiness probe. Tests wait for what
-    it does (an inbox drained, a message delivered) and check :meth:`alive` while they wait."""
+    """``firebreak worker`` in a subprocess, ready once its health listener answers /readyz.
 
-    def __init__(self, env: Mapping[str, str], *, log: Path) -> None:
+    ``env`` gets ``FIREBREAK_HEALTH_PORT`` (a free port) unless it sets one.
+    """
+
+    def __init__(self, env: Mapping[str, str], *, log: Path | None = None) -> None:
         self.env = dict(env)
-        self.log = log
+        self.env.setdefault("FIREBREAK_HEALTH_PORT", str(free_port()))
+        self.health_url = f"http://127.0.0.1:{self.env['FIREBREAK_HEALTH_PORT']}"
         self.process: subprocess.Popen[str] | None = None
+        self.log = log
 
-    def start(self) -> Worker:
-        with self.log.open("a") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "worker"], env=self.env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True
-            )
-        return self
+    def start(self, *, timeout: float = 30) -> Worker:
+        output: int | IO[str] = subprocess.PIPE
+        if self.log is not None:
+            output = self.log.open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT if self.log is not None else subprocess.PIPE,
+            text=True,
+        )
+        if not isinstance(output, int):
+            output.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output_ = self.log.read_text()[-4000:] if self.log is not None else self.process.communicate()
+                raise RuntimeError(f"worker exited early: {output_}")
+            try:
+                if httpx.get(self.health_url + "/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise TimeoutError("worker did not become ready")
 
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def terminate(self, *, timeout: float = 20) -> int:
+    def terminate(self, *, timeout: float = 20) -> tuple[int, str, str]:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
+        out, err = self.process.communicate(timeout=timeout)
+        return self.process.returncode, out, err
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
-            self.process.wait(timeout=10)
+            self.process.communicate(timeout=10)
+
+    def __enter__(self) -> Worker:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.kill()

@@ -34,7 +34,7 @@ def install(container: Container) -> SlackRuntime | None:
     if settings.slack_signing_secret:
         container.routes.extend(slack_routes(runtime.handler, settings.slack_signing_secret, runtime.seen))
     if settings.slack_app_token:
-        container.background.append(socket_mode_task(runtime.app, settings.slack_app_token, runtime.seen))
+        container.web_background.append(socket_mode_task(runtime.app, settings.slack_app_token, runtime.seen))
     container.metrics.registry.register(PauseCollector(runtime.pause))
     container.readiness_notes.append(lambda: pause_note(runtime.pause))
     container.slack = runtime
