@@ -112,12 +112,13 @@ def free_port() -> int:
 
 
 class Process:
-    """A server subprocess on loopback, ready when ``ready_path`` answers 200."""
+    """A server subprocess on loopback, ready when ``ready_path`` answers 200 (or, without
+    one, as soon as it runs: a ``firebreak worker`` serves no HTTP)."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str], port: int, ready_path: str) -> None:
+    def __init__(self, args: list[str], env: Mapping[str, str], port: int, ready_path: str | None) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self._ready = self.url + ready_path
+        self._ready = self.url + ready_path if ready_path is not None else None
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
         # Logs go to a file, not a pipe: nobody reads a pipe during a run, and once its 64 KiB
         # buffer is full the server blocks in its first log call (a storm logs plenty).
@@ -129,6 +130,8 @@ class Process:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_tail()}")
+            if self._ready is None:
+                return
             try:
                 if httpx.get(self._ready, timeout=1).status_code < 500:
                     return
@@ -176,11 +179,20 @@ ALERTMANAGER_TOKEN = "bench-alertmanager-token"
 ALERTMANAGER_AUTH = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
 
 
-def firebreak_server(env: Mapping[str, str]) -> Process:
-    port = free_port()
+def _firebreak_env(env: Mapping[str, str]) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAGERDUTY_", "FIREBREAK_", "ALERTMANAGER_"))}
-    merged = {**clean, "FIREBREAK_LOG_LEVEL": "WARNING", "ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN, **env}
-    return Process([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)], merged, port, "/readyz")
+    return {**clean, "FIREBREAK_LOG_LEVEL": "WARNING", "ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN, **env}
+
+
+def firebreak_server(env: Mapping[str, str], command: str = "serve") -> Process:
+    """``firebreak serve`` (everything in one process) or ``firebreak web`` (``command="web"``)."""
+    port = free_port()
+    return Process([sys.executable, "-m", "bot", command, "--host", "127.0.0.1", "--port", str(port)], _firebreak_env(env), port, "/readyz")
+
+
+def firebreak_worker(env: Mapping[str, str]) -> Process:
+    """``firebreak worker``: applies the inbox, delivers the outbox, runs the scheduler."""
+    return Process([sys.executable, "-m", "bot", "worker"], _firebreak_env(env), 0, None)
 
 
 def reference_server(database_url: str) -> Process:

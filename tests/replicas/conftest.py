@@ -3,23 +3,14 @@ processes, real HTTP on 127.0.0.1, Slack (and PagerDuty where needed) the fakes.
 
 from __future__ import annotations
 
-import functools
-import subprocess
-import sys
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ROOT, Server, Worker
-
-
-@functools.cache
-def split_available() -> bool:
-    """``firebreak web`` and ``firebreak worker`` exist (else the replicas run ``serve``)."""
-    done = subprocess.run([sys.executable, "-m", "bot", "worker", "--help"], cwd=ROOT, capture_output=True, timeout=60)
-    return done.returncode == 0
+from tests.support.processes import Server, Worker
 
 
 @dataclass
@@ -31,7 +22,7 @@ class Cluster:
     def dead(self) -> list[str]:
         """Processes that exited (for failure messages; a replica must never die here)."""
         found = [f"web :{web.port}" for web in self.webs if web.process is None or web.process.poll() is not None]
-        found += [f"worker pid {w.process.pid if w.process else '?'}" for w in self.workers if not w.alive()]
+        found += [f"worker {w.health_url}" for w in self.workers if w.process is None or w.process.poll() is not None]
         return found
 
     def log_tail(self, size: int = 3000) -> str:
@@ -58,14 +49,12 @@ def cluster(postgres_only: None, tmp_path: Path) -> Iterator[Callable[..., Clust
     def start(env: Mapping[str, str], *, webs: int = 2, workers: int = 2) -> Cluster:
         made = Cluster(log=tmp_path / "replicas.log")
         started.append(made)
-        # All started at once, then waited for: on a busy machine each takes seconds to boot.
-        if split_available():
-            made.workers = [Worker(env, log=made.log).start() for _ in range(workers)]
-            made.webs = [Server(env, command="web", log=made.log).spawn() for _ in range(webs)]
-        else:  # before the split: every replica is a whole ``serve``
-            made.webs = [Server(env, log=made.log).spawn() for _ in range(max(webs, workers))]
-        for web in made.webs:
-            web.wait_ready(timeout=45)
+        made.workers = [Worker(env, log=made.log) for _ in range(workers)]
+        made.webs = [Server(env, command="web", log=made.log) for _ in range(webs)]
+        # Started side by side: on a busy machine each takes seconds to boot.
+        with ThreadPoolExecutor(max_workers=webs + workers) as pool:
+            for future in [pool.submit(process.start, timeout=60) for process in [*made.workers, *made.webs]]:
+                future.result()
         return made
 
     yield start

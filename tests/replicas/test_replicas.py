@@ -55,6 +55,7 @@ def replica_env(db_url: str, slack: FakeSlack, **extra: str) -> dict[str, str]:
         FIREBREAK_PLAYBOOKS_DIR=str(NO_PLAYBOOKS),
         FIREBREAK_STORM_THRESHOLD="0",  # one incident per group: the storm guard is tested elsewhere
         FIREBREAK_OUTBOX_POLL_SECONDS="0.1",
+        FIREBREAK_INBOX_POLL_SECONDS="0.1",
         **slack_env(slack),
         **extra,
     )
@@ -116,7 +117,7 @@ def wait_applied(cluster: Cluster, engine: Engine, *, timeout: float) -> None:
 
 
 def test_every_webhook_applied_once_and_in_order_per_group(db_url: str, engine: Engine, fake_slack: FakeSlack, cluster: Callable[..., Cluster]) -> None:
-    groups = 24
+    groups = 16
     running = cluster(replica_env(db_url, fake_slack))
     chains = [lifecycle(group, "warning") for group in range(groups)]
     sender = Sender([web.url for web in running.webs])
@@ -182,7 +183,7 @@ def test_every_escalation_deadline_fires_once(
 ) -> None:
     # Level 1 pages PagerDuty, level 2 pings a person in the channel; level 3 comes last so
     # that, once it fired, both schedulers have long run past the first two deadlines.
-    policy = "unacknowledged:2s:pd:PEPPRIM,unacknowledged:4s:user:U0BOB,unacknowledged:6s:user:U0CAROL"
+    policy = "unacknowledged:1s:pd:PEPPRIM,unacknowledged:2s:user:U0BOB,unacknowledged:4s:user:U0CAROL"
     pagerduty = {
         "PAGERDUTY_API_URL": fake_pagerduty.url,
         "PAGERDUTY_API_TOKEN": fake_pagerduty.api_token,
@@ -190,7 +191,7 @@ def test_every_escalation_deadline_fires_once(
         "PAGERDUTY_SERVICE_ID": "PSVCAPI",
         **({"SSL_CERT_FILE": fake_pagerduty.ca_file} if fake_pagerduty.ca_file else {}),
     }
-    incidents = 6
+    incidents = 4
     running = cluster(replica_env(db_url, fake_slack, FIREBREAK_DEFAULT_ESCALATION=policy, **pagerduty))
     Sender([web.url for web in running.webs]).send([lifecycle(group, "critical")[:1] for group in range(incidents)])
 
