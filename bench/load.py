@@ -112,13 +112,12 @@ def free_port() -> int:
 
 
 class Process:
-    """A server subprocess on loopback, ready when ``ready_path`` answers 200 (or, without
-    one, as soon as it runs: a ``firebreak worker`` serves no HTTP)."""
+    """A server subprocess on loopback, ready when ``ready_path`` answers 200."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str], port: int, ready_path: str | None) -> None:
+    def __init__(self, args: list[str], env: Mapping[str, str], port: int, ready_path: str) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self._ready = self.url + ready_path if ready_path is not None else None
+        self._ready = self.url + ready_path
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
         # Logs go to a file, not a pipe: nobody reads a pipe during a run, and once its 64 KiB
         # buffer is full the server blocks in its first log call (a storm logs plenty).
@@ -130,8 +129,6 @@ class Process:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_tail()}")
-            if self._ready is None:
-                return
             try:
                 if httpx.get(self._ready, timeout=1).status_code < 500:
                     return
@@ -191,8 +188,9 @@ def firebreak_server(env: Mapping[str, str], command: str = "serve") -> Process:
 
 
 def firebreak_worker(env: Mapping[str, str]) -> Process:
-    """``firebreak worker``: applies the inbox, delivers the outbox, runs the scheduler."""
-    return Process([sys.executable, "-m", "bot", "worker"], _firebreak_env(env), 0, None)
+    """``firebreak worker`` (ingester, delivery, scheduler), ready when its health port answers."""
+    port = free_port()
+    return Process([sys.executable, "-m", "bot", "worker"], {**_firebreak_env(env), "FIREBREAK_HEALTH_PORT": str(port)}, port, "/readyz")
 
 
 def reference_server(database_url: str) -> Process:
