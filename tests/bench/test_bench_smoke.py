@@ -66,3 +66,20 @@ def test_slash_bench_acknowledges_and_lands_every_command(db_url: str, commands:
     assert number(r"p50 ([\d.]+) ms", output) <= number(r"p99 ([\d.]+) ms", output)
     assert f"notes on the timeline: {commands} of {commands}; all landed: True" in output
     assert f"replies through response_url: {commands} of {commands}" in output
+
+
+@pytest.mark.parametrize("mode", ["split", "serve"])
+def test_e2e_bench_counts_webhooks_answered_and_applied(db_backend: str, mode: str) -> None:
+    if mode == "split" and db_backend != "postgres":
+        pytest.skip("firebreak web + firebreak worker run on PostgreSQL only (run with --db=postgres)")
+    name = mode if mode == "split" else f"serve-{db_backend}"
+    output = run_bench(
+        "bench.e2e_bench", "--modes", name, "--gate", "", "--runs", "1", "--requests", "30", "--concurrency", "4",
+        "--rate", "20", "--duration", "1", timeout=240,
+    )
+    row = re.search(rf"^\| {name} \| (\d+) webhooks/s \| (\d+)/s \| ([\d.]+) \|.*\| (\d+) \| (met|missed) \(not gated\) \|$", output, re.M)
+    assert row, output
+    assert int(row.group(1)) > 0 and int(row.group(2)) > 0 and float(row.group(3)) > 0
+    assert row.group(4) == "0", output  # lost: every webhook answered 2xx was applied
+    assert number(r"p99 ([\d.]+) ms", output) >= number(r"p50 ([\d.]+) ms", output) > 0
+    assert "nothing lost: True" in output
