@@ -156,7 +156,7 @@ def one_run(firebreak: Firebreak, reference: Process, args: argparse.Namespace) 
     bodies = [webhook(i, run) for i in range(args.requests)]
     # Warm-up (also: the worker is up and has applied something before the clock starts).
     warm = uuid.uuid4().hex[:6]
-    asyncio.run(closed_loop(firebreak.url, [webhook(i, warm) for i in range(50)], concurrency=8, headers=ALERTMANAGER_AUTH))
+    asyncio.run(closed_loop(firebreak.url, [webhook(i, warm) for i in range(args.warmup)], concurrency=8, headers=ALERTMANAGER_AUTH))
     firebreak.drained_after()
     stored_before, _, dead_before = firebreak.counts()
 
@@ -172,7 +172,7 @@ def one_run(firebreak: Firebreak, reference: Process, args: argparse.Namespace) 
     lost = accepted - (stored_after - stored_before) // ALERTS_PER_WEBHOOK + (dead_after - dead_before)
 
     ref_url = reference.url + "/webhooks/alertmanager"
-    asyncio.run(closed_loop(ref_url, [webhook(i, warm) for i in range(50)], concurrency=8, headers=ALERTMANAGER_AUTH))
+    asyncio.run(closed_loop(ref_url, [webhook(i, warm) for i in range(args.warmup)], concurrency=8, headers=ALERTMANAGER_AUTH))
     ref_throughput = asyncio.run(closed_loop(ref_url, bodies, concurrency=args.concurrency, headers=ALERTMANAGER_AUTH))
     return Run(
         end_to_end=end_to_end,
@@ -243,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--warmup", type=int, default=50, help="webhooks sent (and applied) before each run")
     args = parser.parse_args(argv)
     modes = [mode for mode in args.modes.split(",") if mode]
     unknown = set(modes) - set(MODES)
