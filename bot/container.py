@@ -44,6 +44,7 @@ from bot.settings import Settings
 from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
+from bot.store.notify import INBOX_CHANNEL, OUTBOX_CHANNEL, NotificationListener
 from bot.tuning import webhook_pressure
 from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
 from bot.wiring.playbook_slack import connect as connect_playbooks_to_slack
@@ -83,6 +84,8 @@ class Container:
     slack: Any = None
     readiness_notes: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
     """Each adds to ``/readyz``'s answer (a paused Slack delivery, …) without failing it."""
+    #: On PostgreSQL, wakes the ingester and delivery worker on new rows (bot/store/notify.py).
+    listener: NotificationListener | None = None
     #: Problems found while wiring that do not stop the start (``serve`` prints them too).
     startup_warnings: list[str] = field(default_factory=list)
 
@@ -163,6 +166,8 @@ def build_container(
         commands=commands,
         local_mode=not settings.slack_enabled,
     )
+    if settings.pg_notify and engine.dialect.name == "postgresql":
+        container.listener = NotificationListener(engine.url, {INBOX_CHANNEL: ingester.notify, OUTBOX_CHANNEL: worker.notify})
     install_ingest(container)
     if container.local_mode:
         worker.add_deliverer(

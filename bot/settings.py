@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(0.5, alias="FIREBREAK_OUTBOX_POLL_SECONDS", gt=0)
     outbox_lease_seconds: float = Field(60.0, alias="FIREBREAK_OUTBOX_LEASE_SECONDS", ge=1)
     inbox_poll_seconds: float = Field(1.0, alias="FIREBREAK_INBOX_POLL_SECONDS", gt=0)
+    pg_notify: bool = Field(True, alias="FIREBREAK_PG_NOTIFY")
     outbox_setup_per_claim: int = Field(8, alias="FIREBREAK_OUTBOX_SETUP_PER_CLAIM", ge=1, le=32)
 
     # Permissions (docs/permissions.md)

@@ -35,14 +35,16 @@ BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
 def loops_for(container: Container, roles: frozenset[Role] | set[Role], *, run_worker: bool = True) -> list[BackgroundTask]:
     """The loops a process of these roles runs.
 
-    web: Socket Mode (when configured). worker: the delivery worker and the ingester (unless
-    ``run_worker`` is false, for tests that drive them by hand), the escalation scheduler and
-    the guided-steps ticker.
+    web: Socket Mode (when configured). worker: the delivery worker and the ingester with, on
+    PostgreSQL, the listener that wakes them (unless ``run_worker`` is false, for tests that
+    drive them by hand), the escalation scheduler and the guided-steps ticker.
     """
     loops: list[BackgroundTask] = []
     if Role.WORKER in roles:
         if run_worker:
             loops += [container.worker.run, container.ingester.run]
+            if container.listener is not None:
+                loops.append(container.listener.run)
         loops += container.background
     if Role.WEB in roles:
         loops += container.web_background
