@@ -53,7 +53,7 @@ def cluster(postgres_only: None, tmp_path: Path) -> Iterator[Callable[..., Clust
         made.webs = [Server(env, command="web", log=made.log) for _ in range(webs)]
         # Started side by side: on a busy machine each takes seconds to boot.
         with ThreadPoolExecutor(max_workers=webs + workers) as pool:
-            for future in [pool.submit(process.start, timeout=60) for process in [*made.workers, *made.webs]]:
+            for future in [pool.submit(process.start, timeout=150) for process in [*made.workers, *made.webs]]:
                 future.result()
         return made
 

@@ -42,7 +42,8 @@ from tests.replicas.conftest import Cluster
 from tests.support.processes import firebreak_env
 
 #: Skipped on SQLite by the ``cluster`` fixture: replicas share one PostgreSQL database.
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+#: Four processes boot side by side first: on a busy two-core machine that alone can take a minute.
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
 
 TOKEN = "replicas-token"
 ALERT_KINDS = (EntryKind.ALERT_FIRING.value, EntryKind.ALERT_RESOLVED.value)
