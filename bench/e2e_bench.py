@@ -89,7 +89,9 @@ class ModeResult:
         return self.median(lambda r: r.ratio) >= RATIO_GOAL and self.median(lambda r: r.p99_ms) < P99_GOAL_MS
 
     def clean(self) -> bool:
-        return all(run.lost == 0 and run.non_2xx == 0 for run in self.runs)
+        """Every webhook answered 2xx was applied (a non-2xx answer, or none in the client's
+        30 s, is not a loss: Alertmanager sends it again; it is reported as non-2xx)."""
+        return all(run.lost == 0 for run in self.runs)
 
 
 class Firebreak:
@@ -219,9 +221,9 @@ def table(results: list[ModeResult], args: argparse.Namespace, gated: set[str]) 
     header = (
         f"| mode | end to end (answered and applied) | reference | **ratio** (goal ≥ {RATIO_GOAL}) | answered (queued) | "
         f"drain after throughput | p50 at {rate} | **p99 at {rate}** (goal < {P99_GOAL_MS:.0f} ms) | "
-        f"drain after {rate} load | lost | goals |"
+        f"drain after {rate} load | non-2xx | lost | goals |"
     )
-    lines = [header, "|" + " --- |" * 11]
+    lines = [header, "|" + " --- |" * 12]
     for result in results:
         m = result.median
         goals = ("met" if result.goals_met() else "MISSED") if result.mode in gated else ("met" if result.goals_met() else "missed") + " (not gated)"
@@ -229,7 +231,7 @@ def table(results: list[ModeResult], args: argparse.Namespace, gated: set[str]) 
             f"| {result.mode} | {m(lambda r: r.end_to_end):.0f} webhooks/s | {m(lambda r: r.reference):.0f}/s | {m(lambda r: r.ratio):.2f} | "
             f"{m(lambda r: r.answered):.0f}/s | {m(lambda r: r.drain_after_throughput):.2f} s | {m(lambda r: r.p50_ms):.1f} ms | "
             f"{m(lambda r: r.p99_ms):.1f} ms | {m(lambda r: r.drain_after_rate):.2f} s | "
-            f"{sum(r.lost for r in result.runs)} | {goals} |"
+            f"{sum(r.non_2xx for r in result.runs)} | {sum(r.lost for r in result.runs)} | {goals} |"
         )
     return "\n".join(lines)
 
@@ -258,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median of {args.runs} runs; {args.requests} webhooks × {ALERTS_PER_WEBHOOK} alerts, {args.concurrency} in flight; "
           f"{args.rate:.0f} webhooks/s for {args.duration:.0f} s")
     print(table(results, args, gated))
-    print(f"nothing lost: {all(result.clean() for result in results)}")
+    print(f"nothing lost (every webhook answered 2xx was applied): {all(result.clean() for result in results)}")
     missed = [result.mode for result in results if result.mode in gated and not result.goals_met()]
     if missed:
         print(f"goals missed: {', '.join(missed)}")
