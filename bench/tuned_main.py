@@ -14,11 +14,11 @@ from bot.cli import main
 from bot.roles import Role
 
 
-def _none(_roles: frozenset[Role]) -> None:
+def _none(roles: frozenset[Role]) -> None:
     return None
 
 
-def _serve(_roles: frozenset[Role]) -> None:
+def _serve(roles: frozenset[Role]) -> None:
     sys.setswitchinterval(bot.tuning.SERVE_SWITCH_INTERVAL)
     gc.collect()
     gc.freeze()

@@ -44,8 +44,9 @@ RUNS: dict[tuple[str, ...], list[str]] = {
     ("inbox", "retry"): ["--all"],
     ("console",): ["--follow"],
 }
-#: Runs forever by design (its start-up output is tested in test_cli.py).
-LONG_RUNNING = {("serve",)}
+#: Run forever by design (serve's start-up output is tested in test_cli.py; web and worker
+#: refuse SQLite with exit 2, tested in tests/processes/test_web_and_worker.py).
+LONG_RUNNING = {("serve",), ("web",), ("worker",)}
 
 
 def run(args: list[str], env: dict[str, str], *, stdout: int | None = subprocess.PIPE, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -74,7 +74,7 @@ def pending_outbox(engine: Engine) -> int:
 
 def listener_pids(engine: Engine) -> list[int]:
     with engine.connect() as connection:
-        query = text("SELECT pid FROM pg_stat_activity WHERE application_name = :name")
+        query = text("SELECT pid FROM pg_stat_activity WHERE application_name = :name AND datname = current_database()")
         return [int(pid) for pid in connection.execute(query, {"name": APPLICATION_NAME}).scalars()]
 
 
