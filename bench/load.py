@@ -50,8 +50,10 @@ class LoadResult:
         )
 
 
-async def _one(client: httpx.AsyncClient, url: str, body: Any, headers: Mapping[str, str], result: LoadResult) -> None:
-    started = time.perf_counter()
+async def _one(
+    client: httpx.AsyncClient, url: str, body: Any, headers: Mapping[str, str], result: LoadResult, *, started: float | None = None
+) -> None:
+    started = time.perf_counter() if started is None else started
     try:
         response = await client.post(url, json=body, headers=dict(headers))
         result.statuses[response.status_code] += 1
@@ -84,20 +86,39 @@ async def closed_loop(url: str, bodies: list[Any], *, concurrency: int, headers:
 
 
 async def open_loop(
-    url: str, make_body: Callable[[int], Any], *, rate: float, duration: float, headers: Mapping[str, str] | None = None
+    url: str,
+    make_body: Callable[[int], Any],
+    *,
+    rate: float,
+    duration: float,
+    headers: Mapping[str, str] | None = None,
+    in_flight: int = 64,
 ) -> LoadResult:
-    """Requests sent on a fixed schedule whatever the answers: latency at a given load."""
+    """Requests due on a fixed schedule whatever the answers: latency at a given load.
+
+    Each latency counts from the moment its request was due, so a request that had to wait
+    for one of the ``in_flight`` connections counts that wait too (no coordinated omission).
+    The wait is ours, not httpcore's: its pool rescans every queued request on each answer,
+    and with thousands queued behind a slow server the load generator itself stalls.
+    """
     result = LoadResult()
     total = int(rate * duration)
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    slots = asyncio.Semaphore(in_flight)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+        async def send(index: int, due: float) -> None:
+            async with slots:
+                await _one(client, url, make_body(index), headers or {}, result, started=due)
+
         started = time.perf_counter()
         tasks = []
         for index in range(total):
-            delay = started + index / rate - time.perf_counter()
+            due = started + index / rate
+            delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(_one(client, url, make_body(index), headers or {}, result)))
+            tasks.append(asyncio.create_task(send(index, due)))
         await asyncio.gather(*tasks)
         result.elapsed = time.perf_counter() - started
     return result
@@ -176,11 +197,21 @@ ALERTMANAGER_TOKEN = "bench-alertmanager-token"
 ALERTMANAGER_AUTH = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
 
 
-def firebreak_server(env: Mapping[str, str]) -> Process:
-    port = free_port()
+def _firebreak_env(env: Mapping[str, str]) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAGERDUTY_", "FIREBREAK_", "ALERTMANAGER_"))}
-    merged = {**clean, "FIREBREAK_LOG_LEVEL": "WARNING", "ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN, **env}
-    return Process([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)], merged, port, "/readyz")
+    return {**clean, "FIREBREAK_LOG_LEVEL": "WARNING", "ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN, **env}
+
+
+def firebreak_server(env: Mapping[str, str], command: str = "serve") -> Process:
+    """``firebreak serve`` (everything in one process) or ``firebreak web`` (``command="web"``)."""
+    port = free_port()
+    return Process([sys.executable, "-m", "bot", command, "--host", "127.0.0.1", "--port", str(port)], _firebreak_env(env), port, "/readyz")
+
+
+def firebreak_worker(env: Mapping[str, str]) -> Process:
+    """``firebreak worker`` (ingester, delivery, scheduler), ready when its health port answers."""
+    port = free_port()
+    return Process([sys.executable, "-m", "bot", "worker"], {**_firebreak_env(env), "FIREBREAK_HEALTH_PORT": str(port)}, port, "/readyz")
 
 
 def reference_server(database_url: str) -> Process:

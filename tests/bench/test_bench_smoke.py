@@ -105,3 +105,21 @@ def test_storm_bench_fails_when_a_goal_is_missed(db_backend: str) -> None:
     assert ["channels ≤ threshold + 1 + P0 = 2", False] in b["goals"]
     assert status == 1
     assert "goal B" in table and "MISSED" in table and "channels created" in table
+
+
+@pytest.mark.timeout(300)  # two processes (three with the reference) to boot on a busy machine
+@pytest.mark.parametrize("mode", ["split", "serve"])
+def test_e2e_bench_counts_webhooks_answered_and_applied(db_backend: str, mode: str) -> None:
+    if mode == "split" and db_backend != "postgres":
+        pytest.skip("firebreak web + firebreak worker run on PostgreSQL only (run with --db=postgres)")
+    name = mode if mode == "split" else f"serve-{db_backend}"
+    output = run_bench(
+        "bench.e2e_bench", "--modes", name, "--gate", "", "--runs", "1", "--requests", "20", "--concurrency", "4",
+        "--rate", "20", "--duration", "1", "--warmup", "5", timeout=280,
+    )
+    row = re.search(rf"^\| {name} \| (\d+) webhooks/s \| (\d+)/s \| ([\d.]+) \|.*\| \d+ \| (\d+) \| (met|missed) \(not gated\) \|$", output, re.M)
+    assert row, output
+    assert int(row.group(1)) > 0 and int(row.group(2)) > 0 and float(row.group(3)) > 0
+    assert row.group(4) == "0", output  # lost: every webhook answered 2xx was applied
+    assert number(r"p99 ([\d.]+) ms", output) >= number(r"p50 ([\d.]+) ms", output) > 0
+    assert "nothing lost (every webhook answered 2xx was applied): True" in output
