@@ -137,6 +137,8 @@ def build_container(
         on_folded=lambda source, outcome: metrics.ingested.labels(source=source, outcome=outcome).inc(),
         on_committed=service.notify_committed,
         pressure=WebhookPressure(),
+        # P0 and whatever the storm guard exempts jump the inbox queue (bot/ingest/inbox.py).
+        urgent={0, *(level.rank for level in settings.storm_exempt)},
     )
     commands = CommandRouter(service, zone=settings.zone, policy=Policy(takeover_after=settings.takeover_after))
     container = Container(
