@@ -483,8 +483,10 @@ def measure(
         "p0_first_post_s": None,
     }
     channel = figures.get("p0_channel")
-    result["p0_opened_s"] = result["p0_channel_created_s"] = None
+    result["p0_opened_s"] = result["p0_channel_created_s"] = result["p0_answered_s"] = None
     if sent.p0_sent is not None:
+        if sent.p0_answered is not None:
+            result["p0_answered_s"] = sent.p0_answered - sent.p0_sent
         if "p0_incident_created" in figures:
             result["p0_opened_s"] = figures["p0_incident_created"] - sent.p0_sent
         created = [c.time for c in fake.calls("conversations.create", ok=True) if (c.response or {}).get("channel", {}).get("id") == channel]
@@ -562,8 +564,8 @@ ROWS: list[tuple[str, Callable[[Mapping[str, Any]], str]]] = [
         else f"not yet ({r['incidents_without_channel']} without a channel)"),
     ("P0: webhook → first post", lambda r: "no P0 sent" if r["scenario"] == "A" else seconds(r["p0_first_post_s"])
         if r["p0_first_post_s"] is not None else "no post yet"),
-    ("P0: → incident opened → channel created", lambda r: "—" if r["scenario"] == "A"
-        else f"{seconds(r['p0_opened_s'])} → {seconds(r['p0_channel_created_s'])}"),
+    ("P0: → answered → incident opened → channel created", lambda r: "—" if r["scenario"] == "A"
+        else f"{seconds(r['p0_answered_s'])} → {seconds(r['p0_opened_s'])} → {seconds(r['p0_channel_created_s'])}"),
     ("webhooks all applied after (inbox peak)", lambda r: f"{seconds(r['webhooks_applied_s'])} ({r['inbox_peak']})"),
     ("outbox empty after", lambda r: seconds(r["outbox_empty_s"]) if r["outbox_empty_s"] is not None
         else f"not empty at {r['elapsed_s']:.0f} s"),

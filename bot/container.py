@@ -151,6 +151,8 @@ def build_container(
         on_committed=service.notify_committed,
         pressure=webhook_pressure(roles),
         poll_seconds=settings.inbox_poll_seconds,
+        # P0 and whatever the storm guard exempts jump the inbox queue (bot/ingest/inbox.py).
+        urgent={0, *(level.rank for level in settings.storm_exempt)},
     )
     commands = CommandRouter(
         service, zone=settings.zone, policy=Policy(takeover_after=settings.takeover_after), auto_resolve=frozenset(settings.auto_resolve)

@@ -8,7 +8,7 @@ were queued (with several replicas: the order their inserts were committed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,16 +24,60 @@ class Due:
 
     groups: list[str]
     oldest: datetime | None
+    #: How many of ``groups`` (the first ones) hold an urgent row.
+    urgent: int = 0
 
 
-def due_groups(session: Session, *, now: datetime, limit: int, window: int = 2000) -> Due:
-    """Groups whose oldest live row may be applied now, oldest first.
+def due_groups(
+    session: Session, *, now: datetime, limit: int, window: int = 2000, urgent: Collection[int] = ()
+) -> Due:
+    """Groups whose oldest live row may be applied now: urgent groups first, then oldest first.
 
     Only a group's head decides: a row waiting out a retry holds back the rows behind it
     (their order matters) but not other groups. Heads are picked from the oldest
     ``window`` rows: one index scan, where a GROUP BY over the whole backlog would cost
     the ingester more than the webhooks it applies.
+
+    A group holding a live row whose priority is in ``urgent`` (say a P0 webhook in the
+    middle of a storm) is picked before all others, wherever it sits in the backlog (the
+    ``(priority, id)`` index finds it). Only the order of groups changes: within a group,
+    rows are still applied in arrival order, so its head (of any priority) goes first.
     """
+    first = _urgent_groups(session, now=now, limit=limit, urgent=urgent) if urgent else []
+    rest = _due_by_age(session, now=now, limit=limit + len(first), window=window)
+    taken = set(first)
+    groups = (first + [group for group in rest.groups if group not in taken])[:limit]
+    return Due(groups, rest.oldest, urgent=len(first))
+
+
+def _urgent_groups(session: Session, *, now: datetime, limit: int, urgent: Collection[int]) -> list[str]:
+    """Groups holding a live urgent row whose head is due, most urgent (then oldest) first."""
+    statement = (
+        select(InboxRow.group_key)
+        .where(InboxRow.priority.in_(sorted(urgent)), InboxRow.dead_at.is_(None))
+        .order_by(InboxRow.priority, InboxRow.id)
+        .limit(limit * 4)
+    )
+    keys = list(dict.fromkeys(session.scalars(statement)))[:limit]
+    if not keys:
+        return []
+    heads = (
+        select(InboxRow.group_key, func.min(InboxRow.id).label("head"))
+        .where(InboxRow.group_key.in_(keys), InboxRow.dead_at.is_(None))
+        .group_by(InboxRow.group_key)
+        .subquery()
+    )
+    waiting = set(
+        session.scalars(
+            select(heads.c.group_key)
+            .join(InboxRow, InboxRow.id == heads.c.head)
+            .where(InboxRow.not_before.is_not(None), InboxRow.not_before > now)
+        )
+    )
+    return [key for key in keys if key not in waiting]
+
+
+def _due_by_age(session: Session, *, now: datetime, limit: int, window: int) -> Due:
     statement = (
         select(InboxRow.group_key, InboxRow.not_before, InboxRow.received_at)
         .where(InboxRow.dead_at.is_(None))

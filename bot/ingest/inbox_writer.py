@@ -41,6 +41,8 @@ class Webhook:
     body: str
     received_at: datetime
     webhook_id: str | None = None
+    #: Severity rank of its worst firing alert (0 = P0 … 4 = INFO; 3 when unknown).
+    priority: int = 3
 
 
 _Pending = tuple[Webhook, "Future[int]"]
@@ -204,6 +206,7 @@ class InboxWriter:
                 "webhook_id": webhook.webhook_id,
                 "received_at": webhook.received_at,
                 "attempts": 0,
+                "priority": webhook.priority,
             }
             for webhook in webhooks
         ]

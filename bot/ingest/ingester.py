@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -92,6 +93,7 @@ class Ingester:
         max_lag: float = 10.0,
         transaction_budget: float = 0.025,
         batch_rows: int = 50,
+        urgent: Collection[int] = (0,),
     ) -> None:
         self._sessions = sessions
         self._appliers: dict[str, Applier] = dict(appliers or {})
@@ -108,7 +110,10 @@ class Ingester:
         self._transaction_budget = transaction_budget
         self._batch_appliers: dict[str, BatchApplier] = {}
         self._batch_rows = batch_rows
+        #: Priorities (severity ranks, 0 = P0) whose groups are applied first and unthrottled.
+        self._urgent = frozenset(urgent)
         self._wakeup = Wakeup()
+        self._urgent_arrived = threading.Event()
 
     def add_applier(self, source: str, applier: Applier) -> None:
         """Set the source's row applier; a batch applier set for the previous one is dropped
@@ -121,8 +126,14 @@ class Ingester:
         result of the row applier on each row in order (which stays the fallback)."""
         self._batch_appliers[source] = applier
 
-    def notify(self) -> None:
-        """Wake the loop now instead of at the next poll; safe to call from any thread."""
+    def notify(self, priority: int | None = None) -> None:
+        """Wake the loop now instead of at the next poll; safe to call from any thread.
+
+        An urgent ``priority`` also ends the pass under way after its current group, so the
+        next pass picks the urgent group first instead of after the groups already chosen.
+        """
+        if priority is not None and priority in self._urgent:
+            self._urgent_arrived.set()
         self._wakeup.notify()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -148,18 +159,21 @@ class Ingester:
         ``stopping`` is asked between groups, so a shutdown does not wait out a long pass.
         """
         now = self._clock.now()
+        self._urgent_arrived.clear()
         with self._sessions() as session:
-            due = inbox.due_groups(session, now=now, limit=self._groups_per_pass)
+            due = inbox.due_groups(session, now=now, limit=self._groups_per_pass, urgent=self._urgent)
         # Giving way has a limit: once the oldest queued webhook is ``max_lag`` old, alerts
         # reaching their incidents matters more than shaving the answer time.
         lagging = due.oldest is not None and (now - due.oldest).total_seconds() > self._max_lag
         folded = 0
-        for group in due.groups:
-            if stopping():
+        for index, group in enumerate(due.groups):
+            if stopping() or (index >= due.urgent and self._urgent_arrived.is_set()):
                 break
             started = time.monotonic()
             folded += self.fold_group(group)
-            if not lagging and self.pressure is not None and self.pressure.busy():
+            # Urgent groups (picked first) are never held back to answer webhooks sooner.
+            urgent_left = index + 1 < due.urgent
+            if not lagging and not urgent_left and self.pressure is not None and self.pressure.busy():
                 # Webhooks are arriving: leave the interpreter to them for a while, so the
                 # ingester takes at most ``busy_share`` of the time (the rest queues).
                 time.sleep((time.monotonic() - started) * (1 / self._busy_share - 1))

@@ -60,7 +60,7 @@ def install(container: Container, *, verify: Verify = True) -> None:
     ingester.add_batch_applier(ALERTMANAGER, alertmanager_batch_applier(container.service, policy))
     ingester.add_applier(PAGERDUTY, pagerduty_applier(container.service, PriorityMap.of(settings.pagerduty_priority_mapping)))
     tokens = SourceTokens(default=settings.alertmanager_token or None, by_source=dict(settings.alertmanager_tokens))
-    container.routes.append(alertmanager_route(container.service, container.metrics, container.inbox, ingester, tokens=tokens))
+    container.routes.append(alertmanager_route(container.service, container.metrics, container.inbox, ingester, tokens=tokens, mapping=settings.severity_mapping))
     container.routes.append(
         pagerduty_route(container.service, container.metrics, container.inbox, ingester, secrets=secrets_from_setting(settings.pagerduty_webhook_secret))
     )

@@ -222,7 +222,11 @@ class InboxRow(Base):
     """
 
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_group_key_id", "group_key", "id"), {"sqlite_autoincrement": True})
+    __table_args__ = (
+        Index("ix_inbox_group_key_id", "group_key", "id"),
+        Index("ix_inbox_priority_id", "priority", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(16))
@@ -234,6 +238,9 @@ class InboxRow(Base):
     not_before: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     dead_at: Mapped[datetime | None]
+    #: The worst firing severity's rank at acceptance (0 = P0 … 4 = INFO; 3 when unknown):
+    #: groups holding an urgent row are applied before the rest (bot/ingest/inbox.py).
+    priority: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
 
 
 class OutboxRow(Base):

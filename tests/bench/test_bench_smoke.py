@@ -89,7 +89,10 @@ def test_storm_correlates_a_storm_into_one_incident_per_cluster_and_guards_it(db
     assert a["groups_by_joined_by"] == {"opened": 2, "correlated": 4}
     assert b["storm_incidents"] == 1 and b["alerts_lost"] == 0 and b["alerts_sent"] == 12 + 2
     assert b["channels_created"] <= 2 + 1 + 1 and b["p0_first_post_s"] is not None
-    assert b["incidents"] == 2 + 1 + 1  # two opened, the storm, the P0 beside it
+    # two opened, the storm, the P0 beside it; the P0 jumps the inbox queue, so it may be
+    # applied before the threshold is reached and be one of the two the guard lets open
+    assert b["incidents"] in (2 + 1 + 1, 1 + 1 + 1)
+    assert b["groups_by_joined_by"]["opened"] + b["groups_by_joined_by"]["storm"] == 6 + 1
     assert c["incidents"] == 6 + 1 and c["storm_incidents"] == 0 and c["alerts_lost"] == 0
     assert c["outbox_empty_s"] is None and c["elapsed_s"] >= 4  # C is bounded, never waits for the outbox
     assert c["projected_empty_s"] is not None and c["projected_empty_s"] >= c["elapsed_s"]

@@ -8,16 +8,18 @@ Alertmanager (version 4) and Grafana-managed alerting (version 1) post here.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.routing import Route
 
+from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
 from bot.ingest.alertmanager.auth import SourceTokens, require_token
 from bot.ingest.alertmanager.grafana_test import announce_grafana_test
 from bot.ingest.alertmanager.identity import source_of, valid_source
+from bot.ingest.alertmanager.mapping import group_severity
 from bot.ingest.alertmanager.models import SUPPORTED, VERSIONS, AlertGroup
 from bot.ingest.alertmanager.store import Outcome, Policy, ingest_batch, ingest_group
 from bot.ingest.inbox_writer import InboxWriter, Webhook
@@ -52,15 +54,34 @@ def source_param(request: Request) -> str | None:
     return names[0]
 
 
-def alertmanager_route(service: IncidentService, metrics: Metrics, writer: InboxWriter, ingester: Ingester, *, tokens: SourceTokens) -> Route:
+def queue_priority(group: AlertGroup, mapping: Mapping[str, Severity]) -> int:
+    """The rank of the group's worst firing alert (0 = P0), 3 with nothing firing: the
+    ingester applies groups holding urgent webhooks before the rest (bot/ingest/inbox.py)."""
+    firing = [alert for alert in group.alerts if alert.status == "firing"]
+    return group_severity(group, mapping, firing).rank if firing else Severity.P3.rank
+
+
+def alertmanager_route(
+    service: IncidentService,
+    metrics: Metrics,
+    writer: InboxWriter,
+    ingester: Ingester,
+    *,
+    tokens: SourceTokens,
+    mapping: Mapping[str, Severity] | None = None,
+) -> Route:
+    # A plain copy: the applier's table reports unknown labels, once is enough.
+    levels: dict[str, Severity] = dict(DEFAULT_LABEL_MAPPING if mapping is None else mapping)
+
     async def handle(request: Request) -> Accepted:
         source = source_param(request)
         require_token(request.headers.get("authorization"), source, tokens)
         raw, value = await read_json(request)
         group = parse_group(value, source)
+        priority = queue_priority(group, levels)
 
-        queued = await writer.accept(Webhook(SOURCE, group.dedup_key, raw.decode("utf-8"), service.clock.now()))
-        ingester.notify()
+        queued = await writer.accept(Webhook(SOURCE, group.dedup_key, raw.decode("utf-8"), service.clock.now(), priority=priority))
+        ingester.notify(priority)
         return Accepted({"id": queued}, outcome="accepted", status_code=202)
 
     return Route(PATH, webhook_endpoint(SOURCE, metrics, handle, ingester.pressure), methods=["POST"])

@@ -61,9 +61,9 @@ def pagerduty_route(service: IncidentService, metrics: Metrics, writer: InboxWri
 
         if await run_in_threadpool(seen):
             return Accepted({}, outcome="duplicate")
-        webhook = Webhook(SOURCE, f"pd:{planned.incident_id}"[:512], raw.decode("utf-8"), service.clock.now(), webhook_id)
+        webhook = Webhook(SOURCE, f"pd:{planned.incident_id}"[:512], raw.decode("utf-8"), service.clock.now(), webhook_id, priority=2)
         queued = await writer.accept(webhook)
-        ingester.notify()
+        ingester.notify(webhook.priority)
         return Accepted({"id": queued}, outcome="accepted", status_code=202)
 
     return Route(PATH, webhook_endpoint(SOURCE, metrics, handle, ingester.pressure), methods=["POST"])
