@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 import httpx
 
@@ -42,25 +42,33 @@ def run_firebreak(args: list[str], env: Mapping[str, str], *, stdin: str | None 
     )
 
 
-class Server:
-    """``firebreak serve`` (or ``web``, with ``command``) in a subprocess on a free loopback port."""
+class _Process:
+    """A ``firebreak`` subprocess that is ready once ``ready_url`` + /readyz answers 200.
 
-    def __init__(self, env: Mapping[str, str], *, port: int | None = None, log: Path | None = None, command: str = "serve") -> None:
-        self.command = command
-        self.port = port or free_port()
+    With ``log``, output goes to that file (appended) instead of pipes: a chatty process
+    under load would otherwise block once a pipe nobody reads is full.
+    """
+
+    what = "process"
+
+    def __init__(self, env: Mapping[str, str], *, log: Path | None = None) -> None:
         self.env = dict(env)
-        self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[str] | None = None
-        #: With ``log``, output goes to that file (appended) instead of pipes: a chatty server
-        #: under load would otherwise block once a pipe nobody reads is full.
         self.log = log
 
-    def start(self, *, timeout: float = 30) -> Server:
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def ready_url(self) -> str:
+        raise NotImplementedError
+
+    def start(self, *, timeout: float = 30) -> Self:
         output: int | IO[str] = subprocess.PIPE
         if self.log is not None:
             output = self.log.open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", self.command, "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "bot", *self.argv()],
             env=self.env,
             cwd=ROOT,
             stdout=output,
@@ -73,15 +81,15 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 output_ = self.log.read_text()[-4000:] if self.log is not None else self.process.communicate()
-                raise RuntimeError(f"server exited early: {output_}")
+                raise RuntimeError(f"{self.what} exited early: {output_}")
             try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                if httpx.get(self.ready_url + "/readyz", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         self.kill()
-        raise TimeoutError("server did not become ready")
+        raise TimeoutError(f"{self.what} did not become ready")
 
     def terminate(self, *, timeout: float = 20) -> tuple[int, str, str]:
         assert self.process is not None
@@ -94,67 +102,48 @@ class Server:
             self.process.kill()
             self.process.communicate(timeout=10)
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.kill()
 
 
-class Worker:
+class Server(_Process):
+    """``firebreak serve`` (or ``web``, with ``command``) in a subprocess on a free loopback port."""
+
+    what = "server"
+
+    def __init__(self, env: Mapping[str, str], *, port: int | None = None, log: Path | None = None, command: str = "serve") -> None:
+        super().__init__(env, log=log)
+        self.command = command
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def argv(self) -> list[str]:
+        return [self.command, "--host", "127.0.0.1", "--port", str(self.port)]
+
+    @property
+    def ready_url(self) -> str:
+        return self.url
+
+
+class Worker(_Process):
     """``firebreak worker`` in a subprocess, ready once its health listener answers /readyz.
 
     ``env`` gets ``FIREBREAK_HEALTH_PORT`` (a free port) unless it sets one.
     """
 
+    what = "worker"
+
     def __init__(self, env: Mapping[str, str], *, log: Path | None = None) -> None:
-        self.env = dict(env)
+        super().__init__(env, log=log)
         self.env.setdefault("FIREBREAK_HEALTH_PORT", str(free_port()))
         self.health_url = f"http://127.0.0.1:{self.env['FIREBREAK_HEALTH_PORT']}"
-        self.process: subprocess.Popen[str] | None = None
-        self.log = log
 
-    def start(self, *, timeout: float = 30) -> Worker:
-        output: int | IO[str] = subprocess.PIPE
-        if self.log is not None:
-            output = self.log.open("a")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker"],
-            env=self.env,
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT if self.log is not None else subprocess.PIPE,
-            text=True,
-        )
-        if not isinstance(output, int):
-            output.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                output_ = self.log.read_text()[-4000:] if self.log is not None else self.process.communicate()
-                raise RuntimeError(f"worker exited early: {output_}")
-            try:
-                if httpx.get(self.health_url + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise TimeoutError("worker did not become ready")
+    def argv(self) -> list[str]:
+        return ["worker"]
 
-    def terminate(self, *, timeout: float = 20) -> tuple[int, str, str]:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        out, err = self.process.communicate(timeout=timeout)
-        return self.process.returncode, out, err
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate(timeout=10)
-
-    def __enter__(self) -> Worker:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.kill()
+    @property
+    def ready_url(self) -> str:
+        return self.health_url
