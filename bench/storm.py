@@ -58,6 +58,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
 from bench.load import ALERTMANAGER_AUTH, Process, firebreak_server
+from bench.storm_bench import outbox_open
 from bot.ingest.alertmanager.identity import group_dedup_key
 from bot.store.models import AlertGroupRow, AlertRow, InboxRow, IncidentRow, OutboxRow
 from tests.fakes.alertmanager_payloads import alert, payload
@@ -189,14 +190,6 @@ async def send_storm(url: str, storm: Storm, give_up_after: float) -> Sent:
 
 
 # ----------------------------------------------------------------------------- measuring
-
-
-def outbox_open(engine: Engine) -> int:
-    """Work not done yet: webhooks still queued in the inbox, messages not yet delivered."""
-    with engine.connect() as connection:
-        pending = select(func.count()).select_from(OutboxRow).where(OutboxRow.status.in_(("pending", "in_flight")))
-        queued = select(func.count()).select_from(InboxRow).where(InboxRow.dead_at.is_(None))
-        return int(connection.execute(pending).scalar_one()) + int(connection.execute(queued).scalar_one())
 
 
 def wait_empty(engine: Engine, deadline: float, poll: float = 0.5) -> float | None:
