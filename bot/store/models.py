@@ -102,6 +102,8 @@ class IncidentRow(Base):
     storm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Set when a person merged this incident into another (its number).
     merged_into: Mapped[int | None]
+    #: A rehearsal (``firebreak drill``): kept out of storms, lists and figures.
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TimelineRow(Base):
