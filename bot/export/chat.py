@@ -31,8 +31,8 @@ from bot.domain.timeline import EntryKind, Source
 from bot.export.chat_pages import Order, group_pages, timeline_pages
 from bot.export.document import build_document
 from bot.export.loader import load_record
-from bot.export.metrics import highest_severity
 from bot.export.service import Exporter
+from bot.export.timings import highest_severity
 from bot.service.changes import Change
 from bot.service.chat_notifications import CHAT, POST, ordering_key
 from bot.store.incidents import IncidentRepository

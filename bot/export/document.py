@@ -15,7 +15,7 @@ from typing import Any
 from bot.domain.children import Child, ranked
 from bot.domain.source_time import SourceTime
 from bot.domain.timeline import EntryKind, TimelineEntry
-from bot.export import metrics
+from bot.export import timings
 from bot.export.model import AlertRecord, IncidentRecord, StepRecord
 
 SCHEMA_VERSION = 1
@@ -35,16 +35,16 @@ def iso(moment: datetime | None) -> str | None:
 def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UTC") -> dict[str, Any]:
     incident = record.incident
     entries = record.timeline
-    start = metrics.incident_start(entries, incident.created_at)
-    detected = metrics.detection(entries, start)
-    impact_began, from_alert = metrics.impact_start(entries, detected)
+    start = timings.incident_start(entries, incident.created_at)
+    detected = timings.detection(entries, start)
+    impact_began, from_alert = timings.impact_start(entries, detected)
     declared = next((e for e in entries if e.kind is EntryKind.DECLARED), None)
-    end, ongoing = metrics.incident_end(entries, now)
-    severities = metrics.severity_history(entries, now=now)
-    levels = metrics.escalation_periods(entries, now=now)
+    end, ongoing = timings.incident_end(entries, now)
+    severities = timings.severity_history(entries, now=now)
+    levels = timings.escalation_periods(entries, now=now)
     alerts = _alerts(record.alerts, entries)
-    mitigated = metrics.time_to_mitigate(entries, detected)
-    highest = metrics.highest_severity([p.severity for p in severities] or [incident.severity.value])
+    mitigated = timings.time_to_mitigate(entries, detected)
+    highest = timings.highest_severity([p.severity for p in severities] or [incident.severity.value])
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": iso(now),
@@ -75,12 +75,12 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
             "counted_from": "detection",
             "impact_started_at": iso(impact_began),
             "detected_at": iso(detected),
-            "time_to_detect": metrics.seconds_between(impact_began, detected),
-            "mtta": _milestone(metrics.time_to_acknowledge(entries, detected)),
+            "time_to_detect": timings.seconds_between(impact_began, detected),
+            "mtta": _milestone(timings.time_to_acknowledge(entries, detected)),
             "time_to_mitigate": _milestone(mitigated),
-            "mttr": _milestone(metrics.time_to_resolve(entries, detected)),
-            "impact_seconds": metrics.seconds_between(impact_began, mitigated.at if mitigated else now),
-            "duration_seconds": metrics.seconds_between(detected, end),
+            "mttr": _milestone(timings.time_to_resolve(entries, detected)),
+            "impact_seconds": timings.seconds_between(impact_began, mitigated.at if mitigated else now),
+            "duration_seconds": timings.seconds_between(detected, end),
             "ongoing": ongoing,
             "reopen_count": incident.reopen_count,
         },
@@ -119,7 +119,7 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
                 "first_action_at": iso(r.first_at),
                 "last_action_at": iso(r.last_at),
             }
-            for r in metrics.responders(entries)
+            for r in timings.responders(entries)
         ],
         "escalation": {
             "max_level": max((p.level for p in levels), default=0),
@@ -138,7 +138,7 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
                 }
                 for p in levels
             ],
-            "time_at_level": [{"level": level, "seconds": seconds} for level, seconds in metrics.time_at_levels(levels).items()],
+            "time_at_level": [{"level": level, "seconds": seconds} for level, seconds in timings.time_at_levels(levels).items()],
         },
         "playbooks": _playbooks(entries, record.steps),
         "alerts": alerts,
@@ -208,14 +208,14 @@ def _alert_groups(children: Iterable[Child]) -> list[dict[str, Any]]:
     ]
 
 
-def _milestone(milestone: metrics.Milestone | None) -> dict[str, Any] | None:
+def _milestone(milestone: timings.Milestone | None) -> dict[str, Any] | None:
     if milestone is None:
         return None
     return {"seconds": milestone.seconds, "at": iso(milestone.at), "by": milestone.actor}
 
 
 def _impact(
-    began: datetime, from_alert: bool, alerts: list[dict[str, Any]], mitigated: metrics.Milestone | None, *, now: datetime, highest: str | None
+    began: datetime, from_alert: bool, alerts: list[dict[str, Any]], mitigated: timings.Milestone | None, *, now: datetime, highest: str | None
 ) -> dict[str, Any]:
     """When users were hurt, by the evidence we have: earliest sane alert start (or detection) → mitigation."""
     ended = mitigated.at if mitigated else now
@@ -228,7 +228,7 @@ def _impact(
         "started_at": iso(began),
         "started_from": "alert" if from_alert else "detection",
         "ended_at": iso(mitigated.at) if mitigated else None,
-        "seconds": metrics.seconds_between(began, ended),
+        "seconds": timings.seconds_between(began, ended),
         "ongoing": mitigated is None,
         "highest_severity": highest,
         "alert_count": len(alerts),
@@ -336,7 +336,7 @@ def _playbooks(entries: Iterable[TimelineEntry], stored_steps: Iterable[StepReco
             )
         elif entry.kind in (EntryKind.STEP_DONE, EntryKind.STEP_SKIPPED, EntryKind.STEP_DEADLINE):
             playbook_id = str(data.get("playbook_id") or "")
-            number = metrics.as_int(data.get("step"), default=0)
+            number = timings.as_int(data.get("step"), default=0)
             step = steps.get((playbook_id, number))
             if step is None:
                 step = {

@@ -33,7 +33,7 @@ from markupsafe import Markup
 
 from bot.domain.children_text import entry_wording, how_joined
 from bot.export.escape import md_block, md_inline, md_link
-from bot.export.metrics import format_duration
+from bot.export.timings import format_duration
 from bot.export.wording import kind_label
 
 MARKDOWN_TEMPLATE = "postmortem.md.j2"

@@ -19,7 +19,7 @@ from bot.domain.errors import IllegalTransition, InvalidCommand
 from bot.domain.incident import Incident
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
-from bot.guided import store
+from bot.guided import repository
 from bot.playbooks.guide import DONE, PENDING, SKIPPED, GuideView, StepState, current_phase_index, guide_view, render_guide
 from bot.playbooks.matching import IncidentFacts
 from bot.playbooks.registry import PlaybookRegistry
@@ -113,7 +113,7 @@ class GuidedSteps:
             recorded.entry.kind is EntryKind.SEVERITY_CHANGED and recorded.entry.data.get("from") == Severity.INFO.value
             for recorded in change.entries
         )
-        if not raised or store.active_run(change.session, incident.number) is not None:
+        if not raised or repository.active_run(change.session, incident.number) is not None:
             return
         row = change.session.get(IncidentRow, incident.number)
         playbook, matched = self.registry.match(facts_for(incident, row))
@@ -137,7 +137,7 @@ class GuidedSteps:
         now: datetime,
         matched: tuple[str, ...] = (),
     ) -> list[TimelineEntry]:
-        run, _rows, previous = store.create_run(session, incident.number, playbook, matched_by=matched_by, actor=actor, now=now)
+        run, _rows, previous = repository.create_run(session, incident.number, playbook, matched_by=matched_by, actor=actor, now=now)
         incident.playbook_id = playbook.id
         how = f"matched {', '.join(matched)}" if matched else ("fallback" if matched_by == AUTO else f"attached by {actor}")
         text = f"playbook {playbook.id} attached: {playbook.title} ({how})"
@@ -184,22 +184,22 @@ class GuidedSteps:
         return StepMarked(incident, step, status)
 
     def _mark_in(self, session: Session, incident: Incident, number: int, status: str, *, actor: str, source: Source) -> list[TimelineEntry]:
-        run = store.active_run(session, incident.number)
+        run = repository.active_run(session, incident.number)
         if run is None:
             raise InvalidCommand(f"{incident.ref} has no playbook. Attach one: /incident run <playbook-id>")
-        rows = store.step_rows(session, run.id)
+        rows = repository.step_rows(session, run.id)
         row = next((r for r in rows if r.step == number), None)
         if row is None:
             raise InvalidCommand(f"playbook {run.playbook_id} has steps 1–{len(rows)}; there is no step {number}")
         if row.status != PENDING:
             raise IllegalTransition(f"step {number} is already {row.status} (by {row.actor})")
         now = self.service.clock.now()
-        before = current_phase_index([store.to_state(r) for r in rows])
+        before = current_phase_index([repository.to_state(r) for r in rows])
         row.status, row.actor, row.at = status, actor, now
-        after = current_phase_index([store.to_state(r) for r in rows])
+        after = current_phase_index([repository.to_state(r) for r in rows])
         advanced = after != before
         if advanced:
-            store.arm_current_phase(rows, now)
+            repository.arm_current_phase(rows, now)
         session.flush()
         verb = "done" if status == DONE else "skipped"
         kind = EntryKind.STEP_DONE if status == DONE else EntryKind.STEP_SKIPPED
@@ -216,14 +216,14 @@ class GuidedSteps:
     # -- reading -------------------------------------------------------------------------
 
     def view_in(self, session: Session, incident: Incident) -> GuideView | None:
-        run = store.active_run(session, incident.number)
+        run = repository.active_run(session, incident.number)
         if run is None:
             return None
         return guide_view(
             incident_ref=incident.ref,
             playbook_id=run.playbook_id,
             playbook_title=run.title,
-            states=[store.to_state(row) for row in store.step_rows(session, run.id)],
+            states=[repository.to_state(row) for row in repository.step_rows(session, run.id)],
             now=self.service.clock.now(),
             incident_severity=incident.severity.value,
             playbook_severity=run.severity,
@@ -237,10 +237,10 @@ class GuidedSteps:
     def steps(self, number: int) -> tuple[str, list[StepState]] | None:
         """The active playbook's id and every step with its state, or None without a playbook."""
         with self.service.sessions() as session:
-            run = store.active_run(session, number)
+            run = repository.active_run(session, number)
             if run is None:
                 return None
-            return run.playbook_id, [store.to_state(row) for row in store.step_rows(session, run.id)]
+            return run.playbook_id, [repository.to_state(row) for row in repository.step_rows(session, run.id)]
 
     def guide_text(self, number: int) -> str | None:
         view = self.view(number)

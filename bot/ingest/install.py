@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.ingest.alertmanager.apply import Policy
 from bot.ingest.alertmanager.auth import SourceTokens
 from bot.ingest.alertmanager.grouping import Grouping
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
 from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route
 from bot.ingest.alertmanager.severity_labels import ObservedMapping
-from bot.ingest.alertmanager.store import Policy
 from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.ingest.pagerduty.route import SOURCE as PAGERDUTY
 from bot.ingest.pagerduty.route import pagerduty_applier, pagerduty_route

@@ -21,7 +21,7 @@ from bot.domain.children import JoinedBy
 from bot.domain.clock import FrozenClock
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source
-from bot.ingest.alertmanager import store
+from bot.ingest.alertmanager import apply
 from bot.ingest.alertmanager.grouping import Correlation
 from bot.ingest.alertmanager.placement import Placement
 from bot.store.models import AlertGroupRow, AlertRow, IncidentRow, OutboxRow, TimelineRow
@@ -169,7 +169,7 @@ def test_a_parent_resolved_after_the_decision_is_not_reopened_by_a_new_group(mak
         container.service.resolve(1, actor="alice", source=Source.CONSOLE)
         # The placement was decided while #1 was open; a person resolved it before the row lock.
         decided = Placement(JoinedBy.CORRELATED, parent=1, correlation=Correlation("am|cluster=eu-1", {"cluster": "eu-1"}))
-        monkeypatch.setattr(store, "place", lambda *_args: decided)
+        monkeypatch.setattr(apply, "place", lambda *_args: decided)
         assert post(http, group("HighLatency", cluster="eu-1")) == ["created"]
     first, second = incidents(container)
     assert (first.status, first.reopen_count, second.correlation_key) == ("resolved", 0, "am|cluster=eu-1")

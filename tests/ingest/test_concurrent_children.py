@@ -17,9 +17,9 @@ from sqlalchemy import Engine, func, select
 
 from bot.container import Container
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
+from bot.ingest.alertmanager.apply import Outcome, Policy, ingest_group
 from bot.ingest.alertmanager.grouping import Grouping
 from bot.ingest.alertmanager.models import AlertGroup
-from bot.ingest.alertmanager.store import Outcome, Policy, ingest_group
 from bot.store.models import AlertGroupRow, InboxRow, IncidentRow
 from tests.conftest import NO_PLAYBOOKS
 from tests.fakes.alertmanager_payloads import alert, payload

@@ -14,8 +14,8 @@ import pytest
 from bot.container import Container
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
 from bot.domain.timeline import EntryKind
+from bot.ingest.alertmanager.apply import Outcome, Policy, ingest_group
 from bot.ingest.alertmanager.models import AlertGroup
-from bot.ingest.alertmanager.store import Outcome, Policy, ingest_group
 from bot.store.models import AlertRow, IncidentRow, OutboxRow, TimelineRow
 from tests.fakes.alertmanager_payloads import firing_group
 from tests.ingest.support import rows

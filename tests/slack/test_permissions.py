@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.chat.slack.store import save_refs
+from bot.chat.slack.chat_refs import save_refs
 from bot.container import Container
 from bot.domain.clock import FrozenClock
 from bot.domain.incident import Role, Status

@@ -6,7 +6,7 @@ the timeline twice, so the entry is skipped when one for that channel and ts exi
 
 from __future__ import annotations
 
-from bot.chat.slack import store
+from bot.chat.slack import chat_refs
 from bot.domain.incident import Incident
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.service.incidents import IncidentService
@@ -15,7 +15,7 @@ from bot.store.incidents import IncidentRepository
 
 def incident_in_channel(service: IncidentService, channel_id: str) -> int | None:
     with service.sessions() as session:
-        return store.incident_for_channel(session, channel_id)
+        return chat_refs.incident_for_channel(session, channel_id)
 
 
 def flag_message(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.chat import operations as ops
 from bot.chat.render import POST_ICONS, entry_text
-from bot.chat.slack import blocks, limits, store
+from bot.chat.slack import blocks, chat_refs, limits
 from bot.chat.slack.gateway import SlackCallFailed
 from bot.chat.slack.mentions import mentions_for
 from bot.chat.slack.setup import metadata
@@ -31,7 +31,7 @@ POST_EVENT = "firebreak_post"
 
 
 
-def _where(refs: store.ChatRefs) -> tuple[str, str | None] | None:
+def _where(refs: chat_refs.ChatRefs) -> tuple[str, str | None] | None:
     """(channel, thread_ts) for posts about this incident, or None when it is not in Slack."""
     if refs.channel_id:
         return refs.channel_id, None
@@ -48,7 +48,7 @@ async def post(context: DeliveryContext, message: OutboxMessage) -> DeliveryResu
     """
     payload = message.payload
     number = int(payload["number"])
-    _incident, refs = await store.fetch(context.sessions, number)
+    _incident, refs = await chat_refs.fetch(context.sessions, number)
     where = _where(refs)
     if where is None:
         return DeliveryResult(detail={"skipped": "incident has no Slack conversation"})
@@ -107,7 +107,7 @@ async def _pointer(context: DeliveryContext, payload: dict[str, Any]) -> str | N
     if not isinstance(other, int) or isinstance(other, bool):
         return None
     try:
-        incident, refs = await store.fetch(context.sessions, other)
+        incident, refs = await chat_refs.fetch(context.sessions, other)
     except IncidentNotFound:
         return None
     if not refs.channel_id or not _CHANNEL_ID.match(refs.channel_id):
@@ -231,7 +231,7 @@ def reply_message(text: str) -> dict[str, Any]:
 async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     """chat.update of the one summary message: the outbox has already folded a burst into one."""
     number = int(message.payload["number"])
-    incident, refs = await store.fetch(context.sessions, number)
+    incident, refs = await chat_refs.fetch(context.sessions, number)
     summary = refs.summary
     if summary is None:
         return DeliveryResult(detail={"skipped": "no summary message yet"})
@@ -241,14 +241,14 @@ async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> D
         channel=channel,
         ts=ts,
         text=blocks.summary_text(incident),
-        blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await store.children(context.sessions, number)),
+        blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number)),
     )
     return DeliveryResult()
 
 
 async def upload_file(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     payload = message.payload
-    _incident, refs = await store.fetch(context.sessions, int(payload["number"]))
+    _incident, refs = await chat_refs.fetch(context.sessions, int(payload["number"]))
     where = _where(refs)
     if where is None:
         channel, thread = await context.gateway.channel_id(context.config.incidents_channel), None

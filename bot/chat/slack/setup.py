@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.chat import operations as ops
 from bot.chat.naming import channel_name
-from bot.chat.slack import blocks, store
+from bot.chat.slack import blocks, chat_refs
 from bot.chat.slack.gateway import SlackCallFailed, SlackGateway
 from bot.chat.slack.identity import user_id_of
 from bot.chat.slack.limits import section
@@ -47,7 +47,7 @@ def metadata(event_type: str, key: str) -> dict[str, Any]:
 
 async def open_incident(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     number = int(message.payload["number"])
-    incident, refs = await store.fetch(context.sessions, number)
+    incident, refs = await chat_refs.fetch(context.sessions, number)
     if incident.severity is Severity.INFO:
         return DeliveryResult(detail={"skipped": "INFO incidents stay off Slack"})
     if incident.severity not in CHANNEL_SEVERITIES:
@@ -62,7 +62,7 @@ async def open_incident(context: DeliveryContext, message: OutboxMessage) -> Del
         answer = await gateway.post(
             channel_id,
             text=blocks.summary_text(incident),
-            blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await store.children(context.sessions, number)),
+            blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number)),
             metadata=metadata(SUMMARY_EVENT, str(number)),
             **NO_UNFURL,
         )
@@ -71,7 +71,7 @@ async def open_incident(context: DeliveryContext, message: OutboxMessage) -> Del
     now = context.clock.now()
 
     def record(session: Session) -> None:
-        store.save_refs(session, number, channel_id=channel_id, channel_name=name, summary_ref=f"{channel_id}:{ts}")
+        chat_refs.save_refs(session, number, channel_id=channel_id, channel_name=name, summary_ref=f"{channel_id}:{ts}")
         opened = TimelineEntry(
             kind=EntryKind.CHANNEL_OPENED,
             at=now,
@@ -142,7 +142,7 @@ def _adoptable(channel: dict[str, Any], bot_user_id: str) -> bool:
 
 
 async def _announce_without_channel(
-    context: DeliveryContext, message: OutboxMessage, incident: Incident, refs: store.ChatRefs
+    context: DeliveryContext, message: OutboxMessage, incident: Incident, refs: chat_refs.ChatRefs
 ) -> DeliveryResult:
     if refs.summary is not None:
         return DeliveryResult(detail={"skipped": "already announced"})
@@ -154,21 +154,21 @@ async def _announce_without_channel(
         answer = await gateway.post(
             channel,
             text=f"🚨 {blocks.summary_text(incident)} (no channel for {incident.severity.value})",
-            blocks=blocks.summary_blocks(incident, children=await store.children(context.sessions, incident.number)),
+            blocks=blocks.summary_blocks(incident, children=await chat_refs.children(context.sessions, incident.number)),
             metadata=metadata(SUMMARY_EVENT, key),
             **NO_UNFURL,
         )
         ts = str(answer["ts"])
 
     def record(session: Session) -> None:
-        store.save_refs(session, incident.number, summary_ref=f"{channel}:{ts}")
+        chat_refs.save_refs(session, incident.number, summary_ref=f"{channel}:{ts}")
 
     return DeliveryResult(record=record, detail={"announced_in": channel})
 
 
 async def announce(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     number = int(message.payload["number"])
-    incident, refs = await store.fetch(context.sessions, number)
+    incident, refs = await chat_refs.fetch(context.sessions, number)
     gateway = context.gateway
     channel = await gateway.channel_id(context.config.incidents_channel)
     if message.is_retry and await gateway.find_own_message(channel, ANNOUNCE_EVENT, str(number)):
@@ -192,7 +192,7 @@ async def notice(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
 
 
 async def set_topic(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
-    incident, refs = await store.fetch(context.sessions, int(message.payload["number"]))
+    incident, refs = await chat_refs.fetch(context.sessions, int(message.payload["number"]))
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
     gateway = context.gateway
@@ -204,7 +204,7 @@ async def set_topic(context: DeliveryContext, message: OutboxMessage) -> Deliver
 
 
 async def pin_summary(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
-    _incident, refs = await store.fetch(context.sessions, int(message.payload["number"]))
+    _incident, refs = await chat_refs.fetch(context.sessions, int(message.payload["number"]))
     summary = refs.summary
     if summary is None or not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no summary in a channel"})
@@ -219,7 +219,7 @@ async def pin_summary(context: DeliveryContext, message: OutboxMessage) -> Deliv
 
 async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     payload = message.payload
-    _incident, refs = await store.fetch(context.sessions, int(payload["number"]))
+    _incident, refs = await chat_refs.fetch(context.sessions, int(payload["number"]))
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
     gateway = context.gateway
@@ -251,7 +251,7 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
 
 async def bookmark(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     payload = message.payload
-    _incident, refs = await store.fetch(context.sessions, int(payload["number"]))
+    _incident, refs = await chat_refs.fetch(context.sessions, int(payload["number"]))
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})
     url = safe_url(payload["url"])
@@ -263,7 +263,7 @@ async def bookmark(context: DeliveryContext, message: OutboxMessage) -> Delivery
 
 
 async def archive(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
-    incident, refs = await store.fetch(context.sessions, int(message.payload["number"]))
+    incident, refs = await chat_refs.fetch(context.sessions, int(message.payload["number"]))
     resolved_at = incident.resolved_at.isoformat() if incident.resolved_at else None
     if incident.status is not Status.RESOLVED or resolved_at != message.payload.get("resolved_at"):
         return DeliveryResult(detail={"skipped": "reopened since"})

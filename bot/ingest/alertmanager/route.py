@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
+from bot.ingest.alertmanager.apply import Outcome, Policy, ingest_batch, ingest_group
 from bot.ingest.alertmanager.auth import SourceTokens, require_token
 from bot.ingest.alertmanager.grafana_test import announce_grafana_test
 from bot.ingest.alertmanager.identity import source_of, valid_source
 from bot.ingest.alertmanager.mapping import group_severity
 from bot.ingest.alertmanager.models import SUPPORTED, VERSIONS, AlertGroup
-from bot.ingest.alertmanager.store import Outcome, Policy, ingest_batch, ingest_group
 from bot.ingest.inbox_writer import InboxWriter, Webhook
 from bot.ingest.ingester import Applier, BatchApplier, Ingester
 from bot.ingest.webhook import Accepted, WebhookRejected, read_json, validation_details, webhook_endpoint

@@ -17,11 +17,11 @@ from starlette.routing import Route
 
 from bot.ingest.inbox_writer import InboxWriter, Webhook
 from bot.ingest.ingester import Applier, Discarded, Ingester
+from bot.ingest.pagerduty.apply import UNKNOWN_CLOSED, Duplicate, already_applied, apply_event
 from bot.ingest.pagerduty.mapping import Plan, plan
 from bot.ingest.pagerduty.models import Delivery
 from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.ingest.pagerduty.signature import verify
-from bot.ingest.pagerduty.store import UNKNOWN_CLOSED, Duplicate, already_applied, apply_event
 from bot.ingest.webhook import Accepted, WebhookRejected, read_json, validation_details, webhook_endpoint
 from bot.metrics import Metrics
 from bot.service.incidents import IncidentService
@@ -71,7 +71,7 @@ def pagerduty_route(service: IncidentService, metrics: Metrics, writer: InboxWri
 
 def pagerduty_applier(service: IncidentService, priorities: PriorityMap | None = None) -> Applier:
     """Applies a queued event. Replays and notes on incidents we never saw leave no trace
-    but their count; the resolve of one we never saw is remembered (see ``store``)."""
+    but their count; the resolve of one we never saw is remembered (see ``apply``)."""
 
     def apply(session: Session, row: InboxRow) -> str:
         planned = parse_delivery(json.loads(row.body))

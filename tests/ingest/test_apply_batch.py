@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from bot.container import Container
 from bot.domain.clock import FrozenClock, as_utc
+from bot.ingest.alertmanager.apply import Outcome, Policy, ingest_batch, ingest_group
 from bot.ingest.alertmanager.models import AlertGroup
-from bot.ingest.alertmanager.store import Outcome, Policy, ingest_batch, ingest_group
 from bot.service.changes import Change
 from bot.store.models import Base, InboxRow, IncidentRow, TimelineRow
 from tests.fakes.alertmanager_payloads import alert, payload

@@ -37,7 +37,7 @@ from bot.ingest.alertmanager.alerts import (
     Merge,
     merge_alerts,
 )
-from bot.ingest.alertmanager.fold import Fold, Outcome
+from bot.ingest.alertmanager.apply_child import Fold, Outcome
 from bot.ingest.alertmanager.grouping import correlation_of, facts_of
 from bot.ingest.alertmanager.mapping import (
     ACTOR,
