@@ -147,7 +147,7 @@ def build_container(
     ingester = Ingester(
         sessions,
         clock=clock,
-        on_folded=lambda source, outcome: metrics.ingested.labels(source=source, outcome=outcome).inc(),
+        on_applied=lambda source, outcome: metrics.ingested.labels(source=source, outcome=outcome).inc(),
         on_committed=service.notify_committed,
         pressure=webhook_pressure(roles),
         poll_seconds=settings.inbox_poll_seconds,

@@ -318,7 +318,7 @@ class CommandRouter:
         return Reply(text + f". {result.merged.ref} is closed.", incident=number, public=True, data={"merged": merged})
 
     def _list(self, command: ParsedCommand, context: CommandContext) -> Reply:
-        incidents = self.service.list(open_only=True)
+        incidents = self.service.recent(open_only=True)
         merged = self.service.merged_into([incident.number for incident in incidents])
         text = render.incident_table(incidents, now=self.service.clock.now(), merged=merged)
         return Reply("Open incidents:\n" + text if incidents else "No open incidents.")

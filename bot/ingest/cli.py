@@ -50,7 +50,7 @@ def cmd_apply(_args: argparse.Namespace) -> int:
     container = build_container(_settings_or_exit(), transcript_stream=None)
     try:
         upgrade(container.engine)
-        applied = container.ingester.fold_all()
+        applied = container.ingester.apply_all()
     finally:
         container.close()
     print(f"applied {applied} queued webhook(s)")

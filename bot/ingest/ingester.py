@@ -3,7 +3,7 @@
 Why a queue between the HTTP answer and the incident: opening an incident (playbook,
 escalation plan, chat messages) costs several times what storing a webhook does, and an
 alert storm brings hundreds of new groups in a second. Answering after one insert keeps
-Alertmanager and PagerDuty answered in milliseconds; folding a group's queued webhooks in
+Alertmanager and PagerDuty answered in milliseconds; applying a group's queued webhooks in
 one transaction makes a backlog cheaper per webhook, not dearer.
 
 Failure rules: a database that is away stops the pass (everything stays queued and is
@@ -67,7 +67,7 @@ class Discarded(Exception):
 
 
 @dataclass
-class Folded:
+class Applied:
     """What one group's transaction did, reported after it committed."""
 
     outcomes: list[tuple[str, str]] = field(default_factory=list)
@@ -86,7 +86,7 @@ class Ingester:
         rows_per_group: int = 200,
         max_attempts: int = 8,
         poll_seconds: float = 1.0,
-        on_folded: Callable[[str, str], None] | None = None,
+        on_applied: Callable[[str, str], None] | None = None,
         on_committed: Callable[[], None] | None = None,
         pressure: WebhookPressure | None = None,
         busy_share: float = 0.33,
@@ -102,7 +102,7 @@ class Ingester:
         self._rows_per_group = rows_per_group
         self._max_attempts = max_attempts
         self._poll_seconds = poll_seconds
-        self._on_folded = on_folded
+        self._on_applied = on_applied
         self._on_committed = on_committed
         self.pressure = pressure
         self._busy_share = busy_share
@@ -142,18 +142,18 @@ class Ingester:
         while not stop.is_set():
             self._wakeup.clear()
             try:
-                folded = await asyncio.to_thread(self.fold_pending, stop.is_set)
+                applied = await asyncio.to_thread(self.apply_pending, stop.is_set)
                 failures = 0
             except Exception as error:  # the loop must outlive a database outage
                 failures += 1
                 log.warning("ingest pass failed; webhooks stay queued", extra={"error": type(error).__name__, "detail": str(error)[:300]})
-                folded = 0
+                applied = 0
                 await self._wakeup.sleep(stop, backoff_seconds(failures, base=0.5, cap=5.0), wakeable=False)
                 continue
-            if folded == 0:
+            if applied == 0:
                 await self._wakeup.sleep(stop, self._poll_seconds)
 
-    def fold_pending(self, stopping: Callable[[], bool] = lambda: False) -> int:
+    def apply_pending(self, stopping: Callable[[], bool] = lambda: False) -> int:
         """One pass over the groups that are due; returns how many rows it applied or set aside.
 
         ``stopping`` is asked between groups, so a shutdown does not wait out a long pass.
@@ -165,31 +165,31 @@ class Ingester:
         # Giving way has a limit: once the oldest queued webhook is ``max_lag`` old, alerts
         # reaching their incidents matters more than shaving the answer time.
         lagging = due.oldest is not None and (now - due.oldest).total_seconds() > self._max_lag
-        folded = 0
+        applied = 0
         for index, group in enumerate(due.groups):
             if stopping() or (index >= due.urgent and self._urgent_arrived.is_set()):
                 break
             started = time.monotonic()
-            folded += self.fold_group(group)
+            applied += self.apply_inbox_group(group)
             # Urgent groups (picked first) are never held back to answer webhooks sooner.
             urgent_left = index + 1 < due.urgent
             if not lagging and not urgent_left and self.pressure is not None and self.pressure.busy():
                 # Webhooks are arriving: leave the interpreter to them for a while, so the
                 # ingester takes at most ``busy_share`` of the time (the rest queues).
                 time.sleep((time.monotonic() - started) * (1 / self._busy_share - 1))
-        return folded
+        return applied
 
-    def fold_all(self, max_passes: int = 1000) -> int:
+    def apply_all(self, max_passes: int = 1000) -> int:
         """Apply everything due now (tests, ``firebreak`` CLI); bounded by ``max_passes``."""
         total = 0
         for _ in range(max_passes):
-            folded = self.fold_pending()
-            if folded == 0:
+            applied = self.apply_pending()
+            if applied == 0:
                 return total
-            total += folded
+            total += applied
         return total
 
-    def fold_group(self, group_key: str) -> int:
+    def apply_inbox_group(self, group_key: str) -> int:
         """Apply a group's queued rows in order, in one transaction, and delete them."""
         now = self._clock.now()
         with self._sessions() as session:
@@ -198,29 +198,29 @@ class Ingester:
             if not rows or head_waits:
                 session.rollback()
                 return 0
-            folded = self._apply_rows(session, rows)
-            inbox.remove(session, [row.id for row in rows[: len(folded.outcomes)]])
-            if folded.failed is not None:
-                folded.outcomes_after = [(folded.failed.source, self._set_aside(folded.failed, now))]
+            applied = self._apply_rows(session, rows)
+            inbox.remove(session, [row.id for row in rows[: len(applied.outcomes)]])
+            if applied.failed is not None:
+                applied.outcomes_after = [(applied.failed.source, self._set_aside(applied.failed, now))]
             session.commit()
-        for source, outcome in folded.outcomes + folded.outcomes_after:
-            if self._on_folded:
-                self._on_folded(source, outcome)
-        if folded.outcomes and self._on_committed:
+        for source, outcome in applied.outcomes + applied.outcomes_after:
+            if self._on_applied:
+                self._on_applied(source, outcome)
+        if applied.outcomes and self._on_committed:
             self._on_committed()
-        return len(folded.outcomes) + (1 if folded.failed is not None else 0)
+        return len(applied.outcomes) + (1 if applied.failed is not None else 0)
 
-    def _apply_rows(self, session: Session, rows: Sequence[InboxRow]) -> Folded:
+    def _apply_rows(self, session: Session, rows: Sequence[InboxRow]) -> Applied:
         """Apply rows in order until one fails or the time budget is spent (the rest wait).
 
         The budget bounds how long one transaction holds SQLite's single writer, so a storm
         group with hundreds of queued webhooks does not hold up the endpoints queueing more.
         """
-        folded = Folded()
+        applied = Applied()
         deadline = time.monotonic() + self._transaction_budget
         index, one_by_one_until = 0, 0
         while index < len(rows):
-            if folded.outcomes and time.monotonic() > deadline:
+            if applied.outcomes and time.monotonic() > deadline:
                 break
             row = rows[index]
             batch = self._batch_appliers.get(row.source)
@@ -229,7 +229,7 @@ class Ingester:
                 if len(run) > 1:
                     outcomes = self._apply_batch(session, batch, run)
                     if outcomes is not None:
-                        folded.outcomes += [(row.source, outcome) for outcome in outcomes]
+                        applied.outcomes += [(row.source, outcome) for outcome in outcomes]
                         index += len(run)
                         continue
                     # Something in the run failed: apply it row by row, so the failing row
@@ -247,12 +247,12 @@ class Ingester:
                 if isinstance(error, TRANSIENT) and _database_away(error):
                     raise
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
-                folded.failed = row
+                applied.failed = row
                 log.exception("could not apply a queued webhook", extra={"inbox_id": row.id, "source": row.source})
-                return folded
-            folded.outcomes.append((row.source, outcome))
+                return applied
+            applied.outcomes.append((row.source, outcome))
             index += 1
-        return folded
+        return applied
 
     def _run_of(self, rows: Sequence[InboxRow], start: int) -> Sequence[InboxRow]:
         """Consecutive rows of ``rows[start]``'s source, at most ``batch_rows`` of them."""

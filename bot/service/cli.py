@@ -75,7 +75,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from bot.chat.render import incident_table
 
     with _Container() as container:
-        incidents = container.service.list(open_only=args.open, limit=args.limit)
+        incidents = container.service.recent(open_only=args.open, limit=args.limit)
         merged = container.service.merged_into([incident.number for incident in incidents])
         print(incident_table(incidents, now=container.clock.now(), merged=merged))
     return 0

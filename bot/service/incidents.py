@@ -219,6 +219,7 @@ class IncidentService:
             )
             return {int(number): int(into) for number, into in session.execute(statement) if into is not None}
 
-    def list(self, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
+    def recent(self, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
+        """The newest ``limit`` incidents, newest first (only unresolved ones with ``open_only``)."""
         with self.sessions() as session:
-            return IncidentRepository.list(session, open_only=open_only, limit=limit)
+            return IncidentRepository.recent(session, open_only=open_only, limit=limit)

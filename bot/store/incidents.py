@@ -170,7 +170,8 @@ class IncidentRepository:
         return [entry_from_row(row) for row in session.scalars(statement)]
 
     @staticmethod
-    def list(session: Session, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
+    def recent(session: Session, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
+        """The newest ``limit`` incidents, newest first (only unresolved ones with ``open_only``)."""
         statement = select(IncidentRow).order_by(IncidentRow.id.desc()).limit(limit)
         if open_only:
             statement = statement.where(IncidentRow.status != Status.RESOLVED.value)

@@ -72,7 +72,7 @@ def test_full_inbox_answers_503_with_retry_after(capped: tuple[Container, TestCl
     assert metric(client, 'firebreak_webhooks_total{outcome="inbox_full",source="alertmanager"}') == 1
 
     # The ingester applies the backlog; the room it frees is used again.
-    container.ingester.fold_all()
+    container.ingester.apply_all()
     assert inbox_rows(engine) == 0
     wait_until(lambda: post_group(client, 100).status_code == 202, timeout=10, what="a webhook accepted once the inbox drained")  # type: ignore[attr-defined]
     assert inbox_rows(engine) == 1

@@ -29,7 +29,7 @@ class IngestingClient(TestClient):
     def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         response = super().request(*args, **kwargs)
         before = _ingested_counts(self._container)
-        self._container.ingester.fold_all()
+        self._container.ingester.apply_all()
         after = _ingested_counts(self._container)
         response.extensions[INGESTED] = sorted(
             outcome for (_source, outcome), count in after.items() for _ in range(int(count - before.get((_source, outcome), 0)))

@@ -1,8 +1,8 @@
-"""Folding several queued notifications of a group in one merge changes nothing but the cost.
+"""Applying several queued notifications of a group in one pass changes nothing but the cost.
 
 A differential property test: random sequences of notifications for one group are applied
-one by one with ``ingest_group`` (each in its own transaction) and, into the same database
-emptied again, with one ``ingest_batch`` call; every table must end up the same. Then the
+one by one with ``apply_group`` (each in its own transaction) and, into the same database
+emptied again, with one ``apply_batch`` call; every table must end up the same. Then the
 ingester: a run whose batch fails falls back to applying its rows one by one.
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.container import Container
 from bot.domain.clock import FrozenClock, as_utc
-from bot.ingest.alertmanager.apply import Outcome, Policy, ingest_batch, ingest_group
+from bot.ingest.alertmanager.apply import Outcome, Policy, apply_batch, apply_group
 from bot.ingest.alertmanager.models import AlertGroup
 from bot.service.changes import Change
 from bot.store.models import Base, InboxRow, IncidentRow, TimelineRow
@@ -132,15 +132,15 @@ def test_one_batch_gives_what_one_notification_at_a_time_gives(
         outcomes = []
         if existing:  # the incident exists before the batch (else the batch declares it)
             with sessions.begin() as session:
-                outcomes.append(ingest_group(session, service, groups[0], policy))
+                outcomes.append(apply_group(session, service, groups[0], policy))
             todo = groups[1:]
         if batched:
             with sessions.begin() as session:
-                outcomes += ingest_batch(session, service, todo, policy)
+                outcomes += apply_batch(session, service, todo, policy)
         else:
             for group in todo:
                 with sessions.begin() as session:
-                    outcomes.append(ingest_group(session, service, group, policy))
+                    outcomes.append(apply_group(session, service, group, policy))
         return outcomes
 
     service.subscribers.append(watch)
@@ -190,7 +190,7 @@ def batches(am_container: Container) -> Iterator[list[int]]:
 def test_queued_webhooks_of_a_group_are_applied_in_one_batch(am_container: Container, batches: list[int]) -> None:
     key = AlertGroup.model_validate(json.loads(_body(0))).dedup_key
     _queue(am_container, [_body(n) for n in range(5)], key)
-    assert am_container.ingester.fold_all() == 5
+    assert am_container.ingester.apply_all() == 5
     assert batches == [5]
     with am_container.sessions() as session:
         assert len(session.scalars(select(IncidentRow)).all()) == 1
@@ -210,7 +210,7 @@ def test_a_batch_with_a_failing_row_falls_back_to_one_row_at_a_time(
     _queue(am_container, [_body(0), _body(1), poison, _body(3), _body(4)], key)
     _queue(am_container, [_body(0, "Other"), _body(1, "Other")], other)
 
-    assert am_container.ingester.fold_pending() == 5  # two applied, the poison set aside; the other group: two
+    assert am_container.ingester.apply_pending() == 5  # two applied, the poison set aside; the other group: two
     assert sorted(batches) == [2, 5]  # both groups tried as a batch; the failing one fell back
     waiting = rows(am_container, InboxRow)
     assert [row.group_key for row in waiting] == [key] * 3  # the poison row and the two behind it
@@ -222,8 +222,8 @@ def test_a_batch_with_a_failing_row_falls_back_to_one_row_at_a_time(
         incidents = {row.dedup_key: row.id for row in session.scalars(select(IncidentRow))}
         firing = session.scalars(select(TimelineRow.text).where(TimelineRow.kind == "alert_firing", TimelineRow.incident_id == incidents[key])).all()
     assert len(firing) == 2 and all("host-0" in t or "host-1" in t for t in firing)
-    assert am_container.ingester.fold_pending() == 0  # not due: the rows behind the poison wait
+    assert am_container.ingester.apply_pending() == 0  # not due: the rows behind the poison wait
 
     clock.advance(minutes=10)
-    assert am_container.ingester.fold_pending() == 1  # retried, fails again; still at the head
+    assert am_container.ingester.apply_pending() == 1  # retried, fails again; still at the head
     assert len(rows(am_container, InboxRow)) == 3 and rows(am_container, InboxRow)[0].attempts == 2

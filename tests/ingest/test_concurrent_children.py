@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from bot.container import Container
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
-from bot.ingest.alertmanager.apply import Outcome, Policy, ingest_group
+from bot.ingest.alertmanager.apply import Outcome, Policy, apply_group
 from bot.ingest.alertmanager.grouping import Grouping
 from bot.ingest.alertmanager.models import AlertGroup
 from bot.store.models import AlertGroupRow, InboxRow, IncidentRow
@@ -47,7 +47,7 @@ def at_once(container: Container, groups: list[AlertGroup], rule: Policy) -> lis
         try:
             barrier.wait()
             with container.service.sessions.begin() as session:
-                results[index] = ingest_group(session, container.service, groups[index], rule)
+                results[index] = apply_group(session, container.service, groups[index], rule)
         except BaseException as error:  # reported by the assertion below
             results[index] = error
 

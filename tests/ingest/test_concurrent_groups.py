@@ -14,7 +14,7 @@ import pytest
 from bot.container import Container
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
 from bot.domain.timeline import EntryKind
-from bot.ingest.alertmanager.apply import Outcome, Policy, ingest_group
+from bot.ingest.alertmanager.apply import Outcome, Policy, apply_group
 from bot.ingest.alertmanager.models import AlertGroup
 from bot.store.models import AlertRow, IncidentRow, OutboxRow, TimelineRow
 from tests.fakes.alertmanager_payloads import firing_group
@@ -31,7 +31,7 @@ def deliver_concurrently(container: Container, group: AlertGroup, copies: int) -
         try:
             barrier.wait()
             with container.service.sessions.begin() as session:
-                results[index] = ingest_group(session, container.service, group, POLICY)
+                results[index] = apply_group(session, container.service, group, POLICY)
         except BaseException as error:  # reported by the assertion below
             results[index] = error
 
@@ -68,7 +68,7 @@ def test_concurrent_deliveries_of_different_groups_make_one_incident_each(contai
         try:
             barrier.wait()
             with container.service.sessions.begin() as session:
-                ingest_group(session, container.service, group, POLICY)
+                apply_group(session, container.service, group, POLICY)
         except BaseException as error:
             errors.append(error)
 

@@ -35,7 +35,7 @@ def test_queued_resolved_then_firing_opens_on_the_firing_one(am_container: Conta
         for body in (old, firing):
             session.add(InboxRow(source="alertmanager", group_key=key, body=json.dumps(body), received_at=datetime.now(UTC), attempts=0))
         session.commit()
-    assert am_container.ingester.fold_all() == 2
+    assert am_container.ingester.apply_all() == 2
     incidents = rows(am_container, IncidentRow)
     assert len(incidents) == 1 and incidents[0].status == "triggered" and incidents[0].severity == "P1"
     assert [row.kind for row in rows(am_container, TimelineRow)].count("alert_firing") == 1

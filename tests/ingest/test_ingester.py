@@ -1,6 +1,6 @@
 """The inbox and the ingester: answered once queued, applied in order, nothing lost.
 
-These drive the ingester by hand (``fold_pending``/``fold_all``) against a real database,
+These drive the ingester by hand (``apply_pending``/``apply_all``) against a real database,
 so every step is deterministic; the running loop is covered by the process tests.
 """
 
@@ -50,7 +50,7 @@ def resolved(group: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def folded(container: Container) -> dict[tuple[str, str], float]:
+def applied(container: Container) -> dict[tuple[str, str], float]:
     values: dict[tuple[str, str], float] = {}
     for metric in container.metrics.registry.collect():
         for sample in metric.samples:
@@ -66,10 +66,10 @@ def test_an_answered_webhook_waits_in_the_inbox_until_the_ingester_applies_it(am
     counts = row_counts(am_container)
     assert counts["inbox"] == 1 and counts["incidents"] == 0 and counts["alerts"] == 0
 
-    assert am_container.ingester.fold_all() == 1
+    assert am_container.ingester.apply_all() == 1
     counts = row_counts(am_container)
     assert counts["inbox"] == 0 and counts["incidents"] == 1 and counts["alerts"] == 2
-    assert folded(am_container) == {("alertmanager", "created"): 1.0}
+    assert applied(am_container) == {("alertmanager", "created"): 1.0}
 
 
 def test_a_fresh_process_applies_what_an_earlier_one_accepted(am_container: Container, db_url: str, engine: Any, clock: FrozenClock) -> None:
@@ -78,7 +78,7 @@ def test_a_fresh_process_applies_what_an_earlier_one_accepted(am_container: Cont
             assert http.post(URL, json=firing_group(name), headers=bearer()).status_code == 202
     settings = make_settings(db_url, ALERTMANAGER_TOKEN=TOKEN)
     restarted = build_container(settings, clock=clock, transcript_stream=io.StringIO(), engine=engine)
-    assert restarted.ingester.fold_all() == 2
+    assert restarted.ingester.apply_all() == 2
     assert sorted(row.title for row in rows(restarted, IncidentRow)) == ["DiskFull on checkout", "HighLatency on checkout"]
 
 
@@ -90,13 +90,13 @@ def test_a_groups_queued_webhooks_apply_in_arrival_order(am_container: Container
     # A transaction stops taking rows once its time budget is spent (here: after one row),
     # so a busy group cannot hold the database's writer; the rest follow in later passes.
     strict = Ingester(am_container.sessions, dict(am_container.ingester._appliers), clock=am_container.clock, transaction_budget=0)
-    assert strict.fold_pending() == 1 and row_counts(am_container)["inbox"] == 3
-    assert am_container.ingester.fold_all() == 3
+    assert strict.apply_pending() == 1 and row_counts(am_container)["inbox"] == 3
+    assert am_container.ingester.apply_all() == 3
     assert {row.status for row in rows(am_container, AlertRow)} == {"resolved"}
     kinds = [row.kind for row in rows(am_container, TimelineRow)]
     assert kinds.count(EntryKind.ALERT_FIRING.value) == 2 and kinds.count(EntryKind.ALERT_RESOLVED.value) == 2
     # the same firing re-sent after its resolve is stale (starts before the stored end): unchanged
-    assert folded(am_container) == {("alertmanager", "updated"): 1.0, ("alertmanager", "unchanged"): 2.0}
+    assert applied(am_container) == {("alertmanager", "updated"): 1.0, ("alertmanager", "unchanged"): 2.0}
 
 
 def test_a_failing_webhook_is_retried_then_kept_dead_and_only_its_group_waits(am_container: Container, clock: FrozenClock) -> None:
@@ -113,25 +113,25 @@ def test_a_failing_webhook_is_retried_then_kept_dead_and_only_its_group_waits(am
         return real(session, row)
 
     am_container.ingester.add_applier("alertmanager", flaky)
-    assert am_container.ingester.fold_pending() == 2  # the healthy group applied; the broken head set aside
+    assert am_container.ingester.apply_pending() == 2  # the healthy group applied; the broken head set aside
     waiting = rows(am_container, InboxRow)
     assert [row.group_key for row in waiting] == ['am:{}:{alertname="Broken", service="checkout"}'] * 2
     head = waiting[0]
     assert head.attempts == 1 and head.not_before is not None and head.not_before > clock.now()
     assert head.last_error == "ValueError: cannot apply this one" and head.dead_at is None
-    assert am_container.ingester.fold_pending() == 0  # not due yet; the resolve behind it waits too
+    assert am_container.ingester.apply_pending() == 0  # not due yet; the resolve behind it waits too
 
     for _ in range(7):  # up to max_attempts (8): kept, never dropped
         clock.advance(minutes=10)
-        am_container.ingester.fold_pending()
+        am_container.ingester.apply_pending()
     dead = rows(am_container, InboxRow)[0]
     assert dead.dead_at is not None and dead.attempts == 8
     assert rows(am_container, InboxRow)[1].dead_at is None
     clock.advance(minutes=10)
-    assert am_container.ingester.fold_pending() == 1  # the group moves on past its dead head
+    assert am_container.ingester.apply_pending() == 1  # the group moves on past its dead head
     assert [row.id for row in rows(am_container, InboxRow)] == [dead.id]
-    assert folded(am_container)[("alertmanager", "dead")] == 1.0
-    assert folded(am_container)[("alertmanager", "retry")] == 7.0
+    assert applied(am_container)[("alertmanager", "dead")] == 1.0
+    assert applied(am_container)[("alertmanager", "retry")] == 7.0
 
 
 def test_a_database_that_is_away_stops_the_pass_and_keeps_everything(am_container: Container) -> None:
@@ -144,11 +144,11 @@ def test_a_database_that_is_away_stops_the_pass_and_keeps_everything(am_containe
     real = am_container.ingester._appliers["alertmanager"]
     am_container.ingester.add_applier("alertmanager", away)
     with pytest.raises(OperationalError):
-        am_container.ingester.fold_pending()
+        am_container.ingester.apply_pending()
     queued = rows(am_container, InboxRow)
     assert len(queued) == 1 and queued[0].attempts == 0 and queued[0].not_before is None  # not the row's fault
     am_container.ingester.add_applier("alertmanager", real)
-    assert am_container.ingester.fold_all() == 1 and row_counts(am_container)["inbox"] == 0
+    assert am_container.ingester.apply_all() == 1 and row_counts(am_container)["inbox"] == 0
 
 
 def test_a_pagerduty_replay_queued_before_the_original_applied_is_discarded(am_container: Container) -> None:
@@ -157,13 +157,13 @@ def test_a_pagerduty_replay_queued_before_the_original_applied_is_discarded(am_c
         for webhook_id in ("W1", "W2"):  # PagerDuty retried before we applied the first
             response = http.post("/webhooks/pagerduty", content=body, headers=webhook_headers(PD_SECRET, body, webhook_id=webhook_id))
             assert response.status_code == 202
-    assert am_container.ingester.fold_all() == 2
-    assert folded(am_container) == {("pagerduty", "applied"): 1.0, ("pagerduty", "duplicate"): 1.0}
+    assert am_container.ingester.apply_all() == 2
+    assert applied(am_container) == {("pagerduty", "applied"): 1.0, ("pagerduty", "duplicate"): 1.0}
     assert len(rows(am_container, IncidentRow)) == 1
     assert [row.kind for row in rows(am_container, TimelineRow)] == ["declared"]
 
 
-def test_two_ingesters_folding_the_same_group_at_once_apply_each_webhook_once(am_container: Container) -> None:
+def test_two_ingesters_applying_the_same_group_at_once_apply_each_webhook_once(am_container: Container) -> None:
     group = firing_group(count=1)
     with queued_only(am_container) as http:
         for index in range(12):  # the group re-sent with one more alert each time
@@ -192,7 +192,7 @@ def test_two_ingesters_folding_the_same_group_at_once_apply_each_webhook_once(am
         try:
             if after is not None:
                 assert after.wait(10)
-            ingester.fold_all()
+            ingester.apply_all()
         except BaseException as error:
             errors.append(error)
 
@@ -222,7 +222,7 @@ def test_an_operational_error_of_the_rows_own_is_retried_and_does_not_stop_other
         return real(session, row)
 
     am_container.ingester.add_applier("alertmanager", statement_timeout)
-    assert am_container.ingester.fold_pending() == 2
+    assert am_container.ingester.apply_pending() == 2
     (waiting,) = rows(am_container, InboxRow)
     assert "Poison" in waiting.group_key and waiting.attempts == 1 and "statement timeout" in (waiting.last_error or "")
     assert [row.title for row in rows(am_container, IncidentRow)] == ["Healthy on checkout"]
@@ -250,18 +250,18 @@ def test_the_ingester_gives_way_while_webhooks_arrive(am_container: Container, m
     ingester = Ingester(am_container.sessions, dict(am_container.ingester._appliers), clock=am_container.clock, pressure=pressure, busy_share=0.25)
     pauses: list[float] = []
     monkeypatch.setattr("bot.ingest.ingester.time.sleep", pauses.append)
-    assert ingester.fold_pending() == 2 and pauses == []  # nobody waiting: no pauses
+    assert ingester.apply_pending() == 2 and pauses == []  # nobody waiting: no pauses
     with queued_only(am_container) as http:
         for name in ("Three", "Four"):
             http.post(URL, json=firing_group(name), headers=bearer())
     pressure.enter()
-    assert ingester.fold_pending() == 2
+    assert ingester.apply_pending() == 2
     assert len(pauses) == 2 and all(pause > 0 for pause in pauses)  # 3× each group's own time at a 25 % share
 
     with queued_only(am_container) as http:
         http.post(URL, json=firing_group("Five"), headers=bearer())
     am_container.clock.advance(seconds=11)  # type: ignore[attr-defined]
-    assert ingester.fold_pending() == 1  # queued 11 s ago, past max_lag (10 s): no giving way
+    assert ingester.apply_pending() == 1  # queued 11 s ago, past max_lag (10 s): no giving way
     pressure.exit()
     assert len(pauses) == 2
 

@@ -48,7 +48,7 @@ def test_entries_carry_the_receipt_time_not_the_apply_time(am_container: Contain
     with TestClient(create_app(am_container, migrate=False, run_worker=False)) as http:
         _queue_alertmanager(http, starts_at=received - timedelta(minutes=12))
     clock.advance(minutes=3)  # the ingester was busy: applied three minutes after receipt
-    am_container.ingester.fold_all()
+    am_container.ingester.apply_all()
     entries = _timeline(am_container)
     assert {row.kind for row in entries} >= {"declared", "alert_firing"}
     for row in entries:
@@ -64,11 +64,11 @@ def test_insane_alert_times_fall_back_to_received_and_say_so(am_container: Conta
     received = clock.now()
     with TestClient(create_app(am_container, migrate=False, run_worker=False)) as http:
         _queue_alertmanager(http, starts_at=received + timedelta(hours=3))  # a clock running ahead
-        am_container.ingester.fold_all()
+        am_container.ingester.apply_all()
         clock.advance(minutes=1)
         # Resolved with Alertmanager's zero endsAt (never sent for a resolved alert, but it is the zero time).
         _queue_alertmanager(http, starts_at=received - timedelta(days=40), status="resolved", ends_at="0001-01-01T00:00:00Z")
-        am_container.ingester.fold_all()
+        am_container.ingester.apply_all()
     by_kind = {row.kind: row for row in _timeline(am_container)}
     firing, resolved = by_kind["alert_firing"], by_kind["alert_resolved"]
     assert (firing.source_at, firing.source_time) == (received, SourceTime.FUTURE.value)
@@ -85,7 +85,7 @@ def test_an_old_alert_does_not_escalate_at_once(am_container: Container, clock: 
     opened = clock.now()
     with TestClient(create_app(am_container, migrate=False, run_worker=False)) as http:
         _queue_alertmanager(http, starts_at=opened - timedelta(hours=2))
-    am_container.ingester.fold_all()
+    am_container.ingester.apply_all()
     deadlines = rows(am_container, EscalationRow, incident_id=1)
     assert deadlines, "the default policy plans escalations"
     assert all(row.due_at >= opened + timedelta(minutes=1) for row in deadlines), [(row.level, row.due_at) for row in deadlines]
@@ -105,10 +105,10 @@ def test_a_pagerduty_acknowledge_that_happened_before_our_declaration_counts_zer
     trigger_at = received - timedelta(seconds=30)
     with TestClient(create_app(am_container, migrate=False, run_worker=False)) as http:
         _queue_pagerduty(http, "incident.triggered", rfc3339(trigger_at))
-        am_container.ingester.fold_all()
+        am_container.ingester.apply_all()
         clock.advance(seconds=40)
         _queue_pagerduty(http, "incident.acknowledged", rfc3339(trigger_at + timedelta(seconds=5)))
-        am_container.ingester.fold_all()
+        am_container.ingester.apply_all()
     document = Exporter(am_container.sessions, clock=clock).document(1)
     status = [e for e in document["timeline"] if e["kind"] == "status_changed"]
     assert [(e["data"]["to"], e["source_at"], e["source_time"], e["received_at"]) for e in status] == [
@@ -123,7 +123,7 @@ def test_the_markdown_timeline_shows_both_times(am_container: Container, clock: 
     received = clock.now()
     with TestClient(create_app(am_container, migrate=False, run_worker=False)) as http:
         _queue_alertmanager(http, starts_at=received - timedelta(minutes=12))
-    am_container.ingester.fold_all()
+    am_container.ingester.apply_all()
     markdown = Exporter(am_container.sessions, clock=clock).render(1, "md")
     line = next(line for line in markdown.splitlines() if "| alert firing |" in line)
     cells = [cell.strip() for cell in line.strip("|").split("|")]
@@ -143,6 +143,6 @@ def test_notifications_folded_together_keep_each_its_own_receipt(am_container: C
         response = http.post(AM, json=payload(items, group_by=("alertname", "service")), headers=bearer())
         assert response.status_code == 202
     clock.advance(minutes=1)
-    am_container.ingester.fold_all()  # both rows of the group in one batch
+    am_container.ingester.apply_all()  # both rows of the group in one batch
     firing = [(row.data["labels"]["instance"], row.received_at) for row in _timeline(am_container) if row.kind == "alert_firing"]
     assert firing == [("checkout-1:9100", first), ("checkout-2:9100", first + timedelta(minutes=1))]

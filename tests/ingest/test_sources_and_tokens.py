@@ -98,7 +98,7 @@ def test_a_notification_queued_before_sources_existed_reaches_its_incident(sourc
     with sourced.sessions() as session:
         session.add(InboxRow(source="alertmanager", group_key="am:" + group["groupKey"], body=json.dumps(later), received_at=datetime.now(UTC), attempts=0))
         session.commit()
-    assert sourced.ingester.fold_all() == 1
+    assert sourced.ingester.apply_all() == 1
     incidents = rows(sourced, IncidentRow)
     assert len(incidents) == 1 and incidents[0].dedup_key == "am:" + group["groupKey"]
     assert rows(sourced, InboxRow) == []

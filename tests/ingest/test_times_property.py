@@ -68,11 +68,11 @@ class Driver:
 
     def __init__(self, container: Container, clock: FrozenClock, http: TestClient, run: int) -> None:
         self.container, self.clock, self.http, self.run = container, clock, http, run
-        self.before = max((incident.number for incident in container.service.list(limit=1)), default=0)
+        self.before = max((incident.number for incident in container.service.recent(limit=1)), default=0)
 
     def incidents(self) -> list[int]:
         """The incidents this run opened (earlier examples' incidents are left alone)."""
-        return sorted(incident.number for incident in self.container.service.list(limit=1000) if incident.number > self.before)
+        return sorted(incident.number for incident in self.container.service.recent(limit=1000) if incident.number > self.before)
 
     def send(self, event: tuple[Any, ...]) -> None:
         now = self.clock.now()
@@ -100,7 +100,7 @@ class Driver:
         elif event[0] == "advance":
             self.clock.advance(seconds=event[1])
         else:
-            self.container.ingester.fold_all()
+            self.container.ingester.apply_all()
 
     def chat(self, op: str, ts: tuple[str, int], now: datetime) -> None:
         service = self.container.service
@@ -150,7 +150,7 @@ def test_every_export_follows_the_schema_with_no_negative_figure(am_container: C
     driver = Driver(am_container, clock, http, run)
     for event in sequence:
         driver.send(event)
-    am_container.ingester.fold_all()
+    am_container.ingester.apply_all()
     exporter = Exporter(am_container.sessions, clock=clock)
     for number in driver.incidents():
         document = exporter.document(number)

@@ -55,7 +55,7 @@ def storm(container: Container, clock: FrozenClock, groups: int) -> None:
 
 
 def first_group_only() -> Any:
-    """A ``stopping`` for fold_pending that lets exactly one group be applied."""
+    """A ``stopping`` for apply_pending that lets exactly one group be applied."""
     asked = [0]
 
     def stopping() -> bool:
@@ -92,7 +92,7 @@ def test_a_p0_group_queued_behind_a_storm_is_applied_first(am_container: Contain
         assert http.post(URL, json=firing_group("DatabaseDown", extra_labels=P0), headers=bearer()).status_code == 202
     assert row_counts(am_container)["inbox"] == 501
 
-    assert am_container.ingester.fold_pending(first_group_only()) == 1
+    assert am_container.ingester.apply_pending(first_group_only()) == 1
     incidents = rows(am_container, IncidentRow)
     assert [(incident.title, incident.severity) for incident in incidents] == [("DatabaseDown on checkout", "P0")]
     assert row_counts(am_container)["inbox"] == 500
@@ -110,9 +110,9 @@ def test_an_urgent_group_keeps_its_rows_in_arrival_order(am_container: Container
     assert due.groups[0] == escalating and due.urgent == 1 and len(due.groups) == 2
 
     one_row = Ingester(am_container.sessions, dict(am_container.ingester._appliers), clock=clock, transaction_budget=0)
-    assert one_row.fold_pending(first_group_only()) == 1
+    assert one_row.apply_pending(first_group_only()) == 1
     assert [(incident.title, incident.severity) for incident in rows(am_container, IncidentRow)] == [("Escalating on checkout", "P3")]
-    assert one_row.fold_pending(first_group_only()) == 1
+    assert one_row.apply_pending(first_group_only()) == 1
     assert [(incident.title, incident.severity) for incident in rows(am_container, IncidentRow)] == [("Escalating on checkout", "P0")]
     left = rows(am_container, InboxRow)
     assert [row.group_key for row in left] == [parse_group(firing_group("Older")).dedup_key]
@@ -138,7 +138,7 @@ def test_the_ingester_does_not_give_way_while_an_urgent_group_is_due(am_containe
     incidents_at_pause: list[int] = []
     monkeypatch.setattr("bot.ingest.ingester.time.sleep", lambda _seconds: incidents_at_pause.append(len(rows(am_container, IncidentRow))))
     pressure.enter()
-    assert ingester.fold_pending() == 3
+    assert ingester.apply_pending() == 3
     pressure.exit()
     # Both urgent groups applied back to back; giving way resumes for the rest.
     assert incidents_at_pause and all(count >= 2 for count in incidents_at_pause)
@@ -159,5 +159,5 @@ def test_an_urgent_webhook_ends_the_pass_under_way(am_container: Container, cloc
             ingester.notify(0)  # a P0 webhook: the next pass must pick its group first
         return False
 
-    assert ingester.fold_pending(stopping) == 2
+    assert ingester.apply_pending(stopping) == 2
     assert row_counts(am_container)["inbox"] == 2

@@ -43,7 +43,7 @@ def test_field_problems_are_shown_in_the_modal_and_change_nothing(slack: Contain
         assert "200 characters" in long["errors"]["title"] and "5000" in long["errors"]["title"]
 
     run(scenario)
-    assert slack.service.list() == []
+    assert slack.service.recent() == []
 
 
 def test_a_refusal_without_a_channel_reaches_the_person_by_direct_message(slack: Container, fake_slack: FakeSlack) -> None:
@@ -59,7 +59,7 @@ def test_a_refusal_without_a_channel_reaches_the_person_by_direct_message(slack:
         assert [m["text"] for m in fake_slack.messages(dm.id)] == [direct[0].params["text"]]
 
     run(scenario)
-    assert slack.service.list() == []
+    assert slack.service.recent() == []
 
 
 def test_an_undeliverable_reply_is_logged_at_warning(slack: Container, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:

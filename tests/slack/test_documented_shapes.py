@@ -59,7 +59,7 @@ def test_ssl_check_is_answered_and_changes_nothing(slack: Container, fake_slack:
     async def scenario() -> None:
         response = await SlackHttp(slack).post(slack_docs.form(slack_docs.SSL_CHECK), FORM)
         assert response.status_code == 200
-        assert await asyncio.to_thread(slack.service.list) == []
+        assert await asyncio.to_thread(slack.service.recent) == []
 
     run(scenario)
 
@@ -90,7 +90,7 @@ def test_view_submission_declares_from_the_modal(slack: Container, fake_slack: F
         payload = slack_docs.fill(slack_docs.VIEW_SUBMISSION_DECLARE, channel=channel)
         response = await SlackHttp(slack).post(slack_docs.interaction(payload), FORM)
         assert (response.status_code, response.text) == (200, "")  # an empty 200 closes the modal
-        incident = (await eventually(slack.service.list))[0]
+        incident = (await eventually(slack.service.recent))[0]
         assert (incident.title, incident.severity, incident.description) == ("Login page returns 502", Severity.P1, "Since the 14:00 deploy")
         told = await eventually(lambda: fake_slack.calls("chat.postEphemeral", ok=True))
         assert told[0].params["channel"] == channel and told[0].params["user"] == "U0MARTA01"
@@ -103,7 +103,7 @@ def test_view_closed_is_acknowledged_and_changes_nothing(slack: Container, fake_
         payload = slack_docs.fill(slack_docs.VIEW_CLOSED, channel="")
         response = await SlackHttp(slack).post(slack_docs.interaction(payload), FORM)
         assert (response.status_code, response.text) == (200, "")
-        assert await asyncio.to_thread(slack.service.list) == []
+        assert await asyncio.to_thread(slack.service.recent) == []
 
     run(scenario)
 
@@ -159,7 +159,7 @@ def test_member_joined_channel_is_acknowledged_and_changes_nothing(slack: Contai
         body = slack_docs.event_callback(slack_docs.MEMBER_JOINED_CHANNEL, "Ev0DOCS0005")
         response = await SlackHttp(slack).post(slack_docs.events_api(body), JSON)
         assert (response.status_code, response.text) == (200, "")
-        assert await asyncio.to_thread(slack.service.list) == []
+        assert await asyncio.to_thread(slack.service.recent) == []
         assert slack.slack.pause.current() is None
 
     run(scenario)

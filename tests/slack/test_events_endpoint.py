@@ -66,7 +66,7 @@ def test_wrong_signature_and_stale_timestamp_are_rejected(slack: Container, fake
         assert "signature" in forged.json()["error"] and "signature" in stale.json()["error"]
         unsigned = await http.client.post("/slack/events", content=body, headers={"Content-Type": FORM})
         assert unsigned.status_code == 401
-        assert await asyncio.to_thread(slack.service.list) == []
+        assert await asyncio.to_thread(slack.service.recent) == []
 
     run(scenario)
 
@@ -132,7 +132,7 @@ def test_declare_without_arguments_opens_the_modal_and_submitting_declares(
         }
         submitted = await http.post(view_submission_body("declare_incident", values, user_id="U0BOB", user_name="bob"), FORM)
         assert submitted.status_code == 200
-        incidents = await eventually(lambda: slack.service.list())
+        incidents = await eventually(lambda: slack.service.recent())
         assert incidents[0].title == "Payments timing out" and incidents[0].severity is Severity.P0
         assert incidents[0].description == "Stripe calls take 30 s"
         assert (await asyncio.to_thread(slack.service.timeline, incidents[0].number))[0].actor == "<@U0BOB|bob>"

@@ -74,7 +74,7 @@ def test_every_signed_request_without_a_listener_is_acknowledged(slack: Containe
             response = await http.post(body, content_type)
             assert response.status_code == 200, (what, response.status_code, response.text)
             assert response.text == "", what  # an empty 200 is the acknowledgement; a body would show as a message
-        assert await asyncio.to_thread(slack.service.list) == []
+        assert await asyncio.to_thread(slack.service.recent) == []
         assert slack.slack.pause.current() is None  # user tokens revoked: the bot keeps delivering
 
     run(scenario)
@@ -195,7 +195,7 @@ def test_a_replayed_slash_command_is_applied_once(slack: Container, fake_slack: 
         assert len(dispatched) == 1
         # The sentinel: a different command goes through, and only two incidents exist.
         assert (await http.post(slash_command_body("declare Payments slow P2"), FORM)).status_code == 200
-        incidents = await eventually(lambda: len(slack.service.list()) == 2 and slack.service.list())
+        incidents = await eventually(lambda: len(slack.service.recent()) == 2 and slack.service.recent())
         assert sorted(i.title for i in incidents) == ["Checkout down", "Payments slow"]
 
     run(scenario)
@@ -330,4 +330,4 @@ def test_a_signed_slash_command_without_user_id_is_refused_plainly(
         assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
         assert any("without user_id" in r.getMessage() for r in caplog.records)
         caplog.clear()
-    assert slack.service.list() == []
+    assert slack.service.recent() == []

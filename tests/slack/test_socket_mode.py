@@ -73,7 +73,7 @@ def test_incident_command_buttons_and_events_over_socket_mode(
         assert ack.payload in (None, {})  # acknowledged at once; the answer goes to response_url
         reply = (await eventually(lambda: webhook_receiver.received))[0].json()
         assert reply["text"].startswith("🚨 INC-1 declared: Checkout down (P1)")
-        incident = (await eventually(container.service.list))[0]
+        incident = (await eventually(container.service.recent))[0]
 
         # The Acknowledge button, as an interactive envelope.
         press = block_actions_payload("firebreak_ack", str(incident.number), user_id="U0BOB", user_name="bob",
@@ -116,7 +116,7 @@ def test_disconnect_warning_and_refresh_reconnect_with_a_fresh_url(
             envelope = await asyncio.to_thread(server.send, "slash_commands", slash_command_fields(f"declare Outage {number} P2"))
             assert (await ack_of(server, envelope)).connection == number
         assert len(fake_slack.calls("apps.connections.open", ok=True)) == 3  # one fresh URL per connection
-        titles = sorted(i.title for i in await eventually(lambda: len(container.service.list()) == 2 and container.service.list()))
+        titles = sorted(i.title for i in await eventually(lambda: len(container.service.recent()) == 2 and container.service.recent()))
         assert titles == ["Outage 2", "Outage 3"]
 
     run(connected(container, server, scenario))
@@ -132,7 +132,7 @@ def test_an_unacknowledged_envelope_is_redelivered_and_applied_once(
     async def scenario() -> None:
         server.lose_next_acks(1)
         envelope = await asyncio.to_thread(server.send, "slash_commands", slash_command_fields("declare Payments slow P2"))
-        await eventually(container.service.list)  # applied once already
+        await eventually(container.service.recent)  # applied once already
         assert server.pending() == [envelope]  # but "Slack" never saw the ack
         await asyncio.to_thread(server.disconnect, "refresh_requested")
         ack = await ack_of(server, envelope)  # redelivered on the new connection, acknowledged again
@@ -150,7 +150,7 @@ def test_an_unacknowledged_envelope_is_redelivered_and_applied_once(
 
         # The sentinel: later work goes through, and the repeats did nothing.
         await asyncio.to_thread(server.send, "slash_commands", slash_command_fields("declare Search down P1"))
-        incidents = await eventually(lambda: len(container.service.list()) == 2 and container.service.list())
+        incidents = await eventually(lambda: len(container.service.recent()) == 2 and container.service.recent())
         assert sorted(i.title for i in incidents) == ["Payments slow", "Search down"]
         await eventually(lambda: fake_slack.calls("chat.postMessage", ok=True))
         assert len(fake_slack.calls("chat.postMessage", ok=True)) == 1
@@ -194,7 +194,7 @@ def test_an_envelope_the_app_fails_is_not_acknowledged_and_its_redelivery_is_app
         assert server.pending() == [envelope] and server.acks == []
         await asyncio.to_thread(server.disconnect, "refresh_requested")
         assert (await ack_of(server, envelope)).connection == 2
-        incidents = await eventually(container.service.list)
+        incidents = await eventually(container.service.recent)
         assert [i.title for i in incidents] == ["Queue backlog"]
 
     run(connected(container, server, scenario))

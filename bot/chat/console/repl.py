@@ -58,7 +58,7 @@ class ConsoleSession:
         self.out = out
         self.context = CommandContext(actor=actor or _whoami(), source=Source.CONSOLE)
         # With one incident open, it is the one a fresh console is talking about.
-        open_now = container.service.list(open_only=True, limit=2)
+        open_now = container.service.recent(open_only=True, limit=2)
         if len(open_now) == 1:
             self.context.last_incident = open_now[0].number
         self.tail = TranscriptTail(container.sessions)

@@ -27,7 +27,10 @@ RESOLVED = "resolved"
 
 
 @dataclass
-class Merge:
+class Transitions:
+    """What applying a notification changed in one child's alerts: an entry per transition,
+    the alerts that (re)fired, and how many resolved (callers decide from these alone)."""
+
     entries: list[TimelineEntry] = field(default_factory=list)
     refired: list[Alert] = field(default_factory=list)
     resolved: int = 0
@@ -60,7 +63,7 @@ def load_states(session: Session, group_id: int, fingerprints: set[str]) -> dict
     return {row.fingerprint: AlertState.stored(row) for row in session.scalars(statement)}
 
 
-def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime, *, group_id: int, child: int | None = None) -> Merge:
+def apply_alerts(session: Session, number: int, group: AlertGroup, now: datetime, *, group_id: int, child: int | None = None) -> Transitions:
     """Upsert one notification's alert rows of its child by fingerprint; an entry per transition."""
     states = load_states(session, group_id, {alert.fingerprint for alert in group.alerts})
     merge = transition(states, number, group, now, group_id=group_id, child=child)
@@ -68,7 +71,7 @@ def merge_alerts(session: Session, number: int, group: AlertGroup, now: datetime
     return merge
 
 
-def transition(states: dict[str, AlertState], number: int, group: AlertGroup, now: datetime, *, group_id: int, child: int | None = None) -> Merge:
+def transition(states: dict[str, AlertState], number: int, group: AlertGroup, now: datetime, *, group_id: int, child: int | None = None) -> Transitions:
     """Apply a notification to one child's alerts (``states``, of ``group_id`` only) in memory; an
     entry per transition, none for repeats.
 
@@ -79,7 +82,7 @@ def transition(states: dict[str, AlertState], number: int, group: AlertGroup, no
     incoming: dict[str, Alert] = {}
     for alert in group.alerts:
         incoming.setdefault(alert.fingerprint, alert)
-    merge = Merge()
+    merge = Transitions()
     for fingerprint, alert in incoming.items():
         state = states.get(fingerprint)
         if state is None:

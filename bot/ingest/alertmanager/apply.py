@@ -34,10 +34,10 @@ from bot.domain.timeline import Source, TimelineEntry
 from bot.ingest.alertmanager.alerts import (
     FIRING,
     RESOLVED,
-    Merge,
-    merge_alerts,
+    Transitions,
+    apply_alerts,
 )
-from bot.ingest.alertmanager.apply_child import Fold, Outcome
+from bot.ingest.alertmanager.apply_child import ChildApplier, Outcome
 from bot.ingest.alertmanager.grouping import correlation_of, facts_of
 from bot.ingest.alertmanager.mapping import (
     ACTOR,
@@ -57,7 +57,7 @@ from bot.store.models import AlertGroupRow, IncidentRow
 from bot.store.receipt import Receipt, receiving
 from bot.store.receipt import current as current_receipt
 
-__all__ = ["FIRING", "FIRST_SEEN_RESOLVED", "RESOLVED", "Merge", "Outcome", "Policy", "ingest_batch", "ingest_group", "merge_alerts"]
+__all__ = ["FIRING", "FIRST_SEEN_RESOLVED", "RESOLVED", "Outcome", "Policy", "Transitions", "apply_alerts", "apply_batch", "apply_group"]
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +67,16 @@ FIRST_SEEN_RESOLVED = "first_seen_resolved"
 STORM_TITLE = "Alert storm since {start:%Y-%m-%d %H:%M} UTC"
 
 
-def ingest_group(session: Session, service: IncidentService, group: AlertGroup, policy: Policy) -> Outcome:
-    return ingest_batch(session, service, [group], policy)[0]
+def apply_group(session: Session, service: IncidentService, group: AlertGroup, policy: Policy) -> Outcome:
+    return apply_batch(session, service, [group], policy)[0]
 
 
-def ingest_batch(
+def apply_batch(
     session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy, *, received: Sequence[datetime] | None = None
 ) -> list[Outcome]:
-    """Apply notifications in order, with the result of one ``ingest_group`` call per group.
+    """Apply notifications in order, with the result of one ``apply_group`` call per group.
 
-    Consecutive notifications of one group are folded in a single merge: the incident's
+    Consecutive notifications of one group are applied together: the incident's
     alerts are loaded once, the state is kept in memory across the notifications, and alert
     rows, timeline entries and the incident are written once. A notification that changes
     the incident itself (reopen, severity, auto-resolve, a group joining) is recorded on its
@@ -93,7 +93,7 @@ def ingest_batch(
         end = index + 1
         while end < len(groups) and groups[end].dedup_key == key:
             end += 1
-        outcomes += _ingest_run(session, service, groups[index:end], policy, receipts[index:end])
+        outcomes += _apply_run(session, service, groups[index:end], policy, receipts[index:end])
         index = end
     return outcomes
 
@@ -113,7 +113,7 @@ def _first_seen_resolved(session: Session, group: AlertGroup) -> bool:
     return alert_groups.lock_by_dedup_key(session, group.dedup_key) is None
 
 
-def _ingest_run(
+def _apply_run(
     session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy, receipts: Sequence[Receipt | None]
 ) -> list[Outcome]:
     skipped: list[Outcome] = []
@@ -128,9 +128,9 @@ def _ingest_run(
     if not groups:
         return skipped
     if receipts[0] is None:
-        return skipped + _ingest_existing_or_new(session, service, groups, policy, receipts)
+        return skipped + _apply_existing_or_new(session, service, groups, policy, receipts)
     with receiving(receipts[0].received_at):
-        return skipped + _ingest_existing_or_new(session, service, groups, policy, receipts)
+        return skipped + _apply_existing_or_new(session, service, groups, policy, receipts)
 
 
 def _lock_incident(session: Session, number: int) -> Incident:
@@ -139,7 +139,7 @@ def _lock_incident(session: Session, number: int) -> Incident:
     return to_domain(row)
 
 
-def _ingest_existing_or_new(
+def _apply_existing_or_new(
     session: Session, service: IncidentService, groups: Sequence[AlertGroup], policy: Policy, receipts: Sequence[Receipt | None]
 ) -> list[Outcome]:
     first = groups[0]
@@ -160,7 +160,7 @@ def _existing(
     session: Session, service: IncidentService, child: AlertGroupRow, groups: Sequence[AlertGroup], policy: Policy, receipts: Sequence[Receipt | None]
 ) -> list[Outcome]:
     incident = _lock_incident(session, child.incident_id)
-    return Fold(session, service, incident, child, groups, policy, receipts).run()
+    return ChildApplier(session, service, incident, child, groups, policy, receipts).run()
 
 
 def _any_firing(group: AlertGroup) -> bool:
@@ -201,7 +201,7 @@ def _open(
                 labels=fields.labels,
                 firing=_any_firing(first),
             )
-            merged = merge_alerts(inner, incident.number, first, now, group_id=child.id, child=child.child_number)
+            merged = apply_alerts(inner, incident.number, first, now, group_id=child.id, child=child.child_number)
             child.truncated_alerts = first.truncated_alerts
             made.update(child=child, merged=merged)
             truncation = [truncated_entry(first.truncated_alerts, at=now)] if first.truncated_alerts else []
@@ -243,7 +243,7 @@ def _open(
         return _existing(session, service, existing, groups, policy, receipts)
     child = made["child"]
     merged = made["merged"]
-    assert isinstance(child, AlertGroupRow) and isinstance(merged, Merge)
+    assert isinstance(child, AlertGroupRow) and isinstance(merged, Transitions)
     if merged.resolved:
         # Only a truncated group can be new with every shown alert resolved: its hidden
         # alerts may fire, so it opens, and says why it will not resolve by itself.
@@ -255,7 +255,7 @@ def _open(
             service.record(session, incident, tail)
     outcomes = [Outcome(incident.number, created=True, changed=True)]
     if len(groups) > 1:
-        outcomes += Fold(session, service, incident, child, groups[1:], policy, receipts[1:]).run()
+        outcomes += ChildApplier(session, service, incident, child, groups[1:], policy, receipts[1:]).run()
     return outcomes
 
 
@@ -313,4 +313,4 @@ def _join(
         "alert group joined an incident",
         extra={"dedup_key": first.dedup_key, "incident": parent.number, "child": child.child_number, "joined_by": placement.joined_by.value},
     )
-    return Fold(session, service, parent, child, groups, policy, receipts, joined=joined).run()
+    return ChildApplier(session, service, parent, child, groups, policy, receipts, joined=joined).run()

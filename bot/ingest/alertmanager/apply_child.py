@@ -1,4 +1,4 @@
-"""Applying notifications of one child to its incident: the merge, and what it changes.
+"""Applying notifications of one child to its incident, and what it changes.
 
 Several notifications of one group are merged in memory and written in flushes; a
 notification that changes the incident itself (a group joining, a reopen, a raised severity,
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.domain.incident import Incident, Status
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source, TimelineEntry
-from bot.ingest.alertmanager.alerts import FIRING, AlertState, Merge, load_states, transition, write_alerts
+from bot.ingest.alertmanager.alerts import FIRING, AlertState, Transitions, load_states, transition, write_alerts
 from bot.ingest.alertmanager.mapping import ACTOR, alert_severity, child_resolved_entry, group_severity, truncated_entry
 from bot.ingest.alertmanager.models import Alert, AlertGroup
 from bot.ingest.alertmanager.settle import Policy, pause_pending, settle, settlement, truncated_elsewhere
@@ -43,7 +43,7 @@ class Outcome:
     joined: str | None = None
 
 
-class Fold:
+class ChildApplier:
     """Several notifications of one child of an incident, merged in memory, written in flushes."""
 
     def __init__(
@@ -124,7 +124,7 @@ class Fold:
         self._flush()
         return outcomes
 
-    def _settles(self, group: AlertGroup, merged: Merge, was_truncated: int) -> bool:
+    def _settles(self, group: AlertGroup, merged: Transitions, was_truncated: int) -> bool:
         """Whether this notification may settle the incident: an alert resolved in it, or it
         shows its group whole (nothing hidden) after it was truncated or auto-resolve paused."""
         if merged.resolved:

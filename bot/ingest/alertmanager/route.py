@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from bot.domain.severity import DEFAULT_LABEL_MAPPING, Severity
-from bot.ingest.alertmanager.apply import Outcome, Policy, ingest_batch, ingest_group
+from bot.ingest.alertmanager.apply import Outcome, Policy, apply_batch, apply_group
 from bot.ingest.alertmanager.auth import SourceTokens, require_token
 from bot.ingest.alertmanager.grafana_test import announce_grafana_test
 from bot.ingest.alertmanager.identity import source_of, valid_source
@@ -106,13 +106,13 @@ def alertmanager_applier(service: IncidentService, policy: Policy) -> Applier:
         group = queued_group(row)
         if group.is_grafana_test:
             return announce_grafana_test(session, group, now=service.clock.now())
-        return _outcome(ingest_group(session, service, group, policy))
+        return _outcome(apply_group(session, service, group, policy))
 
     return apply
 
 
 def alertmanager_batch_applier(service: IncidentService, policy: Policy) -> BatchApplier:
-    """Applies queued notifications of a group in one merge (same result as one by one)."""
+    """Applies queued notifications of a group in one pass (same result as one by one)."""
     single = alertmanager_applier(service, policy)
 
     def apply(session: Session, rows: Sequence[InboxRow]) -> list[str]:
@@ -120,7 +120,7 @@ def alertmanager_batch_applier(service: IncidentService, policy: Policy) -> Batc
         if any(group.is_grafana_test for group in groups):
             return [single(session, row) for row in rows]
         received = [row.received_at for row in rows]
-        return [_outcome(outcome) for outcome in ingest_batch(session, service, groups, policy, received=received)]
+        return [_outcome(outcome) for outcome in apply_batch(session, service, groups, policy, received=received)]
 
     return apply
 
