@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -411,10 +410,6 @@ class Settings(BaseSettings):
         return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
 
     @property
-    def pagerduty_enabled(self) -> bool:
-        return bool(self.pagerduty_api_token)
-
-    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -495,8 +490,3 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(f"invalid configuration:\n  {name}: could not be read ({exc.__cause__ or exc})") from None
     except OSError as exc:  # .env unreadable (a folder, no permission)
         raise SettingsError(f"invalid configuration: cannot read the settings file: {exc}") from None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()

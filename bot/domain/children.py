@@ -8,7 +8,7 @@ is the worst of its children's, and it resolves by itself only once every child 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -47,12 +47,6 @@ class Child:
     @property
     def ref(self) -> str:
         return f"#{self.child}"
-
-
-def worst_severity(children: Iterable[Child]) -> Severity | None:
-    """The most severe child's level (None without children)."""
-    levels = [child.severity for child in children]
-    return min(levels, key=lambda level: level.rank) if levels else None
 
 
 def ranked(children: Sequence[Child]) -> list[Child]:

@@ -127,8 +127,6 @@ class EscalationPolicy:
         return self.levels[min(number, len(self.levels)) - 1].delay_seconds
 
 
-EMPTY_POLICY = EscalationPolicy(levels=())
-
 #: Delay multipliers by severity. P0 escalates twice as fast, P2 half as fast; P3 and INFO
 #: are "announcement only" (design.md) and escalate only when a person asks.
 DEFAULT_SPEED: dict[Severity, float] = {Severity.P0: 0.5, Severity.P1: 1.0, Severity.P2: 2.0}

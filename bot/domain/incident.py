@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from bot.domain.errors import IllegalTransition, InvalidCommand
 from bot.domain.severity import PERSON_SETTABLE, Severity
@@ -159,16 +158,7 @@ class Incident:
         self.acknowledged_at = None
         self.mitigated_at = None
         self.resolved_at = None
-        return [
-            TimelineEntry(
-                kind=EntryKind.STATUS_CHANGED,
-                at=at,
-                actor=actor,
-                source=source,
-                text=f"{self.ref} reopened",
-                data={"from": previous.value, "to": self.status.value, "reopened": True},
-            )
-        ]
+        return self._status_changed(previous, "reopened", actor=actor, source=source, at=at, reopened=True)
 
     def unacknowledge(self, *, actor: str, source: Source, at: datetime) -> list[TimelineEntry]:
         """An acknowledgement that lapsed (PagerDuty's acknowledgement timeout, or a person
@@ -177,16 +167,7 @@ class Incident:
         if self.status is not Status.ACKNOWLEDGED:
             raise IllegalTransition(f"{self.ref} is {self.status.value}; only an acknowledged incident can be unacknowledged")
         self.status = Status.TRIGGERED
-        return [
-            TimelineEntry(
-                kind=EntryKind.STATUS_CHANGED,
-                at=at,
-                actor=actor,
-                source=source,
-                text=f"{self.ref} unacknowledged",
-                data={"from": Status.ACKNOWLEDGED.value, "to": Status.TRIGGERED.value, "unacknowledged": True},
-            )
-        ]
+        return self._status_changed(Status.ACKNOWLEDGED, "unacknowledged", actor=actor, source=source, at=at, unacknowledged=True)
 
     def _move_to(self, target: Status, *, actor: str, source: Source, at: datetime) -> list[TimelineEntry]:
         if self.status is target:
@@ -206,14 +187,19 @@ class Incident:
             self.mitigated_at = at
         if target is Status.RESOLVED:
             self.resolved_at = at
+        return self._status_changed(previous, target.value, actor=actor, source=source, at=at)
+
+    def _status_changed(self, previous: Status, verb: str, *, actor: str, source: Source, at: datetime, **flags: bool) -> list[TimelineEntry]:
+        """The one timeline entry of every status change: ``from``/``to`` in its data (the
+        export and the chat read them), plus a flag naming a reopen or an unacknowledge."""
         return [
             TimelineEntry(
                 kind=EntryKind.STATUS_CHANGED,
                 at=at,
                 actor=actor,
                 source=source,
-                text=f"{self.ref} {target.value}",
-                data={"from": previous.value, "to": target.value},
+                text=f"{self.ref} {verb}",
+                data={"from": previous.value, "to": self.status.value, **flags},
             )
         ]
 
@@ -270,17 +256,3 @@ class Incident:
         if not text:
             raise InvalidCommand("a follow-up action needs text: /incident action <text>")
         return [TimelineEntry(kind=EntryKind.ACTION_ADDED, at=at, actor=actor, source=source, text=text)]
-
-    def to_summary(self) -> dict[str, Any]:
-        """A plain, JSON-friendly view for chat renderers and exports."""
-        return {
-            "number": self.number,
-            "ref": self.ref,
-            "title": self.title,
-            "severity": self.severity.value,
-            "status": self.status.value,
-            "created_at": self.created_at.isoformat(),
-            "roles": {role.value: user for role, user in self.roles.items()},
-            "links": dict(self.links),
-            "playbook_id": self.playbook_id,
-        }

@@ -19,7 +19,6 @@ from bot.export import timings
 from bot.export.model import AlertRecord, IncidentRecord, StepRecord
 
 SCHEMA_VERSION = 1
-SCHEMA_ID = "urn:firebreak:schema:postmortem:v1"
 
 #: Labels worth naming in the impact section when alerts carry them.
 IMPACT_LABELS = ("service", "job", "namespace", "cluster", "env", "environment", "region", "instance")

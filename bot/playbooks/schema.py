@@ -23,7 +23,6 @@ PhaseKind = Literal[
     "symptoms", "diagnosis", "resolution", "verification", "communication", "prevention",
     "procedure", "other",
 ]
-PHASE_KINDS: tuple[str, ...] = PhaseKind.__args__  # type: ignore[attr-defined]
 
 #: Words people write instead of the canonical phase kinds.
 PHASE_KIND_ALIASES: dict[str, str] = {
@@ -41,8 +40,6 @@ PHASE_KIND_ALIASES: dict[str, str] = {
 
 DeadlineAction = Literal["escalate", "remind", "notify"]
 Condition = Literal["unacknowledged", "unresolved"]
-
-ROLE_NAMES: tuple[str, ...] = ("commander", "comms", "scribe")
 
 
 def _check_duration(value: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
@@ -102,11 +101,6 @@ def children(session: Session, incident_id: int) -> list[Child]:
     return result
 
 
-def find_child(session: Session, incident_id: int, child_number: int) -> AlertGroupRow | None:
-    statement = select(AlertGroupRow).where(AlertGroupRow.incident_id == incident_id, AlertGroupRow.child_number == child_number)
-    return session.scalars(statement).one_or_none()
-
-
 def move(session: Session, row: AlertGroupRow, *, to_incident: int, joined_by: JoinedBy, at: datetime) -> AlertGroupRow:
     """Move a child (and its alerts) to another incident, where it gets the next short id."""
     row.child_number = next_child_number(session, to_incident)
@@ -128,10 +122,6 @@ def set_state(row: AlertGroupRow, *, firing: bool, at: datetime, truncated_alert
         row.truncated_alerts = truncated_alerts
     if severity is not None:
         row.severity = severity.value
-
-
-def values_of(row: AlertGroupRow) -> dict[str, Any]:
-    return {"child": row.child_number, "dedup_key": row.dedup_key, "labels": dict(row.labels or {}), "severity": row.severity}
 
 
 def rows_of(session: Session, incident_id: int, *, for_update: bool = False) -> list[AlertGroupRow]:

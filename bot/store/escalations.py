@@ -124,9 +124,3 @@ class EscalationRepository:
             .with_for_update(skip_locked=True)
         )
         return session.scalars(statement).one_or_none()
-
-    @staticmethod
-    def next_due_at(session: Session) -> datetime | None:
-        statement = select(EscalationRow.due_at).where(EscalationRow.status == PENDING).order_by(EscalationRow.due_at).limit(1)
-        value = session.scalar(statement)
-        return value

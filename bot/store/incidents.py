@@ -178,10 +178,6 @@ class IncidentRepository:
         return [to_domain(row) for row in session.scalars(statement)]
 
     @staticmethod
-    def find_by_dedup_key(session: Session, dedup_key: str) -> IncidentRow | None:
-        return session.scalars(select(IncidentRow).where(IncidentRow.dedup_key == dedup_key)).one_or_none()
-
-    @staticmethod
     def add_action_item(session: Session, number: int, *, text: str, created_by: str, at: datetime) -> ActionItemRow:
         row = ActionItemRow(incident_id=number, text=text, created_by=created_by, created_at=at)
         session.add(row)

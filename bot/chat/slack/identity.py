@@ -28,22 +28,3 @@ def user_id_of(text: str | None) -> str | None:
     if match:
         return match.group(1)
     return stripped if _BARE_ID.match(stripped) else None
-
-
-def mentioned_ids(text: str) -> list[str]:
-    """Every user id mentioned in free text, in order, without repeats."""
-    seen: list[str] = []
-    for match in _MENTION.finditer(text):
-        if match.group(1) not in seen:
-            seen.append(match.group(1))
-    return seen
-
-
-def same_person(a: str | None, b: str | None) -> bool:
-    """Compare by Slack id when both carry one, else case-insensitively by name."""
-    if not a or not b:
-        return False
-    id_a, id_b = user_id_of(a), user_id_of(b)
-    if id_a and id_b:
-        return id_a == id_b
-    return a.strip().lstrip("@").lower() == b.strip().lstrip("@").lower()
