@@ -28,6 +28,24 @@ from bot.store.models import AlertGroupRow, IncidentRow
 _ATTEMPTS = 3
 _LOCKED_ROWS = "firebreak_locked_incident_rows"
 T = TypeVar("T")
+F = TypeVar("F")
+
+
+def _find_or_run(session: Session, find: Callable[[], F | None], create: Callable[[], T], failure: str) -> tuple[F | None, T | None]:
+    """``(found, None)`` or ``(None, created)``: the one race rule of this module. ``create``
+    runs inside a savepoint; losing the race on the unique key rolls back only that and looks
+    again (someone else created it between our SELECT and INSERT: load theirs)."""
+    for _attempt in range(_ATTEMPTS):
+        found = find()
+        if found is not None:
+            return found, None
+        try:
+            with session.begin_nested():
+                created = create()
+            return None, created
+        except IntegrityError:
+            continue
+    raise RuntimeError(failure)
 
 
 def find_or_create(session: Session, dedup_key: str, create: Callable[[], T]) -> tuple[AlertGroupRow | None, T | None]:
@@ -35,17 +53,9 @@ def find_or_create(session: Session, dedup_key: str, create: Callable[[], T]) ->
 
     ``create`` runs inside a savepoint and may lose a race on the group's unique key.
     """
-    for _attempt in range(_ATTEMPTS):
-        row = alert_groups.lock_by_dedup_key(session, dedup_key)
-        if row is not None:
-            return row, None
-        try:
-            with session.begin_nested():
-                created = create()
-            return None, created
-        except IntegrityError:
-            continue  # someone else created it between our SELECT and INSERT: load theirs
-    raise RuntimeError(f"could not create or load the alert group {dedup_key!r}")
+    return _find_or_run(
+        session, lambda: alert_groups.lock_by_dedup_key(session, dedup_key), create, f"could not create or load the alert group {dedup_key!r}"
+    )
 
 
 def lock_by_dedup_key(session: Session, dedup_key: str) -> IncidentRow | None:
@@ -65,14 +75,10 @@ def keep_locked_row(session: Session, row: object) -> None:
 
 def find_or_declare(session: Session, dedup_key: str, declare: Callable[[], Incident]) -> tuple[Incident, bool]:
     """Return ``(incident, created)``; ``declare`` runs inside a savepoint and may lose a race."""
-    for _attempt in range(_ATTEMPTS):
-        row = lock_by_dedup_key(session, dedup_key)
-        if row is not None:
-            return to_domain(row), False
-        try:
-            with session.begin_nested():
-                incident = declare()
-            return incident, True
-        except IntegrityError:
-            continue  # someone else created it between our SELECT and INSERT: load theirs
-    raise RuntimeError(f"could not create or load the incident for {dedup_key!r}")
+    row, incident = _find_or_run(
+        session, lambda: lock_by_dedup_key(session, dedup_key), declare, f"could not create or load the incident for {dedup_key!r}"
+    )
+    if row is not None:
+        return to_domain(row), False
+    assert incident is not None
+    return incident, True

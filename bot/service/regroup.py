@@ -38,7 +38,7 @@ from bot.domain.regroup import (
 )
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source, TimelineEntry
-from bot.ingest.alertmanager.settle import Policy, pause_pending, settle, settlement
+from bot.ingest.alertmanager.settle import Policy, pause_pending, settle_incident
 from bot.service.incidents import IncidentService
 from bot.store import alert_groups
 from bot.store.incidents import IncidentRepository, to_domain
@@ -108,9 +108,10 @@ class RegroupService:
         after = alert_state(session, incident.number)
         if not after.children:
             return []
-        rule = settlement(incident, firing=after.firing, truncated=after.truncated, policy=self.policy)
         pause_said = pause_pending(session, incident.number)
-        return settle(incident, rule, count=after.alerts, truncated=after.truncated, pause_said=pause_said, now=self.service.clock.now())
+        return settle_incident(
+            incident, firing=after.firing, truncated=after.truncated, count=after.alerts, pause_said=pause_said, policy=self.policy, now=self.service.clock.now()
+        )
 
     # -- split -------------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ from bot.ingest.alertmanager.mapping import (
 )
 from bot.ingest.alertmanager.models import AlertGroup
 from bot.ingest.alertmanager.placement import Placement, place
-from bot.ingest.alertmanager.settle import Policy, settle, settlement
+from bot.ingest.alertmanager.settle import Policy, settle_incident
 from bot.ingest.dedup import find_or_create, keep_locked_row
 from bot.service.incidents import IncidentService
 from bot.store import alert_groups
@@ -248,8 +248,8 @@ def _open(
         # Only a truncated group can be new with every shown alert resolved: its hidden
         # alerts may fire, so it opens, and says why it will not resolve by itself.
         firing = sum(1 for alert in first.alerts if alert.status == FIRING)
-        rule = settlement(incident, firing=firing, truncated=first.truncated_alerts, policy=policy)
-        tail = settle(incident, rule, count=len({a.fingerprint for a in first.alerts}), truncated=first.truncated_alerts, pause_said=False, now=now)
+        count = len({a.fingerprint for a in first.alerts})
+        tail = settle_incident(incident, firing=firing, truncated=first.truncated_alerts, count=count, pause_said=False, policy=policy, now=now)
         if tail:
             IncidentRepository.save(session, incident, now=now)
             service.record(session, incident, tail)

@@ -77,6 +77,15 @@ def settle(incident: Incident, rule: Settlement, *, count: int, truncated: int, 
     return entries
 
 
+def settle_incident(
+    incident: Incident, *, firing: int, truncated: int, count: int, pause_said: bool, policy: Policy, now: datetime
+) -> list[TimelineEntry]:
+    """``settlement`` then ``settle``: for callers that act on the entries alone (an incident
+    opened with its shown alerts resolved, a split or merge)."""
+    rule = settlement(incident, firing=firing, truncated=truncated, policy=policy)
+    return settle(incident, rule, count=count, truncated=truncated, pause_said=pause_said, now=now)
+
+
 def truncated_elsewhere(session: Session, number: int, group_id: int) -> int:
     """Hidden alerts of the incident's other children (their latest ``truncatedAlerts``)."""
     statement = select(func.coalesce(func.sum(AlertGroupRow.truncated_alerts), 0)).where(
