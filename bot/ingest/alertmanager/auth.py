@@ -36,10 +36,6 @@ class SourceTokens:
             return self.by_source[source]
         return self.default or None
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.default or self.by_source)
-
 
 def require_token(header: str | None, source: str | None, tokens: SourceTokens) -> None:
     """Return if ``header`` carries the source's token; else raise 403 (none set) or 401."""

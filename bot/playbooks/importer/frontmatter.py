@@ -25,10 +25,6 @@ class FrontMatter:
     tags: list[str] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def empty(self) -> bool:
-        return not (self.title or self.owner or self.tags or self.extra)
-
 
 def split_front_matter(text: str) -> tuple[FrontMatter, str]:
     """The metadata and the text with the front matter lines blanked (line numbers kept)."""
