@@ -8,7 +8,7 @@ scheduling and chat rendering live elsewhere and only read them.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -23,7 +23,7 @@ PhaseKind = Literal[
     "symptoms", "diagnosis", "resolution", "verification", "communication", "prevention",
     "procedure", "other",
 ]
-PHASE_KINDS: tuple[str, ...] = PhaseKind.__args__  # type: ignore[attr-defined]
+PHASE_KINDS: tuple[str, ...] = get_args(PhaseKind)
 
 #: Words people write instead of the canonical phase kinds.
 PHASE_KIND_ALIASES: dict[str, str] = {

@@ -55,8 +55,9 @@ def describe_request(body: dict[str, object]) -> str:
     event = body.get("event")
     if kind == "event_callback" and isinstance(event, dict):
         return f"event {event.get('type')!r}"
-    if isinstance(body.get("actions"), list) and body["actions"]:
-        first = body["actions"][0]  # type: ignore[index]
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions:
+        first = actions[0]
         return f"{kind} {first.get('action_id')!r}" if isinstance(first, dict) else kind
     view = body.get("view")
     if isinstance(view, dict):
