@@ -97,7 +97,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         except IncidentNotFound as error:
             print(f"firebreak incidents show: {error}", file=sys.stderr)
             return 1
-        steps = container.guided.steps(number) if container.guided is not None else None
+        steps = container.guided.steps(number)
         entries = container.service.timeline(number)
         print(
             incident_details(

@@ -22,6 +22,12 @@ def test_bot_has_no_import_cycle() -> None:
     assert not cycles, f"import cycles:\n{_shown(cycles)}"
 
 
+def test_no_cycle_even_through_type_checking_imports() -> None:
+    """Annotations only (``if TYPE_CHECKING:``) still say who depends on whom."""
+    cycles = simple_cycles(import_graph(type_checking=True))
+    assert not cycles, f"import cycles through TYPE_CHECKING imports:\n{_shown(cycles)}"
+
+
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         path = tmp_path / "pkg" / name
