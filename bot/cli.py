@@ -8,42 +8,22 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
-from bot.settings import Settings, SettingsError, load_settings
+from bot.chat.console.cli import register as register_console
+from bot.export.cli import register as register_export
+from bot.ingest.cli import register as register_inbox
+from bot.service.cli import register as register_incidents
+from bot.startup import configure_logging_for, settings_or_exit
 
 if TYPE_CHECKING:
     from bot.roles import Role
+    from bot.settings import Settings
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
-
-
-def _settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as error:
-        print(f"firebreak: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
-    from bot.logs import configure_logging
-
-    secrets = [
-        settings.slack_bot_token,
-        settings.slack_signing_secret,
-        settings.slack_app_token,
-        settings.pagerduty_api_token,
-        settings.pagerduty_webhook_secret,
-        settings.pagerduty_routing_key,
-        settings.alertmanager_token,
-        *settings.alertmanager_tokens.values(),
-        settings.api_token,
-    ]
-    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=[s for s in secrets if s], stream=stream)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -82,7 +62,7 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
     from bot.tuning import tune_process
     from bot.web import create_app, create_health_app
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     all_in_one = roles == ALL_ROLES
     if not all_in_one and _refuse_sqlite(settings, args.command):
         return 2
@@ -98,7 +78,7 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
         settings = settings.model_copy(update={"alertmanager_token": token})
         where = "made and saved in" if created else "read from"
         try_it = f"Alertmanager token {where} {path} (set ALERTMANAGER_TOKEN to choose your own). Try:\n  {curl_line(host, port, token)}"
-    _configure_logging(settings)
+    configure_logging_for(settings)
     for warning in unconfigured_inbound(settings):
         logging.getLogger("bot.inbound").warning(warning)
     container = build_container(settings, files_dir=Path.cwd(), roles=roles)
@@ -142,10 +122,10 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     from bot.web import create_health_app, loops_for
     from bot.worker import run_worker
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     if _refuse_sqlite(settings, "worker"):
         return 2
-    _configure_logging(settings)
+    configure_logging_for(settings)
     roles = frozenset({Role.WORKER})
     container = build_container(settings, files_dir=Path.cwd(), roles=roles)
     print(f"Firebreak {__version__} worker: database {database_location(settings.database_url)}", flush=True)
@@ -167,18 +147,13 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
     from bot.store.db import make_engine
     from bot.store.migrate import upgrade
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     upgrade(engine)
     engine.dispose()
     print("database is at the latest schema")
     return 0
 
-
-from bot.chat.console.cli import register as register_console  # noqa: E402
-from bot.export.cli import register as register_export  # noqa: E402
-from bot.ingest.cli import register as register_inbox  # noqa: E402
-from bot.service.cli import register as register_incidents  # noqa: E402
 
 REGISTRARS: list[Registrar] = [register_console, register_incidents, register_export, register_inbox]
 

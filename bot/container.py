@@ -1,8 +1,12 @@
 """The composition root: the one place that picks adapters from settings and wires them.
 
-Features plug in here (subscribers on the incident service, deliverers on the worker,
-verbs on the command router, routes on the web app), so the rest of the code never
-decides between Slack and the console, or checks whether PagerDuty is configured.
+Read top to bottom it is the map of the app: storage and time, the incident service and
+command router, playbooks, PagerDuty out, escalation, guided steps, export, chat (Slack or
+the console), the outbox worker, webhooks in; then who hears about a change, the
+``/incident`` verbs, the HTTP routes and the loops of each process role. Every component
+gets what it uses in its constructor; the few connections between features are small
+functions in ``bot/wiring/``. Nothing else decides between Slack and the console, or checks
+whether PagerDuty is configured.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -23,35 +27,45 @@ from starlette.routing import BaseRoute
 from bot.chat.commands import CommandRouter
 from bot.chat.console.transcript import ConsoleDeliverer
 from bot.chat.operations import CHANNEL_SETUP_LANE
-from bot.chat.slack import install as install_slack
-from bot.delivery.worker import DeliveryWorker
+from bot.chat.slack import (
+    PauseCollector,
+    SlackRuntime,
+    build_runtime,
+    make_slack_subscriber,
+    pause_note,
+    slack_routes,
+    socket_mode_task,
+)
+from bot.delivery.message import Deliverer
+from bot.delivery.worker import DeadLetterHook, DeliveryWorker
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.permissions import Policy
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
-from bot.export.install import install as install_export
-from bot.guided import install as install_guided
+from bot.export.chat import PostDraftOnResolve, export_handler, timeline_handler
+from bot.export.http import postmortem_routes
+from bot.export.service import Exporter
+from bot.guided import DeadlineTicker, GuidedSteps, guide_poster, register_verbs
 from bot.ingest.inbox_writer import InboxWriter
 from bot.ingest.ingester import Ingester
-from bot.ingest.install import install as install_ingest
+from bot.ingest.install import webhook_appliers, webhook_routes
 from bot.metrics import Metrics
+from bot.pagerduty.deliverer import TARGET as PAGERDUTY
+from bot.pagerduty.outbound import pagerduty_outbound
+from bot.playbooks.registry import load_registry, log_registry
 from bot.roles import ALL_ROLES, Role
-from bot.schedule import EscalationEngine
-from bot.schedule import install as install_escalation
+from bot.schedule import EscalationEngine, build_escalation, escalate_handler
 from bot.service.chat_notifications import CHAT, notify_chat, post_recorded
 from bot.service.incidents import IncidentService
-from bot.service.oncall import NoOncallDirectory, OncallDirectory
+from bot.service.oncall import OncallDirectory
 from bot.settings import Settings
 from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
 from bot.store.notify import INBOX_CHANNEL, OUTBOX_CHANNEL, NotificationListener
 from bot.tuning import webhook_pressure
-from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
-from bot.wiring.playbook_slack import connect as connect_playbooks_to_slack
-from bot.wiring.unreachable_targets import install as install_unreachable_targets
-
-if TYPE_CHECKING:
-    from bot.guided import GuidedSteps
+from bot.wiring.playbook_escalation import missed_step_escalation, playbook_policy_lookup
+from bot.wiring.playbook_slack import summary_steps
+from bot.wiring.unreachable_targets import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +85,14 @@ class Container:
     ingester: Ingester
     inbox: InboxWriter
     commands: CommandRouter
+    guided: GuidedSteps
+    #: The step-deadline loop (``guided``'s ``on_deadline`` actions).
+    deadlines: DeadlineTicker
+    escalation: EscalationEngine
+    oncall: OncallDirectory
+    exporter: Exporter
+    #: The Slack backend; None in local mode (the console transcript is the chat).
+    slack: SlackRuntime | None = None
     routes: list[BaseRoute] = field(default_factory=list)
     local_mode: bool = True
     #: Loops of the worker role (escalation scheduler, guided-steps ticker); the ingester and
@@ -78,10 +100,6 @@ class Container:
     background: list[BackgroundTask] = field(default_factory=list)
     #: Loops of the web role (Slack Socket Mode: one socket per web process).
     web_background: list[BackgroundTask] = field(default_factory=list)
-    guided: GuidedSteps | None = None
-    oncall: OncallDirectory = field(default_factory=NoOncallDirectory)
-    escalation: EscalationEngine | None = None
-    slack: Any = None
     readiness_notes: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
     """Each adds to ``/readyz``'s answer (a paused Slack delivery, …) without failing it."""
     #: On PostgreSQL, wakes the ingester and delivery worker on new rows (bot/store/notify.py).
@@ -108,11 +126,153 @@ def build_container(
     ``roles``: the process this is for (bot/roles.py); it only changes the tuning (bot/tuning.py),
     the loops and routes to run are picked by ``bot.web.loops_for`` and ``create_app``.
     """
+    # Storage, time, metrics.
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     metrics = Metrics(sessions, inbox_capacity=settings.inbox_max_rows)
-    service = IncidentService(sessions, clock=clock, subscribers=[notify_chat])
+
+    # The incident core: every change goes through the service, every /incident verb through the router.
+    service = IncidentService(sessions, clock=clock)
+    commands = CommandRouter(
+        service, zone=settings.zone, policy=Policy(takeover_after=settings.takeover_after), auto_resolve=frozenset(settings.auto_resolve)
+    )
+
+    # Playbooks, loaded leniently (a broken file is skipped and logged): matched to new
+    # incidents, grouping alerts (correlate_by), escalation policies.
+    registry = load_registry(settings.playbooks_dir)
+    log_registry(registry)
+
+    # PagerDuty out: where pages go, the incident sync, who is on call.
+    pagerduty = pagerduty_outbound(settings, clock=clock)
+    startup_warnings = unreachable(settings, registry)
+    for line in startup_warnings:
+        log.warning(line)
+
+    # Escalation: timers from the attached playbook's policy, else the default policy.
+    escalation = build_escalation(settings, service, engine, lookup=playbook_policy_lookup(registry))
+
+    # Guided steps: the attached playbook's steps; a missed step escalates through the engine.
+    guided = GuidedSteps(service, registry, zone=settings.zone)
+    deadlines = DeadlineTicker(service, escalate_now=missed_step_escalation(escalation.engine), escalates=escalation.planner.escalates)
+
+    # Post-mortems: drafted on resolve, exported by command and over HTTP.
+    exporter = Exporter(sessions, clock=clock, zone=settings.zone, templates_dir=settings.templates_dir)
+
+    # Chat: Slack with credentials, else the console transcript (local mode).
+    slack = (
+        build_runtime(
+            settings, sessions=sessions, clock=clock, router=commands, service=service, oncall=pagerduty.oncall, steps=summary_steps(guided)
+        )
+        if settings.slack_enabled
+        else None
+    )
+    chat: Deliverer = (
+        slack.deliverer
+        if slack is not None
+        else ConsoleDeliverer(
+            sessions, stream=transcript_stream, clock=clock, zone=settings.zone, announcements=settings.slack_incidents_channel, files_dir=files_dir
+        )
+    )
+
+    # The outbox worker: one deliverer per target.
+    worker = DeliveryWorker(
+        sessions,
+        {CHAT: chat, PAGERDUTY: pagerduty.deliverer},
+        clock=clock,
+        max_attempts=settings.outbox_max_attempts,
+        poll_seconds=settings.outbox_poll_seconds,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        on_dead=_dead_letter(metrics, clock),
+        on_attempt=metrics.record_delivery_attempt,
+        setup_operations=CHANNEL_SETUP_LANE,
+        setup_target=CHAT,
+        setup_per_claim=settings.outbox_setup_per_claim,
+    )
+
+    # Webhooks in: answered once queued in the inbox, applied by the ingester.
+    inbox = InboxWriter(sessions, max_rows=settings.inbox_max_rows)
+    appliers = webhook_appliers(settings, service, metrics, registry)
+    ingester = Ingester(
+        sessions,
+        appliers.rows,
+        batch_appliers=appliers.batches,
+        clock=clock,
+        on_applied=lambda source, outcome: metrics.ingested.labels(source=source, outcome=outcome).inc(),
+        on_committed=service.notify_committed,
+        pressure=webhook_pressure(roles),
+        poll_seconds=settings.inbox_poll_seconds,
+        # P0 and whatever the storm guard exempts jump the inbox queue (bot/ingest/inbox.py).
+        urgent={0, *(level.rank for level in settings.storm_exempt)},
+    )
+    listener = (
+        NotificationListener(engine.url, {INBOX_CHANNEL: ingester.notify, OUTBOX_CHANNEL: worker.notify})
+        if settings.pg_notify and engine.dialect.name == "postgresql"
+        else None
+    )
+
+    # Who hears about a change, in this order, inside its transaction; then the worker wakes.
+    service.declare_hooks.append(guided.on_declare)
+    service.subscribers.extend(
+        [
+            notify_chat,
+            *([pagerduty.sync] if pagerduty.sync is not None else []),
+            guide_poster(guided),
+            guided.on_raised,
+            escalation.planner.on_change,
+            PostDraftOnResolve(exporter),
+            *([make_slack_subscriber(archive_after_seconds=settings.slack_archive_after_seconds)] if slack is not None else []),
+        ]
+    )
+    service.after_commit.append(worker.notify)
+
+    # The /incident verbs beyond the core ones.
+    register_verbs(commands, guided)
+    commands.register("escalate", escalate_handler(commands, escalation.engine))
+    commands.register("timeline", timeline_handler(commands, exporter))
+    commands.register("export", export_handler(commands, exporter))
+
+    # HTTP routes, and the loops of each role (bot.web.loops_for adds the ingester and worker).
+    routes: list[BaseRoute] = [*webhook_routes(settings, service, metrics, inbox, ingester), *postmortem_routes(exporter, settings.api_token)]
+    web_background: list[BackgroundTask] = []
+    readiness_notes: list[Callable[[], dict[str, Any]]] = []
+    if slack is not None:
+        if settings.slack_signing_secret:
+            routes.extend(slack_routes(slack.handler, settings.slack_signing_secret, slack.seen))
+        if settings.slack_app_token:
+            web_background.append(socket_mode_task(slack.app, settings.slack_app_token, slack.seen))
+        metrics.registry.register(PauseCollector(slack.pause))
+        readiness_notes.append(lambda: pause_note(slack.pause))
+
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        metrics=metrics,
+        service=service,
+        worker=worker,
+        ingester=ingester,
+        inbox=inbox,
+        commands=commands,
+        guided=guided,
+        deadlines=deadlines,
+        escalation=escalation.engine,
+        oncall=pagerduty.oncall,
+        exporter=exporter,
+        slack=slack,
+        routes=routes,
+        local_mode=slack is None,
+        background=[deadlines.run, escalation.runner.run],
+        web_background=web_background,
+        readiness_notes=readiness_notes,
+        listener=listener,
+        startup_warnings=startup_warnings,
+    )
+
+
+def _dead_letter(metrics: Metrics, clock: Clock) -> DeadLetterHook:
+    """A message given up: count it, and put it on the incident's timeline (and so in chat)."""
 
     def dead_letter(session: Session, row: OutboxRow) -> None:
         metrics.delivery_dead.labels(target=row.target, operation=row.operation).inc()
@@ -130,69 +290,7 @@ def build_container(
         if row.target != CHAT:  # a chat post that failed cannot be said in chat; the timeline has it
             post_recorded(session, row.incident_id, entry_id, entry, now=clock.now())
 
-    worker = DeliveryWorker(
-        sessions,
-        {},
-        clock=clock,
-        max_attempts=settings.outbox_max_attempts,
-        poll_seconds=settings.outbox_poll_seconds,
-        lease=timedelta(seconds=settings.outbox_lease_seconds),
-        on_dead=dead_letter,
-        on_attempt=metrics.record_delivery_attempt,
-        setup_operations=CHANNEL_SETUP_LANE,
-        setup_target=CHAT,
-        setup_per_claim=settings.outbox_setup_per_claim,
-    )
-    service.after_commit.append(worker.notify)
-    ingester = Ingester(
-        sessions,
-        clock=clock,
-        on_applied=lambda source, outcome: metrics.ingested.labels(source=source, outcome=outcome).inc(),
-        on_committed=service.notify_committed,
-        pressure=webhook_pressure(roles),
-        poll_seconds=settings.inbox_poll_seconds,
-        # P0 and whatever the storm guard exempts jump the inbox queue (bot/ingest/inbox.py).
-        urgent={0, *(level.rank for level in settings.storm_exempt)},
-    )
-    commands = CommandRouter(
-        service, zone=settings.zone, policy=Policy(takeover_after=settings.takeover_after), auto_resolve=frozenset(settings.auto_resolve)
-    )
-    container = Container(
-        settings=settings,
-        engine=engine,
-        sessions=sessions,
-        clock=clock,
-        metrics=metrics,
-        service=service,
-        worker=worker,
-        ingester=ingester,
-        inbox=InboxWriter(sessions, max_rows=settings.inbox_max_rows),
-        commands=commands,
-        local_mode=not settings.slack_enabled,
-    )
-    if settings.pg_notify and engine.dialect.name == "postgresql":
-        container.listener = NotificationListener(engine.url, {INBOX_CHANNEL: ingester.notify, OUTBOX_CHANNEL: worker.notify})
-    install_ingest(container)
-    if container.local_mode:
-        worker.add_deliverer(
-            CHAT,
-            ConsoleDeliverer(
-                sessions,
-                stream=transcript_stream,
-                clock=clock,
-                zone=settings.zone,
-                announcements=settings.slack_incidents_channel,
-                files_dir=files_dir,
-            ),
-        )
-    install_guided(container)
-    install_escalation(container)
-    install_export(container)
-    install_slack(container)
-    connect_playbooks_to_escalation(container)
-    connect_playbooks_to_slack(container)
-    install_unreachable_targets(container)
-    return container
+    return dead_letter
 
 
 def _failure_text(row: OutboxRow) -> str:

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -32,7 +32,7 @@ def _redactor(secrets: Iterable[str]) -> structlog.types.Processor:
             text = text.replace(secret, "***")
         return _TOKEN_PATTERNS.sub("***", text)
 
-    def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key, value in list(event.items()):
             if any(marker in key.lower() for marker in _SECRET_KEYS) and value:
                 event[key] = "***"
@@ -43,7 +43,7 @@ def _redactor(secrets: Iterable[str]) -> structlog.types.Processor:
     return redact
 
 
-def _extra_fields(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _extra_fields(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     record = event.get("_record")
     if record is not None:
         for key, value in record.__dict__.items():

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import CursorResult, Result, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,8 @@ DELIVERED = "delivered"
 FAILED = "failed"
 
 
-_OUTBOX = OutboxRow.__table__
+#: The table itself (``__table__`` is typed as any FromClause), for Core statements.
+_OUTBOX = OutboxRow.metadata.tables[OutboxRow.__tablename__]
 
 #: Built once: Core statements with bound parameters hit SQLAlchemy's compiled cache on
 #: every call, which matters on the webhook hot path (one enqueue per change or more).
@@ -102,7 +103,7 @@ def enqueue(
     """
     if coalesce_key is not None:
         folded = session.execute(_FOLD, {"fold_key": coalesce_key, "fold_payload": payload})
-        if folded.rowcount:
+        if _rows_matched(folded):
             return False
     if severity is None and incident_id is not None:
         severity = _severity_of(session, incident_id)
@@ -142,7 +143,7 @@ def reprioritise(session: Session, incident_id: int, severity: Severity, *, now:
     already claimed); delivered ones do not matter. Returns how many rows moved.
     """
     result = session.execute(_REPRIORITISE, {"incident": incident_id, "priority": priority_of(severity), "now": now})
-    return int(result.rowcount or 0)
+    return _rows_matched(result)
 
 
 def depth(session: Session) -> dict[str, int]:
@@ -163,3 +164,10 @@ def pending_by_severity(session: Session) -> dict[str, int]:
         name = names.get(int(priority), str(priority))
         counts[name] = counts.get(name, 0) + int(count)
     return counts
+
+
+def _rows_matched(result: Result[Any]) -> int:
+    """How many rows an UPDATE matched (``Session.execute`` is typed as any ``Result``)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"an UPDATE gives a CursorResult, not {type(result).__name__}")
+    return int(result.rowcount or 0)

@@ -14,15 +14,23 @@ from bot.domain.escalation import Condition, EscalationPolicy, Level, Target, Ta
 
 
 class TargetLike(Protocol):
-    kind: str
-    value: str
+    @property
+    def kind(self) -> str: ...
+    @property
+    def value(self) -> str: ...
 
 
 class LevelLike(Protocol):
-    name: str | None
-    condition: str
-    delay_seconds: int
-    targets: Sequence[TargetLike]
+    """Read-only, so a pydantic model with ``Literal`` fields and a ``delay_seconds`` property fits."""
+
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def condition(self) -> str: ...
+    @property
+    def delay_seconds(self) -> int: ...
+    @property
+    def targets(self) -> Sequence[TargetLike]: ...
 
 
 def policy_from_levels(levels: Iterable[LevelLike]) -> EscalationPolicy:

@@ -19,15 +19,15 @@ def register(sub: Any) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from jinja2 import TemplateError
 
-    from bot.cli import _settings_or_exit
     from bot.domain.errors import IncidentNotFound, InvalidCommand
     from bot.domain.incident import parse_number
     from bot.export.render import TemplateFolderMissing
     from bot.export.service import Exporter
+    from bot.startup import settings_or_exit
     from bot.store.db import make_engine, make_session_factory
     from bot.store.migrate import upgrade
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     try:
         number = parse_number(args.incident)
     except InvalidCommand as error:

@@ -331,7 +331,9 @@ def _opt(value: object) -> str | None:
 
 
 def as_int(value: object, *, default: int) -> int:
+    if not isinstance(value, int | float | str | bytes):
+        return default
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)
     except (TypeError, ValueError):
         return default

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -77,9 +76,6 @@ class GuidedSteps:
         self.service = service
         self.registry = registry
         self.zone = zone or ZoneInfo("UTC")
-        #: The step-deadline loop (:class:`bot.guided.deadlines.DeadlineTicker`) once installed;
-        #: set ``deadlines.escalate_now`` to hand ``escalate`` deadlines to the escalation engine.
-        self.deadlines: Any = None
 
     # -- attaching -----------------------------------------------------------------------
 

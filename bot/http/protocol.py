@@ -54,7 +54,7 @@ class GuardedH11Protocol(H11Protocol):
         self.conn = _Connection(h11.SERVER, MAX_HEAD_BYTES)
         self._head_deadline: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's H11Protocol, which narrows asyncio's BaseTransport
         super().connection_made(transport)
         if len(self.connections) > self.max_connections:
             log.warning("connection closed on arrival: %d connections are open, the maximum", self.max_connections)

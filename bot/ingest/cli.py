@@ -43,11 +43,11 @@ def cmd_status(_args: argparse.Namespace) -> int:
 
 
 def cmd_apply(_args: argparse.Namespace) -> int:
-    from bot.cli import _settings_or_exit
     from bot.container import build_container
+    from bot.startup import settings_or_exit
     from bot.store.migrate import upgrade
 
-    container = build_container(_settings_or_exit(), transcript_stream=None)
+    container = build_container(settings_or_exit(), transcript_stream=None)
     try:
         upgrade(container.engine)
         applied = container.ingester.apply_all()
@@ -73,11 +73,11 @@ class MigratedSessions:
     """A migrated session factory for one command, disposed of afterwards."""
 
     def __enter__(self) -> Any:
-        from bot.cli import _settings_or_exit
+        from bot.startup import settings_or_exit
         from bot.store.db import make_engine, make_session_factory
         from bot.store.migrate import upgrade
 
-        self._engine = make_engine(_settings_or_exit().database_url)
+        self._engine = make_engine(settings_or_exit().database_url)
         upgrade(self._engine)
         return make_session_factory(self._engine)
 

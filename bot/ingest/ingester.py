@@ -81,6 +81,7 @@ class Ingester:
         sessions: SessionFactory,
         appliers: Mapping[str, Applier] | None = None,
         *,
+        batch_appliers: Mapping[str, BatchApplier] | None = None,
         clock: Clock | None = None,
         groups_per_pass: int = 64,
         rows_per_group: int = 200,
@@ -108,7 +109,9 @@ class Ingester:
         self._busy_share = busy_share
         self._max_lag = max_lag
         self._transaction_budget = transaction_budget
-        self._batch_appliers: dict[str, BatchApplier] = {}
+        #: Optional per source: apply runs of its rows at once, with the row applier's result
+        #: on each row in order (the row applier stays the fallback).
+        self._batch_appliers: dict[str, BatchApplier] = {source: applier for source, applier in (batch_appliers or {}).items() if source in self._appliers}
         self._batch_rows = batch_rows
         #: Priorities (severity ranks, 0 = P0) whose groups are applied first and unthrottled.
         self._urgent = frozenset(urgent)

@@ -1,8 +1,15 @@
-"""Wiring for webhooks in and PagerDuty out: one call from the composition root."""
+"""Webhooks in, from the settings: the inbox appliers and the two HTTP routes.
+
+Called from the composition root, which builds the :class:`~bot.ingest.ingester.Ingester`
+with :func:`webhook_appliers` and serves :func:`webhook_routes`. Outbound PagerDuty (pages,
+sync, on-call) is set up in :mod:`bot.pagerduty.outbound`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+
+from starlette.routing import BaseRoute
 
 from bot.ingest.alertmanager.apply import Policy
 from bot.ingest.alertmanager.auth import SourceTokens
@@ -10,30 +17,35 @@ from bot.ingest.alertmanager.grouping import Grouping
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
 from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route
 from bot.ingest.alertmanager.severity_labels import ObservedMapping
+from bot.ingest.inbox_writer import InboxWriter
+from bot.ingest.ingester import Applier, BatchApplier, Ingester
 from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.ingest.pagerduty.route import SOURCE as PAGERDUTY
 from bot.ingest.pagerduty.route import pagerduty_applier, pagerduty_route
 from bot.ingest.pagerduty.signature import secrets_from_setting
-from bot.pagerduty.client import Verify, events_client, rest_client
-from bot.pagerduty.deliverer import TARGET, PagerDutyDeliverer
-from bot.pagerduty.oncall import PagerDutyOncallDirectory
-from bot.pagerduty.sync import make_pagerduty_sync
+from bot.metrics import Metrics
 from bot.playbooks.matching import IncidentFacts
+from bot.playbooks.registry import PlaybookRegistry
+from bot.service.incidents import IncidentService
+from bot.settings import Settings
 
-if TYPE_CHECKING:
-    from bot.container import Container
+
+@dataclass(frozen=True)
+class Appliers:
+    """What the ingester does with an inbox row, by source (see :class:`Ingester`)."""
+
+    rows: dict[str, Applier] = field(default_factory=dict)
+    batches: dict[str, BatchApplier] = field(default_factory=dict)
 
 
-def grouping_of(container: Container) -> Grouping:
+def grouping_of(settings: Settings, registry: PlaybookRegistry) -> Grouping:
     """Correlation and storm guard from the settings; a playbook's ``correlate_by`` is looked
-    up in the guided-steps registry at the time a group arrives (it is wired after ingest)."""
-    settings = container.settings
+    up in the playbook registry at the time a group arrives."""
 
     def playbook_correlate_by(facts: IncidentFacts) -> tuple[str, ...] | None:
-        guided = container.guided
-        if guided is None or not len(guided.registry):
+        if not len(registry):
             return None
-        playbook, _matched = guided.registry.match(facts)
+        playbook, _matched = registry.match(facts)
         return None if playbook is None or playbook.correlate_by is None else tuple(playbook.correlate_by)
 
     return Grouping(
@@ -46,37 +58,23 @@ def grouping_of(container: Container) -> Grouping:
     )
 
 
-def install(container: Container, *, verify: Verify = True) -> None:
-    """Routes and inbox appliers for both webhooks; with PagerDuty credentials, the sync,
-    deliverer and on-call.
+def webhook_appliers(settings: Settings, service: IncidentService, metrics: Metrics, registry: PlaybookRegistry) -> Appliers:
+    """Alertmanager (and Grafana) groups, applied one by one or in runs; PagerDuty events."""
+    mapping = ObservedMapping(settings.severity_mapping, on_unknown=metrics.unknown_severity.inc)
+    policy = Policy(mapping=mapping, auto_resolve=frozenset(settings.auto_resolve), grouping=grouping_of(settings, registry))
+    return Appliers(
+        rows={
+            ALERTMANAGER: alertmanager_applier(service, policy),
+            PAGERDUTY: pagerduty_applier(service, PriorityMap.of(settings.pagerduty_priority_mapping)),
+        },
+        batches={ALERTMANAGER: alertmanager_batch_applier(service, policy)},
+    )
 
-    ``verify`` is the TLS trust for PagerDuty (tests pass their loopback CA).
-    """
-    settings = container.settings
-    mapping = ObservedMapping(settings.severity_mapping, on_unknown=container.metrics.unknown_severity.inc)
-    policy = Policy(mapping=mapping, auto_resolve=frozenset(settings.auto_resolve), grouping=grouping_of(container))
-    ingester = container.ingester
-    ingester.add_applier(ALERTMANAGER, alertmanager_applier(container.service, policy))
-    ingester.add_batch_applier(ALERTMANAGER, alertmanager_batch_applier(container.service, policy))
-    ingester.add_applier(PAGERDUTY, pagerduty_applier(container.service, PriorityMap.of(settings.pagerduty_priority_mapping)))
+
+def webhook_routes(settings: Settings, service: IncidentService, metrics: Metrics, inbox: InboxWriter, ingester: Ingester) -> list[BaseRoute]:
+    """``POST /webhooks/alertmanager`` and ``POST /webhooks/pagerduty``: check, queue, answer 202."""
     tokens = SourceTokens(default=settings.alertmanager_token or None, by_source=dict(settings.alertmanager_tokens))
-    container.routes.append(alertmanager_route(container.service, container.metrics, container.inbox, ingester, tokens=tokens, mapping=settings.severity_mapping))
-    container.routes.append(
-        pagerduty_route(container.service, container.metrics, container.inbox, ingester, secrets=secrets_from_setting(settings.pagerduty_webhook_secret))
-    )
-    rest = (
-        rest_client(settings.pagerduty_api_token, base_url=settings.pagerduty_api_url, from_email=settings.pagerduty_from_email, verify=verify)
-        if settings.pagerduty_api_token and settings.pagerduty_from_email  # settings require both together
-        else None
-    )
-    events = (
-        events_client(settings.pagerduty_routing_key, base_url=settings.pagerduty_events_url, verify=verify)
-        if settings.pagerduty_routing_key
-        else None
-    )
-    if rest is None and events is None:
-        return
-    container.service.subscribers.append(make_pagerduty_sync(rest_enabled=rest is not None, events_enabled=events is not None))
-    container.worker.add_deliverer(TARGET, PagerDutyDeliverer(rest=rest, events=events, service_id=settings.pagerduty_service_id, clock=container.clock))
-    if rest is not None:
-        container.oncall = PagerDutyOncallDirectory(rest)
+    return [
+        alertmanager_route(service, metrics, inbox, ingester, tokens=tokens, mapping=settings.severity_mapping),
+        pagerduty_route(service, metrics, inbox, ingester, secrets=secrets_from_setting(settings.pagerduty_webhook_secret)),
+    ]

@@ -23,11 +23,13 @@ class PeerBusy(pagerduty.HttpError):
     """429 or 5xx: try again later (the outbox decides when)."""
 
 
-class _FailFast:
+class _FailFast(pagerduty.ApiClient):
+    """Mixed in before a concrete client, so ``super().postprocess`` is that client's own."""
+
     max_network_attempts = 0  # one try; the outbox retries
 
     def postprocess(self, response: Response, *args: Any) -> None:
-        super().postprocess(response, *args)  # type: ignore[misc]
+        super().postprocess(response, *args)
         if response.status_code == 429 or response.status_code >= 500:
             raise PeerBusy(f"PagerDuty answered {response.status_code}", response)
 

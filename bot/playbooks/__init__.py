@@ -7,9 +7,9 @@ chat adapters and the CLI can all use it.
 from bot.domain.durations import format_duration, parse_duration
 from bot.playbooks.importer import ImportReport, ImportResult, import_runbook, import_text
 from bot.playbooks.lint import lint_directory
-from bot.playbooks.loader import load_directory
 from bot.playbooks.matching import IncidentFacts, MatchResult, match_playbook, rank_playbooks
 from bot.playbooks.problems import LintProblem, PlaybookLoadError
+from bot.playbooks.registry import load_directory
 from bot.playbooks.schema import (
     EscalationLevel,
     EscalationPolicy,

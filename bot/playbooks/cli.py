@@ -23,7 +23,7 @@ def default_directory() -> str:
     return os.environ.get(ENV_DIR) or DEFAULT_DIR
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add ``playbooks lint`` and ``playbooks import`` to a top-level ``firebreak`` parser.
 
     Each leaf parser sets ``func(args) -> int`` (the exit code), so the caller runs

@@ -138,7 +138,8 @@ class GuideView:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly (datetimes as ISO strings), for outbox payloads."""
-        return _jsonable(asdict(self)) | {"complete": self.complete}
+        data: dict[str, Any] = _jsonable(asdict(self))
+        return data | {"complete": self.complete}
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from bot.playbooks.problems import LintProblem, PlaybookLoadError
+from bot.playbooks.problems import LintProblem
 from bot.playbooks.schema import Playbook
 from bot.playbooks.yamlmarks import MarkedDocument, load_marked
 
@@ -77,21 +77,3 @@ def _locate(shown: str, document: MarkedDocument, error: ValidationError) -> lis
 
 def read_directory(directory: Path) -> list[LoadedFile]:
     return [read_file(path) for path in playbook_files(directory)]
-
-
-def load_directory(directory: str | Path) -> list[Playbook]:
-    """All playbooks in ``directory``; raise :class:`PlaybookLoadError` listing every problem.
-
-    Serving with a half-loaded set would silently change which playbook an incident gets, so
-    one bad file fails the whole load (run ``firebreak playbooks lint`` to see why).
-    """
-    from bot.playbooks.lint import lint_loaded
-
-    path = Path(directory)
-    if not path.is_dir():
-        raise PlaybookLoadError([LintProblem(str(path), None, "not a directory")])
-    loaded = read_directory(path)
-    problems = [problem for problem in lint_loaded(loaded) if not problem.warning]
-    if problems:
-        raise PlaybookLoadError(problems)
-    return [item.playbook for item in loaded if item.playbook is not None]

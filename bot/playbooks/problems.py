@@ -26,7 +26,7 @@ class LintProblem:
 
 
 class PlaybookLoadError(Exception):
-    """Raised by :func:`bot.playbooks.loader.load_directory` when any file has problems."""
+    """Raised by :func:`bot.playbooks.registry.load_directory` when any file has problems."""
 
     def __init__(self, problems: list[LintProblem]) -> None:
         problems = [problem for problem in problems if not problem.warning]

@@ -1,6 +1,6 @@
 """The playbooks a running server knows, loaded leniently at start.
 
-``load_directory`` refuses a directory with any problem, which is right for ``lint`` and CI.
+The strict :func:`load_directory` refuses a directory with any problem, which is right for ``lint`` and CI.
 A server must not refuse to start (and so stop taking alerts) because one YAML file has a
 typo: :func:`load_registry` skips each file that has a problem (warnings aside), keeps the
 rest, and hands the problems back so the caller can log them as ``file:line: message``. Problems that span files
@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.playbooks.lint import lint_loaded
 from bot.playbooks.loader import read_directory
 from bot.playbooks.matching import IncidentFacts, match_playbook, rank_playbooks
-from bot.playbooks.problems import LintProblem
+from bot.playbooks.problems import LintProblem, PlaybookLoadError
 from bot.playbooks.schema import MatchRules, Playbook
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,22 @@ def _without_keywords(playbooks: Iterable[Playbook]) -> list[Playbook]:
         if playbook.match.title_keywords and not playbook.manual
         and (playbook.match.alertname or playbook.match.runbook or playbook.match.labels or playbook.match.pagerduty_service)
     ]
+
+
+def load_directory(directory: str | Path) -> list[Playbook]:
+    """All playbooks in ``directory``; raise :class:`PlaybookLoadError` listing every problem.
+
+    Serving with a half-loaded set would silently change which playbook an incident gets, so
+    one bad file fails the whole load (run ``firebreak playbooks lint`` to see why).
+    """
+    path = Path(directory)
+    if not path.is_dir():
+        raise PlaybookLoadError([LintProblem(str(path), None, "not a directory")])
+    loaded = read_directory(path)
+    problems = [problem for problem in lint_loaded(loaded) if not problem.warning]
+    if problems:
+        raise PlaybookLoadError(problems)
+    return [item.playbook for item in loaded if item.playbook is not None]
 
 
 def load_registry(directory: str | Path) -> PlaybookRegistry:

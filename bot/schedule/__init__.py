@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
 
 from bot.domain.escalation_parse import parse_policy
 from bot.schedule.commands import escalate_handler
 from bot.schedule.engine import EscalationEngine
 from bot.schedule.leader import leader_lock_for
-from bot.schedule.planner import EscalationPlanner
+from bot.schedule.planner import EscalationPlanner, PolicyLookup
 from bot.schedule.runner import EscalationRunner
+from bot.service.incidents import IncidentService
+from bot.settings import Settings
 
-if TYPE_CHECKING:
-    from bot.container import Container
-
-__all__ = ["EscalationEngine", "EscalationPlanner", "EscalationRunner", "install"]
+__all__ = ["Escalation", "EscalationEngine", "EscalationPlanner", "EscalationRunner", "build_escalation", "escalate_handler"]
 
 
-def install(container: Container) -> EscalationEngine:
-    """Subscriber on the incident service, the ``escalate`` verb, the scheduler loop.
+@dataclass(frozen=True)
+class Escalation:
+    #: Re-plans deadlines on every change (an incident service subscriber).
+    planner: EscalationPlanner
+    #: Fires due deadlines and reminders; ``/incident escalate`` goes through it too.
+    engine: EscalationEngine
+    #: The scheduler loop of the worker role (one leader among replicas).
+    runner: EscalationRunner
 
-    The playbook feature plugs in with ``container.escalation.planner.lookup = fn``
-    (``fn(incident) -> EscalationPolicy | None``; None means the default policy).
-    """
-    settings = container.settings
-    planner = EscalationPlanner(parse_policy(settings.default_escalation_policy), settings.escalation_speed)
-    container.service.subscribers.append(planner.on_change)
-    engine = EscalationEngine(container.service, planner, reminder_after_seconds=settings.reminder_after_seconds)
-    container.commands.register("escalate", escalate_handler(container.commands, engine))
-    runner = EscalationRunner(engine, leader_lock_for(container.engine))
-    container.background.append(runner.run)
-    container.escalation = engine
-    return engine
+
+def build_escalation(settings: Settings, service: IncidentService, database: Engine, *, lookup: PolicyLookup | None = None) -> Escalation:
+    """``lookup``: an incident's own policy (its playbook's), None for the default one."""
+    planner = EscalationPlanner(parse_policy(settings.default_escalation_policy), settings.escalation_speed, lookup=lookup)
+    engine = EscalationEngine(service, planner, reminder_after_seconds=settings.reminder_after_seconds)
+    return Escalation(planner=planner, engine=engine, runner=EscalationRunner(engine, leader_lock_for(database)))

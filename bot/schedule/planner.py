@@ -22,7 +22,8 @@ from bot.service.changes import Change
 from bot.store.escalations import EscalationRepository
 from bot.store.incidents import IncidentRepository
 
-PolicyLookup = Callable[[Incident], EscalationPolicy]
+#: The policy for one incident (a playbook's own), or None for the default policy.
+PolicyLookup = Callable[[Incident], EscalationPolicy | None]
 
 #: Entries after which the deadlines may be wrong.
 REPLAN_KINDS = frozenset(
@@ -31,16 +32,21 @@ REPLAN_KINDS = frozenset(
 
 
 class EscalationPlanner:
-    def __init__(self, default_policy: EscalationPolicy, speed: Mapping[Severity, float] | None = None) -> None:
+    def __init__(
+        self, default_policy: EscalationPolicy, speed: Mapping[Severity, float] | None = None, *, lookup: PolicyLookup | None = None
+    ) -> None:
+        """``lookup``: the playbook feature's policies (bot/wiring/playbook_escalation.py)."""
         self.default_policy = default_policy
         self.speed: dict[Severity, float] = dict(DEFAULT_SPEED if speed is None else speed)
-        self.lookup: PolicyLookup | None = None
+        self.lookup = lookup
+
+    def escalates(self, severity: Severity) -> bool:
+        """Whether incidents of ``severity`` escalate on their own (not P3 or INFO by default)."""
+        return severity in self.speed
 
     def policy_for(self, incident: Incident) -> EscalationPolicy:
-        """The hook the playbook feature plugs into (set ``lookup``); default policy otherwise.
-
-        A lookup returning None also falls back to the default policy.
-        """
+        """The ``lookup``'s policy for ``incident``; the default policy without one, or when it
+        returns None."""
         if self.lookup is not None:
             found = self.lookup(incident)
             if found is not None:

@@ -57,12 +57,12 @@ class _Container:
         self.log_level = log_level
 
     def __enter__(self) -> Any:
-        from bot.cli import _configure_logging, _settings_or_exit
         from bot.container import build_container
+        from bot.startup import configure_logging_for, settings_or_exit
         from bot.store.migrate import upgrade
 
-        settings = _settings_or_exit()
-        _configure_logging(settings.model_copy(update={"log_level": self.log_level}))
+        settings = settings_or_exit()
+        configure_logging_for(settings.model_copy(update={"log_level": self.log_level}))
         self.container = build_container(settings, transcript_stream=None)
         upgrade(self.container.engine)
         return self.container
@@ -97,7 +97,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         except IncidentNotFound as error:
             print(f"firebreak incidents show: {error}", file=sys.stderr)
             return 1
-        steps = container.guided.steps(number) if container.guided is not None else None
+        steps = container.guided.steps(number)
         entries = container.service.timeline(number)
         print(
             incident_details(

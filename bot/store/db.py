@@ -89,8 +89,9 @@ def _make_sqlite_serialise_writers(engine: Engine) -> None:
         finally:
             _release(dbapi_connection)
 
-    dialect.do_commit = do_commit  # type: ignore[method-assign]
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    # This engine's own dialect object; SQLAlchemy has no event after COMMIT/ROLLBACK ran.
+    dialect.do_commit = do_commit  # type: ignore[method-assign]  # replacing a method on one instance
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]  # replacing a method on one instance
     event.listen(engine, "invalidate", lambda _dbapi, record, _error: _release(record))
 
 

@@ -54,9 +54,9 @@ class EscalationRepository:
         """
         rows = EscalationRepository.cycle_rows(session, incident_id, cycle)
         wanted = {deadline.level: deadline for deadline in deadlines}
-        for level, row in rows.items():
-            if row.status == PENDING and level not in wanted:
-                row.status = CANCELLED
+        for level, existing in rows.items():
+            if existing.status == PENDING and level not in wanted:
+                existing.status = CANCELLED
         for deadline in deadlines:
             row = rows.get(deadline.level)
             if row is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # ``list`` is a method name in IncidentRepository's body
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -184,12 +185,12 @@ class IncidentRepository:
         return row
 
     @staticmethod
-    def action_items(session: Session, number: int) -> list[ActionItemRow]:
+    def action_items(session: Session, number: int) -> builtins.list[ActionItemRow]:
         statement = select(ActionItemRow).where(ActionItemRow.incident_id == number).order_by(ActionItemRow.id)
         return list(session.scalars(statement))
 
     @staticmethod
-    def counts_by_severity_status(session: Session) -> list[tuple[str, str, int]]:
+    def counts_by_severity_status(session: Session) -> builtins.list[tuple[str, str, int]]:
         statement = select(IncidentRow.severity, IncidentRow.status, func.count()).group_by(
             IncidentRow.severity, IncidentRow.status
         )

@@ -1,4 +1,8 @@
-"""Playbooks → escalation: the attached playbook's policy, and escalating missed steps."""
+"""Playbooks → escalation: the attached playbook's policy, and escalating missed steps.
+
+The composition root passes :func:`playbook_policy_lookup` to the escalation planner and
+:func:`missed_step_escalation` to the step-deadline loop, so neither package imports the other.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +18,16 @@ from bot.store.incidents import IncidentRepository, to_domain
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from bot.container import Container
+    from bot.guided import EscalateNow
     from bot.playbooks.registry import PlaybookRegistry
     from bot.schedule import EscalationEngine
+    from bot.schedule.planner import PolicyLookup
 
 #: Who the timeline names when a missed playbook step escalates.
 DEADLINE_ACTOR = "firebreak"
 
 
-def playbook_policy_lookup(registry: PlaybookRegistry):  # type: ignore[no-untyped-def]
+def playbook_policy_lookup(registry: PlaybookRegistry) -> PolicyLookup:
     """``incident → EscalationPolicy | None``: the attached playbook's own policy, if it has one."""
     cache: dict[str, EscalationPolicy | None] = {}
 
@@ -38,18 +43,14 @@ def playbook_policy_lookup(registry: PlaybookRegistry):  # type: ignore[no-untyp
     return lookup
 
 
-def connect(container: Container) -> None:
-    engine, guided = container.escalation, container.guided
-    if engine is None or guided is None:
-        return
-    engine.planner.lookup = playbook_policy_lookup(guided.registry)
+def missed_step_escalation(engine: EscalationEngine) -> EscalateNow:
+    """What a missed ``on_deadline: escalate`` step does: escalate now, under the timers' rules."""
 
     def escalate_now(number: int, reason: str, level_name: str | None = None) -> None:
         if should_escalate(engine, number, level_name):
             engine.escalate_now(number, actor=DEADLINE_ACTOR, source=Source.SCHEDULER, reason=reason)
 
-    guided.deadlines.escalate_now = escalate_now
-    guided.deadlines.escalates = lambda severity: severity in engine.planner.speed
+    return escalate_now
 
 
 def should_escalate(engine: EscalationEngine, number: int, level_name: str | None) -> bool:

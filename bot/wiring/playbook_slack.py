@@ -9,7 +9,8 @@ from bot.chat.slack.blocks import StepView
 from bot.playbooks.guide import GuideView
 
 if TYPE_CHECKING:
-    from bot.container import Container
+    from bot.chat.slack.context import StepsProvider
+    from bot.guided import GuidedSteps
 
 
 def steps_from_guide(view: GuideView | None) -> Sequence[StepView]:
@@ -23,8 +24,6 @@ def steps_from_guide(view: GuideView | None) -> Sequence[StepView]:
     return tuple(steps)
 
 
-def connect(container: Container) -> None:
-    guided, slack = container.guided, container.slack
-    if guided is None or slack is None:
-        return
-    slack.deliverer.context.steps = lambda number: steps_from_guide(guided.view(number))
+def summary_steps(guided: GuidedSteps) -> StepsProvider:
+    """For the Slack deliverer: incident number → the steps its pinned summary shows."""
+    return lambda number: steps_from_guide(guided.view(number))

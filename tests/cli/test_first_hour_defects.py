@@ -122,8 +122,7 @@ def test_an_incident_lowered_to_p3_keeps_posting_in_its_channel(local: Container
 def test_p3_escalate_deadline_is_a_notification_that_says_why(local: Container, clock: FrozenClock, transcript: io.StringIO) -> None:
     local.service.declare(title="Something odd", severity=Severity.P3, actor="alice", source=Source.CONSOLE)
     assert local.service.get(1).playbook_id == "default"
-    ticker = local.guided.deadlines if local.guided is not None else None
-    assert ticker is not None
+    ticker = local.deadlines
     assert fire_due_step_deadlines(local.service, clock.now() + timedelta(minutes=6), escalate_now=ticker.escalate_now, escalates=ticker.escalates) == 1
     entry = next(e for e in local.service.timeline(1) if e.kind is EntryKind.STEP_DEADLINE)
     assert entry.text.startswith("INC-1 step 1 is still open after 5m")

@@ -20,7 +20,7 @@ from bot.guided import DeadlineTicker, fire_due_step_deadlines
 from bot.store.db import make_engine
 from bot.store.models import OutboxRow, PlaybookStepRow
 from bot.web import create_app
-from tests.guided.conftest import FIXTURES, build, guided_of
+from tests.guided.conftest import FIXTURES, build
 
 
 def declare(container: Container) -> tuple[int, CommandContext]:
@@ -129,9 +129,9 @@ def test_deadlines_survive_a_restart(db_url: str, timed: Container, clock: Froze
         later = FrozenClock(clock.now() + timedelta(minutes=6))
         restarted = build(db_url, engine, later, io.StringIO(), FIXTURES / "playbooks")
         assert restarted.guided is not None
-        restarted.guided.deadlines.tick()
+        restarted.deadlines.tick()
         assert [entry.data["step"] for entry in deadline_entries(restarted, number)] == [1]
-        assert restarted.guided.deadlines.tick() == 0
+        assert restarted.deadlines.tick() == 0
     finally:
         engine.dispose()
 
@@ -178,7 +178,7 @@ def test_the_ticker_loop_fires_and_stops(timed: Container, clock: FrozenClock) -
 
 
 def test_the_server_runs_the_ticker_from_container_background(timed: Container, clock: FrozenClock) -> None:
-    assert guided_of(timed).deadlines.run in timed.background
+    assert timed.deadlines.run in timed.background
     number, _ = declare(timed)
     clock.advance(minutes=5)
     with TestClient(create_app(timed, migrate=False, run_worker=False)):

@@ -71,7 +71,7 @@ def test_incident_without_playbook_keeps_the_default_policy(wired: Container) ->
 def test_missed_step_deadline_escalates_through_the_engine(wired: Container, clock: FrozenClock) -> None:
     incident = wired.service.declare(title="Payments failing", severity=Severity.P1, actor="a", source=Source.CONSOLE)
     clock.advance(seconds=61)
-    assert wired.guided is not None and wired.guided.deadlines.tick() == 1
+    assert wired.deadlines.tick() == 1
     escalations = [e for e in wired.service.timeline(incident.number) if e.kind is EntryKind.ESCALATED]
     assert len(escalations) == 1
     assert escalations[0].data["manual"] is True and escalations[0].data["level"] == 1
@@ -93,14 +93,14 @@ def test_missed_step_after_acknowledge_does_not_page(wired: Container, clock: Fr
     incident = wired.service.declare(title="Payments failing", severity=Severity.P1, actor="a", source=Source.CONSOLE)
     wired.service.acknowledge(incident.number, actor="a", source=Source.CONSOLE)
     clock.advance(seconds=61)
-    assert wired.guided is not None and wired.guided.deadlines.tick() == 1  # the miss is recorded…
+    assert wired.deadlines.tick() == 1  # the miss is recorded…
     assert escalated_levels(wired, incident.number) == []  # …but L1 (unacknowledged) no longer applies
 
 
 def test_missed_step_does_not_escalate_a_p3(wired: Container, clock: FrozenClock) -> None:
     incident = wired.service.declare(title="Payments failing", severity=Severity.P3, actor="a", source=Source.CONSOLE)
     clock.advance(seconds=61)
-    assert wired.guided is not None and wired.guided.deadlines.tick() == 1
+    assert wired.deadlines.tick() == 1
     assert escalated_levels(wired, incident.number) == []
 
 

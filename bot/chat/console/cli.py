@@ -31,15 +31,15 @@ def log_path(database_location: str) -> Path:
 def cmd_console(args: argparse.Namespace) -> int:
     from bot import __version__
     from bot.chat.console.repl import ConsoleSession
-    from bot.cli import _configure_logging, _settings_or_exit
     from bot.container import build_container, database_location
+    from bot.startup import configure_logging_for, settings_or_exit
     from bot.store.migrate import upgrade
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     location = database_location(settings.database_url)
     log_file = log_path(location)
     with open(log_file, "a", encoding="utf-8") as log_stream:
-        _configure_logging(settings.model_copy(update={"log_level": "WARNING", "log_format": "json"}), stream=log_stream)
+        configure_logging_for(settings.model_copy(update={"log_level": "WARNING", "log_format": "json"}), stream=log_stream)
         container = build_container(settings, transcript_stream=None, files_dir=Path.cwd())
         try:
             upgrade(container.engine)

@@ -20,7 +20,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.commands import CommandRouter
 from bot.chat.slack.commands import register_commands
-from bot.chat.slack.deliverer import DeliveryContext, SlackConfig, SlackDeliverer
+from bot.chat.slack.context import DeliveryContext, SlackConfig, StepsProvider
+from bot.chat.slack.deliverer import SlackDeliverer
 from bot.chat.slack.events import register_events
 from bot.chat.slack.gateway import SlackGateway
 from bot.chat.slack.interactions import register_interactions
@@ -31,6 +32,7 @@ from bot.chat.slack.replay import SeenRequests
 from bot.chat.slack.usergroups import UserGroupHandles
 from bot.domain.clock import Clock
 from bot.service.incidents import IncidentService
+from bot.service.oncall import OncallDirectory
 from bot.settings import Settings
 from bot.store.db import SessionFactory
 
@@ -55,8 +57,9 @@ def describe_request(body: dict[str, object]) -> str:
     event = body.get("event")
     if kind == "event_callback" and isinstance(event, dict):
         return f"event {event.get('type')!r}"
-    if isinstance(body.get("actions"), list) and body["actions"]:
-        first = body["actions"][0]  # type: ignore[index]
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions:
+        first = actions[0]
         return f"{kind} {first.get('action_id')!r}" if isinstance(first, dict) else kind
     view = body.get("view")
     if isinstance(view, dict):
@@ -99,8 +102,11 @@ def build_runtime(
     clock: Clock,
     router: CommandRouter,
     service: IncidentService,
+    oncall: OncallDirectory | None = None,
+    steps: StepsProvider | None = None,
     pacer: Pacer | None = None,
 ) -> SlackRuntime:
+    """``oncall``: who to invite into a new channel; ``steps``: the playbook steps its pinned summary shows."""
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=15)
     # The pacer keeps the outbox's time, so a Retry-After means the same thing to both.
     pacer = pacer or Pacer(monotonic=lambda: clock.now().timestamp())
@@ -110,7 +116,7 @@ def build_runtime(
     )
     pause = DeliveryPause(sessions, clock, settings.slack_bot_token or "")
     deliverer = SlackDeliverer(DeliveryContext(
-            gateway=gateway, sessions=sessions, clock=clock, config=config, pause=pause, usergroups=UserGroupHandles(gateway)
+            gateway=gateway, sessions=sessions, clock=clock, config=config, oncall=oncall, steps=steps, pause=pause, usergroups=UserGroupHandles(gateway)
         ))
     app = build_app(settings, client, router, service, pause)
     return SlackRuntime(

@@ -9,58 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 
 from bot.chat import operations as ops
 from bot.chat.slack import messaging, setup
-from bot.chat.slack.blocks import StepView
-from bot.chat.slack.gateway import SlackCallFailed, SlackGateway, counting_calls
+from bot.chat.slack.context import DeliveryContext, SlackConfig, StepsProvider
+from bot.chat.slack.gateway import SlackCallFailed, counting_calls
 from bot.chat.slack.pacing import delivering
-from bot.chat.slack.pause import AUTH_ERRORS, DeliveryPause
-from bot.chat.slack.usergroups import UserGroupHandles
+from bot.chat.slack.pause import AUTH_ERRORS
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
-from bot.domain.clock import Clock
 from bot.domain.errors import IncidentNotFound
 from bot.service.chat_notifications import OPEN_INCIDENT, POST, REFRESH_SUMMARY
-from bot.service.oncall import OncallDirectory
-from bot.store.db import SessionFactory
 
 log = logging.getLogger(__name__)
 
 PAUSED_RETRY_SECONDS = 60.0
 """While paused, each queued message looks again this often (without spending an attempt)."""
 
-
-StepsProvider = Callable[[int], Sequence[StepView]]
-"""Playbook steps of an incident for the summary; wired by the playbooks feature if present."""
-
-
-@dataclass
-class SlackConfig:
-    incidents_channel: str = "#incidents"
-    archive_after_seconds: int = 86400
-
-
-@dataclass
-class DeliveryContext:
-    gateway: SlackGateway
-    sessions: SessionFactory
-    clock: Clock
-    config: SlackConfig
-    oncall: OncallDirectory | None = None
-    steps: StepsProvider | None = None
-    pause: DeliveryPause | None = None
-    usergroups: UserGroupHandles | None = None
-
-    def steps_for(self, number: int) -> Sequence[StepView]:
-        if self.steps is None:
-            return ()
-        try:
-            return self.steps(number)
-        except Exception:  # the summary must not depend on the playbook feature being healthy
-            log.exception("steps provider failed", extra={"incident": number})
-            return ()
+__all__ = ["OPERATIONS", "DeliveryContext", "SlackConfig", "SlackDeliverer", "StepsProvider"]
 
 
 Operation = Callable[[DeliveryContext, OutboxMessage], Awaitable[DeliveryResult]]

@@ -8,13 +8,14 @@ id, which is how a retried delivery finds out that Slack already has it.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot.chat import operations as ops
 from bot.chat.render import POST_ICONS, entry_text
 from bot.chat.slack import blocks, chat_refs, limits
+from bot.chat.slack.context import DeliveryContext
 from bot.chat.slack.gateway import SlackCallFailed
 from bot.chat.slack.mentions import mentions_for
 from bot.chat.slack.setup import metadata
@@ -23,9 +24,6 @@ from bot.delivery.message import DeliveryResult, OutboxMessage
 from bot.domain.errors import IncidentNotFound
 from bot.domain.timeline import Source
 from bot.text_safety import clean, names, person_name, readable, slack_person, slack_text
-
-if TYPE_CHECKING:
-    from bot.chat.slack.deliverer import DeliveryContext
 
 POST_EVENT = "firebreak_post"
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot.chat import operations as ops
 from bot.chat.naming import channel_name
 from bot.chat.slack import blocks, chat_refs
+from bot.chat.slack.context import DeliveryContext
 from bot.chat.slack.gateway import SlackCallFailed, SlackGateway
 from bot.chat.slack.identity import user_id_of
 from bot.chat.slack.limits import section
@@ -27,9 +28,6 @@ from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.store.incidents import IncidentRepository
 from bot.text_safety import person_id, readable, safe_url, slack_text
-
-if TYPE_CHECKING:
-    from bot.chat.slack.deliverer import DeliveryContext
 
 CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1, Severity.P2})
 SUMMARY_EVENT = "firebreak_summary"

@@ -15,13 +15,13 @@ from bot.chat.slack.setup import CHANNEL_SEVERITIES
 from bot.delivery.outbox import enqueue
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind
-from bot.service.changes import Change
+from bot.service.changes import Change, Subscriber
 from bot.service.chat_notifications import CHAT, OPEN_INCIDENT, ordering_key
 
 TOPIC_KINDS = frozenset({EntryKind.STATUS_CHANGED, EntryKind.SEVERITY_CHANGED, EntryKind.ROLE_ASSIGNED, EntryKind.TITLE_CHANGED})
 
 
-def make_slack_subscriber(*, archive_after_seconds: int):
+def make_slack_subscriber(*, archive_after_seconds: int) -> Subscriber:
     def notify_slack(change: Change) -> None:
         if change.is_new:
             return  # open_incident queues the whole set-up once the channel exists

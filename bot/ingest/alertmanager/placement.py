@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.domain.children import JoinedBy
@@ -79,7 +79,7 @@ def place(session: Session, grouping: Grouping, correlation: Correlation | None,
     return Placement(JoinedBy.OPENED, correlation=correlation)
 
 
-def _open(statement):  # type: ignore[no-untyped-def]
+def _open(statement: Select[int]) -> Select[int]:
     return statement.where(IncidentRow.status != Status.RESOLVED.value, IncidentRow.merged_into.is_(None))
 
 

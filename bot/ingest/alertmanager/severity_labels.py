@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from typing import TypeVar, overload
 
 from bot.domain.severity import Severity
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 #: Distinct unknown values remembered (and so logged); alert labels are sender-controlled.
 REMEMBERED = 200
@@ -30,7 +33,14 @@ class ObservedMapping(dict[str, Severity]):
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
-    def get(self, key: str, default: Severity | None = None) -> Severity | None:  # type: ignore[override]
+    @overload
+    def get(self, key: str, default: None = None, /) -> Severity | None: ...
+    @overload
+    def get(self, key: str, default: Severity, /) -> Severity: ...
+    @overload
+    def get(self, key: str, default: _T, /) -> Severity | _T: ...
+
+    def get(self, key: str, default: object = None, /) -> object:
         found = super().get(key)
         if found is not None or not key:
             return found if found is not None else default
@@ -44,7 +54,7 @@ class ObservedMapping(dict[str, Severity]):
             log.warning(
                 "unknown severity label %r: treated as %s; map it with FIREBREAK_SEVERITY_MAPPING",
                 key[:SHOWN],
-                default.value if default is not None else "the default",
+                default.value if isinstance(default, Severity) else "the default",
                 extra={"severity_label": key[:SHOWN]},
             )
         return default

@@ -11,7 +11,7 @@ from bot.playbooks.importer.markdown import Section
 from bot.playbooks.importer.report import NoteEntry, PlaybookSummary
 from bot.playbooks.importer.severity import worst
 from bot.playbooks.importer.text import anchor, as_duration, clean_title, slugify
-from bot.playbooks.schema import Playbook, Provenance
+from bot.playbooks.schema import MatchRules, Playbook, Provenance
 
 REFERENCE_HEADING = "(reference)"
 
@@ -85,7 +85,7 @@ def playbook(ctx: ImportContext, draft: Draft, file_policy: esc.PolicyDraft) -> 
         title=draft.title,
         description="\n\n".join(description),
         manual=not incident,
-        match={"alertname": draft.alertnames, "runbook": draft.runbook, "title_keywords": draft.keywords} if incident else {},
+        match=MatchRules(alertname=draft.alertnames, runbook=draft.runbook, title_keywords=draft.keywords) if incident else MatchRules(),
         severity=severity,
         escalation=policy,
         phases=draft.phases,

@@ -59,10 +59,10 @@ def format_batch(batch: list[FileImport], output: Path) -> str:
         lines.extend(report.placed_lines("  "))
     files = [item for one in batch for item in one.files]
     counts = {action: sum(item.action == action for item in files) for action in ("written", "rewritten", "unchanged", "refused", "kept")}
-    alerts = sum(len(item.alerts) for one in batch if one.result for item in one.result.report.playbooks)
+    alert_names = sum(len(item.alerts) for one in batch if one.result for item in one.result.report.playbooks)
     lines.append(
         f"{len(batch)} runbook(s) into {output}: {counts['written']} written, {counts['rewritten']} rewritten, "
         f"{counts['unchanged']} unchanged, {counts['refused']} refused (edited), {counts['kept']} kept; "
-        f"{alerts} alert name(s) matched"
+        f"{alert_names} alert name(s) matched"
     )
     return "\n".join(lines)

@@ -11,6 +11,7 @@ report can account for every heading.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from markdown_it.tree import SyntaxTreeNode
@@ -158,7 +159,7 @@ def _child_kind(child: Section) -> str | None:
     return label_kind(child.title)
 
 
-def _has_steps(blocks: list[Block]) -> bool:
+def _has_steps(blocks: Sequence[Block]) -> bool:
     """Lists, shell blocks, or prose that carries a command (``run `amtool silence add …```)."""
     for block in blocks:
         if isinstance(block, SyntaxTreeNode):

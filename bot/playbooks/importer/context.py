@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from markdown_it.tree import SyntaxTreeNode
@@ -56,7 +56,7 @@ class ImportContext:
         if text.strip():
             draft.notes.append(Note(where, line_of(leftover.block), leftover.reason, text))
 
-    def to_reference(self, section: Section, blocks: list[Block], reason: str) -> None:
+    def to_reference(self, section: Section, blocks: Sequence[Block], reason: str) -> None:
         for block in blocks:
             if isinstance(block, SyntaxTreeNode) and block.type == "hr":
                 continue

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.playbooks.importer.text import UNIT_PATTERN, as_duration, unit_seconds, window_start
-from bot.playbooks.schema import EscalationLevel, EscalationPolicy, Target
+from bot.playbooks.schema import Condition, EscalationLevel, EscalationPolicy, Target
 
 DEFAULT_SPACING = 15 * 60
 
@@ -44,7 +44,7 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 
 class LevelDraft:
     who: list[str]
     delay: int | None
-    condition: str = "unresolved"
+    condition: Condition = "unresolved"
     name: str | None = None
     description: str = ""
     line: int = 0
@@ -83,7 +83,7 @@ def parse_sentence(sentence: str, *, require_condition: bool = False) -> LevelDr
         delay: int | None = int(delay_match.group(1)) * unit_seconds(delay_match.group(2))
     else:
         delay = 0 if _IMMEDIATE.search(sentence) else None
-    condition = "unacknowledged" if _UNACK.search(sentence) else "unresolved"
+    condition: Condition = "unacknowledged" if _UNACK.search(sentence) else "unresolved"
     on_condition = delay == 0 and re.search(r"\b(?:if|when|unless|once)\b", sentence, re.IGNORECASE) is not None
     return LevelDraft(targets, delay, condition, description=sentence.strip(), on_condition=on_condition)
 
@@ -112,7 +112,7 @@ def parse_path_item(label: str | None, rest: str, position: int) -> LevelDraft |
     targets = split_targets(who_text.strip(" :-–"))
     if not targets or (name is None and delay is None):
         return None
-    condition = "unacknowledged" if _UNACK.search(whole) else "unresolved"
+    condition: Condition = "unacknowledged" if _UNACK.search(whole) else "unresolved"
     return LevelDraft(targets, delay, condition, name=name or f"L{position}", description=whole.strip())
 
 
@@ -205,7 +205,7 @@ def build_policy(drafts: list[LevelDraft]) -> PolicyDraft:
             EscalationLevel(
                 name=name,
                 delay=as_duration(delay),
-                condition=draft.condition,  # type: ignore[arg-type]
+                condition=draft.condition,
                 targets=[_target(who) for who in draft.who],
                 description=draft.description or None,
             )

@@ -139,7 +139,8 @@ def add_phase(draft: Draft, kind: str, title: str | None, drafts: list[StepDraft
                 draft.levels.append(rule)
             break
         steps.append(step)
-    draft.phases.append(Phase(kind=kind, title=title, steps=steps))  # type: ignore[arg-type]
+    # Validated like a phase read from YAML: ``kind`` is the importer's guess, a plain string.
+    draft.phases.append(Phase.model_validate({"kind": kind, "title": title, "steps": steps}))
 
 
 #: Parts whose prose is something the responder does (Meaning/Impact/Background are not).

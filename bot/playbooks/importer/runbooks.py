@@ -11,6 +11,7 @@ per alert; an alert listed twice is merged into one playbook with the worst seve
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from markdown_it.tree import SyntaxTreeNode
@@ -177,7 +178,7 @@ def part(ctx: ImportContext, draft: Draft, child: Section) -> None:
         fill(ctx, draft, flatten(grandchild), kind, clean_title(grandchild.title), where)
 
 
-def fill(ctx: ImportContext, draft: Draft, blocks: list[Block], kind: str | None, title: str | None, where: str) -> None:
+def fill(ctx: ImportContext, draft: Draft, blocks: Sequence[Block], kind: str | None, title: str | None, where: str) -> None:
     """Add ``blocks`` to ``draft``: as description, or as a phase of steps titled ``title``.
 
     ``intro`` (text before the first sub-heading) keeps plain prose as description and turns
@@ -206,7 +207,7 @@ def fill(ctx: ImportContext, draft: Draft, blocks: list[Block], kind: str | None
         add_phase(draft, phase_kind(None if kind == "intro" else kind), title, builder.steps)
 
 
-def _without_statements(ctx: ImportContext, draft: Draft, blocks: list[Block]) -> list[Block]:
+def _without_statements(ctx: ImportContext, draft: Draft, blocks: Sequence[Block]) -> list[Block]:
     """Drop ``Alert: X`` and ``Severity: Y`` lines (read as metadata); keep everything else."""
     kept: list[Block] = []
     for block in blocks:

@@ -10,6 +10,7 @@ come back as leftovers so the caller can put them in notes.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from markdown_it.tree import SyntaxTreeNode
@@ -171,7 +172,7 @@ class StepBuilder:
         self.steps: list[StepDraft] = []
         self.leftovers: list[Leftover] = []
 
-    def add(self, blocks: list[Block], prefix: str | None = None) -> None:
+    def add(self, blocks: Sequence[Block], prefix: str | None = None) -> None:
         pending: str | None = None
         for block in blocks:
             if isinstance(block, Heading):
