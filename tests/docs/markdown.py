@@ -65,7 +65,7 @@ def slug(heading: str) -> str:
     """The anchor GitHub gives a heading: markup dropped, lowercase, punctuation gone, spaces to '-'."""
     text = _INLINE_CODE.sub(lambda m: m.group(2), heading)
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # a link in a heading keeps its text
-    text = "".join(ch for ch in text.lower() if ch in "-_ " or unicodedata.category(ch)[0] in "LN")
+    text = "".join(ch for ch in text.lower() if ch in "-_ " or unicodedata.category(ch)[0] in "LMN")
     return text.replace(" ", "-")
 
 
