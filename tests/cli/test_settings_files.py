@@ -7,6 +7,7 @@ setting added later is covered without touching this file.
 from __future__ import annotations
 
 import enum
+import json
 import re
 import types
 import typing
@@ -47,9 +48,111 @@ def test_env_example_documents_every_setting() -> None:
     assert set(ALIASES) - documented == set(), "settings missing from .env.example"
 
 
+CONFIGURATION_PAGE = ROOT / "docs" / "configuration.md"
+TABLE_ROW = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|([^|]*)\|([^|]*)\|")
+#: Environment variables of the test suite and the benchmarks, which the docs name too.
+NOT_SETTINGS = re.compile(r"FIREBREAK_(?:TEST|BENCH)_\w+|FIREBREAK_REQUIRE_ALERTMANAGER")
+#: Settings that are refused without another one, and the other one's value for the example check.
+COMPANIONS = {"PAGERDUTY_API_TOKEN": {"PAGERDUTY_FROM_EMAIL": "firebreak@example.com"}}
+
+
+def configuration_rows() -> dict[str, tuple[str, str]]:
+    """``NAME -> (default cell, example cell)`` from the tables of docs/configuration.md."""
+    rows: dict[str, tuple[str, str]] = {}
+    for line in CONFIGURATION_PAGE.read_text(encoding="utf-8").splitlines():
+        match = TABLE_ROW.match(line)
+        if match:
+            assert match.group(1) not in rows, f"{match.group(1)} has two rows in docs/configuration.md"
+            rows[match.group(1)] = (match.group(2).strip(), match.group(3).strip())
+    return rows
+
+
 def test_configuration_page_documents_every_setting() -> None:
-    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    assert {name for name in ALIASES if f"| `{name}` |" not in page} == set(), "settings missing from docs/configuration.md"
+    assert set(ALIASES) - set(configuration_rows()) == set(), "settings missing from docs/configuration.md"
+
+
+def test_configuration_page_documents_no_setting_that_does_not_exist() -> None:
+    assert set(configuration_rows()) - set(ALIASES) == set(), "rows in docs/configuration.md that are no setting"
+
+
+def test_docs_name_no_firebreak_variable_that_does_not_exist() -> None:
+    """A setting renamed or removed must not live on in a page that tells people to set it."""
+    pages = [ROOT / "README.md", ROOT / ".env.example", *sorted((ROOT / "docs").rglob("*.md"))]
+    unknown = {
+        f"{page.relative_to(ROOT)}: {name}"
+        for page in pages
+        for name in re.findall(r"\b(FIREBREAK_[A-Z0-9_]*[A-Z0-9])\b", page.read_text(encoding="utf-8"))
+        if name not in ALIASES and not NOT_SETTINGS.fullmatch(name)
+    }
+    assert unknown == set()
+
+
+def _shown(value: object) -> object:
+    """A default as the page writes it: enums by value, numbers as numbers, JSON for tables."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {_shown(key): _shown(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shown(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _documented_default(cell: str, default: object) -> bool:
+    """Whether the page's default cell says ``default``; a long table may elide its middle with …."""
+    text = cell.split("`")[1] if cell.count("`") >= 2 else cell
+    if default in (None, "", {}, []):
+        return cell.startswith("not set")
+    if isinstance(default, bool):
+        return text == str(default).lower()
+    if isinstance(default, int | float):
+        return re.fullmatch(r"-?[0-9.]+", text) is not None and float(text) == default
+    if isinstance(default, list):
+        return text.split(",") == default or (text.startswith("[") and json.loads(text) == default)
+    if isinstance(default, dict):
+        if "…" in text:
+            full = json.dumps(default, separators=(",", ":"))
+            head, _, tail = text.partition(",…,")
+            return bool(head) and bool(tail) and full.startswith(head) and full.endswith(tail)
+        return json.loads(text) == default
+    return text == str(default)
+
+
+@pytest.mark.parametrize("name", sorted(ALIASES))
+def test_configuration_page_gives_each_default(name: str) -> None:
+    rows = configuration_rows()
+    if name not in rows:
+        pytest.fail(f"{name} has no row in docs/configuration.md")
+    info = Settings.model_fields[ALIASES[name]]
+    default = _shown(info.get_default(call_default_factory=True))
+    assert _documented_default(rows[name][0], default), f"{name}: the page says {rows[name][0]}, the default is {default!r}"
+
+
+def test_the_default_check_tells_right_from_wrong() -> None:
+    assert _documented_default("`0.5`", 0.5) and not _documented_default("`1`", 0.5)
+    assert _documented_default("not set (off)", "") and not _documented_default("`5m`", "")
+    assert _documented_default("`P2,P3`", ["P2", "P3"]) and not _documented_default("`P3`", ["P2", "P3"])
+    assert _documented_default('`{"a":1,…,"c":3}`', {"a": 1, "b": 2, "c": 3})
+    assert not _documented_default('`{"a":1,…,"c":4}`', {"a": 1, "b": 2, "c": 3})
+    assert _documented_default("`true`", True) and not _documented_default("`false`", True)
+
+
+@pytest.mark.parametrize("name", sorted(ALIASES))
+def test_configuration_page_example_is_accepted(clean_env: Path, name: str) -> None:
+    """The example a reader copies from the page is a value the setting takes."""
+    example = configuration_rows()[name][1]
+    values = re.findall(r"`([^`]+)`", example)
+    assert values, f"{name}: the page gives no example value"
+    value = values[0].replace("…", "0123456789")
+    if ALIASES[name] in ("templates_dir",):  # a folder that must exist: make the one named
+        Path(value.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        value = value.lstrip("/")
+    try:
+        load_settings(_env_file=None, **{name: value, **COMPANIONS.get(name, {})})
+    except SettingsError as error:
+        pytest.fail(f"docs/configuration.md's example {name}={value} is refused: {error}")
 
 
 @pytest.mark.parametrize(("line", "name", "value"), example_lines(), ids=lambda v: str(v))
