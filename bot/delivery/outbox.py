@@ -1,7 +1,7 @@
 """Writing to the outbox, inside the caller's transaction.
 
 Idempotency keys are unique in the table, so enqueuing the same key twice (a replayed
-webhook, a retried command) is a no-op; ``coalesce_key`` folds repeated updates of one
+webhook, a retried command) is a no-op; ``coalesce_key`` coalesces repeated updates of one
 thing (the pinned summary) into a single pending message.
 
 Every row carries a ``priority``: the rank of its incident's severity (P0 = 0 … INFO = 4),
@@ -32,14 +32,14 @@ _OUTBOX = OutboxRow.metadata.tables[OutboxRow.__tablename__]
 
 #: Built once: Core statements with bound parameters hit SQLAlchemy's compiled cache on
 #: every call, which matters on the webhook hot path (one enqueue per change or more).
-_FOLD = (
+_COALESCE = (
     update(_OUTBOX)
     .where(
-        _OUTBOX.c.coalesce_key == bindparam("fold_key"),
+        _OUTBOX.c.coalesce_key == bindparam("coalesce_with"),
         _OUTBOX.c.status == PENDING,
         _OUTBOX.c.attempts == 0,
     )
-    .values(payload=bindparam("fold_payload", type_=_OUTBOX.c.payload.type))
+    .values(payload=bindparam("coalesced_payload", type_=_OUTBOX.c.payload.type))
 )
 _REPRIORITISE = (
     update(_OUTBOX)
@@ -102,8 +102,8 @@ def enqueue(
     an incident looks the severity up.
     """
     if coalesce_key is not None:
-        folded = session.execute(_FOLD, {"fold_key": coalesce_key, "fold_payload": payload})
-        if _rows_matched(folded):
+        coalesced = session.execute(_COALESCE, {"coalesce_with": coalesce_key, "coalesced_payload": payload})
+        if _rows_matched(coalesced):
             return False
     if severity is None and incident_id is not None:
         severity = _severity_of(session, incident_id)

@@ -227,7 +227,7 @@ def reply_message(text: str) -> dict[str, Any]:
 
 
 async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
-    """chat.update of the one summary message: the outbox has already folded a burst into one."""
+    """chat.update of the one summary message: the outbox has already coalesced a burst into one."""
     number = int(message.payload["number"])
     incident, refs = await chat_refs.fetch(context.sessions, number)
     summary = refs.summary
