@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot.chat.commands import CommandContext
 from bot.chat.people import SELF
 from bot.chat.slack.identity import actor_for, user_id_of
@@ -72,11 +74,11 @@ class _Cached:
 
 
 class SlackDirectory:
-    """Resolves a Slack user id to a ``Principal``; ``client`` is an ``AsyncWebClient``."""
+    """Resolves a Slack user id to a ``Principal``."""
 
     def __init__(
         self,
-        client: Any,
+        client: AsyncWebClient,
         *,
         admins: Iterable[str] = (),
         ttl: float = DEFAULT_TTL,
