@@ -102,17 +102,20 @@ def build_container(
     engine: Engine | None = None,
     files_dir: Path | None = None,
     roles: frozenset[Role] = ALL_ROLES,
+    drill: bool = False,
 ) -> Container:
     """``files_dir``: where local mode saves the files it would upload to Slack (post-mortems).
 
     ``roles``: the process this is for (bot/roles.py); it only changes the tuning (bot/tuning.py),
     the loops and routes to run are picked by ``bot.web.loops_for`` and ``create_app``.
+
+    ``drill``: a rehearsal (bot/drill): incidents are marked as drills and kept apart.
     """
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     metrics = Metrics(sessions, inbox_capacity=settings.inbox_max_rows)
-    service = IncidentService(sessions, clock=clock, subscribers=[notify_chat])
+    service = IncidentService(sessions, clock=clock, subscribers=[notify_chat], drill=drill)
 
     def dead_letter(session: Session, row: OutboxRow) -> None:
         metrics.delivery_dead.labels(target=row.target, operation=row.operation).inc()

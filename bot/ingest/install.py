@@ -43,6 +43,7 @@ def grouping_of(container: Container) -> Grouping:
         storm_window=settings.storm_window,
         storm_exempt=frozenset(settings.storm_exempt),
         playbook_correlate_by=playbook_correlate_by,
+        drill=container.service.drill,
     )
 
 
