@@ -176,11 +176,12 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 
 from bot.chat.console.cli import register as register_console  # noqa: E402
+from bot.drill.cli import register as register_drill  # noqa: E402
 from bot.export.cli import register as register_export  # noqa: E402
 from bot.ingest.cli import register as register_inbox  # noqa: E402
 from bot.service.cli import register as register_incidents  # noqa: E402
 
-REGISTRARS: list[Registrar] = [register_console, register_incidents, register_export, register_inbox]
+REGISTRARS: list[Registrar] = [register_console, register_incidents, register_export, register_inbox, register_drill]
 
 
 def _port(text: str) -> int:
