@@ -40,7 +40,11 @@ def scenario(hours: float, events: int, responses: int) -> dict[str, Any]:
         resolved = round_ == rounds - 1 and round_ > 0
         labels = {"alertname": f"BenchAlert{group}", "service": f"svc{group}", "severity": "critical" if group < 3 else "warning"}
         alerts = [
-            {"status": "resolved" if resolved else "firing", "labels": {**labels, "instance": f"i{n}"}, "annotations": {"summary": f"bench alert {group}"}}
+            {
+                "status": "resolved" if resolved else "firing",
+                "labels": {**labels, "instance": f"i{n}"},
+                "annotations": {"summary": f"bench alert {group}"},
+            }
             for n in range(1 + min(round_, 3))
         ]
         timed.append({"at": f"{at}s", "alertmanager": {"alerts": alerts, "source": "bench"}})
@@ -49,7 +53,14 @@ def scenario(hours: float, events: int, responses: int) -> dict[str, Any]:
     for index in range(responses):
         at = 60 + int(span * 0.9 * index / max(1, responses))
         incident = 1 + (index // len(verbs)) % 3
-        replies.append({"at": f"{at}s", "user": f"responder{index % 4}", "command": f"/incident {verbs[index % len(verbs)]}", "incident": incident})
+        replies.append(
+            {
+                "at": f"{at}s",
+                "user": f"responder{index % 4}",
+                "command": f"/incident {verbs[index % len(verbs)]}",
+                "incident": incident,
+            }
+        )
     return {
         "name": "bench-two-hours",
         "duration": f"{span}s",
@@ -70,7 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="drill-bench-") as folder:
         path = Path(folder) / "bench.yaml"
         path.write_text(yaml.safe_dump(scenario(args.hours, args.events, args.responses), sort_keys=False), encoding="utf-8")
-        command = [sys.executable, "-m", "bot", "drill", "run", "--check", "--playbooks", str(ROOT / "playbooks"), "--report-dir", folder, str(path)]
+        command = [
+            sys.executable,
+            "-m",
+            "bot",
+            "drill",
+            "run",
+            "--check",
+            "--playbooks",
+            str(ROOT / "playbooks"),
+            "--report-dir",
+            folder,
+            str(path),
+        ]
         if args.database_url:
             command += ["--database-url", args.database_url]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "FIREBREAK_LOG_FORMAT": "console"}

@@ -19,7 +19,7 @@ from bot.drill.starter import starter_yaml
 from bot.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("drill", help="rehearse an incident on a simulated clock; test playbooks and escalation in CI")
     commands = parser.add_subparsers(dest="drill_command", metavar="{run,lint,new}", required=True)
 
@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     run.add_argument("--speed", type=_speed, default=None, help="watch in real time, N times faster (not with --check)")
     run.add_argument("--database-url", default=None, help="run on this database instead of a throw-away SQLite file")
     run.add_argument("--playbooks", type=Path, default=None, help="playbook folder (default: FIREBREAK_PLAYBOOKS_DIR)")
-    run.add_argument("--format", choices=("markdown", "json"), default="markdown", help="report printed at the end (default markdown)")
+    run.add_argument(
+        "--format", choices=("markdown", "json"), default="markdown", help="report printed at the end (default markdown)"
+    )
     run.add_argument("--report-dir", type=Path, default=None, help="also write NAME.md and NAME.json per scenario here")
     run.set_defaults(func=cmd_run)
 
@@ -43,7 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     new.add_argument("--playbooks", type=Path, default=None, help="playbook folder (default: FIREBREAK_PLAYBOOKS_DIR)")
     new.add_argument("-o", "--output", type=Path, default=None, help="file to write (default: print it)")
     new.set_defaults(func=cmd_new)
-    return parser
 
 
 def _speed(text: str) -> float:
@@ -96,12 +97,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             (args.report_dir / f"{_file_name(scenario.name)}.json").write_text(to_json(score), encoding="utf-8")
         if args.check:
             verdict = "passed" if score.passed else "FAILED"
-            print(f"{path}: {scenario.name}: {verdict} ({len(score.expectations)} expectations, "
-                  f"{score.simulated_seconds / 60:.0f} simulated minutes in {score.elapsed_seconds:.2f} s)")
+            print(
+                f"{path}: {scenario.name}: {verdict} ({len(score.expectations)} expectations, "
+                f"{score.simulated_seconds / 60:.0f} simulated minutes in {score.elapsed_seconds:.2f} s)"
+            )
             for result in score.failed:
                 print(f"{path}: missed {result}")
         else:
-            print(to_json(score) if args.format == "json" else "\n" + to_markdown(score), end="" if args.format == "markdown" else "\n")
+            print(
+                to_json(score) if args.format == "json" else "\n" + to_markdown(score),
+                end="" if args.format == "markdown" else "\n",
+            )
         failed += 0 if score.passed or not args.check else 1
     return 1 if failed else 0
 
@@ -157,4 +163,3 @@ def cmd_new(args: argparse.Namespace) -> int:
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0
-

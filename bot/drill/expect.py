@@ -28,7 +28,7 @@ class ExpectationResult:
 
 
 def duration(seconds: float | None) -> str:
-    return "never" if seconds is None else format_duration(int(round(seconds)))
+    return "never" if seconds is None else format_duration(round(seconds))
 
 
 def _within(name: str, limit: int, actual: float | None) -> ExpectationResult:
@@ -38,7 +38,9 @@ def _within(name: str, limit: int, actual: float | None) -> ExpectationResult:
 def evaluate(expect: Expectations, incidents: list[IncidentScore]) -> list[ExpectationResult]:
     results: list[ExpectationResult] = []
     if expect.incidents is not None:
-        results.append(ExpectationResult("incidents", str(expect.incidents), str(len(incidents)), len(incidents) == expect.incidents))
+        results.append(
+            ExpectationResult("incidents", str(expect.incidents), str(len(incidents)), len(incidents) == expect.incidents)
+        )
     first = incidents[0] if incidents else None
     wanted_of_first = [name for name in expect.names() if name != "incidents"]
     if first is None:
@@ -50,14 +52,29 @@ def evaluate(expect: Expectations, incidents: list[IncidentScore]) -> list[Expec
     if expect.resolved_within is not None:
         results.append(_within("resolved_within", expect.resolved_within, first.resolved))
     if expect.playbook is not None:
-        results.append(ExpectationResult("playbook", expect.playbook, first.playbook or "none", first.playbook == expect.playbook))
+        results.append(
+            ExpectationResult("playbook", expect.playbook, first.playbook or "none", first.playbook == expect.playbook)
+        )
     if expect.severity is not None:
-        results.append(ExpectationResult("severity", expect.severity, first.severity, first.severity.upper() == expect.severity.upper()))
+        results.append(
+            ExpectationResult("severity", expect.severity, first.severity, first.severity.upper() == expect.severity.upper())
+        )
     level = first.max_escalation_level
     if expect.max_escalation_level is not None:
-        results.append(ExpectationResult("max_escalation_level", f"at most {expect.max_escalation_level}", str(level), level <= expect.max_escalation_level))
+        results.append(
+            ExpectationResult(
+                "max_escalation_level", f"at most {expect.max_escalation_level}", str(level), level <= expect.max_escalation_level
+            )
+        )
     if expect.min_escalation_level is not None:
-        results.append(ExpectationResult("min_escalation_level", f"at least {expect.min_escalation_level}", str(level), level >= expect.min_escalation_level))
+        results.append(
+            ExpectationResult(
+                "min_escalation_level",
+                f"at least {expect.min_escalation_level}",
+                str(level),
+                level >= expect.min_escalation_level,
+            )
+        )
     for step, limit in sorted(expect.steps_done_within.items()):
         done = next((mark.at for mark in first.steps_done if mark.step == step), None)
         results.append(_within(f"steps_done_within.{step}", limit, done))

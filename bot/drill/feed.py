@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.domain.severity import Severity
 from bot.drill.scenario import AlertmanagerEvent, PagerDutyEvent
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
 from bot.ingest.alertmanager.route import parse_group, queue_priority
 from bot.ingest.inbox_writer import Webhook
 from bot.ingest.pagerduty.route import SOURCE as PAGERDUTY
 from bot.ingest.pagerduty.route import parse_delivery
-from bot.domain.severity import Severity
 
 _GO_ZERO = "0001-01-01T00:00:00Z"
 _PD_STATUS = {
@@ -46,7 +46,7 @@ class Feed:
         self._count = 0
 
     def alertmanager(self, event: AlertmanagerEvent, now: datetime) -> Webhook:
-        alerts = []
+        alerts: list[dict[str, Any]] = []
         for spec in event.alert_list():
             identity = (event.source or "", *sorted(f"{k}={v}" for k, v in spec.labels.items()))
             started = self._started.setdefault(identity, now)
@@ -106,4 +106,6 @@ class Feed:
         planned = parse_delivery(body)
         if planned is None:  # the scenario schema only allows handled event types
             raise ValueError(f"PagerDuty event type {event.event_type} is not handled")
-        return Webhook(PAGERDUTY, f"pd:{planned.incident_id}"[:512], json.dumps(body), now, f"drill-{self.run_id}-{self._count}", priority=2)
+        return Webhook(
+            PAGERDUTY, f"pd:{planned.incident_id}"[:512], json.dumps(body), now, f"drill-{self.run_id}-{self._count}", priority=2
+        )

@@ -22,6 +22,8 @@ from bot.playbooks.yamlmarks import MarkedDocument, load_marked
 
 @dataclass(frozen=True)
 class LoadedScenario:
+    """``scenario`` is set when the schema holds, even if other checks found problems."""
+
     path: Path
     scenario: Scenario | None
     document: MarkedDocument | None
@@ -48,8 +50,12 @@ def read_scenario(path: Path) -> LoadedScenario:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         problem = getattr(error, "problem", None) or str(error)
-        return LoadedScenario(path, None, None, [LintProblem(shown, mark.line + 1 if mark else None, f"YAML syntax error: {problem}")])
-    problems = [LintProblem(shown, line, f"duplicate key {key!r} (the later one would win)") for key, line in document.duplicate_keys]
+        return LoadedScenario(
+            path, None, None, [LintProblem(shown, mark.line + 1 if mark else None, f"YAML syntax error: {problem}")]
+        )
+    problems = [
+        LintProblem(shown, line, f"duplicate key {key!r} (the later one would win)") for key, line in document.duplicate_keys
+    ]
     if not isinstance(document.data, dict):
         problems.append(LintProblem(shown, document.line_of(()), "a scenario file must be a mapping (name: ..., events: ...)"))
         return LoadedScenario(path, None, document, problems)
@@ -58,13 +64,13 @@ def read_scenario(path: Path) -> LoadedScenario:
     except ValidationError as error:
         return LoadedScenario(path, None, document, problems + _locate(shown, document, error))
     problems += _check(shown, scenario, document)
-    return LoadedScenario(path, scenario if not problems else None, document, problems)
+    return LoadedScenario(path, scenario, document, problems)
 
 
 def load_scenario(path: Path) -> Scenario:
     """The scenario in ``path``; raises :class:`ScenarioError` with every problem."""
     loaded = read_scenario(path)
-    if loaded.scenario is None:
+    if loaded.scenario is None or any(not problem.warning for problem in loaded.problems):
         raise ScenarioError(loaded.problems)
     return loaded.scenario
 
@@ -79,7 +85,9 @@ def lint_paths(paths: list[Path], playbook_ids: frozenset[str] | None = None) ->
             wanted = loaded.scenario.expect.playbook
             if wanted is not None and wanted not in playbook_ids:
                 line = loaded.document.line_of(("expect", "playbook"))
-                problems.append(LintProblem(str(path), line, f"expect.playbook: no playbook {wanted!r} among the loaded playbooks"))
+                problems.append(
+                    LintProblem(str(path), line, f"expect.playbook: no playbook {wanted!r} among the loaded playbooks")
+                )
     return sorted(problems, key=lambda p: (p.path, p.line or 0, p.message))
 
 
@@ -89,12 +97,20 @@ def _check(shown: str, scenario: Scenario, document: MarkedDocument) -> list[Lin
         try:
             parse(response.command)
         except (DomainError, ValueError) as error:
-            problems.append(LintProblem(shown, document.line_of(("responses", index, "command")), f"responses.{index}.command: {error}"))
+            problems.append(
+                LintProblem(shown, document.line_of(("responses", index, "command")), f"responses.{index}.command: {error}")
+            )
     if scenario.duration is not None:
-        late = [(("events", i), e.at) for i, e in enumerate(scenario.events)] + [(("responses", i), r.at) for i, r in enumerate(scenario.responses)]
+        late = [(("events", i), e.at) for i, e in enumerate(scenario.events)] + [
+            (("responses", i), r.at) for i, r in enumerate(scenario.responses)
+        ]
         for path, at in late:
             if at > scenario.duration:
-                problems.append(LintProblem(shown, document.line_of((*path, "at")), f"{path[0]}.{path[1]}.at: after the end of the drill (duration)"))
+                problems.append(
+                    LintProblem(
+                        shown, document.line_of((*path, "at")), f"{path[0]}.{path[1]}.at: after the end of the drill (duration)"
+                    )
+                )
     return problems
 
 

@@ -51,7 +51,9 @@ class DrillPager:
             self.pages.append(page)
             self._say(str(page))
         else:
-            self._say(f"{DRILL_MARK} would tell PagerDuty: {message.operation} {format_number(number) if number else ''}".rstrip())
+            self._say(
+                f"{DRILL_MARK} would tell PagerDuty: {message.operation} {format_number(number) if number else ''}".rstrip()
+            )
         return DeliveryResult()
 
     def _say(self, text: str) -> None:

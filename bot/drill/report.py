@@ -50,7 +50,9 @@ def to_markdown(score: Score) -> str:
     if score.expectations:
         lines += ["", "## Expectations", "", "| expectation | expected | actual | |", "| --- | --- | --- | --- |"]
         for result in score.expectations:
-            lines.append(f"| {result.name} | {_cell(result.expected)} | {_cell(result.actual)} | {'met' if result.met else '**missed**'} |")
+            lines.append(
+                f"| {result.name} | {_cell(result.expected)} | {_cell(result.actual)} | {'met' if result.met else '**missed**'} |"
+            )
     for item in score.incidents:
         lines += _incident(item)
     lines += ["", "## Would have paged", ""]
@@ -59,7 +61,9 @@ def to_markdown(score: Score) -> str:
         lines += ["", "## Scripted responses", "", "| at | who | command | answer |", "| --- | --- | --- | --- |"]
         for response in score.responses:
             answer = ("refused: " if response["refused"] else "") + str(response["reply"])
-            lines.append(f"| {_at(float(str(response['at'])))} | {_cell(response['user'])} | `{_cell(response['command'])}` | {_cell(answer)[:160]} |")
+            lines.append(
+                f"| {_at(float(str(response['at'])))} | {_cell(response['user'])} | `{_cell(response['command'])}` | {_cell(answer)[:160]} |"
+            )
     return "\n".join(lines) + "\n"
 
 

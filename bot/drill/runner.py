@@ -10,7 +10,6 @@ every moment the pipeline is run until it has nothing left to do.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 import uuid
@@ -19,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
 from sqlalchemy import Engine, func, select
 
@@ -85,7 +84,9 @@ class DrillRun:
 
     def incident_numbers(self) -> list[int]:
         with self.container.sessions() as session:
-            statement = select(IncidentRow.id).where(IncidentRow.drill.is_(True), IncidentRow.id > self.after_id).order_by(IncidentRow.id)
+            statement = (
+                select(IncidentRow.id).where(IncidentRow.drill.is_(True), IncidentRow.id > self.after_id).order_by(IncidentRow.id)
+            )
             return list(session.scalars(statement))
 
 
@@ -124,7 +125,13 @@ class Runner:
         self.scenario = scenario
         self.pace = pace or Pace()
         self.clock = SimulatedClock(start or datetime.now(UTC).replace(microsecond=0))
-        container = build_container(settings, clock=self.clock, transcript_stream=DrillStream(out) if out else None, engine=engine, drill=True)
+        container = build_container(
+            settings,
+            clock=self.clock,
+            transcript_stream=cast(TextIO, DrillStream(out)) if out else None,
+            engine=engine,
+            drill=True,
+        )
         self.pager = DrillPager(out, settings.slack_incidents_channel)
         container.worker.add_deliverer(PAGERDUTY, self.pager)
         self.container = container
@@ -173,7 +180,12 @@ class Runner:
             self._respond(item)
             return
         now = self.clock.now()
-        webhook = self.feed.alertmanager(item.alertmanager, now) if item.alertmanager else self.feed.pagerduty(item.pagerduty, now)  # type: ignore[arg-type]
+        if item.alertmanager is not None:
+            webhook = self.feed.alertmanager(item.alertmanager, now)
+        elif item.pagerduty is not None:
+            webhook = self.feed.pagerduty(item.pagerduty, now)
+        else:  # the schema requires one of them
+            return
         await self.container.inbox.accept(webhook)
 
     def _respond(self, response: Response) -> None:
@@ -190,7 +202,9 @@ class Runner:
             is_admin=standing is Standing.ADMIN,
             note=f"a {standing.value} in this drill" if standing in (Standing.GUEST, Standing.EXTERNAL) else "",
         )
-        context = CommandContext(actor=response.user, source=Source.CONSOLE, channel_incident=number, last_incident=number, principal=principal)
+        context = CommandContext(
+            actor=response.user, source=Source.CONSOLE, channel_incident=number, last_incident=number, principal=principal
+        )
         reply = self.container.commands.handle(response.command, context)
         self.run.responses.append(ResponseResult(response.at, response.user, response.command, reply.text, reply.refused, number))
 

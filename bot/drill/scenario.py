@@ -65,7 +65,7 @@ class AlertmanagerEvent(_Strict):
     labels: dict[str, str] | None = None
     annotations: dict[str, str] = Field(default_factory=dict)
     alerts: list[AlertSpec] | None = None
-    group: str | None = Field(None, min_length=1, max_length=400)
+    group: str | None = Field(default=None, min_length=1, max_length=400)
     source: str | None = None
 
     @field_validator("source")
@@ -151,7 +151,9 @@ class Response(Offset):
 
     user: str = Field(min_length=1, max_length=80)
     command: str = Field(min_length=1, max_length=2000)
-    incident: int | None = Field(None, ge=1, description="which incident of the drill (1 = the first opened); default the newest")
+    incident: int | None = Field(
+        default=None, ge=1, description="which incident of the drill (1 = the first opened); default the newest"
+    )
 
     @field_validator("command")
     @classmethod
@@ -177,10 +179,10 @@ class Expectations(_Strict):
     mitigated_within: int | None = None
     resolved_within: int | None = None
     playbook: str | None = None
-    max_escalation_level: int | None = Field(None, ge=0)
-    min_escalation_level: int | None = Field(None, ge=0)
+    max_escalation_level: int | None = Field(default=None, ge=0)
+    min_escalation_level: int | None = Field(default=None, ge=0)
     steps_done_within: dict[int, int] = Field(default_factory=dict)
-    incidents: int | None = Field(None, ge=0)
+    incidents: int | None = Field(default=None, ge=0)
     severity: str | None = None
 
     @field_validator("acknowledged_within", "mitigated_within", "resolved_within", mode="before")
@@ -207,11 +209,11 @@ class Expectations(_Strict):
 class Scenario(_Strict):
     name: str = Field(min_length=1, max_length=120)
     description: str = ""
-    duration: int | None = Field(None, description="run until this offset (default: the last event or response)")
+    duration: int | None = Field(default=None, description="run until this offset (default: the last event or response)")
     users: dict[str, Standing] = Field(default_factory=dict)
     events: list[Event] = Field(min_length=1)
     responses: list[Response] = Field(default_factory=list)
-    expect: Expectations = Field(default_factory=Expectations)
+    expect: Expectations = Field(default_factory=lambda: Expectations())
 
     @field_validator("duration", mode="before")
     @classmethod

@@ -99,11 +99,30 @@ def _step(entry: TimelineEntry, opened: datetime) -> StepMark:
     return StepMark(int(entry.data.get("step", 0)), str(entry.data.get("text", "")), _seconds(entry.at, opened))
 
 
-def score_incident(entries: list[TimelineEntry], *, number: int, ref: str, title: str, severity: str, status: str,
-                   opened: datetime, drill_start: datetime, drill: bool, playbook: str | None) -> IncidentScore:
-    ack, mitigated, resolved = (milestone(entries, opened) for milestone in (time_to_acknowledge, time_to_mitigate, time_to_resolve))
+def score_incident(
+    entries: list[TimelineEntry],
+    *,
+    number: int,
+    ref: str,
+    title: str,
+    severity: str,
+    status: str,
+    opened: datetime,
+    drill_start: datetime,
+    drill: bool,
+    playbook: str | None,
+) -> IncidentScore:
+    ack, mitigated, resolved = (
+        milestone(entries, opened) for milestone in (time_to_acknowledge, time_to_mitigate, time_to_resolve)
+    )
     result = IncidentScore(
-        number=number, ref=ref, title=title, severity=severity, status=status, opened_at=_seconds(opened, drill_start), drill=drill,
+        number=number,
+        ref=ref,
+        title=title,
+        severity=severity,
+        status=status,
+        opened_at=_seconds(opened, drill_start),
+        drill=drill,
         playbook=playbook,
         acknowledged=ack.seconds if ack else None,
         mitigated=mitigated.seconds if mitigated else None,
@@ -119,7 +138,13 @@ def score_incident(entries: list[TimelineEntry], *, number: int, ref: str, title
         elif entry.kind is EntryKind.ESCALATED:
             targets = [str(target) for target in entry.data.get("targets", [])]
             result.escalations.append(
-                EscalationFired(int(entry.data.get("level", 0)), targets, _seconds(entry.at, opened), bool(entry.data.get("manual")), str(entry.data.get("reason", "")))
+                EscalationFired(
+                    int(entry.data.get("level", 0)),
+                    targets,
+                    _seconds(entry.at, opened),
+                    bool(entry.data.get("manual")),
+                    str(entry.data.get("reason", "")),
+                )
             )
         said = entry_text(entry.kind.value, entry.data, entry.text)
         result.timeline.append(Line(_seconds(entry.at, drill_start), entry.kind.value, entry.actor, said))
@@ -133,12 +158,27 @@ def score(run: DrillRun) -> Score:
     for number in run.incident_numbers():
         with run.container.sessions() as session:
             row = IncidentRepository.get_row(session, number)
-            title, severity, status, created, drill, playbook = row.title, row.severity, row.status, row.created_at, row.drill, row.playbook_id
+            title, severity, status, created, drill, playbook = (
+                row.title,
+                row.severity,
+                row.status,
+                row.created_at,
+                row.drill,
+                row.playbook_id,
+            )
         incident = run.container.service.get(number)
         incidents.append(
             score_incident(
-                run.container.service.timeline(number), number=number, ref=incident.ref, title=title, severity=severity, status=status,
-                opened=as_utc(created), drill_start=start, drill=drill, playbook=playbook,
+                run.container.service.timeline(number),
+                number=number,
+                ref=incident.ref,
+                title=title,
+                severity=severity,
+                status=status,
+                opened=as_utc(created),
+                drill_start=start,
+                drill=drill,
+                playbook=playbook,
             )
         )
     pages = [str(page) for page in run.pager.pages] if run.pager else []
@@ -148,7 +188,8 @@ def score(run: DrillRun) -> Score:
                 if not target.lower().startswith("pagerduty"):
                     pages.append(f"(drill) would page {target} for {item.ref} (level {escalation.level})")
     responses: list[dict[str, object]] = [
-        {"at": r.at, "user": r.user, "command": r.command, "reply": r.reply, "refused": r.refused, "incident": r.incident} for r in run.responses
+        {"at": r.at, "user": r.user, "command": r.command, "reply": r.reply, "refused": r.refused, "incident": r.incident}
+        for r in run.responses
     ]
     return Score(
         scenario=run.scenario.name,

@@ -33,7 +33,13 @@ def drill_db(db_backend: str, request: pytest.FixtureRequest) -> str | None:
     return str(request.getfixturevalue("db_url")) if db_backend == "postgres" else None
 
 
-def run(scenario: Scenario | dict[str, Any], database_url: str | None, *, settings: Settings | None = None, out: io.StringIO | None = None) -> DrillRun:
+def run(
+    scenario: Scenario | dict[str, Any],
+    database_url: str | None,
+    *,
+    settings: Settings | None = None,
+    out: io.StringIO | None = None,
+) -> DrillRun:
     if isinstance(scenario, dict):
         scenario = scenario_from(scenario)
     return asyncio.run(run_scenario(scenario, settings or drill_settings(), database_url=database_url, out=out, start=START))

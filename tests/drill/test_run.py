@@ -16,7 +16,12 @@ def test_the_example_scenario_passes_with_its_numbers(drill_db: str | None) -> N
     score = drill.score
     assert score is not None
     assert score.passed, [str(result) for result in score.failed]
-    assert [result.name for result in score.expectations] == ["acknowledged_within", "playbook", "max_escalation_level", "steps_done_within.1"]
+    assert [result.name for result in score.expectations] == [
+        "acknowledged_within",
+        "playbook",
+        "max_escalation_level",
+        "steps_done_within.1",
+    ]
     (incident,) = score.incidents
     assert incident.drill is True
     assert (incident.playbook, incident.acknowledged, incident.max_escalation_level) == ("high-latency", 180.0, 0)
@@ -76,7 +81,16 @@ def test_reports_in_markdown_and_json_name_every_part(drill_db: str | None) -> N
     drill = run(example(), drill_db)
     assert drill.score is not None
     markdown = to_markdown(drill.score)
-    for part in ("# Drill: checkout-latency", "## Expectations", "| acknowledged_within | within 5m | 3m | met |", "INC-1 (drill)", "time to acknowledge: 3m", "steps done: 1 (+6m)", "## Would have paged", "| +25m | alerts_all_resolved |"):
+    for part in (
+        "# Drill: checkout-latency",
+        "## Expectations",
+        "| acknowledged_within | within 5m | 3m | met |",
+        "INC-1 (drill)",
+        "time to acknowledge: 3m",
+        "steps done: 1 (+6m)",
+        "## Would have paged",
+        "| +25m | alerts_all_resolved |",
+    ):
         assert part in markdown, part
     data = json.loads(to_json(drill.score))
     assert data["drill"] is True and data["passed"] is True
