@@ -20,13 +20,15 @@ from bot.store.escalations import PENDING as ESCALATION_PENDING
 from bot.store.models import EscalationRow, IncidentRow, PlaybookRunRow, PlaybookStepRow
 
 
-def next_wakeup(session: Session, *, after_id: int, reminder_after: timedelta) -> datetime | None:
-    """The earliest pending deadline or reminder of this drill's incidents (ids above ``after_id``)."""
+def next_wakeup(session: Session, *, after_id: int, reminder_after: timedelta, after: datetime) -> datetime | None:
+    """The earliest pending deadline or reminder after ``after`` of this drill's incidents (ids
+    above ``after_id``). What was due by ``after`` has had its turn: a reminder that did not
+    fire (the incident was not quiet after all) must not hide the moments after it."""
     mine = (IncidentRow.drill.is_(True), IncidentRow.id > after_id)
     escalation = session.scalar(
         select(func.min(EscalationRow.due_at))
         .join(IncidentRow, IncidentRow.id == EscalationRow.incident_id)
-        .where(EscalationRow.status == ESCALATION_PENDING, *mine)
+        .where(EscalationRow.status == ESCALATION_PENDING, EscalationRow.due_at > after, *mine)
     )
     step = session.scalar(
         select(func.min(PlaybookStepRow.deadline_at))
@@ -35,7 +37,7 @@ def next_wakeup(session: Session, *, after_id: int, reminder_after: timedelta) -
         .where(
             PlaybookStepRow.status == PENDING,
             PlaybookStepRow.deadline_fired_at.is_(None),
-            PlaybookStepRow.deadline_at.is_not(None),
+            PlaybookStepRow.deadline_at > after,
             PlaybookRunRow.active.is_(True),
             IncidentRow.status != Status.RESOLVED.value,
             *mine,
@@ -45,6 +47,7 @@ def next_wakeup(session: Session, *, after_id: int, reminder_after: timedelta) -
         select(func.min(IncidentRow.last_activity_at)).where(
             IncidentRow.status != Status.RESOLVED.value,
             IncidentRow.severity.in_([severity.value for severity in REMINDER_SEVERITIES]),
+            IncidentRow.last_activity_at > after - reminder_after,
             *mine,
         )
     )
