@@ -97,3 +97,12 @@ def test_reports_in_markdown_and_json_name_every_part(drill_db: str | None) -> N
     assert data["incidents"][0]["acknowledged"] == 180.0
     assert data["incidents"][0]["max_escalation_level"] == 0
     assert [item["met"] for item in data["expectations"]] == [True, True, True, True]
+
+
+def test_the_post_mortem_posted_on_resolve_says_it_was_a_drill(drill_db: str | None) -> None:
+    scenario = example()
+    resolve = scenario.responses[0].model_copy(update={"at": 20 * 60, "command": "/incident resolve"})
+    out = io.StringIO()
+    drill = run(scenario.model_copy(update={"responses": [*scenario.responses, resolve]}), drill_db, out=out)
+    assert drill.score is not None and drill.score.incidents[0].resolved == 1200.0
+    assert "│ # Post-mortem: INC-1 — p99 above 2s (drill)" in out.getvalue()
