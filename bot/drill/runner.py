@@ -32,6 +32,7 @@ from bot.drill.feed import Feed
 from bot.drill.pager import DrillPager, DrillStream
 from bot.drill.scenario import Event, Response, Scenario, Standing
 from bot.drill.wakeups import next_wakeup
+from bot.roles import Role
 from bot.schedule.engine import PAGERDUTY
 from bot.settings import Settings
 from bot.store.db import make_engine
@@ -131,6 +132,7 @@ class Runner:
             transcript_stream=cast(TextIO, DrillStream(out)) if out else None,
             engine=engine,
             drill=True,
+            roles=frozenset({Role.WORKER}),  # no webhook answers to protect: the ingester never gives way
         )
         self.pager = DrillPager(out, settings.slack_incidents_channel)
         container.worker.add_deliverer(PAGERDUTY, self.pager)
