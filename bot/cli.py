@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
 from bot.chat.console.cli import register as register_console
+from bot.drill.cli import register as register_drill
 from bot.export.cli import register as register_export
 from bot.ingest.cli import register as register_inbox
 from bot.service.cli import register as register_incidents
@@ -155,7 +156,7 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
     return 0
 
 
-REGISTRARS: list[Registrar] = [register_console, register_incidents, register_export, register_inbox]
+REGISTRARS: list[Registrar] = [register_console, register_incidents, register_export, register_inbox, register_drill]
 
 
 def _port(text: str) -> int:

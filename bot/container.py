@@ -120,11 +120,14 @@ def build_container(
     engine: Engine | None = None,
     files_dir: Path | None = None,
     roles: frozenset[Role] = ALL_ROLES,
+    drill: bool = False,
 ) -> Container:
     """``files_dir``: where local mode saves the files it would upload to Slack (post-mortems).
 
     ``roles``: the process this is for (bot/roles.py); it only changes the tuning (bot/tuning.py),
     the loops and routes to run are picked by ``bot.web.loops_for`` and ``create_app``.
+
+    ``drill``: a rehearsal (bot/drill): incidents are marked as drills and kept apart.
     """
     # Storage, time, metrics.
     clock = clock or SystemClock()
@@ -133,7 +136,7 @@ def build_container(
     metrics = Metrics(sessions, inbox_capacity=settings.inbox_max_rows)
 
     # The incident core: every change goes through the service, every /incident verb through the router.
-    service = IncidentService(sessions, clock=clock)
+    service = IncidentService(sessions, clock=clock, drill=drill)
     commands = CommandRouter(
         service, zone=settings.zone, policy=Policy(takeover_after=settings.takeover_after), auto_resolve=frozenset(settings.auto_resolve)
     )

@@ -52,6 +52,7 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
             "number": incident.number,
             "ref": incident.ref,
             "title": incident.title,
+            "drill": record.drill,
             "description": incident.description,
             "status": incident.status.value,
             "severity": incident.severity.value,

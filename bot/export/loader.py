@@ -86,4 +86,5 @@ def load_record(session: Session, number: int) -> IncidentRecord:
         channel_name=row.chat_channel_name,
         steps=steps,
         children=alert_groups.children(session, number),
+        drill=row.drill,
     )

@@ -65,6 +65,8 @@ class IncidentRecord:
     steps: list[StepRecord] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
     """The incident's alert groups with their alert counts (none for a declared incident)."""
+    drill: bool = False
+    """A rehearsal's incident (``firebreak drill``): the document says so."""
 
     @property
     def timeline(self) -> list[TimelineEntry]:

@@ -48,7 +48,7 @@ def _default_escalates(severity: Severity) -> bool:
     return severity in _ESCALATING
 
 
-def _due_incidents(session: Session, now: datetime) -> list[int]:
+def _due_incidents(session: Session, now: datetime, *, drills: bool = False) -> list[int]:
     statement = (
         select(PlaybookStepRow.incident_id)
         .join(PlaybookRunRow, PlaybookRunRow.id == PlaybookStepRow.run_id)
@@ -59,6 +59,7 @@ def _due_incidents(session: Session, now: datetime) -> list[int]:
             PlaybookStepRow.deadline_at <= now,
             PlaybookRunRow.active.is_(True),
             IncidentRow.status != Status.RESOLVED.value,
+            IncidentRow.drill.is_(drills),
         )
         .distinct()
         .limit(BATCH)
@@ -150,7 +151,7 @@ def fire_due_step_deadlines(
     """
     escalates = escalates or _default_escalates
     with service.sessions() as session:
-        numbers = _due_incidents(session, now)
+        numbers = _due_incidents(session, now, drills=service.drill)
     fired = 0
     escalations: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
     for number in numbers:

@@ -38,7 +38,7 @@ class Appliers:
     batches: dict[str, BatchApplier] = field(default_factory=dict)
 
 
-def grouping_of(settings: Settings, registry: PlaybookRegistry) -> Grouping:
+def grouping_of(settings: Settings, registry: PlaybookRegistry, *, drill: bool = False) -> Grouping:
     """Correlation and storm guard from the settings; a playbook's ``correlate_by`` is looked
     up in the playbook registry at the time a group arrives."""
 
@@ -55,13 +55,14 @@ def grouping_of(settings: Settings, registry: PlaybookRegistry) -> Grouping:
         storm_window=settings.storm_window,
         storm_exempt=frozenset(settings.storm_exempt),
         playbook_correlate_by=playbook_correlate_by,
+        drill=drill,
     )
 
 
 def webhook_appliers(settings: Settings, service: IncidentService, metrics: Metrics, registry: PlaybookRegistry) -> Appliers:
     """Alertmanager (and Grafana) groups, applied one by one or in runs; PagerDuty events."""
     mapping = ObservedMapping(settings.severity_mapping, on_unknown=metrics.unknown_severity.inc)
-    policy = Policy(mapping=mapping, auto_resolve=frozenset(settings.auto_resolve), grouping=grouping_of(settings, registry))
+    policy = Policy(mapping=mapping, auto_resolve=frozenset(settings.auto_resolve), grouping=grouping_of(settings, registry, drill=service.drill))
     return Appliers(
         rows={
             ALERTMANAGER: alertmanager_applier(service, policy),

@@ -81,7 +81,7 @@ class EscalationEngine:
         """Fire every due deadline and reminder; returns how many timeline entries it made."""
         now = self.service.clock.now()
         with self.service.sessions() as session:
-            due = EscalationRepository.due(session, now=now, limit=self.batch_size)
+            due = EscalationRepository.due(session, now=now, limit=self.batch_size, drills=self.service.drill)
         made = 0
         for row_id, incident_id in due:
             try:
@@ -140,6 +140,7 @@ class EscalationEngine:
                 IncidentRow.status != Status.RESOLVED.value,
                 IncidentRow.severity.in_([severity.value for severity in REMINDER_SEVERITIES]),
                 IncidentRow.last_activity_at <= threshold,
+                IncidentRow.drill.is_(self.service.drill),
             )
             candidates = list(session.scalars(statement.limit(self.batch_size)))
         made = 0

@@ -40,8 +40,12 @@ class IncidentService:
         clock: Clock | None = None,
         subscribers: Sequence[Subscriber] = (),
         after_commit: Sequence[Callable[[], None]] = (),
+        drill: bool = False,
     ) -> None:
+        """``drill``: this service runs a rehearsal (``firebreak drill``); the incidents it opens
+        are marked as drills and it lists only those."""
         self.sessions = sessions
+        self.drill = drill
         self.clock = clock or SystemClock()
         self.subscribers: list[Subscriber] = list(subscribers)
         self.after_commit: list[Callable[[], None]] = list(after_commit)
@@ -97,7 +101,7 @@ class IncidentService:
             links=links,
             dedup_key=dedup_key,
         )
-        IncidentRepository.insert(session, incident, now=now)
+        IncidentRepository.insert(session, incident, now=now, drill=self.drill)
         if extra is not None:
             entries = entries + extra(session, incident)
         for hook in self.declare_hooks:
@@ -222,4 +226,4 @@ class IncidentService:
     def recent(self, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
         """The newest ``limit`` incidents, newest first (only unresolved ones with ``open_only``)."""
         with self.sessions() as session:
-            return IncidentRepository.recent(session, open_only=open_only, limit=limit)
+            return IncidentRepository.recent(session, open_only=open_only, limit=limit, drills=self.drill)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.domain.escalation import Deadline, Target
-from bot.store.models import EscalationRow
+from bot.store.models import EscalationRow, IncidentRow
 
 PENDING = "pending"
 FIRED = "fired"
@@ -105,11 +105,15 @@ class EscalationRepository:
         session.flush()
 
     @staticmethod
-    def due(session: Session, *, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
-        """(row id, incident id) of pending deadlines that are due; read without locks."""
+    def due(session: Session, *, now: datetime, limit: int = 100, drills: bool = False) -> list[tuple[int, int]]:
+        """(row id, incident id) of pending deadlines that are due; read without locks.
+
+        ``drills``: a drill's engine fires only drill incidents' deadlines, any other only real ones.
+        """
         statement = (
             select(EscalationRow.id, EscalationRow.incident_id)
-            .where(EscalationRow.status == PENDING, EscalationRow.due_at <= now)
+            .join(IncidentRow, IncidentRow.id == EscalationRow.incident_id)
+            .where(EscalationRow.status == PENDING, EscalationRow.due_at <= now, IncidentRow.drill.is_(drills))
             .order_by(EscalationRow.due_at, EscalationRow.id)
             .limit(limit)
         )

@@ -100,9 +100,9 @@ class IncidentRepository:
     """Keyword-only, session-taking functions in one namespace (Dispatch's service style)."""
 
     @staticmethod
-    def insert(session: Session, incident: Incident, *, now: datetime) -> IncidentRow:
-        """Insert and flush so the database assigns the public number."""
-        row = IncidentRow(created_at=incident.created_at, updated_at=now, last_activity_at=now)
+    def insert(session: Session, incident: Incident, *, now: datetime, drill: bool = False) -> IncidentRow:
+        """Insert and flush so the database assigns the public number (``drill``: a rehearsal's)."""
+        row = IncidentRow(created_at=incident.created_at, updated_at=now, last_activity_at=now, drill=drill)
         _copy_into(row, incident)
         session.add(row)
         session.flush()
@@ -171,9 +171,10 @@ class IncidentRepository:
         return [entry_from_row(row) for row in session.scalars(statement)]
 
     @staticmethod
-    def recent(session: Session, *, open_only: bool = False, limit: int = 100) -> Sequence[Incident]:
-        """The newest ``limit`` incidents, newest first (only unresolved ones with ``open_only``)."""
-        statement = select(IncidentRow).order_by(IncidentRow.id.desc()).limit(limit)
+    def recent(session: Session, *, open_only: bool = False, limit: int = 100, drills: bool = False) -> Sequence[Incident]:
+        """The newest ``limit`` real incidents, newest first (only unresolved ones with ``open_only``);
+        with ``drills``, only a drill's: rehearsals never show among real ones."""
+        statement = select(IncidentRow).where(IncidentRow.drill.is_(drills)).order_by(IncidentRow.id.desc()).limit(limit)
         if open_only:
             statement = statement.where(IncidentRow.status != Status.RESOLVED.value)
         return [to_domain(row) for row in session.scalars(statement)]
@@ -191,7 +192,9 @@ class IncidentRepository:
 
     @staticmethod
     def counts_by_severity_status(session: Session) -> builtins.list[tuple[str, str, int]]:
-        statement = select(IncidentRow.severity, IncidentRow.status, func.count()).group_by(
-            IncidentRow.severity, IncidentRow.status
+        statement = (  # drills never count in the figures
+            select(IncidentRow.severity, IncidentRow.status, func.count())
+            .where(IncidentRow.drill.is_(False))
+            .group_by(IncidentRow.severity, IncidentRow.status)
         )
         return [(severity, status, count) for severity, status, count in session.execute(statement)]

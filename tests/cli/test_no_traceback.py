@@ -43,6 +43,9 @@ RUNS: dict[tuple[str, ...], list[str]] = {
     ("playbooks", "import"): [str(ROOT / "tests" / "cli" / "fixtures" / "runbook.md"), "-o", "{tmp}/imported"],
     ("inbox", "retry"): ["--all"],
     ("console",): ["--follow"],
+    ("drill", "run"): ["--check", str(ROOT / "tests" / "drill" / "fixtures" / "checkout-latency.yaml")],
+    ("drill", "lint"): [str(ROOT / "tests" / "drill" / "fixtures")],
+    ("drill", "new"): ["--from-playbook", "high-latency", "--playbooks", str(ROOT / "playbooks")],
 }
 #: Run forever by design (serve's start-up output is tested in test_cli.py; web and worker
 #: refuse SQLite with exit 2, tested in tests/processes/test_web_and_worker.py).

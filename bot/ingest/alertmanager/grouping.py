@@ -40,6 +40,8 @@ class Grouping:
     storm_window: timedelta = DEFAULT_WINDOW
     storm_exempt: frozenset[Severity] = frozenset({Severity.P0})
     playbook_correlate_by: PlaybookCorrelation | None = field(default=None, compare=False)
+    #: A drill's groups correlate and storm among drill incidents only, real ones among real ones.
+    drill: bool = False
 
     @property
     def storm_guard(self) -> bool:

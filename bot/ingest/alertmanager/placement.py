@@ -65,14 +65,14 @@ def place(session: Session, grouping: Grouping, correlation: Correlation | None,
     """Decide where a new group goes (the caller holds no row lock of another incident yet)."""
     if correlation is not None:
         lock(session, "firebreak:correlation:" + correlation.key)
-        parent = _correlated(session, correlation.key, now - grouping.correlate_window)
+        parent = _correlated(session, correlation.key, now - grouping.correlate_window, drill=grouping.drill)
         if parent is not None:
             return Placement(JoinedBy.CORRELATED, parent=parent, correlation=correlation, correlation_values=dict(correlation.values))
     if grouping.folds(severity):
         lock(session, STORM_LOCK)
         since = now - grouping.storm_window
-        if new_groups_since(session, since) >= grouping.storm_threshold:
-            storm = _recent_storm(session, since)
+        if new_groups_since(session, since, drill=grouping.drill) >= grouping.storm_threshold:
+            storm = _recent_storm(session, since, drill=grouping.drill)
             if storm is not None:
                 return Placement(JoinedBy.STORM, parent=storm)
             return Placement(JoinedBy.STORM, storm=True)
@@ -83,15 +83,18 @@ def _open(statement: Select[int]) -> Select[int]:
     return statement.where(IncidentRow.status != Status.RESOLVED.value, IncidentRow.merged_into.is_(None))
 
 
-def _correlated(session: Session, key: str, since: datetime) -> int | None:
-    statement = _open(select(IncidentRow.id).where(IncidentRow.correlation_key == key, IncidentRow.created_at >= since))
+def _correlated(session: Session, key: str, since: datetime, *, drill: bool = False) -> int | None:
+    statement = _open(
+        select(IncidentRow.id).where(IncidentRow.correlation_key == key, IncidentRow.created_at >= since, IncidentRow.drill.is_(drill))
+    )
     return session.scalar(statement.order_by(IncidentRow.id.desc()).limit(1))
 
 
-def _recent_storm(session: Session, since: datetime) -> int | None:
+def _recent_storm(session: Session, since: datetime, *, drill: bool = False) -> int | None:
     """The newest open storm incident, if a group folded into it within the window (groups
     moved in by a merge do not count)."""
-    newest = session.scalar(_open(select(IncidentRow.id).where(IncidentRow.storm.is_(True))).order_by(IncidentRow.id.desc()).limit(1))
+    storms = select(IncidentRow.id).where(IncidentRow.storm.is_(True), IncidentRow.drill.is_(drill))
+    newest = session.scalar(_open(storms).order_by(IncidentRow.id.desc()).limit(1))
     if newest is None:
         return None
     statement = select(func.max(AlertGroupRow.joined_at)).where(
@@ -101,13 +104,19 @@ def _recent_storm(session: Session, since: datetime) -> int | None:
     return newest if last is not None and as_utc(last) >= since else None
 
 
-def new_groups_since(session: Session, since: datetime) -> int:
+def new_groups_since(session: Session, since: datetime, *, drill: bool = False) -> int:
     """New groups since ``since``, as the storm guard counts them: incidents opened (storm
-    incidents not counted) plus groups folded into a storm incident."""
-    opened = select(func.count()).select_from(IncidentRow).where(IncidentRow.created_at >= since, IncidentRow.storm.is_(False))
+    incidents not counted) plus groups folded into a storm incident. Drill incidents count
+    only towards a drill's storms (``drill``), real ones only towards real storms."""
+    opened = (
+        select(func.count())
+        .select_from(IncidentRow)
+        .where(IncidentRow.created_at >= since, IncidentRow.storm.is_(False), IncidentRow.drill.is_(drill))
+    )
     folded = (
         select(func.count())
         .select_from(AlertGroupRow)
-        .where(AlertGroupRow.joined_by == JoinedBy.STORM.value, AlertGroupRow.joined_at >= since)
+        .join(IncidentRow, IncidentRow.id == AlertGroupRow.incident_id)
+        .where(AlertGroupRow.joined_by == JoinedBy.STORM.value, AlertGroupRow.joined_at >= since, IncidentRow.drill.is_(drill))
     )
     return int(session.scalar(opened) or 0) + int(session.scalar(folded) or 0)

@@ -1,0 +1,203 @@
+"""The score of a drill: what happened to each incident it opened, read back from the database.
+
+Everything here comes from the incidents' timelines (the record a post-mortem is written
+from), so the score says what the real pipeline did, not what the runner meant it to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.chat.render import entry_text
+from bot.domain.clock import as_utc
+from bot.domain.timeline import EntryKind, TimelineEntry
+from bot.drill.expect import ExpectationResult, evaluate
+from bot.export.timings import time_to_acknowledge, time_to_mitigate, time_to_resolve
+from bot.store.incidents import IncidentRepository
+
+if TYPE_CHECKING:
+    from bot.drill.runner import DrillRun
+
+
+@dataclass(frozen=True)
+class StepMark:
+    step: int
+    text: str
+    at: float  # seconds after the incident opened
+
+
+@dataclass(frozen=True)
+class EscalationFired:
+    level: int
+    targets: list[str]
+    at: float
+    manual: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """One timeline entry, at seconds from the start of the drill."""
+
+    at: float
+    kind: str
+    actor: str
+    text: str
+
+
+@dataclass
+class IncidentScore:
+    number: int
+    ref: str
+    title: str
+    severity: str
+    status: str
+    opened_at: float  # seconds from the start of the drill
+    drill: bool
+    playbook: str | None
+    acknowledged: float | None  # seconds from opening
+    mitigated: float | None
+    resolved: float | None
+    steps_done: list[StepMark] = field(default_factory=list)
+    steps_skipped: list[StepMark] = field(default_factory=list)
+    steps_overdue: list[StepMark] = field(default_factory=list)
+    escalations: list[EscalationFired] = field(default_factory=list)
+    timeline: list[Line] = field(default_factory=list)
+
+    @property
+    def max_escalation_level(self) -> int:
+        return max((escalation.level for escalation in self.escalations), default=0)
+
+
+@dataclass
+class Score:
+    scenario: str
+    started_at: datetime
+    simulated_seconds: float
+    elapsed_seconds: float
+    incidents: list[IncidentScore]
+    would_page: list[str]
+    responses: list[dict[str, object]]
+    expectations: list[ExpectationResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(result.met for result in self.expectations)
+
+    @property
+    def failed(self) -> list[ExpectationResult]:
+        return [result for result in self.expectations if not result.met]
+
+
+def _seconds(moment: datetime, since: datetime) -> float:
+    return max(0.0, (as_utc(moment) - since).total_seconds())
+
+
+def _step(entry: TimelineEntry, opened: datetime) -> StepMark:
+    return StepMark(int(entry.data.get("step", 0)), str(entry.data.get("text", "")), _seconds(entry.at, opened))
+
+
+def score_incident(
+    entries: list[TimelineEntry],
+    *,
+    number: int,
+    ref: str,
+    title: str,
+    severity: str,
+    status: str,
+    opened: datetime,
+    drill_start: datetime,
+    drill: bool,
+    playbook: str | None,
+) -> IncidentScore:
+    ack, mitigated, resolved = (
+        milestone(entries, opened) for milestone in (time_to_acknowledge, time_to_mitigate, time_to_resolve)
+    )
+    result = IncidentScore(
+        number=number,
+        ref=ref,
+        title=title,
+        severity=severity,
+        status=status,
+        opened_at=_seconds(opened, drill_start),
+        drill=drill,
+        playbook=playbook,
+        acknowledged=ack.seconds if ack else None,
+        mitigated=mitigated.seconds if mitigated else None,
+        resolved=resolved.seconds if resolved else None,
+    )
+    for entry in entries:
+        if entry.kind is EntryKind.STEP_DONE:
+            result.steps_done.append(_step(entry, opened))
+        elif entry.kind is EntryKind.STEP_SKIPPED:
+            result.steps_skipped.append(_step(entry, opened))
+        elif entry.kind is EntryKind.STEP_DEADLINE:
+            result.steps_overdue.append(_step(entry, opened))
+        elif entry.kind is EntryKind.ESCALATED:
+            targets = [str(target) for target in entry.data.get("targets", [])]
+            result.escalations.append(
+                EscalationFired(
+                    int(entry.data.get("level", 0)),
+                    targets,
+                    _seconds(entry.at, opened),
+                    bool(entry.data.get("manual")),
+                    str(entry.data.get("reason", "")),
+                )
+            )
+        said = entry_text(entry.kind.value, entry.data, entry.text)
+        result.timeline.append(Line(_seconds(entry.at, drill_start), entry.kind.value, entry.actor, said))
+    return result
+
+
+def score(run: DrillRun) -> Score:
+    """Score every incident the drill opened and check the scenario's expectations."""
+    start = run.clock.start
+    incidents = []
+    for number in run.incident_numbers():
+        with run.container.sessions() as session:
+            row = IncidentRepository.get_row(session, number)
+            title, severity, status, created, drill, playbook = (
+                row.title,
+                row.severity,
+                row.status,
+                row.created_at,
+                row.drill,
+                row.playbook_id,
+            )
+        incident = run.container.service.get(number)
+        incidents.append(
+            score_incident(
+                run.container.service.timeline(number),
+                number=number,
+                ref=incident.ref,
+                title=title,
+                severity=severity,
+                status=status,
+                opened=as_utc(created),
+                drill_start=start,
+                drill=drill,
+                playbook=playbook,
+            )
+        )
+    pages = [str(page) for page in run.pager.pages] if run.pager else []
+    for item in incidents:
+        for escalation in item.escalations:
+            for target in escalation.targets:
+                if not target.lower().startswith("pagerduty"):
+                    pages.append(f"(drill) would page {target} for {item.ref} (level {escalation.level})")
+    responses: list[dict[str, object]] = [
+        {"at": r.at, "user": r.user, "command": r.command, "reply": r.reply, "refused": r.refused, "incident": r.incident}
+        for r in run.responses
+    ]
+    return Score(
+        scenario=run.scenario.name,
+        started_at=start,
+        simulated_seconds=run.clock.offset.total_seconds(),
+        elapsed_seconds=run.elapsed_seconds,
+        incidents=incidents,
+        would_page=pages,
+        responses=responses,
+        expectations=evaluate(run.scenario.expect, incidents),
+    )
