@@ -24,8 +24,8 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _SEPARATORS = {";", "|", "||", "&", "&&", "(", ")"}
 _INLINE = re.compile(r"`(firebreak [^`]+)`")
 _PLACEHOLDER = set("[]|…<>")
-#: Blocks in these languages are configuration, where "firebreak" is a name, not a command.
-_NOT_SHELL = {"yaml", "yml", "json", "nginx"}
+#: Blocks in these languages are configuration or documents, where "firebreak" is a name, not a command.
+_NOT_SHELL = {"yaml", "yml", "json", "nginx", "markdown", "md"}
 
 
 def _logical_lines(lines: tuple[str, ...]) -> list[str]:
