@@ -48,6 +48,7 @@ from bot.store.notify import INBOX_CHANNEL, OUTBOX_CHANNEL, NotificationListener
 from bot.tuning import webhook_pressure
 from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
 from bot.wiring.playbook_slack import connect as connect_playbooks_to_slack
+from bot.webview import install as install_webview
 from bot.wiring.unreachable_targets import install as install_unreachable_targets
 
 if TYPE_CHECKING:
@@ -187,7 +188,8 @@ def build_container(
         )
     install_guided(container)
     install_escalation(container)
-    install_export(container)
+    exporter = install_export(container)
+    install_webview(container, exporter)
     install_slack(container)
     connect_playbooks_to_escalation(container)
     connect_playbooks_to_slack(container)
