@@ -59,3 +59,30 @@ def client(web: Container) -> TestClient:
     signed = TestClient(create_app(web, run_worker=False, migrate=False), follow_redirects=False, base_url="https://testserver")
     sign_in(signed)
     return signed
+
+
+def add_incidents(web: Container, count: int, **values: object) -> list[int]:
+    """``count`` bare incidents written straight to the table (the list reads only columns)."""
+    from bot.store.models import IncidentRow
+
+    now = web.clock.now()
+    rows = []
+    with web.sessions.begin() as session:
+        for index in range(count):
+            fields: dict[str, object] = {
+                "title": f"incident {index}",
+                "severity": "P2",
+                "status": "triggered",
+                "source": "console",
+                "created_at": now,
+                "updated_at": now,
+                "last_activity_at": now,
+                "labels": {},
+                "roles": {},
+            }
+            fields.update(values)
+            row = IncidentRow(**fields)
+            session.add(row)
+            rows.append(row)
+        session.flush()
+        return [row.id for row in rows]
