@@ -46,9 +46,9 @@ from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
 from bot.store.notify import INBOX_CHANNEL, OUTBOX_CHANNEL, NotificationListener
 from bot.tuning import webhook_pressure
+from bot.webview import install as install_webview
 from bot.wiring.playbook_escalation import connect as connect_playbooks_to_escalation
 from bot.wiring.playbook_slack import connect as connect_playbooks_to_slack
-from bot.webview import install as install_webview
 from bot.wiring.unreachable_targets import install as install_unreachable_targets
 
 if TYPE_CHECKING:
