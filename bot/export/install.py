@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def install(container: Container) -> Exporter:
     settings = container.settings
-    exporter = Exporter(container.sessions, clock=container.clock, zone=settings.zone, templates_dir=settings.templates_dir)
+    exporter = Exporter(container.sessions, clock=container.clock, zone=settings.zone, templates_dir=settings.templates_dir, public_url=settings.public_url)
     container.service.subscribers.append(PostDraftOnResolve(exporter))
     container.commands.register("timeline", timeline_handler(container.commands, exporter))
     container.commands.register("export", export_handler(container.commands, exporter))

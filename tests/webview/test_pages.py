@@ -153,7 +153,7 @@ def test_post_mortem_page_and_downloads_match_the_export(web: Container, client:
     markdown = client.get(f"/incidents/{incident.number}/postmortem/download.md")
     assert markdown.status_code == 200
     assert markdown.headers["content-disposition"] == f'attachment; filename="INC-{incident.number}-postmortem.md"'
-    exporter = Exporter(web.sessions, clock=web.clock, zone=web.settings.zone)
+    exporter = Exporter(web.sessions, clock=web.clock, zone=web.settings.zone, public_url=web.settings.public_url)
     assert markdown.text == exporter.render(incident.number, "md")
     exported = json.loads(client.get(f"/incidents/{incident.number}/postmortem/download.json").text)
     assert exported["incident"]["number"] == incident.number
@@ -182,3 +182,22 @@ def test_a_merged_incident_says_where_it_went(web: Container, client: TestClient
         session.execute(update(IncidentRow).where(IncidentRow.id == merged).values(merged_into=target))
     assert f'merged into <a href="/incidents/{target}">INC-{target}</a>' in client.get("/").text
     assert listed(client, "status=open") == [target]
+
+
+def test_the_post_mortem_links_to_the_incident_page(web: Container, client: TestClient) -> None:
+    incident = build_incident(web)
+    markdown = client.get(f"/incidents/{incident.number}/postmortem/download.md").text
+    assert f"(https://firebreak.example.com/incidents/{incident.number})" in markdown
+    exported = json.loads(client.get(f"/incidents/{incident.number}/postmortem/download.json").text)
+    assert exported["incident"]["web_url"] == f"https://firebreak.example.com/incidents/{incident.number}"
+
+
+def test_the_pinned_summary_links_to_the_incident_page(web: Container) -> None:
+    from bot.chat.slack.blocks import summary_blocks
+
+    incident = build_incident(web)
+    url = f"https://firebreak.example.com/incidents/{incident.number}"
+    context = [block for block in summary_blocks(incident, web_url=url) if block["type"] == "context"]
+    assert f"<{url}|web page>" in context[0]["elements"][0]["text"]
+    plain = [block for block in summary_blocks(incident) if block["type"] == "context"]
+    assert "web page" not in plain[0]["elements"][0]["text"]
