@@ -21,8 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from selenium import webdriver
@@ -40,6 +39,7 @@ from bot.settings import Settings
 from bot.store.migrate import upgrade
 from bot.store.models import EscalationRow, IncidentRow
 
+ROOT = Path(__file__).resolve().parents[1]
 WEB_TOKEN = "screenshot-token-0123456789"
 AM_TOKEN = "screenshot-am-token"
 OUT = ROOT / "docs" / "images"
