@@ -201,3 +201,24 @@ def test_the_pinned_summary_links_to_the_incident_page(web: Container) -> None:
     assert f"<{url}|web page>" in context[0]["elements"][0]["text"]
     plain = [block for block in summary_blocks(incident) if block["type"] == "context"]
     assert "web page" not in plain[0]["elements"][0]["text"]
+
+
+def test_insights_take_medians_of_the_response_times_per_week_and_service(web: Container, clock: FrozenClock) -> None:
+    opened = clock.now()
+    for minutes, service in ((2, "checkout"), (4, "checkout"), (30, "search")):
+        add_incidents(
+            web,
+            1,
+            labels={"service": service},
+            acknowledged_at=opened + timedelta(minutes=minutes),
+            resolved_at=opened + timedelta(minutes=10 * minutes),
+            status="resolved",
+        )
+    with web.sessions() as session:
+        figures = build_insights(session, now=opened)
+    assert figures.times_per_week["acknowledge"][-1] == 4 * 60
+    assert figures.times_per_week["resolve"][-1] == 40 * 60
+    assert figures.times_per_week["detect"][-1] is None, "no alerts, so nothing to detect from"
+    per_service = {name: (times, count) for name, times, count in figures.times_per_service}
+    assert per_service["checkout"] == ({"detect": None, "acknowledge": 3 * 60, "resolve": 30 * 60}, 2)
+    assert per_service["search"][1] == 1
