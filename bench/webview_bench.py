@@ -6,8 +6,9 @@ incident with 10,000 timeline entries.
 
 With ``--postgres`` a throw-away database is created on that server and dropped at the end.
 Each page is requested in-process through the whole ASGI app (sign-in check, queries,
-templates) by a signed-in client, ``--runs`` times after one warm-up, and the median,
-95th percentile and best wall-clock times are printed. The goal is < 200 ms each.
+templates) by a signed-in client: the first request (which also compiles the templates),
+then ``--runs`` more, with their median, 95th percentile and best wall-clock times. The goal
+is a median under 200 ms for the list and the incident page.
 """
 
 from __future__ import annotations
@@ -128,9 +129,9 @@ def fill(url: str, *, incidents: int, entries: int) -> int:
     return number
 
 
-def signed_in_client(url: str) -> TestClient:
+def signed_in_client(url: str, *, now: datetime) -> TestClient:
     settings = Settings(_env_file=None, DATABASE_URL=url, FIREBREAK_WEB_TOKEN=TOKEN, FIREBREAK_LOG_FORMAT="console", FIREBREAK_PLAYBOOKS_DIR="/nonexistent")  # type: ignore[call-arg]
-    container = build_container(settings, clock=FrozenClock(START + timedelta(days=200)), transcript_stream=io.StringIO())
+    container = build_container(settings, clock=FrozenClock(now), transcript_stream=io.StringIO())
     client = TestClient(create_app(container, run_worker=False, migrate=False), follow_redirects=False)
     page = client.get("/signin").text
     csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
@@ -138,15 +139,18 @@ def signed_in_client(url: str) -> TestClient:
     return client
 
 
-def measure(client: TestClient, path: str, runs: int) -> list[float]:
-    assert client.get(path).status_code == 200  # warm-up: caches, compiled templates
+def measure(client: TestClient, path: str, runs: int) -> tuple[float, list[float]]:
+    """(the first request's time, the times of ``runs`` more); the first also compiles templates."""
+    started = time.perf_counter()
+    assert client.get(path).status_code == 200
+    first = (time.perf_counter() - started) * 1000
     times = []
     for _ in range(runs):
         started = time.perf_counter()
         response = client.get(path)
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200
-    return times
+    return first, times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,18 +164,22 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         number = fill(url, incidents=args.incidents, entries=args.entries)
         print(f"database: {'PostgreSQL' if args.postgres else 'SQLite'}; filled in {time.perf_counter() - started:.1f} s")
-        client = signed_in_client(url)
+        # "Now" just after the last incident: the insights' twelve weeks hold most of them.
+        client = signed_in_client(url, now=START + timedelta(minutes=17 * args.incidents + 60))
         slow = False
         for label, path in (
             (f"list, first page of {args.incidents} incidents", "/"),
             ("list, filtered (severity P1, service checkout)", "/?severity=P1&service=checkout"),
             (f"incident with {args.entries} timeline entries", f"/incidents/{number}"),
             ("incident, live parts", f"/incidents/{number}/live?after=0"),
+            ("insights (then reused for a minute)", "/insights"),
         ):
-            times = sorted(measure(client, path, args.runs))
+            first, measured = measure(client, path, args.runs)
+            times = sorted(measured)
             p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-            print(f"{label:<52} median {statistics.median(times):6.1f} ms  p95 {p95:6.1f} ms  best {times[0]:6.1f} ms")
-            slow = slow or statistics.median(times) >= 200
+            print(f"{label:<40} first {first:6.1f} ms  median {statistics.median(times):6.1f} ms  p95 {p95:6.1f} ms  best {times[0]:6.1f} ms")
+            if path in ("/", f"/incidents/{number}"):  # the goal is set for these two
+                slow = slow or statistics.median(times) >= 200
         client.close()
     return 1 if slow else 0
 

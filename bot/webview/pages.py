@@ -6,6 +6,8 @@ cannot even learn which incident numbers exist.
 
 from __future__ import annotations
 
+import time
+
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -16,8 +18,12 @@ from bot.webview import filters as list_filters
 from bot.webview import incident_query, list_query
 from bot.webview.charts import insight_charts
 from bot.webview.context import WebContext
+from bot.webview.insights import Insights
 from bot.webview.insights import build as build_insights
 from bot.webview.security import secure
+
+#: How long one reading of the insights' figures is reused.
+INSIGHTS_FRESH_SECONDS = 60.0
 
 
 def number_of(request: Request) -> int | None:
@@ -102,10 +108,17 @@ def routes(context: WebContext) -> list[Route]:
             )
         )
 
+    cached: list[tuple[float, Insights]] = []
+
     async def insights(request: Request) -> Response:
         if context.user(request) is None:
             return context.refuse(request, page=True)
-        figures = await context.read(lambda s: build_insights(s, now=context.clock.now()))
+        # Twelve weeks of figures read thousands of rows; a minute-old answer is as good.
+        if cached and time.monotonic() - cached[0][0] < INSIGHTS_FRESH_SECONDS:
+            figures = cached[0][1]
+        else:
+            figures = await context.read(lambda s: build_insights(s, now=context.clock.now()))
+            cached[:] = [(time.monotonic(), figures)]
         return context.render(request, "insights.html", insights=figures, charts=insight_charts(figures))
 
     return [
