@@ -45,6 +45,9 @@ class WebContext:
 
     def __post_init__(self) -> None:
         self.templates = make_environment(self.zone)
+        # Compile every template now, so the first visitor after a start does not wait for it.
+        for name in self.templates.list_templates(extensions=["html"]):
+            self.templates.get_template(name)
 
     async def read(self, work: Callable[[DbSession], T]) -> T:
         """Run ``work`` in one read transaction, off the event loop."""
