@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute
 from bot.webview import pages, postmortem, signin, sse, static
 from bot.webview.auth import AuthConfig
 from bot.webview.context import WebContext
+from bot.webview.reader import reader_sessions
 
 if TYPE_CHECKING:
     from bot.container import Container
@@ -33,7 +34,7 @@ def install(container: Container, exporter: Exporter) -> WebContext:
             "FIREBREAK_WEB_USER_HEADER is set without FIREBREAK_WEB_TRUSTED_PROXIES: the header is believed from nobody"
         )
     context = WebContext(
-        db=container.sessions,
+        db=reader_sessions(container.engine, container.sessions),
         exporter=exporter,
         auth=config,
         zone=settings.zone,

@@ -42,8 +42,7 @@ def routes(context: WebContext) -> list[Route]:
         if context.user(request) is None:
             return context.refuse(request, page=True)
         chosen = list_filters.parse(request.query_params)
-        page = await context.read(lambda s: list_query.list_page(s, chosen, zone=context.zone))
-        services = await context.read(list_query.services)
+        page, services = await context.read(lambda s: (list_query.list_page(s, chosen, zone=context.zone), list_query.services(s)))
         return context.render(
             request,
             "list.html",
