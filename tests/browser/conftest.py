@@ -80,7 +80,7 @@ def server_env(db_url: str) -> dict[str, str]:
 @pytest.fixture
 def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
     process = Server(server_env, log=tmp_path / "serve.log")
-    process.start()
+    process.start(timeout=90)  # a loaded CI machine can take a while to import and migrate
     try:
         yield process
     finally:

@@ -84,7 +84,7 @@ def test_the_page_reconnects_after_a_restart(server: Server, server_env: dict[st
     WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "connected")
     server.kill()
     WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "reconnecting")
-    again = Server(server_env, port=server.port, log=tmp_path / "serve-again.log").start()
+    again = Server(server_env, port=server.port, log=tmp_path / "serve-again.log").start(timeout=90)
     try:
         WebDriverWait(driver, 15).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "connected")
         post_webhook(again, firing_group("QueueBacklog", severity="critical", service="queue", count=3))
@@ -119,3 +119,37 @@ def test_hostile_alert_text_is_shown_as_text(server: Server, driver: WebDriver, 
     driver.get(server.url + "/")
     assert HOSTILE in driver.find_element(By.TAG_NAME, "body").text
     assert driver.execute_script("return window.__pwned === undefined")
+
+
+def test_the_four_pages_fit_a_phone_screen(server: Server, engine: Engine) -> None:
+    from tests.browser.conftest import browser
+
+    post_webhook(server, firing_group("PhoneCheck", severity="critical", service="a-rather-long-service-name-for-a-phone"))
+    number = wait_until(lambda: incident_numbers(engine), "the incident")[0]
+    phone = browser(390, 844)
+    try:
+        sign_in(phone, server)
+        for path in ("/", f"/incidents/{number}", f"/incidents/{number}/postmortem", "/insights"):
+            phone.get(server.url + path)
+            WebDriverWait(phone, 10).until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
+            overflow = phone.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} is {overflow}px wider than the phone"
+    finally:
+        phone.quit()
+
+
+def test_the_timeline_loads_more_from_the_keyboard(server: Server, driver: WebDriver, engine: Engine) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    post_webhook(server, firing_group("Chatty", severity="critical", service="chat", count=60))
+    number = wait_until(lambda: incident_numbers(engine), "the incident")[0]
+    wait_until(lambda: entry_count(engine, number) > 60, "sixty alerts on the timeline")
+    sign_in(driver, server, path=f"/incidents/{number}")
+    shown = len(driver.find_elements(By.CSS_SELECTOR, "#timeline li"))
+    link = driver.find_element(By.ID, "load-more")
+    link.send_keys(Keys.ENTER)
+    WebDriverWait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li")) > shown)
+    assert driver.current_url.endswith(f"/incidents/{number}"), "loaded in place"
+    total = entry_count(engine, number)
+    WebDriverWait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li")) == total)
+    assert not driver.find_elements(By.ID, "load-more"), "nothing more to load"
