@@ -6,6 +6,7 @@ session (issuing a session cookie when there is none yet) and the security heade
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -45,9 +46,12 @@ class WebContext:
 
     def __post_init__(self) -> None:
         self.templates = make_environment(self.zone)
-        # Compile every template now, so the first visitor after a start does not wait for it.
-        for name in self.templates.list_templates(extensions=["html"]):
-            self.templates.get_template(name)
+
+    async def warm_up(self, stop: asyncio.Event) -> None:
+        """A web-role loop: compile every template once the server starts, so the first
+        visitor does not wait for it (and commands that only build the container never do)."""
+        await asyncio.to_thread(lambda: [self.templates.get_template(name) for name in self.templates.list_templates(extensions=["html"])])
+        await stop.wait()
 
     async def read(self, work: Callable[[DbSession], T]) -> T:
         """Run ``work`` in one read transaction, off the event loop."""

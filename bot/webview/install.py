@@ -43,4 +43,5 @@ def install(container: Container, exporter: Exporter) -> WebContext:
         slack_enabled=settings.slack_enabled,
     )
     container.routes.extend(web_routes(context))
+    container.web_background.append(context.warm_up)
     return context
