@@ -76,9 +76,15 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
     if all_in_one and not settings.slack_enabled and not settings.alertmanager_token and not settings.alertmanager_tokens:
         path = local_token_path(settings.database_url)
         token, created = local_token(path)
-        settings = settings.model_copy(update={"alertmanager_token": token})
+        update = {"alertmanager_token": token}
+        web_too = not settings.web_token and not settings.web_user_header and len(token) >= 16
+        if web_too:  # the web view opens with the same token on a machine of one's own
+            update["web_token"] = token
+        settings = settings.model_copy(update=update)
         where = "made and saved in" if created else "read from"
         try_it = f"Alertmanager token {where} {path} (set ALERTMANAGER_TOKEN to choose your own). Try:\n  {curl_line(host, port, token)}"
+        if web_too:
+            try_it += f"\nWeb view: http://{host}:{port}/ (sign in with the same token; set FIREBREAK_WEB_TOKEN to choose your own)"
     configure_logging_for(settings)
     for warning in unconfigured_inbound(settings):
         logging.getLogger("bot.inbound").warning(warning)

@@ -63,6 +63,7 @@ from bot.store.incidents import IncidentRepository
 from bot.store.models import OutboxRow
 from bot.store.notify import INBOX_CHANNEL, OUTBOX_CHANNEL, NotificationListener
 from bot.tuning import webhook_pressure
+from bot.webview import build_webview
 from bot.wiring.playbook_escalation import missed_step_escalation, playbook_policy_lookup
 from bot.wiring.playbook_slack import summary_steps
 from bot.wiring.unreachable_targets import unreachable
@@ -160,7 +161,7 @@ def build_container(
     deadlines = DeadlineTicker(service, escalate_now=missed_step_escalation(escalation.engine), escalates=escalation.planner.escalates)
 
     # Post-mortems: drafted on resolve, exported by command and over HTTP.
-    exporter = Exporter(sessions, clock=clock, zone=settings.zone, templates_dir=settings.templates_dir)
+    exporter = Exporter(sessions, clock=clock, zone=settings.zone, templates_dir=settings.templates_dir, public_url=settings.public_url)
 
     # Chat: Slack with credentials, else the console transcript (local mode).
     slack = (
@@ -237,7 +238,11 @@ def build_container(
 
     # HTTP routes, and the loops of each role (bot.web.loops_for adds the ingester and worker).
     routes: list[BaseRoute] = [*webhook_routes(settings, service, metrics, inbox, ingester), *postmortem_routes(exporter, settings.api_token)]
-    web_background: list[BackgroundTask] = []
+    # The web view: read-only pages for people outside the channel (bot/webview).
+    webview = build_webview(settings, engine=engine, sessions=sessions, clock=clock, exporter=exporter)
+    routes.extend(webview.routes)
+    startup_warnings.extend(webview.warnings)
+    web_background: list[BackgroundTask] = [webview.warm_up]
     readiness_notes: list[Callable[[], dict[str, Any]]] = []
     if slack is not None:
         if settings.slack_signing_secret:

@@ -6,6 +6,7 @@ that names the variable, instead of failing at 3 a.m. on the first alert.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from datetime import timedelta
@@ -119,6 +120,13 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = Field(5, alias="FIREBREAK_KEEP_ALIVE_SECONDS", ge=1, le=300)
     health_port: int | None = Field(None, alias="FIREBREAK_HEALTH_PORT", ge=1, le=65535)
 
+    # Web view (docs/web.md)
+    public_url: str | None = Field(None, alias="FIREBREAK_PUBLIC_URL")
+    web_token: str | None = Field(None, alias="FIREBREAK_WEB_TOKEN", min_length=16)
+    web_user_header: str | None = Field(None, alias="FIREBREAK_WEB_USER_HEADER")
+    web_trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FIREBREAK_WEB_TRUSTED_PROXIES")
+    web_session_secret: str | None = Field(None, alias="FIREBREAK_WEB_SESSION_SECRET", min_length=32)
+
     @field_validator("*", mode="before")
     @classmethod
     def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
@@ -227,6 +235,32 @@ class Settings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str) -> str:
         return _checked_url(value, schemes=("https", "http"))
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_url(value, schemes=("https", "http")).rstrip("/")
+
+    @field_validator("web_user_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is not None and not _HEADER_NAME.fullmatch(value):
+            raise ValueError("must be an HTTP header name like X-Forwarded-User")
+        return value
+
+    @field_validator("web_trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: Any) -> Any:
+        """Addresses or networks (``10.0.0.0/8``) of the proxies whose user header is believed."""
+        if not isinstance(value, str):
+            return value
+        networks = _split_list(value)
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP address or network (like 10.0.0.5 or 10.0.0.0/8)") from None
+        return networks
 
     @field_validator("timezone")
     @classmethod
@@ -430,6 +464,7 @@ def _checked_url(value: str, *, schemes: tuple[str, ...]) -> str:
     return value.strip()
 
 
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HOST = re.compile(r"[A-Za-z0-9._:\-\[\]%]+")

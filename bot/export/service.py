@@ -29,16 +29,22 @@ class Exporter:
         clock: Clock | None = None,
         zone: ZoneInfo | None = None,
         templates_dir: Path | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock or SystemClock()
         self.zone = zone or ZoneInfo("UTC")
         self.renderer = Renderer(templates_dir, zone=self.zone)
+        #: FIREBREAK_PUBLIC_URL: when set, the document names the incident's web page.
+        self.public_url = public_url
 
     def document(self, number: int, *, session: Session | None = None) -> dict[str, Any]:
         """Raises ``IncidentNotFound``. Pass ``session`` to read inside a caller's transaction."""
         if session is not None:
-            return build_document(load_record(session, number), now=self.clock.now(), timezone=str(self.zone))
+            document = build_document(load_record(session, number), now=self.clock.now(), timezone=str(self.zone))
+            if self.public_url:
+                document["incident"]["web_url"] = f"{self.public_url}/incidents/{number}"
+            return document
         with self.sessions() as own:
             return self.document(number, session=own)
 

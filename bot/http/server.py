@@ -90,6 +90,9 @@ def server_config(app: ASGIApp, *, host: str, port: int, limits: Limits, lifespa
         log_config=None,
         lifespan=lifespan,
         ws="none",
+        # The client address is the connecting peer, never X-Forwarded-For: the web view
+        # believes a sign-in proxy's user header only from the proxy's own address.
+        proxy_headers=False,
     )
 
 

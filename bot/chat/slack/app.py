@@ -112,7 +112,9 @@ def build_runtime(
     pacer = pacer or Pacer(monotonic=lambda: clock.now().timestamp())
     gateway = SlackGateway(client, pacer)
     config = SlackConfig(
-        incidents_channel=settings.slack_incidents_channel, archive_after_seconds=settings.slack_archive_after_seconds
+        incidents_channel=settings.slack_incidents_channel,
+        archive_after_seconds=settings.slack_archive_after_seconds,
+        public_url=settings.public_url,
     )
     pause = DeliveryPause(sessions, clock, settings.slack_bot_token or "")
     deliverer = SlackDeliverer(DeliveryContext(

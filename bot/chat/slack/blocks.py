@@ -124,7 +124,12 @@ def _person(value: str | None, missing: str) -> str:
 
 
 def summary_blocks(
-    incident: Incident, *, steps: Sequence[StepView] = (), channel_id: str | None = None, children: Sequence[Child] = ()
+    incident: Incident,
+    *,
+    steps: Sequence[StepView] = (),
+    channel_id: str | None = None,
+    children: Sequence[Child] = (),
+    web_url: str | None = None,
 ) -> list[dict[str, Any]]:
     """The pinned summary, always inside Slack's limits however long the title, description
     or playbook: long text is cut with a pointer, steps that do not fit are counted.
@@ -145,6 +150,8 @@ def summary_blocks(
     if incident.description:
         blocks.append(limits.section(limits.clip(slack_text(incident.description), SECTION_LIMIT, CUT_POINTER)))
     context = [f"declared via {incident.source.value}"]
+    if web_url:
+        context.append(slack_link(web_url, "web page"))
     if channel_id:
         context.append(f"channel <#{channel_id}>")
     if incident.playbook_id:

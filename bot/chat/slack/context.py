@@ -30,6 +30,11 @@ StepsProvider = Callable[[int], Sequence[StepView]]
 class SlackConfig:
     incidents_channel: str = "#incidents"
     archive_after_seconds: int = 86400
+    #: FIREBREAK_PUBLIC_URL: the summary links to the incident's web page when set.
+    public_url: str | None = None
+
+    def page_url(self, number: int) -> str | None:
+        return f"{self.public_url}/incidents/{number}" if self.public_url else None
 
 
 @dataclass

@@ -239,7 +239,7 @@ async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> D
         channel=channel,
         ts=ts,
         text=blocks.summary_text(incident),
-        blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number)),
+        blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number), web_url=context.config.page_url(number)),
     )
     return DeliveryResult()
 

@@ -60,7 +60,7 @@ async def open_incident(context: DeliveryContext, message: OutboxMessage) -> Del
         answer = await gateway.post(
             channel_id,
             text=blocks.summary_text(incident),
-            blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number)),
+            blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number), web_url=context.config.page_url(number)),
             metadata=metadata(SUMMARY_EVENT, str(number)),
             **NO_UNFURL,
         )
@@ -152,7 +152,9 @@ async def _announce_without_channel(
         answer = await gateway.post(
             channel,
             text=f"🚨 {blocks.summary_text(incident)} (no channel for {incident.severity.value})",
-            blocks=blocks.summary_blocks(incident, children=await chat_refs.children(context.sessions, incident.number)),
+            blocks=blocks.summary_blocks(
+                incident, children=await chat_refs.children(context.sessions, incident.number), web_url=context.config.page_url(incident.number)
+            ),
             metadata=metadata(SUMMARY_EVENT, key),
             **NO_UNFURL,
         )

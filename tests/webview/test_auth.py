@@ -1,0 +1,166 @@
+"""Sign-in: nothing is readable without it, forms are CSRF-safe, the proxy header is believed
+only from the proxy, and sign-out ends the session."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from bot.container import Container, build_container
+from bot.domain.clock import FrozenClock
+from bot.domain.severity import Severity
+from bot.domain.timeline import Source
+from bot.web import create_app
+from bot.webview import sessions
+from bot.webview.signin import safe_next
+from tests.conftest import make_settings
+from tests.webview.conftest import PROXY, TOKEN, csrf_of, sign_in
+
+PAGES = ["/", "/insights", "/incidents/1", "/incidents/1/postmortem"]
+OTHERS = ["/incidents/1/timeline?before=2026-01-01T00:00:00%2B00:00~5", "/incidents/1/live?after=0", "/incidents/1/events", "/incidents/1/postmortem/download.md", "/incidents/1/postmortem/download.json"]
+
+
+@pytest.fixture
+def declared(web: Container) -> int:
+    return web.service.declare(title="Secret outage", severity=Severity.P1, actor="alice", source=Source.CONSOLE).number
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_send_strangers_to_sign_in_and_show_nothing(anonymous: TestClient, declared: int, path: str) -> None:
+    response = anonymous.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/signin?next=")
+    assert "Secret outage" not in response.text
+
+
+@pytest.mark.parametrize("path", OTHERS)
+def test_fragments_streams_and_downloads_answer_401_to_strangers(anonymous: TestClient, declared: int, path: str) -> None:
+    response = anonymous.get(path)
+    assert response.status_code == 401
+    assert "Secret outage" not in response.text
+
+
+def test_token_sign_in_opens_the_pages_and_names_the_user(client: TestClient, declared: int) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Secret outage" in page.text
+    assert "Signed in as <strong>Dana</strong>" in page.text
+
+
+def test_a_wrong_token_is_refused(anonymous: TestClient) -> None:
+    csrf = csrf_of(anonymous.get("/signin").text)
+    response = anonymous.post("/signin", data={"csrf": csrf, "token": TOKEN + "x"})
+    assert response.status_code == 401
+    assert anonymous.get("/").status_code == 303
+
+
+def test_sign_in_without_the_session_csrf_token_is_refused(anonymous: TestClient) -> None:
+    anonymous.get("/signin")
+    assert anonymous.post("/signin", data={"csrf": "guessed", "token": TOKEN}).status_code == 403
+    assert anonymous.post("/signin", data={"token": TOKEN}).status_code == 403
+    assert anonymous.get("/").status_code == 303
+
+
+def test_sign_in_from_another_origin_is_refused_even_with_the_token(anonymous: TestClient) -> None:
+    csrf = csrf_of(anonymous.get("/signin").text)
+    response = anonymous.post("/signin", data={"csrf": csrf, "token": TOKEN}, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert anonymous.get("/").status_code == 303
+
+
+def test_sign_in_with_a_json_body_is_refused(anonymous: TestClient) -> None:
+    anonymous.get("/signin")
+    assert anonymous.post("/signin", json={"token": TOKEN}).status_code == 403
+
+
+def test_sign_out_needs_the_csrf_token_and_ends_the_session(client: TestClient) -> None:
+    assert client.post("/signout", data={"csrf": "wrong"}).status_code == 403
+    assert client.get("/").status_code == 200
+    csrf = csrf_of(client.get("/").text)
+    response = client.post("/signout", data={"csrf": csrf})
+    assert response.status_code == 303
+    assert client.get("/").status_code == 303
+
+
+def test_a_forged_or_tampered_cookie_is_no_session(web: Container, anonymous: TestClient) -> None:
+    forged = sessions.encode(sessions.Session(csrf="x", user="mallory", expires=2**40), b"not-the-key" * 3)
+    anonymous.cookies.set(sessions.COOKIE, forged)
+    assert anonymous.get("/").status_code == 303
+    body, signature = forged.split(".")
+    anonymous.cookies.set(sessions.COOKIE, body + "x." + signature)
+    assert anonymous.get("/").status_code == 303
+
+
+def test_an_expired_session_is_no_session() -> None:
+    key = b"k" * 32
+    cookie = sessions.encode(sessions.Session(csrf="c", user="dana", expires=1000), key)
+    assert sessions.decode(cookie, key, now=999) is not None
+    assert sessions.decode(cookie, key, now=1001) is None
+
+
+def test_next_after_sign_in_stays_on_this_site(anonymous: TestClient) -> None:
+    csrf = csrf_of(anonymous.get("/signin").text)
+    response = anonymous.post("/signin", data={"csrf": csrf, "token": TOKEN, "next": "//evil.example/x"})
+    assert response.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)", "", "evil"])
+def test_only_paths_of_this_site_are_followed_after_sign_in(target: str) -> None:
+    assert safe_next(target) == "/"
+    assert safe_next("/incidents/4?x=1") == "/incidents/4?x=1"
+
+
+def test_the_proxy_header_is_believed_from_the_proxy_only(web: Container, declared: int) -> None:
+    app = create_app(web, run_worker=False, migrate=False)
+    via_proxy = TestClient(app, client=(PROXY, 40000), follow_redirects=False, base_url="https://testserver")
+    page = via_proxy.get("/", headers={"X-Forwarded-User": "erin@example.com"})
+    assert page.status_code == 200
+    assert "erin@example.com" in page.text
+    in_network = TestClient(app, client=("192.168.7.9", 40000), follow_redirects=False, base_url="https://testserver")
+    assert in_network.get("/", headers={"X-Forwarded-User": "erin"}).status_code == 200
+    stranger = TestClient(app, client=("10.9.9.9", 40000), follow_redirects=False, base_url="https://testserver")
+    assert stranger.get("/", headers={"X-Forwarded-User": "erin@example.com"}).status_code == 303
+    assert via_proxy.get("/").status_code == 303, "the proxy itself without a user header is nobody"
+
+
+def test_the_proxy_user_is_shown_as_text(web: Container) -> None:
+    app = create_app(web, run_worker=False, migrate=False)
+    via_proxy = TestClient(app, client=(PROXY, 40000), base_url="https://testserver")
+    page = via_proxy.get("/", headers={"X-Forwarded-User": "<img src=x onerror=alert(1)>"})
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
+    assert "<img src=x" not in page.text
+
+
+def test_with_no_sign_in_configured_the_web_view_is_closed(db_url: str, engine: Engine, clock: FrozenClock) -> None:
+    built = build_container(make_settings(db_url), clock=clock, transcript_stream=io.StringIO(), engine=engine)
+    built.service.declare(title="Secret outage", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
+    client = TestClient(create_app(built, run_worker=False, migrate=False), follow_redirects=False)
+    for path in PAGES:
+        response = client.get(path)
+        assert response.status_code == 403
+        assert "Secret outage" not in response.text
+        assert "FIREBREAK_WEB_TOKEN" in response.text
+    assert client.get("/signin").status_code == 403
+    assert client.get("/incidents/1/live").status_code == 401
+
+
+def test_session_cookies_are_http_only_lax_and_secure_behind_https(anonymous: TestClient) -> None:
+    cookie = anonymous.get("/signin").headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+    assert "Secure" in cookie
+
+
+def test_a_session_survives_a_restart_when_the_token_stays(web: Container, client: TestClient) -> None:
+    """The key is derived from the token, so another process (or replica) accepts the cookie."""
+    again = TestClient(create_app(web, run_worker=False, migrate=False), follow_redirects=False, base_url="https://testserver")
+    again.cookies.set(sessions.COOKIE, client.cookies[sessions.COOKIE])
+    assert again.get("/").status_code == 200
+
+
+def test_sign_in_helper_fails_loudly_with_a_wrong_token(anonymous: TestClient) -> None:
+    with pytest.raises(AssertionError):
+        sign_in(anonymous, token="wrong-token-wrong-token")
