@@ -18,7 +18,8 @@ from tests.docs.markdown import ROOT, user_pages
 #: What a history note looks like, each with what a reader would have to ask.
 HISTORY = {
     r"\bissue\s*#?\d+": "which issue? (history of the project)",
-    r"\bsessions?\b": "a working session? (history of the project)",
+    # A signed-in session (the web view's cookie) is the product; a working session is not.
+    r"\b(?:this|that|earlier|previous|last|next|working|later)\s+sessions?\b(?!\s+cookie)": "a working session? (history of the project)",
     r"\bthe design\b|\bdesign\.md\b": "which design document? (not shipped to users)",
     r"\breviewers?\b": "whose review? (history of the project)",
     r"\bmeasured\b": "a measurement note belongs with the benchmarks in docs/development.md",
@@ -48,12 +49,13 @@ def test_user_pages_hold_no_development_history(page: Path) -> None:
 
 def test_the_check_finds_each_kind_of_note() -> None:
     text = (
-        "Fixed in issue 8.\nAs agreed in the session.\nSee the design.\nA reviewer found it.\n"
+        "Fixed in issue 8.\nAs agreed in an earlier session.\nSee the design.\nA reviewer found it.\n"
         "Measured on a busy host.\nRun python -m bench.split_bench.\nThese fields were added later.\n"
         "Both, before these rules.\nThe runbooks in ../shared/runbooks/.\n"
     )
     assert [note.split(":")[0] for note in history_notes(text)] == [str(n) for n in range(1, 10)]
     assert history_notes("Acknowledge the incident; escalate after 5m.\n") == []
+    assert history_notes("The session cookie is signed; sign out ends your session.\n") == []
 
 
 def test_development_notes_are_the_one_exception() -> None:
