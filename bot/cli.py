@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
 from bot.settings import Settings, SettingsError, load_settings
+from bot.store.db import SchemaNotCurrent
 
 if TYPE_CHECKING:
     from bot.roles import Role
@@ -238,6 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as error:
         _fail(args, _os_error_text(error))
+        return 1
+    except SchemaNotCurrent as error:
+        _fail(args, str(error))
         return 1
     except SQLAlchemyError as error:
         _fail(args, f"database error: {_first_line(error)} (check DATABASE_URL, or run `firebreak db upgrade`)")

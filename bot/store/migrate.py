@@ -1,8 +1,9 @@
 """Alembic, driven from code so ``firebreak db upgrade`` needs no alembic.ini on disk.
 
 Only the commands that own the schema migrate (``serve``, ``web``, ``worker``, ``console``,
-``db upgrade`` and the commands that write); read-only commands call :func:`require_current`
-and stop with a clear message instead of changing a database another version may be using.
+``db upgrade`` and the commands that write); read-only commands open the database with
+:func:`open_current`, which changes nothing and stops with a clear message when the schema is
+not the latest, instead of migrating a database another version may be using.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.engine import make_url
+
+from bot.store.db import SchemaNotCurrent, make_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -106,11 +109,6 @@ def is_at_head(engine: Engine) -> bool:
     return current_heads(engine) == set(heads())
 
 
-class SchemaNotCurrent(RuntimeError):
-    """The database is not at the schema this version of Firebreak reads (a read-only
-    command found it behind, empty, missing, or newer than this version knows)."""
-
-
 def sqlite_file_missing(url: str) -> Path | None:
     """The SQLite file ``url`` names when it does not exist yet (connecting would create it)."""
     parsed = make_url(url)
@@ -120,11 +118,25 @@ def sqlite_file_missing(url: str) -> Path | None:
     return None if path.exists() else path
 
 
-def require_current(engine: Engine) -> None:
-    """Raise :class:`SchemaNotCurrent` unless the database is at the latest schema; change nothing."""
-    missing = sqlite_file_missing(engine.url.render_as_string(hide_password=False))
+def open_current(url: str) -> Engine:
+    """An engine on ``url`` once its schema is the latest; :class:`SchemaNotCurrent` otherwise.
+
+    For read-only commands: they change nothing, not even by creating a missing SQLite file.
+    """
+    missing = sqlite_file_missing(url)
     if missing is not None:
         raise SchemaNotCurrent(f"there is no database at {missing} yet: {UPGRADE_HINT} (or start `firebreak serve`) first")
+    engine = make_engine(url)
+    try:
+        require_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def require_current(engine: Engine) -> None:
+    """Raise :class:`SchemaNotCurrent` unless the database is at the latest schema; change nothing."""
     current = current_heads(engine)
     if current == set(heads()):
         return
