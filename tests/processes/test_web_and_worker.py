@@ -20,7 +20,8 @@ from tests.conftest import NO_PLAYBOOKS
 from tests.fakes.alertmanager_payloads import firing_group
 from tests.ingest.test_real_alertmanager import wait_for
 from tests.support.crashing_loop import MESSAGE
-from tests.support.processes import ROOT, Server, Worker, firebreak_env, free_port, run_firebreak
+from tests.support.ports import free_port
+from tests.support.processes import ROOT, Server, Worker, firebreak_env, run_firebreak
 
 TOKEN = "split-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
