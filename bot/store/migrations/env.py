@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from alembic import context
-from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine
+from alembic.migration import MigrationContext, MigrationInfo
+from sqlalchemy import Connection, MetaData, create_engine
 
 from bot.store.models import Base
 
@@ -27,16 +28,16 @@ BEFORE_CONVENTION = frozenset(
 _WITHOUT_CONVENTION = MetaData()
 
 
-def _metadata_for(revisions: set[str]) -> MetaData:
-    return _WITHOUT_CONVENTION if revisions <= BEFORE_CONVENTION else target_metadata
+def _metadata_for(revisions: Collection[str]) -> MetaData:
+    return _WITHOUT_CONVENTION if set(revisions) <= BEFORE_CONVENTION else target_metadata
 
 
-def _after_step(ctx: MigrationContext, step: Any, heads: set[str], run_args: Any) -> None:
+def _after_step(ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]) -> None:
     """The next step runs under the convention of where this one left the database."""
-    ctx.opts["target_metadata"] = _metadata_for(set(heads))
+    ctx.opts["target_metadata"] = _metadata_for({str(head) for head in heads})
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -45,7 +46,7 @@ def _run(connection: object) -> None:
         on_version_apply=_after_step,
     )
     migration_context = context.get_context()
-    migration_context.opts["target_metadata"] = _metadata_for(set(migration_context.get_current_heads()))
+    migration_context.opts["target_metadata"] = _metadata_for(migration_context.get_current_heads())
     with context.begin_transaction():
         context.run_migrations()
 
@@ -55,7 +56,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.begin() as new_connection:
         _run(new_connection)
 

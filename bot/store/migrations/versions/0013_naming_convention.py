@@ -128,12 +128,13 @@ def _without_convention_names(bind: Any, table: str) -> sa.Table:
     reflected = sa.Table(table, sa.MetaData(), autoload_with=bind)
     for constraint in reflected.constraints:
         if constraint.name in given:
-            constraint.name = None  # type: ignore[assignment]
+            constraint.name = None
     return reflected
 
 
 def _sqlite_sequence(bind: Any, table: str) -> int | None:
-    return bind.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = :t"), {"t": table}).scalar()
+    seq = bind.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = :t"), {"t": table}).scalar()
+    return None if seq is None else int(seq)
 
 
 def _restore_sqlite_sequence(bind: Any, table: str, high_water: int) -> None:
