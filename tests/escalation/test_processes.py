@@ -70,14 +70,14 @@ def test_escalation_due_while_stopped_fires_once_after_restart(db_url: str, engi
         first.kill()
     assert time.monotonic() - declared_at < 3, "the first server must stop before the deadline"
     assert escalated(engine, number) == []
-    wait_until(lambda: time.monotonic() - declared_at > 3.2, timeout=5, what="the deadline to pass while stopped")
+    wait_until(lambda: time.monotonic() - declared_at > 3.2, timeout=5, interval=0.1, what="the deadline to pass while stopped")
 
     with Server(env) as second:
         assert second.process is not None
-        wait_until(lambda: len(escalated(engine, number)) >= 1, timeout=15, what="the escalation after restart")
+        wait_until(lambda: len(escalated(engine, number)) >= 1, timeout=15, interval=0.1, what="the escalation after restart")
         # Nothing fires twice: a window of real time, as the ticks to watch are those of
         # another process (SQLite too, so PostgreSQL's record of its queries is not there).
-        wait_until(lambda: time.monotonic() - declared_at > 6, timeout=5, what="a few more ticks")
+        wait_until(lambda: time.monotonic() - declared_at > 6, timeout=5, interval=0.1, what="a few more ticks")
         assert len(escalated(engine, number)) == 1
         assert f":{second.process.pid}:" in str(fired_by(engine, number)[1])
 
@@ -103,21 +103,21 @@ def test_two_replicas_fire_once_and_the_survivor_takes_over(db_backend: str, db_
     try:
         first.start()
         assert first.process is not None
-        wait_until(lambda: leader_pid() == first.process.pid, timeout=30, what="the first replica to lead")  # type: ignore[union-attr]
+        wait_until(lambda: leader_pid() == first.process.pid, timeout=30, interval=0.1, what="the first replica to lead")  # type: ignore[union-attr]
         second.start()
         assert second.process is not None
         number = declarer(policy)
-        wait_until(lambda: len(escalated(engine, number)) >= 1, timeout=8, what="level 1")
+        wait_until(lambda: len(escalated(engine, number)) >= 1, timeout=8, interval=0.1, what="level 1")
         assert f":{first.process.pid}:" in str(fired_by(engine, number)[1])
 
         first.process.kill()  # kill -9: no clean shutdown, the lock goes with the connection
         first.process.communicate(timeout=10)
-        wait_until(lambda: leader_pid() == second.process.pid, timeout=8, what="the survivor to take over")  # type: ignore[union-attr]
-        wait_until(lambda: len(escalated(engine, number)) >= 2, timeout=12, what="level 2")
+        wait_until(lambda: leader_pid() == second.process.pid, timeout=8, interval=0.1, what="the survivor to take over")  # type: ignore[union-attr]
+        wait_until(lambda: len(escalated(engine, number)) >= 2, timeout=12, interval=0.1, what="level 2")
         # Nothing fires twice: let the survivor's scheduler run on (it renews its leadership
         # every 2 s and ticks every second) before counting.
         since = scheduler_ran_at(engine, second.process.pid, after=None)
-        wait_until(lambda: scheduler_ran_at(engine, second.process.pid, after=since), timeout=10, what="the survivor's scheduler to run on")
+        wait_until(lambda: scheduler_ran_at(engine, second.process.pid, after=since), timeout=10, interval=0.1, what="the survivor's scheduler to run on")
         levels = [row.data["level"] for row in escalated(engine, number)]
         assert levels == [1, 2]
         assert f":{second.process.pid}:" in str(fired_by(engine, number)[2])
