@@ -125,11 +125,27 @@ async def open_loop(
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    The benchmarks keep their own copy of this and of :func:`poll_until` rather than importing
+    tests/support (which they do not otherwise use): a benchmark reports a missed wait as a
+    figure, where a test fails, and the one copy here serves every script in bench/.
+    """
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def poll_until(check: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``check`` until it is truthy (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return bool(check())
 
 
 class Process:
@@ -146,17 +162,16 @@ class Process:
         self.process = subprocess.Popen(args, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_tail()}")
-            try:
-                if httpx.get(self._ready, timeout=1).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(self._ready)
+        if not poll_until(self._answers, timeout):
+            raise TimeoutError(self._ready)
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"server exited: {self.log_tail()}")
+        try:
+            return httpx.get(self._ready, timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
 
     def log_tail(self, size: int = 4000) -> str:
         """The end of the server's log (stderr)."""

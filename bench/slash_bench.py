@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, func, select
 
-from bench.load import LoadResult, firebreak_server
+from bench.load import LoadResult, firebreak_server, poll_until
 from bot.store.models import IncidentRow, TimelineRow
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import FORM, sign_slack_request, slash_command_body
@@ -44,8 +44,11 @@ async def fire(url: str, requests: list[tuple[bytes, dict[str, str]]]) -> LoadRe
     limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=len(requests))
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         start = asyncio.Event()
+        parked = 0
 
         async def one(body: bytes, headers: dict[str, str]) -> None:
+            nonlocal parked
+            parked += 1
             await start.wait()
             began = time.perf_counter()
             try:
@@ -56,7 +59,8 @@ async def fire(url: str, requests: list[tuple[bytes, dict[str, str]]]) -> LoadRe
             result.latencies.append(time.perf_counter() - began)
 
         tasks = [asyncio.create_task(one(body, headers)) for body, headers in requests]
-        await asyncio.sleep(0.05)
+        while parked < len(tasks):  # every request waiting at the start line, then release them together
+            await asyncio.sleep(0)
         began = time.perf_counter()
         start.set()
         await asyncio.gather(*tasks)
@@ -68,15 +72,6 @@ def count_notes(engine: Any, marker: str) -> int:
     with engine.connect() as connection:
         statement = select(func.count()).select_from(TimelineRow).where(TimelineRow.kind == "note", TimelineRow.text.contains(marker))
         return int(connection.execute(statement).scalar_one())
-
-
-def wait_for(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -92,7 +87,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server.wait_ready()
         body, headers = signed("declare Checkout is down P2", receiver.url("/declare"), USERS[0])
         declared = httpx.post(events, content=body, headers=headers, timeout=30)
-        if declared.status_code != 200 or not wait_for(lambda: _incidents(engine) == 1, 30):
+        if declared.status_code != 200 or not poll_until(lambda: _incidents(engine) == 1, 30):
             raise RuntimeError(f"could not declare the incident: {declared.status_code} {declared.text[:200]}")
         with engine.connect() as connection:
             number = int(connection.execute(select(IncidentRow.id)).scalar_one())
@@ -109,9 +104,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             latencies.errors += result.errors
             latencies.elapsed += result.elapsed
         expected = args.commands * args.rounds
-        landed = wait_for(lambda: count_notes(engine, marker) >= expected, args.timeout)
+        landed = poll_until(lambda: count_notes(engine, marker) >= expected, args.timeout)
         notes = count_notes(engine, marker)
-        replies_landed = wait_for(lambda: _replies(receiver) >= expected, args.timeout)
+        replies_landed = poll_until(lambda: _replies(receiver) >= expected, args.timeout)
         result_dict = {
             "commands": expected,
             "concurrent": args.commands,

@@ -19,6 +19,7 @@ from bot.export.cli import register as register_export
 from bot.ingest.cli import register as register_inbox
 from bot.service.cli import register as register_incidents
 from bot.startup import configure_logging_for, settings_or_exit
+from bot.store.db import SchemaNotCurrent
 
 if TYPE_CHECKING:
     from bot.roles import Role
@@ -220,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as error:
         _fail(args, _os_error_text(error))
+        return 1
+    except SchemaNotCurrent as error:
+        _fail(args, str(error))
         return 1
     except SQLAlchemyError as error:
         _fail(args, f"database error: {_first_line(error)} (check DATABASE_URL, or run `firebreak db upgrade`)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from bot.settings import Settings
 from bot.store.db import SessionFactory, make_engine, make_session_factory
 from bot.store.migrate import upgrade
 from bot.store.models import Base
+from tests.support.databases import POSTGRES_ADMIN_URL
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
@@ -31,7 +33,6 @@ pytest_plugins = ["tests.fakes.fixtures"]
 NO_PLAYBOOKS = Path(__file__).parent / "support" / "no_playbooks"
 REPO_PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
 
-POSTGRES_ADMIN_URL = os.environ.get("FIREBREAK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -89,6 +90,18 @@ def _truncate_all(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite file, migrated once per session: each test gets a copy, as
+    running every migration (some rebuild tables) for each test would cost seconds per minute."""
+    path = tmp_path_factory.mktemp("template") / "firebreak.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection closing folds the WAL back into the file
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 @pytest.fixture
 def db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A migrated, empty database for one test."""
@@ -96,11 +109,9 @@ def db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
         url = request.getfixturevalue("postgres_database")
         _truncate_all(url)
         return url
-    url = f"sqlite:///{tmp_path / 'firebreak.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
+    path = tmp_path / "firebreak.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

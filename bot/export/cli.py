@@ -24,8 +24,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bot.export.render import TemplateFolderMissing
     from bot.export.service import Exporter
     from bot.startup import settings_or_exit
-    from bot.store.db import make_engine, make_session_factory
-    from bot.store.migrate import upgrade
+    from bot.store.db import make_session_factory
+    from bot.store.migrate import open_current
 
     settings = settings_or_exit()
     try:
@@ -33,9 +33,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     except InvalidCommand as error:
         print(f"firebreak export: {error}", file=sys.stderr)
         return 2
-    engine = make_engine(settings.database_url)
+    engine = open_current(settings.database_url)  # read-only: never migrates
     try:
-        upgrade(engine)
         exporter = Exporter(make_session_factory(engine), zone=settings.zone, templates_dir=settings.templates_dir)
         text = exporter.render(number, args.format)
     except IncidentNotFound as error:

@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 def cmd_status(_args: argparse.Namespace) -> int:
     from bot.ingest import inbox
 
-    with MigratedSessions() as sessions, sessions() as session:
+    with CommandSessions(migrate=False) as sessions, sessions() as session:
         counts = inbox.depth(session)
         oldest = inbox.oldest_pending(session)
         dead = inbox.dead_rows(session)
@@ -60,7 +60,7 @@ def cmd_apply(_args: argparse.Namespace) -> int:
 def cmd_retry(args: argparse.Namespace) -> int:
     from bot.ingest import inbox
 
-    with MigratedSessions() as sessions, sessions.begin() as session:
+    with CommandSessions() as sessions, sessions.begin() as session:
         revived = inbox.revive(session, None if args.all else args.ids)
     print(f"{revived} dead webhook(s) queued again")
     if not revived:
@@ -69,16 +69,27 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return 0
 
 
-class MigratedSessions:
-    """A migrated session factory for one command, disposed of afterwards."""
+class CommandSessions:
+    """A session factory for one command, disposed of afterwards.
+
+    ``migrate``: bring the schema up to date first (a command that writes); without it the
+    schema must already be the latest (a read-only command changes nothing).
+    """
+
+    def __init__(self, *, migrate: bool = True) -> None:
+        self.migrate = migrate
 
     def __enter__(self) -> Any:
         from bot.startup import settings_or_exit
         from bot.store.db import make_engine, make_session_factory
-        from bot.store.migrate import upgrade
+        from bot.store.migrate import open_current, upgrade
 
-        self._engine = make_engine(settings_or_exit().database_url)
-        upgrade(self._engine)
+        url = settings_or_exit().database_url
+        if self.migrate:
+            self._engine = make_engine(url)
+            upgrade(self._engine)
+        else:
+            self._engine = open_current(url)
         return make_session_factory(self._engine)
 
     def __exit__(self, *_exc: object) -> None:

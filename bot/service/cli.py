@@ -47,24 +47,29 @@ def _positive(text: str) -> int:
 
 
 class _Container:
-    """A migrated container that prints nothing itself, closed on exit.
+    """A container that prints nothing itself, closed on exit.
 
     ``log_level`` WARNING where start-up warnings matter (declaring: which playbook, who is
-    paged), ERROR for read-only commands.
+    paged), ERROR for read-only commands. ``migrate``: bring the schema up to date first (a
+    command that writes); without it the schema must already be the latest (a read-only
+    command changes nothing, and says to run ``firebreak db upgrade``).
     """
 
-    def __init__(self, log_level: str = "ERROR") -> None:
+    def __init__(self, log_level: str = "ERROR", *, migrate: bool = False) -> None:
         self.log_level = log_level
+        self.migrate = migrate
 
     def __enter__(self) -> Any:
         from bot.container import build_container
         from bot.startup import configure_logging_for, settings_or_exit
-        from bot.store.migrate import upgrade
+        from bot.store.migrate import open_current, upgrade
 
         settings = settings_or_exit()
         configure_logging_for(settings.model_copy(update={"log_level": self.log_level}))
-        self.container = build_container(settings, transcript_stream=None)
-        upgrade(self.container.engine)
+        engine = None if self.migrate else open_current(settings.database_url)
+        self.container = build_container(settings, transcript_stream=None, engine=engine)
+        if self.migrate:
+            upgrade(self.container.engine)
         return self.container
 
     def __exit__(self, *_exc: object) -> None:
@@ -128,7 +133,7 @@ def cmd_declare(args: argparse.Namespace) -> int:
     if severity not in PERSON_SETTABLE:
         print("firebreak declare: severity must be P0, P1, P2 or P3", file=sys.stderr)
         return 2
-    with _Container("WARNING") as container:
+    with _Container("WARNING", migrate=True) as container:
         incident = container.service.declare(title=title, severity=severity, actor=args.user or _whoami(), source=Source.CONSOLE)
         print(f"{incident.ref} declared: {incident.title} ({incident.severity.value})")
     return 0

@@ -13,6 +13,12 @@ from bot.store.handoff_lock import HandoffLock
 SessionFactory = sessionmaker[Session]
 
 
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the schema this version of Firebreak reads: a read-only command
+    found it missing, empty, behind, or newer than this version knows (bot/store/migrate.py).
+    Defined here, not beside the migrations, so the CLI can catch it without loading Alembic."""
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)

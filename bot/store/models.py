@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     TypeDecorator,
@@ -53,7 +54,21 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 
+#: How unnamed constraints and indexes are named, the same on every database, so a migration
+#: can drop or change one by a name it knows (PostgreSQL's own names, e.g. ``incidents_pkey``,
+#: and SQLite's unnamed constraints are not that). Explicit names (``uq_alerts_group_fingerprint``)
+#: are kept as written. Migration 0013_naming_convention renamed what existed before.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JsonType, datetime: UtcDateTime()}
 
 

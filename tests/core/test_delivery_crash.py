@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 from sqlalchemy import func, select
 
@@ -15,6 +14,7 @@ from bot.service.incidents import IncidentService
 from bot.store.db import SessionFactory
 from bot.store.models import OutboxRow, TranscriptRow
 from tests.support.processes import ROOT, firebreak_env
+from tests.support.waiting import wait_until
 
 
 def start_worker(db_url: str, delay: float) -> subprocess.Popen[str]:
@@ -34,15 +34,6 @@ def count(sessions: SessionFactory, status: str) -> int:
         return int(session.scalar(select(func.count()).where(OutboxRow.status == status)) or 0)
 
 
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_kill_minus_nine_mid_delivery_then_restart(db_url: str, sessions: SessionFactory) -> None:
     service = IncidentService(sessions, subscribers=[notify_chat])
     for n in range(4):
@@ -56,8 +47,12 @@ def test_kill_minus_nine_mid_delivery_then_restart(db_url: str, sessions: Sessio
     first = start_worker(db_url, delay=0.2)
     try:
         # Kill at a moment when some rows are claimed but not yet answered (mid-delivery).
-        mid_delivery = wait_for(lambda: count(sessions, "delivered") >= 6 and count(sessions, "in_flight") > 0, timeout=30)
-        assert mid_delivery, first.stderr.read() if first.poll() is not None else ""
+        wait_until(
+            lambda: count(sessions, "delivered") >= 6 and count(sessions, "in_flight") > 0,
+            timeout=30,
+            what="a kill-able moment mid-delivery",
+            explain=lambda: first.stderr.read() if first.poll() is not None else "the worker is running",
+        )
     finally:
         first.kill()  # SIGKILL: no cleanup, leases stay held
         first.communicate(timeout=10)
@@ -66,7 +61,7 @@ def test_kill_minus_nine_mid_delivery_then_restart(db_url: str, sessions: Sessio
 
     second = start_worker(db_url, delay=0.0)
     try:
-        assert wait_for(lambda: count(sessions, "delivered") == total, timeout=60)
+        wait_until(lambda: count(sessions, "delivered") == total, timeout=60, what="every message delivered after the restart")
     finally:
         second.kill()
         second.communicate(timeout=10)

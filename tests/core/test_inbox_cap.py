@@ -19,7 +19,7 @@ from bot.web import create_app
 from tests.conftest import make_settings
 from tests.fakes.alertmanager_payloads import firing_group
 from tests.fakes.pagerduty_webhook import webhook_body, webhook_event, webhook_headers
-from tests.faults.support import wait_until
+from tests.support.waiting import wait_until
 
 TOKEN = "am-cap-token"
 PD_SECRET = "pd-cap-secret"

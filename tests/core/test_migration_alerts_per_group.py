@@ -6,19 +6,15 @@ two groups of one incident.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.db import make_engine
-from bot.store.migrate import alembic_config
-from tests.conftest import POSTGRES_ADMIN_URL
+from bot.store.migrate import upgrade
+from tests.support.databases import empty_database
 
 NOW = "2026-01-01 00:00:00"
 #: An incident row as 0008 holds it (every NOT NULL column).
@@ -32,30 +28,8 @@ INCIDENT = {
 @pytest.fixture
 def fresh(db_backend: str, tmp_path: Path) -> Iterator[Engine]:
     """An empty database of its own (no migration applied)."""
-    if db_backend != "postgres":
-        engine = make_engine(f"sqlite:///{tmp_path / 'migrate.db'}")
+    with empty_database(db_backend, tmp_path, "mig") as engine:
         yield engine
-        engine.dispose()
-        return
-    name = f"firebreak_mig_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def migrate(engine: Engine, revision: str) -> None:
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
 
 
 def add_alert(engine: Engine, group_id: int, fingerprint: str) -> None:
@@ -70,7 +44,7 @@ def add_alert(engine: Engine, group_id: int, fingerprint: str) -> None:
 
 
 def test_upgrade_from_0008_keeps_the_alerts_and_makes_them_unique_per_child(fresh: Engine) -> None:
-    migrate(fresh, "0008_groups")
+    upgrade(fresh, "0008_groups")
     with fresh.begin() as connection:
         connection.execute(text(f"INSERT INTO incidents ({', '.join(INCIDENT)}) VALUES ({', '.join(':' + name for name in INCIDENT)})"), INCIDENT)
         for number, key in ((1, "am:g1"), (2, "am:g2")):
@@ -86,7 +60,7 @@ def test_upgrade_from_0008_keeps_the_alerts_and_makes_them_unique_per_child(fres
     with pytest.raises(IntegrityError):  # 0008: one fingerprint per incident
         add_alert(fresh, 2, "fp-1")
 
-    migrate(fresh, "head")
+    upgrade(fresh, "head")
 
     add_alert(fresh, 2, "fp-1")  # the same alert in the second child
     with fresh.connect() as connection:

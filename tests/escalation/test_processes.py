@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -15,15 +16,17 @@ from bot.domain.timeline import EntryKind, Source
 from bot.store.models import EscalationRow, TimelineRow
 from tests.conftest import make_settings
 from tests.support.processes import Server, firebreak_env
+from tests.support.waiting import wait_until
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+def scheduler_ran_at(engine: Engine, pid: int, *, after: datetime | None) -> datetime | None:
+    """When the scheduler of process ``pid`` last ran a query on its leader-lock connection
+    (PostgreSQL's own record); None when that is not later than ``after``."""
+    with engine.connect() as connection:
+        started = connection.execute(
+            text("SELECT query_start FROM pg_stat_activity WHERE application_name = :name"), {"name": f"firebreak-scheduler-{pid}"}
+        ).scalar()
+    return started if started is not None and (after is None or started > after) else None
 
 
 def escalated(engine: Engine, number: int) -> list[TimelineRow]:
@@ -67,12 +70,14 @@ def test_escalation_due_while_stopped_fires_once_after_restart(db_url: str, engi
         first.kill()
     assert time.monotonic() - declared_at < 3, "the first server must stop before the deadline"
     assert escalated(engine, number) == []
-    wait_for(lambda: time.monotonic() - declared_at > 3.2, timeout=5, what="the deadline to pass while stopped")
+    wait_until(lambda: time.monotonic() - declared_at > 3.2, timeout=5, interval=0.1, what="the deadline to pass while stopped")
 
     with Server(env) as second:
         assert second.process is not None
-        wait_for(lambda: len(escalated(engine, number)) >= 1, timeout=15, what="the escalation after restart")
-        wait_for(lambda: time.monotonic() - declared_at > 6, timeout=5, what="a few more ticks")
+        wait_until(lambda: len(escalated(engine, number)) >= 1, timeout=15, interval=0.1, what="the escalation after restart")
+        # Nothing fires twice: a window of real time, as the ticks to watch are those of
+        # another process (SQLite too, so PostgreSQL's record of its queries is not there).
+        wait_until(lambda: time.monotonic() - declared_at > 6, timeout=5, interval=0.1, what="a few more ticks")
         assert len(escalated(engine, number)) == 1
         assert f":{second.process.pid}:" in str(fired_by(engine, number)[1])
 
@@ -98,18 +103,21 @@ def test_two_replicas_fire_once_and_the_survivor_takes_over(db_backend: str, db_
     try:
         first.start()
         assert first.process is not None
-        wait_for(lambda: leader_pid() == first.process.pid, timeout=30, what="the first replica to lead")  # type: ignore[union-attr]
+        wait_until(lambda: leader_pid() == first.process.pid, timeout=30, interval=0.1, what="the first replica to lead")  # type: ignore[union-attr]
         second.start()
         assert second.process is not None
         number = declarer(policy)
-        wait_for(lambda: len(escalated(engine, number)) >= 1, timeout=8, what="level 1")
+        wait_until(lambda: len(escalated(engine, number)) >= 1, timeout=8, interval=0.1, what="level 1")
         assert f":{first.process.pid}:" in str(fired_by(engine, number)[1])
 
         first.process.kill()  # kill -9: no clean shutdown, the lock goes with the connection
         first.process.communicate(timeout=10)
-        wait_for(lambda: leader_pid() == second.process.pid, timeout=8, what="the survivor to take over")  # type: ignore[union-attr]
-        wait_for(lambda: len(escalated(engine, number)) >= 2, timeout=12, what="level 2")
-        time.sleep(0.5)
+        wait_until(lambda: leader_pid() == second.process.pid, timeout=8, interval=0.1, what="the survivor to take over")  # type: ignore[union-attr]
+        wait_until(lambda: len(escalated(engine, number)) >= 2, timeout=12, interval=0.1, what="level 2")
+        # Nothing fires twice: let the survivor's scheduler run on (it renews its leadership
+        # every 2 s and ticks every second) before counting.
+        since = scheduler_ran_at(engine, second.process.pid, after=None)
+        wait_until(lambda: scheduler_ran_at(engine, second.process.pid, after=since), timeout=10, interval=0.1, what="the survivor's scheduler to run on")
         levels = [row.data["level"] for row in escalated(engine, number)]
         assert levels == [1, 2]
         assert f":{second.process.pid}:" in str(fired_by(engine, number)[2])

@@ -11,26 +11,41 @@ from bot.container import Container
 from bot.domain.clock import FrozenClock
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
+from bot.schedule.engine import EscalationEngine
 from bot.schedule.leader import AdvisoryLeaderLock, leader_lock_for
 from bot.schedule.runner import EscalationRunner
 from bot.store.db import make_engine
 from tests.escalation.conftest import escalations
+from tests.support.waiting import eventually
+
+
+class CountingTicks:
+    """The escalation engine, counting the ticks that ran to the end: "a few more ticks"
+    is then something to wait for, not a guess at how long they take."""
+
+    def __init__(self, engine: EscalationEngine) -> None:
+        self.engine = engine
+        self.ticks = 0
+
+    def tick(self) -> int:
+        result = self.engine.tick()
+        self.ticks += 1
+        return result
 
 
 def test_runner_fires_what_is_overdue_as_soon_as_it_starts(esc: Container, clock: FrozenClock) -> None:
     assert esc.escalation is not None
     number = esc.service.declare(title="Queue stuck", severity=Severity.P1, actor="a", source=Source.CONSOLE).number
     clock.advance(minutes=20)  # L1 and L2 came due "while the process was down"
-    runner = EscalationRunner(esc.escalation, leader_lock_for(esc.engine), tick_seconds=0.2, leadership_seconds=0.5)
+    engine = CountingTicks(esc.escalation)
+    runner = EscalationRunner(engine, leader_lock_for(esc.engine), tick_seconds=0.2, leadership_seconds=0.5)  # type: ignore[arg-type]
 
     async def scenario() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10
-        while loop.time() < deadline and len(await asyncio.to_thread(escalations, esc, number)) < 2:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # a few more ticks: nothing fires twice
+        await eventually(lambda: len(escalations(esc, number)) >= 2, timeout=10, what="L1 and L2 fired")
+        fired_by = engine.ticks
+        await eventually(lambda: engine.ticks >= fired_by + 3, timeout=10, what="three more ticks")  # nothing fires twice
         stop.set()
         await asyncio.wait_for(task, timeout=10)
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -22,6 +20,8 @@ from pathlib import Path
 from typing import Any, Self
 
 from tests.fakes.alertmanager_payloads import rfc3339
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 CANDIDATES = ("prometheus-alertmanager", "alertmanager")
 HTTP_TIMEOUT_S = 5.0
@@ -38,13 +38,6 @@ def find_alertmanager() -> str | None:
             return found
     fallback = "/usr/bin/prometheus-alertmanager"
     return fallback if os.access(fallback, os.X_OK) else None
-
-
-def free_port() -> int:
-    """An ephemeral loopback port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def render_config(
@@ -164,18 +157,19 @@ class AlertmanagerProcess:
             log.close()
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is None or self._proc.poll() is not None:
-                raise RuntimeError(f"exited early; log tail:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1.0) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"not ready after {timeout}s; log tail:\n{self.log_tail()}")
+        try:
+            wait_until(self._ready, timeout=timeout, interval=0.1, what="Alertmanager ready", explain=lambda: f"log tail:\n{self.log_tail()}")
+        except AssertionError as exc:
+            raise RuntimeError(str(exc)) from None
+
+    def _ready(self) -> bool:
+        if self._proc is None or self._proc.poll() is not None:
+            raise RuntimeError(f"exited early; log tail:\n{self.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1.0) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL after ``timeout``; idempotent."""

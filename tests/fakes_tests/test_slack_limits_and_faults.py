@@ -53,7 +53,7 @@ def test_5xx_injection_and_outage(fake_slack: FakeSlack) -> None:
     with pytest.raises(SlackApiError) as caught:
         client.auth_test()
     assert caught.value.response.status_code == 503
-    time.sleep(0.6)
+    time.sleep(0.6)  # the outage lasts 0.5 s of real time: that it ends by itself is what is tested
     assert client.auth_test()["ok"]
     assert fake_slack.served_5xx == 2
 
@@ -121,7 +121,7 @@ def test_scaled_limits_refill_quickly(make_fake_slack) -> None:
     client.chat_update(channel="general", ts=ts, text="y")
     with pytest.raises(SlackApiError):
         client.chat_update(channel="general", ts=ts, text="z")
-    time.sleep(0.15)  # 600/min = one token per 100 ms
+    time.sleep(0.15)  # 600/min = one token per 100 ms: the refill over real time is what is tested
     assert client.chat_update(channel="general", ts=ts, text="z")["ok"]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import free_port
+from tests.support.ports import free_port
 
 BIN = Path(os.environ.get("FIREBREAK_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 

@@ -1,33 +1,15 @@
-"""Helpers shared by the fault tests: bounded waits, table counts, and what Slack received."""
+"""Helpers shared by the fault tests: table counts, and what Slack received (waits: tests/support/waiting.py)."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Engine, func, inspect, select, table, text
 
 from bot.store.models import InboxRow, OutboxRow
 from tests.fakes.fixtures import SLACK_SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlack
-
-T = TypeVar("T")
-
-
-def wait_until(
-    check: Callable[[], T], *, timeout: float, interval: float = 0.05, what: str = "condition", explain: Callable[[], object] | None = None
-) -> T:
-    """Poll ``check`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s" + (f": {explain()}" if explain else ""))
-        time.sleep(interval)
 
 
 def table_counts(engine: Engine) -> dict[str, int]:

@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 from bot.http.server import RESERVED_FILES, fit_connections
-from tests.faults.support import wait_until
-from tests.support.processes import ROOT, firebreak_env, free_port
+from tests.support.ports import free_port
+from tests.support.processes import ROOT, firebreak_env
+from tests.support.waiting import wait_until
 
 FILE_LIMIT = 256
 IDLE_CONNECTIONS = 300

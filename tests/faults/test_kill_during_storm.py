@@ -35,9 +35,9 @@ from tests.faults.support import (
     outbox_settled,
     slack_env,
     undelivered,
-    wait_until,
 )
 from tests.support.processes import Server, firebreak_env
+from tests.support.waiting import wait_until
 
 GROUPS = 5
 WEBHOOKS_PER_GROUP = 12  # Alertmanager re-sends the whole group, one more alert each time
@@ -75,7 +75,7 @@ class Sender:
         if client is None:
             client = self._local.client = httpx.Client(timeout=10, headers={"Authorization": f"Bearer {TOKEN}"})
         if self.pace:
-            time.sleep(self.pace)
+            time.sleep(self.pace)  # the storm's shape: senders spread over seconds, not a wait for anything
         try:
             status: int | str = client.post(self.url + "/webhooks/alertmanager", json=body).status_code
         except httpx.HTTPError as error:

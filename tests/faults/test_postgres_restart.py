@@ -32,8 +32,9 @@ from bot.store.models import AlertRow, IncidentRow, TimelineRow
 from tests.conftest import NO_PLAYBOOKS
 from tests.fakes.alertmanager_payloads import alert, payload
 from tests.faults.private_postgres import PrivatePostgres
-from tests.faults.support import inbox_empty, wait_until
+from tests.faults.support import inbox_empty
 from tests.support.processes import Server, firebreak_env
+from tests.support.waiting import wait_until
 
 TOKEN = "pg-restart-token"
 ALERTS = 3
@@ -70,7 +71,7 @@ class Ingest(threading.Thread):
                 with self._lock:
                     self.results.append((index, status, retry_after, phase))
                 index += 1
-                time.sleep(0.01)
+                time.sleep(0.01)  # the stream's pace (a steady sender), not a wait for anything
 
     def count(self, status: int, phase: str | None = None) -> int:
         with self._lock:

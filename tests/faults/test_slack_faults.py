@@ -30,8 +30,8 @@ from tests.faults.support import (
     outbox_settled,
     slack_env,
     undelivered,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
 INCIDENTS = 3
 NOTES = 8

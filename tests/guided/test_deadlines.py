@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-import time
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -21,6 +20,7 @@ from bot.store.db import make_engine
 from bot.store.models import OutboxRow, PlaybookStepRow
 from bot.web import create_app
 from tests.guided.conftest import FIXTURES, build
+from tests.support.waiting import eventually, wait_until
 
 
 def declare(container: Container) -> tuple[int, CommandContext]:
@@ -166,10 +166,7 @@ def test_the_ticker_loop_fires_and_stops(timed: Container, clock: FrozenClock) -
     async def scenario() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(ticker.run(stop))
-        for _ in range(100):
-            if deadline_entries(timed, number):
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: deadline_entries(timed, number), timeout=5, what="the deadline fired by the ticker")
         stop.set()
         await asyncio.wait_for(task, timeout=5)
 
@@ -182,7 +179,5 @@ def test_the_server_runs_the_ticker_from_container_background(timed: Container, 
     number, _ = declare(timed)
     clock.advance(minutes=5)
     with TestClient(create_app(timed, migrate=False, run_worker=False)):
-        deadline = time.monotonic() + 5
-        while not deadline_entries(timed, number) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: deadline_entries(timed, number), timeout=5, interval=0.02, what="the deadline fired by the server's ticker")
     assert len(deadline_entries(timed, number)) == 1

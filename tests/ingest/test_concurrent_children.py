@@ -23,9 +23,9 @@ from bot.ingest.alertmanager.models import AlertGroup
 from bot.store.models import AlertGroupRow, InboxRow, IncidentRow
 from tests.conftest import NO_PLAYBOOKS
 from tests.fakes.alertmanager_payloads import alert, payload
-from tests.faults.support import wait_until
 from tests.ingest.support import TOKEN, rows
 from tests.support.processes import Server, firebreak_env
+from tests.support.waiting import wait_until
 
 COPIES = 8
 

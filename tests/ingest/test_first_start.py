@@ -16,8 +16,8 @@ from bot.ingest.inbound import curl_line, local_token_path, unconfigured_inbound
 from bot.store.db import make_engine
 from bot.store.models import IncidentRow
 from tests.conftest import make_settings
-from tests.ingest.test_real_alertmanager import wait_for
 from tests.support.processes import Server, firebreak_env
+from tests.support.waiting import wait_until
 
 
 def printed_curl(log: Path) -> str:
@@ -38,7 +38,7 @@ def test_local_mode_makes_a_token_and_prints_a_working_curl_line(tmp_path: Path)
         assert answer.returncode == 0 and '"status":"accepted"' in answer.stdout, answer
         engine = make_engine(db_url)
         try:
-            wait_for(lambda: _titles(engine), "the curl alert to open an incident")
+            wait_until(lambda: _titles(engine), timeout=20, interval=0.2, what="the curl alert to open an incident")
             assert _titles(engine) == ["Trying Firebreak: a test alert from curl"]
         finally:
             engine.dispose()

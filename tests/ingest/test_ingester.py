@@ -34,6 +34,7 @@ from tests.fakes.alertmanager_payloads import firing_group
 from tests.fakes.pagerduty_webhook import webhook_body, webhook_event, webhook_headers
 from tests.ingest.conftest import PD_SECRET
 from tests.ingest.support import TOKEN, bearer, row_counts, rows
+from tests.support.waiting import wait_until
 
 URL = "/webhooks/alertmanager"
 
@@ -179,7 +180,7 @@ def test_two_ingesters_applying_the_same_group_at_once_apply_each_webhook_once(a
             applied.append((row.id, name))
             if name == "first" and not first_inside.is_set():
                 first_inside.set()
-                threading.Event().wait(0.3)  # hold the group's rows while the second one tries
+                threading.Event().wait(0.3)  # a slow apply, which this stand-in is for: the second ingester meets the group's rows held
             return real(session, row)
 
         return apply
@@ -358,8 +359,7 @@ def test_handoff_lock_serves_waiters_first_come_first_served() -> None:
         thread = threading.Thread(target=wait_turn, args=(name,))
         thread.start()
         threads.append(thread)
-        while len(lock._waiters) < len(threads):  # queued before the next one starts
-            threading.Event().wait(0.001)
+        wait_until(lambda: len(lock._waiters) >= len(threads), timeout=10, interval=0.001, what=f"{name} queued")  # before the next one starts
     lock.release()
     for thread in threads:
         thread.join(timeout=10)
@@ -393,8 +393,7 @@ def test_handoff_lock_lets_an_urgent_waiter_go_first() -> None:
         thread = threading.Thread(target=wait_turn, args=(name, urgent))
         thread.start()
         threads.append(thread)
-        while len(lock._waiters) < len(threads):
-            threading.Event().wait(0.001)
+        wait_until(lambda: len(lock._waiters) >= len(threads), timeout=10, interval=0.001, what=f"{name} queued")
     lock.release()
     for thread in threads:
         thread.join(timeout=10)

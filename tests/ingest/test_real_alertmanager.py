@@ -9,7 +9,6 @@ FIREBREAK_REQUIRE_ALERTMANAGER=1, in which case it fails (see ``alertmanager_bin
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 import httpx
@@ -19,19 +18,10 @@ from sqlalchemy import Engine, func, select
 from bot.store.models import AlertRow, IncidentRow, TimelineRow
 from tests.fakes.alertmanager_process import AlertmanagerProcess
 from tests.support.processes import Server, firebreak_env
+from tests.support.waiting import wait_until
 
 TOKEN = "real-alertmanager-token"
 pytestmark = pytest.mark.alertmanager
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def webhook_count(server: Server, outcome: str, metric: str = "firebreak_webhooks_total") -> float:
@@ -65,7 +55,7 @@ def test_firing_resend_and_resolve_through_a_real_alertmanager(
         for item in labels:
             am.fire(item, notes)
 
-        wait_for(lambda: scalar(engine, select(func.count()).select_from(AlertRow)) == 2, "both alerts stored")
+        wait_until(lambda: scalar(engine, select(func.count()).select_from(AlertRow)) == 2, timeout=20, interval=0.2, what="both alerts stored")
         with engine.connect() as connection:
             incident = connection.execute(select(IncidentRow)).one()
         assert incident.title == "Disk almost full on db"
@@ -74,15 +64,19 @@ def test_firing_resend_and_resolve_through_a_real_alertmanager(
         assert incident.links["runbook"] == "https://runbooks.example.com/disk"
 
         entries = scalar(engine, select(func.count()).select_from(TimelineRow))
-        wait_for(lambda: webhook_count(server, "unchanged", "firebreak_ingested_total") >= 1, "Alertmanager's repeat notification")
+        wait_until(
+            lambda: webhook_count(server, "unchanged", "firebreak_ingested_total") >= 1, timeout=20, interval=0.2, what="Alertmanager's repeat notification"
+        )
         assert scalar(engine, select(func.count()).select_from(TimelineRow)) == entries  # the re-send changed nothing
         assert scalar(engine, select(func.count()).select_from(IncidentRow)) == 1
 
         for item in labels:
             am.resolve(item, notes)
-        wait_for(
+        wait_until(
             lambda: scalar(engine, select(IncidentRow.status).where(IncidentRow.id == incident.id)) == "resolved",
-            "the incident to resolve itself",
+            timeout=20,
+            interval=0.2,
+            what="the incident to resolve itself",
         )
         kinds = [row for row in scalar_all(engine, select(TimelineRow.kind).order_by(TimelineRow.id))]
         assert kinds.count("alert_firing") == 2 and kinds.count("alert_resolved") == 2

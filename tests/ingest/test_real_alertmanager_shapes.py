@@ -15,8 +15,9 @@ from bot.store.models import AlertRow, IncidentRow, TimelineRow
 from tests.fakes.alertmanager_process import AlertmanagerProcess
 from tests.fakes.alertmanager_scenarios import HA_URLS, RESOLVED_FIRST, TIMERS, ha_pair, postable, truncated, wait_body
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.ingest.test_real_alertmanager import scalar, scalar_all, wait_for, webhook_count
+from tests.ingest.test_real_alertmanager import scalar, scalar_all, webhook_count
 from tests.support.processes import Server, firebreak_env
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.alertmanager
 PATH = "/webhooks/alertmanager"
@@ -39,9 +40,11 @@ def test_truncated_resolved_notification_leaves_the_incident_open(
         assert sorted(item["labels"]["instance"] for item in resolved["alerts"]) == list(RESOLVED_FIRST)
         assert {item["status"] for item in resolved["alerts"]} == {"resolved"}
 
-        wait_for(
+        wait_until(
             lambda: scalar(engine, select(func.count()).select_from(AlertRow).where(AlertRow.status == "resolved")) == 2,
-            "Firebreak to apply the resolved notification",
+            timeout=20,
+            interval=0.2,
+            what="Firebreak to apply the resolved notification",
         )
         incident = scalar_all(engine, select(IncidentRow))
         assert len(incident) == 1
@@ -70,10 +73,12 @@ def test_ha_pair_notifying_the_same_group_makes_one_incident(
         )
         first, second = ha_pair((peers[0], peers[1]), webhook_receiver)
         assert first["groupKey"] == second["groupKey"] and first["externalURL"] != second["externalURL"]
-        wait_for(
+        wait_until(
             lambda: webhook_count(server, "created", "firebreak_ingested_total") + webhook_count(server, "unchanged", "firebreak_ingested_total")
             >= 2,
-            "both peers' notifications applied",
+            timeout=20,
+            interval=0.2,
+            what="both peers' notifications applied",
         )
         assert webhook_count(server, "created", "firebreak_ingested_total") == 1
     keys = scalar_all(engine, select(IncidentRow.dedup_key))
@@ -100,7 +105,7 @@ def test_two_clusters_with_the_same_group_key_open_two_incidents(
         for source in ("prod", "staging"):
             body = wait_body(webhook_receiver, lambda body, source=source: source in body["externalURL"])
             assert body["groupKey"] == "{}:{}"
-        wait_for(lambda: scalar(engine, select(func.count()).select_from(IncidentRow)) == 2, "one incident per cluster")
+        wait_until(lambda: scalar(engine, select(func.count()).select_from(IncidentRow)) == 2, timeout=20, interval=0.2, what="one incident per cluster")
         assert webhook_count(server, "unauthorized") == 0
     assert sorted(scalar_all(engine, select(IncidentRow.dedup_key))) == ["am@prod:{}:{}", "am@staging:{}:{}"]
     titles = sorted(scalar_all(engine, select(IncidentRow.title)))

@@ -22,8 +22,8 @@ from bot.store.models import IncidentRow, OutboxRow
 from bot.store.notify import APPLICATION_NAME, INBOX_CHANNEL, conninfo
 from tests.conftest import NO_PLAYBOOKS
 from tests.fakes.alertmanager_payloads import firing_group
-from tests.ingest.test_real_alertmanager import wait_for
 from tests.support.processes import Server, Worker, firebreak_env, run_firebreak
+from tests.support.waiting import wait_until
 
 TOKEN = "notify-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -100,21 +100,21 @@ def test_an_inbox_insert_notifies_on_commit(db_url: str, engine: Engine) -> None
 def test_a_webhook_wakes_the_worker_long_before_its_poll(web_and_worker: tuple[Server, Worker], engine: Engine) -> None:
     web, _worker = web_and_worker
     post(web, "DiskFull")
-    wait_for(lambda: incidents(engine) == 1, "the worker, woken by NOTIFY, to open the incident")
+    wait_until(lambda: incidents(engine) == 1, timeout=20, interval=0.2, what="the worker, woken by NOTIFY, to open the incident")
 
 
 def test_a_message_queued_by_another_process_wakes_the_delivery_worker(web_and_worker: tuple[Server, Worker], env: dict[str, str], engine: Engine) -> None:
     declared = run_firebreak(["declare", "Checkout", "is", "down", "--sev", "P1", "--user", "alice"], env)
     assert declared.returncode == 0, declared.stderr
     assert pending_outbox(engine) > 0 or incidents(engine) == 1
-    wait_for(lambda: pending_outbox(engine) == 0, "the worker, woken by NOTIFY, to deliver the announcement")
+    wait_until(lambda: pending_outbox(engine) == 0, timeout=20, interval=0.2, what="the worker, woken by NOTIFY, to deliver the announcement")
 
 
 def test_the_listener_reconnects_after_its_connection_is_killed(web_and_worker: tuple[Server, Worker], engine: Engine) -> None:
     web, _worker = web_and_worker
-    (before,) = wait_for(lambda: listener_pids(engine), "the worker's listening connection")  # type: ignore[misc]
+    (before,) = wait_until(lambda: listener_pids(engine), timeout=20, interval=0.2, what="the worker's listening connection")  # type: ignore[misc]
     with engine.connect() as connection:
         assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": before}).scalar_one()
-    wait_for(lambda: listener_pids(engine) not in ([], [before]), "the listener to reconnect")
+    wait_until(lambda: listener_pids(engine) not in ([], [before]), timeout=20, interval=0.2, what="the listener to reconnect")
     post(web, "CPUHigh")
-    wait_for(lambda: incidents(engine) == 1, "the reconnected listener to wake the worker")
+    wait_until(lambda: incidents(engine) == 1, timeout=20, interval=0.2, what="the reconnected listener to wake the worker")

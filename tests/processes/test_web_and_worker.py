@@ -18,9 +18,10 @@ from sqlalchemy import Engine, func, select
 from bot.store.models import InboxRow, IncidentRow
 from tests.conftest import NO_PLAYBOOKS
 from tests.fakes.alertmanager_payloads import firing_group
-from tests.ingest.test_real_alertmanager import wait_for
 from tests.support.crashing_loop import MESSAGE
-from tests.support.processes import ROOT, Server, Worker, firebreak_env, free_port, run_firebreak
+from tests.support.ports import free_port
+from tests.support.processes import ROOT, Server, Worker, firebreak_env, run_firebreak
+from tests.support.waiting import wait_until
 
 TOKEN = "split-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -80,9 +81,9 @@ def test_a_webhook_to_web_is_applied_by_the_worker(postgres_only: None, env: dic
     processes.append(worker.start())
     answer = httpx.post(web.url + URL, json=firing_group("DiskFull", severity="critical"), headers=HEADERS, timeout=10)
     assert answer.status_code == 202, answer.text
-    wait_for(lambda: incidents(engine), "the worker to open the incident")
+    wait_until(lambda: incidents(engine), timeout=20, interval=0.2, what="the worker to open the incident")
     assert len(incidents(engine)) == 1 and "DiskFull" in incidents(engine)[0]
-    wait_for(lambda: inbox_rows(engine) == 0, "the inbox to drain")
+    wait_until(lambda: inbox_rows(engine) == 0, timeout=20, interval=0.2, what="the inbox to drain")
     # The worker serves health and metrics on its own listener, and nothing else.
     assert httpx.get(worker.health_url + "/metrics", timeout=5).status_code == 200
     assert httpx.post(worker.health_url + URL, json={}, headers=HEADERS, timeout=5).status_code == 404
@@ -106,7 +107,7 @@ def test_web_alone_queues_but_does_not_apply(postgres_only: None, env: dict[str,
     assert inbox_rows(engine) == 3 and incidents(engine) == []
     # A worker started afterwards applies what web queued.
     processes.append(Worker(env, log=tmp_path / "worker.log").start())
-    wait_for(lambda: len(incidents(engine)) == 3, "the worker to apply the queued webhooks")
+    wait_until(lambda: len(incidents(engine)) == 3, timeout=20, interval=0.2, what="the worker to apply the queued webhooks")
 
 
 def test_worker_alone_does_not_serve_the_webhook_port(postgres_only: None, env: dict[str, str], processes: list[Server | Worker], tmp_path: Path) -> None:

@@ -36,10 +36,10 @@ from tests.faults.support import (
     outbox_settled,
     slack_env,
     undelivered,
-    wait_until,
 )
 from tests.replicas.conftest import Cluster
 from tests.support.processes import firebreak_env
+from tests.support.waiting import wait_until
 
 #: Skipped on SQLite by the ``cluster`` fixture: replicas share one PostgreSQL database.
 #: Four processes boot side by side first: on a busy two-core machine that alone can take a minute.

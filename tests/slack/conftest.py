@@ -93,19 +93,6 @@ class SlackHttp:
         return await self.client.post("/slack/events", content=body, headers=headers)
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float = 5.0) -> Any:
-    """Wait (in the loop, so Bolt's listener tasks run) until ``check()`` is truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await asyncio.to_thread(check)
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 def fake_socket_mode(fake_slack: FakeSlack) -> Iterator[FakeSocketMode]:
     """The fake Socket Mode server, reachable through ``apps.connections.open`` on ``fake_slack``."""

@@ -15,7 +15,8 @@ from bot.chat.slack.blocks import declare_modal
 from bot.container import Container
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import FORM, select_value, text_input_value, view_submission_body
-from tests.slack.conftest import SlackHttp, eventually
+from tests.slack.conftest import SlackHttp
+from tests.support.waiting import eventually
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:

@@ -18,7 +18,8 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import FORM, JSON
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.slack import documented_payloads as slack_docs
-from tests.slack.conftest import SlackHttp, adrive, eventually
+from tests.slack.conftest import SlackHttp, adrive
+from tests.support.waiting import eventually
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:

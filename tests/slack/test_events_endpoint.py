@@ -30,7 +30,8 @@ from tests.fakes.slack_requests import (
     view_submission_body,
 )
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.slack.conftest import SlackHttp, adrive, eventually
+from tests.slack.conftest import SlackHttp, adrive
+from tests.support.waiting import eventually, new_tasks_finish
 
 
 def answered_at(body: bytes, url: str) -> bytes:
@@ -219,9 +220,9 @@ def test_flag_reaction_puts_the_message_on_the_timeline_once(slack: Container, f
             assert (await http.post(event_callback_body(event), JSON)).status_code == 200
         await eventually(flagged)
         again = reaction_added_event("pushpin", user="U0CAROL", channel=channel, ts="1700000001.000200")
-        await http.post(event_callback_body(again), JSON)
-        await eventually(lambda: len(fake_slack.calls("conversations.history")) >= 2)
-        await asyncio.sleep(0.3)  # give the second pushpin its chance to (wrongly) add another
+        async with new_tasks_finish():  # the second pushpin's listener has had its chance to (wrongly) add another
+            await http.post(event_callback_body(again), JSON)
+        assert len(fake_slack.calls("conversations.history")) >= 2  # it did look the message up
         entries = await asyncio.to_thread(flagged)
         assert len(entries) == 1
         assert entries[0].actor == "<@U0ALICE>" and entries[0].data["text"] == "Rolled back deploy 42"
@@ -230,8 +231,8 @@ def test_flag_reaction_puts_the_message_on_the_timeline_once(slack: Container, f
         # Outside an incident channel nothing happens.
         general = fake_slack.channel("general").id
         event = reaction_added_event("pushpin", channel=general, ts="1700000001.000200")
-        await http.post(event_callback_body(event), JSON)
-        await asyncio.sleep(0.2)
+        async with new_tasks_finish():
+            await http.post(event_callback_body(event), JSON)
         assert len(await asyncio.to_thread(flagged)) == 1
 
     run(scenario)

@@ -9,8 +9,9 @@ from bot.domain.clock import FrozenClock
 from bot.domain.timeline import EntryKind
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import JSON, event_callback_body, reaction_added_event
-from tests.slack.conftest import SlackHttp, eventually
+from tests.slack.conftest import SlackHttp
 from tests.slack.test_events_endpoint import open_channel, run
+from tests.support.waiting import eventually
 
 PARENT = "1700000001.000100"
 REPLY = "1700000001.000300"

@@ -34,7 +34,8 @@ from tests.fakes.slack_requests import (
     view_submission_body,
 )
 from tests.faults.support import table_counts
-from tests.slack.conftest import SlackHttp, drive, eventually, outbox
+from tests.slack.conftest import SlackHttp, drive, outbox
+from tests.support.waiting import eventually
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:

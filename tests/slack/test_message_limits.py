@@ -33,7 +33,8 @@ from tests.fakes.slack_blocks import validate_blocks
 from tests.fakes.slack_requests import FORM, slash_command_body
 from tests.fakes.slack_state import SlackError
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.slack.conftest import SlackHttp, drive, eventually
+from tests.slack.conftest import SlackHttp, drive
+from tests.support.waiting import eventually
 
 
 def channel_of(slack: Container, number: int) -> str:

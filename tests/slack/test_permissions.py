@@ -39,7 +39,8 @@ from tests.fakes.slack_requests import (
     view_submission_body,
 )
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.slack.conftest import SlackHttp, eventually
+from tests.slack.conftest import SlackHttp
+from tests.support.waiting import eventually
 
 ADMINS_GROUP = "S0ADMINS"
 #: (user id, name, how Slack sees them): the fake serves these from users.info.

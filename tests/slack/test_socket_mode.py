@@ -22,7 +22,7 @@ from tests.fakes.slack_requests import (
 )
 from tests.fakes.slack_socket_mode import FakeSocketMode
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.slack.conftest import eventually
+from tests.support.waiting import eventually
 
 
 def socket_container(slack_factory: Callable[..., Container], fake_slack: FakeSlack) -> Container:

@@ -21,10 +21,11 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_blocks import validate_blocks
 from tests.fakes.slack_requests import FORM, slash_command_body
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.slack.conftest import SlackHttp, drive, eventually, outbox
+from tests.slack.conftest import SlackHttp, drive, outbox
 from tests.slack.test_message_limits import channel_of
 from tests.slack.test_summary_steps import summary_blocks as posted_summary
 from tests.support.children import HOSTILE_VALUE, add_child
+from tests.support.waiting import eventually
 
 
 def children_block(blocks: list[dict[str, Any]]) -> dict[str, Any] | None:

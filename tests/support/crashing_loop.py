@@ -18,7 +18,7 @@ MESSAGE = "boom: the loop under test broke"
 
 
 async def _crash(_self: object, _stop: asyncio.Event) -> None:
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop first, as a real loop would have run a little
     raise RuntimeError(MESSAGE)
 
 

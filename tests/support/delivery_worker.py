@@ -22,7 +22,7 @@ class SlowDeliverer:
         self.delay = delay
 
     async def deliver(self, message: OutboxMessage) -> DeliveryResult:
-        await asyncio.sleep(self.delay)
+        await asyncio.sleep(self.delay)  # a slow delivery is what this stand-in is for (a window to kill -9 in)
         return await self.inner.deliver(message)
 
 

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Self
 
 import httpx
 
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def firebreak_env(db_url: str, **extra: str) -> dict[str, str]:
@@ -77,19 +72,23 @@ class _Process:
         )
         if not isinstance(output, int):
             output.close()  # the child has its own copy
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                output_ = self.log.read_text()[-4000:] if self.log is not None else self.process.communicate()
-                raise RuntimeError(f"{self.what} exited early: {output_}")
-            try:
-                if httpx.get(self.ready_url + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise TimeoutError(f"{self.what} did not become ready")
+        try:
+            wait_until(self._ready, timeout=timeout, interval=0.1, what=f"{self.what} ready")
+        except AssertionError:
+            self.kill()
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        """/readyz answers 200; a process that already exited fails the wait at once."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            output = self.log.read_text()[-4000:] if self.log is not None else self.process.communicate()
+            raise RuntimeError(f"{self.what} exited early: {output}")
+        try:
+            return httpx.get(self.ready_url + "/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def terminate(self, *, timeout: float = 20) -> tuple[int, str, str]:
         assert self.process is not None
