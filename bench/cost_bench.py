@@ -1,0 +1,180 @@
+"""What one webhook costs web and worker, in measures that do not move with machine load.
+
+Wall-clock throughput on a shared machine says more about the neighbours than about the
+code. This benchmark reports what a webhook *costs*:
+
+1. ``web``: one ``firebreak web`` on PostgreSQL answers ``--requests`` webhooks (no worker
+   running, so nothing else competes); CPU seconds the web process spent per 1,000 webhooks
+   (``/proc/<pid>/stat`` user + system), beside the reference receiver's (which also stores
+   the alerts).
+2. ``worker``: the queued webhooks are applied in this process by the worker's ingester
+   (``fold_all``), counting SQL statements, transactions and CPU seconds (this process's
+   ``time.process_time``) per webhook / per 1,000 webhooks.
+
+Every webhook is bench/ingest_bench.py's: 10 new alerts, 200 groups (so the first 200
+webhooks open incidents and the rest add alerts to them). Loopback only.
+
+    python -m bench.cost_bench [--requests 1000] [--concurrency 32] [--parts web,worker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event, text
+
+from bench.ingest_bench import ALERTS_PER_WEBHOOK, drop_postgres, postgres_database, webhook
+from bench.load import ALERTMANAGER_AUTH, ALERTMANAGER_TOKEN, closed_loop, firebreak_server, reference_server
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+@dataclass
+class WebCost:
+    webhooks: int
+    cpu_seconds: float
+    reference_cpu_seconds: float
+    rate: float
+    reference_rate: float
+
+    def line(self) -> str:
+        per = 1000 / self.webhooks
+        return (
+            f"web: {self.cpu_seconds * per:.2f} CPU s per 1,000 webhooks answered (reference receiver: "
+            f"{self.reference_cpu_seconds * per:.2f}); answered {self.rate:.0f}/s (reference {self.reference_rate:.0f}/s, same run)"
+        )
+
+
+def measure_web(database_url: str, reference_url: str, args: argparse.Namespace) -> WebCost:
+    env = {"DATABASE_URL": database_url, "FIREBREAK_STORM_THRESHOLD": "0"}
+    web = firebreak_server(env, command="web")
+    reference = reference_server(reference_url)
+    try:
+        web.wait_ready()
+        reference.wait_ready()
+        warm = uuid.uuid4().hex[:6]
+        bodies = [webhook(i, uuid.uuid4().hex[:6]) for i in range(args.requests)]
+        results = []
+        for process in (web, reference):
+            url = process.url + "/webhooks/alertmanager"
+            asyncio.run(closed_loop(url, [webhook(i, warm) for i in range(50)], concurrency=8, headers=ALERTMANAGER_AUTH))
+            before = cpu_seconds(process.process.pid)
+            result = asyncio.run(closed_loop(url, bodies, concurrency=args.concurrency, headers=ALERTMANAGER_AUTH))
+            results.append((cpu_seconds(process.process.pid) - before, result.rate))
+        return WebCost(args.requests, results[0][0], results[1][0], results[0][1], results[1][1])
+    finally:
+        web.stop()
+        reference.stop()
+
+
+class StatementCounter:
+    """SQL statements and transactions on an engine (SQLAlchemy events)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.statements = 0
+        self.commits = 0
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, *_args: Any) -> None:
+        self.statements += 1
+
+    def _commit(self, *_args: Any) -> None:
+        self.commits += 1
+
+
+@dataclass
+class WorkerCost:
+    webhooks: int
+    statements: int
+    commits: int
+    cpu_seconds: float
+    wall_seconds: float
+
+    def line(self) -> str:
+        return (
+            f"worker: {self.statements / self.webhooks:.1f} SQL statements and {self.commits / self.webhooks:.2f} commits per webhook; "
+            f"{self.cpu_seconds * 1000 / self.webhooks:.2f} CPU s per 1,000 webhooks applied (this process only, not PostgreSQL's); "
+            f"{self.webhooks / self.wall_seconds:.0f} webhooks/s applied"
+        )
+
+
+def queue_webhooks(database_url: str, args: argparse.Namespace) -> int:
+    """Queue webhooks through a short-lived ``firebreak web`` (as in production)."""
+    web = firebreak_server({"DATABASE_URL": database_url, "FIREBREAK_STORM_THRESHOLD": "0"}, command="web")
+    try:
+        web.wait_ready()
+        run = uuid.uuid4().hex[:6]
+        result = asyncio.run(
+            closed_loop(web.url + "/webhooks/alertmanager", [webhook(i, run) for i in range(args.requests)], concurrency=args.concurrency, headers=ALERTMANAGER_AUTH)
+        )
+        return sum(count for status, count in result.statuses.items() if 200 <= status < 300)
+    finally:
+        web.stop()
+
+
+def measure_worker(database_url: str, args: argparse.Namespace) -> WorkerCost:
+    queued = queue_webhooks(database_url, args)
+    os.environ.update({"DATABASE_URL": database_url, "FIREBREAK_STORM_THRESHOLD": "0", "ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN, "FIREBREAK_LOG_LEVEL": "WARNING"})
+    for name in [name for name in os.environ if name.startswith(("SLACK_", "PAGERDUTY_"))]:
+        del os.environ[name]
+    from bot.container import build_container
+    from bot.roles import Role
+    from bot.settings import load_settings
+
+    with open(os.devnull, "w") as quiet:
+        container = build_container(load_settings(), roles=frozenset({Role.WORKER}), transcript_stream=quiet)
+        try:
+            counter = StatementCounter(container.engine)
+            started_cpu, started = time.process_time(), time.perf_counter()
+            applied = container.ingester.fold_all(max_passes=100_000)
+            cpu, wall = time.process_time() - started_cpu, time.perf_counter() - started
+            with container.engine.connect() as connection:
+                alerts = int(connection.execute(text("SELECT count(*) FROM alerts")).scalar_one())
+        finally:
+            container.close()
+    if applied != queued or alerts != queued * ALERTS_PER_WEBHOOK:
+        raise SystemExit(f"applied {applied} of {queued} queued webhooks, {alerts} alerts stored")
+    return WorkerCost(applied, counter.statements, counter.commits, cpu, wall)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--parts", default="web,worker")
+    args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    created = [postgres_database() for _ in range(3)]
+    try:
+        if not all(created):
+            raise SystemExit("the cost benchmark needs the PostgreSQL at 127.0.0.1:5432")
+        urls = [entry[1] for entry in created if entry]
+        print(f"{args.requests} webhooks × {ALERTS_PER_WEBHOOK} alerts, {args.concurrency} in flight; load average {os.getloadavg()[0]:.1f}")
+        if "web" in parts:
+            print(measure_web(urls[0], urls[1], args).line(), flush=True)
+        if "worker" in parts:
+            print(measure_worker(urls[2], args).line(), flush=True)
+    finally:
+        for entry in created:
+            if entry:
+                drop_postgres(entry[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
