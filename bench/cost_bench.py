@@ -7,14 +7,14 @@ code. This benchmark reports what a webhook *costs*:
    running, so nothing else competes); CPU seconds the web process spent per 1,000 webhooks
    (``/proc/<pid>/stat`` user + system), beside the reference receiver's (which also stores
    the alerts).
-2. ``worker``: the queued webhooks are applied in this process by the worker's ingester
-   (``fold_all``), counting SQL statements, transactions and CPU seconds (this process's
+2. ``worker``: webhooks queued by ``firebreak web``, ``--chunk`` at a time, are applied in
+   this process by the worker's ingester (``fold_all``) after each chunk, counting SQL statements, transactions and CPU seconds (this process's
    ``time.process_time``) per webhook / per 1,000 webhooks.
 
 Every webhook is bench/ingest_bench.py's: 10 new alerts, 200 groups (so the first 200
 webhooks open incidents and the rest add alerts to them). Loopback only.
 
-    python -m bench.cost_bench [--requests 1000] [--concurrency 32] [--parts web,worker]
+    python -m bench.cost_bench [--requests 1000] [--concurrency 32] [--parts web,worker] [--chunk 20]
 """
 
 from __future__ import annotations
@@ -109,26 +109,32 @@ class WorkerCost:
         return (
             f"worker: {self.statements / self.webhooks:.1f} SQL statements and {self.commits / self.webhooks:.2f} commits per webhook; "
             f"{self.cpu_seconds * 1000 / self.webhooks:.2f} CPU s per 1,000 webhooks applied (this process only, not PostgreSQL's); "
-            f"{self.webhooks / self.wall_seconds:.0f} webhooks/s applied"
+            f"{self.webhooks / self.wall_seconds:.0f} webhooks/s applied (wall clock, load-dependent)"
         )
 
 
-def queue_webhooks(database_url: str, args: argparse.Namespace) -> int:
-    """Queue webhooks through a short-lived ``firebreak web`` (as in production)."""
-    web = firebreak_server({"DATABASE_URL": database_url, "FIREBREAK_STORM_THRESHOLD": "0"}, command="web")
-    try:
-        web.wait_ready()
-        run = uuid.uuid4().hex[:6]
-        result = asyncio.run(
-            closed_loop(web.url + "/webhooks/alertmanager", [webhook(i, run) for i in range(args.requests)], concurrency=args.concurrency, headers=ALERTMANAGER_AUTH)
-        )
-        return sum(count for status, count in result.statuses.items() if 200 <= status < 300)
-    finally:
-        web.stop()
+class Web:
+    """A ``firebreak web`` that queues webhooks (as in production) for the in-process worker."""
+
+    def __init__(self, database_url: str, concurrency: int) -> None:
+        self.process = firebreak_server({"DATABASE_URL": database_url, "FIREBREAK_STORM_THRESHOLD": "0"}, command="web")
+        self.process.wait_ready()
+        self.run = uuid.uuid4().hex[:6]
+        self.sent = 0
+        self.concurrency = concurrency
+
+    def queue(self, count: int) -> int:
+        bodies = [webhook(self.sent + i, self.run) for i in range(count)]
+        self.sent += count
+        result = asyncio.run(closed_loop(self.process.url + "/webhooks/alertmanager", bodies, concurrency=self.concurrency, headers=ALERTMANAGER_AUTH))
+        return sum(number for status, number in result.statuses.items() if 200 <= status < 300)
 
 
 def measure_worker(database_url: str, args: argparse.Namespace) -> WorkerCost:
-    queued = queue_webhooks(database_url, args)
+    """Queue ``--chunk`` webhooks, apply them, again until ``--requests``: a chunk as large as
+    the run is a backlog (several webhooks per group per transaction), a small one is what a
+    worker keeping up sees (about one)."""
+    web = Web(database_url, args.concurrency)
     os.environ.update({"DATABASE_URL": database_url, "FIREBREAK_STORM_THRESHOLD": "0", "ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN, "FIREBREAK_LOG_LEVEL": "WARNING"})
     for name in [name for name in os.environ if name.startswith(("SLACK_", "PAGERDUTY_"))]:
         del os.environ[name]
@@ -136,17 +142,22 @@ def measure_worker(database_url: str, args: argparse.Namespace) -> WorkerCost:
     from bot.roles import Role
     from bot.settings import load_settings
 
+    queued = applied = 0
+    cpu = wall = 0.0
     with open(os.devnull, "w") as quiet:
         container = build_container(load_settings(), roles=frozenset({Role.WORKER}), transcript_stream=quiet)
         try:
             counter = StatementCounter(container.engine)
-            started_cpu, started = time.process_time(), time.perf_counter()
-            applied = container.ingester.fold_all(max_passes=100_000)
-            cpu, wall = time.process_time() - started_cpu, time.perf_counter() - started
+            while queued < args.requests:
+                queued += web.queue(min(args.chunk, args.requests - queued))
+                started_cpu, started = time.process_time(), time.perf_counter()
+                applied += container.ingester.fold_all(max_passes=100_000)
+                cpu, wall = cpu + time.process_time() - started_cpu, wall + time.perf_counter() - started
             with container.engine.connect() as connection:
                 alerts = int(connection.execute(text("SELECT count(*) FROM alerts")).scalar_one())
         finally:
             container.close()
+            web.process.stop()
     if applied != queued or alerts != queued * ALERTS_PER_WEBHOOK:
         raise SystemExit(f"applied {applied} of {queued} queued webhooks, {alerts} alerts stored")
     return WorkerCost(applied, counter.statements, counter.commits, cpu, wall)
@@ -157,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--parts", default="web,worker")
+    parser.add_argument("--chunk", type=int, default=20, help="webhooks queued before the worker applies them (worker part)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     created = [postgres_database() for _ in range(3)]
