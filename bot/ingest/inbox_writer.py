@@ -14,6 +14,7 @@ tries again) instead of growing the table without bound while the ingester canno
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -22,8 +23,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.store.db import SessionFactory, mark_thread_urgent
@@ -46,6 +48,11 @@ class Webhook:
 
 
 _Pending = tuple[Webhook, "Future[int]"]
+_T = TypeVar("_T")
+
+#: Seconds idle after which the writer's own connection goes back to the pool, which checks
+#: that a connection is alive (a ping) before lending it again.
+IDLE_RECHECK_SECONDS = 10.0
 
 #: Seconds a sender refused for a full inbox is asked to wait before trying again.
 FULL_RETRY_AFTER_SECONDS = 30
@@ -61,28 +68,40 @@ class InboxFull(Exception):
 
 
 class RowBudget:
-    """How many more rows the inbox may take, without counting the table for every batch.
+    """How many more rows the inbox may take, without asking the database for every batch.
 
     Row ids are unique, so the span of ids in the table (``max - min + 1``, two index
-    look-ups) is never less than the number of rows: while it leaves room, nothing is
-    counted. Only near the cap (or with old rows far behind new ones) is the table counted,
-    at most once a second, trusting that count plus what was granted since in between. With
-    several replicas each reads the shared table, so the cap holds to within a batch or so
-    per replica.
+    look-ups) is never less than the number of rows. The span is read at most once a
+    ``span_seconds``; in between, what this process granted is added to it (rows the
+    ingester removed are not subtracted, so the estimate only errs high). While the estimate
+    leaves room, nothing is read: a webhook costs the inbox one statement, not two. Once it
+    is tight the span is read afresh, and only if that too leaves no room (near the cap, or
+    old rows far behind new ones) is the table counted, at most once a second, trusting
+    that count plus what was granted since in between. With several replicas each reads
+    the shared table, so the cap holds to within a second or so of inserts per replica.
     """
 
-    def __init__(self, max_rows: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_rows: int, *, clock: Callable[[], float] = time.monotonic, span_seconds: float = 1.0) -> None:
         self.max_rows = max_rows
         self._clock = clock
+        self._span_seconds = span_seconds
+        self._span: int | None = None
+        self._span_at = 0.0
         self._known: int | None = None
         self._counted_at = 0.0
 
     def take(self, wanted: int, *, id_span: Callable[[], int], count: Callable[[], int]) -> int:
         """How many of ``wanted`` new rows fit."""
-        if id_span() + wanted <= self.max_rows:
+        now = self._clock()
+        if self._span is not None and now - self._span_at < self._span_seconds and self._span + wanted <= self.max_rows:
+            self._span += wanted
+            return wanted
+        self._span, self._span_at = id_span(), now
+        if self._span + wanted <= self.max_rows:
+            self._span += wanted
             self._known = None  # room by the cheap bound; count afresh next time it is tight
             return wanted
-        now = self._clock()
+        self._span = None  # tight: read the span again next time
         if self._known is None or now - self._counted_at >= 1.0:
             self._known, self._counted_at = count(), now
         granted = max(0, min(wanted, self.max_rows - self._known))
@@ -91,8 +110,23 @@ class RowBudget:
 
 
 class InboxWriter:
+    """Queues webhooks from the event loop; one thread commits them, a batch at a time.
+
+    On PostgreSQL the thread keeps one connection in autocommit mode, so a batch is one
+    ``INSERT … RETURNING`` statement, one round trip: no pool check-out and ping, no
+    ``BEGIN``/``COMMIT`` of their own. Round trips matter more than their cost suggests: the
+    thread needs the interpreter back after each one, and the event loop answering webhooks
+    holds it for up to a switch interval (5 ms) at a time. On SQLite every batch is a
+    transaction of a pooled session, which takes the process's writer lock in turn
+    (bot/store/db.py).
+    """
+
     def __init__(self, sessions: SessionFactory, *, max_batch: int = 256, max_rows: int | None = None) -> None:
         self._sessions = sessions
+        engine = sessions.kw.get("bind")
+        self._engine: Engine | None = engine if isinstance(engine, Engine) and engine.dialect.name == "postgresql" else None
+        self._connection: Connection | None = None
+        self._used_at = 0.0
         self._max_batch = max_batch
         self._budget = RowBudget(max_rows) if max_rows is not None else None
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
@@ -123,6 +157,12 @@ class InboxWriter:
 
     def _run(self) -> None:
         mark_thread_urgent()
+        try:
+            self._serve_queue()
+        finally:
+            self._disconnect()
+
+    def _serve_queue(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -172,13 +212,42 @@ class InboxWriter:
         self._insert_batch(batch)
 
     def _id_span(self) -> int:
-        with self._sessions() as session:
-            low, high = session.execute(select(func.min(InboxRow.id), func.max(InboxRow.id))).one()
+        statement = select(func.min(InboxRow.id), func.max(InboxRow.id))
+        if self._engine is not None:
+            low, high = self._run_statement(lambda connection: connection.execute(statement).one())
+        else:
+            with self._sessions() as session:
+                low, high = session.execute(statement).one()
         return 0 if high is None else int(high) - int(low) + 1
 
     def _count_rows(self) -> int:
+        statement = select(func.count()).select_from(InboxRow)
+        if self._engine is not None:
+            return int(self._run_statement(lambda connection: connection.execute(statement).scalar()) or 0)
         with self._sessions() as session:
-            return int(session.scalar(select(func.count()).select_from(InboxRow)) or 0)
+            return int(session.scalar(statement) or 0)
+
+    def _run_statement(self, run: Callable[[Connection], _T]) -> _T:
+        """Run on the thread's own autocommit connection (PostgreSQL), made afresh after a failure."""
+        assert self._engine is not None
+        now = time.monotonic()
+        if self._connection is not None and now - self._used_at > IDLE_RECHECK_SECONDS:
+            self._disconnect()  # idle a while: the server may have closed it; the pool checks
+        if self._connection is None:
+            self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self._used_at = now
+        try:
+            return run(self._connection)
+        except Exception as error:
+            if not isinstance(error, (IntegrityError, DataError)):  # the connection may be gone
+                self._disconnect()
+            raise
+
+    def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
 
     def _insert_batch(self, batch: list[_Pending]) -> None:
         try:
@@ -211,6 +280,8 @@ class InboxWriter:
             for webhook in webhooks
         ]
         statement = insert(InboxRow).returning(InboxRow.id, sort_by_parameter_order=True)
+        if self._engine is not None:  # one statement, committed by itself (autocommit)
+            return self._run_statement(lambda connection: [int(inbox_id) for inbox_id in connection.scalars(statement, rows)])
         with self._sessions.begin() as session:
             return [int(inbox_id) for inbox_id in session.scalars(statement, rows)]
 

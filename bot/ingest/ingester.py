@@ -15,13 +15,15 @@ group moves on. Nothing accepted is dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -56,6 +58,10 @@ def _database_away(error: BaseException) -> bool:
     if isinstance(error, (PoolTimeout, TimeoutError, ConnectionError)):
         return True
     return bool(getattr(error, "connection_invalidated", False))
+
+
+class _NeedsCare(Exception):
+    """A group's transaction without savepoints failed: roll it back, apply it with them."""
 
 
 class Discarded(Exception):
@@ -163,24 +169,40 @@ class Ingester:
         """
         now = self._clock.now()
         self._urgent_arrived.clear()
-        with self._sessions() as session:
-            due = inbox.due_groups(session, now=now, limit=self._groups_per_pass, urgent=self._urgent)
-        # Giving way has a limit: once the oldest queued webhook is ``max_lag`` old, alerts
-        # reaching their incidents matters more than shaving the answer time.
-        lagging = due.oldest is not None and (now - due.oldest).total_seconds() > self._max_lag
-        applied = 0
-        for index, group in enumerate(due.groups):
-            if stopping() or (index >= due.urgent and self._urgent_arrived.is_set()):
-                break
-            started = time.monotonic()
-            applied += self.apply_inbox_group(group)
-            # Urgent groups (picked first) are never held back to answer webhooks sooner.
-            urgent_left = index + 1 < due.urgent
-            if not lagging and not urgent_left and self.pressure is not None and self.pressure.busy():
-                # Webhooks are arriving: leave the interpreter to them for a while, so the
-                # ingester takes at most ``busy_share`` of the time (the rest queues).
-                time.sleep((time.monotonic() - started) * (1 / self._busy_share - 1))
+        with self._pass_connection() as bind:
+            with self._session(bind) as session:
+                due = inbox.due_groups(session, now=now, limit=self._groups_per_pass, urgent=self._urgent)
+            # Giving way has a limit: once the oldest queued webhook is ``max_lag`` old, alerts
+            # reaching their incidents matters more than shaving the answer time.
+            lagging = due.oldest is not None and (now - due.oldest).total_seconds() > self._max_lag
+            applied = 0
+            for index, group in enumerate(due.groups):
+                if stopping() or (index >= due.urgent and self._urgent_arrived.is_set()):
+                    break
+                started = time.monotonic()
+                applied += self.apply_inbox_group(group, bind=bind)
+                # Urgent groups (picked first) are never held back to answer webhooks sooner.
+                urgent_left = index + 1 < due.urgent
+                if not lagging and not urgent_left and self.pressure is not None and self.pressure.busy():
+                    # Webhooks are arriving: leave the interpreter to them for a while, so the
+                    # ingester takes at most ``busy_share`` of the time (the rest queues).
+                    time.sleep((time.monotonic() - started) * (1 / self._busy_share - 1))
         return applied
+
+    @contextlib.contextmanager
+    def _pass_connection(self) -> Iterator[Connection | None]:
+        """On PostgreSQL, one pooled connection for the whole pass: each group's transaction
+        runs on it, instead of checking a connection out (and pinging it) per group. SQLite
+        keeps a session per transaction, as its writer lock expects (bot/store/db.py)."""
+        engine = self._sessions.kw.get("bind")
+        if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
+            yield None
+            return
+        with engine.connect() as connection:
+            yield connection
+
+    def _session(self, bind: Connection | None) -> Session:
+        return self._sessions(bind=bind) if bind is not None else self._sessions()
 
     def apply_all(self, max_passes: int = 1000) -> int:
         """Apply everything due now (tests, ``firebreak`` CLI); bounded by ``max_passes``."""
@@ -192,16 +214,33 @@ class Ingester:
             total += applied
         return total
 
-    def apply_inbox_group(self, group_key: str) -> int:
-        """Apply a group's queued rows in order, in one transaction, and delete them."""
+    def apply_inbox_group(self, group_key: str, *, bind: Connection | None = None) -> int:
+        """Apply a group's queued rows in order, in one transaction, and delete them.
+
+        First without a savepoint per row: nearly every group applies cleanly, and two round
+        trips per row (``SAVEPOINT``, ``RELEASE``) are a good part of what a small group
+        costs. If a row fails (or is discarded) that transaction is rolled back and the
+        group is applied again under savepoints, so the failing row is isolated (retried,
+        then kept as dead) and the rows before it still count.
+        """
+        try:
+            return self._apply_inbox_group(group_key, bind, careful=False)
+        except _NeedsCare:
+            return self._apply_inbox_group(group_key, bind, careful=True)
+
+    def _apply_inbox_group(self, group_key: str, bind: Connection | None, *, careful: bool) -> int:
         now = self._clock.now()
-        with self._sessions() as session:
+        with self._session(bind) as session:
             rows = inbox.lock_group(session, group_key, limit=self._rows_per_group)
             head_waits = rows and rows[0].not_before is not None and rows[0].not_before > now
             if not rows or head_waits:
                 session.rollback()
                 return 0
-            applied = self._apply_rows(session, rows)
+            try:
+                applied = self._apply_rows(session, rows) if careful else self._apply_unguarded(session, rows)
+            except _NeedsCare:
+                session.rollback()
+                raise
             inbox.remove(session, [row.id for row in rows[: len(applied.outcomes)]])
             if applied.failed is not None:
                 applied.outcomes_after = [(applied.failed.source, self._set_aside(applied.failed, now))]
@@ -213,31 +252,50 @@ class Ingester:
             self._on_committed()
         return len(applied.outcomes) + (1 if applied.failed is not None else 0)
 
+    def _apply_unguarded(self, session: Session, rows: Sequence[InboxRow]) -> Applied:
+        """Apply rows in order without savepoints until the time budget is spent (the rest
+        wait); raises ``_NeedsCare`` if one fails or is discarded (the caller rolls back)."""
+        applied = Applied()
+        deadline = time.monotonic() + self._transaction_budget
+        index = 0
+        try:
+            while index < len(rows):
+                if applied.outcomes and time.monotonic() > deadline:
+                    break
+                row = rows[index]
+                batch = self._batch_appliers.get(row.source)
+                run = self._run_of(rows, index) if batch is not None else rows[index : index + 1]
+                if batch is not None and len(run) > 1:
+                    with receiving(run[0].received_at):
+                        outcomes = batch(session, run)
+                    if len(outcomes) != len(run):
+                        raise RuntimeError(f"batch applier returned {len(outcomes)} outcomes for {len(run)} rows")
+                else:
+                    applier = self._appliers.get(row.source)
+                    if applier is None:
+                        raise LookupError(f"no applier for source {row.source!r}")
+                    with receiving(row.received_at):
+                        outcomes = [applier(session, row)]
+                applied.outcomes += [(row.source, outcome) for outcome in outcomes]
+                index += len(run)
+        except Exception as error:
+            if isinstance(error, TRANSIENT) and _database_away(error):
+                raise
+            raise _NeedsCare from error
+        return applied
+
     def _apply_rows(self, session: Session, rows: Sequence[InboxRow]) -> Applied:
-        """Apply rows in order until one fails or the time budget is spent (the rest wait).
+        """Apply rows one by one, each under a savepoint, until one fails (it is set aside and
+        the rows behind it wait) or the time budget is spent (the rest wait for the next pass).
 
         The budget bounds how long one transaction holds SQLite's single writer, so a storm
         group with hundreds of queued webhooks does not hold up the endpoints queueing more.
         """
         applied = Applied()
         deadline = time.monotonic() + self._transaction_budget
-        index, one_by_one_until = 0, 0
-        while index < len(rows):
+        for row in rows:
             if applied.outcomes and time.monotonic() > deadline:
                 break
-            row = rows[index]
-            batch = self._batch_appliers.get(row.source)
-            if batch is not None and index >= one_by_one_until:
-                run = self._run_of(rows, index)
-                if len(run) > 1:
-                    outcomes = self._apply_batch(session, batch, run)
-                    if outcomes is not None:
-                        applied.outcomes += [(row.source, outcome) for outcome in outcomes]
-                        index += len(run)
-                        continue
-                    # Something in the run failed: apply it row by row, so the failing row
-                    # is isolated (retried, then kept as dead) and only its group waits.
-                    one_by_one_until = index + len(run)
             applier = self._appliers.get(row.source)
             try:
                 if applier is None:
@@ -254,7 +312,6 @@ class Ingester:
                 log.exception("could not apply a queued webhook", extra={"inbox_id": row.id, "source": row.source})
                 return applied
             applied.outcomes.append((row.source, outcome))
-            index += 1
         return applied
 
     def _run_of(self, rows: Sequence[InboxRow], start: int) -> Sequence[InboxRow]:
@@ -263,21 +320,6 @@ class Ingester:
         while end < len(rows) and end - start < self._batch_rows and rows[end].source == source:
             end += 1
         return rows[start:end]
-
-    def _apply_batch(self, session: Session, batch: BatchApplier, run: Sequence[InboxRow]) -> list[str] | None:
-        """The run's outcomes, or None when it failed (its savepoint rolled back)."""
-        try:
-            # A batch applier stamps each row's own receipt; this covers one that does not.
-            with session.begin_nested(), receiving(run[0].received_at):
-                outcomes = batch(session, run)
-                if len(outcomes) != len(run):
-                    raise RuntimeError(f"batch applier returned {len(outcomes)} outcomes for {len(run)} rows")
-        except Exception as error:
-            if isinstance(error, TRANSIENT) and _database_away(error):
-                raise
-            log.info("batch apply failed; applying its rows one by one", extra={"source": run[0].source, "rows": len(run), "error": type(error).__name__})
-            return None
-        return outcomes
 
     def _set_aside(self, row: InboxRow, now: datetime) -> str:
         """Retry later, or after ``max_attempts`` keep it as dead; returns the metric outcome."""

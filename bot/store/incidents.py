@@ -18,6 +18,9 @@ from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.store.models import ActionItemRow, IncidentRow, TimelineRow
 from bot.store.receipt import stamp
 
+#: ``session.info`` key: incident rows inserted in the session, held strongly (see ``insert``).
+_KEPT_ROWS = "firebreak_inserted_incidents"
+
 
 def _insert_returning_ids(session: Session, values: list[dict[str, Any]]) -> list[int]:
     """Ids of the inserted timeline rows in the order of ``values``.
@@ -106,15 +109,20 @@ class IncidentRepository:
         _copy_into(row, incident)
         session.add(row)
         session.flush()
+        # The identity map holds rows weakly: keep this one for the session, so what the
+        # declaration does next (its group, playbook, escalation plan) finds it there
+        # instead of selecting it again, three times over.
+        session.info.setdefault(_KEPT_ROWS, []).append(row)
         incident.number = row.id
         return row
 
     @staticmethod
     def get_row(session: Session, number: int, *, for_update: bool = False) -> IncidentRow:
-        statement = select(IncidentRow).where(IncidentRow.id == number)
+        """The row; without ``for_update`` from the session's identity map when it is there."""
         if for_update:
-            statement = statement.with_for_update()
-        row = session.scalars(statement).one_or_none()
+            row = session.scalars(select(IncidentRow).where(IncidentRow.id == number).with_for_update()).one_or_none()
+        else:
+            row = session.get(IncidentRow, number)
         if row is None:
             raise IncidentNotFound(f"there is no incident {format_number(number)}")
         return row

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
 from bot.container import Container
@@ -227,3 +227,25 @@ def test_a_batch_with_a_failing_row_falls_back_to_one_row_at_a_time(
     clock.advance(minutes=10)
     assert am_container.ingester.apply_pending() == 1  # retried, fails again; still at the head
     assert len(rows(am_container, InboxRow)) == 3 and rows(am_container, InboxRow)[0].attempts == 2
+
+
+def test_a_clean_group_is_applied_without_savepoints(am_container: Container, engine: Engine) -> None:
+    """Savepoints are for isolating a failing row; a group that applies cleanly does not pay
+    their two round trips per row (the fallback under savepoints is the poison test above)."""
+    key = AlertGroup.model_validate(json.loads(_body(0))).dedup_key
+    _queue(am_container, [_body(0)], key)
+    assert am_container.ingester.apply_pending() == 1  # opens the incident
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        _queue(am_container, [_body(1)], key)
+        assert am_container.ingester.apply_pending() == 1  # adds an alert to it
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert "SAVEPOINT" not in statements and "RELEASE" not in statements
+    assert len(statements) <= 16, statements  # an update: about a dozen statements, not more
+    assert rows(am_container, InboxRow) == []
