@@ -164,3 +164,40 @@ def test_a_session_survives_a_restart_when_the_token_stays(web: Container, clien
 def test_sign_in_helper_fails_loudly_with_a_wrong_token(anonymous: TestClient) -> None:
     with pytest.raises(AssertionError):
         sign_in(anonymous, token="wrong-token-wrong-token")
+
+
+SECRET = "9b1d0c2e4f6a8b3d5e7f9a1c0123456789abcdef"
+
+
+def _app_with(db_url: str, engine: Engine, clock: FrozenClock, token: str) -> TestClient:
+    built = build_container(
+        make_settings(db_url, FIREBREAK_WEB_TOKEN=token, FIREBREAK_WEB_SESSION_SECRET=SECRET),
+        clock=clock,
+        transcript_stream=io.StringIO(),
+        engine=engine,
+    )
+    return TestClient(create_app(built, run_worker=False, migrate=False), follow_redirects=False, base_url="https://testserver")
+
+
+def test_a_new_token_signs_everyone_out_even_with_the_session_secret_kept(db_url: str, engine: Engine, clock: FrozenClock) -> None:
+    before = _app_with(db_url, engine, clock, TOKEN)
+    sign_in(before)
+    assert before.get("/").status_code == 200
+    same = _app_with(db_url, engine, clock, TOKEN)
+    same.cookies.set(sessions.COOKIE, before.cookies[sessions.COOKIE])
+    assert same.get("/").status_code == 200, "same token and secret: the session stays"
+    after = _app_with(db_url, engine, clock, "a-brand-new-token-0123456789")
+    after.cookies.set(sessions.COOKIE, before.cookies[sessions.COOKIE])
+    assert after.get("/").status_code == 303
+
+
+def test_a_copy_of_the_cookie_is_refused_after_sign_out(web: Container, client: TestClient) -> None:
+    """Sign-out is recorded on the server, so another tab, replica or a stolen copy is out too."""
+    copy = TestClient(create_app(web, run_worker=False, migrate=False), follow_redirects=False, base_url="https://testserver")
+    copy.cookies.set(sessions.COOKIE, client.cookies[sessions.COOKIE])
+    assert copy.get("/").status_code == 200
+    assert client.post("/signout", data={"csrf": csrf_of(client.get("/").text)}).status_code == 303
+    assert copy.get("/").status_code == 303
+    assert copy.get("/incidents/1/live?after=0").status_code == 401
+    sign_in(client)
+    assert client.get("/").status_code == 200, "signing in again makes a new session"
