@@ -103,3 +103,23 @@ def test_static_assets_are_ours_with_their_types(client: TestClient) -> None:
     assert client.get("/static/app.js", headers={"If-None-Match": js.headers["etag"]}).status_code == 304
     assert client.get("/static/..%2Fsettings.py").status_code == 404
     assert client.get("/static/nothing.js").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/nonexistent", 404),
+        ("GET", "/static/../x", 404),
+        ("GET", "/static/nope.css", 404),
+        ("GET", "/static/app.css/", 307),
+        ("POST", "/", 405),
+        ("GET", "/healthz", 200),
+    ],
+)
+def test_every_answer_of_the_process_carries_the_security_headers(anonymous: TestClient, method: str, path: str, status: int) -> None:
+    """Unknown paths, Starlette's own redirects and other routes' answers too, not only the pages."""
+    response = anonymous.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-security-policy"] == CSP
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
