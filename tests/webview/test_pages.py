@@ -222,3 +222,13 @@ def test_insights_take_medians_of_the_response_times_per_week_and_service(web: C
     per_service = {name: (times, count) for name, times, count in figures.times_per_service}
     assert per_service["checkout"] == ({"detect": None, "acknowledge": 3 * 60, "resolve": 30 * 60}, 2)
     assert per_service["search"][1] == 1
+
+
+def test_the_icon_is_ours_and_linked_so_no_page_asks_for_a_missing_favicon(client: TestClient, anonymous: TestClient) -> None:
+    icon = anonymous.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.startswith(b"<svg")
+    assert anonymous.get("/static/favicon.svg").content == icon.content
+    for page in [client.get("/"), client.get("/insights"), anonymous.get("/signin")]:
+        assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page.text
