@@ -42,6 +42,12 @@ def routes(context: WebContext) -> list[Route]:
         if await context.signed_in(request) is None:
             return context.refuse(request, page=True)
         chosen = list_filters.parse(request.query_params)
+        if chosen.problems:
+            # Nothing is listed for a filter that was not understood: a list that silently
+            # ignored it would look like an answer to the question asked.
+            return context.render(
+                request, "list.html", status=400, filters=chosen, page=None, services=[], statuses=list_filters.STATUSES, severities=list_filters.SEVERITIES
+            )
         page, services = await context.read(lambda s: (list_query.list_page(s, chosen, zone=context.zone), list_query.services(s)))
         return context.render(
             request,
