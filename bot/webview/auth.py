@@ -80,6 +80,19 @@ def from_trusted_proxy(request: Request, config: AuthConfig) -> bool:
     return any(peer in network for network in config.trusted)
 
 
+def client_address(request: Request, config: AuthConfig) -> str:
+    """Who is connecting, for counting sign-in attempts: the peer, or, when the peer is a
+    trusted proxy, the address it appended last to ``X-Forwarded-For`` (the one it saw)."""
+    peer = request.client.host if request.client else ""
+    if from_trusted_proxy(request, config):
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
+    return peer
+
+
 def proxy_user(request: Request, config: AuthConfig) -> str | None:
     if not config.user_header or not from_trusted_proxy(request, config):
         return None

@@ -24,6 +24,7 @@ from bot.export.service import Exporter
 from bot.store.db import SessionFactory
 from bot.webview import auth, sessions, signouts
 from bot.webview.auth import AuthConfig
+from bot.webview.ratelimit import AttemptLimiter
 from bot.webview.security import secure
 from bot.webview.sessions import Session
 from bot.webview.templating import make_environment
@@ -44,6 +45,8 @@ class WebContext:
     poll_seconds: float = 1.0
     #: Read-write sessions, for the one thing the web view writes: a sign-out.
     writer: SessionFactory | None = None
+    #: Token sign-in attempts per client address (bot/webview/ratelimit.py).
+    signin_limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
     templates: Environment = field(init=False)
 
     def __post_init__(self) -> None:

@@ -74,6 +74,16 @@ def routes(context: WebContext) -> list[Route]:
         return context.render(request, "signin.html", next_path=next_path, error=None, proxy_only=not context.auth.token)
 
     async def signin(request: Request) -> Response:
+        wait = context.signin_limiter.attempt(auth.client_address(request, context.auth))
+        if wait is not None:
+            return secure(
+                Response(
+                    f"too many sign-in attempts from your address: try again in {wait} s\n",
+                    status_code=429,
+                    media_type="text/plain; charset=utf-8",
+                    headers={"Retry-After": str(wait)},
+                )
+            )
         form = await read_form(request)
         session = csrf_ok(request, context, form)
         if session is None or form is None:

@@ -201,3 +201,33 @@ def test_a_copy_of_the_cookie_is_refused_after_sign_out(web: Container, client: 
     assert copy.get("/incidents/1/live?after=0").status_code == 401
     sign_in(client)
     assert client.get("/").status_code == 200, "signing in again makes a new session"
+
+
+def test_sign_in_attempts_are_limited_per_address(web: Container) -> None:
+    app = create_app(web, run_worker=False, migrate=False)
+    guesser = TestClient(app, client=("198.51.100.7", 40000), follow_redirects=False, base_url="https://testserver")
+    csrf = csrf_of(guesser.get("/signin").text)
+    answers = [guesser.post("/signin", data={"csrf": csrf, "token": f"guess-{n:020d}"}).status_code for n in range(10)]
+    assert answers == [401] * 10
+    limited = guesser.post("/signin", data={"csrf": csrf, "token": TOKEN})
+    assert limited.status_code == 429, "even the right token waits once the limit is reached"
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    other = TestClient(app, client=("198.51.100.8", 40000), follow_redirects=False, base_url="https://testserver")
+    sign_in(other)
+    assert other.get("/").status_code == 200, "another address has its own count"
+
+
+def test_the_attempt_limiter_forgets_attempts_older_than_its_window() -> None:
+    from bot.webview.ratelimit import AttemptLimiter
+
+    now = [1000.0]
+    limiter = AttemptLimiter(limit=2, window=60.0, clock=lambda: now[0], max_addresses=2)
+    assert limiter.attempt("a") is None and limiter.attempt("a") is None
+    assert limiter.attempt("a") == 60
+    now[0] += 30
+    assert limiter.attempt("a") == 30
+    now[0] += 30
+    assert limiter.attempt("a") is None
+    limiter.attempt("b")
+    limiter.attempt("c")
+    assert "a" not in limiter._seen, "the longest-quiet address is forgotten past max_addresses"
