@@ -178,5 +178,7 @@ def test_long_unbroken_strings_never_widen_a_page(server: Server, engine: Engine
                 assert LONG[:40] in chrome.find_element(By.TAG_NAME, "body").text or path == "/?severity=P9"
                 overflow = chrome.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
                 assert overflow <= 0, f"{path} at {width}px is {overflow}px wider than the window"
+            missing = [entry["message"] for entry in chrome.get_log("browser") if "404" in entry["message"] and "severity=P9" not in entry["message"]]
+            assert missing == [], "no page asks for something that is not there (a favicon, …)"
         finally:
             chrome.quit()
