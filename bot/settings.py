@@ -35,6 +35,21 @@ def _split_list(value: str) -> list[str]:
     return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
 
 
+#: Settings that hold a secret: refused when they look copied from an example.
+_SECRETS = (
+    "slack_bot_token",
+    "slack_signing_secret",
+    "slack_app_token",
+    "pagerduty_api_token",
+    "pagerduty_webhook_secret",
+    "pagerduty_routing_key",
+    "alertmanager_token",
+    "api_token",
+    "web_token",
+    "web_session_secret",
+)
+
+
 class SettingsError(Exception):
     """Raised with a readable, multi-line explanation of every invalid setting."""
 
@@ -133,6 +148,26 @@ class Settings(BaseSettings):
         """A pasted ``\r`` or tab inside a token or path is never meant, and fails later and obscurely."""
         if isinstance(value, str) and _CONTROL.search(value):
             raise ValueError("contains a control character (a stray tab, newline or carriage return?)")
+        return value
+
+    @field_validator(*_SECRETS)
+    @classmethod
+    def _not_a_placeholder(cls, value: str | None) -> str | None:
+        """A value copied from an example (``change-me…``) is known to everyone who read it:
+        accepting it would let anyone sign their own session cookie or post alerts."""
+        if value is not None and _PLACEHOLDER.search(value):
+            raise ValueError(
+                "looks like a placeholder from an example, which anyone can read: "
+                "make a random one (openssl rand -hex 32) or leave it unset"
+            )
+        return value
+
+    @field_validator("alertmanager_tokens")
+    @classmethod
+    def _no_placeholder_source_token(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, token in value.items():
+            if _PLACEHOLDER.search(token):
+                raise ValueError(f"the token of source {name!r} looks like a placeholder from an example: make a random one (openssl rand -hex 24)")
         return value
 
     @field_validator("database_url")
@@ -465,6 +500,8 @@ def _checked_url(value: str, *, schemes: tuple[str, ...]) -> str:
 
 
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{0,63}")
+#: Words that mark a secret as copied from an example rather than made.
+_PLACEHOLDER = re.compile(r"change[-_ ]?me|example|placeholder|random[-_ ]?string|your[-_ ]?(?:token|secret)|^x{4,}$", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HOST = re.compile(r"[A-Za-z0-9._:\-\[\]%]+")

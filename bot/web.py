@@ -23,6 +23,7 @@ from bot.http.headers import HeaderCheck
 from bot.http.health import health_routes
 from bot.http.limits import BodySizeLimit
 from bot.http.responses import json_error
+from bot.http.security_headers import SecurityHeaders
 from bot.roles import ALL_ROLES, Role
 from bot.store.migrate import upgrade
 from bot.supervision import Supervisor
@@ -91,7 +92,11 @@ def create_app(
 
     return Starlette(
         routes=[*health_routes(container.engine, container.metrics, container.readiness_notes), *container.routes],
-        middleware=[Middleware(HeaderCheck), Middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(HeaderCheck),
+            Middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes),
+        ],
         lifespan=lifespan,
         exception_handlers=_JSON_ERRORS,
     )
@@ -105,7 +110,7 @@ def create_health_app(container: Container) -> Starlette:
     """
     return Starlette(
         routes=health_routes(container.engine, container.metrics, container.readiness_notes),
-        middleware=[Middleware(HeaderCheck), Middleware(BodySizeLimit, max_bytes=1024)],
+        middleware=[Middleware(SecurityHeaders), Middleware(HeaderCheck), Middleware(BodySizeLimit, max_bytes=1024)],
         exception_handlers=_JSON_ERRORS,
     )
 

@@ -406,6 +406,16 @@ class SlackPauseRow(Base):
     paused_at: Mapped[datetime]
 
 
+class WebSignoutRow(Base):
+    """A web-view session signed out before its cookie expired: the cookie is refused from
+    then on, on every replica, even where a copy of it survives. Pruned after ``expires_at``."""
+
+    __tablename__ = "web_signouts"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AppendOnlyViolation(RuntimeError):
     pass
 

@@ -3,11 +3,14 @@
 The proxy header is believed only when the connection itself comes from one of
 FIREBREAK_WEB_TRUSTED_PROXIES (the peer address, never a forwarded one: uvicorn's
 proxy-header rewriting is off, see bot/http/server.py), so nobody can name themselves by
-sending the header directly. A session counts only while the token sign-in is configured.
+sending the header directly. A session counts only while the token sign-in is configured,
+and only under the token it was signed in with (its fingerprint is in the cookie), so
+changing FIREBREAK_WEB_TOKEN signs everyone out even when the session secret stays.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 from collections.abc import Sequence
@@ -55,6 +58,13 @@ class AuthConfig:
         """Some way to sign in is configured; otherwise the web view is closed to all."""
         return bool(self.token or (self.user_header and self.trusted))
 
+    @property
+    def fingerprint(self) -> str:
+        """Names the current sign-in token without revealing it (keyed by the session key)."""
+        if not self.token:
+            return ""
+        return hmac.new(self.key, b"firebreak-web-token\x00" + self.token.encode(), hashlib.sha256).hexdigest()[:32]
+
     def token_matches(self, given: str) -> bool:
         return bool(self.token) and hmac.compare_digest(given.encode(), str(self.token).encode())
 
@@ -70,6 +80,19 @@ def from_trusted_proxy(request: Request, config: AuthConfig) -> bool:
     return any(peer in network for network in config.trusted)
 
 
+def client_address(request: Request, config: AuthConfig) -> str:
+    """Who is connecting, for counting sign-in attempts: the peer, or, when the peer is a
+    trusted proxy, the address it appended last to ``X-Forwarded-For`` (the one it saw)."""
+    peer = request.client.host if request.client else ""
+    if from_trusted_proxy(request, config):
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
+    return peer
+
+
 def proxy_user(request: Request, config: AuthConfig) -> str | None:
     if not config.user_header or not from_trusted_proxy(request, config):
         return None
@@ -81,12 +104,12 @@ def session_of(request: Request, config: AuthConfig) -> Session | None:
     return sessions.decode(request.cookies.get(sessions.COOKIE), config.key)
 
 
-def user_of(request: Request, config: AuthConfig) -> str | None:
-    """The signed-in user, or None (then nothing but the sign-in page is served)."""
-    user = proxy_user(request, config)
-    if user is not None:
-        return user
+def signed_in_session(request: Request, config: AuthConfig) -> Session | None:
+    """The browser's session when it is signed in under the current token (not yet checked
+    against the sign-outs: that needs the database, see ``WebContext.signed_in``)."""
     session = session_of(request, config)
-    if config.token and session is not None and session.user:
-        return session.user
-    return None
+    if not config.token or session is None or not session.user or not session.sid:
+        return None
+    if not hmac.compare_digest(session.fp.encode(), config.fingerprint.encode()):
+        return None
+    return session

@@ -22,8 +22,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from bot.domain.clock import Clock
 from bot.export.service import Exporter
 from bot.store.db import SessionFactory
-from bot.webview import auth, sessions
+from bot.webview import auth, sessions, signouts
 from bot.webview.auth import AuthConfig
+from bot.webview.ratelimit import AttemptLimiter
 from bot.webview.security import secure
 from bot.webview.sessions import Session
 from bot.webview.templating import make_environment
@@ -42,6 +43,10 @@ class WebContext:
     slack_enabled: bool = False
     #: How often an open incident page's event stream looks for changes.
     poll_seconds: float = 1.0
+    #: Read-write sessions, for the one thing the web view writes: a sign-out.
+    writer: SessionFactory | None = None
+    #: Token sign-in attempts per client address (bot/webview/ratelimit.py).
+    signin_limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
     templates: Environment = field(init=False)
 
     def __post_init__(self) -> None:
@@ -62,8 +67,33 @@ class WebContext:
 
         return await run_in_threadpool(run)
 
+    async def signed_in(self, request: Request) -> str | None:
+        """The signed-in user (by the proxy, or a session not signed out), or None.
+
+        Every handler asks this before reading anything; the answer is kept on the request
+        for ``render``."""
+        user = auth.proxy_user(request, self.auth)
+        if user is None:
+            session = auth.signed_in_session(request, self.auth)
+            if session is not None and not await self.read(lambda s: signouts.is_signed_out(s, session.sid)):
+                user = session.user
+        request.state.user = user
+        return user
+
+    async def sign_out(self, session: Session) -> None:
+        if not session.sid or self.writer is None:
+            return
+        writer = self.writer
+
+        def run() -> None:
+            with writer.begin() as db:
+                signouts.sign_out(db, session.sid, session.expires)
+
+        await run_in_threadpool(run)
+
     def user(self, request: Request) -> str | None:
-        return auth.user_of(request, self.auth)
+        """The user ``signed_in`` found for this request (None when it was not asked)."""
+        return getattr(request.state, "user", None)
 
     def refuse(self, request: Request, *, page: bool) -> Response:
         """The answer to a request without sign-in: pages go to the sign-in page, the rest get 401."""

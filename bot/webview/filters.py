@@ -1,5 +1,7 @@
-"""The list page's filters, read from the query string leniently: a bad value is dropped
-and said, never a 500 and never a trap for a hand-edited URL."""
+"""The list page's filters, read from the query string. A value that is not one the form
+offers (``?severity=P9``, ``?since=2026-13-45``, ``?page=x``) is a problem the page states
+with a 400, never a silently different list, a 500 or a trap for a hand-edited URL.
+``from`` and ``to`` are taken as ``since`` and ``until``."""
 
 from __future__ import annotations
 
@@ -59,30 +61,38 @@ def _text(params: Mapping[str, str], name: str) -> str:
     return " ".join(params.get(name, "").split())[:MAX_TEXT]
 
 
+def _shown(value: str) -> str:
+    return repr(value[:40] + ("…" if len(value) > 40 else ""))
+
+
 def parse(params: Mapping[str, str]) -> ListFilters:
+    """The filters; ``problems`` says, one sentence each, what could not be understood."""
     problems: list[str] = []
     status = params.get("status", "")
     if status and status not in STATUSES:
-        problems.append("unknown status ignored")
+        problems.append(f"Unknown status {_shown(status)}: choose one of {', '.join(STATUSES)}.")
         status = ""
     severity = params.get("severity", "").upper()
     if severity and severity not in SEVERITIES:
-        problems.append("unknown severity ignored")
+        problems.append(f"Unknown severity {_shown(params.get('severity', ''))}: choose one of {', '.join(SEVERITIES)}.")
         severity = ""
     label = _text(params, "label")
     if label and "=" not in label:
-        problems.append("label filter ignored: write it as name=value")
+        problems.append("Write the label filter as name=value, like team=payments.")
         label = ""
     dates: dict[str, date | None] = {}
-    for name in ("since", "until"):
-        text = params.get(name, "").strip()
+    for name, alias in (("since", "from"), ("until", "to")):
+        text = (params.get(name) or params.get(alias) or "").strip()
         try:
             dates[name] = date.fromisoformat(text) if text else None
         except ValueError:
-            problems.append(f"{name} ignored: use a date like 2026-03-14")
+            problems.append(f"{'From' if name == 'since' else 'Until'} {_shown(text)} is not a date: write it like 2026-03-14.")
             dates[name] = None
     page_text = params.get("page", "1")
-    page = int(page_text) if page_text.isascii() and page_text.isdigit() and 0 < len(page_text) < 7 else 1
+    page = int(page_text) if page_text.isascii() and page_text.isdigit() and 0 < len(page_text) < 7 else 0
+    if page < 1:
+        problems.append(f"Page {_shown(page_text)} is not a page number: use 1, 2, 3, …")
+        page = 1
     return ListFilters(
         status=status,
         severity=severity,
@@ -92,6 +102,6 @@ def parse(params: Mapping[str, str]) -> ListFilters:
         until=dates["until"],
         q=_text(params, "q"),
         drills=params.get("drills") in ("1", "on", "true"),
-        page=max(1, page),
+        page=page,
         problems=tuple(problems),
     )

@@ -52,5 +52,6 @@ def build_webview(settings: Settings, *, engine: Engine, sessions: SessionFactor
         clock=clock,
         public_url=settings.public_url,
         slack_enabled=settings.slack_enabled,
+        writer=sessions,
     )
     return WebView(context=context, routes=web_routes(context), warm_up=context.warm_up, warnings=warnings)

@@ -39,9 +39,15 @@ def not_found(context: WebContext, request: Request) -> Response:
 
 def routes(context: WebContext) -> list[Route]:
     async def incident_list(request: Request) -> Response:
-        if context.user(request) is None:
+        if await context.signed_in(request) is None:
             return context.refuse(request, page=True)
         chosen = list_filters.parse(request.query_params)
+        if chosen.problems:
+            # Nothing is listed for a filter that was not understood: a list that silently
+            # ignored it would look like an answer to the question asked.
+            return context.render(
+                request, "list.html", status=400, filters=chosen, page=None, services=[], statuses=list_filters.STATUSES, severities=list_filters.SEVERITIES
+            )
         page, services = await context.read(lambda s: (list_query.list_page(s, chosen, zone=context.zone), list_query.services(s)))
         return context.render(
             request,
@@ -54,7 +60,7 @@ def routes(context: WebContext) -> list[Route]:
         )
 
     async def incident(request: Request) -> Response:
-        if context.user(request) is None:
+        if await context.signed_in(request) is None:
             return context.refuse(request, page=True)
         number = number_of(request)
         if number is None:
@@ -68,7 +74,7 @@ def routes(context: WebContext) -> list[Route]:
 
     async def timeline(request: Request) -> Response:
         """More of the timeline, older than ``before``: list items for the script to append."""
-        if context.user(request) is None:
+        if await context.signed_in(request) is None:
             return context.refuse(request, page=False)
         number = number_of(request)
         before = incident_query.parse_cursor(request.query_params.get("before"))
@@ -80,7 +86,7 @@ def routes(context: WebContext) -> list[Route]:
 
     async def live(request: Request) -> Response:
         """The parts of an open page that change: its summary and the entries newer than ``after``."""
-        if context.user(request) is None:
+        if await context.signed_in(request) is None:
             return context.refuse(request, page=False)
         number = number_of(request)
         after_text = request.query_params.get("after", "0")
@@ -110,7 +116,7 @@ def routes(context: WebContext) -> list[Route]:
     cached: list[tuple[float, Insights]] = []
 
     async def insights(request: Request) -> Response:
-        if context.user(request) is None:
+        if await context.signed_in(request) is None:
             return context.refuse(request, page=True)
         # Twelve weeks of figures read thousands of rows; a minute-old answer is as good.
         if cached and time.monotonic() - cached[0][0] < INSIGHTS_FRESH_SECONDS:

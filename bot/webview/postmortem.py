@@ -22,7 +22,7 @@ from bot.webview.security import secure
 
 def routes(context: WebContext) -> list[Route]:
     async def page(request: Request) -> Response:
-        if context.user(request) is None:
+        if await context.signed_in(request) is None:
             return context.refuse(request, page=True)
         number = number_of(request)
         if number is None:
@@ -34,7 +34,7 @@ def routes(context: WebContext) -> list[Route]:
         return context.render(request, "postmortem.html", doc=document, number=number)
 
     async def download(request: Request) -> Response:
-        if context.user(request) is None:
+        if await context.signed_in(request) is None:
             return context.refuse(request, page=False)
         number = number_of(request)
         fmt = request.path_params["fmt"]

@@ -9,18 +9,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
+from bot.http.security_headers import CSP, HEADERS
 
-HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
+__all__ = ["CSP", "HEADERS", "secure"]
 
 
 def secure(response: Response, *, cache: bool = False) -> Response:

@@ -1,9 +1,11 @@
-"""Signed-cookie sessions: the browser keeps the session, the server keeps nothing.
+"""Signed-cookie sessions: the browser keeps the session; the server keeps only sign-outs.
 
 A cookie is ``base64(json) "." base64(hmac-sha256)``; a cookie whose signature does not
 match, or whose ``exp`` has passed, is no session at all. Every web replica that shares the
 key accepts every other's cookies, and a restart signs nobody out, which is what lets a
-live page reconnect after a deploy.
+live page reconnect after a deploy. Each session has an id (``sid``), so signing out can
+refuse that session everywhere (bot/webview/signouts.py), and a signed-in session carries
+the fingerprint of the sign-in token it was made with (``fp``), so a new token ends it.
 """
 
 from __future__ import annotations
@@ -38,14 +40,24 @@ class Session:
     csrf: str
     user: str | None = None
     expires: int = 0
+    #: This session's id: what a sign-out records, so copies of the cookie stop working too.
+    sid: str = ""
+    #: Fingerprint of the sign-in configuration the session was made under (``AuthConfig.fingerprint``).
+    fp: str = ""
 
     @classmethod
     def anonymous(cls) -> Session:
-        return cls(csrf=secrets.token_urlsafe(24), expires=int(time.time()) + LIFETIME_SECONDS)
+        return cls(csrf=secrets.token_urlsafe(24), expires=int(time.time()) + LIFETIME_SECONDS, sid=secrets.token_urlsafe(16))
 
-    def signed_in(self, user: str) -> Session:
-        # A fresh CSRF token at sign-in: one seen before it cannot be replayed after.
-        return Session(csrf=secrets.token_urlsafe(24), user=user, expires=int(time.time()) + LIFETIME_SECONDS)
+    def signed_in(self, user: str, fingerprint: str) -> Session:
+        # A fresh CSRF token and id at sign-in: one seen before it cannot be replayed after.
+        return Session(
+            csrf=secrets.token_urlsafe(24),
+            user=user,
+            expires=int(time.time()) + LIFETIME_SECONDS,
+            sid=secrets.token_urlsafe(16),
+            fp=fingerprint,
+        )
 
 
 def _b64(data: bytes) -> str:
@@ -57,7 +69,7 @@ def _unb64(text: str) -> bytes:
 
 
 def encode(session: Session, key: bytes) -> str:
-    body = _b64(json.dumps({"u": session.user, "c": session.csrf, "e": session.expires}, separators=(",", ":")).encode())
+    body = _b64(json.dumps({"u": session.user, "c": session.csrf, "e": session.expires, "s": session.sid, "f": session.fp}, separators=(",", ":")).encode())
     signature = _b64(hmac.new(key, body.encode("ascii"), hashlib.sha256).digest())
     return f"{body}.{signature}"
 
@@ -73,10 +85,11 @@ def decode(cookie: str | None, key: bytes, *, now: float | None = None) -> Sessi
     try:
         data = json.loads(_unb64(body))
         user, csrf, expires = data["u"], data["c"], int(data["e"])
-    except (ValueError, KeyError, TypeError):
+        sid, fp = data.get("s", ""), data.get("f", "")
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    if not isinstance(csrf, str) or not (user is None or isinstance(user, str)):
+    if not all(isinstance(text, str) for text in (csrf, sid, fp)) or not (user is None or isinstance(user, str)):
         return None
     if expires < (time.time() if now is None else now):
         return None
-    return Session(csrf=csrf, user=user, expires=expires)
+    return Session(csrf=csrf, user=user, expires=expires, sid=sid, fp=fp)

@@ -67,13 +67,23 @@ def csrf_ok(request: Request, context: WebContext, form: dict[str, str] | None) 
 def routes(context: WebContext) -> list[Route]:
     async def signin_page(request: Request) -> Response:
         next_path = safe_next(request.query_params.get("next"))
-        if context.user(request) is not None:
+        if await context.signed_in(request) is not None:
             return secure(RedirectResponse(next_path, status_code=303))
         if not context.auth.enabled:
             return context.render(request, "closed.html", status=403)
         return context.render(request, "signin.html", next_path=next_path, error=None, proxy_only=not context.auth.token)
 
     async def signin(request: Request) -> Response:
+        wait = context.signin_limiter.attempt(auth.client_address(request, context.auth))
+        if wait is not None:
+            return secure(
+                Response(
+                    f"too many sign-in attempts from your address: try again in {wait} s\n",
+                    status_code=429,
+                    media_type="text/plain; charset=utf-8",
+                    headers={"Retry-After": str(wait)},
+                )
+            )
         form = await read_form(request)
         session = csrf_ok(request, context, form)
         if session is None or form is None:
@@ -83,13 +93,16 @@ def routes(context: WebContext) -> list[Route]:
             return context.render(request, "signin.html", status=401, next_path=next_path, error="That token is not right.", proxy_only=False)
         name = " ".join(form.get("name", "").split())[:MAX_NAME] or "signed in with the token"
         response = secure(RedirectResponse(next_path, status_code=303))
-        context.set_session(response, session.signed_in(name))
+        context.set_session(response, session.signed_in(name, context.auth.fingerprint))
         return response
 
     async def signout(request: Request) -> Response:
         form = await read_form(request)
         if csrf_ok(request, context, form) is None:
             return secure(Response("the sign-out form expired: reload the page and try again\n", status_code=403, media_type="text/plain"))
+        signed_out = auth.session_of(request, context.auth)
+        if signed_out is not None and signed_out.user:
+            await context.sign_out(signed_out)
         response = secure(RedirectResponse("/signin?signed_out=1", status_code=303))
         context.set_session(response, Session.anonymous())
         return response

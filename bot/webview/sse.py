@@ -50,7 +50,7 @@ async def changes(context: WebContext, number: int, last: str | None, *, lifetim
 
 def routes(context: WebContext) -> list[Route]:
     async def events(request: Request) -> Response:
-        if context.user(request) is None:
+        if await context.signed_in(request) is None:
             return context.refuse(request, page=False)
         number = number_of(request)
         if number is None:

@@ -1,4 +1,5 @@
-"""``/static/…``: the stylesheet and the one script, served by us (no CDN), read once at start."""
+"""``/static/…``: the stylesheet, the one script and the icon, served by us (no CDN), read once
+at start. ``/favicon.ico`` answers with the same icon, for browsers that ask for it anyway."""
 
 from __future__ import annotations
 
@@ -38,4 +39,8 @@ def routes() -> list[Route]:
         response = Response(body, media_type=media, headers={"ETag": etag, "Cache-Control": "no-cache"})
         return secure(response, cache=True)
 
-    return [Route("/static/{name}", asset, methods=["GET"])]
+    async def favicon(request: Request) -> Response:
+        body, media, etag = files["favicon.svg"]
+        return secure(Response(body, media_type=media, headers={"ETag": etag, "Cache-Control": "max-age=86400"}), cache=True)
+
+    return [Route("/static/{name}", asset, methods=["GET"]), Route("/favicon.ico", favicon, methods=["GET"])]

@@ -1,6 +1,7 @@
 """Bar charts as inline SVG, drawn on the server: no chart library, no script, CSP-clean.
 
-Every piece of text (labels can come from alerts) goes through ``markupsafe.escape``; the
+Every piece of text (labels can come from alerts) goes through ``escape`` here (bidi
+controls dropped, then ``markupsafe.escape``); the
 result is marked safe only as a whole. Colours come from classes styled in app.css, so the
 charts follow the page's palette; each chart has a <title> and <desc> for screen readers
 (the pages put the same figures in a table beside it).
@@ -10,7 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
+from markupsafe import escape as _escape
+
+from bot.webview.templating import shown
+
+
+def escape(value: object) -> Markup:
+    """Text for the SVG: bidi and control characters dropped (``shown``), then escaped."""
+    return _escape(shown(value))
 
 WIDTH = 640
 HEIGHT = 240

@@ -153,3 +153,32 @@ def test_the_timeline_loads_more_from_the_keyboard(server: Server, driver: WebDr
     total = entry_count(engine, number)
     WebDriverWait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li")) == total)
     assert not driver.find_elements(By.ID, "load-more"), "nothing more to load"
+
+
+LONG = "x" * 40 + "-unbroken-" + "QWERTYUIOP" * 30
+
+
+def test_long_unbroken_strings_never_widen_a_page(server: Server, engine: Engine) -> None:
+    """Alert names, services and summaries without a space (a hash, a URL-ish label) wrap inside
+    their cell, and every table is a stack of cards on a phone: no page scrolls sideways."""
+    from tests.browser.conftest import browser
+
+    post_webhook(
+        server,
+        firing_group("Noisy" + LONG, severity="critical", service="svc" + LONG, extra_labels={"team": LONG}, annotations={"summary": LONG}),
+    )
+    number = wait_until(lambda: incident_numbers(engine), "the incident")[0]
+    for width, height in ((1280, 900), (390, 844)):
+        chrome = browser(width, height)
+        try:
+            sign_in(chrome, server)
+            for path in ("/", f"/incidents/{number}", f"/incidents/{number}/postmortem", "/insights", "/?severity=P9"):
+                chrome.get(server.url + path)
+                WebDriverWait(chrome, 10).until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
+                assert LONG[:40] in chrome.find_element(By.TAG_NAME, "body").text or path == "/?severity=P9"
+                overflow = chrome.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{path} at {width}px is {overflow}px wider than the window"
+            missing = [entry["message"] for entry in chrome.get_log("browser") if "404" in entry["message"] and "severity=P9" not in entry["message"]]
+            assert missing == [], "no page asks for something that is not there (a favicon, …)"
+        finally:
+            chrome.quit()

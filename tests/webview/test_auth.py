@@ -164,3 +164,70 @@ def test_a_session_survives_a_restart_when_the_token_stays(web: Container, clien
 def test_sign_in_helper_fails_loudly_with_a_wrong_token(anonymous: TestClient) -> None:
     with pytest.raises(AssertionError):
         sign_in(anonymous, token="wrong-token-wrong-token")
+
+
+SECRET = "9b1d0c2e4f6a8b3d5e7f9a1c0123456789abcdef"
+
+
+def _app_with(db_url: str, engine: Engine, clock: FrozenClock, token: str) -> TestClient:
+    built = build_container(
+        make_settings(db_url, FIREBREAK_WEB_TOKEN=token, FIREBREAK_WEB_SESSION_SECRET=SECRET),
+        clock=clock,
+        transcript_stream=io.StringIO(),
+        engine=engine,
+    )
+    return TestClient(create_app(built, run_worker=False, migrate=False), follow_redirects=False, base_url="https://testserver")
+
+
+def test_a_new_token_signs_everyone_out_even_with_the_session_secret_kept(db_url: str, engine: Engine, clock: FrozenClock) -> None:
+    before = _app_with(db_url, engine, clock, TOKEN)
+    sign_in(before)
+    assert before.get("/").status_code == 200
+    same = _app_with(db_url, engine, clock, TOKEN)
+    same.cookies.set(sessions.COOKIE, before.cookies[sessions.COOKIE])
+    assert same.get("/").status_code == 200, "same token and secret: the session stays"
+    after = _app_with(db_url, engine, clock, "a-brand-new-token-0123456789")
+    after.cookies.set(sessions.COOKIE, before.cookies[sessions.COOKIE])
+    assert after.get("/").status_code == 303
+
+
+def test_a_copy_of_the_cookie_is_refused_after_sign_out(web: Container, client: TestClient) -> None:
+    """Sign-out is recorded on the server, so another tab, replica or a stolen copy is out too."""
+    copy = TestClient(create_app(web, run_worker=False, migrate=False), follow_redirects=False, base_url="https://testserver")
+    copy.cookies.set(sessions.COOKIE, client.cookies[sessions.COOKIE])
+    assert copy.get("/").status_code == 200
+    assert client.post("/signout", data={"csrf": csrf_of(client.get("/").text)}).status_code == 303
+    assert copy.get("/").status_code == 303
+    assert copy.get("/incidents/1/live?after=0").status_code == 401
+    sign_in(client)
+    assert client.get("/").status_code == 200, "signing in again makes a new session"
+
+
+def test_sign_in_attempts_are_limited_per_address(web: Container) -> None:
+    app = create_app(web, run_worker=False, migrate=False)
+    guesser = TestClient(app, client=("198.51.100.7", 40000), follow_redirects=False, base_url="https://testserver")
+    csrf = csrf_of(guesser.get("/signin").text)
+    answers = [guesser.post("/signin", data={"csrf": csrf, "token": f"guess-{n:020d}"}).status_code for n in range(10)]
+    assert answers == [401] * 10
+    limited = guesser.post("/signin", data={"csrf": csrf, "token": TOKEN})
+    assert limited.status_code == 429, "even the right token waits once the limit is reached"
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    other = TestClient(app, client=("198.51.100.8", 40000), follow_redirects=False, base_url="https://testserver")
+    sign_in(other)
+    assert other.get("/").status_code == 200, "another address has its own count"
+
+
+def test_the_attempt_limiter_forgets_attempts_older_than_its_window() -> None:
+    from bot.webview.ratelimit import AttemptLimiter
+
+    now = [1000.0]
+    limiter = AttemptLimiter(limit=2, window=60.0, clock=lambda: now[0], max_addresses=2)
+    assert limiter.attempt("a") is None and limiter.attempt("a") is None
+    assert limiter.attempt("a") == 60
+    now[0] += 30
+    assert limiter.attempt("a") == 30
+    now[0] += 30
+    assert limiter.attempt("a") is None
+    limiter.attempt("b")
+    limiter.attempt("c")
+    assert "a" not in limiter._seen, "the longest-quiet address is forgotten past max_addresses"

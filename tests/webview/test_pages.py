@@ -7,6 +7,7 @@ import json
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
@@ -61,13 +62,34 @@ def test_filters_by_date_in_the_configured_zone(web: Container, client: TestClie
     assert listed(client, f"until={(day - timedelta(days=1)).isoformat()}") == [earlier]
 
 
-def test_bad_filter_values_are_dropped_and_said(web: Container, client: TestClient) -> None:
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("severity=P9", "Unknown severity &#39;P9&#39;: choose one of P0, P1, P2, P3, INFO."),
+        ("status=bogus", "Unknown status &#39;bogus&#39;"),
+        ("since=2026-13-45", "From &#39;2026-13-45&#39; is not a date"),
+        ("from=2026-13-45", "From &#39;2026-13-45&#39; is not a date"),
+        ("from=notadate", "From &#39;notadate&#39; is not a date"),
+        ("until=yesterday", "Until &#39;yesterday&#39; is not a date"),
+        ("page=-3", "Page &#39;-3&#39; is not a page number"),
+        ("page=0", "Page &#39;0&#39; is not a page number"),
+        ("page=two", "Page &#39;two&#39; is not a page number"),
+        ("label=nolabel", "Write the label filter as name=value"),
+    ],
+)
+def test_a_bad_filter_value_answers_400_saying_why_and_lists_nothing(web: Container, client: TestClient, query: str, says: str) -> None:
     add_incidents(web, 2)
-    response = client.get("/?status=exploded&severity=P9&since=yesterday&label=nolabel&page=-3")
-    assert response.status_code == 200
-    assert len(_ROW.findall(response.text)) == 2
-    assert "unknown status ignored" in response.text
-    assert "since ignored" in response.text
+    response = client.get(f"/?{query}")
+    assert response.status_code == 400
+    assert says in response.text
+    assert _ROW.findall(response.text) == [], "a filter not understood lists nothing rather than everything"
+    assert client.get("/").status_code == 200
+
+
+def test_from_and_to_are_taken_as_since_and_until(web: Container, client: TestClient, clock: FrozenClock) -> None:
+    today = add_incidents(web, 1)[0]
+    add_incidents(web, 1, created_at=clock.now() - timedelta(days=3))
+    assert listed(client, f"from={clock.now().date().isoformat()}") == [today]
 
 
 def test_drills_are_hidden_unless_asked_for(web: Container, client: TestClient) -> None:
@@ -222,3 +244,13 @@ def test_insights_take_medians_of_the_response_times_per_week_and_service(web: C
     per_service = {name: (times, count) for name, times, count in figures.times_per_service}
     assert per_service["checkout"] == ({"detect": None, "acknowledge": 3 * 60, "resolve": 30 * 60}, 2)
     assert per_service["search"][1] == 1
+
+
+def test_the_icon_is_ours_and_linked_so_no_page_asks_for_a_missing_favicon(client: TestClient, anonymous: TestClient) -> None:
+    icon = anonymous.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.startswith(b"<svg")
+    assert anonymous.get("/static/favicon.svg").content == icon.content
+    for page in [client.get("/"), client.get("/insights"), anonymous.get("/signin")]:
+        assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page.text

@@ -103,3 +103,53 @@ def test_static_assets_are_ours_with_their_types(client: TestClient) -> None:
     assert client.get("/static/app.js", headers={"If-None-Match": js.headers["etag"]}).status_code == 304
     assert client.get("/static/..%2Fsettings.py").status_code == 404
     assert client.get("/static/nothing.js").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/nonexistent", 404),
+        ("GET", "/static/../x", 404),
+        ("GET", "/static/nope.css", 404),
+        ("GET", "/static/app.css/", 307),
+        ("POST", "/", 405),
+        ("GET", "/healthz", 200),
+    ],
+)
+def test_every_answer_of_the_process_carries_the_security_headers(anonymous: TestClient, method: str, path: str, status: int) -> None:
+    """Unknown paths, Starlette's own redirects and other routes' answers too, not only the pages."""
+    response = anonymous.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-security-policy"] == CSP
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+RLO = "\u202e"
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", RLO, "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c"]
+
+
+def test_bidi_controls_never_reach_a_page_but_stay_in_the_json(web: Container, client: TestClient) -> None:
+    """U+202E would turn the rest of a line around ("invoice\u202etxt.exe"); pages drop it, the data keeps it."""
+    from bot.domain.severity import Severity
+    from bot.domain.timeline import Source
+
+    title = f"invoice{RLO}gpj.exe \u2066isolated\u2069 \u200fmark"
+    number = web.service.declare(title=title, severity=Severity.P2, actor=f"eve{RLO}", source=Source.CONSOLE, labels={"service": f"pay{RLO}ments"}).number
+    web.service.add_note(number, f"note {RLO}desrever", actor="alice", source=Source.CONSOLE)
+    bodies = {path: client.get(path).text for path in ["/", f"/incidents/{number}", f"/incidents/{number}/postmortem", "/insights"]}
+    bodies["live"] = str(client.get(f"/incidents/{number}/live", params={"after": 0}).json())
+    for path, body in bodies.items():
+        assert not [char for char in BIDI if char in body], path
+    assert "invoicegpj.exe" in bodies[f"/incidents/{number}"]
+    assert "note desrever" in bodies[f"/incidents/{number}"]
+    raw = client.get(f"/incidents/{number}/postmortem/download.json").text
+    assert RLO in raw or "\\u202e" in raw, "the JSON download is data and keeps the text as sent"
+
+
+def test_chart_labels_lose_bidi_controls_too() -> None:
+    from bot.webview import svg
+
+    drawn = svg.horizontal_bars([(f"group{RLO}1", 3.0)], lambda value: f"{value:g}", title="t", desc="d", chart_id="c", css="bar-noise")
+    assert RLO not in drawn
+    assert "group1" in drawn
