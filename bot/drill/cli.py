@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     new.add_argument("--from-playbook", required=True, metavar="ID", help="a playbook whose alerts the scenario fires")
     new.add_argument("--playbooks", type=Path, default=None, help="playbook folder (default: FIREBREAK_PLAYBOOKS_DIR)")
     new.add_argument("-o", "--output", type=Path, default=None, help="file to write (default: print it)")
+    new.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     new.set_defaults(func=cmd_new)
 
 
@@ -160,6 +161,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
+    if args.output.exists() and not args.force:
+        print(f"firebreak drill new: {args.output} exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0
