@@ -91,3 +91,14 @@ def test_new_refuses_to_overwrite_a_file_unless_forced(tmp_path: Path, capsys: p
     assert target.read_text() == "name: my own drill\n"
     assert main(["drill", "new", "--from-playbook", "high-error-rate", "-o", str(target), "--force"]) == 0
     assert "playbook: high-error-rate" in target.read_text()
+
+
+def test_a_drill_ignores_outbound_settings_a_server_would_refuse(
+    monkeypatch: pytest.MonkeyPatch, drill_db: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PAGERDUTY_API_URL", "http://pagerduty.test")
+    monkeypatch.setenv("PAGERDUTY_EVENTS_URL", "http://events.test")
+    monkeypatch.setenv("PAGERDUTY_API_TOKEN", "token-without-a-from-email")
+    monkeypatch.setenv("SLACK_API_URL", "ftp://slack.test")
+    assert main(["drill", "run", "--check", *_db_args(drill_db), str(EXAMPLE)]) == 0
+    assert ": passed (4 expectations" in capsys.readouterr().out
