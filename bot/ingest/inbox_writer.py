@@ -91,8 +91,10 @@ class RowBudget:
 
 
 class InboxWriter:
-    def __init__(self, sessions: SessionFactory, *, max_batch: int = 256, max_rows: int | None = None) -> None:
+    def __init__(self, sessions: SessionFactory, *, max_batch: int = 256, max_rows: int | None = None, drill: bool = False) -> None:
+        """``drill``: the rows are a drill's (only a drill's ingester applies them)."""
         self._sessions = sessions
+        self._drill = drill
         self._max_batch = max_batch
         self._budget = RowBudget(max_rows) if max_rows is not None else None
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
@@ -207,6 +209,7 @@ class InboxWriter:
                 "received_at": webhook.received_at,
                 "attempts": 0,
                 "priority": webhook.priority,
+                "drill": self._drill,
             }
             for webhook in webhooks
         ]
