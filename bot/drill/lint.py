@@ -46,6 +46,9 @@ def read_scenario(path: Path) -> LoadedScenario:
     except (OSError, UnicodeDecodeError) as error:
         return LoadedScenario(path, None, None, [LintProblem(shown, None, f"cannot read: {error}")])
     try:
+        reused = _anchors_and_aliases(text)
+        if reused:
+            return LoadedScenario(path, None, None, [LintProblem(shown, line, message) for line, message in reused])
         document = load_marked(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
@@ -65,6 +68,24 @@ def read_scenario(path: Path) -> LoadedScenario:
         return LoadedScenario(path, None, document, problems + _locate(shown, document, error))
     problems += _check(shown, scenario, document)
     return LoadedScenario(path, scenario, document, problems)
+
+
+def _anchors_and_aliases(text: str) -> list[tuple[int, str]]:
+    """Where the file uses YAML anchors (``&name``) or aliases (``*name``), which scenarios refuse.
+
+    Nested aliases expand exponentially (a few lines become gigabytes: the "billion laughs"),
+    so they are found in the parser's event stream, before anything is built from them.
+    """
+    found: list[tuple[int, str]] = []
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            found.append((line, f"YAML alias *{event.anchor} is not allowed in a scenario: write the value out"))
+        elif getattr(event, "anchor", None):
+            found.append((line, f"YAML anchor &{event.anchor} is not allowed in a scenario: write each value out"))
+        if len(found) >= 20:
+            break
+    return found
 
 
 def load_scenario(path: Path) -> Scenario:
