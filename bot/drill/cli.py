@@ -1,7 +1,8 @@
 """``firebreak drill run|lint|new``: argparse wiring; the work is in runner, lint and starter.
 
 Exit codes: 0 when every scenario ran (and, with ``--check``, every expectation was met);
-1 when an expectation was missed or a file has problems; 2 for bad arguments or settings.
+1 when an expectation was missed or a file has problems; 2 for bad arguments or settings,
+and for a scenario past the limits of drills (offsets, events, responses).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bot.drill.clock import Pace
-from bot.drill.lint import ScenarioError, lint_paths, load_scenario
+from bot.drill.lint import ScenarioError, lint_paths, load_scenario, past_limits
 from bot.drill.report import to_json, to_markdown
 from bot.drill.runner import run_scenario
 from bot.drill.starter import starter_yaml
@@ -83,12 +84,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"playbooks_dir": args.playbooks})
     _quiet_logs(settings)
     failed = 0
+    usage = False
     for path in _scenario_files(args.scenarios):
         try:
             scenario = load_scenario(path)
         except ScenarioError as error:
             print(error, file=sys.stderr)
             failed += 1
+            usage = usage or past_limits(error.problems)
             continue
         out = None if args.check else sys.stdout
         run = asyncio.run(run_scenario(scenario, settings, database_url=args.database_url, out=out, pace=Pace(args.speed)))
@@ -113,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 end="" if args.format == "markdown" else "\n",
             )
         failed += 0 if score.passed or not args.check else 1
-    return 1 if failed else 0
+    return 2 if usage else 1 if failed else 0
 
 
 def _file_name(name: str) -> str:
@@ -145,7 +148,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     errors = [problem for problem in problems if not problem.warning]
     if errors:
         print(f"{len(errors)} problem(s) in {len(files)} scenario file(s)", file=sys.stderr)
-        return 1
+        return 2 if past_limits(errors) else 1
     print(f"{len(files)} scenario(s): no problems")
     return 0
 

@@ -15,9 +15,18 @@ from pydantic import ValidationError
 
 from bot.chat.grammar import parse
 from bot.domain.errors import DomainError
-from bot.drill.scenario import Scenario, scenario_from
+from bot.drill.scenario import LIMIT, Scenario, scenario_from
 from bot.playbooks.problems import LintProblem
 from bot.playbooks.yamlmarks import MarkedDocument, load_marked
+
+
+@dataclass(frozen=True)
+class LimitProblem(LintProblem):
+    """A scenario past a limit of drills (bot/drill/scenario.py): a usage error, exit status 2."""
+
+
+def past_limits(problems: list[LintProblem]) -> bool:
+    return any(isinstance(problem, LimitProblem) for problem in problems)
 
 
 @dataclass(frozen=True)
@@ -143,5 +152,6 @@ def _locate(shown: str, document: MarkedDocument, error: ValidationError) -> lis
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = f"unknown key {loc[-1]!r}" if loc else "unknown key"
-        problems.append(LintProblem(shown, document.line_of(loc), f"{where}: {message}"))
+        kind = LimitProblem if item["type"] == LIMIT else LintProblem
+        problems.append(kind(shown, document.line_of(loc), f"{where}: {message}"))
     return problems
