@@ -170,6 +170,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.force:
         print(f"firebreak drill new: {args.output} exists; pass --force to overwrite it", file=sys.stderr)
         return 2
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0
