@@ -128,12 +128,14 @@ def build_container(
     ``roles``: the process this is for (bot/roles.py); it only changes the tuning (bot/tuning.py),
     the loops and routes to run are picked by ``bot.web.loops_for`` and ``create_app``.
 
-    ``drill``: a rehearsal (bot/drill): incidents are marked as drills and kept apart.
+    ``drill``: a rehearsal (bot/drill): incidents, inbox rows and outbox rows are marked as
+    drills, and its ingester and delivery worker take only drill rows (a real container only
+    real ones), so the two may share a database.
     """
     # Storage, time, metrics.
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, drill=drill)
     metrics = Metrics(sessions, inbox_capacity=settings.inbox_max_rows)
 
     # The incident core: every change goes through the service, every /incident verb through the router.
@@ -192,10 +194,11 @@ def build_container(
         setup_operations=CHANNEL_SETUP_LANE,
         setup_target=CHAT,
         setup_per_claim=settings.outbox_setup_per_claim,
+        drill=drill,
     )
 
     # Webhooks in: answered once queued in the inbox, applied by the ingester.
-    inbox = InboxWriter(sessions, max_rows=settings.inbox_max_rows)
+    inbox = InboxWriter(sessions, max_rows=settings.inbox_max_rows, drill=drill)
     appliers = webhook_appliers(settings, service, metrics, registry)
     ingester = Ingester(
         sessions,
@@ -208,6 +211,7 @@ def build_container(
         poll_seconds=settings.inbox_poll_seconds,
         # P0 and whatever the storm guard exempts jump the inbox queue (bot/ingest/inbox.py).
         urgent={0, *(level.rank for level in settings.storm_exempt)},
+        drill=drill,
     )
     listener = (
         NotificationListener(engine.url, {INBOX_CHANNEL: ingester.notify, OUTBOX_CHANNEL: worker.notify})

@@ -7,15 +7,17 @@ it without importing ``bot.cli``, which imports them to build the parser.
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.settings import Settings, SettingsError, load_settings
 
 
-def settings_or_exit() -> Settings:
-    """The settings, or one line on stderr and exit status 2: a bad setting is a usage error."""
+def settings_or_exit(**overrides: Any) -> Settings:
+    """The settings, or one line on stderr and exit status 2: a bad setting is a usage error.
+
+    ``overrides`` (by environment name) replace what the environment says, before validation."""
     try:
-        return load_settings()
+        return load_settings(**overrides)
     except SettingsError as error:
         print(f"firebreak: {error}", file=sys.stderr)
         raise SystemExit(2) from None

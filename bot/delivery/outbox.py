@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.domain.severity import Severity
+from bot.store.db import is_drill
 from bot.store.models import IncidentRow, OutboxRow
 
 PENDING = "pending"
@@ -38,6 +39,7 @@ _COALESCE = (
         _OUTBOX.c.coalesce_key == bindparam("coalesce_with"),
         _OUTBOX.c.status == PENDING,
         _OUTBOX.c.attempts == 0,
+        _OUTBOX.c.drill == bindparam("coalesce_drill"),
     )
     .values(payload=bindparam("coalesced_payload", type_=_OUTBOX.c.payload.type))
 )
@@ -102,7 +104,9 @@ def enqueue(
     an incident looks the severity up.
     """
     if coalesce_key is not None:
-        coalesced = session.execute(_COALESCE, {"coalesce_with": coalesce_key, "coalesced_payload": payload})
+        coalesced = session.execute(
+            _COALESCE, {"coalesce_with": coalesce_key, "coalesced_payload": payload, "coalesce_drill": is_drill(session)}
+        )
         if _rows_matched(coalesced):
             return False
     if severity is None and incident_id is not None:
@@ -120,6 +124,8 @@ def enqueue(
         "attempts": 0,
         "next_attempt_at": not_before or now,
         "created_at": now,
+        # A drill's session marks its messages: only a drill's worker delivers them.
+        "drill": is_drill(session),
     }
     # RETURNING, not rowcount: the caller must know whether this was a duplicate, and
     # drivers differ on the rowcount of an INSERT … ON CONFLICT DO NOTHING.

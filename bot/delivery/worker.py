@@ -56,8 +56,12 @@ class DeliveryWorker:
         setup_operations: Collection[str] = (),
         setup_target: str = "chat",
         setup_per_claim: int | None = None,
+        drill: bool = False,
     ) -> None:
+        """``drill``: take only a drill's messages (else only real ones), so a drill and a real
+        process sharing a database never deliver each other's."""
         self._sessions = sessions
+        self._drill = drill
         self._deliverers = dict(deliverers)
         self._clock = clock or SystemClock()
         self._max_attempts = max_attempts
@@ -146,7 +150,7 @@ class DeliveryWorker:
             def pick(condition: ColumnElement[bool], limit: int) -> list[OutboxRow]:
                 if limit <= 0:
                     return []
-                statement = select(OutboxRow).where(condition, head).order_by(OutboxRow.priority, OutboxRow.id).limit(limit)
+                statement = select(OutboxRow).where(condition, head, OutboxRow.drill.is_(self._drill)).order_by(OutboxRow.priority, OutboxRow.id).limit(limit)
                 if postgres:
                     statement = statement.with_for_update(skip_locked=True)
                 return list(session.scalars(statement))
@@ -193,7 +197,7 @@ class DeliveryWorker:
         now = self._clock.now()
         with self._sessions() as session:
             due = (OutboxRow.status == PENDING) & (OutboxRow.next_attempt_at <= now)
-            statement = select(func.count()).where(due | (OutboxRow.status == IN_FLIGHT))
+            statement = select(func.count()).where(due | (OutboxRow.status == IN_FLIGHT), OutboxRow.drill.is_(self._drill))
             return int(session.scalar(statement) or 0)
 
     def _complete(self, message: OutboxMessage, result: DeliveryResult) -> None:

@@ -1,7 +1,8 @@
 """``firebreak drill run|lint|new``: argparse wiring; the work is in runner, lint and starter.
 
 Exit codes: 0 when every scenario ran (and, with ``--check``, every expectation was met);
-1 when an expectation was missed or a file has problems; 2 for bad arguments or settings.
+1 when an expectation was missed or a file has problems; 2 for bad arguments or settings,
+and for a scenario past the limits of drills (offsets, events, responses).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bot.drill.clock import Pace
-from bot.drill.lint import ScenarioError, lint_paths, load_scenario
+from bot.drill.lint import ScenarioError, lint_paths, load_scenario, past_limits
 from bot.drill.report import to_json, to_markdown
 from bot.drill.runner import run_scenario
 from bot.drill.starter import starter_yaml
@@ -44,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     new.add_argument("--from-playbook", required=True, metavar="ID", help="a playbook whose alerts the scenario fires")
     new.add_argument("--playbooks", type=Path, default=None, help="playbook folder (default: FIREBREAK_PLAYBOOKS_DIR)")
     new.add_argument("-o", "--output", type=Path, default=None, help="file to write (default: print it)")
+    new.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     new.set_defaults(func=cmd_new)
 
 
@@ -58,9 +60,12 @@ def _speed(text: str) -> float:
 
 
 def _settings() -> Settings:
+    """The settings with the outbound Slack and PagerDuty ones replaced before validation:
+    a drill never uses them, so a value a server would refuse does not stop a drill."""
+    from bot.drill.runner import OUTBOUND_DEFAULTS
     from bot.startup import settings_or_exit
 
-    return settings_or_exit()
+    return settings_or_exit(**OUTBOUND_DEFAULTS)
 
 
 def _scenario_files(paths: list[Path]) -> list[Path]:
@@ -79,12 +84,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"playbooks_dir": args.playbooks})
     _quiet_logs(settings)
     failed = 0
+    usage = False
     for path in _scenario_files(args.scenarios):
         try:
             scenario = load_scenario(path)
         except ScenarioError as error:
             print(error, file=sys.stderr)
             failed += 1
+            usage = usage or past_limits(error.problems)
             continue
         out = None if args.check else sys.stdout
         run = asyncio.run(run_scenario(scenario, settings, database_url=args.database_url, out=out, pace=Pace(args.speed)))
@@ -109,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 end="" if args.format == "markdown" else "\n",
             )
         failed += 0 if score.passed or not args.check else 1
-    return 1 if failed else 0
+    return 2 if usage else 1 if failed else 0
 
 
 def _file_name(name: str) -> str:
@@ -141,7 +148,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     errors = [problem for problem in problems if not problem.warning]
     if errors:
         print(f"{len(errors)} problem(s) in {len(files)} scenario file(s)", file=sys.stderr)
-        return 1
+        return 2 if past_limits(errors) else 1
     print(f"{len(files)} scenario(s): no problems")
     return 0
 
@@ -160,6 +167,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
+    if args.output.exists() and not args.force:
+        print(f"firebreak drill new: {args.output} exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0

@@ -76,6 +76,6 @@ def evaluate(expect: Expectations, incidents: list[IncidentScore]) -> list[Expec
             )
         )
     for step, limit in sorted(expect.steps_done_within.items()):
-        done = next((mark.at for mark in first.steps_done if mark.step == step), None)
+        done = next((mark.after_open for mark in first.steps_done if mark.step == step), None)
         results.append(_within(f"steps_done_within.{step}", limit, done))
     return results

@@ -15,9 +15,18 @@ from pydantic import ValidationError
 
 from bot.chat.grammar import parse
 from bot.domain.errors import DomainError
-from bot.drill.scenario import Scenario, scenario_from
+from bot.drill.scenario import LIMIT, Scenario, scenario_from
 from bot.playbooks.problems import LintProblem
 from bot.playbooks.yamlmarks import MarkedDocument, load_marked
+
+
+@dataclass(frozen=True)
+class LimitProblem(LintProblem):
+    """A scenario past a limit of drills (bot/drill/scenario.py): a usage error, exit status 2."""
+
+
+def past_limits(problems: list[LintProblem]) -> bool:
+    return any(isinstance(problem, LimitProblem) for problem in problems)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,9 @@ def read_scenario(path: Path) -> LoadedScenario:
     except (OSError, UnicodeDecodeError) as error:
         return LoadedScenario(path, None, None, [LintProblem(shown, None, f"cannot read: {error}")])
     try:
+        reused = _anchors_and_aliases(text)
+        if reused:
+            return LoadedScenario(path, None, None, [LintProblem(shown, line, message) for line, message in reused])
         document = load_marked(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
@@ -65,6 +77,25 @@ def read_scenario(path: Path) -> LoadedScenario:
         return LoadedScenario(path, None, document, problems + _locate(shown, document, error))
     problems += _check(shown, scenario, document)
     return LoadedScenario(path, scenario, document, problems)
+
+
+def _anchors_and_aliases(text: str) -> list[tuple[int, str]]:
+    """Where the file uses YAML anchors (``&name``) or aliases (``*name``), which scenarios refuse.
+
+    Nested aliases expand exponentially (a few lines become gigabytes: the "billion laughs"),
+    so they are found in the parser's event stream, before anything is built from them.
+    """
+    found: list[tuple[int, str]] = []
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent):
+            found.append((line, f"YAML alias *{anchor} is not allowed in a scenario: write the value out"))
+        elif anchor:
+            found.append((line, f"YAML anchor &{anchor} is not allowed in a scenario: write each value out"))
+        if len(found) >= 20:
+            break
+    return found
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -122,5 +153,6 @@ def _locate(shown: str, document: MarkedDocument, error: ValidationError) -> lis
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = f"unknown key {loc[-1]!r}" if loc else "unknown key"
-        problems.append(LintProblem(shown, document.line_of(loc), f"{where}: {message}"))
+        kind = LimitProblem if item["type"] == LIMIT else LintProblem
+        problems.append(kind(shown, document.line_of(loc), f"{where}: {message}"))
     return problems

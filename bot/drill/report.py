@@ -24,7 +24,8 @@ def _at(seconds: float) -> str:
 
 
 def to_json(score: Score) -> str:
-    """The whole score; times in seconds (from the drill's start, or from the incident's opening)."""
+    """The whole score; times in seconds: ``at`` from the drill's start (each entry's own time),
+    ``after_open`` and the ``acknowledged``/``mitigated``/``resolved`` times from the incident's opening."""
     data: dict[str, Any] = {
         "scenario": score.scenario,
         "drill": True,
@@ -79,8 +80,7 @@ def _incident(item: IncidentScore) -> list[str]:
     ]
     if item.escalations:
         for fired in item.escalations:
-            how = "by hand" if fired.manual else "automatically"
-            lines.append(f"- escalated to level {fired.level} at {_at(fired.at)} {how}: {_cell(', '.join(fired.targets))}")
+            lines.append(f"- escalated to level {fired.level} at {_at(fired.at)} {fired.how}: {_cell(', '.join(fired.targets))}")
     else:
         lines.append("- escalations: none fired")
     lines += ["", "| at | what | who | |", "| --- | --- | --- | --- |"]

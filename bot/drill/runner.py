@@ -56,6 +56,22 @@ STRIPPED = {
     "pagerduty_service_id": None,
     "pg_notify": False,
 }
+#: The same, by environment name, given when the settings are read: the outbound PagerDuty and
+#: Slack settings a drill ignores are not validated either (an ``http://`` PagerDuty URL of a
+#: test setup is no reason to refuse a rehearsal that never calls it).
+OUTBOUND_DEFAULTS: dict[str, object] = {
+    "SLACK_BOT_TOKEN": None,
+    "SLACK_SIGNING_SECRET": None,
+    "SLACK_APP_TOKEN": None,
+    "SLACK_API_URL": "https://slack.com/api/",
+    "PAGERDUTY_API_TOKEN": None,
+    "PAGERDUTY_API_URL": "https://api.pagerduty.com",
+    "PAGERDUTY_FROM_EMAIL": None,
+    "PAGERDUTY_WEBHOOK_SECRET": None,
+    "PAGERDUTY_ROUTING_KEY": None,
+    "PAGERDUTY_EVENTS_URL": "https://events.pagerduty.com",
+    "PAGERDUTY_SERVICE_ID": None,
+}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from bot.domain.durations import parse_duration
 from bot.ingest.alertmanager.identity import valid_source
@@ -23,11 +24,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Limits of one scenario, so a typo (``99999999999h``, a pasted log of thousands of events)
+#: is refused at once instead of running for hours or overflowing the clock.
+MAX_OFFSET = 7 * 86400
+MAX_EVENTS = 500
+MAX_RESPONSES = 500
+#: The error type of a limit: ``drill lint`` and ``drill run`` exit 2 (usage) on it, not 1.
+LIMIT = "drill_limit"
+
+
 def seconds_of(value: object) -> int:
     """A duration string as seconds; a bare number is refused (seconds or minutes?)."""
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration: write it with a unit, e.g. 30s, 5m, 1h30m")
     return parse_duration(value)
+
+
+def offset_of(value: object) -> int:
+    """An offset or the duration of the drill: a duration of at most :data:`MAX_OFFSET`."""
+    seconds = seconds_of(value)
+    if seconds > MAX_OFFSET:
+        raise PydanticCustomError(LIMIT, "{value} is past the limit of a drill: at most 7d from the start", {"value": value})
+    return seconds
 
 
 class Offset(_Strict):
@@ -38,7 +56,7 @@ class Offset(_Strict):
     @field_validator("at", mode="before")
     @classmethod
     def _duration(cls, value: object) -> int:
-        return seconds_of(value)
+        return offset_of(value)
 
 
 class AlertSpec(_Strict):
@@ -218,7 +236,18 @@ class Scenario(_Strict):
     @field_validator("duration", mode="before")
     @classmethod
     def _duration(cls, value: object) -> int | None:
-        return None if value is None else seconds_of(value)
+        return None if value is None else offset_of(value)
+
+    @field_validator("events", "responses", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: object, info: ValidationInfo) -> object:
+        """Counted before each item is validated: a file of thousands is refused at once."""
+        limit = MAX_EVENTS if info.field_name == "events" else MAX_RESPONSES
+        if isinstance(value, list) and len(value) > limit:
+            raise PydanticCustomError(
+                LIMIT, "{count} {name}: a drill has at most {limit}", {"count": len(value), "name": info.field_name, "limit": limit}
+            )
+        return value
 
     @property
     def end(self) -> int:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.chat.render import entry_text
 from bot.domain.clock import as_utc
-from bot.domain.timeline import EntryKind, TimelineEntry
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.drill.expect import ExpectationResult, evaluate
 from bot.export.timings import time_to_acknowledge, time_to_mitigate, time_to_resolve
 from bot.store.incidents import IncidentRepository
@@ -25,15 +25,24 @@ if TYPE_CHECKING:
 class StepMark:
     step: int
     text: str
-    at: float  # seconds after the incident opened
+    at: float  # seconds from the start of the drill: the entry's own time, like the timeline's
+    after_open: float  # seconds after the incident opened (what expectations measure)
+
+
+#: How an escalation fired, as the report says it.
+BY_TIMER = "automatically"
+BY_STEP_DEADLINE = "by a missed step deadline"
+BY_HAND = "by hand"
 
 
 @dataclass(frozen=True)
 class EscalationFired:
     level: int
     targets: list[str]
-    at: float
-    manual: bool
+    at: float  # seconds from the start of the drill
+    after_open: float
+    manual: bool  # a person escalated (``/incident escalate``); a missed step deadline is not one
+    how: str  # BY_TIMER, BY_STEP_DEADLINE or BY_HAND
     reason: str
 
 
@@ -95,8 +104,18 @@ def _seconds(moment: datetime, since: datetime) -> float:
     return max(0.0, (as_utc(moment) - since).total_seconds())
 
 
-def _step(entry: TimelineEntry, opened: datetime) -> StepMark:
-    return StepMark(int(entry.data.get("step", 0)), str(entry.data.get("text", "")), _seconds(entry.at, opened))
+def _step(entry: TimelineEntry, opened: datetime, drill_start: datetime) -> StepMark:
+    return StepMark(
+        int(entry.data.get("step", 0)), str(entry.data.get("text", "")), _seconds(entry.at, drill_start), _seconds(entry.at, opened)
+    )
+
+
+def _how(entry: TimelineEntry) -> str:
+    """A step deadline escalates through the same call as ``/incident escalate`` (so the entry
+    says ``manual``), but in the scheduler's name: nobody asked for it."""
+    if not entry.data.get("manual"):
+        return BY_TIMER
+    return BY_STEP_DEADLINE if entry.source is Source.SCHEDULER else BY_HAND
 
 
 def score_incident(
@@ -130,20 +149,23 @@ def score_incident(
     )
     for entry in entries:
         if entry.kind is EntryKind.STEP_DONE:
-            result.steps_done.append(_step(entry, opened))
+            result.steps_done.append(_step(entry, opened, drill_start))
         elif entry.kind is EntryKind.STEP_SKIPPED:
-            result.steps_skipped.append(_step(entry, opened))
+            result.steps_skipped.append(_step(entry, opened, drill_start))
         elif entry.kind is EntryKind.STEP_DEADLINE:
-            result.steps_overdue.append(_step(entry, opened))
+            result.steps_overdue.append(_step(entry, opened, drill_start))
         elif entry.kind is EntryKind.ESCALATED:
             targets = [str(target) for target in entry.data.get("targets", [])]
+            how = _how(entry)
             result.escalations.append(
                 EscalationFired(
-                    int(entry.data.get("level", 0)),
-                    targets,
-                    _seconds(entry.at, opened),
-                    bool(entry.data.get("manual")),
-                    str(entry.data.get("reason", "")),
+                    level=int(entry.data.get("level", 0)),
+                    targets=targets,
+                    at=_seconds(entry.at, drill_start),
+                    after_open=_seconds(entry.at, opened),
+                    manual=how == BY_HAND,
+                    how=how,
+                    reason=str(entry.data.get("reason", "")),
                 )
             )
         said = entry_text(entry.kind.value, entry.data, entry.text)

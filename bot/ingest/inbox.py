@@ -29,7 +29,7 @@ class Due:
 
 
 def due_groups(
-    session: Session, *, now: datetime, limit: int, window: int = 2000, urgent: Collection[int] = ()
+    session: Session, *, now: datetime, limit: int, window: int = 2000, urgent: Collection[int] = (), drill: bool = False
 ) -> Due:
     """Groups whose oldest live row may be applied now: urgent groups first, then oldest first.
 
@@ -42,19 +42,22 @@ def due_groups(
     middle of a storm) is picked before all others, wherever it sits in the backlog (the
     ``(priority, id)`` index finds it). Only the order of groups changes: within a group,
     rows are still applied in arrival order, so its head (of any priority) goes first.
+
+    ``drill``: only a drill's rows (else only real ones): a drill opted in to a database a
+    real ingester uses never has its webhooks applied as real ones, nor applies theirs.
     """
-    first = _urgent_groups(session, now=now, limit=limit, urgent=urgent) if urgent else []
-    rest = _due_by_age(session, now=now, limit=limit + len(first), window=window)
+    first = _urgent_groups(session, now=now, limit=limit, urgent=urgent, drill=drill) if urgent else []
+    rest = _due_by_age(session, now=now, limit=limit + len(first), window=window, drill=drill)
     taken = set(first)
     groups = (first + [group for group in rest.groups if group not in taken])[:limit]
     return Due(groups, rest.oldest, urgent=len(first))
 
 
-def _urgent_groups(session: Session, *, now: datetime, limit: int, urgent: Collection[int]) -> list[str]:
+def _urgent_groups(session: Session, *, now: datetime, limit: int, urgent: Collection[int], drill: bool) -> list[str]:
     """Groups holding a live urgent row whose head is due, most urgent (then oldest) first."""
     statement = (
         select(InboxRow.group_key)
-        .where(InboxRow.priority.in_(sorted(urgent)), InboxRow.dead_at.is_(None))
+        .where(InboxRow.priority.in_(sorted(urgent)), InboxRow.dead_at.is_(None), InboxRow.drill.is_(drill))
         .order_by(InboxRow.priority, InboxRow.id)
         .limit(limit * 4)
     )
@@ -63,7 +66,7 @@ def _urgent_groups(session: Session, *, now: datetime, limit: int, urgent: Colle
         return []
     heads = (
         select(InboxRow.group_key, func.min(InboxRow.id).label("head"))
-        .where(InboxRow.group_key.in_(keys), InboxRow.dead_at.is_(None))
+        .where(InboxRow.group_key.in_(keys), InboxRow.dead_at.is_(None), InboxRow.drill.is_(drill))
         .group_by(InboxRow.group_key)
         .subquery()
     )
@@ -77,10 +80,10 @@ def _urgent_groups(session: Session, *, now: datetime, limit: int, urgent: Colle
     return [key for key in keys if key not in waiting]
 
 
-def _due_by_age(session: Session, *, now: datetime, limit: int, window: int) -> Due:
+def _due_by_age(session: Session, *, now: datetime, limit: int, window: int, drill: bool) -> Due:
     statement = (
         select(InboxRow.group_key, InboxRow.not_before, InboxRow.received_at)
-        .where(InboxRow.dead_at.is_(None))
+        .where(InboxRow.dead_at.is_(None), InboxRow.drill.is_(drill))
         .order_by(InboxRow.id)
         .limit(window)
     )
@@ -100,14 +103,14 @@ def _due_by_age(session: Session, *, now: datetime, limit: int, window: int) -> 
                 break
     if not due and scanned >= window:
         # The window is all groups waiting out retries: look past it, whatever it costs.
-        return _due_groups_everywhere(session, now=now, limit=limit)
+        return _due_groups_everywhere(session, now=now, limit=limit, drill=drill)
     return Due(due, oldest)
 
 
-def _due_groups_everywhere(session: Session, *, now: datetime, limit: int) -> Due:
+def _due_groups_everywhere(session: Session, *, now: datetime, limit: int, drill: bool) -> Due:
     heads = (
         select(InboxRow.group_key, func.min(InboxRow.id).label("head"))
-        .where(InboxRow.dead_at.is_(None))
+        .where(InboxRow.dead_at.is_(None), InboxRow.drill.is_(drill))
         .group_by(InboxRow.group_key)
         .subquery()
     )
@@ -122,11 +125,12 @@ def _due_groups_everywhere(session: Session, *, now: datetime, limit: int) -> Du
     return Due([group_key for group_key, _ in rows], rows[0][1] if rows else None)
 
 
-def lock_group(session: Session, group_key: str, *, limit: int) -> Sequence[InboxRow]:
-    """The group's live rows in arrival order, locked so a second replica waits its turn."""
+def lock_group(session: Session, group_key: str, *, limit: int, drill: bool = False) -> Sequence[InboxRow]:
+    """The group's live rows in arrival order, locked so a second replica waits its turn
+    (a drill's rows only for a drill, real ones only otherwise)."""
     statement = (
         select(InboxRow)
-        .where(InboxRow.group_key == group_key, InboxRow.dead_at.is_(None))
+        .where(InboxRow.group_key == group_key, InboxRow.dead_at.is_(None), InboxRow.drill.is_(drill))
         .order_by(InboxRow.id)
         .limit(limit)
         .with_for_update()

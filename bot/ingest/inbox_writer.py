@@ -121,8 +121,10 @@ class InboxWriter:
     (bot/store/db.py).
     """
 
-    def __init__(self, sessions: SessionFactory, *, max_batch: int = 256, max_rows: int | None = None) -> None:
+    def __init__(self, sessions: SessionFactory, *, max_batch: int = 256, max_rows: int | None = None, drill: bool = False) -> None:
+        """``drill``: the rows are a drill's (only a drill's ingester applies them)."""
         self._sessions = sessions
+        self._drill = drill
         engine = sessions.kw.get("bind")
         self._engine: Engine | None = engine if isinstance(engine, Engine) and engine.dialect.name == "postgresql" else None
         self._connection: Connection | None = None
@@ -276,6 +278,7 @@ class InboxWriter:
                 "received_at": webhook.received_at,
                 "attempts": 0,
                 "priority": webhook.priority,
+                "drill": self._drill,
             }
             for webhook in webhooks
         ]

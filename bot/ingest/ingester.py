@@ -101,8 +101,12 @@ class Ingester:
         transaction_budget: float = 0.025,
         batch_rows: int = 50,
         urgent: Collection[int] = (0,),
+        drill: bool = False,
     ) -> None:
+        """``drill``: apply only a drill's inbox rows (else only real ones), so a drill and a
+        real process sharing a database never apply each other's webhooks."""
         self._sessions = sessions
+        self._drill = drill
         self._appliers: dict[str, Applier] = dict(appliers or {})
         self._clock = clock or SystemClock()
         self._groups_per_pass = groups_per_pass
@@ -171,7 +175,7 @@ class Ingester:
         self._urgent_arrived.clear()
         with self._pass_connection() as bind:
             with self._session(bind) as session:
-                due = inbox.due_groups(session, now=now, limit=self._groups_per_pass, urgent=self._urgent)
+                due = inbox.due_groups(session, now=now, limit=self._groups_per_pass, urgent=self._urgent, drill=self._drill)
             # Giving way has a limit: once the oldest queued webhook is ``max_lag`` old, alerts
             # reaching their incidents matters more than shaving the answer time.
             lagging = due.oldest is not None and (now - due.oldest).total_seconds() > self._max_lag
@@ -231,7 +235,7 @@ class Ingester:
     def _apply_inbox_group(self, group_key: str, bind: Connection | None, *, careful: bool) -> int:
         now = self._clock.now()
         with self._session(bind) as session:
-            rows = inbox.lock_group(session, group_key, limit=self._rows_per_group)
+            rows = inbox.lock_group(session, group_key, limit=self._rows_per_group, drill=self._drill)
             head_waits = rows and rows[0].not_before is not None and rows[0].not_before > now
             if not rows or head_waits:
                 session.rollback()

@@ -111,8 +111,18 @@ def mark_thread_urgent() -> None:
     _urgency.urgent = True
 
 
-def make_session_factory(engine: Engine) -> SessionFactory:
-    return sessionmaker(engine, expire_on_commit=False)
+#: ``Session.info`` key: the session belongs to a drill, so what it queues is a drill's.
+DRILL = "drill"
+
+
+def make_session_factory(engine: Engine, *, drill: bool = False) -> SessionFactory:
+    """``drill``: every session says so (``is_drill``), and the outbox rows written through
+    them are marked as a drill's, whoever writes them: no caller can forget the mark."""
+    return sessionmaker(engine, expire_on_commit=False, info={DRILL: True} if drill else None)
+
+
+def is_drill(session: Session) -> bool:
+    return bool(session.info.get(DRILL, False))
 
 
 def ping(engine: Engine) -> None:

@@ -258,6 +258,8 @@ class InboxRow(Base):
     #: The worst firing severity's rank at acceptance (0 = P0 … 4 = INFO; 3 when unknown):
     #: groups holding an urgent row are applied before the rest (bot/ingest/inbox.py).
     priority: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    #: Queued by a drill: only a drill's ingester applies it (a real one never sees it).
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class OutboxRow(Base):
@@ -290,6 +292,8 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    #: Written by a drill: only a drill's delivery worker takes it (never real Slack or PagerDuty).
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TranscriptRow(Base):

@@ -81,3 +81,24 @@ def test_new_from_playbook_writes_a_scenario_that_lints_and_passes(
 def test_new_names_the_playbooks_there_are_when_the_id_is_unknown(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drill", "new", "--from-playbook", "nope"]) == 2
     assert "no playbook 'nope'" in capsys.readouterr().err
+
+
+def test_new_refuses_to_overwrite_a_file_unless_forced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "mine.yaml"
+    target.write_text("name: my own drill\n", encoding="utf-8")
+    assert main(["drill", "new", "--from-playbook", "high-error-rate", "-o", str(target)]) == 2
+    assert f"{target} exists; pass --force" in capsys.readouterr().err
+    assert target.read_text() == "name: my own drill\n"
+    assert main(["drill", "new", "--from-playbook", "high-error-rate", "-o", str(target), "--force"]) == 0
+    assert "playbook: high-error-rate" in target.read_text()
+
+
+def test_a_drill_ignores_outbound_settings_a_server_would_refuse(
+    monkeypatch: pytest.MonkeyPatch, drill_db: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PAGERDUTY_API_URL", "http://pagerduty.test")
+    monkeypatch.setenv("PAGERDUTY_EVENTS_URL", "http://events.test")
+    monkeypatch.setenv("PAGERDUTY_API_TOKEN", "token-without-a-from-email")
+    monkeypatch.setenv("SLACK_API_URL", "ftp://slack.test")
+    assert main(["drill", "run", "--check", *_db_args(drill_db), str(EXAMPLE)]) == 0
+    assert ": passed (4 expectations" in capsys.readouterr().out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,33 @@ def test_the_command_exits_1_on_problems_and_0_when_clean(tmp_path: Path, capsys
     assert "8 problem(s) in 1 scenario file(s)" in captured.err
     assert main(["drill", "lint", str(EXAMPLE.parent), "--playbooks", str(REPO_PLAYBOOKS)]) == 0
     assert "1 scenario(s): no problems" in capsys.readouterr().out
+
+
+#: Nine nested aliases of nine items: 9**9 (387 million) strings once expanded.
+ALIAS_BOMB = (
+    "name: bomb\n"
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+    + "events:\n  - at: 0s\n    alertmanager: {labels: {alertname: A, bomb: *i}}\n"
+)
+
+
+@pytest.mark.parametrize("command", ["lint", "run"])
+def test_anchors_and_aliases_are_refused_at_their_line_before_expanding(command: str, tmp_path: Path) -> None:
+    """In a fresh process with a bound: before the fix this ran for minutes through gigabytes."""
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(ALIAS_BOMB, encoding="utf-8")
+    args = ["--check"] if command == "run" else []
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "drill", command, *args, str(bomb)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "FIREBREAK_PLAYBOOKS_DIR": str(REPO_PLAYBOOKS)},
+    )
+    assert done.returncode == 1, done.stderr
+    problems = (done.stdout + done.stderr).splitlines()
+    assert f"{bomb}:2: YAML anchor &a is not allowed in a scenario: write each value out" in problems
+    assert f"{bomb}:3: YAML alias *a is not allowed in a scenario: write the value out" in problems
+    assert "Traceback" not in done.stderr

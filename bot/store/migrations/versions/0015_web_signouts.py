@@ -1,7 +1,7 @@
 """web view: sessions signed out, so a copy of the cookie stops working at sign-out
 
 Revision ID: 0015_web_signouts
-Revises: 0013_naming_convention
+Revises: 0014_drill_rows
 
 Sessions live in signed cookies; a row here names one that was signed out before it
 expired. Rows are pruned once the cookie they name would have expired anyway.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_web_signouts"
-down_revision = "0013_naming_convention"
+down_revision = "0014_drill_rows"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,46 @@
+"""Report times are each entry's own time from the drill's start, and an escalation a missed
+step deadline fired is automatic, not a person's."""
+
+from __future__ import annotations
+
+import json
+
+from bot.drill.report import to_json, to_markdown
+from tests.drill.conftest import run
+
+#: An unmatched PagerDuty incident at +5m: the default playbook's first step (5m deadline,
+#: on_deadline: escalate) and the default policy's first level both fall due at +10m.
+LATE_OPENING = {
+    "name": "late-opening",
+    "duration": "12m",
+    "events": [
+        {"at": "5m", "pagerduty": {"event_type": "incident.triggered", "incident": "PLATE", "title": "Checkout down", "priority": "P1"}}
+    ],
+}
+
+
+def test_times_come_from_each_entry_and_a_missed_deadline_escalates_automatically(drill_db: str | None) -> None:
+    drill = run(LATE_OPENING, drill_db)
+    assert drill.score is not None
+    (incident,) = drill.score.incidents
+    assert incident.opened_at == 300
+    escalated = [line.at for line in incident.timeline if line.kind == "escalated"]
+    overdue = [line.at for line in incident.timeline if line.kind == "step_deadline"]
+    assert escalated == [600, 600] and overdue == [600]
+    assert [(fired.level, fired.at, fired.after_open, fired.manual) for fired in incident.escalations] == [
+        (1, 600, 300, False),
+        (2, 600, 300, False),
+    ]
+    assert sorted(fired.how for fired in incident.escalations) == ["automatically", "by a missed step deadline"]
+    assert [(mark.step, mark.at, mark.after_open) for mark in incident.steps_overdue] == [(1, 600, 300)]
+
+    markdown = to_markdown(drill.score)
+    assert "- opened at +5m" in markdown
+    assert "- steps overdue: 1 (+10m)" in markdown
+    lines = [line for line in markdown.splitlines() if line.startswith("- escalated to level")]
+    assert len(lines) == 2 and all(" at +10m " in line for line in lines)
+    assert any("by a missed step deadline" in line for line in lines)
+    assert not any("by hand" in line for line in lines)
+
+    data = json.loads(to_json(drill.score))["incidents"][0]
+    assert [(item["at"], item["after_open"], item["manual"]) for item in data["escalations"]] == [(600, 300, False), (600, 300, False)]
