@@ -6,8 +6,8 @@ through the real pipeline on the drill's own database (bot/drill/runner.py) and 
 """
 
 from bot.drill.lint import ScenarioError, lint_paths, load_scenario
+from bot.drill.results import Score
 from bot.drill.runner import DrillRun, run_scenario
 from bot.drill.scenario import Scenario
-from bot.drill.score import Score
 
 __all__ = ["DrillRun", "Scenario", "ScenarioError", "Score", "lint_paths", "load_scenario", "run_scenario"]

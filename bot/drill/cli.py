@@ -16,6 +16,7 @@ from bot.drill.clock import Pace
 from bot.drill.lint import ScenarioError, lint_paths, load_scenario, past_limits
 from bot.drill.report import to_json, to_markdown
 from bot.drill.runner import run_scenario
+from bot.drill.score import score as score_run
 from bot.drill.starter import starter_yaml
 from bot.settings import Settings
 
@@ -94,9 +95,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             usage = usage or past_limits(error.problems)
             continue
         out = None if args.check else sys.stdout
-        run = asyncio.run(run_scenario(scenario, settings, database_url=args.database_url, out=out, pace=Pace(args.speed)))
+        run = asyncio.run(run_scenario(scenario, settings, database_url=args.database_url, out=out, pace=Pace(args.speed), scorer=score_run))
         score = run.score
-        if score is None:  # run_scenario always scores; keeps the type checker honest
+        if score is None:  # run_scenario scores with a scorer; keeps the type checker honest
             continue
         if args.report_dir is not None:
             args.report_dir.mkdir(parents=True, exist_ok=True)

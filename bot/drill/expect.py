@@ -6,25 +6,9 @@ counts every incident the drill opened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from bot.domain.durations import format_duration
+from bot.drill.results import ExpectationResult, IncidentScore
 from bot.drill.scenario import Expectations
-
-if TYPE_CHECKING:
-    from bot.drill.score import IncidentScore
-
-
-@dataclass(frozen=True)
-class ExpectationResult:
-    name: str
-    expected: str
-    actual: str
-    met: bool
-
-    def __str__(self) -> str:
-        return f"{self.name}: expected {self.expected}, got {self.actual}"
 
 
 def duration(seconds: float | None) -> str:

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from bot.drill.expect import duration
-from bot.drill.score import IncidentScore, Score
+from bot.drill.results import IncidentScore, Score
 from bot.text_safety import one_line
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,7 +40,7 @@ from bot.store.migrate import upgrade
 from bot.store.models import IncidentRow
 
 if TYPE_CHECKING:
-    from bot.drill.score import Score
+    from bot.drill.results import Score
 
 #: Rounds of "apply, tick, deliver" at one moment before the runner gives up on quiet.
 MAX_ROUNDS = 50
@@ -260,17 +260,16 @@ async def run_scenario(
     out: TextIO | None = None,
     pace: Pace | None = None,
     start: datetime | None = None,
-    report: bool = True,
+    scorer: Callable[[DrillRun], Score] | None = None,
 ) -> DrillRun:
-    """Run ``scenario`` on its own database (or ``database_url``) and score it while it is open."""
-    from bot.drill.score import score
-
+    """Run ``scenario`` on its own database (or ``database_url``) and, with a ``scorer``
+    (bot/drill/score.py's ``score``), score it while that database is open."""
     with drill_database(database_url) as (url, engine):
         runner = Runner(scenario, drill_settings(settings, url), engine, out=out, pace=pace, start=start)
         try:
             run = await runner.execute()
-            if report:
-                run.score = score(run)
+            if scorer is not None:
+                run.score = scorer(run)
             return run
         finally:
             runner.container.close()

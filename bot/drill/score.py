@@ -6,98 +6,19 @@ from), so the score says what the real pipeline did, not what the runner meant i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.chat.render import entry_text
 from bot.domain.clock import as_utc
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
-from bot.drill.expect import ExpectationResult, evaluate
+from bot.drill.expect import evaluate
+from bot.drill.results import BY_HAND, BY_STEP_DEADLINE, BY_TIMER, EscalationFired, IncidentScore, Line, Score, StepMark
 from bot.export.timings import time_to_acknowledge, time_to_mitigate, time_to_resolve
 from bot.store.incidents import IncidentRepository
 
 if TYPE_CHECKING:
     from bot.drill.runner import DrillRun
-
-
-@dataclass(frozen=True)
-class StepMark:
-    step: int
-    text: str
-    at: float  # seconds from the start of the drill: the entry's own time, like the timeline's
-    after_open: float  # seconds after the incident opened (what expectations measure)
-
-
-#: How an escalation fired, as the report says it.
-BY_TIMER = "automatically"
-BY_STEP_DEADLINE = "by a missed step deadline"
-BY_HAND = "by hand"
-
-
-@dataclass(frozen=True)
-class EscalationFired:
-    level: int
-    targets: list[str]
-    at: float  # seconds from the start of the drill
-    after_open: float
-    manual: bool  # a person escalated (``/incident escalate``); a missed step deadline is not one
-    how: str  # BY_TIMER, BY_STEP_DEADLINE or BY_HAND
-    reason: str
-
-
-@dataclass(frozen=True)
-class Line:
-    """One timeline entry, at seconds from the start of the drill."""
-
-    at: float
-    kind: str
-    actor: str
-    text: str
-
-
-@dataclass
-class IncidentScore:
-    number: int
-    ref: str
-    title: str
-    severity: str
-    status: str
-    opened_at: float  # seconds from the start of the drill
-    drill: bool
-    playbook: str | None
-    acknowledged: float | None  # seconds from opening
-    mitigated: float | None
-    resolved: float | None
-    steps_done: list[StepMark] = field(default_factory=list)
-    steps_skipped: list[StepMark] = field(default_factory=list)
-    steps_overdue: list[StepMark] = field(default_factory=list)
-    escalations: list[EscalationFired] = field(default_factory=list)
-    timeline: list[Line] = field(default_factory=list)
-
-    @property
-    def max_escalation_level(self) -> int:
-        return max((escalation.level for escalation in self.escalations), default=0)
-
-
-@dataclass
-class Score:
-    scenario: str
-    started_at: datetime
-    simulated_seconds: float
-    elapsed_seconds: float
-    incidents: list[IncidentScore]
-    would_page: list[str]
-    responses: list[dict[str, object]]
-    expectations: list[ExpectationResult]
-
-    @property
-    def passed(self) -> bool:
-        return all(result.met for result in self.expectations)
-
-    @property
-    def failed(self) -> list[ExpectationResult]:
-        return [result for result in self.expectations if not result.met]
 
 
 def _seconds(moment: datetime, since: datetime) -> float:
@@ -106,7 +27,10 @@ def _seconds(moment: datetime, since: datetime) -> float:
 
 def _step(entry: TimelineEntry, opened: datetime, drill_start: datetime) -> StepMark:
     return StepMark(
-        int(entry.data.get("step", 0)), str(entry.data.get("text", "")), _seconds(entry.at, drill_start), _seconds(entry.at, opened)
+        int(entry.data.get("step", 0)),
+        str(entry.data.get("text", "")),
+        _seconds(entry.at, drill_start),
+        _seconds(entry.at, opened),
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from bot.drill import DrillRun, Scenario, load_scenario, run_scenario
 from bot.drill.scenario import scenario_from
+from bot.drill.score import score
 from bot.settings import Settings
 from tests.conftest import REPO_PLAYBOOKS
 
@@ -42,7 +43,7 @@ def run(
 ) -> DrillRun:
     if isinstance(scenario, dict):
         scenario = scenario_from(scenario)
-    return asyncio.run(run_scenario(scenario, settings or drill_settings(), database_url=database_url, out=out, start=START))
+    return asyncio.run(run_scenario(scenario, settings or drill_settings(), database_url=database_url, out=out, start=START, scorer=score))
 
 
 def example() -> Scenario:

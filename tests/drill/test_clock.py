@@ -9,6 +9,7 @@ import pytest
 
 from bot.drill.clock import Pace, SimulatedClock
 from bot.drill.runner import run_scenario
+from bot.drill.score import score
 from tests.drill.conftest import START, drill_settings, example
 
 
@@ -24,7 +25,7 @@ def test_a_watched_run_waits_the_scenario_divided_by_the_speed(drill_db: str | N
     """A 25-minute scenario at --speed 60 waits 25 s in all (the sleeps are recorded, not slept)."""
     waits: list[float] = []
     drill = asyncio.run(
-        run_scenario(example(), drill_settings(), database_url=drill_db, pace=Pace(60, sleep=waits.append), start=START)
+        run_scenario(example(), drill_settings(), database_url=drill_db, pace=Pace(60, sleep=waits.append), start=START, scorer=score)
     )
     assert drill.score is not None and drill.score.passed
     assert sum(waits) == pytest.approx(25 * 60 / 60)
