@@ -124,6 +124,8 @@ def documented_success(method: str, path: str, credential: str, response: Any) -
     """The 2xx answers the contract promises for these inputs."""
     if method in ("GET", "HEAD") and path in ("/healthz", "/readyz", "/metrics"):
         return True
+    if method in ("GET", "HEAD") and (path == "/favicon.ico" or path.startswith("/static/")):
+        return True  # the web view's own stylesheet, script and icon: public, like any site's
     if method in ("GET", "HEAD") and path in READS and credential == "right":
         return True  # the post-mortem of incident 1
     if method == "POST" and path == "/webhooks/pagerduty" and credential == "sign":
@@ -131,6 +133,17 @@ def documented_success(method: str, path: str, credential: str, response: Any) -
     if method == "POST" and path == "/slack/events" and credential == "sign":
         return response.text == ""  # correctly signed, so from Slack: acknowledged even without a listener
     return False
+
+
+API_PREFIXES = ("/webhooks/", "/slack/", "/healthz", "/readyz", "/metrics")
+
+
+def web_view_page(path: str, response: Any) -> bool:
+    """An answer of the web view, read by people in a browser: HTML (or a line of text for
+    its event stream and static files) rather than the API's JSON errors."""
+    kind = response.headers.get("content-type", "")
+    is_api = path.startswith(API_PREFIXES) or path.endswith((".md", ".json"))
+    return not is_api and kind.startswith(("text/html", "text/plain"))
 
 
 BOOKKEEPING = ("slack_seen_requests",)
@@ -152,7 +165,10 @@ def check(client: TestClient, engine: Engine, method: str, path: str, body: byte
     else:
         assert 400 <= response.status_code < 500, where
     if response.status_code >= 400 and method != "HEAD" and not path.startswith("/slack/"):
-        assert isinstance(response.json().get("error"), str), where  # a JSON error saying what is wrong
+        if web_view_page(path, response):
+            assert response.text.strip(), where  # a page for a person, saying what is wrong
+        else:
+            assert isinstance(response.json().get("error"), str), where  # a JSON error saying what is wrong
     assert state_counts(engine) == before, where
 
 

@@ -31,8 +31,10 @@ def test_loops_are_picked_by_role(container: Container) -> None:
     assert container.worker.run in worker_loops and container.ingester.run in worker_loops
     assert all(loop in worker_loops for loop in container.background)  # scheduler, guided ticker
     assert container.background and _socket not in worker_loops
-    assert loops_for(container, WEB) == [_socket]
-    assert set(loops_for(container, ALL_ROLES)) == {*worker_loops, _socket}
+    web_loops = loops_for(container, WEB)
+    assert _socket in web_loops and not set(web_loops) & set(worker_loops)
+    assert set(web_loops) == set(container.web_background)  # Socket Mode, the web view's warm-up
+    assert set(loops_for(container, ALL_ROLES)) == {*worker_loops, *web_loops}
 
 
 def test_the_listener_runs_with_the_worker_on_postgresql_only(container: Container, db_backend: str) -> None:
