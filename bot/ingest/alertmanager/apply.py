@@ -23,7 +23,7 @@ Two things a notification cannot tell us are handled here, not guessed:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -168,6 +168,32 @@ def _any_firing(group: AlertGroup) -> bool:
     return group.truncated_alerts > 0 or any(alert.status == FIRING for alert in group.alerts)
 
 
+def _add_child(
+    session: Session,
+    incident_id: int,
+    group: AlertGroup,
+    fields: GroupFields,
+    joined_by: JoinedBy,
+    now: datetime,
+    *,
+    correlation: Mapping[str, str] | None = None,
+) -> AlertGroupRow:
+    """The group's child row, the same whether it opens an incident or joins one."""
+    return alert_groups.add(
+        session,
+        incident_id=incident_id,
+        dedup_key=group.dedup_key,
+        source=ACTOR,
+        title=fields.title,
+        severity=fields.severity,
+        joined_by=joined_by,
+        at=now,
+        labels=fields.labels,
+        correlation=correlation,
+        firing=_any_firing(group),
+    )
+
+
 def _open(
     session: Session,
     service: IncidentService,
@@ -189,18 +215,7 @@ def _open(
             assert row is not None
             row.storm = placement.storm
             row.correlation_key = placement.correlation.key if placement.correlation is not None and not placement.storm else None
-            child = alert_groups.add(
-                inner,
-                incident_id=incident.number,
-                dedup_key=first.dedup_key,
-                source=ACTOR,
-                title=fields.title,
-                severity=fields.severity,
-                joined_by=JoinedBy.STORM if placement.storm else JoinedBy.OPENED,
-                at=now,
-                labels=fields.labels,
-                firing=_any_firing(first),
-            )
+            child = _add_child(inner, incident.number, first, fields, JoinedBy.STORM if placement.storm else JoinedBy.OPENED, now)
             merged = apply_alerts(inner, incident.number, first, now, group_id=child.id, child=child.child_number)
             child.truncated_alerts = first.truncated_alerts
             made.update(child=child, merged=merged)
@@ -280,19 +295,7 @@ def _join(
         return _open(session, service, groups, policy, receipts, fields, fallback, now)
 
     def create() -> AlertGroupRow:
-        return alert_groups.add(
-            session,
-            incident_id=parent.number,
-            dedup_key=first.dedup_key,
-            source=ACTOR,
-            title=fields.title,
-            severity=fields.severity,
-            joined_by=placement.joined_by,
-            at=now,
-            labels=fields.labels,
-            correlation=placement.correlation_values,
-            firing=_any_firing(first),
-        )
+        return _add_child(session, parent.number, first, fields, placement.joined_by, now, correlation=placement.correlation_values)
 
     existing, child = find_or_create(session, first.dedup_key, create)
     if existing is not None or child is None:
