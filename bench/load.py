@@ -223,10 +223,13 @@ def firebreak_server(env: Mapping[str, str], command: str = "serve") -> Process:
     return Process([sys.executable, "-m", "bot", command, "--host", "127.0.0.1", "--port", str(port)], _firebreak_env(env), port, "/readyz")
 
 
-def firebreak_worker(env: Mapping[str, str]) -> Process:
-    """``firebreak worker`` (ingester, delivery, scheduler), ready when its health port answers."""
+def firebreak_worker(env: Mapping[str, str], *, nice: int = 0) -> Process:
+    """``firebreak worker`` (ingester, delivery, scheduler), ready when its health port answers;
+    ``nice`` > 0 runs it at a lower CPU priority (``nice -n``), as docs/operations.md advises
+    when web and worker share a host."""
     port = free_port()
-    return Process([sys.executable, "-m", "bot", "worker"], {**_firebreak_env(env), "FIREBREAK_HEALTH_PORT": str(port)}, port, "/readyz")
+    prefix = ["nice", "-n", str(nice)] if nice else []
+    return Process([*prefix, sys.executable, "-m", "bot", "worker"], {**_firebreak_env(env), "FIREBREAK_HEALTH_PORT": str(port)}, port, "/readyz")
 
 
 def reference_server(database_url: str) -> Process:

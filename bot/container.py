@@ -204,6 +204,7 @@ def build_container(
         sessions,
         appliers.rows,
         batch_appliers=appliers.batches,
+        preparers=appliers.preparers,
         clock=clock,
         on_applied=lambda source, outcome: metrics.ingested.labels(source=source, outcome=outcome).inc(),
         on_committed=service.notify_committed,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Result, bindparam, case, func, select, update
+from sqlalchemy import CursorResult, Result, bindparam, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -83,6 +83,30 @@ _INSERTS = {
 }
 
 
+#: The columns ``enqueue`` writes, in the order of :data:`_COALESCE_OR_INSERT`'s SELECT.
+_ENQUEUED = (
+    "idempotency_key", "target", "operation", "payload", "incident_id", "ordering_key", "coalesce_key",
+    "priority", "status", "attempts", "next_attempt_at", "created_at", "drill",
+)  # fmt: skip
+#: PostgreSQL: coalesce into the pending message, or else insert, in one round trip (a
+#: data-modifying CTE runs once; the INSERT sees whether it matched).
+_COALESCED = _COALESCE.returning(_OUTBOX.c.id).cte("coalesced")
+_COALESCE_OR_INSERT = (
+    postgresql.insert(_OUTBOX)
+    .from_select(
+        list(_ENQUEUED),
+        select(
+            *(
+                bindparam("coalesced_payload" if name == "payload" else f"new_{name}", type_=_OUTBOX.c[name].type)
+                for name in _ENQUEUED
+            )
+        ).where(~exists(select(_COALESCED.c.id))),
+    )
+    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(_OUTBOX.c.id)
+)
+
+
 def enqueue(
     session: Session,
     *,
@@ -103,6 +127,15 @@ def enqueue(
     the incident pass it (no extra query on the webhook path); without it, a message about
     an incident looks the severity up.
     """
+    dialect = session.get_bind().dialect.name
+    if coalesce_key is not None and dialect == "postgresql" and severity is not None:
+        values = _row_values(
+            idempotency_key, target, operation, payload, incident_id, ordering_key, coalesce_key, severity, not_before, now, is_drill(session)
+        )
+        # Bound as ``new_…``: a parameter named like a column would join the UPDATE's SET.
+        params = {("coalesced_payload" if name == "payload" else f"new_{name}"): value for name, value in values.items()}
+        params.update(coalesce_with=coalesce_key, coalesce_drill=values["drill"])
+        return session.execute(_COALESCE_OR_INSERT, params).scalar_one_or_none() is not None
     if coalesce_key is not None:
         coalesced = session.execute(
             _COALESCE, {"coalesce_with": coalesce_key, "coalesced_payload": payload, "coalesce_drill": is_drill(session)}
@@ -111,7 +144,29 @@ def enqueue(
             return False
     if severity is None and incident_id is not None:
         severity = _severity_of(session, incident_id)
-    values = {
+    values = _row_values(
+        idempotency_key, target, operation, payload, incident_id, ordering_key, coalesce_key, severity, not_before, now, is_drill(session)
+    )
+    # RETURNING, not rowcount: the caller must know whether this was a duplicate, and
+    # drivers differ on the rowcount of an INSERT … ON CONFLICT DO NOTHING.
+    inserted = session.execute(_INSERTS[dialect], values).scalar_one_or_none()
+    return inserted is not None
+
+
+def _row_values(
+    idempotency_key: str,
+    target: str,
+    operation: str,
+    payload: dict[str, Any],
+    incident_id: int | None,
+    ordering_key: str | None,
+    coalesce_key: str | None,
+    severity: Severity | None,
+    not_before: datetime | None,
+    now: datetime,
+    drill: bool,
+) -> dict[str, Any]:
+    return {
         "idempotency_key": idempotency_key,
         "target": target,
         "operation": operation,
@@ -125,12 +180,8 @@ def enqueue(
         "next_attempt_at": not_before or now,
         "created_at": now,
         # A drill's session marks its messages: only a drill's worker delivers them.
-        "drill": is_drill(session),
+        "drill": drill,
     }
-    # RETURNING, not rowcount: the caller must know whether this was a duplicate, and
-    # drivers differ on the rowcount of an INSERT … ON CONFLICT DO NOTHING.
-    inserted = session.execute(_INSERTS[session.get_bind().dialect.name], values).scalar_one_or_none()
-    return inserted is not None
 
 
 def _severity_of(session: Session, incident_id: int) -> Severity | None:

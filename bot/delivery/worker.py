@@ -20,7 +20,7 @@ import asyncio
 import logging
 import math
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement, func, select, true
@@ -106,7 +106,10 @@ class DeliveryWorker:
             # Created per batch: a semaphore binds to the loop it first waits on, and the
             # console runs one short loop per command.
             semaphore = asyncio.Semaphore(self._concurrency)
-            await asyncio.gather(*(self._deliver(message, semaphore) for message in messages))
+            outcomes = await asyncio.gather(*(self._deliver(message, semaphore) for message in messages))
+            delivered = [outcome for outcome in outcomes if outcome is not None]
+            if delivered:
+                await asyncio.to_thread(self._complete, delivered)
         return len(messages)
 
     async def drain(self, timeout: float = 30.0) -> bool:
@@ -200,17 +203,30 @@ class DeliveryWorker:
             statement = select(func.count()).where(due | (OutboxRow.status == IN_FLIGHT), OutboxRow.drill.is_(self._drill))
             return int(session.scalar(statement) or 0)
 
-    def _complete(self, message: OutboxMessage, result: DeliveryResult) -> None:
+    def _complete(self, delivered: Sequence[tuple[OutboxMessage, DeliveryResult]]) -> None:
+        """Mark a claim's delivered messages in one transaction (one lock, one commit for the
+        lot: the next claim waits for the whole batch anyway). What a delivery records (a
+        Slack message's ts) is written under a savepoint of its own, so one that fails leaves
+        only its message in flight, to be delivered again when its lease runs out."""
+        now = self._clock.now()
+        results = {message.id: result for message, result in delivered}
         with self._sessions.begin() as session:
-            row = session.get(OutboxRow, message.id, with_for_update=True)
-            if row is None or row.status == DELIVERED:
-                return
-            row.status = DELIVERED
-            row.delivered_at = self._clock.now()
-            row.locked_until = None
-            row.last_error = None
-            if result.record is not None:
-                result.record(session)
+            statement = select(OutboxRow).where(OutboxRow.id.in_(sorted(results))).order_by(OutboxRow.id).with_for_update()
+            for row in session.scalars(statement):
+                if row.status == DELIVERED:
+                    continue
+                result = results[row.id]
+                if result.record is not None:
+                    try:
+                        with session.begin_nested():
+                            result.record(session)
+                    except Exception:
+                        log.exception("could not record a delivery; delivered again after its lease", extra={"outbox_id": row.id, "operation": row.operation})
+                        continue
+                row.status = DELIVERED
+                row.delivered_at = now
+                row.locked_until = None
+                row.last_error = None
 
     def _fail(self, message: OutboxMessage, error: DeliveryError) -> None:
         now = self._clock.now()
@@ -247,7 +263,9 @@ class DeliveryWorker:
 
     # -- one delivery ----------------------------------------------------------------
 
-    async def _deliver(self, message: OutboxMessage, semaphore: asyncio.Semaphore) -> None:
+    async def _deliver(self, message: OutboxMessage, semaphore: asyncio.Semaphore) -> tuple[OutboxMessage, DeliveryResult] | None:
+        """Deliver one message; returns it with its result when delivered (the caller marks the
+        batch), None when it failed (marked here, for a retry or as failed)."""
         async with semaphore:
             deliverer = self._deliverers.get(message.target)
             try:
@@ -257,14 +275,14 @@ class DeliveryWorker:
             except DeliveryError as error:
                 self._report(message, ok=False)
                 await asyncio.to_thread(self._fail, message, error)
-                return
+                return None
             except Exception as error:  # an adapter bug must not lose the message
                 log.exception("deliverer raised", extra={"outbox_id": message.id, "operation": message.operation})
                 self._report(message, ok=False)
                 await asyncio.to_thread(self._fail, message, DeliveryError(repr(error)))
-                return
+                return None
             self._report(message, ok=True)
-            await asyncio.to_thread(self._complete, message, result)
+            return message, result
 
     def _report(self, message: OutboxMessage, *, ok: bool) -> None:
         if self._on_attempt is not None:

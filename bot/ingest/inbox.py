@@ -138,6 +138,31 @@ def lock_group(session: Session, group_key: str, *, limit: int, drill: bool = Fa
     return session.scalars(statement).all()
 
 
+def lock_groups(session: Session, group_keys: Sequence[str], *, limit: int, drill: bool = False) -> dict[str, list[InboxRow]]:
+    """Several groups' live rows (at most ``limit`` each), in arrival order, locked in one
+    statement; in id order, as ``lock_group`` does, so ingesters wait for each other rather
+    than deadlock. The row conditions are repeated outside the ranking: PostgreSQL checks
+    them again on a row another ingester changed while this one waited for it."""
+    if not group_keys:
+        return {}
+    live = (InboxRow.group_key.in_(list(group_keys)), InboxRow.dead_at.is_(None), InboxRow.drill.is_(drill))
+    ranked = (
+        select(InboxRow.id, func.row_number().over(partition_by=InboxRow.group_key, order_by=InboxRow.id).label("place"))
+        .where(*live)
+        .subquery()
+    )
+    statement = (
+        select(InboxRow)
+        .where(InboxRow.id.in_(select(ranked.c.id).where(ranked.c.place <= limit)), *live)
+        .order_by(InboxRow.id)
+        .with_for_update()
+    )
+    by_group: dict[str, list[InboxRow]] = {}
+    for row in session.scalars(statement):
+        by_group.setdefault(row.group_key, []).append(row)
+    return by_group
+
+
 def remove(session: Session, ids: Sequence[int]) -> None:
     if ids:
         session.execute(delete(InboxRow).where(InboxRow.id.in_(list(ids))))

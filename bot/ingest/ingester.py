@@ -44,6 +44,10 @@ Applier = Callable[[Session, InboxRow], str]
 #: Applies a run of consecutive inbox rows of one source in the caller's transaction, with
 #: the result of its ``Applier`` on each row in order; returns one outcome per row.
 BatchApplier = Callable[[Session, Sequence[InboxRow]], list[str]]
+#: Called once per transaction that applies several groups, with every row it locked, before
+#: any is applied: a source may lock, in one statement each, what its rows will need (see
+#: bot/ingest/alertmanager/route.py), instead of one lock per group.
+Preparer = Callable[[Session, Sequence[InboxRow]], None]
 #: Errors that may mean the database, not the row, is the problem (see ``_database_away``).
 TRANSIENT = (OperationalError, PoolTimeout, TimeoutError, ConnectionError)
 
@@ -102,9 +106,18 @@ class Ingester:
         batch_rows: int = 50,
         urgent: Collection[int] = (0,),
         drill: bool = False,
+        preparers: Mapping[str, Preparer] | None = None,
+        groups_per_transaction: int = 32,
+        shared_transaction_budget: float = 0.25,
     ) -> None:
         """``drill``: apply only a drill's inbox rows (else only real ones), so a drill and a
-        real process sharing a database never apply each other's webhooks."""
+        real process sharing a database never apply each other's webhooks.
+
+        ``groups_per_transaction``: on PostgreSQL in a process without the webhook endpoints
+        (``worker``), up to this many groups are applied in one transaction (one lock of their
+        rows, one delete, one commit) until ``shared_transaction_budget`` seconds are spent.
+        SQLite applies a group per transaction (one writer: a long transaction would hold up
+        every answer), and so does ``serve``, which gives way to answers between groups."""
         self._sessions = sessions
         self._drill = drill
         self._appliers: dict[str, Applier] = dict(appliers or {})
@@ -127,6 +140,9 @@ class Ingester:
         self._urgent = frozenset(urgent)
         self._wakeup = Wakeup()
         self._urgent_arrived = threading.Event()
+        self._preparers: dict[str, Preparer] = dict(preparers or {})
+        self._groups_per_transaction = max(1, groups_per_transaction)
+        self._shared_budget = shared_transaction_budget
 
     def add_applier(self, source: str, applier: Applier) -> None:
         """Set the source's row applier; a batch applier set for the previous one is dropped
@@ -179,14 +195,25 @@ class Ingester:
             # Giving way has a limit: once the oldest queued webhook is ``max_lag`` old, alerts
             # reaching their incidents matters more than shaving the answer time.
             lagging = due.oldest is not None and (now - due.oldest).total_seconds() > self._max_lag
-            applied = 0
-            for index, group in enumerate(due.groups):
+            applied = index = 0
+            # Shared transactions where nothing answers webhooks in this process: with the
+            # endpoints here (``serve``), the pass gives way between groups instead.
+            shared = bind is not None and self.pressure is None and self._groups_per_transaction > 1
+            while index < len(due.groups):
                 if stopping() or (index >= due.urgent and self._urgent_arrived.is_set()):
                     break
                 started = time.monotonic()
-                applied += self.apply_inbox_group(group, bind=bind)
+                if shared:
+                    # Urgent groups go in a transaction of their own kind: never behind others.
+                    end = due.urgent if index < due.urgent else len(due.groups)
+                    chunk = due.groups[index : min(end, index + self._groups_per_transaction)]
+                    taken, count = self.apply_inbox_groups(chunk, bind=bind)
+                else:
+                    taken, count = 1, self.apply_inbox_group(due.groups[index], bind=bind)
+                applied += count
+                index += taken
                 # Urgent groups (picked first) are never held back to answer webhooks sooner.
-                urgent_left = index + 1 < due.urgent
+                urgent_left = index < due.urgent
                 if not lagging and not urgent_left and self.pressure is not None and self.pressure.busy():
                     # Webhooks are arriving: leave the interpreter to them for a while, so the
                     # ingester takes at most ``busy_share`` of the time (the rest queues).
@@ -217,6 +244,67 @@ class Ingester:
                 return total
             total += applied
         return total
+
+    def apply_inbox_groups(self, group_keys: Sequence[str], *, bind: Connection | None = None) -> tuple[int, int]:
+        """Apply several groups' queued rows in one transaction; returns (groups taken, rows).
+
+        Each group's round trips of its own (lock its rows, delete them, commit) are most of
+        what a group with one or two new webhooks costs; here they are paid once for all.
+        Rows are locked in id order, as every ingester does, so two ingesters wait for each
+        other instead of deadlocking. Groups are taken in order until the time budget is
+        spent (the rest is released for the next transaction). If anything goes wrong (a row
+        fails, is discarded, or the database reports a deadlock), the whole transaction is
+        rolled back and the groups it took are applied one by one (``apply_inbox_group``),
+        so a failing row is isolated exactly as there.
+        """
+        now = self._clock.now()
+        taken = 0
+        done: list[tuple[Sequence[InboxRow], Applied]] = []
+        with self._session(bind) as session:
+            locked = inbox.lock_groups(session, group_keys, limit=self._rows_per_group, drill=self._drill)
+            ready = {key: rows for key, rows in locked.items() if not (rows[0].not_before is not None and rows[0].not_before > now)}
+            deadline = time.monotonic() + self._shared_budget
+            try:
+                self._prepare(session, [row for rows in ready.values() for row in rows])
+                for key in group_keys:
+                    taken += 1
+                    rows = ready.get(key)
+                    if rows:
+                        done.append((rows, self._apply_unguarded(session, rows)))
+                    if time.monotonic() > deadline:
+                        break
+            except _NeedsCare:
+                session.rollback()
+                # The group that failed goes straight to savepoints; the others applied
+                # cleanly here and are applied again the same way, each on its own.
+                failed = group_keys[taken - 1] if taken else None
+                return taken, sum(
+                    self._apply_inbox_group(key, bind, careful=True) if key == failed else self.apply_inbox_group(key, bind=bind)
+                    for key in group_keys[:taken]
+                )
+            inbox.remove(session, [row.id for rows, applied in done for row in rows[: len(applied.outcomes)]])
+            session.commit()
+        for _rows, applied in done:
+            for source, outcome in applied.outcomes:
+                if self._on_applied:
+                    self._on_applied(source, outcome)
+        if self._on_committed and any(applied.outcomes for _rows, applied in done):
+            self._on_committed()
+        return taken, sum(len(applied.outcomes) for _rows, applied in done)
+
+    def _prepare(self, session: Session, rows: Sequence[InboxRow]) -> None:
+        by_source: dict[str, list[InboxRow]] = {}
+        for row in rows:
+            by_source.setdefault(row.source, []).append(row)
+        for source, source_rows in by_source.items():
+            preparer = self._preparers.get(source)
+            if preparer is not None:
+                try:
+                    preparer(session, source_rows)
+                except Exception as error:
+                    if isinstance(error, TRANSIENT) and _database_away(error):
+                        raise
+                    raise _NeedsCare from error
 
     def apply_inbox_group(self, group_key: str, *, bind: Connection | None = None) -> int:
         """Apply a group's queued rows in order, in one transaction, and delete them.

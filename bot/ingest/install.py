@@ -15,10 +15,10 @@ from bot.ingest.alertmanager.apply import Policy
 from bot.ingest.alertmanager.auth import SourceTokens
 from bot.ingest.alertmanager.grouping import Grouping
 from bot.ingest.alertmanager.route import SOURCE as ALERTMANAGER
-from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route
+from bot.ingest.alertmanager.route import alertmanager_applier, alertmanager_batch_applier, alertmanager_route, lock_children
 from bot.ingest.alertmanager.severity_labels import ObservedMapping
 from bot.ingest.inbox_writer import InboxWriter
-from bot.ingest.ingester import Applier, BatchApplier, Ingester
+from bot.ingest.ingester import Applier, BatchApplier, Ingester, Preparer
 from bot.ingest.pagerduty.priorities import PriorityMap
 from bot.ingest.pagerduty.route import SOURCE as PAGERDUTY
 from bot.ingest.pagerduty.route import pagerduty_applier, pagerduty_route
@@ -36,6 +36,7 @@ class Appliers:
 
     rows: dict[str, Applier] = field(default_factory=dict)
     batches: dict[str, BatchApplier] = field(default_factory=dict)
+    preparers: dict[str, Preparer] = field(default_factory=dict)
 
 
 def grouping_of(settings: Settings, registry: PlaybookRegistry, *, drill: bool = False) -> Grouping:
@@ -69,6 +70,7 @@ def webhook_appliers(settings: Settings, service: IncidentService, metrics: Metr
             PAGERDUTY: pagerduty_applier(service, PriorityMap.of(settings.pagerduty_priority_mapping)),
         },
         batches={ALERTMANAGER: alertmanager_batch_applier(service, policy)},
+        preparers={ALERTMANAGER: lock_children},
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import case, func, select, update
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.children import Child, JoinedBy
 from bot.domain.severity import Severity
+from bot.store.held_locks import held, hold
 from bot.store.models import AlertGroupRow, AlertRow
 
 FIRING = "firing"
@@ -36,8 +37,20 @@ def to_child(row: AlertGroupRow, *, alerts_firing: int = 0, alerts_total: int = 
     )
 
 
+def lock_by_dedup_keys(session: Session, dedup_keys: Sequence[str]) -> dict[str, AlertGroupRow]:
+    """Several groups' rows, locked in id order in one statement; ``lock_by_dedup_key`` then
+    finds them without another round trip (bot/store/held_locks.py)."""
+    statement = select(AlertGroupRow).where(AlertGroupRow.dedup_key.in_(list(dedup_keys))).order_by(AlertGroupRow.id).with_for_update()
+    rows = {row.dedup_key: row for row in session.scalars(statement)}
+    hold(session, AlertGroupRow.__tablename__, rows)
+    return rows
+
+
 def lock_by_dedup_key(session: Session, dedup_key: str) -> AlertGroupRow | None:
     """The group's row, locked for the transaction (later notifications of one group queue up)."""
+    locked = held(session, AlertGroupRow.__tablename__, dedup_key, AlertGroupRow)
+    if locked is not None:
+        return locked
     statement = select(AlertGroupRow).where(AlertGroupRow.dedup_key == dedup_key).with_for_update()
     return session.scalars(statement).one_or_none()
 

@@ -15,6 +15,7 @@ from bot.domain.incident import Incident, Role, Status, format_number
 from bot.domain.severity import Severity
 from bot.domain.source_time import SourceTime
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.store.held_locks import held, hold
 from bot.store.models import ActionItemRow, IncidentRow, TimelineRow
 from bot.store.receipt import stamp
 
@@ -117,9 +118,19 @@ class IncidentRepository:
         return row
 
     @staticmethod
+    def lock_rows(session: Session, numbers: Iterable[int]) -> None:
+        """Lock several incidents in id order in one statement; ``get_row(for_update=True)``
+        then finds them without another round trip (bot/store/held_locks.py)."""
+        statement = select(IncidentRow).where(IncidentRow.id.in_(sorted(set(numbers)))).order_by(IncidentRow.id).with_for_update()
+        hold(session, IncidentRow.__tablename__, {row.id: row for row in session.scalars(statement)})
+
+    @staticmethod
     def get_row(session: Session, number: int, *, for_update: bool = False) -> IncidentRow:
         """The row; without ``for_update`` from the session's identity map when it is there."""
-        if for_update:
+        locked = held(session, IncidentRow.__tablename__, number, IncidentRow) if for_update else None
+        if locked is not None:
+            row: IncidentRow | None = locked
+        elif for_update:
             row = session.scalars(select(IncidentRow).where(IncidentRow.id == number).with_for_update()).one_or_none()
         else:
             row = session.get(IncidentRow, number)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Engine, event, select
+from sqlalchemy.orm import Session
 
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.delivery.outbox import enqueue
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.clock import FrozenClock
+from bot.domain.severity import Severity
 from bot.store.db import SessionFactory
-from bot.store.models import OutboxRow
+from bot.store.models import InboxRow, OutboxRow
 
 
 class RecordingPeer:
@@ -49,13 +53,50 @@ def test_same_key_is_enqueued_once(sessions: SessionFactory, clock: FrozenClock)
     assert len(rows(sessions)) == 1
 
 
-def test_pending_updates_coalesce(sessions: SessionFactory, clock: FrozenClock) -> None:
+@pytest.mark.parametrize("severity", [None, Severity.P2], ids=["severity-looked-up", "severity-given"])
+def test_pending_updates_coalesce(sessions: SessionFactory, clock: FrozenClock, severity: Severity | None) -> None:
+    """With the severity given (the webhook path), PostgreSQL coalesces or inserts in one
+    statement; without it, in two. Either way: one pending message, the latest payload."""
+    outcomes = []
     for n in range(5):
         with sessions.begin() as session:
-            enqueue(session, target="peer", operation="summary", payload={"n": n}, idempotency_key=f"s{n}", now=clock.now(), coalesce_key="summary:1")
+            outcomes.append(
+                enqueue(
+                    session, target="peer", operation="summary", payload={"n": n}, idempotency_key=f"s{n}",
+                    now=clock.now(), coalesce_key="summary:1", severity=severity,
+                )
+            )  # fmt: skip
     stored = rows(sessions)
+    assert outcomes == [True, False, False, False, False]
     assert list(stored) == ["s0"]
     assert stored["s0"].payload == {"n": 4}
+    assert stored["s0"].priority == (3 if severity is None else severity.rank)
+
+
+def test_a_coalesced_update_after_delivery_queues_a_new_message(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """Only a pending, untried message takes a later payload: once delivered (or tried), the
+    next update is a message of its own."""
+    def summary(n: int, key: str | None = None) -> bool:
+        with sessions.begin() as session:
+            return enqueue(
+                session, target="peer", operation="summary", payload={"n": n}, idempotency_key=key or f"s{n}",
+                now=clock.now(), coalesce_key="summary:1", severity=Severity.P1,
+            )  # fmt: skip
+
+    assert summary(0)
+    with sessions.begin() as session:
+        first = session.scalars(select(OutboxRow)).one()
+        first.status = "delivered"
+    assert summary(1)
+    assert not summary(2)  # coalesced into s1
+    with sessions.begin() as session:
+        session.scalars(select(OutboxRow).where(OutboxRow.idempotency_key == "s1")).one().attempts = 1
+    assert summary(3)
+    assert not summary(4, key="s3")  # a replay of s3 while it is pending: coalesced into it, no second row
+    stored = rows(sessions)
+    assert sorted(stored) == ["s0", "s1", "s3"]
+    assert stored["s0"].payload == {"n": 0} and stored["s1"].payload == {"n": 2} and stored["s3"].payload == {"n": 4}
+    assert all(row.priority == Severity.P1.rank for row in stored.values())
 
 
 def test_retry_honours_retry_after_then_delivers_once(sessions: SessionFactory, clock: FrozenClock) -> None:
@@ -190,3 +231,53 @@ def test_drain_does_not_wait_for_messages_backing_off(sessions: SessionFactory, 
     assert asyncio.run(worker.drain(timeout=5)) is True  # the frozen clock never reaches the retry
     assert rows(sessions)["now"].status == "delivered"
     assert rows(sessions)["later"].status == "pending"
+
+
+class RecordingDeliveries:
+    """A deliverer whose results write a row of their own (as a Slack post stores its ts);
+    the record of ``broken`` raises, as a bug in an adapter's record would."""
+
+    def __init__(self, broken: str) -> None:
+        self.broken = broken
+
+    async def deliver(self, message: OutboxMessage) -> DeliveryResult:
+        key = message.idempotency_key
+
+        def record(session: Session) -> None:
+            if key == self.broken:
+                raise RuntimeError("record failed")
+            # Any row of its own will do: the inbox table stands alone (no incident needed).
+            session.add(InboxRow(source="test", group_key=f"recorded {key}", body="{}", received_at=CREATED))
+
+        return DeliveryResult(record=record)
+
+
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_a_claims_deliveries_are_marked_in_one_transaction_and_a_failing_record_stays_in_flight(
+    sessions: SessionFactory, engine: Engine, clock: FrozenClock
+) -> None:
+    worker = DeliveryWorker(sessions, {"peer": RecordingDeliveries(broken="m2")}, clock=clock)
+    for n in range(5):
+        put(sessions, clock, f"m{n}")
+    commits = [0]
+
+    def count(*_args: object) -> None:
+        commits[0] += 1
+
+    event.listen(engine, "commit", count)
+    try:
+        assert asyncio.run(worker.run_once()) == 5
+    finally:
+        event.remove(engine, "commit", count)
+    assert commits[0] == 2  # the claim, then the five deliveries marked together
+    stored = rows(sessions)
+    assert {key: row.status for key, row in stored.items()} == {"m0": "delivered", "m1": "delivered", "m2": "in_flight", "m3": "delivered", "m4": "delivered"}
+    with sessions() as session:
+        recorded = sorted(session.scalars(select(InboxRow.group_key)))
+    assert recorded == ["recorded m0", "recorded m1", "recorded m3", "recorded m4"]  # m2's record rolled back alone
+    clock.advance(seconds=61)  # its lease runs out: delivered again, recorded this time
+    worker._deliverers["peer"] = RecordingDeliveries(broken="none")
+    assert asyncio.run(worker.run_once()) == 1
+    assert rows(sessions)["m2"].status == "delivered"

@@ -126,7 +126,12 @@ class ChildApplier:
 
     def _settles(self, group: AlertGroup, merged: Transitions, was_truncated: int) -> bool:
         """Whether this notification may settle the incident: an alert resolved in it, or it
-        shows its group whole (nothing hidden) after it was truncated or auto-resolve paused."""
+        shows its group whole (nothing hidden) after it was truncated or auto-resolve paused.
+
+        Never while an alert of this child fires: the rule then says nothing (it needs every
+        alert of the incident resolved), so nothing is looked up to learn it."""
+        if any(state.firing for state in self.alerts.values()):
+            return False
         if merged.resolved:
             return True
         if group.truncated_alerts:

@@ -27,6 +27,8 @@ from bot.ingest.ingester import Applier, BatchApplier, Ingester
 from bot.ingest.webhook import Accepted, WebhookRejected, read_json, validation_details, webhook_endpoint
 from bot.metrics import Metrics
 from bot.service.incidents import IncidentService
+from bot.store import alert_groups
+from bot.store.incidents import IncidentRepository
 from bot.store.models import InboxRow
 
 PATH = "/webhooks/alertmanager"
@@ -123,6 +125,13 @@ def alertmanager_batch_applier(service: IncidentService, policy: Policy) -> Batc
         return [_outcome(outcome) for outcome in apply_batch(session, service, groups, policy, received=received)]
 
     return apply
+
+
+def lock_children(session: Session, rows: Sequence[InboxRow]) -> None:
+    """Lock the groups' children and their incidents, one statement each, before a
+    transaction applies many groups (children first, as applying one group does)."""
+    children = alert_groups.lock_by_dedup_keys(session, sorted({row.group_key for row in rows}))
+    IncidentRepository.lock_rows(session, {child.incident_id for child in children.values()})
 
 
 def _outcome(outcome: Outcome) -> str:
