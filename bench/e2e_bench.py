@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--duration", type=float, default=10)
-    parser.add_argument("--warmup", type=int, default=50, help="webhooks sent (and applied) before each run")
+    parser.add_argument("--warmup", type=int, default=400, help="webhooks sent (and applied) before each run: 2 per group, past a new database's first minutes")
     parser.add_argument(
         "--worker-nice",
         type=int,
