@@ -106,10 +106,15 @@ class DeliveryWorker:
             # Created per batch: a semaphore binds to the loop it first waits on, and the
             # console runs one short loop per command.
             semaphore = asyncio.Semaphore(self._concurrency)
-            outcomes = await asyncio.gather(*(self._deliver(message, semaphore) for message in messages))
-            delivered = [outcome for outcome in outcomes if outcome is not None]
+            outcomes = await asyncio.gather(*(self._deliver(message, semaphore) for message in messages), return_exceptions=True)
+            # What was delivered is marked even if another delivery of the claim raised (its
+            # failure could not be recorded: it stays in flight until its lease runs out).
+            delivered = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
             if delivered:
                 await asyncio.to_thread(self._complete, delivered)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
         return len(messages)
 
     async def drain(self, timeout: float = 30.0) -> bool:
@@ -206,14 +211,17 @@ class DeliveryWorker:
     def _complete(self, delivered: Sequence[tuple[OutboxMessage, DeliveryResult]]) -> None:
         """Mark a claim's delivered messages in one transaction (one lock, one commit for the
         lot: the next claim waits for the whole batch anyway). What a delivery records (a
-        Slack message's ts) is written under a savepoint of its own, so one that fails leaves
-        only its message in flight, to be delivered again when its lease runs out."""
+        Slack message's ts, a page's timeline entry) is written under a savepoint of its own,
+        so one that fails leaves only its message in flight, to be delivered again when its
+        lease runs out; records go in incident order, the order the ingester locks incidents
+        in. A message another worker claimed again after our lease ran out is left to it."""
         now = self._clock.now()
         results = {message.id: result for message, result in delivered}
         with self._sessions.begin() as session:
             statement = select(OutboxRow).where(OutboxRow.id.in_(sorted(results))).order_by(OutboxRow.id).with_for_update()
-            for row in session.scalars(statement):
-                if row.status == DELIVERED:
+            rows = sorted(session.scalars(statement), key=lambda row: (row.incident_id is None, row.incident_id or 0, row.id))
+            for row in rows:
+                if row.status == DELIVERED or (row.status == IN_FLIGHT and row.locked_by != self.worker_id):
                     continue
                 result = results[row.id]
                 if result.record is not None:

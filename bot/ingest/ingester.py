@@ -45,9 +45,10 @@ Applier = Callable[[Session, InboxRow], str]
 #: the result of its ``Applier`` on each row in order; returns one outcome per row.
 BatchApplier = Callable[[Session, Sequence[InboxRow]], list[str]]
 #: Called once per transaction that applies several groups, with every row it locked, before
-#: any is applied: a source may lock, in one statement each, what its rows will need (see
-#: bot/ingest/alertmanager/route.py), instead of one lock per group.
-Preparer = Callable[[Session, Sequence[InboxRow]], None]
+#: any is applied: a source locks, in one statement each, what its rows will need (see
+#: bot/ingest/alertmanager/route.py) and returns the group keys it locked everything for;
+#: only those share the transaction, the rest are applied in transactions of their own.
+Preparer = Callable[[Session, Sequence[InboxRow]], Collection[str]]
 #: Errors that may mean the database, not the row, is the problem (see ``_database_away``).
 TRANSIENT = (OperationalError, PoolTimeout, TimeoutError, ConnectionError)
 
@@ -251,26 +252,41 @@ class Ingester:
         Each group's round trips of its own (lock its rows, delete them, commit) are most of
         what a group with one or two new webhooks costs; here they are paid once for all.
         Rows are locked in id order, as every ingester does, so two ingesters wait for each
-        other instead of deadlocking. Groups are taken in order until the time budget is
-        spent (the rest is released for the next transaction). If anything goes wrong (a row
-        fails, is discarded, or the database reports a deadlock), the whole transaction is
-        rolled back and the groups it took are applied one by one (``apply_inbox_group``),
-        so a failing row is isolated exactly as there.
+        other instead of deadlocking.
+
+        Only groups their source's preparer locked everything for share the transaction (an
+        Alertmanager group whose incident exists). The others (a new group, which may take
+        the storm guard's or a correlation lock and then lock another incident; a source
+        without a preparer) are applied after it, each in a transaction of its own, so no
+        transaction holds incident rows while it waits for those locks.
+
+        Groups are taken in order until the time budget is spent (the rest is released for
+        the next transaction). If anything goes wrong (a row fails, is discarded, the
+        database reports a deadlock), the transaction is rolled back and the groups it took
+        are applied one by one (``apply_inbox_group``), so a failing row is isolated exactly
+        as there.
         """
         now = self._clock.now()
         taken = 0
         done: list[tuple[Sequence[InboxRow], Applied]] = []
+        alone: list[str] = []
         with self._session(bind) as session:
             locked = inbox.lock_groups(session, group_keys, limit=self._rows_per_group, drill=self._drill)
             ready = {key: rows for key, rows in locked.items() if not (rows[0].not_before is not None and rows[0].not_before > now)}
             deadline = time.monotonic() + self._shared_budget
             try:
-                self._prepare(session, [row for rows in ready.values() for row in rows])
+                shared = self._prepare(session, [row for rows in ready.values() for row in rows])
+            except _NeedsCare:
+                session.rollback()
+                return len(group_keys), sum(self.apply_inbox_group(key, bind=bind) for key in group_keys)
+            try:
                 for key in group_keys:
                     taken += 1
                     rows = ready.get(key)
-                    if rows:
+                    if rows and key in shared:
                         done.append((rows, self._apply_unguarded(session, rows)))
+                    elif rows:
+                        alone.append(key)
                     if time.monotonic() > deadline:
                         break
             except _NeedsCare:
@@ -290,21 +306,25 @@ class Ingester:
                     self._on_applied(source, outcome)
         if self._on_committed and any(applied.outcomes for _rows, applied in done):
             self._on_committed()
-        return taken, sum(len(applied.outcomes) for _rows, applied in done)
+        return taken, sum(len(applied.outcomes) for _rows, applied in done) + sum(self.apply_inbox_group(key, bind=bind) for key in alone)
 
-    def _prepare(self, session: Session, rows: Sequence[InboxRow]) -> None:
+    def _prepare(self, session: Session, rows: Sequence[InboxRow]) -> set[str]:
+        """Run each source's preparer on its rows; the group keys that may share the transaction."""
         by_source: dict[str, list[InboxRow]] = {}
         for row in rows:
             by_source.setdefault(row.source, []).append(row)
+        shared: set[str] = set()
         for source, source_rows in by_source.items():
             preparer = self._preparers.get(source)
-            if preparer is not None:
-                try:
-                    preparer(session, source_rows)
-                except Exception as error:
-                    if isinstance(error, TRANSIENT) and _database_away(error):
-                        raise
-                    raise _NeedsCare from error
+            if preparer is None:
+                continue
+            try:
+                shared.update(preparer(session, source_rows))
+            except Exception as error:
+                if isinstance(error, TRANSIENT) and _database_away(error):
+                    raise
+                raise _NeedsCare from error
+        return shared
 
     def apply_inbox_group(self, group_key: str, *, bind: Connection | None = None) -> int:
         """Apply a group's queued rows in order, in one transaction, and delete them.

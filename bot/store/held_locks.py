@@ -20,7 +20,10 @@ _KEY = "firebreak_held_locks"
 
 def hold(session: Session, table: str, rows: Mapping[Any, Any]) -> None:
     """Record ``rows`` (by key) as locked by the session's transaction (and keep them alive:
-    the identity map holds rows weakly)."""
+    the identity map holds rows weakly). Not inside a savepoint: rolling it back would
+    release the locks while the record stayed."""
+    if session.in_nested_transaction():
+        return
     transaction = session.get_transaction()
     record = session.info.get(_KEY)
     if record is None or record[0] is not transaction:

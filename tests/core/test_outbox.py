@@ -281,3 +281,23 @@ def test_a_claims_deliveries_are_marked_in_one_transaction_and_a_failing_record_
     worker._deliverers["peer"] = RecordingDeliveries(broken="none")
     assert asyncio.run(worker.run_once()) == 1
     assert rows(sessions)["m2"].status == "delivered"
+
+
+def test_a_delivery_that_raises_does_not_keep_the_rest_of_its_claim_from_being_marked(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """Something failing after a delivery (here the attempt hook) is raised to the loop, which
+    logs it; the claim's other deliveries are still marked, not sent again after the lease."""
+
+    reported: list[bool] = []
+
+    def hook(_target: str, _operation: str, ok: bool) -> None:
+        reported.append(ok)
+        if len(reported) == 2:  # the second delivery (one at a time: m1)
+            raise RuntimeError("metrics backend broke")
+
+    worker = DeliveryWorker(sessions, {"peer": RecordingPeer()}, clock=clock, on_attempt=hook, concurrency=1)
+    for n in range(3):
+        put(sessions, clock, f"m{n}")
+    with pytest.raises(RuntimeError, match="metrics backend broke"):
+        asyncio.run(worker.run_once())
+    statuses = {key: row.status for key, row in rows(sessions).items()}
+    assert statuses == {"m0": "delivered", "m1": "in_flight", "m2": "delivered"}

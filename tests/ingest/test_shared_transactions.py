@@ -9,9 +9,10 @@ in one statement never trusted beyond the transaction that took them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlalchemy import Engine, event, select
@@ -45,14 +46,18 @@ def queue(container: Container, *groups: dict[str, object]) -> None:
             assert http.post(URL, json=group, headers=bearer()).status_code == 202
 
 
-def commits_during(engine: Engine) -> list[int]:
+@contextlib.contextmanager
+def commits_during(engine: Engine) -> Iterator[list[int]]:
     counted = [0]
 
     def count(*_args: object) -> None:
         counted[0] += 1
 
     event.listen(engine, "commit", count)
-    return counted
+    try:
+        yield counted
+    finally:
+        event.remove(engine, "commit", count)
 
 
 def firing_texts(container: Container, alertname: str) -> list[str]:
@@ -67,9 +72,8 @@ def test_a_worker_pass_applies_its_groups_in_one_transaction_on_postgresql(worke
     queue(worker, *(firing_group(name, count=2) for name in names))
     assert worker.ingester.apply_all() == 4  # four new incidents
     queue(worker, *(firing_group(name, count=3) for name in names), *(firing_group(name, count=4) for name in names))
-    commits = commits_during(engine)
-
-    assert worker.ingester.apply_pending() == 8
+    with commits_during(engine) as commits:
+        assert worker.ingester.apply_pending() == 8
     # One transaction for the four groups on PostgreSQL; SQLite keeps one per group (its
     # single writer must not be held while the web answers).
     assert commits[0] == (1 if db_backend == "postgres" else 4)
@@ -115,13 +119,18 @@ def test_a_failing_row_is_set_aside_and_the_other_groups_of_the_pass_still_count
 def test_an_urgent_webhook_is_applied_in_a_transaction_ahead_of_the_rest(db_url: str, engine: Engine, clock: FrozenClock, db_backend: str) -> None:
     settings = make_settings(db_url, ALERTMANAGER_TOKEN=TOKEN, FIREBREAK_SEVERITY_MAPPING='{"page":"P0","warning":"P3"}')
     worker = build_container(settings, clock=clock, transcript_stream=io.StringIO(), engine=engine, roles=frozenset({Role.WORKER}))
-    queue(worker, *(firing_group(f"Minor{i}", severity="warning") for i in range(3)), firing_group("CheckoutDown", severity="page"))
-    commits = commits_during(engine)
-    assert worker.ingester.apply_pending() == 4
+    minors = [f"Minor{i}" for i in range(3)]
+    queue(worker, *(firing_group(name, severity="warning") for name in minors), firing_group("CheckoutDown", severity="page"))
+    assert worker.ingester.apply_all() == 4
+    queue(worker, *(firing_group(name, count=2, severity="warning") for name in minors), firing_group("CheckoutDown", count=2, severity="page"))
+    with commits_during(engine) as commits:
+        assert worker.ingester.apply_pending() == 4
+    assert commits[0] == (2 if db_backend == "postgres" else 4)  # the P0 group alone, then the three others together
     with worker.sessions() as session:
-        opened = list(session.scalars(select(IncidentRow.title).order_by(IncidentRow.id)))
-    assert "CheckoutDown" in opened[0]  # queued last, opened first
-    assert commits[0] == (2 if db_backend == "postgres" else 4)  # the P0 group alone, then the three others
+        second_alerts = session.execute(
+            select(IncidentRow.title, AlertRow.id).join(AlertRow, AlertRow.incident_id == IncidentRow.id).where(AlertRow.labels["instance"].as_string() == "checkout-1:9100").order_by(AlertRow.id)
+        ).all()
+    assert "CheckoutDown" in second_alerts[0][0]  # queued last, applied first
 
 
 def test_locks_taken_together_are_trusted_only_in_the_transaction_that_took_them(worker: Container, engine: Engine) -> None:
@@ -160,7 +169,35 @@ def test_serve_keeps_one_group_per_transaction(am_container: Container, engine: 
     """``serve`` answers webhooks in the same process: it gives way between groups, so each
     group is its own transaction there, on either database."""
     queue(am_container, firing_group("DiskFull"), firing_group("HighLatency"))
-    commits = commits_during(engine)
-    assert am_container.ingester.apply_pending() == 2
+    with commits_during(engine) as commits:
+        assert am_container.ingester.apply_pending() == 2
     assert commits[0] == 2
     assert am_container.ingester.pressure is not None
+
+
+def test_a_new_group_is_applied_in_a_transaction_of_its_own(worker: Container, engine: Engine, db_backend: str) -> None:
+    """Placing a new group may take the storm guard's or a correlation lock and then lock
+    another incident: it must not wait for those while holding the other groups' incidents."""
+    queue(worker, firing_group("DiskFull"), firing_group("HighLatency"))
+    assert worker.ingester.apply_all() == 2
+    queue(worker, firing_group("DiskFull", count=2), firing_group("CertExpiry"), firing_group("HighLatency", count=2))
+    with commits_during(engine) as commits:
+        assert worker.ingester.apply_pending() == 3
+    assert commits[0] == (2 if db_backend == "postgres" else 3)  # the two known groups together, then the new one
+    counts = row_counts(worker)
+    assert counts["inbox"] == 0 and counts["incidents"] == 3 and counts["alerts"] == 2 + 2 + 1
+
+
+def test_a_failing_preparer_falls_back_to_one_group_per_transaction(worker: Container, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue(worker, firing_group("DiskFull"), firing_group("HighLatency"))
+    assert worker.ingester.apply_all() == 2
+    queue(worker, firing_group("DiskFull", count=2), firing_group("HighLatency", count=2))
+
+    def broken(_session: object, _rows: Sequence[InboxRow]) -> set[str]:
+        raise RuntimeError("lock timeout")
+
+    monkeypatch.setitem(worker.ingester._preparers, "alertmanager", broken)
+    with commits_during(engine) as commits:
+        assert worker.ingester.apply_pending() == 2  # not stuck on the same chunk: both applied
+    assert commits[0] == 2
+    assert row_counts(worker)["inbox"] == 0 and row_counts(worker)["alerts"] == 4

@@ -127,11 +127,14 @@ def alertmanager_batch_applier(service: IncidentService, policy: Policy) -> Batc
     return apply
 
 
-def lock_children(session: Session, rows: Sequence[InboxRow]) -> None:
+def lock_children(session: Session, rows: Sequence[InboxRow]) -> set[str]:
     """Lock the groups' children and their incidents, one statement each, before a
-    transaction applies many groups (children first, as applying one group does)."""
+    transaction applies many groups (children first, as applying one group does); returns
+    the groups that have a child. A new group is left out: placing it may take the storm
+    guard's or a correlation lock, which must never be waited for while holding incidents."""
     children = alert_groups.lock_by_dedup_keys(session, sorted({row.group_key for row in rows}))
     IncidentRepository.lock_rows(session, {child.incident_id for child in children.values()})
+    return set(children)
 
 
 def _outcome(outcome: Outcome) -> str:
