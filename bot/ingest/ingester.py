@@ -300,12 +300,7 @@ class Ingester:
                 )
             inbox.remove(session, [row.id for rows, applied in done for row in rows[: len(applied.outcomes)]])
             session.commit()
-        for _rows, applied in done:
-            for source, outcome in applied.outcomes:
-                if self._on_applied:
-                    self._on_applied(source, outcome)
-        if self._on_committed and any(applied.outcomes for _rows, applied in done):
-            self._on_committed()
+        self._committed([applied for _rows, applied in done])
         return taken, sum(len(applied.outcomes) for _rows, applied in done) + sum(self.apply_inbox_group(key, bind=bind) for key in alone)
 
     def _prepare(self, session: Session, rows: Sequence[InboxRow]) -> set[str]:
@@ -357,12 +352,17 @@ class Ingester:
             if applied.failed is not None:
                 applied.outcomes_after = [(applied.failed.source, self._set_aside(applied.failed, now))]
             session.commit()
-        for source, outcome in applied.outcomes + applied.outcomes_after:
-            if self._on_applied:
-                self._on_applied(source, outcome)
-        if applied.outcomes and self._on_committed:
-            self._on_committed()
+        self._committed([applied])
         return len(applied.outcomes) + (1 if applied.failed is not None else 0)
+
+    def _committed(self, transaction: Sequence[Applied]) -> None:
+        """Count what a committed transaction applied, and wake what waits on new changes."""
+        for applied in transaction:
+            for source, outcome in applied.outcomes + applied.outcomes_after:
+                if self._on_applied:
+                    self._on_applied(source, outcome)
+        if self._on_committed and any(applied.outcomes for applied in transaction):
+            self._on_committed()
 
     def _apply_unguarded(self, session: Session, rows: Sequence[InboxRow]) -> Applied:
         """Apply rows in order without savepoints until the time budget is spent (the rest
