@@ -106,12 +106,16 @@ class DeliveryWorker:
             # Created per batch: a semaphore binds to the loop it first waits on, and the
             # console runs one short loop per command.
             semaphore = asyncio.Semaphore(self._concurrency)
-            outcomes = await asyncio.gather(*(self._deliver(message, semaphore) for message in messages), return_exceptions=True)
-            # What was delivered is marked even if another delivery of the claim raised (its
-            # failure could not be recorded: it stays in flight until its lease runs out).
-            delivered = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
-            if delivered:
-                await asyncio.to_thread(self._complete, delivered)
+            delivered: list[tuple[OutboxMessage, DeliveryResult]] = []
+            try:
+                outcomes = await asyncio.gather(*(self._deliver(message, semaphore, delivered) for message in messages), return_exceptions=True)
+            finally:
+                # What was delivered is marked even if another delivery of the claim raised
+                # (its failure could not be recorded: it stays in flight until its lease runs
+                # out) or the loop is being cancelled at shutdown: sent twice is what an
+                # unmarked delivery would be. The thread finishes even if this await is cut.
+                if delivered:
+                    await asyncio.to_thread(self._complete, list(delivered))
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
@@ -271,9 +275,9 @@ class DeliveryWorker:
 
     # -- one delivery ----------------------------------------------------------------
 
-    async def _deliver(self, message: OutboxMessage, semaphore: asyncio.Semaphore) -> tuple[OutboxMessage, DeliveryResult] | None:
-        """Deliver one message; returns it with its result when delivered (the caller marks the
-        batch), None when it failed (marked here, for a retry or as failed)."""
+    async def _deliver(self, message: OutboxMessage, semaphore: asyncio.Semaphore, delivered: list[tuple[OutboxMessage, DeliveryResult]]) -> None:
+        """Deliver one message: once delivered it joins ``delivered`` (the caller marks the
+        claim's together); a failure is marked here, for a retry or as failed."""
         async with semaphore:
             deliverer = self._deliverers.get(message.target)
             try:
@@ -283,14 +287,14 @@ class DeliveryWorker:
             except DeliveryError as error:
                 self._report(message, ok=False)
                 await asyncio.to_thread(self._fail, message, error)
-                return None
+                return
             except Exception as error:  # an adapter bug must not lose the message
                 log.exception("deliverer raised", extra={"outbox_id": message.id, "operation": message.operation})
                 self._report(message, ok=False)
                 await asyncio.to_thread(self._fail, message, DeliveryError(repr(error)))
-                return None
+                return
+            delivered.append((message, result))
             self._report(message, ok=True)
-            return message, result
 
     def _report(self, message: OutboxMessage, *, ok: bool) -> None:
         if self._on_attempt is not None:

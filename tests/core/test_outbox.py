@@ -285,7 +285,7 @@ def test_a_claims_deliveries_are_marked_in_one_transaction_and_a_failing_record_
 
 def test_a_delivery_that_raises_does_not_keep_the_rest_of_its_claim_from_being_marked(sessions: SessionFactory, clock: FrozenClock) -> None:
     """Something failing after a delivery (here the attempt hook) is raised to the loop, which
-    logs it; the claim's other deliveries are still marked, not sent again after the lease."""
+    logs it; the claim's deliveries are still marked, not sent again after the lease."""
 
     reported: list[bool] = []
 
@@ -300,4 +300,42 @@ def test_a_delivery_that_raises_does_not_keep_the_rest_of_its_claim_from_being_m
     with pytest.raises(RuntimeError, match="metrics backend broke"):
         asyncio.run(worker.run_once())
     statuses = {key: row.status for key, row in rows(sessions).items()}
-    assert statuses == {"m0": "delivered", "m1": "in_flight", "m2": "delivered"}
+    assert statuses == {"m0": "delivered", "m1": "delivered", "m2": "delivered"}  # m1 was sent: marked too
+
+
+class StallingPeer:
+    """Delivers ``quick`` at once; every other message waits until cancelled (a peer that
+    hangs while the process is being stopped)."""
+
+    def __init__(self, quick: str) -> None:
+        self.quick = quick
+        self.sent: list[str] = []
+        self.quick_sent = asyncio.Event()
+
+    async def deliver(self, message: OutboxMessage) -> DeliveryResult:
+        if message.idempotency_key != self.quick:
+            await asyncio.Event().wait()
+        self.sent.append(message.idempotency_key)
+        self.quick_sent.set()
+        return DeliveryResult()
+
+
+def test_a_claim_cancelled_at_shutdown_still_marks_what_it_delivered(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """Stopping the process cancels a claim still waiting on a peer: what it already sent is
+    marked delivered, not sent a second time by the next worker after the lease."""
+    peer = StallingPeer(quick="m0")
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock)
+    put(sessions, clock, "m0")
+    put(sessions, clock, "m1")
+
+    async def stop_mid_claim() -> None:
+        claim = asyncio.create_task(worker.run_once())
+        await asyncio.wait_for(peer.quick_sent.wait(), timeout=30)
+        claim.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await claim
+
+    asyncio.run(stop_mid_claim())
+    assert peer.sent == ["m0"]
+    statuses = {key: row.status for key, row in rows(sessions).items()}
+    assert statuses == {"m0": "delivered", "m1": "in_flight"}
