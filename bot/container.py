@@ -54,7 +54,7 @@ from bot.pagerduty.outbound import pagerduty_outbound
 from bot.playbooks.registry import load_registry, log_registry
 from bot.roles import ALL_ROLES, Role
 from bot.schedule import EscalationEngine, build_escalation, escalate_handler
-from bot.service.chat_notifications import CHAT, notify_chat, post_recorded
+from bot.service.chat_notifications import CHAT, chat_notifier, post_recorded
 from bot.service.incidents import IncidentService
 from bot.service.oncall import OncallDirectory
 from bot.settings import Settings
@@ -224,7 +224,7 @@ def build_container(
     service.declare_hooks.append(guided.on_declare)
     service.subscribers.extend(
         [
-            notify_chat,
+            chat_notifier(timedelta(seconds=settings.summary_batch_seconds)),
             *([pagerduty.sync] if pagerduty.sync is not None else []),
             guide_poster(guided),
             guided.on_raised,

@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     inbox_poll_seconds: float = Field(1.0, alias="FIREBREAK_INBOX_POLL_SECONDS", gt=0)
     pg_notify: bool = Field(True, alias="FIREBREAK_PG_NOTIFY")
     outbox_setup_per_claim: int = Field(8, alias="FIREBREAK_OUTBOX_SETUP_PER_CLAIM", ge=1, le=32)
+    summary_batch_seconds: float = Field(2.0, alias="FIREBREAK_SUMMARY_BATCH_SECONDS", ge=0, le=60)
 
     # Permissions (docs/permissions.md)
     admins_text: str = Field("", alias="FIREBREAK_ADMINS")

@@ -132,7 +132,15 @@ def clock() -> FrozenClock:
 
 
 def make_settings(db_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {"DATABASE_URL": db_url, "FIREBREAK_LOG_FORMAT": "console", "FIREBREAK_PLAYBOOKS_DIR": str(NO_PLAYBOOKS)}
+    """Settings for an in-process container. Summary refreshes are not batched (the tests'
+    clock is frozen, so a batched refresh would never fall due); tests/core/test_summary_batching.py
+    covers batching."""
+    values: dict[str, object] = {
+        "DATABASE_URL": db_url,
+        "FIREBREAK_LOG_FORMAT": "console",
+        "FIREBREAK_PLAYBOOKS_DIR": str(NO_PLAYBOOKS),
+        "FIREBREAK_SUMMARY_BATCH_SECONDS": "0",
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

@@ -2,7 +2,10 @@
 
 Idempotency keys are unique in the table, so enqueuing the same key twice (a replayed
 webhook, a retried command) is a no-op; ``coalesce_key`` coalesces repeated updates of one
-thing (the pinned summary) into a single pending message.
+thing (the pinned summary) into a single pending message. Such a message renders its thing
+as it is when delivered, so it never holds back the messages queued after it in its
+conversation (bot/delivery/worker.py), and a ``not_before`` on it batches a burst of
+updates into one delivery.
 
 Every row carries a ``priority``: the rank of its incident's severity (P0 = 0 … INFO = 4),
 3 for messages about no incident. The worker claims lower first ("worst first"), and
@@ -41,7 +44,15 @@ _COALESCE = (
         _OUTBOX.c.attempts == 0,
         _OUTBOX.c.drill == bindparam("coalesce_drill"),
     )
-    .values(payload=bindparam("coalesced_payload", type_=_OUTBOX.c.payload.type))
+    .values(
+        payload=bindparam("coalesced_payload", type_=_OUTBOX.c.payload.type),
+        # The pending message goes out when the earlier of the two wanted it: a change a
+        # person made is not held back by a batching delay an alert update asked for.
+        next_attempt_at=case(
+            (bindparam("coalesce_due") < _OUTBOX.c.next_attempt_at, bindparam("coalesce_due")),
+            else_=_OUTBOX.c.next_attempt_at,
+        ),
+    )
 )
 _REPRIORITISE = (
     update(_OUTBOX)
@@ -134,11 +145,12 @@ def enqueue(
         )
         # Bound as ``new_…``: a parameter named like a column would join the UPDATE's SET.
         params = {("coalesced_payload" if name == "payload" else f"new_{name}"): value for name, value in values.items()}
-        params.update(coalesce_with=coalesce_key, coalesce_drill=values["drill"])
+        params.update(coalesce_with=coalesce_key, coalesce_drill=values["drill"], coalesce_due=values["next_attempt_at"])
         return session.execute(_COALESCE_OR_INSERT, params).scalar_one_or_none() is not None
     if coalesce_key is not None:
         coalesced = session.execute(
-            _COALESCE, {"coalesce_with": coalesce_key, "coalesced_payload": payload, "coalesce_drill": is_drill(session)}
+            _COALESCE,
+            {"coalesce_with": coalesce_key, "coalesced_payload": payload, "coalesce_drill": is_drill(session), "coalesce_due": not_before or now},
         )
         if _rows_matched(coalesced):
             return False

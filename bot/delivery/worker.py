@@ -3,7 +3,9 @@
 Claims are leases: a worker that dies mid-delivery leaves rows ``in_flight`` with an expired
 lease, and the next worker (after a restart, or another replica) takes them again, telling
 the deliverer it is a retry so it can check whether the first attempt landed. Messages that
-share an ``ordering_key`` (one chat channel) go out strictly one after another.
+share an ``ordering_key`` (one chat channel) go out strictly one after another, except that
+a coalesced message (the pinned summary, rendered at delivery) holds back no later message
+but another rendering of its own thing.
 
 Worst first: each claim takes due rows by ``(priority, id)``, so when a peer's rate limits
 hold work back, a P0's messages go before a P2's that were queued earlier. Within one
@@ -145,7 +147,9 @@ class DeliveryWorker:
             # Only heads of their conversation are candidates: otherwise a backlog of posts
             # waiting behind a failing one fills the window and starves everything after it
             # (a PagerDuty page behind a Slack outage), and priority could reorder a
-            # conversation.
+            # conversation. A coalesced message (a summary, a topic) renders what is true
+            # when it is delivered, so it waits for what was said before it but holds back
+            # nothing said after it: its batching delay never delays a post.
             earlier = aliased(OutboxRow)
             blocked = (
                 select(earlier.id)
@@ -153,6 +157,8 @@ class DeliveryWorker:
                     earlier.ordering_key == OutboxRow.ordering_key,
                     earlier.id < OutboxRow.id,
                     earlier.status.in_((PENDING, IN_FLIGHT)),
+                    # Two renderings of one thing still go out in order: the newer lands last.
+                    earlier.coalesce_key.is_(None) | (earlier.coalesce_key == OutboxRow.coalesce_key),
                 )
                 .exists()
             )

@@ -8,7 +8,7 @@ costs one summary update per burst rather than a post per alert or group.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot.delivery.outbox import enqueue
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, TimelineEntry
-from bot.service.changes import Change
+from bot.service.changes import Change, Subscriber
 
 CHAT = "chat"
 
@@ -83,6 +83,15 @@ def _refreshes(entry: TimelineEntry) -> bool:
     return entry.kind in SUMMARY_KINDS or bool(entry.data.get("child_resolved"))
 
 
+#: Entries that arrive in bursts with the webhooks, and only change the summary's alert and
+#: group counts: their refresh may wait to gather the next ones (``alert_summary_delay``).
+ALERT_UPDATE_KINDS = frozenset({EntryKind.ALERT_FIRING, EntryKind.ALERT_RESOLVED, EntryKind.GROUP_JOINED})
+
+
+def _alert_update(entry: TimelineEntry) -> bool:
+    return entry.kind in ALERT_UPDATE_KINDS or bool(entry.data.get("child_resolved"))
+
+
 def ordering_key(number: int) -> str:
     """Everything said about one incident goes out in order (one conversation)."""
     return f"incident:{number}"
@@ -131,12 +140,27 @@ def _post_payload(number: int, entry_id: int, entry: TimelineEntry) -> dict[str,
     }
 
 
-def notify_chat(change: Change) -> None:
+def chat_notifier(alert_summary_delay: timedelta = timedelta(0)) -> Subscriber:
+    """The chat subscriber. ``alert_summary_delay``: how long a summary refresh caused only
+    by alert updates waits (gathering the next webhooks' into the same edit): a busy alert
+    group would otherwise cost an edit per webhook, far beyond what Slack lets a workspace
+    update. A change a person or a rule makes refreshes at once, and pulls a waiting
+    refresh forward with it."""
+
+    def subscriber(change: Change) -> None:
+        notify_chat(change, alert_summary_delay=alert_summary_delay)
+
+    return subscriber
+
+
+def notify_chat(change: Change, *, alert_summary_delay: timedelta = timedelta(0)) -> None:
     number = change.incident.number
     if change.incident.severity is Severity.INFO:
         return
 
-    def say(operation: str, payload: dict[str, Any], key: str, coalesce_key: str | None = None) -> None:
+    def say(
+        operation: str, payload: dict[str, Any], key: str, coalesce_key: str | None = None, not_before: datetime | None = None
+    ) -> None:
         enqueue(
             change.session,
             target=CHAT,
@@ -147,12 +171,14 @@ def notify_chat(change: Change) -> None:
             incident_id=number,
             ordering_key=ordering_key(number),
             coalesce_key=coalesce_key,
+            not_before=not_before,
             severity=change.incident.severity,
         )
 
     if _opens_now(change):
         say(OPEN_INCIDENT, {"number": number}, f"chat:open:{number}")
     refresh_after: int | None = None
+    only_alerts = True
     merged_away: tuple[int, int] | None = None
     for recorded in change.entries:
         entry = recorded.entry
@@ -160,10 +186,18 @@ def notify_chat(change: Change) -> None:
             say(POST, _post_payload(number, recorded.id, entry), f"chat:post:{recorded.id}")
         if _refreshes(entry) and not change.is_new:
             refresh_after = recorded.id
+            only_alerts = only_alerts and _alert_update(entry)
         if entry.kind is EntryKind.MERGED and entry.data.get("into") is not None:
             merged_away = (recorded.id, int(entry.data["into"]))
     if refresh_after is not None:
-        say(REFRESH_SUMMARY, {"number": number}, f"chat:summary:{number}:{refresh_after}", coalesce_key=f"chat:summary:{number}")
+        delay = alert_summary_delay if only_alerts else timedelta(0)
+        say(
+            REFRESH_SUMMARY,
+            {"number": number},
+            f"chat:summary:{number}:{refresh_after}",
+            coalesce_key=f"chat:summary:{number}",
+            not_before=change.now + delay if delay else None,
+        )
     resolved_at = change.incident.resolved_at
     if merged_away is not None and resolved_at is not None:
         # Merged away: after the pointer and everything else said above (same ordering key),

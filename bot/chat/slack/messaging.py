@@ -234,13 +234,20 @@ async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> D
     if summary is None:
         return DeliveryResult(detail={"skipped": "no summary message yet"})
     channel, ts = summary
-    await context.gateway.call(
-        "chat.update",
-        channel=channel,
-        ts=ts,
-        text=blocks.summary_text(incident),
-        blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number), web_url=context.config.page_url(number)),
-    )
+    try:
+        await context.gateway.call(
+            "chat.update",
+            channel=channel,
+            ts=ts,
+            text=blocks.summary_text(incident),
+            blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number), web_url=context.config.page_url(number)),
+        )
+    except SlackCallFailed as error:
+        # A refresh overtaken by the channel's archiving (it holds back nothing queued after
+        # it, an archive included): the channel is closed, nobody reads its summary again.
+        if error.code == "is_archived":
+            return DeliveryResult(detail={"skipped": error.code})
+        raise
     return DeliveryResult()
 
 

@@ -199,7 +199,12 @@ async def set_topic(context: DeliveryContext, message: OutboxMessage) -> Deliver
     commander = incident.roles.get(Role.COMMANDER)
     user = person_id(commander)
     name = await gateway.user_name(user) if user and "|" not in str(commander) else None
-    await gateway.call("conversations.setTopic", channel=refs.channel_id, topic=blocks.topic(incident, commander_name=name))
+    try:
+        await gateway.call("conversations.setTopic", channel=refs.channel_id, topic=blocks.topic(incident, commander_name=name))
+    except SlackCallFailed as error:
+        if error.code == "is_archived":  # overtaken by the archiving, as a summary refresh can be
+            return DeliveryResult(detail={"skipped": error.code})
+        raise
     return DeliveryResult()
 
 
