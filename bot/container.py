@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute
 
 from bot.chat.commands import CommandRouter
 from bot.chat.console.transcript import ConsoleDeliverer
-from bot.chat.operations import CHANNEL_SETUP_LANE
+from bot.chat.operations import ARCHIVE, CHANNEL_SETUP_LANE
 from bot.chat.slack import (
     PauseCollector,
     SlackRuntime,
@@ -194,6 +194,7 @@ def build_container(
         setup_operations=CHANNEL_SETUP_LANE,
         setup_target=CHAT,
         setup_per_claim=settings.outbox_setup_per_claim,
+        closing_operations={ARCHIVE},
         drill=drill,
     )
 

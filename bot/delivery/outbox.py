@@ -34,6 +34,9 @@ FAILED = "failed"
 #: The table itself (``__table__`` is typed as any FromClause), for Core statements.
 _OUTBOX = OutboxRow.metadata.tables[OutboxRow.__tablename__]
 
+#: Typed as the column: bound through the UTC datetime type, so SQLite stores it as it
+#: stores every other time (and compares it as text the same way).
+_COALESCE_DUE = bindparam("coalesce_due", type_=_OUTBOX.c.next_attempt_at.type)
 #: Built once: Core statements with bound parameters hit SQLAlchemy's compiled cache on
 #: every call, which matters on the webhook hot path (one enqueue per change or more).
 _COALESCE = (
@@ -48,8 +51,9 @@ _COALESCE = (
         payload=bindparam("coalesced_payload", type_=_OUTBOX.c.payload.type),
         # The pending message goes out when the earlier of the two wanted it: a change a
         # person made is not held back by a batching delay an alert update asked for.
+        # One held back by pacing (tried, nothing sent: ``last_error`` set) keeps its turn.
         next_attempt_at=case(
-            (bindparam("coalesce_due") < _OUTBOX.c.next_attempt_at, bindparam("coalesce_due")),
+            ((_COALESCE_DUE < _OUTBOX.c.next_attempt_at) & _OUTBOX.c.last_error.is_(None), _COALESCE_DUE),
             else_=_OUTBOX.c.next_attempt_at,
         ),
     )

@@ -5,7 +5,7 @@ lease, and the next worker (after a restart, or another replica) takes them agai
 the deliverer it is a retry so it can check whether the first attempt landed. Messages that
 share an ``ordering_key`` (one chat channel) go out strictly one after another, except that
 a coalesced message (the pinned summary, rendered at delivery) holds back no later message
-but another rendering of its own thing.
+but another rendering of its own thing and what closes the conversation.
 
 Worst first: each claim takes due rows by ``(priority, id)``, so when a peer's rate limits
 hold work back, a P0's messages go before a P2's that were queued earlier. Within one
@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import Session, aliased
 
 from bot.background import Wakeup
@@ -58,10 +58,13 @@ class DeliveryWorker:
         setup_operations: Collection[str] = (),
         setup_target: str = "chat",
         setup_per_claim: int | None = None,
+        closing_operations: Collection[str] = (),
         drill: bool = False,
     ) -> None:
         """``drill``: take only a drill's messages (else only real ones), so a drill and a real
-        process sharing a database never deliver each other's."""
+        process sharing a database never deliver each other's. ``closing_operations`` end a
+        conversation (archiving a channel): they wait for every message queued before them,
+        coalesced ones included."""
         self._sessions = sessions
         self._drill = drill
         self._deliverers = dict(deliverers)
@@ -74,6 +77,7 @@ class DeliveryWorker:
         self._on_dead = on_dead
         self._on_attempt = on_attempt
         self._setup_operations = tuple(sorted(setup_operations))
+        self._closing_operations = tuple(sorted(closing_operations))
         self._setup_target = setup_target
         share = max(1, batch_size // 4) if setup_per_claim is None else setup_per_claim
         self._setup_per_claim = max(1, min(share, batch_size))
@@ -151,14 +155,16 @@ class DeliveryWorker:
             # when it is delivered, so it waits for what was said before it but holds back
             # nothing said after it: its batching delay never delays a post.
             earlier = aliased(OutboxRow)
+            closing = OutboxRow.operation.in_(self._closing_operations) if self._closing_operations else false()
             blocked = (
                 select(earlier.id)
                 .where(
                     earlier.ordering_key == OutboxRow.ordering_key,
                     earlier.id < OutboxRow.id,
                     earlier.status.in_((PENDING, IN_FLIGHT)),
-                    # Two renderings of one thing still go out in order: the newer lands last.
-                    earlier.coalesce_key.is_(None) | (earlier.coalesce_key == OutboxRow.coalesce_key),
+                    # Two renderings of one thing still go out in order: the newer lands last;
+                    # and what ends the conversation (archiving the channel) waits for all.
+                    earlier.coalesce_key.is_(None) | (earlier.coalesce_key == OutboxRow.coalesce_key) | closing,
                 )
                 .exists()
             )

@@ -55,6 +55,9 @@ STRIPPED = {
     "pagerduty_webhook_secret": None,
     "pagerduty_service_id": None,
     "pg_notify": False,
+    # The simulated clock jumps only to scripted moments and deadlines: a refresh waiting to
+    # gather alert updates would show after the next moment's posts, or never at the end.
+    "summary_batch_seconds": 0.0,
 }
 #: The same, by environment name, given when the settings are read: the outbound PagerDuty and
 #: Slack settings a drill ignores are not validated either (an ``http://`` PagerDuty URL of a

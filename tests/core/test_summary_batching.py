@@ -96,6 +96,46 @@ def test_a_waiting_refresh_holds_back_no_later_post(sessions: SessionFactory, cl
     assert peer.delivered == ["p1", "s1"]
 
 
+def test_archiving_waits_for_a_waiting_refresh(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """A merged-away channel is archived at once, but only after its summary's last edit."""
+    peer = Peer()
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock, closing_operations={"archive"})
+    say(sessions, clock.now(), "s1", summary=True, not_before=clock.now() + BATCH)
+    with sessions.begin() as session:
+        enqueue(session, target="peer", operation="archive", payload={}, idempotency_key="a1", now=clock.now(), ordering_key="incident:1")
+    run_once(worker)
+    assert peer.delivered == []
+    clock.advance(seconds=2)
+    run_once(worker)
+    run_once(worker)
+    assert peer.delivered == ["s1", "a1"]
+
+
+def test_a_refresh_held_back_by_pacing_keeps_its_turn(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """Slack's pace deferred it (no attempt counted): a new update must not make it try again
+    at once, which would only be deferred again."""
+    start = clock.now()
+    say(sessions, start, "s1", summary=True)
+    with sessions.begin() as session:
+        row = session.scalars(select(OutboxRow)).one()
+        row.last_error, row.next_attempt_at = "paced: chat.update", start + timedelta(seconds=30)
+    assert not say(sessions, start, "s2", summary=True)
+    assert due_times(sessions) == {"s1": start + timedelta(seconds=30)}
+
+
+def test_a_pulled_forward_refresh_is_delivered_at_that_moment(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """On a fractional second too: SQLite compares stored times as text, so the due time must
+    be stored as every other time is."""
+    peer = Peer()
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock)
+    clock.advance(seconds=0.25)
+    say(sessions, clock.now(), "s1", summary=True, not_before=clock.now() + BATCH)
+    clock.advance(seconds=0.5)
+    say(sessions, clock.now(), "s2", summary=True)
+    run_once(worker)
+    assert peer.delivered == ["s1"]
+
+
 def test_a_refresh_still_waits_for_what_was_said_before_it(sessions: SessionFactory, clock: FrozenClock) -> None:
     """The channel must exist (and the post before it be shown) before its summary is edited."""
     peer = Peer(failing=("p0",))
@@ -160,6 +200,21 @@ def test_alert_updates_batch_their_refresh_and_a_person_pulls_it_forward(batchin
     batching.service.acknowledge(number, actor="alice", source=Source.SLACK)
     [pulled] = refreshes(batching)
     assert pulled.id == waiting.id and as_utc(pulled.next_attempt_at) == clock.now()
+
+
+def test_an_alert_update_that_raises_the_severity_is_refreshed_at_once(batching: Container, clock: FrozenClock) -> None:
+    number = batching.service.declare(title="Checkout latency", severity=Severity.P2, actor="alertmanager", source=Source.ALERTMANAGER).number
+    at = clock.now()
+    firing = TimelineEntry(kind=EntryKind.ALERT_FIRING, at=at, actor="alertmanager", source=Source.ALERTMANAGER, text="1 alert firing", data={})
+    raised = TimelineEntry(
+        kind=EntryKind.SEVERITY_CHANGED, at=at, actor="alertmanager", source=Source.ALERTMANAGER, text="P2 → P1", data={"from": "P2", "to": "P1"}
+    )
+    for entries in ([raised, firing], [firing, raised]):  # whichever comes last
+        batching.service.apply(number, lambda _incident, entries=entries: list(entries))
+        [refresh] = [row for row in refreshes(batching) if row.status == PENDING]
+        assert as_utc(refresh.next_attempt_at) == clock.now()
+        with batching.sessions.begin() as session:
+            session.get(OutboxRow, refresh.id).status = "delivered"  # type: ignore[union-attr]
 
 
 def test_a_persons_change_is_refreshed_at_once(batching: Container, clock: FrozenClock) -> None:

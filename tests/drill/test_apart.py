@@ -161,3 +161,21 @@ def test_sources_keep_groups_apart(drill_db: str | None) -> None:
     }
     drill = run(scenario, drill_db)
     assert drill.score is not None and drill.score.passed, [str(r) for r in drill.score.failed]
+
+
+def test_a_drill_ending_on_an_alert_update_shows_the_summary_updated(drill_db: str | None) -> None:
+    """A drill's clock jumps only to scripted moments and deadlines, so it does not batch
+    summary refreshes (FIREBREAK_SUMMARY_BATCH_SECONDS): the last alert update shows."""
+    out = io.StringIO()
+    labels = {"alertname": "HighLatency", "severity": "critical"}
+    scenario = {
+        "name": "ends on an alert update",
+        "events": [
+            {"at": "0s", "alertmanager": {"labels": {**labels, "instance": "a"}}},
+            {"at": "2m", "alertmanager": {"labels": {**labels, "instance": "b"}}},
+        ],
+    }
+    assert drill_settings().summary_batch_seconds > 0  # what a drill is handed: batching on
+    run(scenario, drill_db, out=out)
+    updated = out.getvalue().split("(pinned summary updated)")
+    assert len(updated) == 2 and "open for 2m" in updated[1]

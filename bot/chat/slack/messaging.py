@@ -7,6 +7,7 @@ id, which is how a retried delivery finds out that Slack already has it.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -24,6 +25,8 @@ from bot.delivery.message import DeliveryResult, OutboxMessage
 from bot.domain.errors import IncidentNotFound
 from bot.domain.timeline import Source
 from bot.text_safety import clean, names, person_name, readable, slack_person, slack_text
+
+log = logging.getLogger(__name__)
 
 POST_EVENT = "firebreak_post"
 
@@ -243,9 +246,10 @@ async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> D
             blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number), web_url=context.config.page_url(number)),
         )
     except SlackCallFailed as error:
-        # A refresh overtaken by the channel's archiving (it holds back nothing queued after
-        # it, an archive included): the channel is closed, nobody reads its summary again.
+        # Archived by hand (Firebreak's own archiving waits for a pending refresh): nothing
+        # to retry, and a failure report could not be posted there either.
         if error.code == "is_archived":
+            log.warning("pinned summary not updated: the channel is archived", extra={"incident": number, "channel": channel})
             return DeliveryResult(detail={"skipped": error.code})
         raise
     return DeliveryResult()

@@ -10,6 +10,7 @@ then serves as their summary; INFO incidents say nothing in Slack.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,8 @@ from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.store.incidents import IncidentRepository
 from bot.text_safety import person_id, readable, safe_url, slack_text
+
+log = logging.getLogger(__name__)
 
 CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1, Severity.P2})
 SUMMARY_EVENT = "firebreak_summary"
@@ -202,7 +205,8 @@ async def set_topic(context: DeliveryContext, message: OutboxMessage) -> Deliver
     try:
         await gateway.call("conversations.setTopic", channel=refs.channel_id, topic=blocks.topic(incident, commander_name=name))
     except SlackCallFailed as error:
-        if error.code == "is_archived":  # overtaken by the archiving, as a summary refresh can be
+        if error.code == "is_archived":  # archived by hand: nothing to retry
+            log.warning("topic not set: the channel is archived", extra={"incident": incident.number, "channel": refs.channel_id})
             return DeliveryResult(detail={"skipped": error.code})
         raise
     return DeliveryResult()
