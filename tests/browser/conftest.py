@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -107,10 +108,19 @@ def incident_numbers(engine: Engine) -> list[int]:
         return list(connection.scalars(select(IncidentRow.id).order_by(IncidentRow.id)))
 
 
+def page_wait(driver: WebDriver, timeout: float = 10, poll_frequency: float = 0.5) -> WebDriverWait[WebDriver]:
+    """A wait that looks again when the page it was reading is replaced mid-read.
+
+    A form post or a live update swaps the document under an element the condition had just
+    found; that is a reason to read the new page, not a failure.
+    """
+    return WebDriverWait(driver, timeout, poll_frequency=poll_frequency, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def sign_in(driver: WebDriver, server: Server, *, path: str = "/") -> None:
     driver.get(server.url + path)
-    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "token"))
+    page_wait(driver, 10).until(lambda d: d.find_elements(By.ID, "token"))
     driver.find_element(By.ID, "token").send_keys(WEB_TOKEN)
     driver.find_element(By.ID, "name").send_keys("Robin")
     driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button[type=submit]").click()
-    WebDriverWait(driver, 10).until(lambda d: "Signed in as" in d.find_element(By.TAG_NAME, "body").text)
+    page_wait(driver, 10).until(lambda d: "Signed in as" in d.find_element(By.TAG_NAME, "body").text)

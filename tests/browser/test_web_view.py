@@ -9,11 +9,11 @@ from pathlib import Path
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 from sqlalchemy import Engine, func, select
 
 from bot.store.models import TimelineRow
-from tests.browser.conftest import incident_numbers, post_webhook, sign_in, wait_until
+from tests.browser.conftest import incident_numbers, page_wait, post_webhook, sign_in, wait_until
 from tests.fakes.alertmanager_payloads import firing_group
 from tests.support.processes import Server
 
@@ -33,7 +33,7 @@ def test_nothing_is_shown_without_sign_in(server: Server, driver: WebDriver, eng
     post_webhook(server, firing_group("SecretOutage", severity="critical"))
     wait_until(lambda: incident_numbers(engine), "the incident to open")
     driver.get(server.url + "/incidents/1")
-    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "token"))
+    page_wait(driver, 10).until(lambda d: d.find_elements(By.ID, "token"))
     assert "/signin?next=" in driver.current_url
     assert "SecretOutage" not in driver.page_source
     driver.get(server.url + "/incidents/1/live?after=0")
@@ -49,14 +49,14 @@ def test_sign_in_list_and_filter(server: Server, driver: WebDriver, engine: Engi
     assert len(rows(driver)) == 3
     Select(driver.find_element(By.ID, "severity")).select_by_value("P1")
     driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
-    WebDriverWait(driver, 10).until(lambda d: "severity=P1" in d.current_url)
+    page_wait(driver, 10).until(lambda d: "severity=P1" in d.current_url)
     assert len(rows(driver)) == 1 and "DiskFull" in rows(driver)[0]
     search = driver.find_element(By.ID, "q")
     search.clear()
     Select(driver.find_element(By.ID, "severity")).select_by_value("")
     search.send_keys("payment")
     search.submit()
-    WebDriverWait(driver, 10).until(lambda d: "q=payment" in d.current_url)
+    page_wait(driver, 10).until(lambda d: "q=payment" in d.current_url)
     assert len(rows(driver)) == 1 and "PaymentErrors" in rows(driver)[0]
 
 
@@ -64,13 +64,13 @@ def test_an_open_incident_page_shows_a_new_webhook_within_two_seconds(server: Se
     post_webhook(server, firing_group("CacheMisses", severity="critical", service="cache"))
     number = wait_until(lambda: incident_numbers(engine), "the incident")[0]
     sign_in(driver, server, path=f"/incidents/{number}")
-    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "connected")
+    page_wait(driver, 10).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "connected")
     before = entry_count(engine, number)
     assert "cache-3:9100" not in driver.page_source
     post_webhook(server, firing_group("CacheMisses", severity="critical", service="cache", count=4))
     wait_until(lambda: entry_count(engine, number) > before, "the webhook to reach the timeline")
     changed = time.monotonic()
-    WebDriverWait(driver, 5, poll_frequency=0.05).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li.new")) > 0)
+    page_wait(driver, 5, poll_frequency=0.05).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li.new")) > 0)
     shown_after = time.monotonic() - changed
     assert shown_after < 2.0, f"the change showed after {shown_after:.2f} s"
     assert "new entr" in driver.find_element(By.ID, "live-status").text
@@ -81,14 +81,14 @@ def test_the_page_reconnects_after_a_restart(server: Server, server_env: dict[st
     post_webhook(server, firing_group("QueueBacklog", severity="critical", service="queue"))
     number = wait_until(lambda: incident_numbers(engine), "the incident")[0]
     sign_in(driver, server, path=f"/incidents/{number}")
-    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "connected")
+    page_wait(driver, 10).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "connected")
     server.kill()
-    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "reconnecting")
+    page_wait(driver, 10).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "reconnecting")
     again = Server(server_env, port=server.port, log=tmp_path / "serve-again.log").start(timeout=90)
     try:
-        WebDriverWait(driver, 15).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "connected")
+        page_wait(driver, 15).until(lambda d: d.find_element(By.ID, "incident").get_attribute("data-live") == "connected")
         post_webhook(again, firing_group("QueueBacklog", severity="critical", service="queue", count=3))
-        WebDriverWait(driver, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li.new")) > 0)
+        page_wait(driver, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li.new")) > 0)
     finally:
         again.kill()
 
@@ -98,7 +98,7 @@ def test_open_the_post_mortem_and_download_it_with_the_session(server: Server, d
     number = wait_until(lambda: incident_numbers(engine), "the incident")[0]
     sign_in(driver, server, path=f"/incidents/{number}")
     driver.find_element(By.LINK_TEXT, "Post-mortem").click()
-    WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith(f"/incidents/{number}/postmortem"))
+    page_wait(driver, 10).until(lambda d: d.current_url.endswith(f"/incidents/{number}/postmortem"))
     assert "Post-mortem: INC-" in driver.find_element(By.TAG_NAME, "h1").text
     assert driver.find_elements(By.XPATH, "//h2[text()='Key figures']")
     fetch = "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => r.text().then(t => done([r.status, t])));"
@@ -131,7 +131,7 @@ def test_the_four_pages_fit_a_phone_screen(server: Server, engine: Engine) -> No
         sign_in(phone, server)
         for path in ("/", f"/incidents/{number}", f"/incidents/{number}/postmortem", "/insights"):
             phone.get(server.url + path)
-            WebDriverWait(phone, 10).until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
+            page_wait(phone, 10).until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
             overflow = phone.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{path} is {overflow}px wider than the phone"
     finally:
@@ -148,10 +148,10 @@ def test_the_timeline_loads_more_from_the_keyboard(server: Server, driver: WebDr
     shown = len(driver.find_elements(By.CSS_SELECTOR, "#timeline li"))
     link = driver.find_element(By.ID, "load-more")
     link.send_keys(Keys.ENTER)
-    WebDriverWait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li")) > shown)
+    page_wait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li")) > shown)
     assert driver.current_url.endswith(f"/incidents/{number}"), "loaded in place"
     total = entry_count(engine, number)
-    WebDriverWait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li")) == total)
+    page_wait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline li")) == total)
     assert not driver.find_elements(By.ID, "load-more"), "nothing more to load"
 
 
@@ -174,7 +174,7 @@ def test_long_unbroken_strings_never_widen_a_page(server: Server, engine: Engine
             sign_in(chrome, server)
             for path in ("/", f"/incidents/{number}", f"/incidents/{number}/postmortem", "/insights", "/?severity=P9"):
                 chrome.get(server.url + path)
-                WebDriverWait(chrome, 10).until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
+                page_wait(chrome, 10).until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
                 assert LONG[:40] in chrome.find_element(By.TAG_NAME, "body").text or path == "/?severity=P9"
                 overflow = chrome.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
                 assert overflow <= 0, f"{path} at {width}px is {overflow}px wider than the window"
