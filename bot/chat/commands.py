@@ -17,7 +17,17 @@ from bot.chat.grammar import USAGE, ParsedCommand, help_text, parse, split_decla
 from bot.chat.people import PLAIN, Naming
 from bot.domain.errors import DomainError, IncidentNotFound, InvalidCommand
 from bot.domain.incident import Incident, Role, format_number
-from bot.domain.permissions import Action, Decision, IncidentView, Policy, Principal, Request, Standing, view_of
+from bot.domain.permissions import (
+    NEVER_BY_A_PERSON,
+    Action,
+    Decision,
+    IncidentView,
+    Policy,
+    Principal,
+    Request,
+    Standing,
+    view_of,
+)
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
 from bot.service.incidents import IncidentService
@@ -207,7 +217,7 @@ class CommandRouter:
                 # The same refusal as for an incident that exists: no probing which numbers do.
                 view = IncidentView(ref=format_number(number))
             else:
-                entries = self.service.timeline(number) if incident.roles.get(Role.COMMANDER) else []
+                entries = self.service.timeline(number, leaving_out=NEVER_BY_A_PERSON) if incident.roles.get(Role.COMMANDER) else []
                 view = view_of(incident.ref, incident.roles, entries, context.naming.key_of)
         request = Request(
             action=action,

@@ -242,6 +242,11 @@ def _minutes(delta: timedelta) -> str:
 
 KeyOf = Callable[[str], "str | None"]
 
+#: Entries recorded for each alert, always by the alert's source: never a sign that the
+#: commander is active, and thousands of them on a storm's incident. A permission question
+#: leaves them out rather than reading them on every command.
+NEVER_BY_A_PERSON = frozenset({EntryKind.ALERT_FIRING, EntryKind.ALERT_RESOLVED})
+
 
 def view_of(
     ref: str, roles: Mapping[Role, str], timeline: Iterable[TimelineEntry], key_of: KeyOf

@@ -6,7 +6,7 @@ through this service, which is why the timeline is complete.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -202,10 +202,10 @@ class IncidentService:
         with self.sessions() as session:
             return IncidentRepository.get(session, number)
 
-    def timeline(self, number: int) -> list[TimelineEntry]:
+    def timeline(self, number: int, *, leaving_out: Collection[EntryKind] = ()) -> list[TimelineEntry]:
         with self.sessions() as session:
             IncidentRepository.get_row(session, number)
-            return IncidentRepository.timeline(session, number)
+            return IncidentRepository.timeline(session, number, leaving_out=leaving_out)
 
     def children(self, number: int) -> list[Child]:
         """The incident's alert groups (children) with their alert counts, by short id."""

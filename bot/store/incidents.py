@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins  # ``list`` is a method name in IncidentRepository's body
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -185,8 +185,17 @@ class IncidentRepository:
         return _insert_returning_ids(session, values)
 
     @staticmethod
-    def timeline(session: Session, number: int) -> list[TimelineEntry]:
+    def timeline(
+        session: Session, number: int, *, kinds: Collection[EntryKind] | None = None, leaving_out: Collection[EntryKind] = ()
+    ) -> list[TimelineEntry]:
+        """The incident's entries in time order; ``kinds`` keeps only those, ``leaving_out`` drops
+        those. An incident of a storm holds an entry per alert (thousands): a question about
+        people or one kind of entry asks the database for just those rows."""
         statement = select(TimelineRow).where(TimelineRow.incident_id == number).order_by(TimelineRow.at, TimelineRow.id)
+        if kinds is not None:
+            statement = statement.where(TimelineRow.kind.in_(sorted(kind.value for kind in kinds)))
+        if leaving_out:
+            statement = statement.where(TimelineRow.kind.not_in(sorted(kind.value for kind in leaving_out)))
         return [entry_from_row(row) for row in session.scalars(statement)]
 
     @staticmethod

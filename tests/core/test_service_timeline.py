@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
 
+import bot.store.incidents as incidents_store
 from bot.chat.commands import CommandContext
 from bot.container import Container
 from bot.domain.errors import IllegalTransition, IncidentNotFound
 from bot.domain.incident import Role, Status
+from bot.domain.permissions import NEVER_BY_A_PERSON
 from bot.domain.severity import Severity
-from bot.domain.timeline import EntryKind, Source
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.store.incidents import IncidentRepository
 from bot.store.models import ActionItemRow, AppendOnlyViolation, OutboxRow, TimelineRow
 
 
@@ -115,3 +120,49 @@ def test_command_router_never_raises_on_bad_input(container: Container) -> None:
     assert "acknowledged" in container.commands.handle("/incident ack", context).text
     assert "Timeline of" in container.commands.handle("/incident timeline", context).text
     assert "Search is slow" in container.commands.handle("/incident list", context).text
+
+
+def alert_entries(count: int, at: datetime) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(kind=EntryKind.ALERT_FIRING, at=at, actor="alertmanager", source=Source.ALERTMANAGER, text=f"alert {n}", data={"fingerprint": f"f{n}"})
+        for n in range(count)
+    ]
+
+
+def test_a_timeline_read_asks_the_database_for_just_the_kinds_it_needs(container: Container, clock) -> None:
+    service = container.service
+    incident = service.declare(title="Storm", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
+    with container.sessions.begin() as session:
+        service.record(session, incident, alert_entries(5, clock.now()))
+    service.add_note(incident.number, "looking", actor="bob", source=Source.SLACK)
+    with container.sessions() as session:
+        assert [e.kind for e in IncidentRepository.timeline(session, incident.number, kinds={EntryKind.DECLARED})] == [EntryKind.DECLARED]
+        kept = IncidentRepository.timeline(session, incident.number, leaving_out=NEVER_BY_A_PERSON)
+        assert [e.kind for e in kept] == [EntryKind.DECLARED, EntryKind.NOTE]
+        assert len(IncidentRepository.timeline(session, incident.number)) == 7
+
+
+def test_a_permission_question_reads_no_alert_entries(container: Container, clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commander's last activity comes from people's entries: a command on a storm's
+    incident does not read every alert entry to answer it, and answers the same."""
+    service = container.service
+    incident = service.declare(title="Storm", severity=Severity.P1, actor="alice", source=Source.SLACK)
+    service.assign_role(incident.number, Role.COMMANDER, "carol", actor="alice", source=Source.SLACK)
+    clock.advance(minutes=5)
+    with container.sessions.begin() as session:
+        service.record(session, incident, alert_entries(200, clock.now()))
+    read: list[EntryKind] = []
+    real = incidents_store.entry_from_row
+
+    def counting(row: TimelineRow) -> TimelineEntry:
+        entry = real(row)
+        read.append(entry.kind)
+        return entry
+
+    monkeypatch.setattr(incidents_store, "entry_from_row", counting)
+    refused = container.commands.handle(f"/incident resolve INC-{incident.number}", CommandContext(actor="bob", source=Source.SLACK))
+    assert refused.refused, refused.text
+    assert read and EntryKind.ALERT_FIRING not in read
+    allowed = container.commands.handle(f"/incident resolve INC-{incident.number}", CommandContext(actor="carol", source=Source.SLACK))
+    assert not allowed.refused, allowed.text
+    assert service.get(incident.number).status is Status.RESOLVED

@@ -33,7 +33,7 @@ def flag_message(
     with service.sessions.begin() as session:
         # Lock the incident first so two people pinning at once cannot both see "not yet".
         IncidentRepository.get_row(session, number, for_update=True)
-        for entry in IncidentRepository.timeline(session, number):
+        for entry in IncidentRepository.timeline(session, number, kinds={EntryKind.MESSAGE_FLAGGED}):
             if entry.kind is EntryKind.MESSAGE_FLAGGED and entry.data.get("ts") == ts and entry.data.get("channel") == channel:
                 return False
 

@@ -89,7 +89,7 @@ async def open_incident(context: DeliveryContext, message: OutboxMessage) -> Del
 
 def _declarer(context: DeliveryContext, number: int) -> str | None:
     with context.sessions() as session:
-        entries = IncidentRepository.timeline(session, number)
+        entries = IncidentRepository.timeline(session, number, kinds={EntryKind.DECLARED})
     return next((entry.actor for entry in entries if entry.kind is EntryKind.DECLARED), None)
 
 
