@@ -14,6 +14,7 @@ none truncated, resolves as if its last alert had just cleared, when the policy 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -124,7 +125,7 @@ class RegroupService:
 
     def _split_in(self, session: Session, number: int, selector: ChildSelector, *, actor: str, source: Source) -> SplitResult:
         now = self.service.clock.now()
-        parent_row = IncidentRepository.get_row(session, number, for_update=True)
+        parent_row = _lock_children_then_incidents(session, [number])[number]
         parent = to_domain(parent_row)
         if parent_row.merged_into is not None:
             raise IllegalTransition(f"{parent.ref} was merged into {format_number(parent_row.merged_into)}; split there")
@@ -182,8 +183,7 @@ class RegroupService:
         now = self.service.clock.now()
         if into == merged:
             raise IllegalTransition(f"{format_number(into)} cannot be merged into itself")
-        # Both rows locked, always the lower number first: two merges never deadlock.
-        locked = {number: IncidentRepository.get_row(session, number, for_update=True) for number in sorted((into, merged))}
+        locked = _lock_children_then_incidents(session, [into, merged])
         into_row, merged_row = locked[into], locked[merged]
         check_merge(_side(into_row), _side(merged_row))
         target, away = to_domain(into_row), to_domain(merged_row)
@@ -227,3 +227,17 @@ class RegroupService:
         self.service.record(session, away, away_entries)
         return MergeResult(incident=target, merged=away, children=moved, roles=[role.value for role in carried])
 
+
+def _lock_children_then_incidents(session: Session, numbers: Sequence[int]) -> dict[int, IncidentRow]:
+    """Lock the incidents' alert-group rows, then the incident rows: the ingester's order.
+
+    The ingester locks a group's row before its incident's (it learns the incident from the
+    row), so a regroup that took the incident first could wait for a group row while the
+    ingester holds it and waits for the incident: a deadlock PostgreSQL breaks by failing
+    one of them. Group rows go in id order and incidents lowest number first, so two regroups
+    never deadlock either. A group that joins between the two steps (it needs the incident's
+    lock, so not after them) is locked by the caller's ``rows_of(..., for_update=True)``.
+    """
+    children = select(AlertGroupRow.id).where(AlertGroupRow.incident_id.in_(list(numbers)))
+    session.execute(children.order_by(AlertGroupRow.id).with_for_update()).all()
+    return {number: IncidentRepository.get_row(session, number, for_update=True) for number in sorted(set(numbers))}

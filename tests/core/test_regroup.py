@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import Iterator, Sequence
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from bot.chat.commands import CommandContext
 from bot.chat.grammar import parse
@@ -27,6 +28,7 @@ from bot.pagerduty.sync import make_pagerduty_sync
 from bot.store import alert_groups
 from bot.store.models import AlertGroupRow, AlertRow, EscalationRow, IncidentRow, OutboxRow, TranscriptRow
 from tests.conftest import make_settings
+from tests.support.waiting import wait_until
 
 CONSOLE = Source.CONSOLE
 ALICE = Principal(key="alice", name="alice")
@@ -510,3 +512,38 @@ def test_a_merged_incident_refuses_changes_and_names_the_survivor(container: Con
     assert not container.commands.handle("/incident sev P0", in_channel(into, ALICE)).refused
     assert container.service.get(into).severity is Severity.P0
 
+
+
+def test_a_merge_takes_its_locks_in_the_ingesters_order(container: Container, db_backend: str) -> None:
+    """The ingester locks a group's row, then its incident. A merge arriving in between waits
+    for the group row without holding either incident, so the ingester finishes and the merge
+    goes on after it: no deadlock for PostgreSQL to break by failing one of them."""
+    if db_backend != "postgres":
+        pytest.skip("row locks: PostgreSQL (SQLite has one writer at a time)")
+    into, away = merged_pair(container)
+    outcome: list[object] = []
+
+    def merge() -> None:
+        try:
+            outcome.append(container.commands.handle(f"/incident merge INC-{away}", in_channel(into, ALICE)).text)
+        except Exception as error:  # reported below, with the ingester's side
+            outcome.append(error)
+
+    merging = threading.Thread(target=merge)
+    with container.sessions.begin() as ingester:
+        ingester.execute(text("SET LOCAL lock_timeout = '20s'"))
+        assert alert_groups.lock_by_dedup_key(ingester, "am:payments") is not None
+        merging.start()
+        with container.sessions() as watcher:
+            wait_until(
+                lambda: watcher.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+                ),
+                timeout=20,
+                what="the merge waiting for a lock",
+            )
+        ingester.execute(select(IncidentRow.id).where(IncidentRow.id == away).with_for_update()).one()
+    merging.join(timeout=30)
+    assert not merging.is_alive()
+    assert outcome and isinstance(outcome[0], str) and outcome[0].startswith(f"🔗 INC-{away} merged into INC-{into}"), outcome
+    assert children_of(container, into) == [(1, "am:checkout", "correlated"), (2, "am:payments", "merged"), (3, "am:ledger", "merged")]
