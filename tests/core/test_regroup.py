@@ -535,13 +535,9 @@ def test_a_merge_takes_its_locks_in_the_ingesters_order(container: Container, db
         assert alert_groups.lock_by_dedup_key(ingester, "am:payments") is not None
         merging.start()
         with container.sessions() as watcher:
-            wait_until(
-                lambda: watcher.scalar(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-                ),
-                timeout=20,
-                what="the merge waiting for a lock",
-            )
+            waiting = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+            wait_until(lambda: outcome or watcher.scalar(waiting), timeout=20, what="the merge waiting for a lock", explain=lambda: outcome)
+        assert not outcome, f"the merge went past a group row the ingester holds: {outcome}"
         ingester.execute(select(IncidentRow.id).where(IncidentRow.id == away).with_for_update()).one()
     merging.join(timeout=30)
     assert not merging.is_alive()
