@@ -220,17 +220,24 @@ def reprioritise(session: Session, incident_id: int, severity: Severity, *, now:
 
 
 def depth(session: Session) -> dict[str, int]:
-    """Messages not yet delivered, by status (for /metrics and the readiness of a drain)."""
-    statement = select(OutboxRow.status, func.count()).where(OutboxRow.status != DELIVERED).group_by(OutboxRow.status)
+    """Messages not yet delivered, by status (for /metrics and the readiness of a drain). A
+    drill's rows on a shared database are never delivered by the real worker: not counted."""
+    statement = (
+        select(OutboxRow.status, func.count())
+        .where(OutboxRow.status != DELIVERED, OutboxRow.drill.is_(False))
+        .group_by(OutboxRow.status)
+    )
     return {status: count for status, count in session.execute(statement)}
 
 
 def pending_by_severity(session: Session) -> dict[str, int]:
     """Messages waiting to be delivered, by the severity they are ranked as (P0 … INFO).
 
-    Rows about no incident rank as P3 and are counted there.
+    Rows about no incident rank as P3 and are counted there; a drill's rows are not counted.
     """
-    statement = select(OutboxRow.priority, func.count()).where(OutboxRow.status == PENDING).group_by(OutboxRow.priority)
+    statement = (
+        select(OutboxRow.priority, func.count()).where(OutboxRow.status == PENDING, OutboxRow.drill.is_(False)).group_by(OutboxRow.priority)
+    )
     names = {severity.rank: severity.value for severity in Severity}
     counts: dict[str, int] = {}
     for priority, count in session.execute(statement):

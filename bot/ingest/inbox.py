@@ -169,8 +169,10 @@ def remove(session: Session, ids: Sequence[int]) -> None:
 
 
 def depth(session: Session) -> dict[str, int]:
-    """Rows waiting (``pending``) and rows given up on (``dead``), for /metrics."""
-    statement = select(InboxRow.dead_at.is_(None), func.count()).group_by(InboxRow.dead_at.is_(None))
+    """Rows waiting (``pending``) and rows given up on (``dead``), for /metrics and ``inbox
+    status``. A drill's rows on a shared database are never applied by the real ingester:
+    not counted."""
+    statement = select(InboxRow.dead_at.is_(None), func.count()).where(InboxRow.drill.is_(False)).group_by(InboxRow.dead_at.is_(None))
     counts = {"pending": 0, "dead": 0}
     for live, count in session.execute(statement):
         counts["pending" if live else "dead"] += int(count)
@@ -178,7 +180,7 @@ def depth(session: Session) -> dict[str, int]:
 
 
 def oldest_pending(session: Session) -> datetime | None:
-    return session.scalar(select(func.min(InboxRow.received_at)).where(InboxRow.dead_at.is_(None)))
+    return session.scalar(select(func.min(InboxRow.received_at)).where(InboxRow.dead_at.is_(None), InboxRow.drill.is_(False)))
 
 
 def dead_rows(session: Session, *, limit: int = 100) -> Sequence[InboxRow]:

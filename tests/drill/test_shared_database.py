@@ -13,6 +13,7 @@ from bot.container import Container, build_container
 from bot.domain.clock import FrozenClock
 from bot.drill.feed import Feed
 from bot.drill.scenario import AlertmanagerEvent
+from bot.metrics import Metrics
 from bot.store.models import InboxRow, IncidentRow, OutboxRow
 from tests.conftest import make_settings
 
@@ -75,6 +76,34 @@ def test_a_drill_never_applies_nor_delivers_real_rows(db_url: str, engine: Engin
         assert drill_out.getvalue() == ""
         assert _deliver(real) == len(marks)
         assert "RealOnly" in real_out.getvalue()
+    finally:
+        real.close()
+        drill.close()
+
+
+def test_a_drills_queued_rows_stay_out_of_the_real_figures(db_url: str, engine: Engine, clock: FrozenClock) -> None:
+    """A drill's webhooks and messages waiting on a shared database (a drill stopped half-way
+    leaves them) are never applied nor delivered by the real process, so the queue depths an
+    operator alerts on do not count them."""
+    real, _real_out, drill, _drill_out = _pair(db_url, engine, clock)
+    metrics = Metrics(real.sessions)
+
+    def figure(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+
+    try:
+        _queue(drill, clock, "drill1", "DrillOnly")
+        assert figure("firebreak_inbox_depth", state="pending") == 0
+        assert figure("firebreak_inbox_oldest_seconds") == 0
+        drill.ingester.apply_all()
+        with drill.sessions() as session:
+            assert session.scalars(select(OutboxRow.drill)).all(), "the drill queued messages"
+        assert figure("firebreak_outbox_depth", status="pending") is None
+        assert figure("firebreak_outbox_pending", severity="P1") is None
+        _queue(real, clock, "real1", "RealOnly")
+        assert figure("firebreak_inbox_depth", state="pending") == 1
+        real.ingester.apply_all()
+        assert (figure("firebreak_outbox_depth", status="pending") or 0) >= 1
     finally:
         real.close()
         drill.close()
