@@ -31,15 +31,64 @@ class MarkedDocument:
         return 1
 
 
+#: The most values a document may stand for once its aliases are expanded. Anchors and
+#: aliases let a file reuse a block; nested, a few lines expand to gigabytes (the "billion
+#: laughs"), and an alias inside its own anchor never ends. Far above any real playbook.
+MAX_EXPANDED_VALUES = 50_000
+
+
 def load_marked(text: str) -> MarkedDocument:
-    """Parse one YAML document; raises ``yaml.YAMLError`` (with ``problem_mark``) on bad syntax."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    data = yaml.safe_load(text)
-    document = MarkedDocument(data=data)
-    if node is not None:
+    """Parse one YAML document; raises ``yaml.YAMLError`` (with ``problem_mark``) on bad syntax,
+    on an alias inside its own anchor, or when aliases expand past :data:`MAX_EXPANDED_VALUES`."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return MarkedDocument(data=None)
+        _check_expansion(node)
+        document = MarkedDocument(data=loader.construct_document(node))
         document.lines[()] = node.start_mark.line + 1
         _walk(node, (), document)
+    except RecursionError:
+        # PyYAML composes and builds recursively: thousands of nested brackets exhaust the stack.
+        raise yaml.YAMLError("the document nests too deeply") from None
+    finally:
+        loader.dispose()
     return document
+
+
+def load_data(text: str) -> Any:
+    """Only the data of :func:`load_marked`, held to the same limits (front matter)."""
+    return load_marked(text).data
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Count what the node graph stands for without building it: each node once (its size is
+    remembered), so a bomb is refused in time proportional to the file, not to its expansion."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise yaml.MarkedYAMLError(problem="an alias refers to the block that contains it (it would never end)", problem_mark=node.start_mark)
+        open_nodes.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(key_node) + size(value_node) for key_node, value_node in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        if total > MAX_EXPANDED_VALUES:
+            raise yaml.MarkedYAMLError(
+                problem=f"aliases expand this document to more than {MAX_EXPANDED_VALUES} values", problem_mark=node.start_mark
+            )
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def _walk(node: yaml.Node, path: Path, document: MarkedDocument) -> None:

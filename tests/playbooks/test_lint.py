@@ -159,3 +159,36 @@ def test_starter_playbooks_lint_clean() -> None:
             assert playbook.escalation is not None
         assert playbook.phases
         assert any(step.commands for _, _, step in playbook.steps()), playbook.id
+
+
+def test_anchors_and_aliases_reuse_a_block(tmp_path: Path) -> None:
+    """Reusing a block is what anchors are for: the aliased steps load as written out."""
+    body = (
+        "id: reuse\ntitle: Reuse\nphases:\n  - kind: diagnosis\n    steps: &common\n      - text: look\n      - text: ask\n"
+        "  - kind: mitigation\n    steps: *common\n"
+    )
+    write(tmp_path, "reuse.yaml", body)
+    assert lint_directory(tmp_path) == []
+    (playbook,) = load_directory(tmp_path)
+    assert [[step.text for step in phase.steps] for phase in playbook.phases] == [["look", "ask"], ["look", "ask"]]
+
+
+def test_an_alias_bomb_is_refused_where_it_starts_without_being_expanded(tmp_path: Path) -> None:
+    """Nine levels of ten aliases stand for a billion values: refused from the node graph,
+    before any of it is built (the whole lint takes a moment, not all the memory)."""
+    levels = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 10)]
+    write(tmp_path, "bomb.yaml", GOOD.format(id="bomb") + "\n".join(levels) + "\n")
+    (problem,) = lint_directory(tmp_path)
+    assert problem.message == "YAML syntax error: aliases expand this document to more than 50000 values"
+    assert problem.line is not None and 14 <= problem.line <= 23
+
+
+def test_an_alias_inside_its_own_anchor_and_deep_nesting_are_problems_not_crashes(tmp_path: Path) -> None:
+    write(tmp_path, "loop.yaml", GOOD.format(id="loop") + "extra: &self\n  - *self\n")
+    write(tmp_path, "deep.yaml", "id: deep\nextra: " + "[" * 5000 + "]" * 5000 + "\n")
+    found = {Path(problem.path).name: problem.message for problem in lint_directory(tmp_path)}
+    assert found == {
+        "deep.yaml": "YAML syntax error: the document nests too deeply",
+        "loop.yaml": "YAML syntax error: an alias refers to the block that contains it (it would never end)",
+    }

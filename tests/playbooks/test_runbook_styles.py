@@ -137,6 +137,17 @@ def test_point4_front_matter_is_metadata() -> None:
     assert handbook.title == "Queues are backing up" and handbook.match.title_keywords == ["queues are backing up"]
 
 
+def test_front_matter_that_would_expand_without_end_is_left_as_text() -> None:
+    """A runbook's front matter is YAML written by anyone: an alias bomb in it is not built,
+    and the runbook still imports (its front matter is then not metadata)."""
+    bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]\n" for n in range(1, 10)
+    )
+    text = "---\ntitle: Bomb\n" + bomb + "---\n\n# Queues are backing up\n\n## Fix\n\n1. Scale workers\n"
+    playbook = only(import_text(text, "q.md").playbooks)
+    assert playbook.title == "Queues are backing up" and playbook.owner is None
+
+
 def test_point5_severity_words_through_the_label_mapping() -> None:
     forms = {
         "**Severity:** Critical": Severity.P1, "Severity: Error": Severity.P2, "*Severity*: warning": Severity.P3,

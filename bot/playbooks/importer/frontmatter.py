@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from bot.playbooks.yamlmarks import load_data
+
 _FENCE = re.compile(r"^(?:---|\+\+\+)\s*$")
 
 
@@ -35,7 +37,7 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
     if end is None:
         return FrontMatter(), text
     try:
-        data = yaml.safe_load("\n".join(lines[1:end]))
+        data = load_data("\n".join(lines[1:end]))
     except yaml.YAMLError:
         return FrontMatter(), text
     if not isinstance(data, dict):
