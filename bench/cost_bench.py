@@ -31,8 +31,9 @@ from typing import Any
 
 from sqlalchemy import Engine, event, text
 
-from bench.ingest_bench import ALERTS_PER_WEBHOOK, drop_postgres, postgres_database, webhook
+from bench.ingest_bench import ALERTS_PER_WEBHOOK, postgres_database, webhook
 from bench.load import ALERTMANAGER_AUTH, ALERTMANAGER_TOKEN, closed_loop, firebreak_server, reference_server
+from bench.scratch_db import drop_postgres
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 
-from bench.ingest_bench import ALERTS_PER_WEBHOOK, answered_2xx, drop_postgres, postgres_database, webhook
+from bench.ingest_bench import ALERTS_PER_WEBHOOK, answered_2xx, postgres_database, webhook
 from bench.load import (
     ALERTMANAGER_AUTH,
     LoadResult,
@@ -58,6 +58,7 @@ from bench.load import (
     open_loop,
     reference_server,
 )
+from bench.scratch_db import drop_postgres
 
 MODES = ("split", "serve-postgres", "serve-sqlite")
 RATIO_GOAL = 0.8

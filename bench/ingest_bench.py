@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from bench.load import ALERTMANAGER_AUTH, LoadResult, closed_loop, firebreak_server, open_loop, reference_server
+from bench.scratch_db import create_postgres, drop_postgres
 from tests.fakes.alertmanager_payloads import alert, payload
 
-POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ALERTS_PER_WEBHOOK = 10
 GROUPS = 200
 
@@ -49,23 +49,12 @@ def webhook(index: int, run: str) -> dict[str, Any]:
 
 
 def postgres_database() -> tuple[str, str] | None:
-    name = f"firebreak_bench_{uuid.uuid4().hex[:8]}"
+    """A scratch PostgreSQL database (name, URL), or None when there is no PostgreSQL here."""
     try:
-        admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+        return create_postgres("firebreak_bench")
     except Exception as error:  # no PostgreSQL here: SQLite numbers only
         print(f"PostgreSQL not reachable ({type(error).__name__}); skipping it")
         return None
-    return name, POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_postgres(name: str) -> None:
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def measure(url: str, args: argparse.Namespace, label: str, settle: Callable[[], float] = lambda: 0.0) -> tuple[LoadResult, LoadResult, float]:

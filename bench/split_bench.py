@@ -25,8 +25,9 @@ import uuid
 import httpx
 from sqlalchemy import create_engine, text
 
-from bench.ingest_bench import drop_postgres, measure, postgres_database, settle_inbox
+from bench.ingest_bench import measure, postgres_database, settle_inbox
 from bench.load import ALERTMANAGER_AUTH, ALERTMANAGER_TOKEN, Process, free_port
+from bench.scratch_db import drop_postgres
 from tests.fakes.alertmanager_payloads import firing_group
 
 

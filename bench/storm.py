@@ -58,6 +58,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
 from bench.load import ALERTMANAGER_AUTH, Process, firebreak_server
+from bench.scratch_db import POSTGRES_ADMIN, scratch_postgres
 from bench.storm_bench import outbox_open
 from bot.ingest.alertmanager.identity import group_dedup_key
 from bot.store.models import AlertGroupRow, AlertRow, InboxRow, IncidentRow, OutboxRow
@@ -65,7 +66,6 @@ from tests.fakes.alertmanager_payloads import alert, payload
 from tests.fakes.rate_limits import SLACK_METHOD_LIMITS
 from tests.fakes.slack_api import FakeSlack
 
-POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SIGNING_SECRET = "bench-signing-secret"
 RETRIES = 8
 GROUP_BY = ("alertname", "cluster")
@@ -345,16 +345,8 @@ def scratch_database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp / f'storm-{uuid.uuid4().hex[:6]}.db'}"
         return
-    name = f"firebreak_storm_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres("firebreak_storm") as url:
+        yield url
 
 
 def database_version(kind: str) -> str:
