@@ -9,10 +9,9 @@ a permanent failure.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -21,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack.pacing import Pacer
+from bot.chat.slack.single_flight import SingleFlight
 from bot.delivery.message import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class SlackGateway:
         self.client = client
         self.pacer = pacer
         self._bot_user_id: str | None = None
-        self._asking: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+        self._asking: SingleFlight[Any] = SingleFlight()  # concurrent deliveries asking the same question
         self._channel_ids: dict[str, str] = {}
 
     async def call(self, method: str, **arguments: Any) -> dict[str, Any]:
@@ -101,14 +101,6 @@ class SlackGateway:
 
     # -- helpers several operations share ------------------------------------------
 
-    async def _single_flight(self, key: str, make: Callable[[], Awaitable[Any]]) -> Any:
-        """Concurrent deliveries asking the same question share one call."""
-        loop = asyncio.get_running_loop()
-        asking = self._asking.get(key)
-        if asking is None or asking[0] is not loop or asking[1].done():
-            asking = self._asking[key] = (loop, asyncio.ensure_future(make()))
-        return await asyncio.shield(asking[1])
-
     async def bot_user_id(self) -> str:
         """Our own user id (auth.test), asked once even when many deliveries start together."""
         if self._bot_user_id is None:
@@ -119,7 +111,7 @@ class SlackGateway:
                 self._bot_user_id = str(answer.get("user_id") or "")
                 return self._bot_user_id
 
-            return str(await self._single_flight("auth.test", ask))
+            return str(await self._asking.run("auth.test", ask))
         return self._bot_user_id
 
     async def channel_id(self, ref: str) -> str:
@@ -135,7 +127,7 @@ class SlackGateway:
                     self._channel_ids[name] = str(found["id"])  # cached inside the shared call, as above
                 return found
 
-            if await self._single_flight(f"channel:{name}", look_up) is None:
+            if await self._asking.run(f"channel:{name}", look_up) is None:
                 raise SlackCallFailed("conversations.list", "channel_not_found")
         return self._channel_ids[name]
 

@@ -31,6 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.chat.commands import CommandContext
 from bot.chat.people import SELF
 from bot.chat.slack.identity import actor_for, user_id_of
+from bot.chat.slack.single_flight import SingleFlight
 from bot.domain.errors import InvalidCommand
 from bot.domain.permissions import Principal, Standing
 from bot.domain.timeline import Source
@@ -91,6 +92,9 @@ class SlackDirectory:
         self._now = monotonic
         self._users: dict[str, _Cached] = {}
         self._groups: dict[str, _Cached] = {}
+        self._user_flight: SingleFlight[dict[str, Any] | None] = SingleFlight()
+        self._members_flight: SingleFlight[frozenset[str]] = SingleFlight()
+        self._home_flight: SingleFlight[tuple[str, str | None] | None] = SingleFlight()
         self._home: tuple[str, str | None] | None = None
 
     async def principal(self, user_id: str, name: str | None = None) -> Principal:
@@ -134,6 +138,10 @@ class SlackDirectory:
         cached = self._users.get(user_id)
         if cached is not None and self._now() - cached.at < self._ttl:
             return dict(cached.value)
+        user = await self._user_flight.run(user_id, lambda: self._fetch_user(user_id, cached))
+        return dict(user) if user is not None else None
+
+    async def _fetch_user(self, user_id: str, cached: _Cached | None) -> dict[str, Any] | None:
         try:
             answer = await self._client.users_info(user=user_id)
             user = dict(answer.get("user") or {})
@@ -147,6 +155,9 @@ class SlackDirectory:
         cached = self._groups.get(group)
         if cached is not None and self._now() - cached.at < self._ttl:
             return frozenset(cached.value)
+        return await self._members_flight.run(group, lambda: self._fetch_members(group, cached))
+
+    async def _fetch_members(self, group: str, cached: _Cached | None) -> frozenset[str]:
         try:
             answer = await self._client.usergroups_users_list(usergroup=group)
             members = frozenset(str(user) for user in answer.get("users") or [])
@@ -158,12 +169,17 @@ class SlackDirectory:
 
     async def _home_team(self) -> tuple[str, str | None] | None:
         if self._home is None:
-            try:
-                answer = await self._client.auth_test()
-            except Exception as error:
-                log.warning("auth.test failed", extra={"error": str(error)})
-                return None
-            self._home = (str(answer.get("team_id") or ""), answer.get("enterprise_id") or None)
+            return await self._home_flight.run("auth.test", self._fetch_home)
+        return self._home
+
+    async def _fetch_home(self) -> tuple[str, str | None] | None:
+        try:
+            answer = await self._client.auth_test()
+        except Exception as error:
+            log.warning("auth.test failed", extra={"error": str(error)})
+            return None
+        # Kept inside the shared call: a caller that looks before the waiters resume finds it.
+        self._home = (str(answer.get("team_id") or ""), answer.get("enterprise_id") or None)
         return self._home
 
 

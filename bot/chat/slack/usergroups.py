@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.chat.slack.gateway import SlackCallFailed, SlackGateway
 from bot.chat.slack.mentions import is_group_id
+from bot.chat.slack.single_flight import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class UserGroupHandles:
         self._loaded_at: float | None = None
         self._warned: set[str] = set()
         self.unavailable: str | None = None  # why Slack would not list groups (e.g. missing_scope)
+        self._flight: SingleFlight[None] = SingleFlight()
 
     async def resolve(self, handles: Iterable[str]) -> tuple[dict[str, str], list[str]]:
         """(handle → group id for the known ones, the handles Slack does not know)."""
@@ -66,9 +68,12 @@ class UserGroupHandles:
         return known, unknown
 
     async def _refresh(self) -> None:
-        now = self._monotonic()
-        if self._loaded_at is not None and now - self._loaded_at < CACHE_SECONDS:
+        if self._loaded_at is not None and self._monotonic() - self._loaded_at < CACHE_SECONDS:
             return
+        await self._flight.run("usergroups.list", self._load)
+
+    async def _load(self) -> None:
+        now = self._monotonic()
         try:
             answer = await self._gateway.call("usergroups.list")
         except SlackCallFailed as error:
