@@ -235,9 +235,30 @@ def _lock_children_then_incidents(session: Session, numbers: Sequence[int]) -> d
     row), so a regroup that took the incident first could wait for a group row while the
     ingester holds it and waits for the incident: a deadlock PostgreSQL breaks by failing
     one of them. Group rows go in id order and incidents lowest number first, so two regroups
-    never deadlock either. A group that joins between the two steps (it needs the incident's
-    lock, so not after them) is locked by the caller's ``rows_of(..., for_update=True)``.
+    never deadlock either.
+
+    A group can join while this waits for an incident (joining takes the incident's lock, so
+    not after it). Its row would then be locked after the incident, out of order: so the
+    attempt runs in a savepoint, and when the incidents hold a group it did not lock, rolling
+    the savepoint back releases every lock it took and the attempt starts again. SQLite has
+    one writer at a time and no row locks: one pass.
     """
-    children = select(AlertGroupRow.id).where(AlertGroupRow.incident_id.in_(list(numbers)))
-    session.execute(children.order_by(AlertGroupRow.id).with_for_update()).all()
-    return {number: IncidentRepository.get_row(session, number, for_update=True) for number in sorted(set(numbers))}
+    ordered = sorted(set(numbers))
+    children = select(AlertGroupRow.id).where(AlertGroupRow.incident_id.in_(ordered))
+    if session.get_bind().dialect.name != "postgresql":
+        return {number: IncidentRepository.get_row(session, number, for_update=True) for number in ordered}
+    for _ in range(_LOCK_ATTEMPTS):
+        attempt = session.begin_nested()
+        locked = set(session.scalars(children.order_by(AlertGroupRow.id).with_for_update()))
+        rows = {number: IncidentRepository.get_row(session, number, for_update=True) for number in ordered}
+        if set(session.scalars(children)) <= locked:
+            attempt.commit()  # releases the savepoint, keeps its locks
+            return rows
+        attempt.rollback()
+    # Groups kept joining (a storm correlating into these incidents): lock them in the order
+    # they come; a deadlock, should one happen, fails one side and the ingester retries.
+    return {number: IncidentRepository.get_row(session, number, for_update=True) for number in ordered}
+
+
+#: Passes before giving up on locking in order (each is a few milliseconds).
+_LOCK_ATTEMPTS = 5
