@@ -168,7 +168,23 @@ class DeliveryWorker:
                 )
                 .exists()
             )
-            head = OutboxRow.ordering_key.is_(None) | ~blocked
+            # Archiving after the quiet period is queued with no conversation (it is due a day
+            # later and must not hold back what is said meanwhile); when it falls due it still
+            # waits for every other message about its incident, so the last summary and post
+            # land before the channel closes.
+            sibling = aliased(OutboxRow)
+            unsaid = (
+                select(sibling.id)
+                .where(
+                    sibling.incident_id == OutboxRow.incident_id,
+                    sibling.target == OutboxRow.target,
+                    sibling.id != OutboxRow.id,
+                    sibling.status.in_((PENDING, IN_FLIGHT)),
+                    ~sibling.operation.in_(self._closing_operations),
+                )
+                .exists()
+            )
+            head = (OutboxRow.ordering_key.is_(None) | ~blocked) & ~(closing & unsaid)
             setup = (OutboxRow.target == self._setup_target) & OutboxRow.operation.in_(self._setup_operations)
 
             def pick(condition: ColumnElement[bool], limit: int) -> list[OutboxRow]:

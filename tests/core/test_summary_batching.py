@@ -111,6 +111,33 @@ def test_archiving_waits_for_a_waiting_refresh(sessions: SessionFactory, clock: 
     assert peer.delivered == ["s1", "a1"]
 
 
+def test_archiving_after_the_quiet_period_waits_for_everything_about_its_incident(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """That archive is queued a day ahead with no conversation (it must not hold back what is
+    said meanwhile); when due it still goes after every message about its incident, and only
+    those: another incident's or another peer's messages do not hold it."""
+    peer = Peer(failing=("p1",))
+    worker = DeliveryWorker(sessions, {"peer": peer, "pager": Peer(failing=("page",))}, clock=clock, closing_operations={"archive"})
+    now = clock.now()
+    with sessions.begin() as session:
+        enqueue(session, target="peer", operation="post", payload={}, idempotency_key="p1", now=now, incident_id=1, ordering_key="incident:1")
+        enqueue(
+            session, target="peer", operation="summary", payload={}, idempotency_key="s1", now=now, incident_id=1,
+            ordering_key="incident:1", coalesce_key="summary:1", not_before=now + BATCH,
+        )  # fmt: skip
+        enqueue(session, target="peer", operation="archive", payload={}, idempotency_key="a1", now=now, incident_id=1)
+        enqueue(session, target="peer", operation="archive", payload={}, idempotency_key="a2", now=now, incident_id=2)
+        enqueue(session, target="pager", operation="page", payload={}, idempotency_key="page", now=now, incident_id=2)
+    run_once(worker)
+    assert peer.delivered == ["a2"], "p1 failed once; s1 is not due; a1 waits for both"
+    clock.advance(seconds=31)
+    run_once(worker)
+    assert peer.delivered == ["a2", "p1"]
+    run_once(worker)
+    assert peer.delivered == ["a2", "p1", "s1"]
+    run_once(worker)
+    assert peer.delivered == ["a2", "p1", "s1", "a1"]
+
+
 def test_a_refresh_held_back_by_pacing_keeps_its_turn(sessions: SessionFactory, clock: FrozenClock) -> None:
     """Slack's pace deferred it (no attempt counted): a new update must not make it try again
     at once, which would only be deferred again."""
