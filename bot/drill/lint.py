@@ -17,7 +17,7 @@ from bot.chat.grammar import parse
 from bot.domain.errors import DomainError
 from bot.drill.scenario import LIMIT, Scenario, scenario_from
 from bot.playbooks.problems import LintProblem
-from bot.playbooks.yamlmarks import MarkedDocument, load_marked
+from bot.playbooks.yamlmarks import MAX_DOCUMENT_CHARACTERS, MarkedDocument, load_marked
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def read_scenario(path: Path) -> LoadedScenario:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return LoadedScenario(path, None, None, [LintProblem(shown, None, f"cannot read: {error}")])
+    if len(text) > MAX_DOCUMENT_CHARACTERS:
+        return LoadedScenario(path, None, None, [LintProblem(shown, None, f"the file is longer than {MAX_DOCUMENT_CHARACTERS:,} characters")])
     try:
         reused = _anchors_and_aliases(text)
         if reused:

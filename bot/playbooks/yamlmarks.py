@@ -31,15 +31,22 @@ class MarkedDocument:
         return 1
 
 
-#: The most values a document may stand for once its aliases are expanded. Anchors and
-#: aliases let a file reuse a block; nested, a few lines expand to gigabytes (the "billion
-#: laughs"), and an alias inside its own anchor never ends. Far above any real playbook.
+#: Limits on what a document may stand for once its aliases are expanded. Anchors and aliases
+#: let a file reuse a block; nested, a few lines expand to gigabytes (the "billion laughs"),
+#: one long string aliased thousands of times does the same, and an alias inside its own
+#: anchor never ends. Far above any real playbook, runbook front matter or drill scenario.
 MAX_EXPANDED_VALUES = 50_000
+MAX_EXPANDED_CHARACTERS = 2_000_000
+#: Longer text is refused before parsing (parsing itself takes time and memory in proportion).
+MAX_DOCUMENT_CHARACTERS = 1_000_000
 
 
 def load_marked(text: str) -> MarkedDocument:
-    """Parse one YAML document; raises ``yaml.YAMLError`` (with ``problem_mark``) on bad syntax,
-    on an alias inside its own anchor, or when aliases expand past :data:`MAX_EXPANDED_VALUES`."""
+    """Parse one YAML document; raises ``yaml.YAMLError`` (with ``problem_mark`` where there is
+    a place to point at) on bad syntax, a value that cannot be read (a 30th of February), an
+    alias inside its own anchor, deep nesting, or a document past the limits above."""
+    if len(text) > MAX_DOCUMENT_CHARACTERS:
+        raise yaml.YAMLError(f"the document is longer than {MAX_DOCUMENT_CHARACTERS:,} characters")
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -52,6 +59,9 @@ def load_marked(text: str) -> MarkedDocument:
     except RecursionError:
         # PyYAML composes and builds recursively: thousands of nested brackets exhaust the stack.
         raise yaml.YAMLError("the document nests too deeply") from None
+    except (ValueError, OverflowError) as error:
+        # PyYAML's constructors raise these for a date that does not exist or an integer too long.
+        raise yaml.YAMLError(f"a value cannot be read: {error}") from None
     finally:
         loader.dispose()
     return document
@@ -65,24 +75,31 @@ def load_data(text: str) -> Any:
 def _check_expansion(root: yaml.Node) -> None:
     """Count what the node graph stands for without building it: each node once (its size is
     remembered), so a bomb is refused in time proportional to the file, not to its expansion."""
-    sizes: dict[int, int] = {}
+    sizes: dict[int, tuple[int, int]] = {}
     open_nodes: set[int] = set()
 
-    def size(node: yaml.Node) -> int:
+    def size(node: yaml.Node) -> tuple[int, int]:
+        """(values, characters of scalars) the node stands for."""
         key = id(node)
         if key in sizes:
             return sizes[key]
         if key in open_nodes:
             raise yaml.MarkedYAMLError(problem="an alias refers to the block that contains it (it would never end)", problem_mark=node.start_mark)
         open_nodes.add(key)
-        total = 1
         if isinstance(node, yaml.MappingNode):
-            total += sum(size(key_node) + size(value_node) for key_node, value_node in node.value)
+            parts = [size(part) for pair in node.value for part in pair]
         elif isinstance(node, yaml.SequenceNode):
-            total += sum(size(item) for item in node.value)
-        if total > MAX_EXPANDED_VALUES:
+            parts = [size(item) for item in node.value]
+        else:
+            parts = [(0, len(str(node.value)))]
+        total = (1 + sum(values for values, _ in parts), sum(characters for _, characters in parts))
+        if total[0] > MAX_EXPANDED_VALUES:
             raise yaml.MarkedYAMLError(
                 problem=f"aliases expand this document to more than {MAX_EXPANDED_VALUES} values", problem_mark=node.start_mark
+            )
+        if total[1] > MAX_EXPANDED_CHARACTERS:
+            raise yaml.MarkedYAMLError(
+                problem=f"aliases expand this document to more than {MAX_EXPANDED_CHARACTERS:,} characters", problem_mark=node.start_mark
             )
         open_nodes.discard(key)
         sizes[key] = total

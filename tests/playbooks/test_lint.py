@@ -192,3 +192,21 @@ def test_an_alias_inside_its_own_anchor_and_deep_nesting_are_problems_not_crashe
         "deep.yaml": "YAML syntax error: the document nests too deeply",
         "loop.yaml": "YAML syntax error: an alias refers to the block that contains it (it would never end)",
     }
+
+
+def test_a_long_string_aliased_many_times_is_refused_by_its_characters(tmp_path: Path) -> None:
+    """Few values, but each a copy of a long string: what it stands for is counted in characters."""
+    copies = ", ".join(["*long"] * 400)
+    write(tmp_path, "wide.yaml", GOOD.format(id="wide") + f"long: &long {'x' * 10_000}\nmany: [{copies}]\n")
+    (problem,) = lint_directory(tmp_path)
+    assert problem.message == "YAML syntax error: aliases expand this document to more than 2,000,000 characters"
+
+
+def test_values_yaml_cannot_build_and_huge_files_are_problems_not_crashes(tmp_path: Path) -> None:
+    write(tmp_path, "date.yaml", GOOD.format(id="date") + "updated: 2024-02-30\n")
+    write(tmp_path, "digits.yaml", GOOD.format(id="digits") + f"number: {'9' * 5000}\n")
+    write(tmp_path, "huge.yaml", GOOD.format(id="huge") + "notes: |\n" + ("  line of text\n" * 80_000))
+    found = {Path(problem.path).name: problem.message for problem in lint_directory(tmp_path)}
+    assert found["date.yaml"] == "YAML syntax error: a value cannot be read: day is out of range for month"
+    assert found["digits.yaml"].startswith("YAML syntax error: a value cannot be read: ")
+    assert found["huge.yaml"] == "YAML syntax error: the document is longer than 1,000,000 characters"
