@@ -184,13 +184,14 @@ def oldest_pending(session: Session) -> datetime | None:
 
 
 def dead_rows(session: Session, *, limit: int = 100) -> Sequence[InboxRow]:
-    statement = select(InboxRow).where(InboxRow.dead_at.is_not(None)).order_by(InboxRow.id).limit(limit)
+    """Real rows given up on (a drill's are its own business: never listed nor revived here)."""
+    statement = select(InboxRow).where(InboxRow.dead_at.is_not(None), InboxRow.drill.is_(False)).order_by(InboxRow.id).limit(limit)
     return session.scalars(statement).all()
 
 
 def revive(session: Session, ids: Sequence[int] | None = None) -> int:
     """Give dead rows (all, or ``ids``) a fresh set of attempts; returns how many."""
-    statement = select(InboxRow).where(InboxRow.dead_at.is_not(None))
+    statement = select(InboxRow).where(InboxRow.dead_at.is_not(None), InboxRow.drill.is_(False))
     if ids is not None:
         statement = statement.where(InboxRow.id.in_(list(ids)))
     revived = 0

@@ -40,3 +40,20 @@ def test_status_apply_and_retry_of_a_dead_webhook(am_container: Container, db_ur
     assert row_counts(am_container)["inbox"] == 0
     assert sorted(row.title for row in rows(am_container, IncidentRow)) == ["Applied on checkout", "Stuck on checkout"]
     assert run_firebreak(["inbox", "status"], env).stdout.strip() == "pending: 0; dead: 0"
+
+
+def test_a_drills_dead_webhook_is_neither_listed_nor_revived(am_container: Container, db_url: str) -> None:
+    """On a database a drill shares, the drill's rows are its own: the operator's inbox
+    commands neither show them nor queue them again (the real ingester never applies them)."""
+    with queued_only(am_container) as http:
+        assert http.post("/webhooks/alertmanager", json=firing_group("Rehearsed"), headers=bearer()).status_code == 202
+    drill_row = rows(am_container, InboxRow)[0]
+    with am_container.sessions.begin() as session:
+        session.execute(update(InboxRow).where(InboxRow.id == drill_row.id).values(drill=True, dead_at=am_container.clock.now(), attempts=8))
+    env = firebreak_env(db_url, ALERTMANAGER_TOKEN=TOKEN)
+    assert run_firebreak(["inbox", "status"], env).stdout.strip() == "pending: 0; dead: 0"
+    retried = run_firebreak(["inbox", "retry", "--all"], env)
+    assert retried.returncode == 1 and "nothing to retry" in retried.stderr, (retried.stdout, retried.stderr)
+    assert run_firebreak(["inbox", "retry", "--id", str(drill_row.id)], env).returncode == 1
+    with am_container.sessions() as session:
+        assert session.get(InboxRow, drill_row.id).dead_at is not None
