@@ -40,6 +40,19 @@ def test_console_script_then_incidents_list(db_url: str) -> None:
     assert row and "P1" in row[0] and "resolved" in row[0] and "Checkout is failing" in row[0]
 
 
+def test_a_scripts_echoed_lines_reach_the_terminal_without_control_sequences(db_url: str) -> None:
+    """The echo of each script line is as clean as the replies: a script from a ticket or a
+    chat paste must not clear the screen, retitle the terminal or hide text."""
+    hostile = "/incident declare Disk \x1b[2J\x1b]0;PWNED\x07 full \u202e evil \x9b31m P2\r\n/incident note \x1b]8;;https://evil\x1b\\click\x1b]8;;\x1b\\\n"
+    result = run_firebreak(["console", "--user", "alice"], firebreak_env(db_url), stdin=hostile)
+    assert result.returncode == 0, result.stderr
+    echoed = [line for line in result.stdout.splitlines() if line.startswith("firebreak> ")]
+    assert len(echoed) == 2, result.stdout
+    for text in (result.stdout, *echoed):
+        assert not any(ch in text for ch in "\x1b\x07\x9b\u202e\r"), repr(text)
+    assert "Disk" in echoed[0] and "full" in echoed[0]
+
+
 def test_invalid_settings_fail_with_a_clear_message(db_url: str) -> None:
     env = firebreak_env(db_url, FIREBREAK_TIMEZONE="Mars/Olympus", PORT="99999")
     result = run_firebreak(["db", "upgrade"], env)

@@ -81,7 +81,7 @@ class ConsoleSession:
             if not line or line.startswith("#"):
                 continue
             if echo:
-                self.live.write(f"{PROMPT}{line}\n")
+                self.live.write(f"{PROMPT}{clean(line)}\n")  # a script is text from anywhere, like a reply
             self.execute(line)
         asyncio.run(self.container.worker.drain(timeout=30))
         self.flush()
