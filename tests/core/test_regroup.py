@@ -612,3 +612,19 @@ def test_a_group_that_joins_while_a_split_waits_is_locked_in_order(
     applying.join(30)
     assert isinstance(outcome.get("split"), str) and str(outcome["split"]).startswith("✂️"), outcome
     assert outcome.get("ingest") == "applied", outcome
+
+
+def test_the_console_archives_only_a_channel_there_was(container: Container) -> None:
+    """As in Slack: a merged-away P1 has a channel, archived with a plain line; a P3 never had
+    one, so nothing is archived nor said about it."""
+    into = declare(container, title="Checkout down", severity=Severity.P1)
+    had_channel = declare(container, title="Payments down", severity=Severity.P1)
+    no_channel = declare(container, title="Slow reports", severity=Severity.P3)
+    container.commands.handle(f"/incident merge INC-{had_channel}", in_channel(into, ALICE))
+    container.commands.handle(f"/incident merge INC-{no_channel}", in_channel(into, ALICE))
+    while asyncio.run(container.worker.run_once()):
+        pass
+    with container.sessions() as session:
+        lines = [(row.channel, row.text) for row in session.scalars(select(TranscriptRow).order_by(TranscriptRow.id))]
+    archived = [(channel, text) for channel, text in lines if "archived" in text]
+    assert archived == [(f"#inc-{had_channel}-payments-down", "⚙️ channel archived")], archived

@@ -74,6 +74,7 @@ class ConsoleDeliverer:
             "post": self._post,
             "refresh_summary": self._refresh_summary,
             **{name: self._setup for name in SETUP_LINES},
+            "archive": self._archive,
             "upload_file": self._upload_file,
             "post_ephemeral": self._post_ephemeral,
             "notice": self._notice,
@@ -205,6 +206,17 @@ class ConsoleDeliverer:
         payload = {key: value for key, value in message.payload.items() if key != "number" and value not in ([], "", None)}
         detail = " ".join(f"{key}={value}" for key, value in payload.items())
         return [(self._channel_for(number), f"⚙️ {SETUP_LINES[message.operation]} {detail}".rstrip())]
+
+    def _archive(self, message: OutboxMessage) -> list[tuple[str, str]]:
+        """As Slack does: an incident that never had a channel has nothing to archive, and the
+        line says what happened, not the message's bookkeeping."""
+        number = int(message.payload["number"])
+        with self._sessions() as session:
+            incident = IncidentRepository.get(session, number)
+        channel = self._channel_of(incident)
+        if channel == self._thread_of(incident):
+            return []
+        return [(channel, f"⚙️ {SETUP_LINES[message.operation]}")]
 
     def _post_ephemeral(self, message: OutboxMessage) -> list[tuple[str, str]]:
         payload = message.payload
