@@ -106,12 +106,22 @@ def webhook_endpoint(
 
 
 async def read_json(request: Request) -> tuple[bytes, Any]:
-    """The raw body (signatures need it) and its JSON value, or a 4xx explaining why not."""
+    """The body to queue and its JSON value, or a 4xx explaining why not.
+
+    The body is the raw one, unless strings in it had to be made storable (see
+    ``parse_json``): then it is the value written out again, so the ingester reads what was
+    checked here.
+    """
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise WebhookRejected(415, f"unsupported content type {content_type!r}: send application/json")
     raw = await request.body()
-    return raw, parse_json(raw)
+    value = parse_json(raw)
+    if _unstorable_text(value):
+        value = _storable(value)
+        log.warning("webhook strings held NUL characters or lone surrogates; each was replaced by U+FFFD")
+        return json.dumps(value, ensure_ascii=False).encode("utf-8"), value
+    return raw, value
 
 
 def parse_json(raw: bytes) -> Any:
@@ -125,9 +135,8 @@ def parse_json(raw: bytes) -> Any:
         raise WebhookRejected(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as error:
         raise WebhookRejected(400, f"malformed JSON: {str(error)[:200]}") from None
-    problem = _unstorable(value)
-    if problem:
-        raise WebhookRejected(*problem)
+    if _too_deep(value):
+        raise WebhookRejected(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return value
 
 
@@ -135,27 +144,60 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _unstorable(value: Any) -> tuple[int, str] | None:
-    """Strings PostgreSQL cannot store (NUL, lone surrogates) and nesting past
-    ``MAX_JSON_DEPTH`` can never succeed: say so now."""
+def _too_deep(value: Any) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, (dict, list)) and depth > MAX_JSON_DEPTH:
-            return 400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-        if isinstance(item, str):
-            if "\x00" in item:
-                return 422, "strings must not contain NUL characters"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return 422, "strings must be valid Unicode (no lone surrogates)"
-        elif isinstance(item, dict):
-            stack.extend((key, depth) for key in item)
+        if isinstance(item, dict):
+            if depth > MAX_JSON_DEPTH:
+                return True
             stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
+            if depth > MAX_JSON_DEPTH:
+                return True
             stack.extend((child, depth + 1) for child in item)
-    return None
+    return False
+
+
+def _bad_text(text: str) -> bool:
+    """NUL or a lone surrogate: PostgreSQL cannot store either."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _unstorable_text(value: Any) -> bool:
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _bad_text(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _storable(value: Any) -> Any:
+    """A copy with each NUL and lone surrogate replaced by U+FFFD. An alert whose annotation
+    carries a stray byte must still open its incident: Alertmanager does not retry a 4xx, so
+    refusing it would lose the alert. (Depth is bounded by ``_too_deep`` already.)"""
+    if isinstance(value, str):
+        if not _bad_text(value):
+            return value
+        return "".join("\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in value)
+    if isinstance(value, dict):
+        return {_storable(key): _storable(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_storable(child) for child in value]
+    return value
 
 
 def validation_details(error: Any) -> list[dict[str, str]]:

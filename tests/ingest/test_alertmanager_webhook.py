@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -263,3 +264,22 @@ def test_times_with_a_utc_offset_keep_their_order(am_container: Container) -> No
     assert stored.status == "firing"
     assert stored.starts_at.isoformat() == "2026-03-14T08:30:00+00:00"
     assert kinds(am_container).count(EntryKind.ALERT_RESOLVED.value) == 1
+
+
+def test_an_alert_with_nul_or_a_lone_surrogate_still_opens_its_incident(am_container: Container) -> None:
+    """Alertmanager does not retry a 4xx: refusing a notification because an annotation holds a
+    stray byte would lose the alert. Each NUL and lone surrogate becomes U+FFFD (PostgreSQL
+    stores neither), in what is queued as in what is applied."""
+    group = firing_group("DiskFull", severity="critical", service="storage")
+    group["alerts"][0]["annotations"]["description"] = "probe said: \x00\x00 then \ud800 done"
+    group["alerts"][0]["labels"]["device"] = "sd\x00a"
+    group["commonLabels"]["device"] = "sd\x00a"
+    body = json.dumps(group)  # ASCII escapes, as senders write them: \u0000, \ud800
+    with client(am_container) as http:
+        response = http.post(URL, content=body, headers={**bearer(), "Content-Type": "application/json"})
+    assert response.status_code == 202, response.text
+    assert ingested(response) == ["created"]
+    assert am_container.service.get(1).title == "DiskFull on storage"
+    (stored,) = rows(am_container, AlertRow)
+    assert stored.labels["device"] == "sd\ufffda"
+    assert stored.annotations["description"] == "probe said: \ufffd\ufffd then \ufffd done"

@@ -57,6 +57,16 @@ def test_triggered_creates_a_linked_incident_then_status_and_notes_follow(am_con
     assert incident.severity is Severity.P0 and incident.status.value == "triggered"
 
 
+def test_a_title_with_nul_is_signed_as_sent_and_stored_as_u_fffd(am_container: Container) -> None:
+    """The signature covers the bytes PagerDuty sent; what is queued is the same event with
+    each NUL made storable, so the incident opens instead of failing in the ingester."""
+    with client(am_container) as http:
+        created = send(http, webhook_event("incident.triggered", incident_id="Q9", title="DB\x00 down", priority="P1"))
+    assert created.status_code == 202, created.text
+    assert ingested(created) == ["applied"]
+    assert am_container.service.get(1).title == "DB\ufffd down"
+
+
 def test_first_sight_by_a_later_event_still_creates_the_incident(am_container: Container) -> None:
     with client(am_container) as http:
         send(http, webhook_event("incident.acknowledged", incident_id="Q2", urgency="low", priority=None))

@@ -49,7 +49,7 @@ def pagerduty_route(service: IncidentService, metrics: Metrics, writer: InboxWri
         raw = await request.body()
         if not verify(raw, request.headers.get("x-pagerduty-signature"), secrets):
             raise WebhookRejected(401, "missing or invalid X-PagerDuty-Signature", outcome="unauthorized")
-        _raw, value = await read_json(request)
+        body, value = await read_json(request)  # the body to queue: storable (see read_json)
         planned = parse_delivery(value)
         if planned is None:
             return Accepted({"detail": "event type not handled"}, outcome="ignored")
@@ -61,7 +61,7 @@ def pagerduty_route(service: IncidentService, metrics: Metrics, writer: InboxWri
 
         if await run_in_threadpool(seen):
             return Accepted({}, outcome="duplicate")
-        webhook = Webhook(SOURCE, f"pd:{planned.incident_id}"[:512], raw.decode("utf-8"), service.clock.now(), webhook_id, priority=2)
+        webhook = Webhook(SOURCE, f"pd:{planned.incident_id}"[:512], body.decode("utf-8"), service.clock.now(), webhook_id, priority=2)
         queued = await writer.accept(webhook)
         ingester.notify(webhook.priority)
         return Accepted({"id": queued}, outcome="accepted", status_code=202)
