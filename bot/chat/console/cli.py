@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 #: Where the console's own log lines go, so they never land in the middle of the chat.
 LOG_FILE = "firebreak-console.log"
@@ -45,13 +45,14 @@ def cmd_console(args: argparse.Namespace) -> int:
             upgrade(container.engine)
             stdin = sys.stdin
             interactive = stdin is not None and stdin.isatty()
-            # A script's output is the transcript alone: the header goes to stderr there.
-            header = sys.stdout if args.follow or interactive else sys.stderr
+            # A script's or a piped --follow's output is the transcript alone: the header goes
+            # to stderr there.
+            header = sys.stdout if (sys.stdout.isatty() if args.follow else interactive) else sys.stderr
             print(f"Firebreak {__version__} console: database {location}; log {log_file}", file=header, flush=True)
             for warning in container.startup_warnings:
                 print(f"warning: {warning}", file=header, flush=True)
             if args.follow:
-                return _follow(container)
+                return _follow(container, header)
             session = ConsoleSession(container, out=sys.stdout, actor=args.user, terminal=interactive and sys.stdout.isatty())
             if interactive:
                 session.run_interactive()
@@ -62,7 +63,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     return 0
 
 
-def _follow(container: Any) -> int:
+def _follow(container: Any, header: TextIO) -> int:
     from bot.chat.console.repl import follow
 
     stop = threading.Event()
@@ -72,6 +73,6 @@ def _follow(container: Any) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print("Following; Ctrl-C to stop.", flush=True)
+    print("Following; Ctrl-C to stop.", file=header, flush=True)
     follow(container.sessions, sys.stdout, stop)
     return 0
