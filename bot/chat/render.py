@@ -16,7 +16,7 @@ from bot.domain import children_text
 from bot.domain.children import Child, ranked
 from bot.domain.incident import Incident, Status, format_number
 from bot.domain.timeline import TimelineEntry
-from bot.text_safety import clean, one_line, person_name, safe_url
+from bot.text_safety import clean, clip, one_line, person_name, safe_url
 
 if TYPE_CHECKING:
     from bot.playbooks.guide import StepState
@@ -49,6 +49,10 @@ POST_ICONS = {
 
 #: Children listed by name under a summary; ``/incident children`` pages through all of them.
 SUMMARY_CHILDREN = 10
+#: The description as a summary shows it: as much as Slack's pinned summary can (one section
+#: of 3,000 characters), so the console shows what Slack would, not a page-long line.
+DESCRIPTION_SHOWN = 3000
+DESCRIPTION_CUT = " … (cut: `/incident export` has the full text)"
 CHILDREN_PER_PAGE = 40
 
 
@@ -85,7 +89,8 @@ def summary(
         f"  status: {incident.status.value}{merged} · {duration_text(incident, now)} · {roles}",
     ]
     if incident.description:
-        lines.append("  " + clean(incident.description).strip().replace("\n", "\n  "))
+        described = clip(clean(incident.description).strip(), DESCRIPTION_SHOWN, DESCRIPTION_CUT)
+        lines.append("  " + described.replace("\n", "\n  "))
     if incident.playbook_id:
         lines.append(f"  playbook: {one_line(incident.playbook_id)}")
     for name, url in incident.links.items():

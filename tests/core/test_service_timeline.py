@@ -166,3 +166,14 @@ def test_a_permission_question_reads_no_alert_entries(container: Container, cloc
     allowed = container.commands.handle(f"/incident resolve INC-{incident.number}", CommandContext(actor="carol", source=Source.SLACK))
     assert not allowed.refused, allowed.text
     assert service.get(incident.number).status is Status.RESOLVED
+
+
+def test_a_long_description_is_cut_in_summaries_as_slack_would_cut_it(container: Container, transcript) -> None:
+    """The console shows what Slack would post: a 100,000-character description is cut where
+    the pinned summary cuts it, with the same pointer; the export keeps all of it."""
+    description = "word " * 20_000
+    incident = container.service.declare(title="Huge", severity=Severity.P1, actor="alice", source=Source.CONSOLE, description=description)
+    status = container.commands.handle(f"/incident status INC-{incident.number}", CommandContext(actor="alice", source=Source.CONSOLE)).text
+    assert "(cut: `/incident export` has the full text)" in status
+    assert max(len(line) for line in status.splitlines()) < 3_100
+    assert container.service.get(incident.number).description == description

@@ -13,6 +13,7 @@ import getpass
 import io
 import threading
 from collections.abc import Iterable
+from select import POLLERR, POLLHUP, poll
 from typing import TextIO
 
 from sqlalchemy import func, select
@@ -131,8 +132,21 @@ def follow(sessions: SessionFactory, out: TextIO, stop: threading.Event, *, poll
         if text:
             out.write(text)
             out.flush()
-        if stop.wait(poll_seconds):
+        if stop.wait(poll_seconds) or _reader_gone(out):
             return
+
+
+def _reader_gone(out: TextIO) -> bool:
+    """Whether nobody reads ``out`` any more (``--follow | head`` after head left). Like
+    ``tail -f``, a follower must notice without waiting for something to write: asked with
+    poll, a pipe whose reading end is closed reports an error at once."""
+    try:
+        descriptor = out.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+    poller = poll()
+    poller.register(descriptor, 0)  # errors and hang-ups are always reported
+    return any(events & (POLLERR | POLLHUP) for _fd, events in poller.poll(0))
 
 
 def _whoami() -> str:
