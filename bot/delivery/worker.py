@@ -171,7 +171,9 @@ class DeliveryWorker:
             # Archiving after the quiet period is queued with no conversation (it is due a day
             # later and must not hold back what is said meanwhile); when it falls due it still
             # waits for every other message about its incident, so the last summary and post
-            # land before the channel closes.
+            # land before the channel closes. (An archive inside a conversation, a merged-away
+            # channel's, waits for what came before it there; waiting also for what came after
+            # it, which waits for it, would hold both forever.)
             sibling = aliased(OutboxRow)
             unsaid = (
                 select(sibling.id)
@@ -184,7 +186,7 @@ class DeliveryWorker:
                 )
                 .exists()
             )
-            head = (OutboxRow.ordering_key.is_(None) | ~blocked) & ~(closing & unsaid)
+            head = (OutboxRow.ordering_key.is_(None) | ~blocked) & ~(closing & OutboxRow.ordering_key.is_(None) & unsaid)
             setup = (OutboxRow.target == self._setup_target) & OutboxRow.operation.in_(self._setup_operations)
 
             def pick(condition: ColumnElement[bool], limit: int) -> list[OutboxRow]:

@@ -628,3 +628,16 @@ def test_the_console_archives_only_a_channel_there_was(container: Container) -> 
         lines = [(row.channel, row.text) for row in session.scalars(select(TranscriptRow).order_by(TranscriptRow.id))]
     archived = [(channel, text) for channel, text in lines if "archived" in text]
     assert archived == [(f"#inc-{had_channel}-payments-down", "⚙️ channel archived")], archived
+
+
+def test_a_note_in_the_merged_channel_before_it_is_archived_is_still_delivered(container: Container) -> None:
+    into, away = merged_pair(container)
+    while asyncio.run(container.worker.run_once()):
+        pass
+    container.commands.handle(f"/incident merge INC-{away}", in_channel(into, ALICE))
+    container.commands.handle("/incident note checking the ledger too", in_channel(away, ALICE))
+    for _ in range(10):
+        container.clock.advance(seconds=120)
+        asyncio.run(container.worker.run_once())
+    left = [(row.operation, row.status) for row in outbox(container, "chat", away) if row.status != "delivered"]
+    assert left == [], left

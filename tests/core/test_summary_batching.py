@@ -138,6 +138,27 @@ def test_archiving_after_the_quiet_period_waits_for_everything_about_its_inciden
     assert peer.delivered == ["a2", "p1", "s1", "a1"]
 
 
+def test_a_merged_archive_and_a_message_queued_after_it_are_both_delivered(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """A merged-away channel's archive is in the incident's conversation; a note said in the
+    channel after it (or PagerDuty's echo of the resolve) is queued behind it. The archive goes
+    first, the note after (it then says it could not be posted, which is true): neither waits
+    for the other forever."""
+    peer = Peer(failing=("a1",))
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock, closing_operations={"archive"})
+    now = clock.now()
+    with sessions.begin() as session:
+        enqueue(session, target="peer", operation="post", payload={}, idempotency_key="pointer", now=now, incident_id=1, ordering_key="incident:1")
+        enqueue(session, target="peer", operation="archive", payload={}, idempotency_key="a1", now=now, incident_id=1, ordering_key="incident:1")
+    run_once(worker)
+    run_once(worker)  # the archive fails once: retried in 30 s
+    with sessions.begin() as session:
+        enqueue(session, target="peer", operation="post", payload={}, idempotency_key="late-note", now=clock.now(), incident_id=1, ordering_key="incident:1")
+    for _ in range(3):
+        clock.advance(seconds=31)
+        run_once(worker)
+    assert peer.delivered == ["pointer", "a1", "late-note"]
+
+
 def test_a_refresh_held_back_by_pacing_keeps_its_turn(sessions: SessionFactory, clock: FrozenClock) -> None:
     """Slack's pace deferred it (no attempt counted): a new update must not make it try again
     at once, which would only be deferred again."""
