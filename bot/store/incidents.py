@@ -131,7 +131,11 @@ class IncidentRepository:
         if locked is not None:
             row: IncidentRow | None = locked
         elif for_update:
-            row = session.scalars(select(IncidentRow).where(IncidentRow.id == number).with_for_update()).one_or_none()
+            # The locked row as committed now, even when an earlier read (or a rolled-back
+            # savepoint) left an older copy in the session: decisions under the lock must
+            # not be made on stale fields.
+            statement = select(IncidentRow).where(IncidentRow.id == number).with_for_update().execution_options(populate_existing=True)
+            row = session.scalars(statement).one_or_none()
         else:
             row = session.get(IncidentRow, number)
         if row is None:

@@ -26,6 +26,7 @@ from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.pagerduty.deliverer import TARGET as PAGERDUTY
 from bot.pagerduty.sync import make_pagerduty_sync
 from bot.store import alert_groups
+from bot.store.incidents import IncidentRepository
 from bot.store.models import AlertGroupRow, AlertRow, EscalationRow, IncidentRow, OutboxRow, TranscriptRow
 from tests.conftest import make_settings
 from tests.support.waiting import wait_until
@@ -641,3 +642,35 @@ def test_a_note_in_the_merged_channel_before_it_is_archived_is_still_delivered(c
         asyncio.run(container.worker.run_once())
     left = [(row.operation, row.status) for row in outbox(container, "chat", away) if row.status != "delivered"]
     assert left == [], left
+
+
+def test_a_merge_that_locks_again_decides_on_the_incident_as_committed(
+    container: Container, db_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group joins while the merge takes its locks, so it takes them again; a severity raise
+    committed in between must survive the merge (the second lock reads the row afresh)."""
+    if db_backend != "postgres":
+        pytest.skip("the locking retry runs on PostgreSQL")
+    into, away = merged_pair(container)
+    real_get_row = IncidentRepository.get_row
+    calls = {"locks": 0}
+
+    def get_row(session, number, *, for_update=False):  # type: ignore[no-untyped-def]
+        if for_update and threading.current_thread().name == "merge":
+            calls["locks"] += 1
+            if calls["locks"] == 1:  # the first pass: a group joins the survivor meanwhile
+                add_child(container, into, "late", alertnames=("Late",))
+            elif calls["locks"] == 3:  # after the savepoint's rollback, before the second pass
+                container.service.change_severity(into, Severity.P0, actor="carol", source=CONSOLE)
+        return real_get_row(session, number, for_update=for_update)
+
+    monkeypatch.setattr(IncidentRepository, "get_row", staticmethod(get_row))
+    replies: list[str] = []
+    merging = threading.Thread(
+        target=lambda: replies.append(container.commands.handle(f"/incident merge INC-{away}", in_channel(into, ALICE)).text), name="merge"
+    )
+    merging.start()
+    merging.join(30)
+    assert replies and replies[0].startswith(f"🔗 INC-{away} merged into INC-{into}"), replies
+    assert calls["locks"] >= 4, "the merge took its locks a second time"
+    assert container.service.get(into).severity is Severity.P0
