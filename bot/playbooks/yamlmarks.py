@@ -39,6 +39,9 @@ MAX_EXPANDED_VALUES = 50_000
 MAX_EXPANDED_CHARACTERS = 2_000_000
 #: Longer text is refused before parsing (parsing itself takes time and memory in proportion).
 MAX_DOCUMENT_CHARACTERS = 1_000_000
+#: No playbook, front matter or scenario needs a longer number.
+MAX_INTEGER_CHARACTERS = 100
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
 def load_marked(text: str) -> MarkedDocument:
@@ -91,6 +94,10 @@ def _check_expansion(root: yaml.Node) -> None:
         elif isinstance(node, yaml.SequenceNode):
             parts = [size(item) for item in node.value]
         else:
+            if node.tag == _INT_TAG and len(str(node.value)) > MAX_INTEGER_CHARACTERS:
+                # Hex, octal and base-60 integers are built with no digit limit, and Python
+                # refuses to print one past 4,300 digits: refused before either happens.
+                raise yaml.MarkedYAMLError(problem=f"an integer longer than {MAX_INTEGER_CHARACTERS} characters", problem_mark=node.start_mark)
             parts = [(0, len(str(node.value)))]
         total = (1 + sum(values for values, _ in parts), sum(characters for _, characters in parts))
         if total[0] > MAX_EXPANDED_VALUES:

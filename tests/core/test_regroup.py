@@ -674,3 +674,4 @@ def test_a_merge_that_locks_again_decides_on_the_incident_as_committed(
     assert replies and replies[0].startswith(f"🔗 INC-{away} merged into INC-{into}"), replies
     assert calls["locks"] >= 4, "the merge took its locks a second time"
     assert container.service.get(into).severity is Severity.P0
+

@@ -149,8 +149,9 @@ def test_front_matter_that_would_expand_without_end_is_left_as_text() -> None:
 
 
 def test_front_matter_yaml_cannot_build_leaves_the_runbook_importable() -> None:
-    text = "---\ntitle: Disk\nupdated: 2024-02-30\n---\n\n# Disk full\n\n## Fix\n\n1. Free space\n"
-    assert only(import_text(text, "disk.md").playbooks).title == "Disk full"
+    for value in ("2024-02-30", "0x" + "f" * 4000):
+        text = f"---\ntitle: Disk\nupdated: {value}\n---\n\n# Disk full\n\n## Fix\n\n1. Free space\n"
+        assert only(import_text(text, "disk.md").playbooks).title == "Disk full"
 
 
 def test_point5_severity_words_through_the_label_mapping() -> None:

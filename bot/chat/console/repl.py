@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import getpass
 import io
+import select as os_select
 import threading
 from collections.abc import Iterable
-from select import POLLERR, POLLHUP, poll
 from typing import TextIO
 
 from sqlalchemy import func, select
@@ -144,9 +144,11 @@ def _reader_gone(out: TextIO) -> bool:
         descriptor = out.fileno()
     except (OSError, ValueError, io.UnsupportedOperation):
         return False
-    poller = poll()
+    if not hasattr(os_select, "poll"):  # not on every platform: the next write finds out instead
+        return False
+    poller = os_select.poll()
     poller.register(descriptor, 0)  # errors and hang-ups are always reported
-    return any(events & (POLLERR | POLLHUP) for _fd, events in poller.poll(0))
+    return any(events & (os_select.POLLERR | os_select.POLLHUP) for _fd, events in poller.poll(0))
 
 
 def _whoami() -> str:
