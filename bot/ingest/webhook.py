@@ -109,22 +109,23 @@ async def read_json(request: Request) -> tuple[bytes, Any]:
     """The body to queue and its JSON value, or a 4xx explaining why not.
 
     The body is the raw one, unless strings in it had to be made storable (see
-    ``parse_json``): then it is the value written out again, so the ingester reads what was
+    ``_storable``): then it is the value written out again, so the ingester reads what was
     checked here.
     """
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise WebhookRejected(415, f"unsupported content type {content_type!r}: send application/json")
     raw = await request.body()
-    value = parse_json(raw)
-    if _unstorable_text(value):
+    value, unstorable = parse_json(raw)
+    if unstorable:
         value = _storable(value)
         log.warning("webhook strings held NUL characters or lone surrogates; each was replaced by U+FFFD")
         return json.dumps(value, ensure_ascii=False).encode("utf-8"), value
     return raw, value
 
 
-def parse_json(raw: bytes) -> Any:
+def parse_json(raw: bytes) -> tuple[Any, bool]:
+    """The JSON value, and whether a string in it holds what no database stores."""
     if not raw.strip():
         raise WebhookRejected(400, "empty body: expected a JSON object")
     try:
@@ -135,28 +136,35 @@ def parse_json(raw: bytes) -> Any:
         raise WebhookRejected(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as error:
         raise WebhookRejected(400, f"malformed JSON: {str(error)[:200]}") from None
-    if _too_deep(value):
+    too_deep, unstorable = _scan(value)
+    if too_deep:
         raise WebhookRejected(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    return value
+    return value, unstorable
 
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _too_deep(value: Any) -> bool:
+def _scan(value: Any) -> tuple[bool, bool]:
+    """(nested past ``MAX_JSON_DEPTH``, a string holds NUL or a lone surrogate), in one walk:
+    every webhook pays for it before it is answered."""
+    unstorable = False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
+        if isinstance(item, str):
+            unstorable = unstorable or _bad_text(item)
+        elif isinstance(item, dict):
             if depth > MAX_JSON_DEPTH:
-                return True
+                return True, unstorable
+            stack.extend((key, depth) for key in item)
             stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
             if depth > MAX_JSON_DEPTH:
-                return True
+                return True, unstorable
             stack.extend((child, depth + 1) for child in item)
-    return False
+    return False, unstorable
 
 
 def _bad_text(text: str) -> bool:
@@ -170,25 +178,10 @@ def _bad_text(text: str) -> bool:
     return False
 
 
-def _unstorable_text(value: Any) -> bool:
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _bad_text(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def _storable(value: Any) -> Any:
     """A copy with each NUL and lone surrogate replaced by U+FFFD. An alert whose annotation
     carries a stray byte must still open its incident: Alertmanager does not retry a 4xx, so
-    refusing it would lose the alert. (Depth is bounded by ``_too_deep`` already.)"""
+    refusing it would lose the alert. (Depth is bounded by ``_scan`` already.)"""
     if isinstance(value, str):
         if not _bad_text(value):
             return value
