@@ -13,25 +13,24 @@ from sqlalchemy import create_engine, text
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
+def _as_admin(statement: str, admin: str) -> None:
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")  # CREATE/DROP DATABASE: no transaction
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
 def create_postgres(prefix: str, admin: str = POSTGRES_ADMIN) -> tuple[str, str]:
     """A new database named ``prefix_<random>``: its name and its URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
+    _as_admin(f'CREATE DATABASE "{name}"', admin)
     return name, admin.rsplit("/", 1)[0] + f"/{name}"
 
 
 def drop_postgres(name: str, admin: str = POSTGRES_ADMIN) -> None:
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
+    _as_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin)
 
 
 @contextmanager

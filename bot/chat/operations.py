@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.delivery.outbox import enqueue
+from bot.domain.incident import Incident, Status
 from bot.domain.severity import Severity
 from bot.service.chat_notifications import ARCHIVE as _MERGED_ARCHIVE
 from bot.service.chat_notifications import CHAT, OPEN_INCIDENT
@@ -77,3 +78,11 @@ def enqueue_chat(
         not_before=not_before,
         severity=severity,
     )
+
+
+def archive_still_due(incident: Incident, payload: dict[str, Any]) -> bool:
+    """Whether an archive queued at a resolve still applies: not if the incident was reopened
+    since (its ``resolved_at`` is no longer the one the message was queued for). Every chat
+    backend archives by this one rule."""
+    resolved_at = incident.resolved_at.isoformat() if incident.resolved_at else None
+    return incident.status is Status.RESOLVED and resolved_at == payload.get("resolved_at")

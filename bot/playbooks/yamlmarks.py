@@ -70,11 +70,6 @@ def load_marked(text: str) -> MarkedDocument:
     return document
 
 
-def load_data(text: str) -> Any:
-    """Only the data of :func:`load_marked`, held to the same limits (front matter)."""
-    return load_marked(text).data
-
-
 def _check_expansion(root: yaml.Node) -> None:
     """Count what the node graph stands for without building it: each node once (its size is
     remembered), so a bomb is refused in time proportional to the file, not to its expansion."""

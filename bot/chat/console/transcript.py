@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from bot.chat import render
 from bot.chat.naming import channel_name
+from bot.chat.operations import archive_still_due
 from bot.chat.render import POST_ICONS
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.errors import IncidentNotFound
-from bot.domain.incident import Incident, Status
+from bot.domain.incident import Incident
 from bot.domain.severity import Severity
 from bot.store import alert_groups
 from bot.store.db import SessionFactory
@@ -213,8 +214,7 @@ class ConsoleDeliverer:
         number = int(message.payload["number"])
         with self._sessions() as session:
             incident = IncidentRepository.get(session, number)
-        resolved_at = incident.resolved_at.isoformat() if incident.resolved_at else None
-        if incident.status is not Status.RESOLVED or resolved_at != message.payload.get("resolved_at"):
+        if not archive_still_due(incident, message.payload):
             return []  # reopened since: the channel stays open
         channel = self._channel_of(incident)
         if channel == self._thread_of(incident):

@@ -24,7 +24,7 @@ from bot.chat.slack.gateway import SlackCallFailed, SlackGateway
 from bot.chat.slack.identity import user_id_of
 from bot.chat.slack.limits import section
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
-from bot.domain.incident import Incident, Role, Status
+from bot.domain.incident import Incident, Role
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.store.incidents import IncidentRepository
@@ -273,8 +273,7 @@ async def bookmark(context: DeliveryContext, message: OutboxMessage) -> Delivery
 
 async def archive(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
     incident, refs = await chat_refs.fetch(context.sessions, int(message.payload["number"]))
-    resolved_at = incident.resolved_at.isoformat() if incident.resolved_at else None
-    if incident.status is not Status.RESOLVED or resolved_at != message.payload.get("resolved_at"):
+    if not ops.archive_still_due(incident, message.payload):
         return DeliveryResult(detail={"skipped": "reopened since"})
     if not refs.channel_id:
         return DeliveryResult(detail={"skipped": "no channel"})

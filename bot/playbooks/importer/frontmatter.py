@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from bot.playbooks.yamlmarks import load_data
+from bot.playbooks.yamlmarks import load_marked
 
 _FENCE = re.compile(r"^(?:---|\+\+\+)\s*$")
 
@@ -37,7 +37,7 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
     if end is None:
         return FrontMatter(), text
     try:
-        data = load_data("\n".join(lines[1:end]))
+        data = load_marked("\n".join(lines[1:end])).data
     except yaml.YAMLError:
         return FrontMatter(), text
     if not isinstance(data, dict):
