@@ -8,8 +8,10 @@ code. This benchmark reports what a webhook *costs*:
    (``/proc/<pid>/stat`` user + system), beside the reference receiver's (which also stores
    the alerts).
 2. ``worker``: webhooks queued by ``firebreak web``, ``--chunk`` at a time, are applied in
-   this process by the worker's ingester (``apply_all``) after each chunk, counting SQL statements, transactions and CPU seconds (this process's
-   ``time.process_time``) per webhook / per 1,000 webhooks.
+   this process by the worker's ingester (``apply_all``) after each chunk, counting SQL
+   statements, transactions and CPU seconds (this process's ``time.process_time``, and every
+   PostgreSQL process's from ``/proc`` while it applies: the web process is idle then) per
+   webhook / per 1,000 webhooks.
 
 Every webhook is bench/ingest_bench.py's: 10 new alerts, 200 groups (so the first 200
 webhooks open incidents and the rest add alerts to them). Loopback only.
@@ -42,6 +44,21 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL process on this machine so far (0 where /proc does not
+    show them): while only the worker talks to the database, what they spend is its."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+            if head.split("(", 1)[1] == "postgres":
+                fields = tail.split()
+                total += (int(fields[11]) + int(fields[12])) / TICKS
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return total
 
 
 @dataclass
@@ -105,11 +122,13 @@ class WorkerCost:
     commits: int
     cpu_seconds: float
     wall_seconds: float
+    postgres_cpu_seconds: float
 
     def line(self) -> str:
         return (
             f"worker: {self.statements / self.webhooks:.1f} SQL statements and {self.commits / self.webhooks:.2f} commits per webhook; "
-            f"{self.cpu_seconds * 1000 / self.webhooks:.2f} CPU s per 1,000 webhooks applied (this process only, not PostgreSQL's); "
+            f"{self.cpu_seconds * 1000 / self.webhooks:.2f} CPU s per 1,000 webhooks applied (this process only), "
+            f"PostgreSQL {self.postgres_cpu_seconds * 1000 / self.webhooks:.2f} CPU s meanwhile; "
             f"{self.webhooks / self.wall_seconds:.0f} webhooks/s applied (wall clock, load-dependent)"
         )
 
@@ -144,16 +163,17 @@ def measure_worker(database_url: str, args: argparse.Namespace) -> WorkerCost:
     from bot.settings import load_settings
 
     queued = applied = 0
-    cpu = wall = 0.0
+    cpu = wall = postgres = 0.0
     with open(os.devnull, "w") as quiet:
         container = build_container(load_settings(), roles=frozenset({Role.WORKER}), transcript_stream=quiet)
         try:
             counter = StatementCounter(container.engine)
             while queued < args.requests:
                 queued += web.queue(min(args.chunk, args.requests - queued))
-                started_cpu, started = time.process_time(), time.perf_counter()
+                started_cpu, started, started_postgres = time.process_time(), time.perf_counter(), postgres_cpu_seconds()
                 applied += container.ingester.apply_all(max_passes=100_000)
                 cpu, wall = cpu + time.process_time() - started_cpu, wall + time.perf_counter() - started
+                postgres += postgres_cpu_seconds() - started_postgres
             with container.engine.connect() as connection:
                 alerts = int(connection.execute(text("SELECT count(*) FROM alerts")).scalar_one())
         finally:
@@ -161,7 +181,7 @@ def measure_worker(database_url: str, args: argparse.Namespace) -> WorkerCost:
             web.process.stop()
     if applied != queued or alerts != queued * ALERTS_PER_WEBHOOK:
         raise SystemExit(f"applied {applied} of {queued} queued webhooks, {alerts} alerts stored")
-    return WorkerCost(applied, counter.statements, counter.commits, cpu, wall)
+    return WorkerCost(applied, counter.statements, counter.commits, cpu, wall, postgres)
 
 
 def main(argv: list[str] | None = None) -> int:

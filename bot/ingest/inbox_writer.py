@@ -223,7 +223,9 @@ class InboxWriter:
         return 0 if high is None else int(high) - int(low) + 1
 
     def _count_rows(self) -> int:
-        statement = select(func.count()).select_from(InboxRow)
+        # Only rows of this writer's kind: a drill rehearsing on the production database must
+        # never push real webhooks past the cap (nor real ones a drill's).
+        statement = select(func.count()).select_from(InboxRow).where(InboxRow.drill.is_(self._drill))
         if self._engine is not None:
             return int(self._run_statement(lambda connection: connection.execute(statement).scalar()) or 0)
         with self._sessions() as session:

@@ -120,3 +120,22 @@ def test_row_budget_counts_only_near_the_cap_and_at_most_once_a_second() -> None
     assert counts == [0.0, 1.0]
     span[0] = 2  # the backlog is gone: the span alone shows room again
     assert take(8) == 8 and counts == [0.0, 1.0]
+
+
+def test_a_drills_queued_rows_never_count_against_the_real_cap(capped: tuple[Container, TestClient], engine: Engine, clock: FrozenClock) -> None:
+    """A drill rehearsing on the production database queues its own rows (applied only by a
+    drill's ingester): real webhooks must still be taken up to the cap."""
+    _container, client = capped
+    with engine.begin() as connection:
+        for n in range(CAP * 2):
+            connection.execute(
+                InboxRow.__table__.insert().values(
+                    source="alertmanager", group_key=f"drill-{n}", body="{}", received_at=clock.now(), drill=True
+                )
+            )
+    for n in range(CAP):
+        assert post_group(client, n).status_code == 202  # type: ignore[attr-defined]
+    assert post_group(client, 99).status_code == 503  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        real = connection.execute(select(func.count()).select_from(InboxRow).where(InboxRow.drill.is_(False))).scalar_one()
+    assert real == CAP
