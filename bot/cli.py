@@ -104,7 +104,9 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
         if try_it:
             print(try_it, flush=True)
     tune_process(roles)
-    limits = Limits(settings.max_connections, settings.header_timeout_seconds, settings.keep_alive_seconds)
+    limits = Limits(
+        settings.max_connections, settings.header_timeout_seconds, settings.keep_alive_seconds, body_timeout=settings.body_timeout_seconds
+    )
     health_app = create_health_app(container) if settings.health_port else None
     serve(app, health_app, host=host, port=port, health_port=settings.health_port, limits=limits, supervisor=supervisor)
     container.close()
@@ -142,7 +144,12 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     upgrade(container.engine)
     health = None
     if settings.health_port:
-        limits = Limits(settings.max_connections, settings.header_timeout_seconds, settings.keep_alive_seconds)
+        limits = Limits(
+            settings.max_connections,
+            settings.header_timeout_seconds,
+            settings.keep_alive_seconds,
+            body_timeout=settings.body_timeout_seconds,
+        )
         health = health_server(create_health_app(container), host=settings.host, port=settings.health_port, limits=limits)
     tune_process(roles)
     try:

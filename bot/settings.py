@@ -133,6 +133,7 @@ class Settings(BaseSettings):
     inbox_max_rows: int = Field(100_000, alias="FIREBREAK_INBOX_MAX_ROWS", ge=1)
     max_connections: int = Field(1000, alias="FIREBREAK_MAX_CONNECTIONS", ge=1)
     header_timeout_seconds: float = Field(10.0, alias="FIREBREAK_HEADER_TIMEOUT_SECONDS", gt=0, le=300)
+    body_timeout_seconds: float = Field(30.0, alias="FIREBREAK_BODY_TIMEOUT_SECONDS", gt=0, le=600)
     keep_alive_seconds: int = Field(5, alias="FIREBREAK_KEEP_ALIVE_SECONDS", ge=1, le=300)
     health_port: int | None = Field(None, alias="FIREBREAK_HEALTH_PORT", ge=1, le=65535)
 

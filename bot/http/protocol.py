@@ -10,6 +10,10 @@ then starve everything, ``/healthz`` included. This protocol adds:
 * a header timeout: a connection that has not sent a complete request head this many
   seconds after it opened (or after its previous response) is closed, however slowly it
   drips bytes;
+* a body timeout: a request whose body is not complete this many seconds after its head
+  is answered 408 and closed. The webhook endpoints read the whole body before they can
+  check a signature, so without it anyone could hold every connection by sending a body
+  a byte at a time (mod_reqtimeout's ``body=`` in Apache, for the same reason);
 * a JSON answer for requests the HTTP parser refuses (malformed, or headers over the
   parser's limit: 431), like every other error Firebreak gives.
 
@@ -48,11 +52,13 @@ class _Connection(h11.Connection):
 class GuardedH11Protocol(H11Protocol):
     max_connections = 1000
     header_timeout = 10.0
+    body_timeout = 30.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conn = _Connection(h11.SERVER, MAX_HEAD_BYTES)
         self._head_deadline: asyncio.TimerHandle | None = None
+        self._body_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's H11Protocol, which narrows asyncio's BaseTransport
         super().connection_made(transport)
@@ -69,7 +75,12 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
+        self._watch_body(closing=True)
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch_body()
 
     def send_400_response(self, msg: str) -> None:
         hint = self.conn.refusal.error_status_hint if isinstance(self.conn, _Connection) and self.conn.refusal else 400
@@ -95,6 +106,31 @@ class GuardedH11Protocol(H11Protocol):
             self._head_deadline.cancel()
             self._head_deadline = None
 
+    def _watch_body(self, *, closing: bool = False) -> None:
+        """The body's clock runs from the moment h11 has the head until the body is whole."""
+        receiving = not closing and self.conn.their_state is h11.SEND_BODY
+        if receiving and self._body_deadline is None:
+            self._body_deadline = self.loop.call_later(self.body_timeout, self._body_overdue)
+        elif not receiving and self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
+
+    def _body_overdue(self) -> None:
+        self._body_deadline = None
+        if self.conn.their_state is not h11.SEND_BODY or self.transport.is_closing():
+            return
+        log.warning("request body not complete %.0f s after its head: answered 408 and closed", self.body_timeout)
+        body = json.dumps({"error": f"request body not complete within {self.body_timeout:g} seconds"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close"), (b"content-length", str(len(body)).encode())]
+        try:
+            self.transport.write(self.conn.send(h11.Response(status_code=408, headers=headers, reason=b"Request Timeout")) or b"")
+            self.transport.write(self.conn.send(h11.Data(data=body)) or b"")
+            self.transport.write(self.conn.send(h11.EndOfMessage()) or b"")
+        except h11.LocalProtocolError:
+            pass  # the handler already answered: just close
+        # The handler waiting for the rest of the body is told the client went away.
+        self.transport.close()
+
     def _head_overdue(self) -> None:
         self._head_deadline = None
         # IDLE: h11 has not seen a whole request head since the connection (or the last
@@ -103,10 +139,10 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def guarded_protocol(*, max_connections: int, header_timeout: float) -> type[GuardedH11Protocol]:
+def guarded_protocol(*, max_connections: int, header_timeout: float, body_timeout: float) -> type[GuardedH11Protocol]:
     """A protocol class for ``uvicorn.Config(http=...)`` with these limits."""
     return type(
         "GuardedH11Protocol",
         (GuardedH11Protocol,),
-        {"max_connections": max_connections, "header_timeout": header_timeout},
+        {"max_connections": max_connections, "header_timeout": header_timeout, "body_timeout": body_timeout},
     )

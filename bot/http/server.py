@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import resource
 from collections.abc import Iterator
@@ -43,6 +44,7 @@ class Limits:
     header_timeout: float
     keep_alive: int
     backlog: int = MAX_BACKLOG
+    body_timeout: float = 30.0
 
 
 def raise_open_file_limit() -> int:
@@ -80,7 +82,9 @@ def server_config(app: ASGIApp, *, host: str, port: int, limits: Limits, lifespa
         app,
         host=host,
         port=port,
-        http=guarded_protocol(max_connections=limits.max_connections, header_timeout=limits.header_timeout),
+        http=guarded_protocol(
+            max_connections=limits.max_connections, header_timeout=limits.header_timeout, body_timeout=limits.body_timeout
+        ),
         # uvicorn answers 503 once connections or running requests reach this; the guarded
         # protocol already closes connections past the cap, so this bounds requests in flight.
         limit_concurrency=limits.max_connections + 1,
@@ -118,7 +122,7 @@ async def _serve(main: uvicorn.Server, health: uvicorn.Server | None) -> None:
 
 def health_server(app: ASGIApp, *, host: str, port: int, limits: Limits) -> uvicorn.Server:
     """The health listener alone (``firebreak worker``); SIGTERM is the caller's to handle."""
-    health_limits = Limits(HEALTH_MAX_CONNECTIONS, limits.header_timeout, limits.keep_alive, HEALTH_MAX_CONNECTIONS)
+    health_limits = dataclasses.replace(limits, max_connections=HEALTH_MAX_CONNECTIONS, backlog=HEALTH_MAX_CONNECTIONS)
     return _HealthServer(server_config(app, host=host, port=port, limits=health_limits, lifespan="off"))
 
 
@@ -136,7 +140,7 @@ def serve(
     one of ``supervisor``'s loops crashes (the caller then exits non-zero)."""
     file_limit = raise_open_file_limit()
     max_connections, backlog = fit_connections(limits.max_connections, file_limit)
-    limits = Limits(max_connections, limits.header_timeout, limits.keep_alive, backlog)
+    limits = dataclasses.replace(limits, max_connections=max_connections, backlog=backlog)
     log.info("connection limits", extra={"max_connections": max_connections, "backlog": backlog, "file_limit": file_limit, "health_port": health_port})
     main = uvicorn.Server(server_config(app, host=host, port=port, limits=limits))
     if supervisor is not None:

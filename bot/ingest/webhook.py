@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from bot.http.limits import BodyTooLarge
@@ -89,6 +89,12 @@ def webhook_endpoint(
             response = json_error(503, f"{full}; retry later", max_rows=full.max_rows)
             response.headers["Retry-After"] = str(full.retry_after)
             return response
+        except ClientDisconnect:
+            # Gone before its body was whole (or cut off by the body timeout): nothing was
+            # read, so nothing was stored; no one is left to answer.
+            outcome = "disconnected"
+            log.warning("webhook sender went away before its body was read; nothing stored", extra={"source": source})
+            return json_error(400, "the request body did not arrive")
         except DATABASE_UNAVAILABLE as error:
             outcome = "unavailable"
             log.warning("webhook deferred: database unavailable", extra={"source": source, "error": type(error).__name__})

@@ -29,6 +29,7 @@ from tests.support.waiting import wait_until
 FILE_LIMIT = 256
 IDLE_CONNECTIONS = 300
 HEADER_TIMEOUT = 3
+BODY_TIMEOUT = 3
 
 
 def limit_files() -> None:
@@ -55,7 +56,13 @@ def closed_by_server(sock: socket.socket) -> bool:
 def flooded_server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str, Path, int]]:
     port, health_port = free_port(), free_port()
     log = tmp_path / "serve.log"
-    env = firebreak_env(db_url, FIREBREAK_HEALTH_PORT=str(health_port), FIREBREAK_HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT))
+    env = firebreak_env(
+        db_url,
+        FIREBREAK_HEALTH_PORT=str(health_port),
+        FIREBREAK_HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT),
+        FIREBREAK_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT),
+        PAGERDUTY_WEBHOOK_SECRET="flood-secret",
+    )
     with log.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -76,6 +83,12 @@ def test_idle_flood_slow_heads_and_huge_heads(flooded_server: tuple[str, str, Pa
     main, health, log, port = flooded_server
     idle_flood_leaves_health_answering(main, health, log, port)
     slow_headers_are_cut_off(port)
+    slow_body_is_answered_408_and_closed(port, "/webhooks/pagerduty")
+    # Alertmanager's bearer token is checked from the head: refused before any body is read.
+    assert slow_body_answer(port, "/webhooks/alertmanager").startswith(b"HTTP/1.1 401 Unauthorized")
+    text = log.read_text()
+    assert "webhook sender went away before its body was read" in text  # the handler was told
+    assert "Exception in ASGI application" not in text and "failed unexpectedly" not in text
     oversized_request_head_gets_a_json_431(main)
     malformed_request_gets_a_json_400(port)
 
@@ -123,6 +136,45 @@ def slow_headers_are_cut_off(port: int) -> None:
             return closed_by_server(sock)
 
         wait_until(drip_then_check, timeout=HEADER_TIMEOUT + 20, interval=0.5, what="slow client cut off")
+
+
+def slow_body_is_answered_408_and_closed(port: int, path: str) -> None:
+    """A whole head, then a body a byte at a time: the endpoint must read the body before it
+    can check a signature, so the body has a deadline of its own (no credential needed)."""
+    answer = slow_body_answer(port, path)
+    status, _, rest = answer.partition(b"\r\n")
+    assert status == b"HTTP/1.1 408 Request Timeout", answer[:300]
+    assert json.loads(rest.partition(b"\r\n\r\n")[2]) == {"error": f"request body not complete within {BODY_TIMEOUT} seconds"}
+
+
+def slow_body_answer(port: int, path: str) -> bytes:
+    """What the server says to a body sent a byte every half second, once it closes."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n"
+        "X-Slack-Request-Timestamp: 1\r\nX-Slack-Signature: v0=" + "0" * 64 + "\r\n\r\n"
+    )
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head.encode())
+        sock.setblocking(False)
+
+        def drip_until_answered() -> bool:
+            nonlocal answer
+            try:
+                sock.sendall(b"{")
+            except OSError:
+                return True
+            try:
+                chunk = sock.recv(4096)
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True
+            answer += chunk
+            return chunk == b""  # closed once answered
+
+        wait_until(drip_until_answered, timeout=BODY_TIMEOUT + 20, interval=0.5, what=f"slow body on {path} cut off")
+    return answer
 
 
 def oversized_request_head_gets_a_json_431(main: str) -> None:

@@ -332,3 +332,34 @@ def test_a_signed_slash_command_without_user_id_is_refused_plainly(
         assert any("without user_id" in r.getMessage() for r in caplog.records)
         caplog.clear()
     assert slack.service.recent() == []
+
+
+def test_a_sender_gone_before_its_body_arrived_is_logged_not_a_crash(caplog: Any) -> None:
+    """The connection closed mid-body (or the body timeout cut it off): the handler is told by
+    a disconnect, answers nobody, and nothing reaches Bolt or the replay claims."""
+    from starlette.applications import Starlette
+
+    from bot.chat.slack.http import slack_routes
+
+    class Untouchable:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"{name} used for a request that never arrived")
+
+    app = Starlette(routes=slack_routes(Untouchable(), SLACK_SIGNING_SECRET, Untouchable()))  # type: ignore[arg-type]
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "http", "method": "POST", "path": "/slack/events", "raw_path": b"/slack/events", "query_string": b"",
+        "root_path": "", "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000), "http_version": "1.1",
+        "headers": [(b"x-slack-request-timestamp", str(int(time.time())).encode()), (b"x-slack-signature", b"v0=" + b"0" * 64),
+                    (b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", b"100000")],
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert "slack request abandoned before its body arrived" in caplog.text

@@ -25,7 +25,7 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.request.internals import extract_content_type, parse_body
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -55,7 +55,11 @@ def slack_routes(handler: AsyncSlackRequestHandler, signing_secret: str, seen: S
             return json_error(401, "invalid Slack request signature: X-Slack-Request-Timestamp must be whole seconds since the epoch")
         if not _SIGNATURE.fullmatch(signature):
             return json_error(401, "invalid Slack request signature: X-Slack-Signature must be v0= and 64 hex digits")
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # gone (or cut off by the body timeout) before the body was whole
+            log.warning("slack request abandoned before its body arrived; nothing done")
+            return json_error(400, "the request body did not arrive")
         try:
             text = body.decode("utf-8")  # the verifier decodes too, and raises on bad bytes
         except UnicodeDecodeError:
