@@ -111,3 +111,32 @@ def test_alertmanager_tokens_from_the_environment(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("ALERTMANAGER_TOKENS", bad)
         with pytest.raises(SettingsError, match="ALERTMANAGER_TOKENS"):
             load_settings(_env_file=None)
+
+
+def grafana_group(name: str = "GrafX", status: str = "firing") -> dict:
+    """Grafana-managed alerting's contact point (version 1): its groups are source ``grafana``."""
+    group = copy.deepcopy(firing_group(name))
+    group.update({"version": "1", "orgId": 1, "groupKey": f'{{}}:{{alertname="{name}"}}', "status": status})
+    for alert in group["alerts"]:
+        alert["status"] = status
+    return group
+
+
+def test_a_grafana_body_needs_grafanas_own_token_even_without_source_in_the_url(
+    db_url: str, engine: Engine, clock: FrozenClock, transcript: io.StringIO
+) -> None:
+    """The source a group belongs to may come from its body (Grafana's version 1): the token
+    checked is that source's, so the default token cannot resolve Grafana's incidents."""
+    grafana = "grafana-secret"
+    settings = make_settings(db_url, ALERTMANAGER_TOKEN=TOKEN, ALERTMANAGER_TOKENS=f"grafana:{grafana}")
+    container = build_container(settings, clock=clock, transcript_stream=transcript, engine=engine)
+    with client(container) as http:
+        assert http.post(URL + "?source=grafana", json=grafana_group(), headers=bearer(grafana)).status_code == 202
+        before = row_counts(container)
+        for url in (URL, URL + "?source=grafana"):
+            refused = http.post(url, json=grafana_group(status="resolved"), headers=bearer(TOKEN))
+            assert refused.status_code == 401, url
+            assert "ALERTMANAGER_TOKENS (grafana)" in refused.json()["error"]
+        assert row_counts(container) == before  # nothing queued, nothing changed
+        assert ingested(http.post(URL + "?source=grafana", json=grafana_group(status="resolved"), headers=bearer(grafana))) == ["updated"]
+    assert [row.dedup_key for row in rows(container, IncidentRow)] == ['am@grafana:{}:{alertname="GrafX"}']

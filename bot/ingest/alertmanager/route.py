@@ -80,6 +80,11 @@ def alertmanager_route(
         require_token(request.headers.get("authorization"), source, tokens)
         raw, value = await read_json(request)
         group = parse_group(value, source)
+        if group.source != source:
+            # The body named the source (a Grafana group without ``?source=`` is Grafana's):
+            # the credential must be that source's too, or a default token could write into
+            # incidents that a source with its own token keeps to itself.
+            require_token(request.headers.get("authorization"), group.source, tokens)
         priority = queue_priority(group, levels)
 
         queued = await writer.accept(Webhook(SOURCE, group.dedup_key, raw.decode("utf-8"), service.clock.now(), priority=priority))
