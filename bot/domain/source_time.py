@@ -73,7 +73,10 @@ def parse_claim(value: Any) -> datetime | SourceTime | None:
         moment = moment.replace(tzinfo=UTC)
     if moment.year < _EARLIEST_YEAR:
         return SourceTime.ZERO
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # past the year 9999 once in UTC
+        return SourceTime.INVALID
 
 
 def judge(claimed: Any, received: datetime) -> tuple[datetime, SourceTime]:

@@ -29,6 +29,7 @@ RECEIVED = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
         ("yesterday", (RECEIVED, SourceTime.INVALID)),
         ({"not": "a time"}, (RECEIVED, SourceTime.INVALID)),
         ("9" * 40, (RECEIVED, SourceTime.INVALID)),
+        ("9999-12-31T23:59:59-14:00", (RECEIVED, SourceTime.INVALID)),  # parses, but past the year 9999 in UTC
         (None, (RECEIVED, SourceTime.RECEIVED)),
         ("", (RECEIVED, SourceTime.RECEIVED)),
     ],

@@ -130,7 +130,8 @@ def test_malformed_pagerduty_payloads_are_422_and_write_nothing(am_container: Co
         missing_data = send(http, {"event": {"id": "E1", "event_type": "incident.triggered"}})
         bad_incident = send(http, webhook_event("incident.triggered", data={"title": 3}))
         not_object = send(http, [1, 2])  # type: ignore[arg-type]
-    for response in (missing_data, bad_incident, not_object):
+        beyond_utc = send(http, webhook_event("incident.triggered", occurred_at="9999-12-31T23:59:59-14:00"))
+    for response in (missing_data, bad_incident, not_object, beyond_utc):
         assert response.status_code == 422, response.text
         assert response.json()["error"]
     assert sum(row_counts(am_container).values()) == 0

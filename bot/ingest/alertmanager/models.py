@@ -59,7 +59,14 @@ class Alert(BaseModel):
     def _unset_is_none(cls, value: datetime | None) -> datetime | None:
         if value is None or value.year <= _GO_ZERO_YEAR:
             return None
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        try:
+            value.astimezone(UTC)  # what storing and comparing it will do
+        except OverflowError:
+            # 9999-12-31T23:59:59-14:00 parses, but no database or clock can hold it in UTC:
+            # refused here rather than accepted and then never applied.
+            raise ValueError("a time that is past the year 9999 in UTC") from None
+        return value
 
     @model_validator(mode="after")
     def _fingerprint_from_labels(self) -> Alert:

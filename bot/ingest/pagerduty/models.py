@@ -76,7 +76,10 @@ class Event(BaseModel):
         every ``occurred_at`` can be compared with every other."""
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59:59-14:00: no UTC time; a 422, not a retried 5xx
+            raise ValueError("a time that is past the year 9999 in UTC") from None
 
     @property
     def actor(self) -> str:
