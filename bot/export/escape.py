@@ -25,6 +25,17 @@ _TRANSLATE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **{char: "\\
 #: An underscore between two letters (snake_case) can never open emphasis in CommonMark,
 #: so only the others are escaped and identifiers stay readable in the raw markdown.
 _LONE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+#: What GFM turns into a link by itself (its "extended autolinks"): ``scheme://``, ``www.``,
+#: ``mailto:``/``xmpp:`` and a bare e-mail address. A word joiner after the colon, the
+#: ``www`` or the ``@`` keeps each one text that reads the same: links in a post-mortem come
+#: only from the fields meant for them (``md_link``), never from an alert's or a person's text.
+#: Each kind on its own pass, so one cannot hide another (``www.https://``).
+_AUTOLINKS = (
+    re.compile(r"(?i)\bwww(?=\.)"),
+    re.compile(r"(?i)\b[a-z][a-z0-9+.-]*:(?=//)"),
+    re.compile(r"(?i)\b(?:mailto|xmpp):"),
+    re.compile(r"(?<=[\w.+-])@"),  # any address-like ``@`` (GFM's domain rule is looser than it looks)
+)
 
 
 def _escape_line(line: str, *, strip: bool = False) -> str:
@@ -33,6 +44,8 @@ def _escape_line(line: str, *, strip: bool = False) -> str:
     line = defuse_broadcasts(text_safety.clean(line))
     if strip:
         line = line.lstrip()
+    for autolink in _AUTOLINKS:
+        line = autolink.sub(lambda match: match.group(0) + WORD_JOINER, line)
     escaped = _LONE_UNDERSCORE.sub(r"\\_", line.translate(_TRANSLATE))
     match = _LINE_START.match(escaped)
     if match:
