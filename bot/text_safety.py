@@ -41,6 +41,18 @@ _CHANNEL = re.compile(r"#[CG][A-Z0-9]{2,}(?:\|[^<>|]*)?")
 _PERSON_VALUE = re.compile(r"^(?:<@([UW][A-Z0-9]{2,})(?:\|([^<>|]*))?>|([UW][A-Z0-9]{2,}))$")
 
 
+def storable(text: str) -> str:
+    """``text`` with each NUL and lone surrogate replaced by U+FFFD: PostgreSQL stores
+    neither, and a note or title must not fail (or be dropped) for one stray character."""
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    return "".join("\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in text)
+
+
 def clean(value: object) -> str:
     """Any value as text with unified line breaks and no control or bidi characters."""
     text = "" if value is None else str(value)

@@ -32,6 +32,7 @@ from bot.domain.severity import Severity
 from bot.domain.timeline import Source
 from bot.service.incidents import IncidentService
 from bot.service.regroup import RegroupService
+from bot.text_safety import storable
 
 
 @dataclass
@@ -161,6 +162,11 @@ class CommandRouter:
 
         A refusal changes nothing and says why, to the asker only.
         """
+        # A stray NUL in a typed note or a form's title would fail the write on PostgreSQL
+        # and leave the asker without an answer: it is stored as U+FFFD, like a webhook's.
+        command = replace(
+            command, args=[storable(arg) for arg in command.args], text=storable(command.text), detail=storable(command.detail)
+        )
         try:
             handler = self._handlers.get(command.verb)
             if handler is None:

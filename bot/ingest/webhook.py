@@ -24,6 +24,7 @@ from bot.http.responses import json_error
 from bot.ingest.inbox_writer import InboxFull
 from bot.ingest.pressure import WebhookPressure
 from bot.metrics import Metrics
+from bot.text_safety import storable
 
 log = logging.getLogger(__name__)
 
@@ -189,9 +190,7 @@ def _storable(value: Any) -> Any:
     carries a stray byte must still open its incident: Alertmanager does not retry a 4xx, so
     refusing it would lose the alert. (Depth is bounded by ``_scan`` already.)"""
     if isinstance(value, str):
-        if not _bad_text(value):
-            return value
-        return "".join("\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in value)
+        return storable(value)
     if isinstance(value, dict):
         return {_storable(key): _storable(child) for key, child in value.items()}
     if isinstance(value, list):
