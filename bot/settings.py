@@ -503,7 +503,11 @@ def _checked_url(value: str, *, schemes: tuple[str, ...]) -> str:
 
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{0,63}")
 #: Words that mark a secret as copied from an example rather than made.
-_PLACEHOLDER = re.compile(r"change[-_ ]?me|example|placeholder|random[-_ ]?string|your[-_ ]?(?:token|secret)|^x{4,}$", re.IGNORECASE)
+#: Words examples use for a secret (ours among them: ``prod:TOKEN1,staging:TOKEN2``).
+_PLACEHOLDER = re.compile(
+    r"change[-_ ]?me|example|placeholder|random[-_ ]?string|your[-_ ]?(?:token|secret)|^x{4,}$|^(?:token|secret|password)[-_]?\d*$",
+    re.IGNORECASE,
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HOST = re.compile(r"[A-Za-z0-9._:\-\[\]%]+")

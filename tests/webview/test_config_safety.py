@@ -20,6 +20,8 @@ PLACEHOLDERS = [
     ("ALERTMANAGER_TOKENS", "prod:change-me-prod-token,staging:4f1a9c0d2b7e"),
     ("SLACK_SIGNING_SECRET", "changeme"),
     ("PAGERDUTY_WEBHOOK_SECRET", "xxxxxxxx"),
+    ("ALERTMANAGER_TOKENS", "prod:TOKEN1,staging:TOKEN2"),  # as .env.example writes it
+    ("ALERTMANAGER_TOKEN", "secret"),
 ]
 
 
