@@ -12,6 +12,8 @@ import getpass
 import sys
 from typing import Any
 
+from bot.cli_types import person
+
 #: How many timeline entries ``incidents show`` prints unless told otherwise.
 SHOW_ENTRIES = 10
 TITLE_LIMIT = 200
@@ -32,7 +34,7 @@ def register(sub: Any) -> None:
     declare = sub.add_parser("declare", help="open an incident (for scripts); prints INC-n")
     declare.add_argument("title", nargs="+", metavar="TITLE", help="what is broken (quote it or not)")
     declare.add_argument("--sev", default="P2", metavar="P0-P3", help="severity (default P2)")
-    declare.add_argument("--user", default=None, help="who declares it (default: $USER)")
+    declare.add_argument("--user", default=None, type=person, help="who declares it (default: $USER)")
     declare.set_defaults(func=cmd_declare)
 
 

@@ -144,3 +144,14 @@ def test_an_unreachable_database_is_a_message(env: dict[str, str], capsys: pytes
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     code, _out, err = in_process(["incidents", "list"], capsys)
     assert code == 1 and "database error" in err
+
+
+@pytest.mark.parametrize("leaf", [("console",), ("declare", "Checkout is failing")], ids=" ".join)
+@pytest.mark.parametrize(("user", "says"), [("u" * 256, "at most 100 characters"), ("\x1b\x07 ", "a name is needed")])
+def test_a_user_name_that_cannot_be_kept_is_a_usage_error(
+    leaf: tuple[str, ...], user: str, says: str, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before anything is written: on PostgreSQL a name past the column's 255 characters
+    was a database error that ended the console's script halfway."""
+    code, _out, err = in_process([*leaf, "--user", user], capsys)
+    assert code == 2 and says in err, err

@@ -9,13 +9,15 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.cli_types import person
+
 #: Where the console's own log lines go, so they never land in the middle of the chat.
 LOG_FILE = "firebreak-console.log"
 
 
 def register(sub: Any) -> None:
     console = sub.add_parser("console", help="local chat: type /incident commands; --follow to only watch")
-    console.add_argument("--user", default=None, help="who you are in the transcript (default: $USER)")
+    console.add_argument("--user", default=None, type=person, help="who you are in the transcript (default: $USER)")
     console.add_argument(
         "--follow", action="store_true", help="print incidents and posts as they happen (from a running serve) until interrupted"
     )
