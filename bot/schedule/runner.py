@@ -12,7 +12,9 @@ one replica, and a second of lateness is nothing next to minutes of escalation d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,6 +23,9 @@ from bot.schedule.engine import EscalationEngine
 from bot.schedule.leader import LeaderLock
 
 log = logging.getLogger(__name__)
+
+#: How long stopping waits for a job's work under way (a tick is one indexed query and what it fires).
+STOP_WAIT_SECONDS = 10.0
 
 
 class EscalationRunner:
@@ -37,6 +42,23 @@ class EscalationRunner:
         self.tick_seconds = tick_seconds
         self.leadership_seconds = leadership_seconds
         self.is_leader = False
+        self._in_flight: set[asyncio.Future[None]] = set()
+
+    async def _job(self, work: Callable[[], None]) -> None:
+        """Run a job's blocking work on a thread. Stopping cancels the job's task, not the
+        thread: the work finishes (``run`` waits for it before giving up leadership) and the
+        job ends quietly instead of APScheduler logging a cancellation as a failed job."""
+        future = asyncio.ensure_future(asyncio.to_thread(work))
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(future)
+
+    async def _leadership_job(self) -> None:
+        await self._job(self._leadership)
+
+    async def _tick_job(self) -> None:
+        await self._job(self._tick)
 
     def _leadership(self) -> None:
         self.is_leader = self.lock.ensure()
@@ -59,12 +81,14 @@ class EscalationRunner:
         # down fires on the first tick after start.
         await asyncio.to_thread(self._leadership)
         start = datetime.now(UTC)
-        scheduler.add_job(self._leadership, "interval", seconds=self.leadership_seconds, id="leadership", next_run_time=start)
-        scheduler.add_job(self._tick, "interval", seconds=self.tick_seconds, id="tick", next_run_time=start)
+        scheduler.add_job(self._leadership_job, "interval", seconds=self.leadership_seconds, id="leadership", next_run_time=start)
+        scheduler.add_job(self._tick_job, "interval", seconds=self.tick_seconds, id="tick", next_run_time=start)
         scheduler.start()
         try:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
+            if self._in_flight:  # a tick firing deadlines finishes while this replica still leads
+                await asyncio.wait(set(self._in_flight), timeout=STOP_WAIT_SECONDS)
             self.is_leader = False
             await asyncio.to_thread(self.lock.release)

@@ -82,3 +82,51 @@ def test_sqlite_always_leads(esc: Container) -> None:
     if esc.engine.dialect.name != "sqlite":
         pytest.skip("SQLite behaviour")
     assert leader_lock_for(esc.engine).ensure() is True
+
+
+class _SlowEngine:
+    """A tick that takes a while, recording when it finished."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.finished: list[str] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def tick(self) -> int:
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self.started.set)
+        import time
+
+        time.sleep(0.5)
+        self.finished.append("tick")
+        return 0
+
+
+class _RecordingLock:
+    def __init__(self, engine: _SlowEngine) -> None:
+        self.engine = engine
+
+    def ensure(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        self.engine.finished.append("released")
+
+
+def test_stopping_mid_tick_waits_for_it_and_logs_no_failed_job(caplog: pytest.LogCaptureFixture) -> None:
+    """Ctrl-C while a tick fires deadlines: the tick finishes before leadership is given up,
+    and APScheduler does not log the stop as a job that failed (a traceback at every stop)."""
+    engine = _SlowEngine()
+    runner = EscalationRunner(engine, _RecordingLock(engine), tick_seconds=0.1, leadership_seconds=0.1)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        engine.loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        running = asyncio.create_task(runner.run(stop))
+        await asyncio.wait_for(engine.started.wait(), timeout=10)
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    asyncio.run(scenario())
+    assert engine.finished[:2] == ["tick", "released"]
+    assert "Error running job" not in caplog.text and "Traceback" not in caplog.text
