@@ -62,11 +62,14 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
     with CommandSessions() as sessions, sessions.begin() as session:
         revived = inbox.revive(session, None if args.all else args.ids)
-    print(f"{revived} dead webhook(s) queued again")
-    if not revived:
-        print("nothing to retry: `firebreak inbox status` lists dead webhooks", file=sys.stderr)
-        return 1
-    return 0
+    if revived:
+        print(f"{revived} dead webhook(s) queued again")
+        return 0
+    if args.all:  # nothing dead is the good case: a script retrying "whatever died" succeeds
+        print("no dead webhooks: nothing to retry")
+        return 0
+    print("nothing to retry: none of these ids is a dead webhook (`firebreak inbox status` lists them)", file=sys.stderr)
+    return 1
 
 
 class CommandSessions:

@@ -53,7 +53,8 @@ def test_a_drills_dead_webhook_is_neither_listed_nor_revived(am_container: Conta
     env = firebreak_env(db_url, ALERTMANAGER_TOKEN=TOKEN)
     assert run_firebreak(["inbox", "status"], env).stdout.strip() == "pending: 0; dead: 0"
     retried = run_firebreak(["inbox", "retry", "--all"], env)
-    assert retried.returncode == 1 and "nothing to retry" in retried.stderr, (retried.stdout, retried.stderr)
-    assert run_firebreak(["inbox", "retry", "--id", str(drill_row.id)], env).returncode == 1
+    assert (retried.returncode, retried.stdout.strip()) == (0, "no dead webhooks: nothing to retry"), retried.stderr
+    by_id = run_firebreak(["inbox", "retry", "--id", str(drill_row.id)], env)
+    assert by_id.returncode == 1 and by_id.stdout == "" and "none of these ids is a dead webhook" in by_id.stderr
     with am_container.sessions() as session:
         assert session.get(InboxRow, drill_row.id).dead_at is not None
