@@ -42,6 +42,24 @@ class SourceTime(enum.StrEnum):
         return self in (SourceTime.ZERO, SourceTime.FUTURE, SourceTime.PAST, SourceTime.INVALID)
 
 
+#: The times a sender may state: a day inside what Python and the databases can hold, so
+#: every time zone can show them (9999-12-31T23:59:59Z is past the year 9999 in Berlin).
+EARLIEST_SHOWABLE = datetime(1, 1, 2, tzinfo=UTC)
+LATEST_SHOWABLE = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def showable(value: datetime) -> datetime:
+    """``value`` when every time zone can show it; else ``ValueError`` (a 422 at the door:
+    accepted, such a time would fail whatever shows it later, a resolve or an export)."""
+    try:
+        utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_SHOWABLE <= utc <= LATEST_SHOWABLE:
+        raise ValueError("a time outside the years 1 to 9999 in some time zone")
+    return value
+
+
 def parse_claim(value: Any) -> datetime | SourceTime | None:
     """A claimed time as a UTC datetime; ``SourceTime.ZERO``/``INVALID`` when unusable; None when absent.
 
@@ -74,8 +92,8 @@ def parse_claim(value: Any) -> datetime | SourceTime | None:
     if moment.year < _EARLIEST_YEAR:
         return SourceTime.ZERO
     try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # past the year 9999 once in UTC
+        return showable(moment).astimezone(UTC)
+    except ValueError:  # past the year 9999 in some zone
         return SourceTime.INVALID
 
 

@@ -29,11 +29,12 @@ _LONE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 #: ``mailto:``/``xmpp:`` and a bare e-mail address. A word joiner after the colon, the
 #: ``www`` or the ``@`` keeps each one text that reads the same: links in a post-mortem come
 #: only from the fields meant for them (``md_link``), never from an alert's or a person's text.
-#: Each kind on its own pass, so one cannot hide another (``www.https://``).
+#: Each kind on its own pass, so one cannot hide another (``www.https://``), and wherever it
+#: stands: GFM links ``1http://…`` and ``_www.…`` too, so no word boundary is asked for.
 _AUTOLINKS = (
-    re.compile(r"(?i)\bwww(?=\.)"),
-    re.compile(r"(?i)\b[a-z][a-z0-9+.-]*:(?=//)"),
-    re.compile(r"(?i)\b(?:mailto|xmpp):"),
+    re.compile(r"(?i)www(?=\.)"),
+    re.compile(r":(?=//)"),
+    re.compile(r"(?i)(?:mailto|xmpp):"),
     re.compile(r"(?<=[\w.+-])@"),  # any address-like ``@`` (GFM's domain rule is looser than it looks)
 )
 

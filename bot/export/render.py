@@ -77,7 +77,10 @@ def make_environment(templates_dir: Path | None = None, *, zone: ZoneInfo | None
         if value is None or value == "":
             return None
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return moment.astimezone(tz)
+        try:
+            return moment.astimezone(tz)
+        except OverflowError:  # stored before such times were refused at the door: shown as sent
+            return moment
 
     def when(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S %Z") -> str | None:
         moment = local(value)

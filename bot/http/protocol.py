@@ -72,6 +72,9 @@ class GuardedH11Protocol(H11Protocol):
         super().on_response_complete()
         if not self.transport.is_closing():
             self._await_head()  # the next request on this keep-alive connection gets the same time
+            # A pipelined request may already have its head in: its body's clock starts now,
+            # not at the next bytes (which may never come).
+            self._watch_body()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()

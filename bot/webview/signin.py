@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from urllib.parse import parse_qs, urlsplit
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
@@ -37,7 +37,10 @@ def safe_next(target: str | None) -> str:
 async def read_form(request: Request) -> dict[str, str] | None:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         return None
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # gone (or cut off by the body timeout) before the form arrived
+        return None
     if len(body) > MAX_FORM_BYTES:
         return None
     parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10)

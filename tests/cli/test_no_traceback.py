@@ -155,3 +155,10 @@ def test_a_user_name_that_cannot_be_kept_is_a_usage_error(
     was a database error that ended the console's script halfway."""
     code, _out, err = in_process([*leaf, "--user", user], capsys)
     assert code == 2 and says in err, err
+
+
+def test_a_user_name_in_another_encoding_is_kept_as_replacement_characters() -> None:
+    """``José`` in Latin-1 reaches Python as a lone surrogate, which no database stores."""
+    from bot.cli_types import person
+
+    assert person(b"Jos\xe9".decode("utf-8", "surrogateescape")) == "Jos\ufffd"

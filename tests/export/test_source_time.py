@@ -30,6 +30,7 @@ RECEIVED = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
         ({"not": "a time"}, (RECEIVED, SourceTime.INVALID)),
         ("9" * 40, (RECEIVED, SourceTime.INVALID)),
         ("9999-12-31T23:59:59-14:00", (RECEIVED, SourceTime.INVALID)),  # parses, but past the year 9999 in UTC
+        ("9999-12-31T12:00:00Z", (RECEIVED, SourceTime.INVALID)),  # past the year 9999 east of Greenwich
         (None, (RECEIVED, SourceTime.RECEIVED)),
         ("", (RECEIVED, SourceTime.RECEIVED)),
     ],

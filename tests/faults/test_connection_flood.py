@@ -84,11 +84,13 @@ def test_idle_flood_slow_heads_and_huge_heads(flooded_server: tuple[str, str, Pa
     idle_flood_leaves_health_answering(main, health, log, port)
     slow_headers_are_cut_off(port)
     slow_body_is_answered_408_and_closed(port, "/webhooks/pagerduty")
+    slow_body_is_answered_408_and_closed(port, "/signin", content_type="application/x-www-form-urlencoded")
+    pipelined_head_without_its_body_is_answered_408(port)
     # Alertmanager's bearer token is checked from the head: refused before any body is read.
     assert slow_body_answer(port, "/webhooks/alertmanager").startswith(b"HTTP/1.1 401 Unauthorized")
     text = log.read_text()
     assert "webhook sender went away before its body was read" in text  # the handler was told
-    assert "Exception in ASGI application" not in text and "failed unexpectedly" not in text
+    assert "Exception in ASGI application" not in text and "failed unexpectedly" not in text, text[-3000:]
     oversized_request_head_gets_a_json_431(main)
     malformed_request_gets_a_json_400(port)
 
@@ -138,19 +140,19 @@ def slow_headers_are_cut_off(port: int) -> None:
         wait_until(drip_then_check, timeout=HEADER_TIMEOUT + 20, interval=0.5, what="slow client cut off")
 
 
-def slow_body_is_answered_408_and_closed(port: int, path: str) -> None:
+def slow_body_is_answered_408_and_closed(port: int, path: str, *, content_type: str = "application/json") -> None:
     """A whole head, then a body a byte at a time: the endpoint must read the body before it
     can check a signature, so the body has a deadline of its own (no credential needed)."""
-    answer = slow_body_answer(port, path)
+    answer = slow_body_answer(port, path, content_type)
     status, _, rest = answer.partition(b"\r\n")
     assert status == b"HTTP/1.1 408 Request Timeout", answer[:300]
     assert json.loads(rest.partition(b"\r\n\r\n")[2]) == {"error": f"request body not complete within {BODY_TIMEOUT} seconds"}
 
 
-def slow_body_answer(port: int, path: str) -> bytes:
+def slow_body_answer(port: int, path: str, content_type: str = "application/json") -> bytes:
     """What the server says to a body sent a byte every half second, once it closes."""
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: 100000\r\n"
         "X-Slack-Request-Timestamp: 1\r\nX-Slack-Signature: v0=" + "0" * 64 + "\r\n\r\n"
     )
     answer = b""
@@ -175,6 +177,20 @@ def slow_body_answer(port: int, path: str) -> bytes:
 
         wait_until(drip_until_answered, timeout=BODY_TIMEOUT + 20, interval=0.5, what=f"slow body on {path} cut off")
     return answer
+
+
+def pipelined_head_without_its_body_is_answered_408(port: int) -> None:
+    """A whole request and, in the same packet, the head of a second one whose body never
+    comes: the second body's clock starts when the first answer is done, not at bytes that
+    never arrive."""
+    second = "POST /webhooks/pagerduty HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=BODY_TIMEOUT + 20) as sock:
+        sock.sendall(("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + second).encode())
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:200]
+    assert b"HTTP/1.1 408 Request Timeout" in answer, answer[-400:]
 
 
 def oversized_request_head_gets_a_json_431(main: str) -> None:

@@ -210,6 +210,8 @@ def test_input_that_can_never_succeed_is_a_clear_4xx(am_container: Container) ->
     bad_label["alerts"][0]["labels"]["severity"] = 5
     beyond_utc = copy.deepcopy(group)  # parses, but no database can hold it: it could never be applied
     beyond_utc["alerts"][0]["startsAt"] = "9999-12-31T23:59:59-14:00"
+    beyond_berlin = copy.deepcopy(group)  # a UTC time, but past the year 9999 east of Greenwich
+    beyond_berlin["alerts"][0]["endsAt"] = "9999-12-31T23:59:59Z"
     with client(am_container) as http:
         cases = [
             (http.post(URL, content=b"{nope", headers={**bearer(), "Content-Type": "application/json"}), 400, "malformed JSON"),
@@ -219,6 +221,7 @@ def test_input_that_can_never_succeed_is_a_clear_4xx(am_container: Container) ->
             (http.post(URL, json=bad_label, headers=bearer()), 422, "invalid"),
             (http.post(URL, json=[group], headers=bearer()), 422, "JSON object"),
             (http.post(URL, json=beyond_utc, headers=bearer()), 422, "invalid"),
+            (http.post(URL, json=beyond_berlin, headers=bearer()), 422, "invalid"),
         ]
         huge = http.post(URL, content=b"[" + b"1," * 600_000 + b"1]", headers={**bearer(), "Content-Type": "application/json"})
     for response, status, words in cases:
@@ -226,6 +229,7 @@ def test_input_that_can_never_succeed_is_a_clear_4xx(am_container: Container) ->
         assert words in response.json()["error"]
     assert cases[4][0].json()["details"]["errors"][0]["field"] == "alerts.0.labels.severity"
     assert cases[6][0].json()["details"]["errors"][0]["field"] == "alerts.0.startsAt"
+    assert cases[7][0].json()["details"]["errors"][0]["field"] == "alerts.0.endsAt"
     assert huge.status_code == 413
     assert sum(row_counts(am_container).values()) == 0
 

@@ -131,7 +131,8 @@ def test_malformed_pagerduty_payloads_are_422_and_write_nothing(am_container: Co
         bad_incident = send(http, webhook_event("incident.triggered", data={"title": 3}))
         not_object = send(http, [1, 2])  # type: ignore[arg-type]
         beyond_utc = send(http, webhook_event("incident.triggered", occurred_at="9999-12-31T23:59:59-14:00"))
-    for response in (missing_data, bad_incident, not_object, beyond_utc):
+        before_year_one = send(http, webhook_event("incident.triggered", occurred_at="0001-01-01T00:00:00+00:01"))
+    for response in (missing_data, bad_incident, not_object, beyond_utc, before_year_one):
         assert response.status_code == 422, response.text
         assert response.json()["error"]
     assert sum(row_counts(am_container).values()) == 0

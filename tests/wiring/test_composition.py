@@ -71,7 +71,7 @@ def test_slack_gets_the_pagerduty_on_call_directory_and_the_playbook_steps(
     settings = make_settings(
         db_url,
         SLACK_BOT_TOKEN="xoxb-test",
-        SLACK_SIGNING_SECRET="secret",
+        SLACK_SIGNING_SECRET="b7c1d0e9f2a34c5d",
         SLACK_API_URL=f"{NOWHERE}/api/",
         FIREBREAK_PLAYBOOKS_DIR=str(tmp_path),
         **PAGERDUTY,

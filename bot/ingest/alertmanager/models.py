@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator, model_validator
 
+from bot.domain.source_time import showable
 from bot.ingest.alertmanager.identity import GRAFANA_SOURCE, group_dedup_key
 
 #: The zero time Go marshals for "not set" (``endsAt`` of a firing alert).
@@ -59,14 +60,9 @@ class Alert(BaseModel):
     def _unset_is_none(cls, value: datetime | None) -> datetime | None:
         if value is None or value.year <= _GO_ZERO_YEAR:
             return None
-        value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        try:
-            value.astimezone(UTC)  # what storing and comparing it will do
-        except OverflowError:
-            # 9999-12-31T23:59:59-14:00 parses, but no database or clock can hold it in UTC:
-            # refused here rather than accepted and then never applied.
-            raise ValueError("a time that is past the year 9999 in UTC") from None
-        return value
+        # 9999-12-31T23:59:59-14:00 parses, but cannot be stored or shown: refused here
+        # rather than accepted and then never applied (or never exported).
+        return showable(value if value.tzinfo else value.replace(tzinfo=UTC))
 
     @model_validator(mode="after")
     def _fingerprint_from_labels(self) -> Alert:

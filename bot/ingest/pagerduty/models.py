@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.domain.source_time import showable
+
 _ID = Field(min_length=1, max_length=64)
 
 
@@ -76,10 +78,8 @@ class Event(BaseModel):
         every ``occurred_at`` can be compared with every other."""
         if value is None:
             return None
-        try:
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        except OverflowError:  # 9999-12-31T23:59:59-14:00: no UTC time; a 422, not a retried 5xx
-            raise ValueError("a time that is past the year 9999 in UTC") from None
+        # 9999-12-31T23:59:59-14:00 has no UTC time: a 422, not a retried 5xx.
+        return showable(value).astimezone(UTC) if value.tzinfo else showable(value.replace(tzinfo=UTC))
 
     @property
     def actor(self) -> str:
