@@ -22,6 +22,7 @@ from bot.startup import configure_logging_for, settings_or_exit
 from bot.store.db import SchemaNotCurrent
 
 if TYPE_CHECKING:
+    from bot.http.server import Limits
     from bot.roles import Role
     from bot.settings import Settings
 
@@ -57,7 +58,7 @@ def _refuse_sqlite(settings: Settings, command: str) -> bool:
 
 def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
     from bot.container import build_container, database_location
-    from bot.http.server import Limits, serve
+    from bot.http.server import serve
     from bot.ingest.inbound import curl_line, local_token, local_token_path, unconfigured_inbound
     from bot.roles import ALL_ROLES
     from bot.supervision import Supervisor
@@ -104,9 +105,7 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
         if try_it:
             print(try_it, flush=True)
     tune_process(roles)
-    limits = Limits(
-        settings.max_connections, settings.header_timeout_seconds, settings.keep_alive_seconds, body_timeout=settings.body_timeout_seconds
-    )
+    limits = _limits(settings)
     health_app = create_health_app(container) if settings.health_port else None
     serve(app, health_app, host=host, port=port, health_port=settings.health_port, limits=limits, supervisor=supervisor)
     container.close()
@@ -125,7 +124,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.container import build_container, database_location
-    from bot.http.server import Limits, health_server
+    from bot.http.server import health_server
     from bot.roles import Role
     from bot.store.migrate import upgrade
     from bot.tuning import tune_process
@@ -144,12 +143,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     upgrade(container.engine)
     health = None
     if settings.health_port:
-        limits = Limits(
-            settings.max_connections,
-            settings.header_timeout_seconds,
-            settings.keep_alive_seconds,
-            body_timeout=settings.body_timeout_seconds,
-        )
+        limits = _limits(settings)
         health = health_server(create_health_app(container), host=settings.host, port=settings.health_port, limits=limits)
     tune_process(roles)
     try:
@@ -171,6 +165,15 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 
 REGISTRARS: list[Registrar] = [register_console, register_incidents, register_export, register_inbox, register_drill]
+
+
+def _limits(settings: Settings) -> Limits:
+    """The listener's limits as configured (main and health ports alike)."""
+    from bot.http.server import Limits
+
+    return Limits(
+        settings.max_connections, settings.header_timeout_seconds, settings.keep_alive_seconds, body_timeout=settings.body_timeout_seconds
+    )
 
 
 def _port(text: str) -> int:

@@ -41,15 +41,22 @@ _CHANNEL = re.compile(r"#[CG][A-Z0-9]{2,}(?:\|[^<>|]*)?")
 _PERSON_VALUE = re.compile(r"^(?:<@([UW][A-Z0-9]{2,})(?:\|([^<>|]*))?>|([UW][A-Z0-9]{2,}))$")
 
 
+def unstorable(text: str) -> bool:
+    """NUL or a lone surrogate: PostgreSQL cannot store either."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def storable(text: str) -> str:
     """``text`` with each NUL and lone surrogate replaced by U+FFFD: PostgreSQL stores
     neither, and a note or title must not fail (or be dropped) for one stray character."""
-    if "\x00" not in text:
-        try:
-            text.encode("utf-8")
-            return text
-        except UnicodeEncodeError:
-            pass
+    if not unstorable(text):
+        return text
     return "".join("\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in text)
 
 

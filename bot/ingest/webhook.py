@@ -25,6 +25,7 @@ from bot.ingest.inbox_writer import InboxFull
 from bot.ingest.pressure import WebhookPressure
 from bot.metrics import Metrics
 from bot.text_safety import storable
+from bot.text_safety import unstorable as text_unstorable
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def _scan(value: Any) -> tuple[bool, bool]:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            unstorable = unstorable or _bad_text(item)
+            unstorable = unstorable or text_unstorable(item)
         elif isinstance(item, dict):
             if depth > MAX_JSON_DEPTH:
                 return True, unstorable
@@ -172,17 +173,6 @@ def _scan(value: Any) -> tuple[bool, bool]:
                 return True, unstorable
             stack.extend((child, depth + 1) for child in item)
     return False, unstorable
-
-
-def _bad_text(text: str) -> bool:
-    """NUL or a lone surrogate: PostgreSQL cannot store either."""
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _storable(value: Any) -> Any:

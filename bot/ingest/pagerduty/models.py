@@ -79,7 +79,7 @@ class Event(BaseModel):
         if value is None:
             return None
         # 9999-12-31T23:59:59-14:00 has no UTC time: a 422, not a retried 5xx.
-        return showable(value).astimezone(UTC) if value.tzinfo else showable(value.replace(tzinfo=UTC))
+        return showable(value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
     @property
     def actor(self) -> str:
