@@ -160,20 +160,31 @@ def slow_body_answer(port: int, path: str, content_type: str = "application/json
         sock.sendall(head.encode())
         sock.setblocking(False)
 
-        def drip_until_answered() -> bool:
+        def read_what_came() -> bool:
+            """Take what the server sent so far; True once it has closed."""
             nonlocal answer
+            while True:
+                try:
+                    chunk = sock.recv(4096)
+                except BlockingIOError:
+                    return False
+                except OSError:
+                    return True
+                if not chunk:
+                    return True
+                answer += chunk
+
+        def drip_until_answered() -> bool:
+            # Read before writing: a server that closes with our bytes unread resets the
+            # connection, and a write after that fails before the answer has been read.
+            if read_what_came():
+                return True
             try:
                 sock.sendall(b"{")
             except OSError:
+                read_what_came()
                 return True
-            try:
-                chunk = sock.recv(4096)
-            except BlockingIOError:
-                return False
-            except OSError:
-                return True
-            answer += chunk
-            return chunk == b""  # closed once answered
+            return False
 
         wait_until(drip_until_answered, timeout=BODY_TIMEOUT + 20, interval=0.5, what=f"slow body on {path} cut off")
     return answer
