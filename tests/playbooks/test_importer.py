@@ -129,6 +129,12 @@ def test_escalation_path_with_windows() -> None:
     assert disk.match.title_keywords == ["disk full issues", "disk full"]
 
 
+def test_accented_headings_keep_their_letters_in_ids() -> None:
+    text = "# Exploitation\n\n## Dépôt Git indisponible\n\n1. Vérifier le miroir\n\n## Straße gesperrt\n\n1. Umleiten\n"
+    ids = set(by_id(import_text(text, "ops.md").playbooks))
+    assert {"depot-git-indisponible", "strae-gesperrt"} <= ids, ids
+
+
 def test_missing_delays_are_assumed_and_reported() -> None:
     text = "# Ops\n\n## Escalation\n\n1. **Level 1**: On-call engineer\n2. **Level 2**: Team lead\n\n## Troubleshooting\n\n### API Down\n\n1. Check pods\n"
     result = import_text(text, "ops.md")

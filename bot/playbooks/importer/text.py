@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.domain.durations import format_duration
 
@@ -11,8 +12,12 @@ UNIT_PATTERN = r"(?:seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)"
 
 
 def slugify(text: str, max_length: int = 60) -> str:
-    """``"3. Database Connection Issues"`` -> ``"database-connection-issues"``."""
-    cleaned = re.sub(r"^\s*\d+[.)]\s+", "", text).lower().replace("&", " and ").replace("+", " plus ")
+    """``"3. Database Connection Issues"`` -> ``"database-connection-issues"``.
+
+    Accented letters keep their base letter (``"Dépôt"`` -> ``"depot"``), as channel names
+    do, rather than splitting the word at every accent."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    cleaned = re.sub(r"^\s*\d+[.)]\s+", "", ascii_text).lower().replace("&", " and ").replace("+", " plus ")
     slug = re.sub(r"[^a-z0-9]+", "-", cleaned).strip("-")
     while len(slug) > max_length and "-" in slug:
         slug = slug.rsplit("-", 1)[0]
