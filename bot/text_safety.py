@@ -34,6 +34,8 @@ WORD_JOINER = "\u2060"
 _MARKUP = re.compile(r"<([^<>\n]*)>")
 #: What Slack would read as markup inside ``<…>``: a mention, a command, a URL.
 _MARKUP_LIKE = re.compile(r"[@#!]|[A-Za-z][A-Za-z0-9+.-]*:")
+#: A ``<`` that opens what Slack would read as markup.
+_MARKUP_OPENING = re.compile(r"<(?=[@#!]|[A-Za-z][A-Za-z0-9+.-]*:)")
 _URL_START = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*):(?=//)")
 _PERSON = re.compile(r"@[UW][A-Z0-9]{2,}(?:\|[^<>|]*)?")
 _CHANNEL = re.compile(r"#[CG][A-Z0-9]{2,}(?:\|[^<>|]*)?")
@@ -137,10 +139,15 @@ def slack_text(value: object, *, people: bool = False) -> str:
 
 def names(value: object) -> str:
     """:func:`clean` text with Slack markup read out: ``<@U1|bob>`` → ``@bob``, ``<!here>``
-    → ``@here``, ``<https://x|y>`` → ``y (https://x)``; other ``<…>`` text is left alone."""
-    return _MARKUP.sub(
+    → ``@here``, ``<https://x|y>`` → ``y (https://x)``; other ``<…>`` text is left alone.
+
+    Reading out markup nested in brackets (``<<@U1|b>>``) leaves new markup (``<@b>``): a
+    ``<`` that would still open markup gets a word joiner, in one pass whatever the nesting.
+    """
+    read = _MARKUP.sub(
         lambda match: _readable(match.group(1)) if _MARKUP_LIKE.match(match.group(1)) else match.group(0), clean(value)
     )
+    return _MARKUP_OPENING.sub("<" + WORD_JOINER, read)
 
 
 def readable(value: object) -> str:

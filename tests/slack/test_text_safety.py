@@ -7,7 +7,8 @@ import json
 import re
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot import text_safety
@@ -120,6 +121,19 @@ def test_alert_text_mentions_links_and_unfurls_nothing(slack: Container, fake_sl
     assert bookmarks == ["https://runbooks.example/db?x=%3Ca%3E%7Cb"]
 
 
+@pytest.mark.parametrize("actor", ["<@U0VICTIM>", "<@U0VICTIM|boss>", "U0VICTIM", "<!here>"])
+def test_an_outside_senders_actor_mentions_nobody(actor: str, slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    """A PagerDuty agent's display name is whatever they typed in PagerDuty: shown as text,
+    never as a Slack mention that pings someone and presents them as the author."""
+    number = slack.service.declare(title="API slow", severity=Severity.P2, actor="alertmanager", source=Source.ALERTMANAGER).number
+    slack.service.add_note(number, "looking", actor=actor, source=Source.PAGERDUTY)
+    drive(slack, clock)
+    note = next(m for m in fake_slack.messages(channel_of(slack, number)) if "looking" in m.get("text", ""))
+    shown = str(note["blocks"]) + note["text"]
+    assert "<@U0VICTIM" not in shown and "<!here>" not in shown
+    assert "U0VICTIM" in shown or "here" in shown  # still named, as text
+
+
 def test_a_person_typing_in_slack_keeps_their_mentions(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
     number = slack.service.declare(title="API slow", severity=Severity.P2, actor="<@U0ALICE|alice>", source=Source.SLACK).number
     slack.service.add_note(number, "<@U0BOB|bob> please look, <!channel>", actor="<@U0ALICE|alice>", source=Source.SLACK)
@@ -156,6 +170,7 @@ def test_json_export_keeps_the_raw_text_and_markdown_does_not(container: Contain
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from([*"ab<>&|@!#:/ \n\t", "\x1b", "\x9b", "\u202e", "\u2067", "\u200d", "\u2060", "channel", "U0X", "https"]), max_size=40).map("".join))
+@example("<<@U0X|b>>")  # markup nested in brackets: reading out the inner left new markup
 def test_neutralised_text_has_no_markup_controls_or_bidi(text: str) -> None:
     for shown in (text_safety.slack_text(text), text_safety.readable(text), text_safety.one_line(text), text_safety.clean(text)):
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", shown)

@@ -24,7 +24,7 @@ from bot.chat.slack.usergroups import group_handles
 from bot.delivery.message import DeliveryResult, OutboxMessage
 from bot.domain.errors import IncidentNotFound
 from bot.domain.timeline import Source
-from bot.text_safety import clean, names, person_name, readable, slack_person, slack_text
+from bot.text_safety import clean, names, one_line, person_name, readable, slack_person, slack_text
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,10 @@ def _compose(
     by_person = str(payload.get("source") or "") == Source.SLACK.value
     data = payload.get("data") or {}
     said = entry_text(kind, data, payload.get("text"))
-    body = f"{icon} {slack_person(payload.get('actor'))}: {slack_text(said, people=by_person)}"
+    # Only Slack vouches for a person: an outside sender's actor (a PagerDuty agent's display
+    # name) is whatever they typed there, so it is shown as text and pings nobody.
+    author = slack_person(payload.get("actor")) if by_person else slack_text(one_line(payload.get("actor")))
+    body = f"{icon} {author}: {slack_text(said, people=by_person)}"
     tail: list[dict[str, Any]] = []
     paged = mentions_for(_targets(payload), group_ids)
     if paged:
