@@ -215,9 +215,13 @@ def test_people_are_named_by_mention_and_stored_names_show_as_unverified(
             answer = await ways.typed("member", f"role commander {bare} INC-{number}", general)
             assert answer.startswith("⚠️ name people by mention") and "display names are not unique" in answer, answer
         assert (await asyncio.to_thread(slack.service.get, number)).roles == {}
-        # Slack sends the escaped mention; it is stored as the mention itself.
-        answer = await ways.typed("member", f"role scribe &lt;@U0CAROL|carol&gt; INC-{number}", general)
+        # Slack sends a mention as markup (should_escape); it is stored as the mention itself.
+        answer = await ways.typed("member", f"role scribe <@U0CAROL|carol> INC-{number}", general)
         assert answer == "@carol is now scribe"
+        # The same characters typed by hand arrive escaped: no mention, whatever the label says.
+        answer = await ways.typed("member", f"role commander &lt;@U0BOB|alice&gt; INC-{number}", general)
+        assert answer.startswith("⚠️ name people by mention"), answer
+        assert (await asyncio.to_thread(slack.service.get, number)).roles == {Role.SCRIBE: "<@U0CAROL|carol>"}
         # A commander stored as a plain name (by the console, or before mentions were required).
         await asyncio.to_thread(staff, slack, number, commander="alice")
         status = await ways.typed("member", f"status INC-{number}", general)

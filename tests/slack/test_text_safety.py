@@ -75,6 +75,10 @@ def test_typed_slash_command_text_is_unescaped_once() -> None:
 
     assert unescape("note p99 &gt; 2s &amp;&amp; errors &lt;1%") == "note p99 > 2s && errors <1%"
     assert unescape("&amp;lt;") == "&lt;"  # one level only: what the person typed
+    # Markup typed by hand is not markup: only Slack writes a mention unescaped.
+    assert unescape("&lt;@U0BOB|alice&gt; &lt;#C0X&gt; &lt;!here&gt; <@U0CAROL|carol>") == (
+        "<\u2060@U0BOB|alice> <\u2060#C0X> <\u2060!here> <@U0CAROL|carol>"
+    )
     assert text_safety.slack_text(unescape("p99 &gt; 2s <!channel>"), people=True) == "p99 &gt; 2s &lt;!channel&gt;"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -19,6 +20,7 @@ from bot.chat.slack.flagging import incident_in_channel
 from bot.chat.slack.messaging import reply_message
 from bot.chat.slack.people import SlackDirectory, slack_context
 from bot.service.incidents import IncidentService
+from bot.text_safety import WORD_JOINER
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,16 @@ def unescape(text: str) -> str:
 
     Everything we post is escaped again on the way out (bot/text_safety.py), so a note
     saying ``p99 > 2s`` is neither shown as ``&gt;`` nor able to smuggle in a ``<!channel>``.
+    Only Slack writes a real mention (``<@U1|bob>``, unescaped, ``should_escape``); the same
+    characters typed by hand arrive escaped and must not become one, or anyone could name
+    a person with a label of their choosing (``<@U0BOB|alice>``). A typed ``<`` that would
+    open markup keeps a word joiner: it reads the same and is never taken for a mention.
     """
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return _TYPED_MARKUP.sub("<" + WORD_JOINER, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+#: An escaped ``<`` before what Slack would read as markup (a person, channel or command).
+_TYPED_MARKUP = re.compile(r"&lt;(?=[@#!])")
 
 
 def register_commands(app: AsyncApp, router: CommandRouter, service: IncidentService, directory: SlackDirectory) -> None:
