@@ -17,6 +17,9 @@ from bot.domain.severity import Severity
 STATUSES = ("open", *(status.value for status in Status))
 SEVERITIES = tuple(level.value for level in Severity)
 PAGE_SIZE = 50
+#: The dates a filter may name (one day in from each end of the calendar).
+EARLIEST_DATE = date(1, 1, 2)
+LATEST_DATE = date(9999, 12, 30)
 #: Longest search text and filter value kept (longer is cut).
 MAX_TEXT = 200
 
@@ -87,6 +90,13 @@ def parse(params: Mapping[str, str]) -> ListFilters:
             dates[name] = date.fromisoformat(text) if text else None
         except ValueError:
             problems.append(f"{'From' if name == 'since' else 'Until'} {_shown(text)} is not a date: write it like 2026-03-14.")
+            dates[name] = None
+        chosen = dates[name]
+        if chosen is not None and not EARLIEST_DATE <= chosen <= LATEST_DATE:
+            # A day's bounds in the display time zone, and "until" runs to the next midnight:
+            # the first and last days of the calendar have no such bounds.
+            which = "From" if name == "since" else "Until"
+            problems.append(f"{which} {_shown(text)} is outside the calendar shown: pick a date from {EARLIEST_DATE} to {LATEST_DATE}.")
             dates[name] = None
     page_text = params.get("page", "1")
     page = int(page_text) if page_text.isascii() and page_text.isdigit() and 0 < len(page_text) < 7 else 0

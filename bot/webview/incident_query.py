@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.domain.children import Child
 from bot.domain.errors import IncidentNotFound
 from bot.domain.incident import Incident
+from bot.domain.source_time import showable
 from bot.store import alert_groups
 from bot.store.escalations import PENDING
 from bot.store.incidents import IncidentRepository, to_domain
@@ -128,8 +129,10 @@ def parse_cursor(text: str | None) -> tuple[datetime, int] | None:
     if not text or "~" not in text or len(text) > 80:
         return None
     at_text, _, id_text = text.rpartition("~")
+    if not (id_text.isascii() and id_text.isdigit() and len(id_text) < 19):  # a row id, within BIGINT
+        return None
     try:
-        return datetime.fromisoformat(at_text), int(id_text)
+        return showable(datetime.fromisoformat(at_text)), int(id_text)
     except ValueError:
         return None
 

@@ -75,6 +75,8 @@ def test_filters_by_date_in_the_configured_zone(web: Container, client: TestClie
         ("page=0", "Page &#39;0&#39; is not a page number"),
         ("page=two", "Page &#39;two&#39; is not a page number"),
         ("label=nolabel", "Write the label filter as name=value"),
+        ("until=9999-12-31", "Until &#39;9999-12-31&#39; is outside the calendar shown"),
+        ("since=0001-01-01", "From &#39;0001-01-01&#39; is outside the calendar shown"),
     ],
 )
 def test_a_bad_filter_value_answers_400_saying_why_and_lists_nothing(web: Container, client: TestClient, query: str, says: str) -> None:
@@ -151,6 +153,19 @@ def test_the_timeline_loads_older_entries_a_page_at_a_time(web: Container, clien
     # without the script: the link is a plain page of older entries
     no_script = client.get(f"/incidents/{number}", params={"before": cursor.group(1)}).text
     assert re.findall(r"note (\d{3})", no_script)[0] == f"{TIMELINE_PAGE + 4:03d}"
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["2026-01-01T00:00:00~99999999999999999999999", "0001-01-01T00:00:00+01:00~1", "9999-12-31T23:59:59-14:00~1", "2026-01-01T00:00:00~-1"],
+)
+def test_a_cursor_no_page_could_have_made_is_not_found(web: Container, client: TestClient, cursor: str) -> None:
+    """Hand-made "load more" cursors: an id past the database's integers or a time no
+    database time can be compared with. The fragment is not found; the page starts at the top."""
+    number = web.service.declare(title="cursor", severity=Severity.P2, actor="a", source=Source.CONSOLE).number
+    assert client.get(f"/incidents/{number}/timeline", params={"before": cursor}).status_code == 404
+    page = client.get(f"/incidents/{number}", params={"before": cursor})
+    assert page.status_code == 200 and "declared" in page.text
 
 
 def test_live_parts_carry_only_entries_newer_than_the_page(web: Container, client: TestClient) -> None:
