@@ -232,6 +232,22 @@ def test_people_are_named_by_mention_and_stored_names_show_as_unverified(
     run(scenario)
 
 
+def test_a_button_value_firebreak_never_made_gets_an_answer_and_changes_nothing(
+    slack: Container, fake_slack: FakeSlack, webhook_receiver: WebhookReceiver
+) -> None:
+    ways = Ways(slack, fake_slack, webhook_receiver)
+    general = fake_slack.channel("general").id
+
+    async def scenario() -> None:
+        number = await asyncio.to_thread(new_incident, slack)
+        for value in ("99999999999999999999", "", f"{number}:x"):
+            answer = await ways.button("admin", "ack", value, general)
+            assert answer == "⚠️ that button's value is not one Firebreak made; nothing was changed", (value, answer)
+        assert (await asyncio.to_thread(slack.service.get, number)).status is Status.TRIGGERED
+
+    run(scenario)
+
+
 def test_guests_and_other_organisations_may_note_in_the_channel_and_need_a_role_for_more(
     slack: Container, fake_slack: FakeSlack, webhook_receiver: WebhookReceiver
 ) -> None:

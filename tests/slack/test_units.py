@@ -10,7 +10,7 @@ import pytest
 from bot.chat.naming import channel_name
 from bot.chat.slack import blocks
 from bot.chat.slack.identity import actor_for, user_id_of
-from bot.chat.slack.interactions import command_line, parse_action
+from bot.chat.slack.interactions import UnknownAction, command_line, parse_action
 from bot.chat.slack.pacing import Pacer, Tier
 from bot.delivery.message import DeliveryError
 from bot.domain.incident import Incident, Role, Status
@@ -93,6 +93,27 @@ def test_buttons_map_to_the_typed_commands() -> None:
     assert line(menu) == "/incident step skip 4 INC-7"
     assert parse_action({"action_id": "firebreak_step_done", "value": "7:3:disk-full"})[3] == "disk-full"
     assert parse_action({"action_id": "firebreak_step_menu", "selected_option": {"value": "done:7:4:disk-full"}})[3] == "disk-full"
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        {"action_id": "firebreak_ack", "value": "99999999999999999999"},
+        {"action_id": "firebreak_ack", "value": ""},
+        {"action_id": "firebreak_ack", "value": "1e5"},
+        {"action_id": "firebreak_ack", "value": "-7"},
+        {"action_id": "firebreak_step_done", "value": "7:x"},
+        {"action_id": "firebreak_step_done", "value": "7:3:<!here>"},
+        {"action_id": "firebreak_step_menu", "selected_option": None},
+        {"action_id": "firebreak_step_menu", "selected_option": {"value": "done:7"}},
+        {"action_id": "firebreak_step_menu", "selected_option": {"value": "drop:7:3"}},
+        {"action_id": "firebreak_nonsense", "value": "7"},
+        {"value": "7"},
+    ],
+)
+def test_values_firebreak_never_makes_are_refused_with_one_answer(action: dict) -> None:  # type: ignore[type-arg]
+    with pytest.raises(UnknownAction, match="not one Firebreak made; nothing was changed"):
+        parse_action(action)
 
 
 def test_identities() -> None:

@@ -26,6 +26,7 @@ from bot.chat.slack.messaging import reply_message
 from bot.chat.slack.people import SlackDirectory, slack_context
 from bot.domain.errors import DomainError
 from bot.domain.severity import PERSON_SETTABLE, Severity
+from bot.playbooks.schema import SLUG_PATTERN
 from bot.service.incidents import IncidentService
 
 log = logging.getLogger(__name__)
@@ -51,16 +52,49 @@ _COMMAND_FOR = {
 }
 
 
+class UnknownAction(ValueError):
+    """A button or menu value Firebreak never makes (a forged or mangled request)."""
+
+    def __init__(self) -> None:
+        super().__init__("that button's value is not one Firebreak made; nothing was changed")
+
+
+_NUMBER = re.compile(r"[0-9]{1,9}")  # an incident or step number, well within INTEGER
+_PLAYBOOK = re.compile(SLUG_PATTERN)
+
+
 def parse_action(action: dict[str, Any]) -> tuple[ButtonAction, int, int | None, str | None]:
-    """(what, incident number, step, playbook id) from a button or the step overflow menu."""
-    name = str(action["action_id"]).removeprefix(ACTION_PREFIX)
+    """(what, incident number, step, playbook id) from a button or the step overflow menu.
+
+    Values are ours (``blocks.py`` writes them), so anything else is refused whole, with
+    one answer, rather than reaching the database as a number it cannot hold."""
+    name = str(action.get("action_id") or "").removeprefix(ACTION_PREFIX)
     if name == "step_menu":
-        verb, number, menu_step, *playbook = str(action["selected_option"]["value"]).split(":")
+        option = action.get("selected_option")
+        value = option.get("value") if isinstance(option, dict) else None
+        verb, _, rest = str(value or "").partition(":")
+        if verb not in ("done", "skip"):
+            raise UnknownAction()
         what = ButtonAction.STEP_DONE if verb == "done" else ButtonAction.STEP_SKIP
-        return what, int(number), int(menu_step), (playbook[0] if playbook else None)
-    parts = str(action.get("value") or "").split(":")
-    step = int(parts[1]) if len(parts) > 1 and parts[1] else None
-    return ButtonAction(name), int(parts[0]), step, (parts[2] if len(parts) > 2 else None)
+        number, step, playbook = _fields(rest, step_required=True)
+        return what, number, step, playbook
+    try:
+        what = ButtonAction(name)
+    except ValueError:
+        raise UnknownAction() from None
+    number, step, playbook = _fields(str(action.get("value") or ""), step_required=False)
+    return what, number, step, playbook
+
+
+def _fields(value: str, *, step_required: bool) -> tuple[int, int | None, str | None]:
+    """``number[:step[:playbook]]`` as written by blocks.py, checked part by part."""
+    number, _, rest = value.partition(":")
+    step, _, playbook = rest.partition(":")
+    if not _NUMBER.fullmatch(number) or ((step or step_required) and not _NUMBER.fullmatch(step)):
+        raise UnknownAction()
+    if playbook and not (len(playbook) <= 100 and _PLAYBOOK.fullmatch(playbook)):
+        raise UnknownAction()
+    return int(number), (int(step) if step else None), (playbook or None)
 
 
 def command_line(what: ButtonAction, number: int, step: int | None) -> str:
