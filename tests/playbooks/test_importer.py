@@ -135,6 +135,20 @@ def test_accented_headings_keep_their_letters_in_ids() -> None:
     assert {"depot-git-indisponible", "strae-gesperrt"} <= ids, ids
 
 
+def test_slack_markup_copied_into_a_runbook_names_its_targets() -> None:
+    """``<!subteam^S…>`` holds a ``!``: it was read as the end of the sentence (target ``<``)."""
+    text = (
+        "# Ops\n\n## API Down\n\n1. Check pods\n2. Escalate to <!subteam^S0DBA|dba> after 10 minutes\n\n"
+        "## Escalation\n\n1. **Level 1**: <@U0BOB|bob> after 5 minutes\n2. **Level 2**: <#C0OPS|ops> and @SRE after 15 minutes\n"
+    )
+    api = by_id(import_text(text, "ops.md").playbooks)["api-down"]
+    assert [[(t.kind, t.value) for t in level.targets] for level in api.escalation.levels] == [[("slack_group", "S0DBA")]]
+    policy = by_id(import_text(text.replace("2. Escalate to <!subteam^S0DBA|dba> after 10 minutes\n", ""), "ops.md").playbooks)["api-down"]
+    assert [[(t.kind, t.value) for t in level.targets] for level in policy.escalation.levels] == [
+        [("slack_user", "@U0BOB")], [("slack_channel", "#C0OPS"), ("slack_user", "@SRE")],
+    ]
+
+
 def test_missing_delays_are_assumed_and_reported() -> None:
     text = "# Ops\n\n## Escalation\n\n1. **Level 1**: On-call engineer\n2. **Level 2**: Team lead\n\n## Troubleshooting\n\n### API Down\n\n1. Check pods\n"
     result = import_text(text, "ops.md")

@@ -62,8 +62,22 @@ _LEADING_WHEN = re.compile(r"^(?:immediately|right away|at once|straight away|no
 _AT_PAGE = re.compile(r"^\s*(?:immediately|at page|on page|at once|right away|when paged|page time|0\s*(?:min|m|s)\w*|t\s*\+?\s*0)\s*$", re.IGNORECASE)
 
 
+#: Slack's own markup for a person, a user group or a channel, as copied from a message:
+#: ``<@U123|bob>``, ``<!subteam^S123|dba>``, ``<#C123|ops>``. Read as the id it names, so
+#: its punctuation is not taken for the end of a sentence.
+_SLACK_MARKUP = re.compile(r"<(?:@(?P<user>[UW][A-Z0-9]+)|!subteam\^(?P<group>S[A-Z0-9]+)|#(?P<channel>[CG][A-Z0-9]+))(?:\|[^<>]*)?>")
+
+
+def _slack_id(match: re.Match[str]) -> str:
+    if match.group("user"):
+        return "@" + match.group("user")
+    if match.group("group"):
+        return "^" + match.group("group")  # not "@": that is a person's handle
+    return "#" + match.group("channel")
+
+
 def split_targets(text: str) -> list[str]:
-    who = _LEADING_WHEN.sub("", text.strip())
+    who = _LEADING_WHEN.sub("", _SLACK_MARKUP.sub(_slack_id, text.strip()))
     who = _WHO_END.sub("", who).strip()
     parts = re.split(r"\s*(?:,|\band\b|&|\bplus\b)\s*", who)
     cleaned = [re.sub(r"^(?:the|an?|our|your)\s+", "", part.strip(), flags=re.IGNORECASE) for part in parts]
@@ -146,6 +160,8 @@ def parse_table(header: list[str], rows: list[list[str]]) -> list[LevelDraft] | 
 
 
 def _target(who: str) -> Target:
+    if re.fullmatch(r"\^S[A-Z0-9]+", who):  # a user group's id, from Slack markup
+        return Target(slack_group=who[1:])
     if re.fullmatch(r"@[\w.-]+", who):
         return Target(slack_user=who)
     if re.fullmatch(r"#[\w.-]+", who):
