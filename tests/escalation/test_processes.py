@@ -95,6 +95,8 @@ def test_two_replicas_fire_once_and_the_survivor_takes_over(db_backend: str, db_
                 text(
                     "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
                     " WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'firebreak-scheduler-%'"
+                    # this test's database only: other Firebreaks on the same server lead their own
+                    " AND a.datname = current_database()"
                 )
             ).scalar()
         return int(name.rsplit("-", 1)[1]) if name else None

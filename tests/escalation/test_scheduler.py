@@ -66,7 +66,7 @@ def test_advisory_lock_has_one_holder_and_frees_when_its_connection_dies(db_back
         # Kill the leader's session from outside, as a crashed host would.
         killer = make_engine(db_url)
         with killer.begin() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 't-first-%'"))
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 't-first-%' AND datname = current_database()"))
         killer.dispose()
         assert first.ensure() is False  # notices and steps down
         assert second.ensure() is True
