@@ -43,6 +43,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     return _serve_http(args, frozenset({Role.WEB}))
 
 
+HEALTH_PORT = "FIREBREAK_HEALTH_PORT"
+
+
 def _refuse_sqlite(settings: Settings, command: str) -> bool:
     from sqlalchemy.engine import make_url
 
@@ -58,7 +61,7 @@ def _refuse_sqlite(settings: Settings, command: str) -> bool:
 
 def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
     from bot.container import build_container, database_location
-    from bot.http.server import serve
+    from bot.http.server import PortUnavailable, listen, serve
     from bot.ingest.inbound import curl_line, local_token, local_token_path, unconfigured_inbound
     from bot.roles import ALL_ROLES
     from bot.supervision import Supervisor
@@ -74,6 +77,12 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
     if settings.health_port == port:
         print(f"firebreak: FIREBREAK_HEALTH_PORT must differ from the port served ({port})", file=sys.stderr)
         return 2
+    try:
+        bound = listen(host, port, chosen_by="--port or PORT")
+        health = (settings.health_port, listen(host, settings.health_port, chosen_by=HEALTH_PORT)) if settings.health_port else None
+    except PortUnavailable as error:
+        print(f"firebreak {args.command}: {error}", file=sys.stderr)
+        return 1
     try_it = None
     if all_in_one and not settings.slack_enabled and not settings.alertmanager_token and not settings.alertmanager_tokens:
         path = local_token_path(settings.database_url)
@@ -106,8 +115,8 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
             print(try_it, flush=True)
     tune_process(roles)
     limits = _limits(settings)
-    health_app = create_health_app(container) if settings.health_port else None
-    serve(app, health_app, host=host, port=port, health_port=settings.health_port, limits=limits, supervisor=supervisor)
+    health_app = create_health_app(container) if health else None
+    serve(app, health_app, host=host, port=port, bound=bound, health=health, limits=limits, supervisor=supervisor)
     container.close()
     return _loop_failure(args, supervisor.failed_loop, supervisor.failure)
 
@@ -124,7 +133,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.container import build_container, database_location
-    from bot.http.server import health_server
+    from bot.http.server import PortUnavailable, health_server, listen
     from bot.roles import Role
     from bot.store.migrate import upgrade
     from bot.tuning import tune_process
@@ -134,6 +143,11 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     if _refuse_sqlite(settings, "worker"):
         return 2
+    try:
+        bound = listen(settings.host, settings.health_port, chosen_by=HEALTH_PORT) if settings.health_port else None
+    except PortUnavailable as error:
+        print(f"firebreak worker: {error}", file=sys.stderr)
+        return 1
     configure_logging_for(settings)
     roles = frozenset({Role.WORKER})
     container = build_container(settings, files_dir=Path.cwd(), roles=roles)
@@ -142,9 +156,9 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         print(f"warning: {warning}", flush=True)
     upgrade(container.engine)
     health = None
-    if settings.health_port:
+    if bound is not None and settings.health_port:
         limits = _limits(settings)
-        health = health_server(create_health_app(container), host=settings.host, port=settings.health_port, limits=limits)
+        health = health_server(create_health_app(container), bound, host=settings.host, port=settings.health_port, limits=limits)
     tune_process(roles)
     try:
         return asyncio.run(run_worker(loops_for(container, roles), health=health))

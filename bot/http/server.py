@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import logging
 import resource
-from collections.abc import Iterator
+import socket
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -100,7 +102,45 @@ def server_config(app: ASGIApp, *, host: str, port: int, limits: Limits, lifespa
     )
 
 
-class _HealthServer(uvicorn.Server):
+class PortUnavailable(Exception):
+    """The address cannot be listened on (taken, or not this machine's): one line to say so."""
+
+
+def listen(host: str, port: int, *, chosen_by: str) -> socket.socket:
+    """A socket bound to ``host:port``, made before anything else starts.
+
+    uvicorn binds only once the application has started, and a port already taken then
+    ends the process with status 3 and a line in the log, after the start-up banner has
+    told the user where to send requests. Binding first turns it into one clear line, which
+    names the setting (``chosen_by``) that picks another port.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts reuse the port at once
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        hint = f" (another process is listening there: stop it, or choose another port with {chosen_by})" if error.errno == errno.EADDRINUSE else ""
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {error.strerror or error}{hint}") from error
+    return sock
+
+
+class _BoundServer(uvicorn.Server):
+    """uvicorn on a socket bound beforehand (see :func:`listen`)."""
+
+    def __init__(self, config: uvicorn.Config, bound: socket.socket) -> None:
+        super().__init__(config)
+        self.bound = bound
+
+    async def serve(self, sockets: Sequence[socket.socket] | None = None) -> None:
+        await super().serve(sockets=list(sockets) if sockets else [self.bound])
+
+
+class _HealthServer(_BoundServer):
     """The health listener leaves SIGTERM to the main server, which stops it when done."""
 
     @contextlib.contextmanager
@@ -120,10 +160,10 @@ async def _serve(main: uvicorn.Server, health: uvicorn.Server | None) -> None:
         await health_task
 
 
-def health_server(app: ASGIApp, *, host: str, port: int, limits: Limits) -> uvicorn.Server:
+def health_server(app: ASGIApp, bound: socket.socket, *, host: str, port: int, limits: Limits) -> uvicorn.Server:
     """The health listener alone (``firebreak worker``); SIGTERM is the caller's to handle."""
     health_limits = dataclasses.replace(limits, max_connections=HEALTH_MAX_CONNECTIONS, backlog=HEALTH_MAX_CONNECTIONS)
-    return _HealthServer(server_config(app, host=host, port=port, limits=health_limits, lifespan="off"))
+    return _HealthServer(server_config(app, host=host, port=port, limits=health_limits, lifespan="off"), bound)
 
 
 def serve(
@@ -132,20 +172,23 @@ def serve(
     *,
     host: str,
     port: int,
-    health_port: int | None,
+    bound: socket.socket,
+    health: tuple[int, socket.socket] | None,
     limits: Limits,
     supervisor: Supervisor | None = None,
 ) -> None:
-    """Run the app (and, with ``health_port``, the health app) until SIGTERM/SIGINT, or until
-    one of ``supervisor``'s loops crashes (the caller then exits non-zero)."""
+    """Run the app on ``bound`` (and, with ``health``, the health app on its port and socket)
+    until SIGTERM/SIGINT, or until one of ``supervisor``'s loops crashes (the caller then
+    exits non-zero)."""
     file_limit = raise_open_file_limit()
     max_connections, backlog = fit_connections(limits.max_connections, file_limit)
     limits = dataclasses.replace(limits, max_connections=max_connections, backlog=backlog)
+    health_port = health[0] if health else None
     log.info("connection limits", extra={"max_connections": max_connections, "backlog": backlog, "file_limit": file_limit, "health_port": health_port})
-    main = uvicorn.Server(server_config(app, host=host, port=port, limits=limits))
+    main = _BoundServer(server_config(app, host=host, port=port, limits=limits), bound)
     if supervisor is not None:
         supervisor.on_failure = lambda: setattr(main, "should_exit", True)
-    health = None
-    if health_app is not None and health_port is not None:
-        health = health_server(health_app, host=host, port=health_port, limits=limits)
-    asyncio.run(_serve(main, health))
+    health_listener = None
+    if health_app is not None and health is not None:
+        health_listener = health_server(health_app, health[1], host=host, port=health[0], limits=limits)
+    asyncio.run(_serve(main, health_listener))

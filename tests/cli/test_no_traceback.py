@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from bot.container import build_container
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
 from tests.conftest import make_settings
+from tests.support.ports import free_port
 from tests.support.processes import ROOT, firebreak_env
 
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", "Exception ignored")
@@ -162,3 +164,26 @@ def test_a_user_name_in_another_encoding_is_kept_as_replacement_characters() -> 
     from bot.cli_types import person
 
     assert person(b"Jos\xe9".decode("utf-8", "surrogateescape")) == "Jos\ufffd"
+
+
+@pytest.mark.parametrize(("leaf", "taken", "names"), [(("serve",), "main", "--port or PORT"), (("serve",), "health", "FIREBREAK_HEALTH_PORT"), (("web",), "main", "--port or PORT")])
+def test_a_port_already_taken_is_one_line_before_anything_starts(
+    leaf: tuple[str, ...], taken: str, names: str, env: dict[str, str], db_url: str
+) -> None:
+    """uvicorn binds after start-up: the banner said where to send requests, then the process
+    ended with status 3 and the reason only in the log."""
+    if leaf == ("web",) and db_url.startswith("sqlite"):
+        pytest.skip("web refuses SQLite before it binds")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        held = holder.getsockname()[1]
+        port, health = (held, free_port()) if taken == "main" else (free_port(), held)
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", *leaf, "--host", "127.0.0.1", "--port", str(port)],
+            env={**env, "FIREBREAK_HEALTH_PORT": str(health)}, cwd=ROOT, capture_output=True, text=True, timeout=90,
+        )
+    no_traceback(result)
+    assert result.returncode == 1, result.stderr
+    assert f"cannot listen on 127.0.0.1:{held}: Address already in use" in result.stderr and names in result.stderr, result.stderr
+    assert "local mode" not in result.stdout and "Firebreak" not in result.stdout, result.stdout
