@@ -50,6 +50,10 @@ _SECRETS = (
 )
 
 
+#: Secrets a person types into the sign-in form or that only sign cookies: any text will do.
+_TYPED_SECRETS = frozenset({"web_token", "web_session_secret"})
+
+
 class SettingsError(Exception):
     """Raised with a readable, multi-line explanation of every invalid setting."""
 
@@ -154,7 +158,7 @@ class Settings(BaseSettings):
 
     @field_validator(*_SECRETS)
     @classmethod
-    def _not_a_placeholder(cls, value: str | None) -> str | None:
+    def _not_a_placeholder(cls, value: str | None, info: ValidationInfo) -> str | None:
         """A value copied from an example (``change-me…``) is known to everyone who read it:
         accepting it would let anyone sign their own session cookie or post alerts."""
         if value is not None and _PLACEHOLDER.search(value):
@@ -162,6 +166,8 @@ class Settings(BaseSettings):
                 "looks like a placeholder from an example, which anyone can read: "
                 "make a random one (openssl rand -hex 32) or leave it unset"
             )
+        if value is not None and info.field_name not in _TYPED_SECRETS and not _PRINTABLE_ASCII.fullmatch(value):
+            raise ValueError(NOT_ASCII)
         return value
 
     @field_validator("alertmanager_tokens")
@@ -170,6 +176,8 @@ class Settings(BaseSettings):
         for name, token in value.items():
             if _PLACEHOLDER.search(token):
                 raise ValueError(f"the token of source {name!r} looks like a placeholder from an example: make a random one (openssl rand -hex 24)")
+            if not _PRINTABLE_ASCII.fullmatch(token):
+                raise ValueError(f"the token of source {name!r} {NOT_ASCII}")
         return value
 
     @field_validator("database_url")
@@ -504,11 +512,16 @@ def _checked_url(value: str, *, schemes: tuple[str, ...]) -> str:
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{0,63}")
 #: Words that mark a secret as copied from an example rather than made.
 #: Words examples use for a secret (ours among them: ``prod:TOKEN1,staging:TOKEN2``).
+#: Also a value cut short in a page (``3f9c2b7e…``, ``3f9c...``) or written as ``<the token>``.
 _PLACEHOLDER = re.compile(
-    r"change[-_ ]?me|example|placeholder|random[-_ ]?string|your[-_ ]?(?:token|secret)|^x{4,}$|^(?:token|secret|password)[-_]?\d*$",
+    r"change[-_ ]?me|example|placeholder|random[-_ ]?string|your[-_ ]?(?:token|secret)|^x{4,}$|^(?:token|secret|password)[-_]?\d*$"
+    r"|…|\.\.\.|^<.*>$",
     re.IGNORECASE,
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Secrets travel in HTTP headers and signatures: printable ASCII, no spaces.
+_PRINTABLE_ASCII = re.compile(r"[!-~]+")
+NOT_ASCII = "must be printable ASCII without spaces: senders put it in an HTTP header (make one with openssl rand -hex 24)"
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HOST = re.compile(r"[A-Za-z0-9._:\-\[\]%]+")
 _CHANNEL = re.compile(r"#[a-z0-9][a-z0-9_\-]{0,79}|[CGD][A-Z0-9]{6,}")

@@ -22,7 +22,27 @@ PLACEHOLDERS = [
     ("PAGERDUTY_WEBHOOK_SECRET", "xxxxxxxx"),
     ("ALERTMANAGER_TOKENS", "prod:TOKEN1,staging:TOKEN2"),  # as .env.example writes it
     ("ALERTMANAGER_TOKEN", "secret"),
+    # as pages show a token cut short, or name one
+    ("ALERTMANAGER_TOKENS", "prod:3f9c…,staging:a71d…"),
+    ("ALERTMANAGER_TOKEN", "3f9c2b7e41d05a86…"),
+    ("FIREBREAK_API_TOKEN", "3f9c2b7e41d05a86..."),
+    ("ALERTMANAGER_TOKEN", "<the token>"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ALERTMANAGER_TOKEN", "tökenvalue1234"), ("ALERTMANAGER_TOKENS", "prod:tökenvalue1234"), ("FIREBREAK_API_TOKEN", "two words here")],
+)
+def test_a_secret_sent_in_a_header_must_be_printable_ascii(name: str, value: str) -> None:
+    """Such a token was accepted, then every Bearer request carrying it answered 400."""
+    with pytest.raises(SettingsError) as refused:
+        load_settings(_env_file=None, **{name: value})
+    assert name in str(refused.value) and "printable ASCII" in str(refused.value)
+
+
+def test_the_web_sign_in_token_may_be_a_passphrase() -> None:
+    assert load_settings(_env_file=None, FIREBREAK_WEB_TOKEN="correct horse battery stäple").web_token == "correct horse battery stäple"
 
 
 @pytest.mark.parametrize(("name", "value"), PLACEHOLDERS)
