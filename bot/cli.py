@@ -113,6 +113,8 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
         )
         if try_it:
             print(try_it, flush=True)
+        if not settings.web_token and not settings.web_user_header:
+            print(f"Web view: http://{host}:{port}/ is closed until FIREBREAK_WEB_TOKEN is set (then sign in with it)", flush=True)
     tune_process(roles)
     limits = _limits(settings)
     health_app = create_health_app(container) if health else None

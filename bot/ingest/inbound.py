@@ -41,7 +41,15 @@ def unconfigured_inbound(settings: Settings) -> list[str]:
     if not settings.slack_signing_secret and not settings.slack_app_token:
         warnings.append(
             "Slack cannot reach Firebreak: /slack/events is not mounted (SLACK_SIGNING_SECRET) and Socket Mode is off (SLACK_APP_TOKEN)"
+            + (": SLACK_BOT_TOKEN is set but unused, and Firebreak runs in local mode" if settings.slack_bot_token else "")
         )
+    elif not settings.slack_bot_token:
+        warnings.append(
+            "SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not: Firebreak cannot post to Slack"
+            " and runs in local mode until it is set"
+        )
+    if not settings.web_token and not settings.web_user_header:
+        warnings.append("the web view (GET /) is closed: set FIREBREAK_WEB_TOKEN to sign in with a token (or FIREBREAK_WEB_USER_HEADER behind a proxy)")
     if not settings.api_token:
         warnings.append("GET /incidents/{number}/postmortem.md|.json answers 403 until FIREBREAK_API_TOKEN is set")
     return warnings

@@ -62,8 +62,9 @@ def _titles(engine: Engine) -> list[str]:
 
 def test_every_unconfigured_way_in_is_named(db_url: str) -> None:
     bare = unconfigured_inbound(make_settings(db_url))
-    assert len(bare) == 4
+    assert len(bare) == 5
     assert any("ALERTMANAGER_TOKEN" in line and "403" in line for line in bare)
+    assert any("web view (GET /) is closed" in line for line in bare)
     configured = make_settings(
         db_url,
         ALERTMANAGER_TOKEN="a",
@@ -71,8 +72,14 @@ def test_every_unconfigured_way_in_is_named(db_url: str) -> None:
         SLACK_BOT_TOKEN="xoxb-1",
         SLACK_SIGNING_SECRET="c",
         FIREBREAK_API_TOKEN="d",
+        FIREBREAK_WEB_TOKEN="c0ffee4b1d2e9a73c0ffee4b",
     )
     assert unconfigured_inbound(configured) == []
+    # Half of Slack's settings: said plainly, not left to a "local mode" banner.
+    bot_only = unconfigured_inbound(make_settings(db_url, SLACK_BOT_TOKEN="xoxb-1"))
+    assert any("SLACK_BOT_TOKEN is set but unused" in line for line in bot_only)
+    secret_only = unconfigured_inbound(make_settings(db_url, SLACK_SIGNING_SECRET="c"))
+    assert any("SLACK_BOT_TOKEN is not" in line for line in secret_only)
     only_sources = unconfigured_inbound(make_settings(db_url, ALERTMANAGER_TOKENS="prod:x,staging:y"))
     assert any("?source=prod, staging" in line for line in only_sources)
 
