@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -121,6 +122,19 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
     serve(app, health_app, host=host, port=port, bound=bound, health=health, limits=limits, supervisor=supervisor)
     container.close()
     return _loop_failure(args, supervisor.failed_loop, supervisor.failure)
+
+
+def _database_hint(error: Exception) -> str:
+    """What to do about a database error, as far as its text tells."""
+    text = str(error)
+    missing = re.search(r'database "([^"]*)" does not exist', text)
+    if missing:
+        return f"create the database first (createdb {missing.group(1)}, or CREATE DATABASE in psql), then run `firebreak db upgrade`"
+    if re.search(r"no such table|relation \"[^\"]*\" does not exist", text):
+        return "the schema is missing: run `firebreak db upgrade`"
+    if "Connection refused" in text or "could not connect" in text or "connection failed" in text:
+        return "is the database server running at the address in DATABASE_URL?"
+    return "check DATABASE_URL"
 
 
 def _loop_failure(args: argparse.Namespace, name: str | None, error: BaseException | None) -> int:
@@ -252,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(args, str(error))
         return 1
     except SQLAlchemyError as error:
-        _fail(args, f"database error: {_first_line(error)} (check DATABASE_URL, or run `firebreak db upgrade`)")
+        _fail(args, f"database error: {_first_line(error)} ({_database_hint(error)})")
         return 1
     except Exception as error:  # a bug: say so in one line, keep the details in the log
         logging.getLogger("bot.cli").debug("command failed", exc_info=True)

@@ -145,7 +145,19 @@ def test_a_database_in_a_missing_folder_is_a_message(env: dict[str, str], capsys
 def test_an_unreachable_database_is_a_message(env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     code, _out, err = in_process(["incidents", "list"], capsys)
-    assert code == 1 and "database error" in err
+    assert code == 1 and "database error" in err and "is the database server running" in err
+
+
+@pytest.mark.parametrize("command", [["incidents", "list"], ["db", "upgrade"]], ids=" ".join)
+def test_a_database_not_created_yet_says_to_create_it(
+    command: list[str], env: dict[str, str], db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It said to run `firebreak db upgrade`, which fails the same way."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a server's database (SQLite makes its file)")
+    monkeypatch.setenv("DATABASE_URL", db_url.rsplit("/", 1)[0] + "/firebreak_never_created")
+    code, _out, err = in_process(command, capsys)
+    assert code == 1 and "create the database first (createdb firebreak_never_created" in err, err
 
 
 @pytest.mark.parametrize("leaf", [("console",), ("declare", "Checkout is failing")], ids=" ".join)
