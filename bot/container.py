@@ -159,7 +159,7 @@ def build_container(
     escalation = build_escalation(settings, service, engine, lookup=playbook_policy_lookup(registry))
 
     # Guided steps: the attached playbook's steps; a missed step escalates through the engine.
-    guided = GuidedSteps(service, registry, zone=settings.zone)
+    guided = GuidedSteps(service, registry, zone=settings.zone, escalates=escalation.planner.escalates)
     deadlines = DeadlineTicker(service, escalate_now=missed_step_escalation(escalation.engine), escalates=escalation.planner.escalates)
 
     # Post-mortems: drafted on resolve, exported by command and over HTTP.

@@ -10,9 +10,9 @@ reason for the server not to start.
 from __future__ import annotations
 
 from bot.guided.commands import register as register_verbs
-from bot.guided.deadlines import DeadlineTicker, Escalates, fire_due_step_deadlines
+from bot.guided.deadlines import DeadlineTicker, fire_due_step_deadlines
 from bot.guided.notify import guide_poster
-from bot.guided.service import EscalateNow, GuidedSteps, facts_for
+from bot.guided.service import EscalateNow, Escalates, GuidedSteps, facts_for
 
 __all__ = [
     "DeadlineTicker",

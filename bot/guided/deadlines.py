@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -27,9 +26,8 @@ from sqlalchemy.orm import Session
 from bot.domain.durations import format_duration
 from bot.domain.errors import InvalidCommand
 from bot.domain.incident import Incident, Role, Status
-from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
-from bot.guided.service import SYSTEM_ACTOR, EscalateNow
+from bot.guided.service import SYSTEM_ACTOR, EscalateNow, Escalates, default_escalates
 from bot.playbooks.guide import PENDING
 from bot.service.incidents import IncidentService
 from bot.store.models import IncidentRow, PlaybookRunRow, PlaybookStepRow
@@ -39,13 +37,6 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 BATCH = 100
 
-#: ``escalates(severity)``: whether incidents of that severity escalate (the engine's speed table).
-Escalates = Callable[[Severity], bool]
-_ESCALATING = frozenset({Severity.P0, Severity.P1, Severity.P2})
-
-
-def _default_escalates(severity: Severity) -> bool:
-    return severity in _ESCALATING
 
 
 def _due_incidents(session: Session, now: datetime, *, drills: bool = False) -> list[int]:
@@ -149,7 +140,7 @@ def fire_due_step_deadlines(
     ``escalates(severity)`` says whether that severity escalates at all (default: P0–P2);
     an ``escalate`` deadline of one that does not becomes a notification.
     """
-    escalates = escalates or _default_escalates
+    escalates = escalates or default_escalates
     with service.sessions() as session:
         numbers = _due_incidents(session, now, drills=service.drill)
     fired = 0

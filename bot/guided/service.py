@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 #: ``escalate_now(number, reason)``: the escalation engine's "escalate this incident now".
 #: ``(incident number, reason, level named by the step's escalate_to or None)``
 EscalateNow = Callable[[int, str, str | None], None]
+#: ``escalates(severity)``: whether incidents of that severity escalate (the engine's speed table).
+Escalates = Callable[[Severity], bool]
+_ESCALATING = frozenset({Severity.P0, Severity.P1, Severity.P2})
+
+
+def default_escalates(severity: Severity) -> bool:
+    return severity in _ESCALATING
 
 AUTO = "auto"
 MANUAL = "manual"
@@ -71,11 +78,13 @@ class StepMarked:
 
 class GuidedSteps:
     def __init__(
-        self, service: IncidentService, registry: PlaybookRegistry, *, zone: ZoneInfo | None = None
+        self, service: IncidentService, registry: PlaybookRegistry, *, zone: ZoneInfo | None = None, escalates: Escalates | None = None
     ) -> None:
         self.service = service
         self.registry = registry
         self.zone = zone or ZoneInfo("UTC")
+        #: Whether a severity escalates at all: a step's "then escalate" is a notification where not.
+        self.escalates = escalates or default_escalates
 
     # -- attaching -----------------------------------------------------------------------
 
@@ -223,6 +232,7 @@ class GuidedSteps:
             now=self.service.clock.now(),
             incident_severity=incident.severity.value,
             playbook_severity=run.severity,
+            escalating=self.escalates(incident.severity),
         )
 
     def view(self, number: int) -> GuideView | None:

@@ -161,7 +161,10 @@ def guide_view(
     now: datetime | None = None,
     incident_severity: str | None = None,
     playbook_severity: str | None = None,
+    escalating: bool = True,
 ) -> GuideView:
+    """``escalating``: whether the incident's severity escalates at all; where it does not
+    (P3, INFO), a missed deadline that would escalate is a notification, and says so."""
     ordered = sorted(states, key=lambda state: state.number)
     current = current_phase_index(ordered)
     phase_indexes = sorted({state.phase_index for state in ordered})
@@ -174,7 +177,7 @@ def guide_view(
             position=phase_indexes.index(current) + 1,
             kind=in_phase[0].phase_kind,
             title=in_phase[0].phase_title,
-            steps=tuple(_guide_step(state, now) for state in in_phase),
+            steps=tuple(_guide_step(state, now, escalating=escalating) for state in in_phase),
         )
         later = [state for state in ordered if state.phase_index > current]
         next_phase = later[0].phase_title if later else None
@@ -208,7 +211,7 @@ def _more_severe(suggested: str | None, current: str | None) -> bool:
         return False
 
 
-def _guide_step(state: StepState, now: datetime | None) -> GuideStep:
+def _guide_step(state: StepState, now: datetime | None, *, escalating: bool) -> GuideStep:
     overdue = bool(state.status == PENDING and state.deadline_at is not None and now is not None and now >= state.deadline_at)
     return GuideStep(
         number=state.number,
@@ -219,7 +222,7 @@ def _guide_step(state: StepState, now: datetime | None) -> GuideStep:
         actor=state.actor,
         at=state.at,
         deadline_at=state.deadline_at,
-        on_deadline=state.on_deadline,
+        on_deadline="notify" if state.on_deadline == "escalate" and not escalating else state.on_deadline,
         overdue=overdue,
         done_command=f"/incident step done {state.number}",
         skip_command=f"/incident step skip {state.number}",

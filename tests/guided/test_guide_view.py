@@ -93,6 +93,16 @@ def test_deadlines_and_overdue_steps() -> None:
     assert "OVERDUE since 09:05:00 UTC" in render_guide(after)
 
 
+def test_a_severity_that_does_not_escalate_shows_its_escalating_step_as_a_notification() -> None:
+    """At the deadline a P3 is notified, not escalated: the step line must not promise more."""
+    states = initial_states(PLAYBOOK)
+    states = [replace(s, status=DONE, actor="a", at=T0) if s.phase_index == 0 else s for s in states]
+    states[2] = replace(states[2], deadline_at=T0 + timedelta(minutes=5), on_deadline="escalate")
+    assert "(due 09:05:00 UTC, then escalate)" in render_guide(view(states, now=T0, escalating=True))
+    quiet = render_guide(view(states, now=T0, escalating=False))
+    assert "(due 09:05:00 UTC, then notify)" in quiet and "escalate" not in quiet
+
+
 def test_severity_is_only_suggested_upwards() -> None:
     states = initial_states(PLAYBOOK)
     raised = view(states, incident_severity="P2", playbook_severity="P1")
