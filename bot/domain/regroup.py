@@ -90,7 +90,7 @@ def pick_child(ref: str, choices: Sequence[ChildChoice], selector: ChildSelector
     if len(found) == 1:
         picked = found[0].child
     elif not found:
-        raise InvalidCommand(f"{ref} has no child {wanted}; children are {_list(choices)}")
+        raise InvalidCommand(f"{ref} has no child {wanted}; " + (f"its children are {_list(choices)}" if choices else "it has no alert groups to split"))
     else:
         raise InvalidCommand(f"{wanted} is in more than one child of {ref}: {_list(found)}; split one by its short id, e.g. /incident split {found[0].child.ref}")
     if len(choices) < 2:

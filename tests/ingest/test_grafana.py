@@ -35,6 +35,7 @@ def test_grafana_alert_opens_an_incident_with_grafanas_links_and_values(am_conta
     assert incident.links["dashboard"] == alert["dashboardURL"]
     assert incident.links["panel"] == alert["panelURL"]
     assert incident.links["silence"] == alert["silenceURL"]
+    assert incident.links["grafana"] == GRAFANA_FIRING["externalURL"] and "alertmanager" not in incident.links
     assert incident.dedup_key == "am@grafana:" + GRAFANA_FIRING["groupKey"]
     firing = rows(am_container, TimelineRow, kind="alert_firing")[0]
     assert "values: A=91.2, C=1" in firing.text

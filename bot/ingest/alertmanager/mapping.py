@@ -77,7 +77,7 @@ def group_fields(group: AlertGroup, mapping: Mapping[str, Severity]) -> GroupFie
     if first.generator_url:
         links["source"] = first.generator_url
     if group.external_url:
-        links["alertmanager"] = group.external_url
+        links["grafana" if group.is_grafana else "alertmanager"] = group.external_url
     return GroupFields(
         title=title,
         description=_first(("description", "message"), common, own),
