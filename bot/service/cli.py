@@ -135,7 +135,10 @@ def cmd_declare(args: argparse.Namespace) -> int:
     if severity not in PERSON_SETTABLE:
         print("firebreak declare: severity must be P0, P1, P2 or P3", file=sys.stderr)
         return 2
-    with _Container("WARNING", migrate=True) as container:
+    with _Container("ERROR", migrate=True) as container:
+        # Who cannot be paged matters when declaring: said as lines, as serve and console say it.
+        for warning in container.startup_warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         incident = container.service.declare(title=title, severity=severity, actor=args.user or _whoami(), source=Source.CONSOLE)
         print(f"{incident.ref} declared: {incident.title} ({incident.severity.value})")
     return 0

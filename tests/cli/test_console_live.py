@@ -199,6 +199,8 @@ def test_version_declare_and_show(db_url: str) -> None:
     declared = run_firebreak(["declare", "Disk full on db-1", "--sev", "P1", "--user", "ops-bot"], env)
     assert declared.returncode == 0, declared.stderr
     assert declared.stdout.strip() == "INC-1 declared: Disk full on db-1 (P1)"
+    # Start-up warnings as lines, not JSON log records.
+    assert declared.stderr.startswith("warning: PagerDuty escalation policy") and "{" not in declared.stderr, declared.stderr
     shown = run_firebreak(["incidents", "show", "INC-1"], env)
     assert shown.returncode == 0, shown.stderr
     out = shown.stdout
