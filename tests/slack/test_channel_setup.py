@@ -6,6 +6,8 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from bot.container import Container
 from bot.delivery.message import OutboxMessage
 from bot.domain.clock import FrozenClock
@@ -62,6 +64,16 @@ def test_p1_gets_a_channel_with_topic_pin_invites_bookmarks_and_announcement(
     kinds = [entry.kind for entry in slack.service.timeline(number)]
     assert kinds == [EntryKind.DECLARED, EntryKind.CHANNEL_OPENED]
     assert all(row.status == "delivered" for row in outbox(slack))
+
+
+@pytest.mark.parametrize("actor", ["U0VICTIM", "<@U0VICTIM>", "<@U0VICTIM|boss>"])
+def test_an_outside_senders_actor_is_not_invited(actor: str, slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    """A PagerDuty agent's display name may read like a Slack id: nobody Slack vouched for."""
+    number = slack.service.declare(title="Payments down", severity=Severity.P1, actor=actor, source=Source.PAGERDUTY).number
+    drive(slack, clock)
+    _channel_id, name, _summary = refs(slack, number)
+    assert "U0VICTIM" not in fake_slack.channel(name).members
+    assert all("U0VICTIM" not in str(call.params) for call in fake_slack.calls("conversations.invite"))
 
 
 def test_p3_is_announced_without_a_channel_and_its_posts_go_to_the_thread(

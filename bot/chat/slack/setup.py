@@ -88,9 +88,11 @@ async def open_incident(context: DeliveryContext, message: OutboxMessage) -> Del
 
 
 def _declarer(context: DeliveryContext, number: int) -> str | None:
+    """Who declared in Slack, to be invited. An outside sender's actor (a PagerDuty agent's
+    display name, which may read ``U0BOSS``) is nobody Slack vouched for: no invitation."""
     with context.sessions() as session:
         entries = IncidentRepository.timeline(session, number, kinds={EntryKind.DECLARED})
-    return next((entry.actor for entry in entries if entry.kind is EntryKind.DECLARED), None)
+    return next((entry.actor for entry in entries if entry.kind is EntryKind.DECLARED and entry.source is Source.SLACK), None)
 
 
 def _queue_setup(session: Session, incident: Incident, declarer: str | None, *, now: Any) -> None:
