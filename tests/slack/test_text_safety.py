@@ -79,6 +79,9 @@ def test_typed_slash_command_text_is_unescaped_once() -> None:
     assert unescape("&lt;@U0BOB|alice&gt; &lt;#C0X&gt; &lt;!here&gt; <@U0CAROL|carol>") == (
         "<\u2060@U0BOB|alice> <\u2060#C0X> <\u2060!here> <@U0CAROL|carol>"
     )
+    # A control or bidi character between is dropped before posting: it must not hide the "@".
+    for hidden in ("\u202e", "\u2066", "\x1b", "\x9b"):
+        assert unescape(f"&lt;{hidden}@U0BOB|alice&gt;") == "<\u2060@U0BOB|alice>", repr(hidden)
     assert text_safety.slack_text(unescape("p99 &gt; 2s <!channel>"), people=True) == "p99 &gt; 2s &lt;!channel&gt;"
 
 

@@ -20,7 +20,7 @@ from bot.chat.slack.flagging import incident_in_channel
 from bot.chat.slack.messaging import reply_message
 from bot.chat.slack.people import SlackDirectory, slack_context
 from bot.service.incidents import IncidentService
-from bot.text_safety import WORD_JOINER
+from bot.text_safety import WORD_JOINER, clean
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ def unescape(text: str) -> str:
     a person with a label of their choosing (``<@U0BOB|alice>``). A typed ``<`` that would
     open markup keeps a word joiner: it reads the same and is never taken for a mention.
     """
-    return _TYPED_MARKUP.sub("<" + WORD_JOINER, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    # clean() first: it drops control and bidi characters, which would otherwise stand between
+    # a typed "&lt;" and its "@" here and be gone by the time the text is posted.
+    return _TYPED_MARKUP.sub("<" + WORD_JOINER, clean(text)).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 #: An escaped ``<`` before what Slack would read as markup (a person, channel or command).
