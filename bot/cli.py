@@ -101,6 +101,10 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
     for warning in unconfigured_inbound(settings):
         logging.getLogger("bot.inbound").warning(warning)
     container = build_container(settings, files_dir=Path.cwd(), roles=roles)
+    # Reach the database before serving: a missing database or a refused connection is one
+    # line with what to do, not a start-up traceback inside uvicorn (exit 3).
+    with container.engine.connect():
+        pass
     supervisor = Supervisor()
     app = create_app(container, roles=roles, supervisor=supervisor)
     print(f"Firebreak {__version__}: database {database_location(settings.database_url)}", flush=True)
@@ -132,7 +136,9 @@ def _database_hint(error: Exception) -> str:
         return f"create the database first (createdb {missing.group(1)}, or CREATE DATABASE in psql), then run `firebreak db upgrade`"
     if re.search(r"no such table|relation \"[^\"]*\" does not exist", text):
         return "the schema is missing: run `firebreak db upgrade`"
-    if "Connection refused" in text or "could not connect" in text or "connection failed" in text:
+    if re.search(r'role "[^"]*" does not exist|password authentication failed|no pg_hba\.conf entry', text):
+        return "the server refused these credentials: check the user and password in DATABASE_URL"
+    if re.search(r"Connection refused|No such file or directory|timeout expired|could not translate host name|Name or service not known", text):
         return "is the database server running at the address in DATABASE_URL?"
     return "check DATABASE_URL"
 

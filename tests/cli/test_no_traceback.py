@@ -148,7 +148,7 @@ def test_an_unreachable_database_is_a_message(env: dict[str, str], capsys: pytes
     assert code == 1 and "database error" in err and "is the database server running" in err
 
 
-@pytest.mark.parametrize("command", [["incidents", "list"], ["db", "upgrade"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["incidents", "list"], ["db", "upgrade"], ["serve", "--port", "{port}"]], ids=lambda words: words[0])
 def test_a_database_not_created_yet_says_to_create_it(
     command: list[str], env: dict[str, str], db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,8 +156,19 @@ def test_a_database_not_created_yet_says_to_create_it(
     if not db_url.startswith("postgresql"):
         pytest.skip("a server's database (SQLite makes its file)")
     monkeypatch.setenv("DATABASE_URL", db_url.rsplit("/", 1)[0] + "/firebreak_never_created")
-    code, _out, err = in_process(command, capsys)
+    # serve reached it only inside uvicorn's start-up: a traceback and exit 3
+    code, _out, err = in_process([word.format(port=free_port()) for word in command], capsys)
     assert code == 1 and "create the database first (createdb firebreak_never_created" in err, err
+
+
+def test_credentials_the_server_refuses_are_not_called_a_server_that_is_down(
+    env: dict[str, str], db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a server's users")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://firebreak_no_such_role@" + db_url.split("@", 1)[1])
+    code, _out, err = in_process(["incidents", "list"], capsys)
+    assert code == 1 and "the server refused these credentials" in err and "running" not in err, err
 
 
 @pytest.mark.parametrize("leaf", [("console",), ("declare", "Checkout is failing")], ids=" ".join)
