@@ -166,7 +166,9 @@ class Settings(BaseSettings):
                 "looks like a placeholder from an example, which anyone can read: "
                 "make a random one (openssl rand -hex 32) or leave it unset"
             )
-        if value is not None and info.field_name not in _TYPED_SECRETS and not _PRINTABLE_ASCII.fullmatch(value):
+        # Each of a comma-separated list (a secret being rotated) on its own; empty is unset.
+        parts = [part.strip() for part in (value or "").split(",") if part.strip()]
+        if info.field_name not in _TYPED_SECRETS and not all(_PRINTABLE_ASCII.fullmatch(part) for part in parts):
             raise ValueError(NOT_ASCII)
         return value
 

@@ -106,38 +106,47 @@ class PortUnavailable(Exception):
     """The address cannot be listened on (taken, or not this machine's): one line to say so."""
 
 
-def listen(host: str, port: int, *, chosen_by: str) -> socket.socket:
-    """A socket bound to ``host:port``, made before anything else starts.
+def listen(host: str, port: int, *, chosen_by: str) -> list[socket.socket]:
+    """Sockets listening on ``host:port`` (every address the name has, as asyncio would),
+    made before anything else starts.
 
     uvicorn binds only once the application has started, and a port already taken then
     ends the process with status 3 and a line in the log, after the start-up banner has
-    told the user where to send requests. Binding first turns it into one clear line, which
-    names the setting (``chosen_by``) that picks another port.
+    told the user where to send requests. Listening first turns it into one clear line, which
+    names the setting (``chosen_by``) that picks another port. ``listen()`` and not only
+    ``bind()``: two processes may both bind a port with SO_REUSEADDR; only one may listen.
     """
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-        sock = socket.socket(family, kind, proto)
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except OSError as error:
         raise PortUnavailable(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
+    sockets: list[socket.socket] = []
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts reuse the port at once
-        sock.bind(address)
+        for family, kind, proto, _, address in dict.fromkeys(addresses):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts reuse the port at once
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio does: IPv4 has its own socket
+            sock.bind(address)
+            sock.listen(MAX_BACKLOG)
     except OSError as error:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         hint = f" (another process is listening there: stop it, or choose another port with {chosen_by})" if error.errno == errno.EADDRINUSE else ""
         raise PortUnavailable(f"cannot listen on {host}:{port}: {error.strerror or error}{hint}") from error
-    return sock
+    return sockets
 
 
 class _BoundServer(uvicorn.Server):
     """uvicorn on a socket bound beforehand (see :func:`listen`)."""
 
-    def __init__(self, config: uvicorn.Config, bound: socket.socket) -> None:
+    def __init__(self, config: uvicorn.Config, bound: list[socket.socket]) -> None:
         super().__init__(config)
         self.bound = bound
 
     async def serve(self, sockets: Sequence[socket.socket] | None = None) -> None:
-        await super().serve(sockets=list(sockets) if sockets else [self.bound])
+        await super().serve(sockets=list(sockets) if sockets else self.bound)
 
 
 class _HealthServer(_BoundServer):
@@ -160,7 +169,7 @@ async def _serve(main: uvicorn.Server, health: uvicorn.Server | None) -> None:
         await health_task
 
 
-def health_server(app: ASGIApp, bound: socket.socket, *, host: str, port: int, limits: Limits) -> uvicorn.Server:
+def health_server(app: ASGIApp, bound: list[socket.socket], *, host: str, port: int, limits: Limits) -> uvicorn.Server:
     """The health listener alone (``firebreak worker``); SIGTERM is the caller's to handle."""
     health_limits = dataclasses.replace(limits, max_connections=HEALTH_MAX_CONNECTIONS, backlog=HEALTH_MAX_CONNECTIONS)
     return _HealthServer(server_config(app, host=host, port=port, limits=health_limits, lifespan="off"), bound)
@@ -172,8 +181,8 @@ def serve(
     *,
     host: str,
     port: int,
-    bound: socket.socket,
-    health: tuple[int, socket.socket] | None,
+    bound: list[socket.socket],
+    health: tuple[int, list[socket.socket]] | None,
     limits: Limits,
     supervisor: Supervisor | None = None,
 ) -> None:

@@ -4,12 +4,14 @@ connection cap and listen backlog always fit inside it."""
 from __future__ import annotations
 
 import resource
+import socket
 import subprocess
 import sys
 
 import pytest
 
-from bot.http.server import MAX_BACKLOG, RESERVED_FILES, fit_connections
+from bot.http.server import MAX_BACKLOG, RESERVED_FILES, PortUnavailable, fit_connections, listen
+from tests.support.ports import free_port
 from tests.support.processes import ROOT, firebreak_env, run_firebreak
 
 PROBE = "from bot.http.server import raise_open_file_limit; import resource; print(raise_open_file_limit(), *resource.getrlimit(resource.RLIMIT_NOFILE))"
@@ -46,3 +48,31 @@ def test_health_port_must_differ_from_the_served_port(db_url: str) -> None:
     assert result.returncode == 2
     assert "FIREBREAK_HEALTH_PORT must differ from the port served (18099)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_port_is_taken_by_listening_so_a_second_start_is_refused_at_once() -> None:
+    """Binding alone is not enough: with SO_REUSEADDR two processes starting together could
+    both bind, and the second learnt of it only inside uvicorn, after its banner."""
+    first = listen("127.0.0.1", 0, chosen_by="--port or PORT")
+    try:
+        port = first[0].getsockname()[1]
+        with pytest.raises(PortUnavailable, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
+            listen("127.0.0.1", port, chosen_by="--port or PORT")
+    finally:
+        for sock in first:
+            sock.close()
+
+
+def test_a_name_with_several_addresses_listens_on_each() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    try:
+        both = socket.getaddrinfo("localhost", 0, type=socket.SOCK_STREAM)
+    except OSError:
+        pytest.skip("localhost does not resolve")
+    sockets = listen("localhost", free_port(), chosen_by="--port or PORT")
+    try:
+        assert {sock.family for sock in sockets} == {family for family, *_ in both}
+    finally:
+        for sock in sockets:
+            sock.close()

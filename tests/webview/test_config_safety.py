@@ -41,6 +41,16 @@ def test_a_secret_sent_in_a_header_must_be_printable_ascii(name: str, value: str
     assert name in str(refused.value) and "printable ASCII" in str(refused.value)
 
 
+def test_empty_secrets_are_unset_and_a_rotation_list_may_have_spaces() -> None:
+    """An empty line (``SLACK_SIGNING_SECRET=``) is no secret at all, and a list being rotated
+    is checked part by part."""
+    settings = load_settings(
+        _env_file=None, SLACK_SIGNING_SECRET="", ALERTMANAGER_TOKEN="", PAGERDUTY_WEBHOOK_SECRET="4f1a9c0d2b7e6a5d, 8d41aa0c92f7e3b1"
+    )
+    assert not settings.slack_signing_secret and not settings.alertmanager_token
+    assert settings.pagerduty_webhook_secret == "4f1a9c0d2b7e6a5d, 8d41aa0c92f7e3b1"
+
+
 def test_the_web_sign_in_token_may_be_a_passphrase() -> None:
     assert load_settings(_env_file=None, FIREBREAK_WEB_TOKEN="correct horse battery stäple").web_token == "correct horse battery stäple"
 
