@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from bot.domain.incident import Status
 from bot.domain.severity import Severity
+from bot.text_safety import storable
 
 #: Status choices: "open" is every status but resolved.
 STATUSES = ("open", *(status.value for status in Status))
@@ -61,7 +62,8 @@ class ListFilters:
 
 
 def _text(params: Mapping[str, str], name: str) -> str:
-    return " ".join(params.get(name, "").split())[:MAX_TEXT]
+    """Search and filter text as PostgreSQL can compare it (a NUL is U+FFFD, as in stored text)."""
+    return storable(" ".join(params.get(name, "").split())[:MAX_TEXT])
 
 
 def _shown(value: str) -> str:

@@ -88,6 +88,14 @@ def test_a_bad_filter_value_answers_400_saying_why_and_lists_nothing(web: Contai
     assert client.get("/").status_code == 200
 
 
+@pytest.mark.parametrize("query", ["q=%00", "service=a%00b", "label=team%3D%00", "q=%ED%A0%80"])
+def test_text_no_database_can_compare_finds_nothing_rather_than_failing(web: Container, client: TestClient, query: str) -> None:
+    """A NUL in a search was a DataError (500) on PostgreSQL."""
+    add_incidents(web, 2)
+    response = client.get(f"/?{query}")
+    assert response.status_code == 200 and _ROW.findall(response.text) == []
+
+
 def test_from_and_to_are_taken_as_since_and_until(web: Container, client: TestClient, clock: FrozenClock) -> None:
     today = add_incidents(web, 1)[0]
     add_incidents(web, 1, created_at=clock.now() - timedelta(days=3))
