@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import pytest
 from markdown_it import MarkdownIt
 
 from bot.playbooks import Playbook, import_runbook, import_text, lint_directory
@@ -147,6 +148,27 @@ def test_slack_markup_copied_into_a_runbook_names_its_targets() -> None:
     assert [[(t.kind, t.value) for t in level.targets] for level in policy.escalation.levels] == [
         [("slack_user", "@U0BOB")], [("slack_channel", "#C0OPS"), ("slack_user", "@SRE")],
     ]
+
+
+@pytest.mark.parametrize(
+    ("who", "targets"),
+    [
+        ("<!subteam^S0DBA|@dba>", [("slack_group", "S0DBA")]),  # Slack's own form: markdown reads it as an e-mail link
+        ("<@U0BOB|x> <!here>", [("slack_user", "@U0BOB")]),
+        ("<!channel> and @bob", [("slack_user", "@bob")]),
+    ],
+)
+def test_slack_broadcasts_in_a_runbook_are_never_targets(who: str, targets: list[tuple[str, str]]) -> None:
+    text = f"# Ops\n\n## API Down\n\n1. Check pods\n\n## Escalation\n\n1. **Level 1**: {who} after 5 minutes\n"
+    api = by_id(import_text(text, "ops.md").playbooks)["api-down"]
+    assert [[(t.kind, t.value) for t in level.targets] for level in api.escalation.levels] == [targets]
+
+
+def test_a_level_naming_only_a_broadcast_goes_to_the_notes() -> None:
+    text = "# Ops\n\n## API Down\n\n1. Check pods\n\n## Escalation\n\n1. **Level 1**: <!here> after 5 minutes\n"
+    result = import_text(text, "ops.md")
+    assert by_id(result.playbooks)["api-down"].escalation is None
+    assert [note.reason for note in result.report.notes] == ["escalation list item without level/who"]
 
 
 def test_missing_delays_are_assumed_and_reported() -> None:

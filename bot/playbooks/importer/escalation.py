@@ -65,7 +65,13 @@ _AT_PAGE = re.compile(r"^\s*(?:immediately|at page|on page|at once|right away|wh
 #: Slack's own markup for a person, a user group or a channel, as copied from a message:
 #: ``<@U123|bob>``, ``<!subteam^S123|dba>``, ``<#C123|ops>``. Read as the id it names, so
 #: its punctuation is not taken for the end of a sentence.
-_SLACK_MARKUP = re.compile(r"<(?:@(?P<user>[UW][A-Z0-9]+)|!subteam\^(?P<group>S[A-Z0-9]+)|#(?P<channel>[CG][A-Z0-9]+))(?:\|[^<>]*)?>")
+_SLACK_MARKUP = re.compile(
+    r"<(?:@(?P<user>[UW][A-Z0-9]+)|#(?P<channel>[CG][A-Z0-9]+))(?:\|[^<>]*)?>"
+    # markdown reads <!subteam^S1|@dba> as an e-mail autolink, leaving it without its brackets
+    r"|<?!subteam\^(?P<group>S[A-Z0-9]+)(?:\|[^<>\s]*)?>?"
+)
+#: Slack's other commands (<!here>, <!channel>, <!date^…>): never a target, never paged.
+_SLACK_COMMAND = re.compile(r"<![^<>]*>")
 
 
 def _slack_id(match: re.Match[str]) -> str:
@@ -77,7 +83,7 @@ def _slack_id(match: re.Match[str]) -> str:
 
 
 def split_targets(text: str) -> list[str]:
-    who = _LEADING_WHEN.sub("", _SLACK_MARKUP.sub(_slack_id, text.strip()))
+    who = _LEADING_WHEN.sub("", _SLACK_COMMAND.sub("", _SLACK_MARKUP.sub(_slack_id, text.strip())))
     who = _WHO_END.sub("", who).strip()
     parts = re.split(r"\s*(?:,|\band\b|&|\bplus\b)\s*", who)
     cleaned = [re.sub(r"^(?:the|an?|our|your)\s+", "", part.strip(), flags=re.IGNORECASE) for part in parts]
