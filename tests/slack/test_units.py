@@ -204,3 +204,13 @@ def test_a_pacing_deferral_is_not_sent_only_before_the_first_call_of_a_delivery(
         return raised.value
 
     assert not asyncio.run(outside_a_delivery()).not_sent  # unknown: keep the careful default
+
+
+def test_modal_values_read_only_what_slack_documents() -> None:
+    state = {"values": {"title": {"value": {"type": "plain_text_input", "value": "DB down"}},
+                        "severity": {"value": {"type": "static_select", "selected_option": {"value": "P1"}}}}}
+    assert blocks.modal_values(state) == {"title": "DB down", "severity": "P1"}
+    for forged in ("text", {"values": "x"}, {"values": {"title": ["a"]}}, {"values": {"title": {"value": "a"}}},
+                   {"values": {"severity": {"value": {"type": "static_select", "selected_option": "P1"}}}},
+                   {"values": {"title": {"value": {"type": "plain_text_input", "value": ["a"]}}}}):
+        assert set(blocks.modal_values(forged).values()) <= {""}, forged

@@ -276,13 +276,18 @@ def declare_modal(*, channel_id: str = "") -> dict[str, Any]:
     }
 
 
-def modal_values(state: dict[str, Any]) -> dict[str, str]:
-    """``view.state.values`` → {block_id: value} for text inputs and selects."""
+def modal_values(state: Any) -> dict[str, str]:
+    """``view.state.values`` → {block_id: value} for text inputs and selects.
+
+    Anything not shaped as Slack documents it (which only a forged request can send) reads as
+    empty, so the form answers with its usual field errors instead of failing."""
     values: dict[str, str] = {}
-    for block_id, actions in (state.get("values") or {}).items():
-        for element in actions.values():
-            if element.get("type") == "static_select":
-                values[block_id] = str((element.get("selected_option") or {}).get("value") or "")
-            else:
-                values[block_id] = str(element.get("value") or "")
+    blocks = state.get("values") if isinstance(state, dict) else None
+    for block_id, actions in (blocks if isinstance(blocks, dict) else {}).items():
+        for element in (actions if isinstance(actions, dict) else {}).values():
+            if not isinstance(element, dict):
+                continue
+            chosen = element.get("selected_option") if element.get("type") == "static_select" else element
+            value = chosen.get("value") if isinstance(chosen, dict) else None
+            values[str(block_id)] = value if isinstance(value, str) else ""
     return values
