@@ -165,11 +165,14 @@ class GuidedSteps:
             known = ", ".join(self.registry.ids()) or "none loaded"
             raise PlaybookNotFound(f"there is no playbook {playbook_id!r}. Usage: /incident run <playbook-id>\nPlaybooks: {known}")
         with self.service.sessions.begin() as session:
-            incident = self.service.apply(
-                number,
-                lambda i: self.attach(session, i, playbook, matched_by=MANUAL, actor=actor, source=source, now=self.service.clock.now()),
-                session=session,
-            )
+
+            def attach(incident: Incident) -> list[TimelineEntry]:
+                if not incident.status.is_open:
+                    # Its step deadlines would never fire: the guide would promise what never comes.
+                    raise IllegalTransition(f"{incident.ref} is resolved: reopen it first (/incident reopen {incident.ref}), then run a playbook")
+                return self.attach(session, incident, playbook, matched_by=MANUAL, actor=actor, source=source, now=self.service.clock.now())
+
+            incident = self.service.apply(number, attach, session=session)
         self.service.notify_committed()
         return incident
 

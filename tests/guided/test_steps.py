@@ -132,6 +132,15 @@ def test_run_with_an_unknown_or_missing_id_lists_the_playbooks(timed: Container)
     assert timed.commands.handle("/incident run default INC-404", alice).text == "⚠️ there is no incident INC-404"
 
 
+def test_run_on_a_resolved_incident_asks_to_reopen_it_first(timed: Container) -> None:
+    """Its deadlines would never fire: the guide would show due times that mean nothing."""
+    number, alice = declare(timed)
+    timed.service.resolve(number, actor="alice", source=Source.CONSOLE)
+    reply = timed.commands.handle(f"/incident run checkout-errors INC-{number}", alice)
+    assert reply.text == f"⚠️ INC-{number} is resolved: reopen it first (/incident reopen INC-{number}), then run a playbook"
+    assert timed.service.get(number).playbook_id == "timed"
+
+
 def test_status_shows_the_summary_and_the_current_phase(timed: Container) -> None:
     number, alice = declare(timed)
     timed.commands.handle("/incident step done 1", alice)
