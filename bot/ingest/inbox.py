@@ -4,6 +4,12 @@ A webhook is answered 2xx once its body is one committed row here (bot/ingest/in
 which costs the sender a single insert however much the incident behind it will take to update. Rows of one group
 (Alertmanager ``groupKey``, PagerDuty incident id) are applied strictly in the order they
 were queued (with several replicas: the order their inserts were committed).
+
+With several ingesters on PostgreSQL, each group is *claimed* by one of them for a
+transaction (``claim_groups``): the others pass it by and apply other groups meanwhile,
+instead of queueing on its row locks. Without claims every ingester picks the same oldest
+groups, waits for the one applying them, then finds their rows gone: two workers drained a
+backlog slower than one.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from bot.store.models import InboxRow
@@ -125,9 +131,34 @@ def _due_groups_everywhere(session: Session, *, now: datetime, limit: int, drill
     return Due([group_key for group_key, _ in rows], rows[0][1] if rows else None)
 
 
+#: First half of the two-int advisory keys of group claims ("inbx"): apart from the leader's
+#: key (bot/schedule/leader.py) and from bigint keys (the storm guard's, other tools').
+GROUP_CLAIM_SPACE = 0x696E6278
+
+_CLAIM = text(
+    "SELECT key FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS claim(key, place) "
+    "WHERE pg_try_advisory_xact_lock(CAST(:space AS integer), hashtext(key)) ORDER BY place"
+)
+
+
+def claim_groups(session: Session, group_keys: Sequence[str]) -> list[str]:
+    """The groups no other ingester is applying now, claimed until this transaction ends.
+
+    A try-lock, never a wait: a group another ingester holds is left for a later pass, so
+    it is still applied by one ingester at a time and in order. Two keys may share a lock
+    (a 32-bit hash): then one waits for a later pass, which costs time, never order.
+    SQLite has one writer, so there every group is this ingester's.
+    """
+    if not group_keys or session.get_bind().dialect.name != "postgresql":
+        return list(group_keys)
+    return list(session.scalars(_CLAIM, {"keys": list(group_keys), "space": GROUP_CLAIM_SPACE}))
+
+
 def lock_group(session: Session, group_key: str, *, limit: int, drill: bool = False) -> Sequence[InboxRow]:
-    """The group's live rows in arrival order, locked so a second replica waits its turn
-    (a drill's rows only for a drill, real ones only otherwise)."""
+    """The group's live rows in arrival order, locked (a drill's rows only for a drill, real
+    ones only otherwise); none if another ingester has claimed the group."""
+    if not claim_groups(session, [group_key]):
+        return []
     statement = (
         select(InboxRow)
         .where(InboxRow.group_key == group_key, InboxRow.dead_at.is_(None), InboxRow.drill.is_(drill))
@@ -142,7 +173,10 @@ def lock_groups(session: Session, group_keys: Sequence[str], *, limit: int, dril
     """Several groups' live rows (at most ``limit`` each), in arrival order, locked in one
     statement; in id order, as ``lock_group`` does, so ingesters wait for each other rather
     than deadlock. The row conditions are repeated outside the ranking: PostgreSQL checks
-    them again on a row another ingester changed while this one waited for it."""
+    them again on a row another ingester changed while this one waited for it.
+
+    Groups another ingester has claimed are left out (``claim_groups``)."""
+    group_keys = claim_groups(session, group_keys)
     if not group_keys:
         return {}
     live = (InboxRow.group_key.in_(list(group_keys)), InboxRow.dead_at.is_(None), InboxRow.drill.is_(drill))

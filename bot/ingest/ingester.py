@@ -49,6 +49,9 @@ BatchApplier = Callable[[Session, Sequence[InboxRow]], list[str]]
 #: bot/ingest/alertmanager/route.py) and returns the group keys it locked everything for;
 #: only those share the transaction, the rest are applied in transactions of their own.
 Preparer = Callable[[Session, Sequence[InboxRow]], Collection[str]]
+#: How soon a pass that found its groups taken by other ingesters looks again (they may
+#: have left others behind), instead of the full poll interval.
+PASSED_BY_SECONDS = 0.05
 #: Errors that may mean the database, not the row, is the problem (see ``_database_away``).
 TRANSIENT = (OperationalError, PoolTimeout, TimeoutError, ConnectionError)
 
@@ -144,6 +147,9 @@ class Ingester:
         self._preparers: dict[str, Preparer] = dict(preparers or {})
         self._groups_per_transaction = max(1, groups_per_transaction)
         self._shared_budget = shared_transaction_budget
+        #: Set by a pass that found a due group's rows claimed or gone: another ingester was
+        #: at work, so more may be due soon (see ``run``).
+        self._passed_by = False
 
     def add_applier(self, source: str, applier: Applier) -> None:
         """Set the source's row applier; a batch applier set for the previous one is dropped
@@ -181,7 +187,7 @@ class Ingester:
                 await self._wakeup.sleep(stop, backoff_seconds(failures, base=0.5, cap=5.0), wakeable=False)
                 continue
             if applied == 0:
-                await self._wakeup.sleep(stop, self._poll_seconds)
+                await self._wakeup.sleep(stop, PASSED_BY_SECONDS if self._passed_by else self._poll_seconds)
 
     def apply_pending(self, stopping: Callable[[], bool] = lambda: False) -> int:
         """One pass over the groups that are due; returns how many rows it applied or set aside.
@@ -190,6 +196,7 @@ class Ingester:
         """
         now = self._clock.now()
         self._urgent_arrived.clear()
+        self._passed_by = False
         with self._pass_connection() as bind:
             with self._session(bind) as session:
                 due = inbox.due_groups(session, now=now, limit=self._groups_per_pass, urgent=self._urgent, drill=self._drill)
@@ -272,6 +279,7 @@ class Ingester:
         alone: list[str] = []
         with self._session(bind) as session:
             locked = inbox.lock_groups(session, group_keys, limit=self._rows_per_group, drill=self._drill)
+            self._passed_by = self._passed_by or len(locked) < len(group_keys)
             ready = {key: rows for key, rows in locked.items() if not (rows[0].not_before is not None and rows[0].not_before > now)}
             deadline = time.monotonic() + self._shared_budget
             try:
@@ -340,6 +348,7 @@ class Ingester:
         with self._session(bind) as session:
             rows = inbox.lock_group(session, group_key, limit=self._rows_per_group, drill=self._drill)
             head_waits = rows and rows[0].not_before is not None and rows[0].not_before > now
+            self._passed_by = self._passed_by or not rows
             if not rows or head_waits:
                 session.rollback()
                 return 0
