@@ -1,7 +1,7 @@
 """Does a second worker help? A backlog drained by one, then by two ``firebreak worker``.
 
 ``firebreak web`` on PostgreSQL queues ``--requests`` webhooks with no worker running (every
-group already has its incident: a warm-up applied 2 webhooks per group first); then
+group already has its incident: a warm-up of ``--warmup`` webhooks, 2 per group, applied first); then
 ``--workers`` workers start together and the clock runs from when all answer /readyz until
 the inbox is empty. Each round runs every worker count, in the order given, so a busy
 moment of the machine hits them alike. Prints the rate per round and the median per count,
@@ -11,7 +11,7 @@ Every webhook is bench/ingest_bench.py's: 10 new alerts, 200 groups. Loopback on
 machine with few cores, web, workers and PostgreSQL share them: the figure says whether
 workers get in each other's way, not how far they scale on a real deployment.
 
-    python -m bench.workers_bench [--requests 2000] [--workers 1,2] [--rounds 2]
+    python -m bench.workers_bench [--requests 2000] [--workers 1,2] [--rounds 2] [--warmup 400]
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from sqlalchemy import Engine, create_engine, text
 from bench.ingest_bench import ALERTS_PER_WEBHOOK, postgres_database, webhook
 from bench.load import ALERTMANAGER_AUTH, closed_loop, firebreak_server, firebreak_worker
 from bench.scratch_db import drop_postgres
-
-WARMUP = 400
 
 
 def counts(engine: Engine) -> tuple[int, int]:
@@ -55,6 +53,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=400, help="webhooks applied before the rounds (400: 2 per group)")
     args = parser.parse_args()
     worker_counts = [int(count) for count in args.workers.split(",")]
     created = postgres_database()
@@ -72,7 +71,7 @@ def main() -> int:
         warm = uuid.uuid4().hex[:6]
         first = firebreak_worker(env)
         first.wait_ready()
-        asyncio.run(closed_loop(endpoint, [webhook(i, warm) for i in range(WARMUP)], concurrency=8, headers=ALERTMANAGER_AUTH))
+        asyncio.run(closed_loop(endpoint, [webhook(i, warm) for i in range(args.warmup)], concurrency=8, headers=ALERTMANAGER_AUTH))
         wait_empty(engine)
         first.stop()
         for round_number in range(1, args.rounds + 1):

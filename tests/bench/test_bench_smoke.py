@@ -126,3 +126,14 @@ def test_e2e_bench_counts_webhooks_answered_and_applied(db_backend: str, mode: s
     assert row.group(4) == "0", output  # lost: every webhook answered 2xx was applied
     assert number(r"p99 ([\d.]+) ms", output) >= number(r"p50 ([\d.]+) ms", output) > 0
     assert "nothing lost (every webhook answered 2xx was applied): True" in output
+
+
+@pytest.mark.timeout(300)  # a web and up to two workers to boot, per round, on a busy machine
+def test_workers_bench_drains_every_backlog_and_stores_every_alert(db_backend: str) -> None:
+    if db_backend != "postgres":
+        pytest.skip("firebreak worker runs on PostgreSQL only (run with --db=postgres)")
+    output = run_bench("bench.workers_bench", "--requests", "30", "--workers", "1,2", "--rounds", "1", "--warmup", "30", timeout=280)
+    for count in (1, 2):
+        assert re.search(rf"round 1, {count} worker\(s\): 30 webhooks in [\d.]+ s = \d+/s; alerts stored 300\b", output), output
+        assert number(rf"{count} worker\(s\): median (\d+) webhooks/s applied", output) > 0
+    assert "MISSING" not in output
