@@ -82,10 +82,16 @@ def from_trusted_proxy(request: Request, config: AuthConfig) -> bool:
 
 def client_address(request: Request, config: AuthConfig) -> str:
     """Who is connecting, for counting sign-in attempts: the peer, or, when the peer is a
-    trusted proxy, the address it appended last to ``X-Forwarded-For`` (the one it saw)."""
+    trusted proxy, the address it appended last to ``X-Forwarded-For`` (the one it saw).
+
+    Every ``X-Forwarded-For`` line counts, in order: some proxies (HAProxy's ``option
+    forwardfor``) add a line of their own instead of appending to the client's, and the
+    client's line comes first. Reading the first line only would count an address the client
+    chose, a new one per guess, and the limit would never be reached.
+    """
     peer = request.client.host if request.client else ""
     if from_trusted_proxy(request, config):
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
+        forwarded = ",".join(request.headers.getlist("x-forwarded-for")).split(",")[-1].strip()
         try:
             return str(ipaddress.ip_address(forwarded))
         except ValueError:

@@ -217,6 +217,23 @@ def test_sign_in_attempts_are_limited_per_address(web: Container) -> None:
     assert other.get("/").status_code == 200, "another address has its own count"
 
 
+def test_behind_a_proxy_that_adds_its_own_forwarded_line_the_client_cannot_choose_its_address(web: Container) -> None:
+    """HAProxy's ``option forwardfor`` adds an ``X-Forwarded-For`` line after the client's
+    own: the address counted is the last one of all lines, the one the proxy saw."""
+    app = create_app(web, run_worker=False, migrate=False)
+    via_proxy = TestClient(app, client=(PROXY, 40000), follow_redirects=False, base_url="https://testserver")
+    csrf = csrf_of(via_proxy.get("/signin").text)
+    answers = [
+        via_proxy.post(
+            "/signin",
+            data={"csrf": csrf, "token": f"guess-{n:020d}"},
+            headers=[("X-Forwarded-For", f"203.0.113.{n}"), ("X-Forwarded-For", "198.51.100.7")],
+        ).status_code
+        for n in range(11)
+    ]
+    assert answers == [401] * 10 + [429], "a forged first line must not give each guess a fresh count"
+
+
 def test_the_attempt_limiter_forgets_attempts_older_than_its_window() -> None:
     from bot.webview.ratelimit import AttemptLimiter
 
