@@ -100,9 +100,18 @@ def client_address(request: Request, config: AuthConfig) -> str:
 
 
 def proxy_user(request: Request, config: AuthConfig) -> str | None:
+    """The user the trusted proxy names, or None.
+
+    A request carrying the header twice names nobody: one of the two came from the browser
+    (a proxy that adds its header instead of replacing the browser's), and which one the
+    proxy meant cannot be told; reading the first would sign in as whoever the browser said.
+    """
     if not config.user_header or not from_trusted_proxy(request, config):
         return None
-    value = " ".join(request.headers.get(config.user_header, "").split())
+    given = request.headers.getlist(config.user_header)
+    if len(given) != 1:
+        return None
+    value = " ".join(given[0].split())
     return value[:MAX_USER] or None
 
 

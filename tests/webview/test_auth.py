@@ -126,6 +126,16 @@ def test_the_proxy_header_is_believed_from_the_proxy_only(web: Container, declar
     assert via_proxy.get("/").status_code == 303, "the proxy itself without a user header is nobody"
 
 
+def test_a_request_naming_two_proxy_users_names_nobody(web: Container, declared: int) -> None:
+    """A proxy that adds its header instead of replacing the browser's passes both on; the
+    browser's (first) one must not sign anyone in."""
+    app = create_app(web, run_worker=False, migrate=False)
+    via_proxy = TestClient(app, client=(PROXY, 40000), follow_redirects=False, base_url="https://testserver")
+    page = via_proxy.get("/", headers=[("X-Forwarded-User", "admin"), ("X-Forwarded-User", "erin@example.com")])
+    assert page.status_code == 303, "neither name is believed"
+    assert via_proxy.get("/incidents/1/live?after=0", headers=[("X-Forwarded-User", "admin"), ("X-Forwarded-User", "erin")]).status_code == 401
+
+
 def test_the_proxy_user_is_shown_as_text(web: Container) -> None:
     app = create_app(web, run_worker=False, migrate=False)
     via_proxy = TestClient(app, client=(PROXY, 40000), base_url="https://testserver")
