@@ -22,7 +22,7 @@ from bot.domain.timeline import Source
 from bot.export.service import Exporter
 from bot.store.incidents import IncidentRepository
 from tests.fakes.slack_api import FakeSlack
-from tests.slack.conftest import drive
+from tests.slack.conftest import drive, outbox
 
 
 def channel_of(slack: Container, number: int) -> str:
@@ -126,6 +126,23 @@ def test_alert_text_mentions_links_and_unfurls_nothing(slack: Container, fake_sl
     assert "javascript:" not in summary and "data:text" not in summary
     bookmarks = [call.params["link"] for call in fake_slack.calls("bookmarks.add")]
     assert bookmarks == ["https://runbooks.example/db?x=%3Ca%3E%7Cb"]
+
+
+@pytest.mark.parametrize("description", ["\u202e", "\x1b\u202e\u2066", "\x1b\x07\x9b"])
+def test_a_description_of_only_control_characters_still_gets_its_pinned_summary(
+    description: str, slack: Container, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    """Made safe, such a description is empty, and Slack refuses an empty section: the summary
+    (and its buttons) must come without it rather than not at all."""
+    number = slack.service.declare(
+        title="Disk full", severity=Severity.P1, actor="alertmanager", source=Source.ALERTMANAGER, description=description
+    ).number
+    drive(slack, clock)
+    failed = [(row.operation, row.last_error) for row in outbox(slack) if row.status != "delivered"]
+    assert failed == []
+    summary = fake_slack.messages(channel_of(slack, number))[0]
+    assert "Disk full" in str(summary["blocks"]) and any(block["type"] == "actions" for block in summary["blocks"])
+    assert fake_slack.calls("pins.add", ok=True)
 
 
 @pytest.mark.parametrize("actor", ["<@U0VICTIM>", "<@U0VICTIM|boss>", "U0VICTIM", "<!here>"])

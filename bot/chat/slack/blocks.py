@@ -147,8 +147,11 @@ def summary_blocks(
         {"type": "header", "text": header},
         {"type": "section", "fields": [mrkdwn(limits.clip(text, limits.FIELD_TEXT, "…")) for text in fields]},
     ]
-    if incident.description:
-        blocks.append(limits.section(limits.clip(slack_text(incident.description), SECTION_LIMIT, CUT_POINTER)))
+    # A description of nothing but control or bidi characters is empty once made safe, and
+    # Slack refuses an empty section (invalid_blocks): the whole summary would be lost.
+    description = slack_text(incident.description).strip()
+    if description:
+        blocks.append(limits.section(limits.clip(description, SECTION_LIMIT, CUT_POINTER)))
     context = [f"declared via {incident.source.value}"]
     if web_url:
         context.append(slack_link(web_url, "web page"))
