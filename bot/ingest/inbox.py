@@ -23,6 +23,9 @@ from sqlalchemy.orm import Session
 
 from bot.store.models import InboxRow
 
+#: The largest id the inbox's INTEGER column holds (32 bits on PostgreSQL).
+MAX_ID = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class Due:
@@ -224,10 +227,13 @@ def dead_rows(session: Session, *, limit: int = 100) -> Sequence[InboxRow]:
 
 
 def revive(session: Session, ids: Sequence[int] | None = None) -> int:
-    """Give dead rows (all, or ``ids``) a fresh set of attempts; returns how many."""
+    """Give dead rows (all, or ``ids``) a fresh set of attempts; returns how many.
+
+    An id outside the column's range names no row; it is left out of the query, where
+    PostgreSQL would refuse it as out of range (and SQLite past 64 bits)."""
     statement = select(InboxRow).where(InboxRow.dead_at.is_not(None), InboxRow.drill.is_(False))
     if ids is not None:
-        statement = statement.where(InboxRow.id.in_(list(ids)))
+        statement = statement.where(InboxRow.id.in_([row_id for row_id in ids if 0 < row_id <= MAX_ID]))
     revived = 0
     for row in session.scalars(statement):
         row.dead_at, row.not_before, row.attempts = None, None, 0

@@ -38,6 +38,11 @@ def register(sub: Any) -> None:
     declare.set_defaults(func=cmd_declare)
 
 
+#: More rows than any table here can hold. A count past it asks for all of them, and is read
+#: as this: SQLite cannot take a larger LIMIT at all, PostgreSQL none past a bigint.
+MAX_COUNT = 2**31 - 1
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -45,7 +50,7 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
+    return min(value, MAX_COUNT)
 
 
 class _Container:

@@ -136,6 +136,22 @@ def test_missing_files_and_unknown_incidents_are_messages(
     assert says in err
 
 
+@pytest.mark.parametrize("count", ["3000000000", "9223372036854775808", "9" * 30])
+def test_a_count_past_what_a_database_holds_lists_everything(count: str, env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    """``--limit`` with more than any table holds means all of them: SQLite refused it as an
+    'unexpected error', PostgreSQL as a 'database error' that said to check DATABASE_URL."""
+    code, out, err = in_process(["incidents", "list", "--limit", count], capsys)
+    assert (code, err) == (0, "") and "A first incident" in out
+    code, out, err = in_process(["incidents", "show", "INC-1", "--entries", count], capsys)
+    assert (code, err) == (0, "") and "declared: A first incident" in out
+
+
+@pytest.mark.parametrize("row_id", ["3000000000", "9" * 30])
+def test_an_inbox_id_past_the_column_is_no_dead_webhook(row_id: str, env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = in_process(["inbox", "retry", "--id", row_id], capsys)
+    assert code == 1 and "none of these ids is a dead webhook" in err and "database error" not in err, err
+
+
 def test_a_database_in_a_missing_folder_is_a_message(env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "sqlite:////nonexistent/dir/x.db")
     code, _out, err = in_process(["incidents", "list"], capsys)
