@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from bot.container import Container
+from bot.delivery.outbox import enqueue
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source
 from bot.store.models import InboundEventRow, IncidentRow, TimelineRow
@@ -138,26 +140,51 @@ def test_malformed_pagerduty_payloads_are_422_and_write_nothing(am_container: Co
     assert sum(row_counts(am_container).values()) == 0
 
 
-def test_our_paged_incident_is_linked_not_duplicated(am_container: Container) -> None:
-    am_container.service.declare(title="Checkout down", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
-    with client(am_container) as http:
+def queue_page(container: Container, number: int, incident_key: str) -> None:
+    """An escalation page queued as the escalation engine queues it (not delivered)."""
+    with container.sessions.begin() as session:
+        enqueue(
+            session, target="pagerduty", operation="page", payload={"number": number, "incident_key": incident_key},
+            idempotency_key=f"page:{incident_key}", now=container.clock.now(), incident_id=number,
+        )
+
+
+def test_our_paged_incident_is_linked_not_duplicated(paging_container: Container) -> None:
+    paging_container.service.declare(title="Checkout down", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
+    with client(paging_container) as http:
         send(http, webhook_event("incident.triggered", incident_id="QLINK", incident_key="INC-1"))
         send(http, webhook_event("incident.acknowledged", incident_id="QLINK", incident_key="INC-1"))
-    assert len(rows(am_container, IncidentRow)) == 1
-    row = rows(am_container, IncidentRow)[0]
+    assert len(rows(paging_container, IncidentRow)) == 1
+    row = rows(paging_container, IncidentRow)[0]
     assert row.pagerduty_incident_id == "QLINK"
-    assert am_container.service.get(1).status.value == "acknowledged"
-    assert [e.kind for e in timeline(am_container)][-2] == EntryKind.PAGERDUTY_EVENT.value
+    assert paging_container.service.get(1).status.value == "acknowledged"
+    assert [e.kind for e in timeline(paging_container)][-2] == EntryKind.PAGERDUTY_EVENT.value
 
 
-def test_escalation_pages_at_several_levels_stay_one_incident(am_container: Container) -> None:
-    am_container.service.declare(title="Checkout down", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
-    with client(am_container) as http:
+def test_escalation_pages_at_several_levels_stay_one_incident(paging_container: Container) -> None:
+    paging_container.service.declare(title="Checkout down", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
+    queue_page(paging_container, 1, "INC-1-L2")  # an earlier version's key
+    queue_page(paging_container, 1, "INC-1-L3-c0-PUBOB01")
+    with client(paging_container) as http:
         send(http, webhook_event("incident.triggered", incident_id="QEVENTS", incident_key="INC-1"))
         send(http, webhook_event("incident.triggered", incident_id="QPAGEL2", incident_key="INC-1-L2"))
         send(http, webhook_event("incident.acknowledged", incident_id="QPAGEL2", incident_key="INC-1-L2"))
         # today's page keys name the cycle and the target too
         send(http, webhook_event("incident.triggered", incident_id="QPAGEL3", incident_key="INC-1-L3-c0-PUBOB01"))
-    assert len(rows(am_container, IncidentRow)) == 1
-    assert rows(am_container, IncidentRow)[0].pagerduty_incident_id == "QEVENTS"
-    assert am_container.service.get(1).status.value == "acknowledged"
+    assert len(rows(paging_container, IncidentRow)) == 1
+    assert rows(paging_container, IncidentRow)[0].pagerduty_incident_id == "QEVENTS"
+    assert paging_container.service.get(1).status.value == "acknowledged"
+
+
+@pytest.mark.parametrize("incident_key", ["INC-1", "INC-1-L1-c0-PEPPRIM"])
+def test_a_pagerduty_incident_keyed_like_ours_that_we_never_paged_is_not_ours(am_container: Container, incident_key: str) -> None:
+    """Anyone with a service's integration key can open a PagerDuty incident keyed ``INC-1``;
+    it must not be able to acknowledge or resolve Firebreak's INC-1, which paged nobody."""
+    am_container.service.declare(title="Checkout down", severity=Severity.P2, actor="alice", source=Source.CONSOLE)
+    with client(am_container) as http:
+        send(http, webhook_event("incident.triggered", incident_id="QFORGED", incident_key=incident_key))
+        send(http, webhook_event("incident.resolved", incident_id="QFORGED", incident_key=incident_key))
+    ours = am_container.service.get(1)
+    assert ours.status.value == "triggered" and rows(am_container, IncidentRow, id=1)[0].pagerduty_incident_id is None
+    assert [e.kind for e in timeline(am_container)] == ["declared"]
+    assert [row.dedup_key for row in rows(am_container, IncidentRow)] == [None, "pd:QFORGED"], "it is an incident of its own"

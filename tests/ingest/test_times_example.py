@@ -41,8 +41,8 @@ def _pagerduty(http: TestClient, event_type: str, occurred: datetime) -> None:
 
 def replay(container: Container, clock: FrozenClock) -> str:
     """18:11 errors start; 18:23 Alertmanager's notification reaches Firebreak (group_wait and a
-    slow rule); PagerDuty, paged by Alertmanager directly, was acknowledged at 18:22:40 but its
-    webhook arrives at 18:24:30; notes; mitigation; the alert clears; resolve."""
+    slow rule); PagerDuty, paged by Firebreak as it opened the P1, was acknowledged at 18:23:40
+    but its webhook arrives at 18:24:30; notes; mitigation; the alert clears; resolve."""
     service = container.service
     http = TestClient(create_app(container, migrate=False, run_worker=False))
     clock.set(datetime(2026, 3, 14, 18, 23, 0, tzinfo=UTC))
@@ -50,7 +50,7 @@ def replay(container: Container, clock: FrozenClock) -> str:
     clock.advance(seconds=2)  # the ingester applies it two seconds after receipt
     container.ingester.apply_all()
     clock.set(datetime(2026, 3, 14, 18, 24, 30, tzinfo=UTC))
-    _pagerduty(http, "incident.acknowledged", datetime(2026, 3, 14, 18, 22, 40, tzinfo=UTC))
+    _pagerduty(http, "incident.acknowledged", datetime(2026, 3, 14, 18, 23, 40, tzinfo=UTC))
     container.ingester.apply_all()
     clock.set(datetime(2026, 3, 14, 18, 27, 10, tzinfo=UTC))
     service.add_note(1, "5xx only from checkout-7; deploy 4512 went out there at 18:09", actor="bob", source=Source.SLACK)
@@ -67,8 +67,8 @@ def replay(container: Container, clock: FrozenClock) -> str:
     return Exporter(container.sessions, clock=clock).render(1, "md")
 
 
-def test_the_documented_example_is_what_firebreak_exports(am_container: Container, clock: FrozenClock) -> None:
-    markdown = replay(am_container, clock)
+def test_the_documented_example_is_what_firebreak_exports(paging_container: Container, clock: FrozenClock) -> None:
+    markdown = replay(paging_container, clock)
     for expected in (
         "| Impact start | 2026-03-14 18:11:00 UTC |",
         "| Detection | 2026-03-14 18:23:00 UTC |",
@@ -83,11 +83,11 @@ def test_the_documented_example_is_what_firebreak_exports(am_container: Containe
     assert EXAMPLE.read_text(encoding="utf-8") == markdown, "docs/examples/postmortem-times.md is stale (UPDATE_GOLDEN=1 rewrites it)"
 
 
-def test_the_acknowledge_keeps_pagerdutys_earlier_time_beside_the_received_one(am_container: Container, clock: FrozenClock) -> None:
-    replay(am_container, clock)
-    document = Exporter(am_container.sessions, clock=clock).document(1)
+def test_the_acknowledge_keeps_pagerdutys_earlier_time_beside_the_received_one(paging_container: Container, clock: FrozenClock) -> None:
+    replay(paging_container, clock)
+    document = Exporter(paging_container.sessions, clock=clock).document(1)
     ack = next(e for e in document["timeline"] if e["kind"] == "status_changed" and e["data"]["to"] == "acknowledged")
-    assert (ack["source_at"], ack["received_at"]) == ("2026-03-14T18:22:40Z", "2026-03-14T18:24:30Z")
+    assert (ack["source_at"], ack["received_at"]) == ("2026-03-14T18:23:40Z", "2026-03-14T18:24:30Z")
     assert document["incident"]["declared_at"] == "2026-03-14T18:23:02Z"  # applied two seconds after receipt
     assert document["metrics"]["detected_at"] == "2026-03-14T18:23:00Z"
     assert min(e["received_at"] for e in document["timeline"]) == "2026-03-14T18:23:00Z"

@@ -41,14 +41,19 @@ from bot.ingest.pagerduty.mapping import (
     stale_entry,
 )
 from bot.ingest.pagerduty.priorities import PriorityMap
+from bot.pagerduty.deliverer import TARGET as PAGERDUTY_TARGET
 from bot.service.incidents import IncidentService
 from bot.store.incidents import IncidentRepository, to_domain
-from bot.store.models import InboundEventRow, IncidentRow
+from bot.store.models import InboundEventRow, IncidentRow, OutboxRow
 
 SOURCE = "pagerduty"
 #: Our keys: ``INC-<n>`` (Events API trigger) and ``INC-<n>-L<level>-c<cycle>-<target>``
 #: (escalation pages; ``INC-<n>-L<level>`` from earlier versions).
 _OWN_KEY = re.compile(r"^INC-(\d{1,9})(?:-L\d{1,4}(?:-c\d{1,6}-[A-Za-z0-9_.:-]{1,200})?)?$")
+
+
+#: The outbox operations that page in PagerDuty under one of our keys (bot/pagerduty/deliverer.py).
+_PAGING_OPERATIONS = ("trigger", "page")
 
 
 class Duplicate(Exception):
@@ -199,7 +204,12 @@ def _linked(session: Session, plan_: Plan) -> IncidentRow | None:
     own = _OWN_KEY.match(plan_.incident.incident_key)
     if own is None:
         return None
-    candidate = session.scalars(select(IncidentRow).where(IncidentRow.id == int(own.group(1))).with_for_update()).one_or_none()
+    number = int(own.group(1))
+    if not _paged_under(session, number, plan_.incident.incident_key):
+        # Anyone holding any service's integration key can open a PagerDuty incident keyed
+        # ``INC-7``; only a page Firebreak made under that key makes it one of ours.
+        return None
+    candidate = session.scalars(select(IncidentRow).where(IncidentRow.id == number).with_for_update()).one_or_none()
     if candidate is None:
         return None
     # One of ours: an incident already linked elsewhere (paged at several levels) keeps its
@@ -207,6 +217,18 @@ def _linked(session: Session, plan_: Plan) -> IncidentRow | None:
     if candidate.pagerduty_incident_id is None:
         candidate.pagerduty_incident_id = plan_.incident_id
     return candidate
+
+
+def _paged_under(session: Session, number: int, key: str) -> bool:
+    """Whether Firebreak paged incident ``number`` under ``key``: an Events API trigger (dedup
+    key ``INC-<n>``) or an escalation page (``INC-<n>-L…``) in the outbox, delivered or still
+    queued (PagerDuty's webhook may come back before the delivery is recorded)."""
+    payloads = session.scalars(
+        select(OutboxRow.payload).where(
+            OutboxRow.incident_id == number, OutboxRow.target == PAGERDUTY_TARGET, OutboxRow.operation.in_(_PAGING_OPERATIONS)
+        )
+    )
+    return any(payload.get("dedup_key") == key or payload.get("incident_key") == key for payload in payloads)
 
 
 def _declare(session: Session, service: IncidentService, plan_: Plan, priorities: PriorityMap) -> Incident:
