@@ -28,6 +28,7 @@ def register(sub: Any) -> None:
 
 def cmd_status(_args: argparse.Namespace) -> int:
     from bot.ingest import inbox
+    from bot.text_safety import clean, one_line
 
     with CommandSessions(migrate=False) as sessions, sessions() as session:
         counts = inbox.depth(session)
@@ -36,9 +37,11 @@ def cmd_status(_args: argparse.Namespace) -> int:
     age = f", oldest received {(datetime.now(UTC) - oldest).total_seconds():.0f} s ago" if oldest else ""
     print(f"pending: {counts['pending']}{age}; dead: {counts['dead']}")
     for row in dead:
-        error = (row.last_error or "").strip().splitlines()
-        print(f"  #{row.id} {row.source} {row.group_key[:80]} attempts={row.attempts} received={row.received_at:%Y-%m-%d %H:%M:%S}Z")
-        print(f"      {error[0][:200] if error else '(no error recorded)'}")
+        # The group key is the sender's (Alertmanager's groupKey) and the error may quote the
+        # body: escape sequences in either would reach the operator's terminal.
+        error = clean(row.last_error).strip().splitlines()
+        print(f"  #{row.id} {row.source} {one_line(row.group_key)[:80]} attempts={row.attempts} received={row.received_at:%Y-%m-%d %H:%M:%S}Z")
+        print(f"      {one_line(error[0])[:200] if error else '(no error recorded)'}")
     return 0
 
 

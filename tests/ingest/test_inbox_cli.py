@@ -42,6 +42,24 @@ def test_status_apply_and_retry_of_a_dead_webhook(am_container: Container, db_ur
     assert run_firebreak(["inbox", "status"], env).stdout.strip() == "pending: 0; dead: 0"
 
 
+def test_status_shows_a_dead_webhooks_key_and_error_without_escape_sequences(am_container: Container, db_url: str) -> None:
+    """The group key is whatever the sender wrote (Alertmanager's groupKey), and the error may
+    quote it: neither may clear, retitle or turn around the operator's terminal."""
+    hostile = firing_group("Stuck")
+    hostile["groupKey"] = "{}:{alertname=\"Stuck\x1b[2J\x1b]0;pwned\x07\u202e\"}"
+    with queued_only(am_container) as http:
+        assert http.post("/webhooks/alertmanager", json=hostile, headers=bearer()).status_code == 202
+    stuck = rows(am_container, InboxRow)[0]
+    with am_container.sessions.begin() as session:
+        session.execute(
+            update(InboxRow).where(InboxRow.id == stuck.id).values(dead_at=am_container.clock.now(), attempts=8, last_error="ValueError: \x1b[31mboom\x9b2J")
+        )
+    status = run_firebreak(["inbox", "status"], firebreak_env(db_url, ALERTMANAGER_TOKEN=TOKEN))
+    assert status.returncode == 0, status.stderr
+    assert "alertname=\"Stuck[2J]0;pwned\"" in status.stdout and "ValueError: [31mboom2J" in status.stdout
+    assert not any(char in status.stdout for char in "\x1b\x07\x9b\u202e"), repr(status.stdout)
+
+
 def test_a_drills_dead_webhook_is_neither_listed_nor_revived(am_container: Container, db_url: str) -> None:
     """On a database a drill shares, the drill's rows are its own: the operator's inbox
     commands neither show them nor queue them again (the real ingester never applies them)."""
