@@ -155,7 +155,7 @@ class PostDraftOnResolve:
 
     def _queue(self, session: Session, incident: Incident, entry_id: int, change: Change) -> None:
         record = load_record(session, incident.number)
-        document = build_document(record, now=change.now, timezone=str(self.exporter.zone))
+        document = self.exporter.linked(build_document(record, now=change.now, timezone=str(self.exporter.zone)))
         severities = [p["severity"] for p in document["severity_history"]] or [incident.severity.value]
         if highest_severity(severities) not in DRAFT_SEVERITIES:
             return

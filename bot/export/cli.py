@@ -35,7 +35,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 2
     engine = open_current(settings.database_url)  # read-only: never migrates
     try:
-        exporter = Exporter(make_session_factory(engine), zone=settings.zone, templates_dir=settings.templates_dir)
+        exporter = Exporter(
+            make_session_factory(engine), zone=settings.zone, templates_dir=settings.templates_dir, public_url=settings.public_url
+        )
         text = exporter.render(number, args.format)
     except IncidentNotFound as error:
         print(f"firebreak export: {error}", file=sys.stderr)

@@ -41,12 +41,15 @@ class Exporter:
     def document(self, number: int, *, session: Session | None = None) -> dict[str, Any]:
         """Raises ``IncidentNotFound``. Pass ``session`` to read inside a caller's transaction."""
         if session is not None:
-            document = build_document(load_record(session, number), now=self.clock.now(), timezone=str(self.zone))
-            if self.public_url:
-                document["incident"]["web_url"] = f"{self.public_url}/incidents/{number}"
-            return document
+            return self.linked(build_document(load_record(session, number), now=self.clock.now(), timezone=str(self.zone)))
         with self.sessions() as own:
             return self.document(number, session=own)
+
+    def linked(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Name the incident's web page in ``document`` when FIREBREAK_PUBLIC_URL is set."""
+        if self.public_url:
+            document["incident"]["web_url"] = f"{self.public_url}/incidents/{document['incident']['number']}"
+        return document
 
     def render(self, number: int, fmt: str, *, session: Session | None = None) -> str:
         if fmt not in FORMATS:

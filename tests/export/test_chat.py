@@ -186,3 +186,12 @@ def test_timeline_reads_in_received_or_source_order(container: Container, clock:
     assert "in source-time order" in by_source.splitlines()[0]
     in_received = [line for line in received.splitlines() if "·" in line and "Timeline of" not in line]
     assert ["declared" in in_received[0], "flagged" in in_received[1]] == [True, True]
+
+
+def test_the_draft_posted_on_resolve_links_to_the_incident_page(db_url: str, engine: Engine, clock: FrozenClock) -> None:
+    settings = make_settings(db_url, FIREBREAK_PUBLIC_URL="https://firebreak.example.com")
+    built = build_container(settings, clock=clock, transcript_stream=None, engine=engine)
+    incident = built.service.declare(title="x", severity=Severity.P1, actor="x", source=Source.CONSOLE)
+    built.service.resolve(incident.number, actor="x", source=Source.CONSOLE)
+    [draft] = outbox(built, "upload_file")
+    assert f"| Web page | [incident page](https://firebreak.example.com/incidents/{incident.number}) |" in draft.payload["content"]
