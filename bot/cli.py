@@ -65,6 +65,7 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
     from bot.http.server import PortUnavailable, listen, serve
     from bot.ingest.inbound import curl_line, local_token, local_token_path, unconfigured_inbound
     from bot.roles import ALL_ROLES
+    from bot.store.migrate import refuse_newer_schema
     from bot.supervision import Supervisor
     from bot.tuning import tune_process
     from bot.web import create_app, create_health_app
@@ -105,6 +106,7 @@ def _serve_http(args: argparse.Namespace, roles: frozenset[Role]) -> int:
     # line with what to do, not a start-up traceback inside uvicorn (exit 3).
     with container.engine.connect():
         pass
+    refuse_newer_schema(container.engine)  # likewise a schema a later version migrated
     supervisor = Supervisor()
     app = create_app(container, roles=roles, supervisor=supervisor)
     print(f"Firebreak {__version__}: database {database_location(settings.database_url)}", flush=True)

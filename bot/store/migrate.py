@@ -38,8 +38,23 @@ MIGRATION_LOCK = 0x46425F4D  # "FB_M"
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate to ``revision`` (the latest by default) in one transaction."""
+    """Migrate to ``revision`` (the latest by default) in one transaction.
+
+    Raises :class:`SchemaNotCurrent` when a later Firebreak has migrated the database (a
+    version rolled back after an upgrade): there is no way to migrate it from here.
+    """
+    refuse_newer_schema(engine)
     _run(engine, lambda config: command.upgrade(config, revision))
+
+
+def refuse_newer_schema(engine: Engine) -> None:
+    """Raise :class:`SchemaNotCurrent` when the database is at a revision this Firebreak does not know."""
+    unknown = sorted(current_heads(engine) - _known_revisions())
+    if unknown:
+        raise SchemaNotCurrent(
+            f"the database schema ({', '.join(unknown)}) is newer than this Firebreak knows: upgrade Firebreak to read it"
+            " (it was migrated by a later version)"
+        )
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -142,11 +157,7 @@ def require_current(engine: Engine) -> None:
         return
     if not current:
         raise SchemaNotCurrent(f"the database has no Firebreak schema yet: {UPGRADE_HINT} first")
-    unknown = sorted(current - _known_revisions())
-    if unknown:
-        raise SchemaNotCurrent(
-            f"the database schema ({', '.join(unknown)}) is newer than this Firebreak knows: upgrade Firebreak to read it"
-        )
+    refuse_newer_schema(engine)
     raise SchemaNotCurrent(
         f"the database schema is behind this Firebreak (at {', '.join(sorted(current))}, latest {', '.join(heads())}): {UPGRADE_HINT} first"
     )

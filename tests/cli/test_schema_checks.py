@@ -19,7 +19,8 @@ from bot.cli import main
 from bot.settings import Settings
 from bot.store.migrate import current_heads, heads, upgrade
 from tests.support.databases import empty_database
-from tests.support.processes import ROOT, Server, firebreak_env
+from tests.support.ports import free_port
+from tests.support.processes import ROOT, Server, firebreak_env, run_firebreak
 
 ALIASES = [info.alias for info in Settings.model_fields.values() if info.alias]
 READ_ONLY = [["incidents", "list"], ["incidents", "show", "INC-1"], ["export", "INC-1"], ["inbox", "status"]]
@@ -146,3 +147,31 @@ def test_serve_migrates_an_older_schema(database: Engine) -> None:
     upgrade(database, "0012_drill_flag")
     with Server(firebreak_env(database.url.render_as_string(hide_password=False))):
         assert current_heads(database) == set(heads())
+
+
+def _from_the_future(database: Engine) -> None:
+    upgrade(database)
+    with database.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+
+
+@pytest.mark.parametrize("args", [["db", "upgrade"], ["declare", "Checkout is failing"], ["inbox", "apply"]], ids=lambda a: " ".join(a[:2]))
+def test_commands_that_migrate_refuse_a_schema_newer_than_they_know_in_one_line(
+    database: Engine, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """A Firebreak rolled back after an upgrade: what to do, not an alembic error."""
+    _from_the_future(database)
+    code, _out, err = firebreak(args, capsys)
+    assert code == 1
+    assert "(9999_from_the_future) is newer than this Firebreak knows: upgrade Firebreak" in err
+    assert "unexpected error" not in err and "CommandError" not in err
+    assert current_heads(database) == {"9999_from_the_future"}
+
+
+def test_serve_refuses_a_schema_newer_than_it_knows_in_one_line(database: Engine) -> None:
+    _from_the_future(database)
+    env = firebreak_env(database.url.render_as_string(hide_password=False), ALERTMANAGER_TOKEN="schema-check-token-0123456789")
+    result = run_firebreak(["serve", "--port", str(free_port())], env, timeout=60)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "firebreak serve: the database schema (9999_from_the_future) is newer than this Firebreak knows" in result.stderr
+    assert "Traceback" not in result.stderr
