@@ -529,3 +529,17 @@ def test_separators_in_label_values_never_make_two_groups_correlate(make: Make) 
         assert post(http, group("D", cluster="eu-1|namespace=payments", namespace="x")) == ["joined_correlated"]
     keys = [row.correlation_key for row in incidents(container)]
     assert len(set(keys)) == 3 and all(key is not None and len(key) <= 512 for key in keys)
+
+
+@pytest.mark.parametrize(
+    ("exempt", "sentence"),
+    [("P0", "(its own alerts and state). Groups of P0 still open their own incidents. The first group:"),
+     ("none", "(its own alerts and state). Groups of every severity fold into it. The first group:")],
+)
+def test_the_storm_incident_says_in_plain_sentences_which_groups_still_open_their_own(make: Make, exempt: str, sentence: str) -> None:
+    container = make(FIREBREAK_STORM_THRESHOLD="2", FIREBREAK_STORM_EXEMPT=exempt)
+    with client(container) as http:
+        for name in ("A", "B", "C"):
+            post(http, group(name))
+    [storm] = storm_of(container)
+    assert sentence in storm.description

@@ -23,13 +23,14 @@ Two things a notification cannot tell us are handled here, not guessed:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from bot.domain.children import JoinedBy
 from bot.domain.incident import Incident
+from bot.domain.severity import Severity
 from bot.domain.timeline import Source, TimelineEntry
 from bot.ingest.alertmanager.alerts import (
     FIRING,
@@ -231,8 +232,8 @@ def _open(
                 source=Source.ALERTMANAGER,
                 description=(
                     f"The storm guard is folding new alert groups into this one incident: {grouping.storm_threshold} or more "
-                    f"incidents opened within {minutes} min. Each group is a child of it (its own alerts and state); "
-                    f"Groups of {', '.join(sorted(level.value for level in grouping.storm_exempt)) or 'no severity'} still open their own incidents. "
+                    f"incidents opened within {minutes} min. Each group is a child of it (its own alerts and state). "
+                    f"{_exempt_sentence(grouping.storm_exempt)} "
                     f"The first group: {fields.title}"
                 ),
                 dedup_key=first.dedup_key,
@@ -317,3 +318,10 @@ def _join(
         extra={"dedup_key": first.dedup_key, "incident": parent.number, "child": child.child_number, "joined_by": placement.joined_by.value},
     )
     return ChildApplier(session, service, parent, child, groups, policy, receipts, joined=joined).run()
+
+
+def _exempt_sentence(exempt: Collection[Severity]) -> str:
+    """What still opens an incident of its own during the storm (FIREBREAK_STORM_EXEMPT)."""
+    if not exempt:
+        return "Groups of every severity fold into it."
+    return f"Groups of {', '.join(sorted(level.value for level in exempt))} still open their own incidents."
