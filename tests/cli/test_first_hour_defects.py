@@ -119,9 +119,30 @@ def test_an_incident_lowered_to_p3_keeps_posting_in_its_channel(local: Container
     assert "[#incidents › INC-1]" not in out  # as in Slack: the channel stays the incident's conversation
 
 
-def test_p3_escalate_deadline_is_a_notification_that_says_why(local: Container, clock: FrozenClock, transcript: io.StringIO) -> None:
+#: A fallback playbook whose first step escalates when its deadline passes.
+ESCALATING_FALLBACK = """\
+id: fallback
+title: Fallback
+default: true
+phases:
+  - kind: symptoms
+    title: Confirm and scope
+    steps:
+      - text: Acknowledge the incident and name a commander (/incident role commander @you).
+        deadline: 5m
+        on_deadline: escalate
+"""
+
+
+def test_p3_escalate_deadline_is_a_notification_that_says_why(
+    db_url: str, engine: Engine, clock: FrozenClock, transcript: io.StringIO, tmp_path: Path
+) -> None:
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "fallback.yaml").write_text(ESCALATING_FALLBACK, encoding="utf-8")
+    local = build(db_url, engine, clock, transcript, tmp_path, FIREBREAK_PLAYBOOKS_DIR=str(playbooks))
     local.service.declare(title="Something odd", severity=Severity.P3, actor="alice", source=Source.CONSOLE)
-    assert local.service.get(1).playbook_id == "default"
+    assert local.service.get(1).playbook_id == "fallback"
     ticker = local.deadlines
     assert fire_due_step_deadlines(local.service, clock.now() + timedelta(minutes=6), escalate_now=ticker.escalate_now, escalates=ticker.escalates) == 1
     entry = next(e for e in local.service.timeline(1) if e.kind is EntryKind.STEP_DEADLINE)
