@@ -221,25 +221,32 @@ def reprioritise(session: Session, incident_id: int, severity: Severity, *, now:
 
 def depth(session: Session) -> dict[str, int]:
     """Messages not yet delivered, by status (for /metrics and the readiness of a drain). A
-    drill's rows on a shared database are never delivered by the real worker: not counted."""
+    drill's rows on a shared database are never delivered by the real worker: not counted.
+
+    Every status is there, 0 when none is in it: a series that only appears once something
+    waits reads as "no data" on a dashboard, and an alert on it cannot tell idle from absent."""
     statement = (
         select(OutboxRow.status, func.count())
         .where(OutboxRow.status != DELIVERED, OutboxRow.drill.is_(False))
         .group_by(OutboxRow.status)
     )
-    return {status: count for status, count in session.execute(statement)}
+    counts = dict.fromkeys((PENDING, IN_FLIGHT, FAILED), 0)
+    for status, count in session.execute(statement):
+        counts[status] = int(count)
+    return counts
 
 
 def pending_by_severity(session: Session) -> dict[str, int]:
     """Messages waiting to be delivered, by the severity they are ranked as (P0 … INFO).
 
     Rows about no incident rank as P3 and are counted there; a drill's rows are not counted.
+    Every severity is there, 0 when nothing of it waits (see ``depth``).
     """
     statement = (
         select(OutboxRow.priority, func.count()).where(OutboxRow.status == PENDING, OutboxRow.drill.is_(False)).group_by(OutboxRow.priority)
     )
     names = {severity.rank: severity.value for severity in Severity}
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {name: 0 for _rank, name in sorted(names.items())}
     for priority, count in session.execute(statement):
         name = names.get(int(priority), str(priority))
         counts[name] = counts.get(name, 0) + int(count)

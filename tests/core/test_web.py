@@ -29,6 +29,18 @@ def test_health_ready_and_metrics(container: Container) -> None:
     assert 'firebreak_outbox_pending{severity="P1"}' in metrics
 
 
+def test_metrics_of_queues_are_there_and_zero_while_nothing_waits(container: Container) -> None:
+    """An alert or a dashboard on a queue must read 0 when idle, not "no data"."""
+    with TestClient(create_app(container, run_worker=False)) as client:
+        metrics = client.get("/metrics").text
+    for level in Severity:
+        assert f'firebreak_outbox_pending{{severity="{level.value}"}} 0.0' in metrics
+    for status in ("pending", "in_flight", "failed"):
+        assert f'firebreak_outbox_depth{{status="{status}"}} 0.0' in metrics
+    for state in ("pending", "dead"):
+        assert f'firebreak_inbox_depth{{state="{state}"}} 0.0' in metrics
+
+
 def test_readyz_is_503_when_not_migrated(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     built = build_container(make_settings(url), transcript_stream=None)

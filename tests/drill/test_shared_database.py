@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from bot.container import Container, build_container
 from bot.domain.clock import FrozenClock
+from bot.domain.severity import Severity
 from bot.drill.feed import Feed
 from bot.drill.scenario import AlertmanagerEvent
 from bot.metrics import Metrics
@@ -98,12 +99,13 @@ def test_a_drills_queued_rows_stay_out_of_the_real_figures(db_url: str, engine: 
         drill.ingester.apply_all()
         with drill.sessions() as session:
             assert session.scalars(select(OutboxRow.drill)).all(), "the drill queued messages"
-        assert figure("firebreak_outbox_depth", status="pending") is None
-        assert figure("firebreak_outbox_pending", severity="P1") is None
+        assert figure("firebreak_outbox_depth", status="pending") == 0
+        assert figure("firebreak_outbox_pending", severity="P1") == 0
         _queue(real, clock, "real1", "RealOnly")
         assert figure("firebreak_inbox_depth", state="pending") == 1
         real.ingester.apply_all()
         assert (figure("firebreak_outbox_depth", status="pending") or 0) >= 1
+        assert sum(figure("firebreak_outbox_pending", severity=level.value) or 0 for level in Severity) >= 1
     finally:
         real.close()
         drill.close()
