@@ -51,7 +51,7 @@ from bot.ingest.install import webhook_appliers, webhook_routes
 from bot.metrics import Metrics
 from bot.pagerduty.deliverer import TARGET as PAGERDUTY
 from bot.pagerduty.outbound import pagerduty_outbound
-from bot.playbooks.registry import load_registry, log_registry
+from bot.playbooks.registry import load_registry, log_registry, registry_warnings
 from bot.roles import ALL_ROLES, Role
 from bot.schedule import EscalationEngine, build_escalation, escalate_handler
 from bot.service.chat_notifications import CHAT, chat_notifier, post_recorded
@@ -151,7 +151,7 @@ def build_container(
 
     # PagerDuty out: where pages go, the incident sync, who is on call.
     pagerduty = pagerduty_outbound(settings, clock=clock)
-    startup_warnings = unreachable(settings, registry)
+    startup_warnings = registry_warnings(registry) + unreachable(settings, registry)
     for line in startup_warnings:
         log.warning(line)
 

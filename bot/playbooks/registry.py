@@ -10,6 +10,7 @@ rest, and hands the problems back so the caller can log them as ``file:line: mes
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,10 +129,32 @@ def log_registry(registry: PlaybookRegistry) -> None:
     """One warning per problem, then a summary, so a skipped file is impossible to miss."""
     for problem in registry.problems:
         log.warning("playbook loaded with a warning: %s" if problem.warning else "playbook skipped: %s", problem)
-    skipped = len({problem.path for problem in registry.problems if not problem.warning})
+    if registry.directory is not None and not registry.directory.is_dir():
+        return  # the problem above says it all; "0 files skipped" of no folder would not
     log.info(
         "loaded %d playbooks from %s (%d files skipped; run `firebreak playbooks lint` for details)",
         len(registry),
         registry.directory,
-        skipped,
+        _skipped(registry),
     )
+
+
+def _skipped(registry: PlaybookRegistry) -> int:
+    return len({problem.path for problem in registry.problems if not problem.warning})
+
+
+def registry_warnings(registry: PlaybookRegistry) -> list[str]:
+    """What an operator must see at start-up, not only in the log: no playbook at all (every
+    incident would go without steps, matching and its policy's escalation), or files skipped.
+
+    A server started in another folder than the checkout (a systemd unit's working
+    directory) finds no ``playbooks/`` there; the log line alone was easy to miss."""
+    where = registry.directory
+    if where is not None and not where.is_dir():
+        return [f"no playbooks loaded: {where} is not a folder (set FIREBREAK_PLAYBOOKS_DIR to the folder of playbook YAML files)"]
+    skipped = _skipped(registry)
+    if len(registry) == 0:
+        return [f"no playbooks loaded from {where}: {'every file was skipped' if skipped else 'it holds no playbook files'} (run `firebreak playbooks lint {shlex.quote(str(where))}`)"]
+    if skipped:
+        return [f"{skipped} playbook file{'s' if skipped > 1 else ''} in {where} skipped (run `firebreak playbooks lint {shlex.quote(str(where))}`)"]
+    return []
