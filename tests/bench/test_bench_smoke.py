@@ -137,3 +137,10 @@ def test_workers_bench_drains_every_backlog_and_stores_every_alert(db_backend: s
         assert re.search(rf"round 1, {count} worker\(s\): 30 webhooks in [\d.]+ s = \d+/s; alerts stored 300\b", output), output
         assert number(rf"{count} worker\(s\): median (\d+) webhooks/s applied", output) > 0
     assert "MISSING" not in output
+
+
+def test_resend_bench_adds_nothing_to_any_timeline(db_url: str) -> None:
+    output = run_bench("bench.resend_bench", "--alerts", "20", "--groups", "2", "--resends", "2", "--database-url", db_url)
+    assert "2 groups of 20 alerts, each re-sent unchanged 2 times" in output
+    assert number(r"worker CPU per re-sent webhook: ([\d.]+) ms", output) > 0
+    assert "timeline entries added by re-sends: 0" in output

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.clock import as_utc
@@ -37,30 +37,51 @@ class Transitions:
 
 
 class AlertState:
-    """One alert row of the incident, as the notifications so far left it."""
+    """One alert row of the incident, as the notifications so far left it.
 
-    __slots__ = ("dirty", "inserted", "row", "values")
+    Only the columns a merge decides on are read (never the labels and annotations, which
+    a re-sent group brings again): a storm child re-sent every few minutes holds hundreds.
+    """
 
-    def __init__(self, row: AlertRow | None, values: dict[str, Any]) -> None:
-        self.row = row
+    __slots__ = ("dirty", "stored", "values")
+
+    def __init__(self, values: dict[str, Any], *, stored: bool = False) -> None:
         self.values = values
         self.dirty = False
-        self.inserted = False
-
-    @classmethod
-    def stored(cls, row: AlertRow) -> AlertState:
-        values = {"status": row.status, "starts_at": row.starts_at, "ends_at": row.ends_at, "fingerprint": row.fingerprint, "group_id": row.group_id}
-        return cls(row, values)
+        #: Whether the row is in the database (loaded, or inserted by an earlier write).
+        self.stored = stored
 
     @property
     def firing(self) -> bool:
         return bool(self.values["status"] == FIRING)
 
 
+#: What a merge reads of a stored alert (``transition``); Core rows, not ORM objects.
+_MERGE_COLUMNS = (AlertRow.fingerprint, AlertRow.status, AlertRow.starts_at, AlertRow.ends_at, AlertRow.group_id)
+#: What a transition changes on a stored alert, written by (group, fingerprint): the unique key.
+#: Bound as ``new_…``: a parameter named like a column would join the SET on its own.
+_UPDATE = (
+    update(AlertRow)
+    .where(AlertRow.group_id == bindparam("key_group"), AlertRow.fingerprint == bindparam("key_fingerprint"))
+    .values(
+        status=bindparam("new_status"),
+        labels=bindparam("new_labels"),
+        annotations=bindparam("new_annotations"),
+        starts_at=bindparam("new_starts_at"),
+        ends_at=bindparam("new_ends_at"),
+        updated_at=bindparam("new_updated_at"),
+    )
+)
+_UPDATED = ("status", "labels", "annotations", "starts_at", "ends_at", "updated_at")
+
+
 def load_states(session: Session, group_id: int, fingerprints: set[str]) -> dict[str, AlertState]:
     """The stored alerts of one child (alert group), by fingerprint."""
-    statement = select(AlertRow).where(AlertRow.group_id == group_id, AlertRow.fingerprint.in_(list(fingerprints)))
-    return {row.fingerprint: AlertState.stored(row) for row in session.scalars(statement)}
+    statement = select(*_MERGE_COLUMNS).where(AlertRow.group_id == group_id, AlertRow.fingerprint.in_(list(fingerprints)))
+    return {
+        fingerprint: AlertState({"status": status, "starts_at": starts_at, "ends_at": ends_at, "fingerprint": fingerprint, "group_id": group}, stored=True)
+        for fingerprint, status, starts_at, ends_at, group in session.execute(statement)
+    }
 
 
 def apply_alerts(session: Session, number: int, group: AlertGroup, now: datetime, *, group_id: int, child: int | None = None) -> Transitions:
@@ -95,7 +116,7 @@ def transition(states: dict[str, AlertState], number: int, group: AlertGroup, no
                 "first_seen_at": now,
                 "group_id": group_id,
             }
-            states[fingerprint] = state = AlertState(None, values)
+            states[fingerprint] = state = AlertState(values)
         else:
             values = state.values
             if values["status"] == alert.status or _stale(values["starts_at"], values["ends_at"], alert):
@@ -113,25 +134,29 @@ def transition(states: dict[str, AlertState], number: int, group: AlertGroup, no
 
 
 def write_alerts(session: Session, states: dict[str, AlertState]) -> None:
-    """Insert new alert rows (one executemany) and copy changed values onto stored ones."""
-    new_rows = []
+    """Insert new alert rows and update changed ones, one executemany each.
+
+    Core, not ORM objects: a storm brings thousands of alerts, and the unit of work costs
+    more per row than the row. Nothing else in an ingest transaction holds alert rows as
+    ORM objects, so none goes stale. The session is flushed too (the child's state, the
+    incident), as callers count on everything being written after this."""
+    new_rows: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for state in states.values():
         if not state.dirty:
             continue
         state.dirty = False
-        if state.row is None and not state.inserted:
-            new_rows.append(dict(state.values))
-            state.inserted = True
+        values = state.values
+        if not state.stored:
+            new_rows.append(dict(values))
+            state.stored = True
             continue
-        if state.row is None:
-            # inserted by an earlier write of this batch, changed since
-            statement = select(AlertRow).where(AlertRow.group_id == state.values["group_id"], AlertRow.fingerprint == state.values["fingerprint"])
-            state.row = session.scalars(statement).one()
-        for name, value in state.values.items():
-            setattr(state.row, name, value)
+        changed.append({"key_group": values["group_id"], "key_fingerprint": values["fingerprint"], **{f"new_{name}": values[name] for name in _UPDATED}})
+    connection = session.connection()
     if new_rows:
-        # One executemany, not one ORM object per alert: a storm brings thousands.
-        session.connection().execute(insert(AlertRow), new_rows)
+        connection.execute(insert(AlertRow), new_rows)
+    if changed:
+        connection.execute(_UPDATE, changed)
     session.flush()
 
 
