@@ -12,8 +12,15 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("export", help="post-mortem document of an incident (markdown or JSON)")
     parser.add_argument("incident", metavar="INCIDENT", help="the incident: INC-42 or 42")
     parser.add_argument("--format", choices=("md", "json"), default="md", help="markdown (default) or JSON")
-    parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="write here instead of stdout ('-' is stdout)")
+    parser.add_argument("-o", "--output", type=_file_name, default=None, metavar="FILE", help="write here instead of stdout ('-' is stdout)")
     parser.set_defaults(func=cmd_export)
+
+
+def _file_name(text: str) -> Path:
+    """An empty name would be the current folder: say so before anything is rendered."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a file name, or - for stdout")
+    return Path(text)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

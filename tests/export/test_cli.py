@@ -49,6 +49,9 @@ def test_export_unknown_or_malformed_incident(db_url: str) -> None:
     result = run_firebreak(["export", "1", "--format", "pdf"], env)
     assert result.returncode == 2
     assert "invalid choice: 'pdf'" in result.stderr
+    result = run_firebreak(["export", "1", "-o", ""], env)
+    assert result.returncode == 2
+    assert "give a file name, or - for stdout" in result.stderr
 
 
 def test_export_with_a_missing_template_folder_is_a_settings_error(db_url: str, tmp_path: Path) -> None:
