@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.handoff_lock import HandoffLock
+from bot.store.sqlite_file import sqlite_file_guard
 
 SessionFactory = sessionmaker[Session]
 
@@ -38,7 +39,11 @@ def _make_sqlite_serialise_writers(engine: Engine) -> None:
     pysqlite's deferred transactions let two threads both read and then fail to upgrade to
     a write lock ("database is locked") without waiting; IMMEDIATE makes the second writer
     wait on busy_timeout instead, which is what a webhook burst needs.
+
+    Every transaction also first checks that the file is still the one the engine opened
+    (bot/store/sqlite_file.py): writes to a removed file would be answered and then lost.
     """
+    guard = sqlite_file_guard(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -49,6 +54,8 @@ def _make_sqlite_serialise_writers(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        if guard is not None:
+            guard.remember()
 
     writer = HandoffLock()
 
@@ -60,6 +67,8 @@ def _make_sqlite_serialise_writers(engine: Engine) -> None:
         # (busy_timeout) as the fallback, e.g. for a nested transaction on one thread.
         # First come, first served (HandoffLock), so a loop of transactions cannot starve
         # a webhook waiting for its one insert.
+        if guard is not None:
+            guard.check()
         if writer.acquire(timeout=_WRITER_WAIT_SECONDS, urgent=getattr(_urgency, "urgent", False)):
             connection.info[_HOLDS_WRITER] = True
         try:
