@@ -137,3 +137,17 @@ def is_drill(session: Session) -> bool:
 def ping(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def read_only(engine: Engine) -> bool:
+    """Whether a new transaction on ``engine`` may not write (PostgreSQL only).
+
+    A standby after a failover (the URL still names the old primary, now a replica) or
+    ``default_transaction_read_only`` answers ``SELECT 1`` like a healthy primary, yet every
+    webhook is refused; readiness must say so, or the router keeps sending alerts to a
+    process that can store none of them.
+    """
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT current_setting('transaction_read_only')")).scalar() == "on"
