@@ -60,7 +60,15 @@ class RepeatThrottle(logging.Filter):
     our own code. The first line of a run is kept, the rest are counted, and the next line
     let through carries ``repeated``: how many were held back. Identical means same logger,
     level, text and exception type. At most ``max_keys`` distinct lines are remembered.
+
+    For the loggers in ``BY_TEMPLATE`` the text is the message before its arguments are
+    filled in: APScheduler's "Execution of job … skipped: maximum number of running instances
+    reached" names the job's next run time, so while the database hangs (a frozen or
+    partitioned server, connections exhausted) a stuck escalation tick wrote one or two such
+    lines a second, none identical, for as long as it lasted.
     """
+
+    BY_TEMPLATE = ("apscheduler",)
 
     def __init__(self, *, window: float = 60.0, max_keys: int = 1024, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
@@ -72,7 +80,8 @@ class RepeatThrottle(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
-        key = (record.name, record.levelno, record.getMessage(), error)
+        text = str(record.msg) if record.name.split(".", 1)[0] in self.BY_TEMPLATE else record.getMessage()
+        key = (record.name, record.levelno, text, error)
         now = self._clock()
         with self._lock:
             run = self._runs.get(key)

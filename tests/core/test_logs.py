@@ -84,3 +84,28 @@ def test_the_throttle_forgets_the_oldest_lines_beyond_its_memory() -> None:
     assert all(throttle.filter(record) for record in records)
     assert throttle.filter(records[0])  # forgotten, so let through again
     assert not throttle.filter(records[4])  # remembered: held back
+
+
+def test_a_stuck_scheduler_job_is_throttled_although_each_warning_names_its_next_run(logged) -> None:
+    """While the database hangs, APScheduler warns every second that the escalation tick is
+    still running; the job's text changes each time (its next run time), the line does not."""
+    read = logged()
+    ticks = Ticks()
+    logging.getLogger().handlers[0].filters[:] = [RepeatThrottle(window=60, clock=ticks)]
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    for second in range(120):
+        ticks.now = float(second)
+        job = f"EscalationRunner._tick_job (trigger: interval[0:00:01], next run at: 2026-12-02 11:{second // 60:02d}:{second % 60:02d} UTC)"
+        scheduler.warning('Execution of job "%s" skipped: maximum number of running instances reached (%d)', job, 1)
+    lines = [line for line in read() if line["logger"] == "apscheduler.scheduler"]
+    assert len(lines) == 2, len(lines)  # one a minute, not 120
+    assert lines[1]["repeated"] == 59
+    assert "next run at: 2026-12-02 11:00:00" in lines[0]["event"]
+
+
+def test_our_own_lines_with_different_arguments_are_not_merged(logged) -> None:
+    read = logged()
+    registry = logging.getLogger("bot.playbooks.registry")
+    for name in ("a.yaml", "b.yaml"):
+        registry.warning("playbook skipped: %s", name)
+    assert [line["event"] for line in read()] == ["playbook skipped: a.yaml", "playbook skipped: b.yaml"]
