@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from bot.http.responses import json_error
 from bot.metrics import Metrics
-from bot.store.db import ping, read_only
+from bot.store.db import ping, write_problem
 from bot.store.migrate import is_at_head
 
 
@@ -29,8 +29,9 @@ def health_routes(engine: Engine, metrics: Metrics, notes: Sequence[Callable[[],
         def check() -> str | None:
             try:
                 ping(engine)
-                if read_only(engine):
-                    return "database is read-only (a standby, or default_transaction_read_only is on): webhooks cannot be stored"
+                problem = write_problem(engine)
+                if problem is not None:
+                    return problem
             except Exception as error:  # any driver error means "not ready"
                 return f"database unreachable: {type(error).__name__}"
             if not is_at_head(engine):

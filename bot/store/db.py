@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.handoff_lock import HandoffLock
-from bot.store.sqlite_file import sqlite_file_guard
+from bot.store.sqlite_file import disk_full, sqlite_file_guard
 
 SessionFactory = sessionmaker[Session]
 
@@ -139,15 +139,19 @@ def ping(engine: Engine) -> None:
         connection.execute(text("SELECT 1"))
 
 
-def read_only(engine: Engine) -> bool:
-    """Whether a new transaction on ``engine`` may not write (PostgreSQL only).
+def write_problem(engine: Engine) -> str | None:
+    """Why ``engine`` answers but cannot store anything now, or None.
 
-    A standby after a failover (the URL still names the old primary, now a replica) or
-    ``default_transaction_read_only`` answers ``SELECT 1`` like a healthy primary, yet every
-    webhook is refused; readiness must say so, or the router keeps sending alerts to a
-    process that can store none of them.
+    A standby after a failover (the URL still names the old primary, now a replica),
+    ``default_transaction_read_only``, or a full disk under a SQLite file answer ``SELECT 1``
+    like a healthy database, yet every webhook is refused; readiness must say so, or the
+    router and the probes keep trusting a process that can store no alert.
     """
+    if engine.dialect.name == "sqlite":
+        return disk_full(engine)
     if engine.dialect.name != "postgresql":
-        return False
+        return None
     with engine.connect() as connection:
-        return connection.execute(text("SELECT current_setting('transaction_read_only')")).scalar() == "on"
+        if connection.execute(text("SELECT current_setting('transaction_read_only')")).scalar() == "on":
+            return "database is read-only (a standby, or default_transaction_read_only is on): webhooks cannot be stored"
+    return None

@@ -66,6 +66,31 @@ class SqliteFileGuard:
             raise OperationalError("BEGIN", None, sqlite3.OperationalError(problem))
 
 
+#: Free space below which the SQLite file's disk counts as full for readiness: room for one
+#: webhook of the largest default size (``FIREBREAK_MAX_BODY_BYTES``, 1 MiB) and its WAL frames.
+MIN_FREE_BYTES = 2 * 1024 * 1024
+
+
+def disk_full(engine: Engine) -> str | None:
+    """Why the disk under ``engine``'s SQLite file has no room for a webhook, or None.
+
+    A full disk fails every write ("database or disk is full": webhooks get 503) while reads,
+    and so ``SELECT 1``, still work; and a write probe that rolls back proves nothing, as
+    SQLite only writes at commit. The free space is what tells.
+    """
+    guard = sqlite_file_guard(engine)
+    if guard is None:
+        return None
+    try:
+        stat = os.statvfs(guard.path.parent)
+    except OSError:
+        return None  # a missing folder: the file guard and the connection say so
+    free = stat.f_bavail * stat.f_frsize
+    if free >= MIN_FREE_BYTES:
+        return None
+    return f"the disk holding the SQLite database is full ({free} bytes free in {guard.path.parent}): webhooks cannot be stored"
+
+
 def sqlite_file_guard(engine: Engine) -> SqliteFileGuard | None:
     """A guard for ``engine``'s database file; None for in-memory and URI databases."""
     database = engine.url.database
