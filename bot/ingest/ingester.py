@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ from bot.ingest.pressure import WebhookPressure
 from bot.store.db import SessionFactory
 from bot.store.models import InboxRow
 from bot.store.receipt import receiving
+from bot.store.trouble import database_cannot_write
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,12 @@ Preparer = Callable[[Session, Sequence[InboxRow]], Collection[str]]
 #: How soon a pass that found its groups taken by other ingesters looks again (they may
 #: have left others behind), instead of the full poll interval.
 PASSED_BY_SECONDS = 0.05
-#: Errors that may mean the database, not the row, is the problem (see ``_database_away``).
-TRANSIENT = (OperationalError, PoolTimeout, TimeoutError, ConnectionError)
 
 
 def _database_away(error: BaseException) -> bool:
-    """A lost connection or an exhausted pool stops the pass; anything else is the row's.
+    """A lost connection, an exhausted pool or a database that cannot write now (full disk,
+    read-only, shutting down: bot/store/trouble.py) stops the pass without counting against
+    any row; anything else is the row's.
 
     An ``OperationalError`` on a live connection (a statement timeout on a huge group, a
     lock that could not be had) belongs to the row: it is retried with backoff and, if it
@@ -65,7 +66,9 @@ def _database_away(error: BaseException) -> bool:
     """
     if isinstance(error, (PoolTimeout, TimeoutError, ConnectionError)):
         return True
-    return bool(getattr(error, "connection_invalidated", False))
+    if not isinstance(error, DBAPIError):
+        return False
+    return error.connection_invalidated or database_cannot_write(error.orig)
 
 
 class _NeedsCare(Exception):
@@ -324,7 +327,7 @@ class Ingester:
             try:
                 shared.update(preparer(session, source_rows))
             except Exception as error:
-                if isinstance(error, TRANSIENT) and _database_away(error):
+                if _database_away(error):
                     raise
                 raise _NeedsCare from error
         return shared
@@ -400,7 +403,7 @@ class Ingester:
                 applied.outcomes += [(row.source, outcome) for outcome in outcomes]
                 index += len(run)
         except Exception as error:
-            if isinstance(error, TRANSIENT) and _database_away(error):
+            if _database_away(error):
                 raise
             raise _NeedsCare from error
         return applied
@@ -426,7 +429,7 @@ class Ingester:
             except Discarded as discarded:
                 outcome = discarded.outcome
             except Exception as error:
-                if isinstance(error, TRANSIENT) and _database_away(error):
+                if _database_away(error):
                     raise
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
                 applied.failed = row

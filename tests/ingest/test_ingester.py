@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sqlite3
 import threading
 from concurrent.futures import Future
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -150,6 +152,43 @@ def test_a_database_that_is_away_stops_the_pass_and_keeps_everything(am_containe
     assert len(queued) == 1 and queued[0].attempts == 0 and queued[0].not_before is None  # not the row's fault
     am_container.ingester.add_applier("alertmanager", real)
     assert am_container.ingester.apply_all() == 1 and row_counts(am_container)["inbox"] == 0
+
+
+def _sqlite_full() -> Exception:
+    error = sqlite3.OperationalError("database or disk is full")
+    error.sqlite_errorcode, error.sqlite_errorname = 13, "SQLITE_FULL"  # what the driver sets
+    return error
+
+
+CANNOT_WRITE = {
+    "postgres disk full": lambda: OperationalError("INSERT", {}, psycopg.errors.DiskFull('could not extend file "base/1/2": No space left on device')),
+    "postgres standby": lambda: InternalError("INSERT", {}, psycopg.errors.ReadOnlySqlTransaction("cannot execute INSERT in a read-only transaction")),
+    "sqlite disk full": lambda: OperationalError("INSERT", {}, _sqlite_full()),
+}
+
+
+@pytest.mark.parametrize("trouble", sorted(CANNOT_WRITE))
+def test_a_database_that_cannot_write_never_sets_a_webhook_aside(am_container: Container, clock: FrozenClock, trouble: str) -> None:
+    """A full disk or a read-only database fails every row alike: an outage longer than a
+    row's retries (8 attempts, a couple of minutes) used to set every queued webhook aside
+    as dead, and their incidents did not open when the database came back."""
+    with queued_only(am_container) as http:
+        assert http.post(URL, json=firing_group("DiskFull"), headers=bearer()).status_code == 202
+    real = am_container.ingester._appliers["alertmanager"]
+
+    def cannot_write(session: Session, row: InboxRow) -> str:
+        raise CANNOT_WRITE[trouble]()
+
+    am_container.ingester.add_applier("alertmanager", cannot_write)
+    for _ in range(12):  # longer than a row's retries
+        with pytest.raises((OperationalError, InternalError)):
+            am_container.ingester.apply_pending()
+        clock.advance(minutes=10)
+    (queued,) = rows(am_container, InboxRow)
+    assert queued.dead_at is None and queued.attempts == 0 and queued.not_before is None  # not the row's fault
+    am_container.ingester.add_applier("alertmanager", real)
+    assert am_container.ingester.apply_all() == 1 and row_counts(am_container)["inbox"] == 0
+    assert [row.title for row in rows(am_container, IncidentRow)] == ["DiskFull on checkout"]
 
 
 def test_a_pagerduty_replay_queued_before_the_original_applied_is_discarded(am_container: Container) -> None:

@@ -1,0 +1,30 @@
+"""Which driver errors mean the database cannot write now, whatever the statement was.
+
+The ingester keeps a row that fails by itself for a few retries and then sets it aside as
+dead, so one poisonous webhook cannot hold up everything. An error that would fail any row
+(a full disk, a read-only standby, the server shutting down, out of memory) must not count
+against the row: during such an outage every queued webhook would reach its last attempt
+and be set aside, and the incidents they carry would not open when the database recovers.
+A statement timeout (``57014``) or a lock that could not be had stays the row's.
+"""
+
+from __future__ import annotations
+
+#: SQLSTATE classes: connection exception, insufficient resources (disk full, out of memory,
+#: too many connections), system error (I/O).
+_PG_CLASSES = ("08", "53", "58")
+#: SQLSTATE codes: read-only transaction (a standby), admin or crash shutdown, cannot connect now.
+_PG_CODES = ("25006", "57P01", "57P02", "57P03")
+#: SQLite result codes (an extended code starts with its primary one's name): disk full,
+#: read-only file, I/O error, file cannot be opened.
+_SQLITE_CODES = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
+
+
+def database_cannot_write(driver_error: BaseException | None) -> bool:
+    """True when ``driver_error`` (a DBAPI exception, ``DBAPIError.orig``) is the database's
+    trouble rather than the statement's."""
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate[:2] in _PG_CLASSES or sqlstate in _PG_CODES
+    name = getattr(driver_error, "sqlite_errorname", None)
+    return isinstance(name, str) and name.startswith(_SQLITE_CODES)
