@@ -28,10 +28,10 @@ def health_routes(engine: Engine, metrics: Metrics, notes: Sequence[Callable[[],
     async def readyz(_request: Request) -> Response:
         def check() -> str | None:
             try:
-                ping(engine)
-                problem = write_problem(engine)
+                problem = write_problem(engine)  # first: a removed SQLite file fails the ping too
                 if problem is not None:
                     return problem
+                ping(engine)
             except Exception as error:  # any driver error means "not ready"
                 return f"database unreachable: {type(error).__name__}"
             if not is_at_head(engine):

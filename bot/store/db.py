@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.handoff_lock import HandoffLock
-from bot.store.sqlite_file import disk_full, sqlite_file_guard
+from bot.store.sqlite_file import disk_full, file_problem, sqlite_file_guard
 
 SessionFactory = sessionmaker[Session]
 
@@ -148,7 +148,7 @@ def write_problem(engine: Engine) -> str | None:
     router and the probes keep trusting a process that can store no alert.
     """
     if engine.dialect.name == "sqlite":
-        return disk_full(engine)
+        return file_problem(engine) or disk_full(engine)
     if engine.dialect.name != "postgresql":
         return None
     with engine.connect() as connection:

@@ -17,6 +17,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -91,9 +92,23 @@ def disk_full(engine: Engine) -> str | None:
     return f"the disk holding the SQLite database is full ({free} bytes free in {guard.path.parent}): webhooks cannot be stored"
 
 
+#: The guard each SQLite engine checks its transactions with, so readiness can name the problem.
+_GUARDS: weakref.WeakKeyDictionary[Engine, SqliteFileGuard] = weakref.WeakKeyDictionary()
+
+
 def sqlite_file_guard(engine: Engine) -> SqliteFileGuard | None:
-    """A guard for ``engine``'s database file; None for in-memory and URI databases."""
+    """The guard for ``engine``'s database file (one per engine); None for in-memory and URI
+    databases."""
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:") or engine.url.query.get("uri"):
         return None
-    return SqliteFileGuard(Path(os.path.abspath(database)))
+    guard = _GUARDS.get(engine)
+    if guard is None:
+        guard = _GUARDS[engine] = SqliteFileGuard(Path(os.path.abspath(database)))
+    return guard
+
+
+def file_problem(engine: Engine) -> str | None:
+    """Why ``engine``'s SQLite file is no longer the one it opened, or None."""
+    guard = _GUARDS.get(engine)
+    return guard.problem() if guard is not None else None

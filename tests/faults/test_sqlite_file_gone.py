@@ -50,6 +50,7 @@ def test_webhooks_refused_once_the_sqlite_file_is_removed(removed: str, servers:
         assert all(int(answer.headers["retry-after"]) > 0 for answer in answers)
         ready = client.get("/readyz")
         assert ready.status_code == 503, ready.text
+        assert "was removed" in ready.json()["error"]
         assert client.get("/healthz").status_code == 200
     assert server.process is not None and server.process.poll() is None
     assert "database file gone" in (tmp_path / "server.log").read_text()
