@@ -52,6 +52,10 @@ def _extra_fields(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> 
     return event
 
 
+#: ``extra`` for a line that reports a change of state, which the throttle never holds back.
+STATE_CHANGE: dict[str, bool] = {"state_change": True}
+
+
 class RepeatThrottle(logging.Filter):
     """Lets one of a run of identical lines through per ``window`` seconds.
 
@@ -66,6 +70,11 @@ class RepeatThrottle(logging.Filter):
     reached" names the job's next run time, so while the database hangs (a frozen or
     partitioned server, connections exhausted) a stuck escalation tick wrote one or two such
     lines a second, none identical, for as long as it lasted.
+
+    Lines logged with ``extra=STATE_CHANGE`` always pass: they say that something changed
+    (this replica leads again, notifications are back) and come at most once per change.
+    Held back, the recovery from a second outage within a minute went missing and the last
+    word in the log was the failure ("stepping down") while the process had recovered.
     """
 
     BY_TEMPLATE = ("apscheduler",)
@@ -79,6 +88,8 @@ class RepeatThrottle(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "state_change", False):
+            return True
         error = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
         text = str(record.msg) if record.name.split(".", 1)[0] in self.BY_TEMPLATE else record.getMessage()
         key = (record.name, record.levelno, text, error)

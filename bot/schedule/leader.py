@@ -23,6 +23,8 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from bot.logs import STATE_CHANGE
+
 log = logging.getLogger(__name__)
 
 #: Two-int advisory key: "fire" / "escalate", so other tools' bigint locks cannot collide.
@@ -85,7 +87,7 @@ class AdvisoryLeaderLock:
             ).scalar()
             if acquired:
                 self.is_leader = True
-                log.info("escalation scheduler: this replica is the leader")
+                log.info("escalation scheduler: this replica is the leader", extra=STATE_CHANGE)
             return self.is_leader
         except Exception as error:  # connection died: the lock died with it
             self._step_down(f"leader connection failed: {error}")
@@ -93,7 +95,7 @@ class AdvisoryLeaderLock:
 
     def _step_down(self, why: str) -> None:
         if self.is_leader:
-            log.warning("escalation scheduler: stepping down", extra={"reason": why})
+            log.warning("escalation scheduler: stepping down", extra={"reason": why, **STATE_CHANGE})
         self.is_leader = False
         connection, self._connection = self._connection, None
         if connection is not None:
@@ -115,7 +117,7 @@ class AdvisoryLeaderLock:
                 pass
         self._engine.dispose()
         if was_leader:
-            log.info("escalation scheduler: leadership released")
+            log.info("escalation scheduler: leadership released", extra=STATE_CHANGE)
 
 
 def leader_lock_for(engine: Engine) -> LeaderLock:

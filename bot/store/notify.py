@@ -21,6 +21,7 @@ import psycopg
 from sqlalchemy.engine import URL
 
 from bot.delivery.retry import backoff_seconds
+from bot.logs import STATE_CHANGE
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class NotificationListener:
             for channel in self._wakeups:
                 await connection.execute(f'LISTEN "{channel}"')
             self.connections += 1
-            log.info("listening for database notifications", extra={"channels": sorted(self._wakeups), "connections": self.connections})
+            log.info("listening for database notifications", extra={"channels": sorted(self._wakeups), "connections": self.connections, **STATE_CHANGE})
             # Whatever was queued while not listening (start, or a drop) is picked up now.
             self._wake_all()
             while not stop.is_set():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 
 import pytest
 from sqlalchemy import text
@@ -11,6 +13,7 @@ from bot.container import Container
 from bot.domain.clock import FrozenClock
 from bot.domain.severity import Severity
 from bot.domain.timeline import Source
+from bot.logs import configure_logging
 from bot.schedule.engine import EscalationEngine
 from bot.schedule.leader import AdvisoryLeaderLock, leader_lock_for
 from bot.schedule.runner import EscalationRunner
@@ -76,6 +79,34 @@ def test_advisory_lock_has_one_holder_and_frees_when_its_connection_dies(db_back
     finally:
         first.release()
         second.release()
+
+
+@pytest.mark.postgres
+def test_the_log_shows_leadership_regained_after_a_second_outage_within_a_minute(
+    db_backend: str, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The repeated-lines throttle used to hold back "this replica is the leader" when it had
+    been said less than a minute before: after a short second outage the log ended with
+    "stepping down" while the replica led again (what an operator reads at 3 a.m.)."""
+    if db_backend != "postgres":
+        pytest.skip("needs --db=postgres")
+    configure_logging(fmt="json")
+    lock = AdvisoryLeaderLock(db_url, name="t-flap")
+    killer = make_engine(db_url)
+    try:
+        assert lock.ensure() is True
+        for _outage in range(2):
+            with killer.begin() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 't-flap-%' AND datname = current_database()"))
+            assert lock.ensure() is False  # the connection died: steps down
+            assert lock.ensure() is True  # the database is fine: leads again
+    finally:
+        lock.release()
+        killer.dispose()
+        logging.getLogger().handlers.clear()
+    said = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines() if "escalation scheduler" in line]
+    leader, down = "escalation scheduler: this replica is the leader", "escalation scheduler: stepping down"
+    assert said[:6] == [leader, down, leader, down, leader, "escalation scheduler: leadership released"], said
 
 
 def test_sqlite_always_leads(esc: Container) -> None:
