@@ -142,6 +142,16 @@ def _database_hint(error: Exception) -> str:
         return "the server refused these credentials: check the user and password in DATABASE_URL"
     if re.search(r"Connection refused|No such file or directory|timeout expired|could not translate host name|Name or service not known", text):
         return "is the database server running at the address in DATABASE_URL?"
+    # A full disk and a read-only database are not a wrong URL: saying "check DATABASE_URL"
+    # sent the operator to the one setting that was right (SQLite reports a full disk met
+    # while opening the file as a "disk I/O error").
+    if re.search(r"database or disk is full|No space left on device|disk I/O error|could not extend file", text):
+        return "is the disk holding the database full? free space there and start again"
+    if re.search(r"readonly database|read-only transaction", text):
+        return (
+            "the database is read-only: check that Firebreak's user owns the SQLite file and its folder, "
+            "or that DATABASE_URL names the PostgreSQL primary, not a standby"
+        )
     return "check DATABASE_URL"
 
 

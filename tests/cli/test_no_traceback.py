@@ -8,6 +8,7 @@ and closed-stdout tests without a change here (``RUNS`` gives it arguments that 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import subprocess
@@ -185,6 +186,28 @@ def test_credentials_the_server_refuses_are_not_called_a_server_that_is_down(
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://firebreak_no_such_role@" + db_url.split("@", 1)[1])
     code, _out, err = in_process(["incidents", "list"], capsys)
     assert code == 1 and "the server refused these credentials" in err and "running" not in err, err
+
+
+def test_a_full_disk_is_not_called_a_wrong_url(env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no room left on its disk SQLite cannot open the file for writing ("disk I/O
+    error"); the hint was "check DATABASE_URL". A 1 MiB tmpfs needs root to mount."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True, check=False).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        monkeypatch.setenv("ALERTMANAGER_TOKEN", "configured")  # as in production: no token file to write
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{disk / 'firebreak.db'}")
+        assert in_process(["db", "upgrade"], capsys)[0] == 0
+        with (disk / "filler").open("wb") as filler:
+            with contextlib.suppress(OSError):
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+        code, _out, err = in_process(["serve", "--port", str(free_port())], capsys)
+        assert code == 1 and "is the disk holding the database full?" in err and "check DATABASE_URL" not in err, err
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
 
 
 @pytest.mark.parametrize("leaf", [("console",), ("declare", "Checkout is failing")], ids=" ".join)
