@@ -54,6 +54,13 @@ _T = TypeVar("_T")
 #: that a connection is alive (a ping) before lending it again.
 IDLE_RECHECK_SECONDS = 10.0
 
+#: Seconds a webhook waits for its commit before it is answered 503 (the sender retries).
+#: A database that hangs instead of refusing (a frozen server, a host gone without a reset,
+#: locks held for ever) held every webhook request open until it answered, so senders saw
+#: their own timeouts and the server's connections filled. A commit that lands after the
+#: 503 only stores what the sender re-sends anyway, and applying is idempotent.
+STORE_TIMEOUT_SECONDS = 10.0
+
 #: Seconds a sender refused for a full inbox is asked to wait before trying again.
 FULL_RETRY_AFTER_SECONDS = 30
 
@@ -134,13 +141,25 @@ class InboxWriter:
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
+        #: When the batch being written began (monotonic), None between batches.
+        self._busy_since: float | None = None
 
-    async def accept(self, webhook: Webhook) -> int:
-        """The inbox id once the row is committed; raises what the commit raised."""
+    async def accept(self, webhook: Webhook, *, timeout: float = STORE_TIMEOUT_SECONDS) -> int:
+        """The inbox id once the row is committed; raises what the commit raised, or
+        ``TimeoutError`` after ``timeout`` seconds.
+
+        While the current batch has been stuck longer than ``timeout`` a webhook is refused
+        at once instead of queued: senders retry after a 503, and queueing every retry
+        behind a database that does not answer would only grow memory.
+        """
+        busy_since = self._busy_since
+        if busy_since is not None and time.monotonic() - busy_since > timeout:
+            raise TimeoutError(f"the database has not answered for {timeout:.0f} s")
         future: Future[int] = Future()
         self._ensure_running()
         self._queue.put((webhook, future))
-        return await asyncio.wrap_future(future)
+        # On timeout the future is cancelled: a row not yet written is then left out.
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         """Commit what is queued, then stop the thread."""
@@ -180,7 +199,11 @@ class InboxWriter:
                     stop = True
                     break
                 batch.append(item)
-            self._write(batch)
+            self._busy_since = time.monotonic()
+            try:
+                self._write(batch)
+            finally:
+                self._busy_since = None
             if stop:
                 self._write_rest()
                 return
@@ -199,6 +222,9 @@ class InboxWriter:
             self._write(rest)
 
     def _write(self, batch: list[_Pending]) -> None:
+        batch = [pending for pending in batch if not pending[1].cancelled()]  # answered 503 already
+        if not batch:
+            return
         if self._budget is not None:
             try:
                 granted = self._budget.take(len(batch), id_span=self._id_span, count=self._count_rows)
