@@ -22,6 +22,7 @@ from bot.store.models import OutboxRow
 from tests.conftest import REPO_PLAYBOOKS, make_settings
 from tests.fakes.alertmanager_payloads import alert, firing_group, payload
 from tests.ingest.support import TOKEN, bearer, client
+from tests.support.playbooks import ESCALATING_FALLBACK
 
 URL = "/webhooks/alertmanager"
 
@@ -119,19 +120,6 @@ def test_an_incident_lowered_to_p3_keeps_posting_in_its_channel(local: Container
     assert "[#incidents › INC-1]" not in out  # as in Slack: the channel stays the incident's conversation
 
 
-#: A fallback playbook whose first step escalates when its deadline passes.
-ESCALATING_FALLBACK = """\
-id: fallback
-title: Fallback
-default: true
-phases:
-  - kind: symptoms
-    title: Confirm and scope
-    steps:
-      - text: Acknowledge the incident and name a commander (/incident role commander @you).
-        deadline: 5m
-        on_deadline: escalate
-"""
 
 
 def test_p3_escalate_deadline_is_a_notification_that_says_why(

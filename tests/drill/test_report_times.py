@@ -8,20 +8,7 @@ from pathlib import Path
 
 from bot.drill.report import to_json, to_markdown
 from tests.drill.conftest import drill_settings, run
-
-#: A fallback playbook whose first step escalates when its deadline passes.
-ESCALATING_FALLBACK = """\
-id: fallback
-title: Fallback
-default: true
-phases:
-  - kind: symptoms
-    title: Confirm and scope
-    steps:
-      - text: Acknowledge the incident and name a commander (/incident role commander @you).
-        deadline: 5m
-        on_deadline: escalate
-"""
+from tests.support.playbooks import ESCALATING_FALLBACK
 
 #: An unmatched PagerDuty incident at +5m: the fallback playbook's first step (5m deadline,
 #: on_deadline: escalate) and the default policy's first level both fall due at +10m.
