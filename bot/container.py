@@ -134,7 +134,7 @@ def build_container(
     """
     # Storage, time, metrics.
     clock = clock or SystemClock()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, pool_max=settings.db_pool_max)
     sessions = make_session_factory(engine, drill=drill)
     metrics = Metrics(sessions, inbox_capacity=settings.inbox_max_rows)
 

@@ -119,6 +119,7 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(60.0, alias="FIREBREAK_OUTBOX_LEASE_SECONDS", ge=1)
     inbox_poll_seconds: float = Field(1.0, alias="FIREBREAK_INBOX_POLL_SECONDS", gt=0)
     pg_notify: bool = Field(True, alias="FIREBREAK_PG_NOTIFY")
+    db_pool_max: int = Field(30, alias="FIREBREAK_DB_POOL_MAX", ge=2, le=1000)
     outbox_setup_per_claim: int = Field(8, alias="FIREBREAK_OUTBOX_SETUP_PER_CLAIM", ge=1, le=32)
     summary_batch_seconds: float = Field(2.0, alias="FIREBREAK_SUMMARY_BATCH_SECONDS", ge=0, le=60)
 

@@ -20,13 +20,21 @@ class SchemaNotCurrent(RuntimeError):
     Defined here, not beside the migrations, so the CLI can catch it without loading Alembic."""
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+#: Connections a PostgreSQL pool keeps open between bursts (at most ``pool_max`` of them).
+POOL_KEPT = 10
+
+
+def make_engine(url: str, *, pool_max: int = 30, **kwargs: Any) -> Engine:
+    """``pool_max``: on PostgreSQL, the most pooled connections this process opens at once
+    (``FIREBREAK_DB_POOL_MAX``); past it a request waits up to 5 s for one. Several replicas
+    on a server with a small ``max_connections`` (or a PgBouncer's pool) need it lower: a
+    process that cannot open a connection fails its readiness probe and its deliveries."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _make_sqlite_serialise_writers(engine)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_size", min(POOL_KEPT, pool_max))
+    kwargs.setdefault("max_overflow", max(0, pool_max - POOL_KEPT))
     kwargs.setdefault("pool_timeout", 5)
     kwargs.setdefault("pool_pre_ping", True)
     kwargs["connect_args"] = {"connect_timeout": 5, **kwargs.get("connect_args", {})}
