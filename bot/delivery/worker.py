@@ -35,6 +35,7 @@ from bot.delivery.retry import backoff_seconds
 from bot.domain.clock import Clock, SystemClock
 from bot.store.db import SessionFactory
 from bot.store.models import OutboxRow
+from bot.store.trouble import log_retrying
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,8 @@ class DeliveryWorker:
             self._wakeup.clear()
             try:
                 handled = await self.run_once()
-            except Exception:  # the loop must survive a database blip
-                log.exception("delivery loop failed; retrying")
+            except Exception as error:  # the loop must survive a database blip
+                log_retrying(log, "delivery loop failed", error)
                 handled = 0
             if handled == 0:
                 await self._wakeup.sleep(stop, self._poll_seconds)

@@ -31,6 +31,7 @@ from bot.guided.service import SYSTEM_ACTOR, EscalateNow, Escalates, default_esc
 from bot.playbooks.guide import PENDING
 from bot.service.incidents import IncidentService
 from bot.store.models import IncidentRow, PlaybookRunRow, PlaybookStepRow
+from bot.store.trouble import log_retrying
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +204,8 @@ class DeadlineTicker:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.tick)
-            except Exception:  # a database blip must not end the loop
-                log.exception("step deadline tick failed; retrying")
+            except Exception as error:  # a database blip must not end the loop
+                log_retrying(log, "step deadline tick failed", error)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
             except TimeoutError:

@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.schedule.engine import EscalationEngine
 from bot.schedule.leader import LeaderLock
+from bot.store.trouble import log_retrying
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,8 @@ class EscalationRunner:
             return
         try:
             self.engine.tick()
-        except Exception:  # the job must keep running through a database blip
-            log.exception("escalation tick failed")
+        except Exception as error:  # the job must keep running through a database blip
+            log_retrying(log, "escalation tick failed", error)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Background task for the web app: runs until ``stop`` is set."""

@@ -1,4 +1,4 @@
-"""Which driver errors mean the database cannot write now, whatever the statement was.
+"""Which driver errors mean the database cannot write or cannot be reached, and how loops report them.
 
 The ingester keeps a row that fails by itself for a few retries and then sets it aside as
 dead, so one poisonous webhook cannot hold up everything. An error that would fail any row
@@ -9,6 +9,11 @@ A statement timeout (``57014``) or a lock that could not be had stays the row's.
 """
 
 from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 #: SQLSTATE classes: connection exception, insufficient resources (disk full, out of memory,
 #: too many connections), system error (I/O).
@@ -28,3 +33,23 @@ def database_cannot_write(driver_error: BaseException | None) -> bool:
         return sqlstate[:2] in _PG_CLASSES or sqlstate in _PG_CODES
     name = getattr(driver_error, "sqlite_errorname", None)
     return isinstance(name, str) and name.startswith(_SQLITE_CODES)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether a background loop's failed tick was the database's doing (unreachable, its
+    pool exhausted, unable to write) rather than a fault in the code.
+
+    Loops log the first with one line and retry; a traceback every minute per loop through
+    an outage buries the one line that says what is wrong. A fault still gets its traceback.
+    """
+    if isinstance(error, (PoolTimeout, TimeoutError, ConnectionError, OperationalError, InterfaceError)):
+        return True
+    return isinstance(error, DBAPIError) and database_cannot_write(error.orig)
+
+
+def log_retrying(log: logging.Logger, what: str, error: BaseException, **extra: object) -> None:
+    """``what`` failed and will be tried again: one line for a database outage, else the traceback."""
+    if database_unavailable(error):
+        log.warning(f"{what}; retrying: the database is unavailable", extra={"error": type(error).__name__, "detail": str(error)[:300], **extra})
+    else:
+        log.exception(f"{what}; retrying", extra=extra)
