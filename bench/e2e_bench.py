@@ -46,6 +46,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 
+from bench.cost_bench import cpu_seconds, postgres_cpu_seconds
 from bench.ingest_bench import ALERTS_PER_WEBHOOK, answered_2xx, postgres_database, webhook
 from bench.load import (
     ALERTMANAGER_AUTH,
@@ -78,6 +79,8 @@ class Run:
     drain_after_rate: float
     lost: int  # answered 2xx but not applied (alerts missing / 10), or dead in the inbox
     non_2xx: int
+    #: CPU ms per webhook during the end-to-end throughput phase (load and drain), by process.
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -119,6 +122,12 @@ class Firebreak:
         for process in self.processes:
             process.wait_ready()
 
+    def queued(self) -> int:
+        """Webhooks queued and not dead: what the drain waits on (one cheap count, polled often,
+        not the whole alerts table: that scan would cost the database more than the worker)."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM inbox WHERE dead_at IS NULL")).scalar_one())
+
     def counts(self) -> tuple[int, int, int]:
         """(alerts stored, webhooks queued, webhooks dead in the inbox)."""
         with self.engine.connect() as connection:
@@ -131,10 +140,18 @@ class Firebreak:
         """Seconds from now until nothing is queued (every accepted webhook applied or dead)."""
         started = time.perf_counter()
         while time.perf_counter() - started < timeout:
-            if self.counts()[1] == 0:
+            if self.queued() == 0:
                 return time.perf_counter() - started
             time.sleep(0.02)
         raise TimeoutError(f"inbox not empty after {timeout:.0f} s")
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far of each Firebreak process, every PostgreSQL process, and this
+        load generator (which also polls the inbox while it waits for the drain)."""
+        names = ["web", "worker"] if len(self.processes) == 2 else ["serve"]
+        spent = {name: cpu_seconds(process.process.pid) for name, process in zip(names, self.processes, strict=True)}
+        own = os.times()
+        return {**spent, "postgres": postgres_cpu_seconds(), "load": own.user + own.system}
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -169,8 +186,10 @@ def one_run(firebreak: Firebreak, reference: Process, args: argparse.Namespace) 
     firebreak.drained_after()
     stored_before, _, dead_before = firebreak.counts()
 
+    cpu_before = firebreak.cpu_seconds()
     throughput = asyncio.run(closed_loop(firebreak.url, bodies, concurrency=args.concurrency, headers=ALERTMANAGER_AUTH))
     drain_after_throughput = firebreak.drained_after()
+    cpu_ms = {name: (spent - cpu_before[name]) * 1000 / args.requests for name, spent in firebreak.cpu_seconds().items()}
     end_to_end = answered_2xx(throughput) / (throughput.elapsed + drain_after_throughput)
 
     rate_run = uuid.uuid4().hex[:6]
@@ -193,6 +212,7 @@ def one_run(firebreak: Firebreak, reference: Process, args: argparse.Namespace) 
         drain_after_rate=drain_after_rate,
         lost=lost,
         non_2xx=non_2xx(throughput) + non_2xx(latency),
+        cpu_ms=cpu_ms,
     )
 
 
@@ -214,7 +234,8 @@ def bench_mode(mode: str, args: argparse.Namespace) -> ModeResult:
                 print(
                     f"  {mode} run {index + 1}: end to end {run.end_to_end:.0f}/s vs reference {run.reference:.0f}/s = {run.ratio:.2f}; "
                     f"answered {run.answered:.0f}/s, drained {run.drain_after_throughput:.2f} s after; at {args.rate:.0f}/s "
-                    f"p50 {run.p50_ms:.1f} ms p99 {run.p99_ms:.1f} ms, drained {run.drain_after_rate:.2f} s after; lost {run.lost}",
+                    f"p50 {run.p50_ms:.1f} ms p99 {run.p99_ms:.1f} ms, drained {run.drain_after_rate:.2f} s after; lost {run.lost}; "
+                    f"CPU ms per webhook {', '.join(f'{name} {ms:.2f}' for name, ms in run.cpu_ms.items())}",
                     flush=True,
                 )
         finally:
