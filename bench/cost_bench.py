@@ -133,6 +133,24 @@ class WorkerCost:
         )
 
 
+@dataclass
+class DeliveryCost:
+    messages: int
+    claims: int
+    statements: int
+    commits: int
+    cpu_seconds: float
+
+    def line(self) -> str:
+        if not self.messages:
+            return "delivery: nothing delivered"
+        return (
+            f"delivery (console): {self.messages} messages in {self.claims} claims ({self.messages / max(1, self.claims):.1f} per claim); "
+            f"{self.statements / self.messages:.1f} SQL statements and {self.commits / self.messages:.2f} commits per message; "
+            f"{self.cpu_seconds * 1000 / self.messages:.2f} CPU ms per message (this process only)"
+        )
+
+
 class Web:
     """A ``firebreak web`` that queues webhooks (as in production) for the in-process worker."""
 
@@ -150,12 +168,32 @@ class Web:
         return sum(number for status, number in result.statuses.items() if 200 <= status < 300)
 
 
-def measure_worker(database_url: str, args: argparse.Namespace) -> WorkerCost:
+def deliver_due(container: Any) -> tuple[int, int]:
+    """Deliver what is due now, one claim at a time as the worker loop does; (messages, claims)."""
+    messages = claims = 0
+    while True:
+        handled = asyncio.run(container.worker.run_once())
+        if handled == 0:
+            return messages, claims
+        messages, claims = messages + handled, claims + 1
+
+
+def measure_worker(database_url: str, args: argparse.Namespace) -> tuple[WorkerCost, DeliveryCost]:
     """Queue ``--chunk`` webhooks, apply them, again until ``--requests``: a chunk as large as
     the run is a backlog (several webhooks per group per transaction), a small one is what a
-    worker keeping up sees (about one)."""
+    worker keeping up sees (about one). After each chunk the delivery worker delivers what
+    the chunk queued for chat (local mode: the console transcript), measured apart; summary
+    edits are not held back (``FIREBREAK_SUMMARY_BATCH_SECONDS=0``) so each is due at once."""
     web = Web(database_url, args.concurrency)
-    os.environ.update({"DATABASE_URL": database_url, "FIREBREAK_STORM_THRESHOLD": "0", "ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN, "FIREBREAK_LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "FIREBREAK_STORM_THRESHOLD": "0",
+            "ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN,
+            "FIREBREAK_LOG_LEVEL": "WARNING",
+            "FIREBREAK_SUMMARY_BATCH_SECONDS": "0",
+        }
+    )
     for name in [name for name in os.environ if name.startswith(("SLACK_", "PAGERDUTY_"))]:
         del os.environ[name]
     from bot.container import build_container
@@ -164,6 +202,8 @@ def measure_worker(database_url: str, args: argparse.Namespace) -> WorkerCost:
 
     queued = applied = 0
     cpu = wall = postgres = 0.0
+    delivered = claims = delivery_statements = delivery_commits = 0
+    delivery_cpu = 0.0
     with open(os.devnull, "w") as quiet:
         container = build_container(load_settings(), roles=frozenset({Role.WORKER}), transcript_stream=quiet)
         try:
@@ -174,6 +214,13 @@ def measure_worker(database_url: str, args: argparse.Namespace) -> WorkerCost:
                 applied += container.ingester.apply_all(max_passes=100_000)
                 cpu, wall = cpu + time.process_time() - started_cpu, wall + time.perf_counter() - started
                 postgres += postgres_cpu_seconds() - started_postgres
+                statements, commits, started_cpu = counter.statements, counter.commits, time.process_time()
+                messages, claimed = deliver_due(container)
+                delivery_cpu += time.process_time() - started_cpu
+                delivered, claims = delivered + messages, claims + claimed
+                delivery_statements += counter.statements - statements
+                delivery_commits += counter.commits - commits
+                counter.statements, counter.commits = statements, commits
             with container.engine.connect() as connection:
                 alerts = int(connection.execute(text("SELECT count(*) FROM alerts")).scalar_one())
         finally:
@@ -181,7 +228,10 @@ def measure_worker(database_url: str, args: argparse.Namespace) -> WorkerCost:
             web.process.stop()
     if applied != queued or alerts != queued * ALERTS_PER_WEBHOOK:
         raise SystemExit(f"applied {applied} of {queued} queued webhooks, {alerts} alerts stored")
-    return WorkerCost(applied, counter.statements, counter.commits, cpu, wall, postgres)
+    return (
+        WorkerCost(applied, counter.statements, counter.commits, cpu, wall, postgres),
+        DeliveryCost(delivered, claims, delivery_statements, delivery_commits, delivery_cpu),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         if "web" in parts:
             print(measure_web(urls[0], urls[1], args).line(), flush=True)
         if "worker" in parts:
-            print(measure_worker(urls[2], args).line(), flush=True)
+            for cost in measure_worker(urls[2], args):
+                print(cost.line(), flush=True)
     finally:
         for entry in created:
             if entry:

@@ -32,10 +32,15 @@ class DeliveryResult:
     """``record`` runs in the same transaction that marks the message delivered.
 
     That is how a local effect (a transcript line, a channel id) is stored exactly once.
+    ``record`` writes to the database only: the worker may run it twice (a claim's records
+    are first written together, and again one by one under savepoints if one fails).
+    Anything else it would do (printing a line) goes in ``after_commit``, which runs once,
+    after the message is marked delivered.
     """
 
     record: Callable[[Session], None] | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    after_commit: Callable[[], None] | None = None
 
 
 class DeliveryError(Exception):

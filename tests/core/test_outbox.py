@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -281,6 +282,92 @@ def test_a_claims_deliveries_are_marked_in_one_transaction_and_a_failing_record_
     worker._deliverers["peer"] = RecordingDeliveries(broken="none")
     assert asyncio.run(worker.run_once()) == 1
     assert rows(sessions)["m2"].status == "delivered"
+
+
+class AnnouncingDeliveries(RecordingDeliveries):
+    """Records as ``RecordingDeliveries`` and says each delivery once it is marked; the record
+    of ``broken`` fails only when the database writes it (a NOT NULL column left empty)."""
+
+    def __init__(self, broken: str, sessions: SessionFactory) -> None:
+        super().__init__(broken)
+        self.sessions = sessions
+        self.said: list[tuple[str, str]] = []
+
+    async def deliver(self, message: OutboxMessage) -> DeliveryResult:
+        key = message.idempotency_key
+
+        def record(session: Session) -> None:
+            group_key = None if key == self.broken else f"recorded {key}"
+            session.add(InboxRow(source="test", group_key=group_key, body="{}", received_at=CREATED))
+
+        def say() -> None:
+            with self.sessions() as session:  # only after the mark is committed
+                status = session.scalar(select(OutboxRow.status).where(OutboxRow.idempotency_key == key))
+            self.said.append((key, str(status)))
+
+        return DeliveryResult(record=record, after_commit=say)
+
+
+def count_statements(engine: Engine, statements: list[str]) -> Callable[..., None]:
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    return seen
+
+
+def test_a_clean_claim_is_marked_without_a_savepoint_per_message(sessions: SessionFactory, engine: Engine, clock: FrozenClock) -> None:
+    deliveries = AnnouncingDeliveries(broken="none", sessions=sessions)
+    worker = DeliveryWorker(sessions, {"peer": deliveries}, clock=clock)
+    for n in range(5):
+        put(sessions, clock, f"m{n}")
+    statements: list[str] = []
+    listener = count_statements(engine, statements)
+    try:
+        assert asyncio.run(worker.run_once()) == 5
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert not [statement for statement in statements if "SAVEPOINT" in statement.upper()]
+    assert sorted(deliveries.said) == [(f"m{n}", "delivered") for n in range(5)]
+
+
+def test_a_record_the_database_refuses_is_isolated_and_said_only_once_marked(sessions: SessionFactory, clock: FrozenClock) -> None:
+    deliveries = AnnouncingDeliveries(broken="m1", sessions=sessions)
+    worker = DeliveryWorker(sessions, {"peer": deliveries}, clock=clock)
+    for n in range(3):
+        put(sessions, clock, f"m{n}")
+    assert asyncio.run(worker.run_once()) == 3
+    assert {key: row.status for key, row in rows(sessions).items()} == {"m0": "delivered", "m1": "in_flight", "m2": "delivered"}
+    with sessions() as session:
+        assert sorted(session.scalars(select(InboxRow.group_key))) == ["recorded m0", "recorded m2"]
+    # Said once each (not again for the first attempt that was rolled back), never m1.
+    assert sorted(deliveries.said) == [("m0", "delivered"), ("m2", "delivered")]
+
+
+def test_leases_left_behind_are_looked_for_a_quarter_lease_apart_and_still_taken_again(
+    sessions: SessionFactory, engine: Engine, clock: FrozenClock
+) -> None:
+    """Nearly every claim finds no lease left behind: looking for them on each cost a query."""
+    worker = DeliveryWorker(sessions, {"peer": RecordingPeer()}, clock=clock)
+    crashed = DeliveryWorker(sessions, {"peer": RecordingPeer()}, clock=clock)
+    put(sessions, clock, "left behind")
+    assert [message.idempotency_key for message in crashed._claim()] == ["left behind"]  # then it dies
+
+    def lookups() -> int:
+        statements: list[str] = []
+        listener = count_statements(engine, statements)
+        try:
+            asyncio.run(worker.run_once())
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return sum(1 for statement in statements if "locked_until <" in statement)
+
+    assert lookups() == 1  # a new worker looks at once
+    clock.advance(seconds=10)
+    assert lookups() == 0  # 10 s later: not yet (a quarter of the 60 s lease)
+    clock.advance(seconds=51)  # the lease has run out and 15 s have passed
+    assert lookups() == 1
+    assert rows(sessions)["left behind"].status == "delivered"
 
 
 def test_a_delivery_that_raises_does_not_keep_the_rest_of_its_claim_from_being_marked(sessions: SessionFactory, clock: FrozenClock) -> None:

@@ -59,6 +59,8 @@ def test_console_renders_every_operation_slack_delivers(container: Container) ->
         assert result.record is not None
         with container.sessions.begin() as session:
             result.record(session)
+        assert result.after_commit is not None
+        result.after_commit()
     lines = out.getvalue().splitlines()
     assert lines[0] == "[#inc-1-checkout] ⚙️ topic updated"
     assert "[#inc-1-checkout] ⚙️ bookmark added title=runbook url=https://r" in lines

@@ -96,11 +96,13 @@ class ConsoleDeliverer:
                 session.add(
                     TranscriptRow(at=now, channel=channel, text=text, outbox_id=message.id if index == 0 else None)
                 )
+
+        def show() -> None:
             if self._stream is not None:
                 for channel, text in lines:
                     print_line(self._stream, channel, text)
 
-        return DeliveryResult(record=record)
+        return DeliveryResult(record=record, after_commit=show)
 
     # -- renderers: each returns (channel, text) lines ------------------------------
 
