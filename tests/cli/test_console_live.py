@@ -155,7 +155,8 @@ def tour_commands() -> list[str]:
 def test_follow_prints_alerts_arriving_at_a_running_serve(db_url: str, tmp_path: Path) -> None:
     """The getting-started tour: serve with a token, follow, the example alert, the commands."""
     env = firebreak_env(db_url, ALERTMANAGER_TOKEN=TOKEN, FIREBREAK_PLAYBOOKS_DIR=str(ROOT / "playbooks"))
-    with Server(env) as server:
+    # Resolving saves a post-mortem draft where the process runs: in tmp_path, not the checkout.
+    with Server(env, cwd=tmp_path) as server:
         follower = subprocess.Popen(
             [sys.executable, "-m", "bot", "console", "--follow"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -178,7 +179,7 @@ def test_follow_prints_alerts_arriving_at_a_running_serve(db_url: str, tmp_path:
             readme = (ROOT / "README.md").read_text(encoding="utf-8")
             assert "\n".join(commands) in readme  # the README's quick tour shows the same commands
             assert "--data @docs/examples/high-latency-alert.json" in readme and "Bearer tour-secret" in readme
-            console = run_firebreak(["console", "--user", "alice"], env, stdin="\n".join(commands) + "\n")
+            console = run_firebreak(["console", "--user", "alice"], env, stdin="\n".join(commands) + "\n", cwd=tmp_path)
             assert console.returncode == 0, console.stderr
             assert "⚠️" not in console.stdout, console.stdout  # every command of the tour works as shown
             assert "INC-1 is now resolved" in console.stdout

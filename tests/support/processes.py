@@ -25,12 +25,15 @@ def firebreak_env(db_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_firebreak(args: list[str], env: Mapping[str, str], *, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_firebreak(
+    args: list[str], env: Mapping[str, str], *, stdin: str | None = None, timeout: float = 60, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """``cwd``: local mode saves the files it would upload (post-mortem drafts) there."""
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
         env=dict(env),
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -46,10 +49,11 @@ class _Process:
 
     what = "process"
 
-    def __init__(self, env: Mapping[str, str], *, log: Path | None = None) -> None:
+    def __init__(self, env: Mapping[str, str], *, log: Path | None = None, cwd: Path = ROOT) -> None:
         self.env = dict(env)
         self.process: subprocess.Popen[str] | None = None
         self.log = log
+        self.cwd = cwd  # local mode saves the files it would upload (post-mortem drafts) there
 
     def argv(self) -> list[str]:
         raise NotImplementedError
@@ -65,7 +69,7 @@ class _Process:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", *self.argv()],
             env=self.env,
-            cwd=ROOT,
+            cwd=self.cwd,
             stdout=output,
             stderr=subprocess.STDOUT if self.log is not None else subprocess.PIPE,
             text=True,
@@ -113,8 +117,10 @@ class Server(_Process):
 
     what = "server"
 
-    def __init__(self, env: Mapping[str, str], *, port: int | None = None, log: Path | None = None, command: str = "serve") -> None:
-        super().__init__(env, log=log)
+    def __init__(
+        self, env: Mapping[str, str], *, port: int | None = None, log: Path | None = None, command: str = "serve", cwd: Path = ROOT
+    ) -> None:
+        super().__init__(env, log=log, cwd=cwd)
         self.command = command
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
