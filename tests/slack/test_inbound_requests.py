@@ -4,6 +4,7 @@ replays and malformed signature headers."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -25,6 +26,7 @@ from tests.fakes.slack_requests import (
     app_mention_event,
     app_uninstalled_event,
     block_actions_body,
+    block_actions_payload,
     event_callback_body,
     member_joined_channel_event,
     sign_slack_request,
@@ -372,3 +374,40 @@ def test_a_sender_gone_before_its_body_arrived_is_logged_not_a_crash(monkeypatch
     asyncio.run(app(scope, receive, send))
     assert sent[0]["status"] == 400
     assert said == ["slack request abandoned before its body arrived; nothing done"]
+
+
+def malformed_interactions() -> list[tuple[str, dict[str, Any]]]:
+    """Signed interactions whose shape Slack never sends: Bolt itself failed on the first six."""
+    click = block_actions_payload("incident_ack", "1")
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (f"actions {actions!r}", {**click, "actions": actions}) for actions in ([], "x", [1], [{}], [{"action_id": 5}], None)
+    ]
+    cases.append(("no actions", {key: value for key, value in click.items() if key != "actions"}))
+    cases += [
+        ("a modal submitted without its view", {"type": "view_submission", "user": {"id": "U0ALICE"}}),
+        ("a modal whose view is a string", {"type": "view_submission", "user": {"id": "U0ALICE"}, "view": "x"}),
+        ("a shortcut without a callback_id", {"type": "shortcut", "user": {"id": "U0ALICE"}}),
+        ("a suggestion request without an action_id", {"type": "block_suggestion", "user": {"id": "U0ALICE"}}),
+    ]
+    return cases
+
+
+def test_malformed_signed_interactions_are_refused_not_failed(slack: Container, fake_slack: FakeSlack) -> None:
+    number = slack.service.declare(title="Checkout", severity=Severity.P2, actor="a", source=Source.CONSOLE).number
+
+    async def scenario() -> None:
+        http = SlackHttp(slack)
+        before = await asyncio.to_thread(table_counts, slack.engine)
+        for what, payload in malformed_interactions():
+            response = await http.post(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+            assert response.status_code < 500, (what, response.status_code, response.text)
+            if payload.get("type") == "block_actions":
+                assert response.status_code == 400, (what, response.status_code)
+                assert "action" in response.json()["error"], what
+        after = await asyncio.to_thread(table_counts, slack.engine)
+        # Nothing applied; only the acknowledged ones are remembered (as replays to refuse).
+        assert {**after, "slack_seen_requests": 0} == {**before, "slack_seen_requests": 0}
+        assert after["slack_seen_requests"] - before["slack_seen_requests"] == 4
+        assert slack.service.get(number).status.value == "triggered"
+
+    run(scenario)

@@ -118,7 +118,21 @@ def _parse(body: str, content_type: str | None) -> tuple[dict[str, Any], str | N
         return {}, "expected a JSON object or form fields"
     if nesting_depth(parsed) > MAX_DEPTH:
         return {}, f"malformed body: nested deeper than {MAX_DEPTH} levels"
-    return parsed, None
+    return parsed, _shape_problem(parsed)
+
+
+def _shape_problem(parsed: dict[str, Any]) -> str | None:
+    """What Bolt would fail on inside its own code (a 500, and Slack retrying it): a button
+    click carries at least one action, each an object naming its ``action_id``. Slack never
+    sends anything else; a request that does is refused before Bolt sees it."""
+    if parsed.get("type") != "block_actions":
+        return None
+    actions = parsed.get("actions")
+    if not isinstance(actions, list) or not actions:
+        return "block_actions needs a non-empty list of actions"
+    if not all(isinstance(action, dict) and isinstance(action.get("action_id"), str) for action in actions):
+        return "each of block_actions' actions must be an object with an action_id"
+    return None
 
 
 def nesting_depth(value: Any) -> int:
