@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from bot.background import Wakeup
@@ -36,7 +34,7 @@ from bot.ingest.pressure import WebhookPressure
 from bot.store.db import SessionFactory
 from bot.store.models import InboxRow
 from bot.store.receipt import receiving
-from bot.store.trouble import database_cannot_write
+from bot.store.trouble import log_retrying, stops_every_row
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +51,6 @@ Preparer = Callable[[Session, Sequence[InboxRow]], Collection[str]]
 #: How soon a pass that found its groups taken by other ingesters looks again (they may
 #: have left others behind), instead of the full poll interval.
 PASSED_BY_SECONDS = 0.05
-
-
-def _database_away(error: BaseException) -> bool:
-    """A lost connection, an exhausted pool or a database that cannot write now (full disk,
-    read-only, shutting down: bot/store/trouble.py) stops the pass without counting against
-    any row; anything else is the row's.
-
-    An ``OperationalError`` on a live connection (a statement timeout on a huge group, a
-    lock that could not be had) belongs to the row: it is retried with backoff and, if it
-    keeps failing, set aside, so it cannot stop every other group.
-    """
-    if isinstance(error, (PoolTimeout, TimeoutError, ConnectionError)):
-        return True
-    if not isinstance(error, DBAPIError):
-        return False
-    return error.connection_invalidated or database_cannot_write(error.orig)
 
 
 class _NeedsCare(Exception):
@@ -185,7 +167,7 @@ class Ingester:
                 failures = 0
             except Exception as error:  # the loop must outlive a database outage
                 failures += 1
-                log.warning("ingest pass failed; webhooks stay queued", extra={"error": type(error).__name__, "detail": str(error)[:300]})
+                log_retrying(log, "ingest pass failed; webhooks stay queued", error)
                 applied = 0
                 await self._wakeup.sleep(stop, backoff_seconds(failures, base=0.5, cap=5.0), wakeable=False)
                 continue
@@ -327,7 +309,7 @@ class Ingester:
             try:
                 shared.update(preparer(session, source_rows))
             except Exception as error:
-                if _database_away(error):
+                if stops_every_row(error):
                     raise
                 raise _NeedsCare from error
         return shared
@@ -403,7 +385,7 @@ class Ingester:
                 applied.outcomes += [(row.source, outcome) for outcome in outcomes]
                 index += len(run)
         except Exception as error:
-            if _database_away(error):
+            if stops_every_row(error):
                 raise
             raise _NeedsCare from error
         return applied
@@ -429,7 +411,7 @@ class Ingester:
             except Discarded as discarded:
                 outcome = discarded.outcome
             except Exception as error:
-                if _database_away(error):
+                if stops_every_row(error):
                     raise
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
                 applied.failed = row

@@ -35,6 +35,23 @@ def database_cannot_write(driver_error: BaseException | None) -> bool:
     return isinstance(name, str) and name.startswith(_SQLITE_CODES)
 
 
+def stops_every_row(error: BaseException) -> bool:
+    """Whether applying a row failed because of the database rather than the row: a lost
+    connection, an exhausted pool, or a database that cannot write now. The ingester then
+    stops its pass without counting it against any row; anything else is the row's.
+
+    Narrower than ``database_unavailable``: an ``OperationalError`` on a live connection
+    (a statement timeout on a huge group, a lock that could not be had) belongs to the row.
+    It is retried with backoff and, if it keeps failing, set aside, so it cannot stop every
+    other group.
+    """
+    if isinstance(error, (PoolTimeout, TimeoutError, ConnectionError)):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    return error.connection_invalidated or database_cannot_write(error.orig)
+
+
 def database_unavailable(error: BaseException) -> bool:
     """Whether a background loop's failed tick was the database's doing (unreachable, its
     pool exhausted, unable to write) rather than a fault in the code.

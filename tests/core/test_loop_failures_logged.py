@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
 from bot.guided.deadlines import DeadlineTicker
+from bot.ingest.ingester import Ingester
 from bot.store.trouble import database_unavailable, log_retrying
 
 OUTAGE = OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
@@ -73,3 +75,28 @@ def test_extra_fields_reach_the_record(caplog: pytest.LogCaptureFixture) -> None
     (record,) = [record for record in caplog.records if record.name == "tests.loops"]
     extra: Any = record
     assert extra.incident == 7 and extra.error == "OperationalError"
+
+
+class FailingIngester(Ingester):
+    def __init__(self, error: Exception, stop: asyncio.Event) -> None:
+        super().__init__(sessions=None)  # type: ignore[arg-type]
+        self.error, self.stop = error, stop
+
+    def apply_pending(self, stopping: Callable[[], bool] = lambda: False) -> int:
+        self.stop.set()
+        raise self.error
+
+
+@pytest.mark.parametrize(("error", "level", "traceback"), [(OUTAGE, logging.WARNING, False), (KeyError("number"), logging.ERROR, True)])
+def test_the_ingester_reports_a_failed_pass_as_every_loop_does(caplog: pytest.LogCaptureFixture, error: Exception, level: int, traceback: bool) -> None:
+    """It logged a warning without the traceback for anything, a fault in the code included."""
+    caplog.set_level(logging.WARNING)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        await asyncio.wait_for(FailingIngester(error, stop).run(stop), timeout=10)
+
+    asyncio.run(main())
+    (record,) = [record for record in caplog.records if record.name == "bot.ingest.ingester"]
+    assert record.levelno == level and (record.exc_info is not None) is traceback
+    assert record.getMessage().startswith("ingest pass failed; webhooks stay queued; retrying")
