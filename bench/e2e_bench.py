@@ -81,6 +81,8 @@ class Run:
     non_2xx: int
     #: CPU ms per webhook during the end-to-end throughput phase (load and drain), by process.
     cpu_ms: dict[str, float] = field(default_factory=dict)
+    #: Webhooks still queued when the last one was answered (what the drain applies).
+    queued_at_end: int = 0
 
     @property
     def ratio(self) -> float:
@@ -188,6 +190,7 @@ def one_run(firebreak: Firebreak, reference: Process, args: argparse.Namespace) 
 
     cpu_before = firebreak.cpu_seconds()
     throughput = asyncio.run(closed_loop(firebreak.url, bodies, concurrency=args.concurrency, headers=ALERTMANAGER_AUTH))
+    queued_at_end = firebreak.queued()
     drain_after_throughput = firebreak.drained_after()
     cpu_ms = {name: (spent - cpu_before[name]) * 1000 / args.requests for name, spent in firebreak.cpu_seconds().items()}
     end_to_end = answered_2xx(throughput) / (throughput.elapsed + drain_after_throughput)
@@ -213,6 +216,7 @@ def one_run(firebreak: Firebreak, reference: Process, args: argparse.Namespace) 
         lost=lost,
         non_2xx=non_2xx(throughput) + non_2xx(latency),
         cpu_ms=cpu_ms,
+        queued_at_end=queued_at_end,
     )
 
 
@@ -233,7 +237,7 @@ def bench_mode(mode: str, args: argparse.Namespace) -> ModeResult:
                 result.runs.append(run)
                 print(
                     f"  {mode} run {index + 1}: end to end {run.end_to_end:.0f}/s vs reference {run.reference:.0f}/s = {run.ratio:.2f}; "
-                    f"answered {run.answered:.0f}/s, drained {run.drain_after_throughput:.2f} s after; at {args.rate:.0f}/s "
+                    f"answered {run.answered:.0f}/s, {run.queued_at_end} queued then, drained {run.drain_after_throughput:.2f} s after; at {args.rate:.0f}/s "
                     f"p50 {run.p50_ms:.1f} ms p99 {run.p99_ms:.1f} ms, drained {run.drain_after_rate:.2f} s after; lost {run.lost}; "
                     f"CPU ms per webhook {', '.join(f'{name} {ms:.2f}' for name, ms in run.cpu_ms.items())}",
                     flush=True,
