@@ -95,23 +95,32 @@ def add(
     return row
 
 
-def children(session: Session, incident_id: int) -> list[Child]:
-    """Every child of the incident with its alert counts, in short-id order."""
+def children(session: Session, incident_id: int, *, limit: int | None = None) -> list[Child]:
+    """The children of the incident with their alert counts, in short-id order: every one,
+    or the first ``limit`` (a page that shows a storm incident must not read and print
+    thousands of groups on each refresh; ``count_children`` says how many there are)."""
+    query = select(AlertGroupRow).where(AlertGroupRow.incident_id == incident_id).order_by(AlertGroupRow.child_number)
+    rows = list(session.scalars(query if limit is None else query.limit(limit)))
     counts: dict[int, tuple[int, int]] = {}
     statement = (
         select(AlertRow.group_id, func.count(), func.sum(case((AlertRow.status == FIRING, 1), else_=0)))
         .where(AlertRow.incident_id == incident_id)
         .group_by(AlertRow.group_id)
     )
+    if limit is not None:
+        statement = statement.where(AlertRow.group_id.in_([row.id for row in rows]))
     for group_id, total, firing in session.execute(statement):
         if group_id is not None:
             counts[int(group_id)] = (int(firing or 0), int(total))
-    rows = session.scalars(select(AlertGroupRow).where(AlertGroupRow.incident_id == incident_id).order_by(AlertGroupRow.child_number))
     result = []
     for row in rows:
         firing, total = counts.get(row.id, (0, 0))
         result.append(to_child(row, alerts_firing=firing, alerts_total=total))
     return result
+
+
+def count_children(session: Session, incident_id: int) -> int:
+    return int(session.scalar(select(func.count()).select_from(AlertGroupRow).where(AlertGroupRow.incident_id == incident_id)) or 0)
 
 
 def move(session: Session, row: AlertGroupRow, *, to_incident: int, joined_by: JoinedBy, at: datetime) -> AlertGroupRow:

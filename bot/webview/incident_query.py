@@ -26,6 +26,10 @@ from bot.store.models import AlertRow, EscalationRow, IncidentRow, PlaybookRunRo
 TIMELINE_PAGE = 50
 #: Alerts listed on the page; more are counted (the post-mortem lists them all).
 ALERTS_SHOWN = 100
+#: Alert groups listed on the page; more are counted. A storm incident collects a group per
+#: alert group that fires, thousands in a large outage, and an open page renders its summary
+#: again on every change (``/live``, about once a second while the storm lasts).
+CHILDREN_SHOWN = 100
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ class IncidentPage:
     alerts: list[AlertLine]
     alert_count: int
     children: list[Child]
+    #: How many children the incident has (``children`` holds the first ``CHILDREN_SHOWN``).
+    children_count: int
     timeline: TimelinePage
     marker: str
 
@@ -223,7 +229,8 @@ def incident_page(session: Session, number: int, *, before: tuple[datetime, int]
         steps=_steps(session, number),
         alerts=alerts,
         alert_count=alert_count,
-        children=alert_groups.children(session, number),
+        children=alert_groups.children(session, number, limit=CHILDREN_SHOWN),
+        children_count=alert_groups.count_children(session, number),
         timeline=timeline_page(session, number, before=before),
         marker=f"{newest}-{int(row.updated_at.timestamp() * 1000)}",
     )

@@ -18,7 +18,7 @@ from bot.domain.timeline import Source
 from bot.export.service import Exporter
 from bot.store.models import IncidentRow
 from bot.webview.filters import PAGE_SIZE
-from bot.webview.incident_query import TIMELINE_PAGE
+from bot.webview.incident_query import CHILDREN_SHOWN, TIMELINE_PAGE
 from bot.webview.insights import build as build_insights
 from tests.export.scenario import build_incident
 from tests.webview.conftest import add_incidents
@@ -277,3 +277,48 @@ def test_the_icon_is_ours_and_linked_so_no_page_asks_for_a_missing_favicon(clien
     assert anonymous.get("/static/favicon.svg").content == icon.content
     for page in [client.get("/"), client.get("/insights"), anonymous.get("/signin")]:
         assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page.text
+
+
+def test_a_storm_incident_lists_its_first_alert_groups_and_counts_the_rest(web: Container, client: TestClient) -> None:
+    """A storm incident holds a group per alert group that fired: thousands in a big outage.
+    The page and its live summary (asked for on every change while the storm goes on) list
+    the first ``CHILDREN_SHOWN`` and count the others, instead of rendering every group on
+    the event loop once a second per open page."""
+    from bot.store.models import AlertGroupRow, AlertRow
+
+    [number] = add_incidents(web, 1, title="Alert storm")
+    now = web.clock.now()
+    total = CHILDREN_SHOWN * 3
+    with web.sessions.begin() as session:
+        groups = [
+            AlertGroupRow(
+                incident_id=number,
+                child_number=index + 1,
+                dedup_key=f"am:storm-{index}",
+                source="alertmanager",
+                title=f"storm group {index + 1:04d}",
+                labels={},
+                correlation={},
+                severity="P2",
+                status="firing",
+                joined_by="storm",
+                joined_at=now,
+                resolved_at=None,
+            )
+            for index in range(total)
+        ]
+        session.add_all(groups)
+        session.flush()
+        session.add(
+            AlertRow(
+                incident_id=number, group_id=groups[0].id, fingerprint="f1", status="firing", labels={"alertname": "Down"}, annotations={},
+                starts_at=now, ends_at=None, generator_url=None, first_seen_at=now, updated_at=now,
+            )
+        )
+    for path in (f"/incidents/{number}", f"/incidents/{number}/live?after=0"):
+        response = client.get(path)
+        assert response.status_code == 200
+        body = response.text if path.endswith(str(number)) else response.json()["summary"]
+        shown = re.findall(r"storm group (\d{4})", body)
+        assert shown == [f"{index + 1:04d}" for index in range(CHILDREN_SHOWN)], path
+        assert f"{total} alert groups, first {CHILDREN_SHOWN} shown" in body, path
