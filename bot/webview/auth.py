@@ -82,7 +82,8 @@ def from_trusted_proxy(request: Request, config: AuthConfig) -> bool:
 
 def client_address(request: Request, config: AuthConfig) -> str:
     """Who is connecting, for counting sign-in attempts: the peer, or, when the peer is a
-    trusted proxy, the address it appended last to ``X-Forwarded-For`` (the one it saw).
+    trusted proxy, the address it appended last to ``X-Forwarded-For`` (the one it saw);
+    an IPv6 client by its /64 (``counted_as``).
 
     Every ``X-Forwarded-For`` line counts, in order: some proxies (HAProxy's ``option
     forwardfor``) add a line of their own instead of appending to the client's, and the
@@ -93,10 +94,32 @@ def client_address(request: Request, config: AuthConfig) -> str:
     if from_trusted_proxy(request, config):
         forwarded = ",".join(request.headers.getlist("x-forwarded-for")).split(",")[-1].strip()
         try:
-            return str(ipaddress.ip_address(forwarded))
+            return counted_as(ipaddress.ip_address(forwarded))
         except ValueError:
             pass
-    return peer
+    try:
+        return counted_as(ipaddress.ip_address(peer))
+    except ValueError:
+        return peer
+
+
+#: IPv6 prefix that one client is counted by: a single host is normally given a whole /64.
+IPV6_CLIENT_PREFIX = 64
+
+
+def counted_as(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """The name one client's sign-in attempts are counted under.
+
+    An IPv4 address is itself. An IPv6 client is counted by its /64: any host on one
+    gets the whole prefix (2^64 addresses) and can pick a fresh address for every guess, so
+    counting single addresses would never reach the limit. An IPv4-mapped IPv6 address
+    (``::ffff:198.51.100.7``, what a dual-stack socket reports) is the IPv4 client it maps.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False))
+    return str(address)
 
 
 def proxy_user(request: Request, config: AuthConfig) -> str | None:

@@ -258,3 +258,38 @@ def test_the_attempt_limiter_forgets_attempts_older_than_its_window() -> None:
     limiter.attempt("b")
     limiter.attempt("c")
     assert "a" not in limiter._seen, "the longest-quiet address is forgotten past max_addresses"
+
+
+def test_an_ipv6_client_cannot_reset_its_count_by_changing_address_within_its_prefix(web: Container) -> None:
+    """A host given an IPv6 /64 can use a fresh address for every guess: attempts are counted
+    per /64, directly and behind a trusted proxy, so the eleventh guess waits all the same."""
+    app = create_app(web, run_worker=False, migrate=False)
+    first = TestClient(app, client=("2001:db8:1:2::1", 40000), follow_redirects=False, base_url="https://testserver")
+    csrf = csrf_of(first.get("/signin").text)
+    cookie = first.cookies[sessions.COOKIE]
+    answers = []
+    for n in range(11):
+        guesser = TestClient(app, client=(f"2001:db8:1:2:{n:x}::{n + 7:x}", 40000), follow_redirects=False, base_url="https://testserver")
+        guesser.cookies.set(sessions.COOKIE, cookie)
+        answers.append(guesser.post("/signin", data={"csrf": csrf, "token": f"guess-{n:020d}"}).status_code)
+    assert answers == [401] * 10 + [429]
+    other = TestClient(app, client=("2001:db8:1:3::1", 40000), follow_redirects=False, base_url="https://testserver")
+    sign_in(other)
+    assert other.get("/").status_code == 200, "another /64 has its own count"
+    via_proxy = TestClient(app, client=(PROXY, 40000), follow_redirects=False, base_url="https://testserver")
+    via_proxy.cookies.set(sessions.COOKIE, cookie)
+    forwarded = [
+        via_proxy.post("/signin", data={"csrf": csrf, "token": "guess"}, headers={"X-Forwarded-For": f"2001:db8:9::{n + 1:x}"}).status_code
+        for n in range(11)
+    ]
+    assert forwarded == [401] * 10 + [429]
+
+
+def test_an_ipv4_client_on_a_dual_stack_socket_is_counted_as_its_ipv4_address() -> None:
+    import ipaddress
+
+    from bot.webview.auth import counted_as
+
+    assert counted_as(ipaddress.ip_address("::ffff:198.51.100.7")) == "198.51.100.7"
+    assert counted_as(ipaddress.ip_address("198.51.100.7")) == "198.51.100.7"
+    assert counted_as(ipaddress.ip_address("2001:db8::5")) == "2001:db8::/64"
