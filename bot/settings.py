@@ -305,9 +305,14 @@ class Settings(BaseSettings):
         networks = _split_list(value)
         for network in networks:
             try:
-                ipaddress.ip_network(network, strict=False)
+                parsed = ipaddress.ip_network(network, strict=False)
             except ValueError:
                 raise ValueError(f"{network!r} is not an IP address or network (like 10.0.0.5 or 10.0.0.0/8)") from None
+            # Every address a listed network holds may name any user in the proxy header and
+            # chooses the address its sign-in attempts are counted under: a /0 lets anyone
+            # on the internet sign in as anyone.
+            if parsed.prefixlen == 0:
+                raise ValueError(f"{network!r} trusts every address: name the proxy's own address (like 10.0.0.5)")
         return networks
 
     @field_validator("timezone")

@@ -89,3 +89,12 @@ def _example_value(name: str) -> str | None:
 def test_env_example_leaves_secrets_and_trusted_proxies_empty(name: str) -> None:
     """A secret written in the example is known to all; a proxy list there trusts hosts that are not the proxy."""
     assert _example_value(name) == ""
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0/0", "10.0.3.7,::/0", "0.0.0.0/0.0.0.0", "1.2.3.4/0"])
+def test_a_trusted_proxy_network_that_holds_every_address_stops_the_start(value: str) -> None:
+    """Every trusted address may name any user in FIREBREAK_WEB_USER_HEADER: ``0.0.0.0/0``
+    would let anyone who reaches the port sign in as anyone, so it is refused by name."""
+    with pytest.raises(SettingsError) as refused:
+        load_settings(_env_file=None, FIREBREAK_WEB_TRUSTED_PROXIES=value, FIREBREAK_WEB_USER_HEADER="X-Forwarded-User")
+    assert "FIREBREAK_WEB_TRUSTED_PROXIES" in str(refused.value) and "every address" in str(refused.value)
