@@ -174,6 +174,8 @@ class CommandRouter:
             decision = self.decide(command, context)
             if not decision.allowed:
                 return Reply(f"🚫 {decision.reason}", refused=True)
+            for named in self.incidents_named(command, context):
+                self.service.check_own(named)
             if command.verb in CHANGES_STATE:
                 number = self.incident_for(command, context)
                 survivor = self.service.merged_into([number]).get(number)
@@ -233,6 +235,16 @@ class CommandRouter:
             in_incident_channel=number is not None and number == context.channel_incident,
         )
         return self.policy.decide(who, request, now=self.service.clock.now())
+
+    def incidents_named(self, command: ParsedCommand, context: CommandContext) -> list[int]:
+        """Every incident the command acts on or reads (both of a merge; none for a declare)."""
+        action = ACTIONS.get(command.verb)
+        if action is None or action in _GLOBAL:
+            return []
+        numbers = [self.incident_for(command, context)]
+        if action is Action.MERGE and command.args:
+            numbers.append(int(command.args[0]))
+        return numbers
 
     def incident_for(self, command: ParsedCommand, context: CommandContext) -> int:
         number = command.ref or context.channel_incident or context.last_incident

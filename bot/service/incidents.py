@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot.delivery.outbox import reprioritise
 from bot.domain.children import Child
 from bot.domain.clock import Clock, SystemClock
-from bot.domain.errors import IllegalTransition
+from bot.domain.errors import IllegalTransition, IncidentNotFound
 from bot.domain.incident import Incident, Role, format_number
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
@@ -201,6 +201,23 @@ class IncidentService:
     def get(self, number: int) -> Incident:
         with self.sessions() as session:
             return IncidentRepository.get(session, number)
+
+    def check_own(self, number: int) -> None:
+        """Raise ``IncidentNotFound`` unless ``number`` is one of this service's incidents: a
+        drill's for a drill, a real one otherwise.
+
+        A drill may share a database with the real processes (``firebreak drill
+        --database-url``). Its scripted commands must not note, resolve or merge away a real
+        incident by naming it (the drill's messages never reach Slack or PagerDuty, so the
+        people on that incident would not hear of it), and real commands leave a drill's
+        incidents alone. A number that names no incident is left to the caller to report.
+        """
+        with self.sessions() as session:
+            drill = session.scalar(select(IncidentRow.drill).where(IncidentRow.id == number))
+        if drill is not None and bool(drill) != self.drill:
+            if self.drill:
+                raise IncidentNotFound(f"there is no incident {format_number(number)} in this drill (it is a real incident)")
+            raise IncidentNotFound(f"{format_number(number)} is a drill's incident, not a real one")
 
     def timeline(self, number: int, *, leaving_out: Collection[EntryKind] = ()) -> list[TimelineEntry]:
         with self.sessions() as session:

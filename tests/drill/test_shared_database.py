@@ -109,3 +109,52 @@ def test_a_drills_queued_rows_stay_out_of_the_real_figures(db_url: str, engine: 
     finally:
         real.close()
         drill.close()
+
+
+def test_a_drills_commands_never_touch_a_real_incident_they_name(db_url: str, engine: Engine, clock: FrozenClock) -> None:
+    """A scenario on a shared database that names a real incident (``/incident resolve INC-1``)
+    is answered "no such incident" and changes nothing: the drill's messages never reach Slack
+    or PagerDuty, so the responders of the real INC-1 would never hear it was resolved or
+    merged away. Real commands likewise leave a drill's incidents alone."""
+    from bot.chat.commands import CommandContext
+    from bot.domain.permissions import Principal
+    from bot.domain.timeline import Source
+    from tests.drill.conftest import run
+
+    real, _real_out, drill, _drill_out = _pair(db_url, engine, clock)
+    operator = CommandContext(actor="op", source=Source.CONSOLE, channel_incident=None, last_incident=None, principal=Principal.operator("op"))
+    try:
+        real_number = real.service.declare(title="Real outage", severity=Severity.P1, actor="op", source=Source.CONSOLE).number
+        entries_before = len(real.service.timeline(real_number))
+    finally:
+        real.close()
+        drill.close()
+    ref = f"INC-{real_number}"
+    result = run(
+        {
+            "name": "names-a-real-incident",
+            "events": [{"at": "0s", "alertmanager": {"status": "firing", "labels": {"alertname": "DrillAlert", "severity": "critical"}}}],
+            "responses": [
+                {"at": "1m", "user": "mallory", "command": f"/incident note {ref} drill was here"},
+                {"at": "2m", "user": "mallory", "command": f"/incident resolve {ref}"},
+                {"at": "3m", "user": "mallory", "command": f"/incident merge {ref}"},
+                {"at": "4m", "user": "mallory", "command": f"/incident status {ref}"},
+            ],
+        },
+        db_url,
+    )
+    assert [response.reply for response in result.responses] == [f"⚠️ there is no incident {ref} in this drill (it is a real incident)"] * 4
+    real, _real_out, drill, _drill_out = _pair(db_url, engine, clock)
+    try:
+        incident = real.service.get(real_number)
+        assert incident.status.value == "triggered" and len(real.service.timeline(real_number)) == entries_before
+        with real.sessions() as session:
+            assert session.scalar(select(IncidentRow.merged_into).where(IncidentRow.id == real_number)) is None
+            drill_number = session.scalar(select(IncidentRow.id).where(IncidentRow.drill.is_(True)))
+        assert drill_number is not None
+        answer = real.commands.handle(f"/incident resolve INC-{drill_number}", operator)
+        assert answer.text == f"⚠️ INC-{drill_number} is a drill's incident, not a real one"
+        assert drill.service.get(drill_number).status.value != "resolved"
+    finally:
+        real.close()
+        drill.close()
