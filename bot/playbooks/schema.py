@@ -61,6 +61,14 @@ def _normalise_kind(value: Any) -> Any:
     return value
 
 
+#: Longest phase title, and longest step owner and escalation level name (``escalate_to``
+#: names a level): what the database stores for each step of an attached playbook
+#: (``playbook_step_states``). PostgreSQL refuses a longer value, and the refusal would undo
+#: the declaration of the incident the playbook was attached to; refused here, lint names the
+#: line and a server skips the playbook instead.
+MAX_PHASE_TITLE = 200
+MAX_NAME = 64
+
 Duration = Annotated[str, AfterValidator(_check_duration)]
 StrList = Annotated[list[str], BeforeValidator(_as_list)]
 
@@ -104,7 +112,7 @@ class EscalationLevel(_Strict):
     """Notify ``targets`` once ``delay`` has passed since the incident started and the
     incident is still ``condition`` (not acknowledged, or not resolved)."""
 
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=MAX_NAME)
     delay: Duration
     condition: Condition = "unacknowledged"
     targets: list[Target] = Field(min_length=1)
@@ -146,10 +154,10 @@ class Step(_Strict):
 
     text: str = Field(min_length=1)
     commands: list[str] = Field(default_factory=list)
-    owner: str | None = None
+    owner: str | None = Field(default=None, max_length=MAX_NAME)
     deadline: Duration | None = None
     on_deadline: DeadlineAction | None = None
-    escalate_to: str | None = None
+    escalate_to: str | None = Field(default=None, max_length=MAX_NAME)
 
     @model_validator(mode="after")
     def _deadline_rules(self) -> Step:
@@ -168,7 +176,7 @@ class Step(_Strict):
 
 class Phase(_Strict):
     kind: Annotated[PhaseKind, BeforeValidator(_normalise_kind)]
-    title: str | None = None
+    title: str | None = Field(default=None, max_length=MAX_PHASE_TITLE)
     steps: list[Step] = Field(default_factory=list)
 
 

@@ -124,3 +124,23 @@ def test_without_playbooks_nothing_is_attached(container: Container) -> None:
     with container.sessions() as session:
         assert IncidentRepository.get(session, incident.number).playbook_id is None
         assert session.scalars(select(PlaybookRunRow)).first() is None
+
+
+def test_a_playbook_with_a_phase_title_too_long_to_store_never_stops_its_alert_opening_an_incident(
+    db_url: str, engine, clock, transcript, tmp_path
+) -> None:
+    """On PostgreSQL the step states' phase title holds 200 characters: attaching a playbook
+    with a longer one failed inside the declaration, so the alert it matched opened no incident
+    at all. Such a playbook is now refused when loaded (a server logs it and skips it) and the
+    alert opens its incident with the fallback."""
+    from tests.guided.conftest import build
+
+    (tmp_path / "long.yaml").write_text(
+        "id: long\ntitle: Long\nmatch:\n  alertname: [LongAlert]\nphases:\n  - kind: diagnosis\n"
+        f"    title: {'T' * 300}\n    steps:\n      - text: look\n"
+    )
+    (tmp_path / "default.yaml").write_text("id: default\ntitle: Fallback\ndefault: true\nphases:\n  - kind: diagnosis\n    steps:\n      - text: look\n")
+    container = build(db_url, engine, clock, transcript, tmp_path)
+    incident = declare_alert(container, {"alertname": "LongAlert"})
+    assert incident.playbook_id == "default"
+    assert container.service.get(incident.number).title == "Alert firing"

@@ -217,3 +217,13 @@ def test_report_format_names_playbooks_and_notes() -> None:
 def test_dump_uses_block_style_for_multiline() -> None:
     [playbook] = import_runbook(FIXTURES / "headings.md").playbooks
     assert "text: |-\n" in dump_playbook(playbook)
+
+
+def test_a_heading_longer_than_a_phase_title_may_be_is_cut() -> None:
+    """A phase title is stored in 200 characters: the importer cuts a longer sub-heading
+    rather than write a playbook that lint (and a server) would refuse."""
+    long_heading = "Check " + "the replica lag on every node " * 12
+    result = import_text(f"# Replica lag\n\n**Fires as:** `ReplicaLagHigh`\n\n## {long_heading}\n\n1. Run `pg_stat_replication`\n2. Compare\n")
+    [playbook] = result.playbooks
+    [title] = [phase.title for phase in playbook.phases if phase.title and phase.title.startswith("Check")]
+    assert len(title) == 200 and title.endswith("…") and long_heading.startswith(title[:-1])

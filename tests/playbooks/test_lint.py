@@ -212,3 +212,40 @@ def test_values_yaml_cannot_build_and_huge_files_are_problems_not_crashes(tmp_pa
     assert found["digits.yaml"] == "YAML syntax error: an integer longer than 100 characters"
     assert found["hex.yaml"] == "YAML syntax error: an integer longer than 100 characters"
     assert found["huge.yaml"] == "YAML syntax error: the document is longer than 1,000,000 characters"
+
+
+def test_a_phase_title_owner_or_level_name_longer_than_the_database_stores_is_refused_at_its_line(tmp_path: Path) -> None:
+    """Step states are stored with their phase title (200 characters), owner and level name
+    (64): PostgreSQL refused a longer value when the playbook was attached, and that undid the
+    declaration of the incident itself. Lint names the line instead."""
+    write(
+        tmp_path,
+        "long.yaml",
+        f"""\
+id: long
+title: Long
+escalation:
+  levels:
+    - name: {"L" * 65}
+      delay: 5m
+      targets:
+        - slack_user: "@alice"
+phases:
+  - kind: diagnosis
+    title: {"T" * 201}
+    steps:
+      - text: look
+        owner: {"o" * 65}
+        deadline: 5m
+        on_deadline: escalate
+        escalate_to: {"L" * 65}
+""",
+    )
+    assert [line.split(": ", 2)[:2] for line in lines(lint_directory(tmp_path))] == [
+        [f"{tmp_path}/long.yaml:5", "escalation.levels.0.name"],
+        [f"{tmp_path}/long.yaml:11", "phases.0.title"],
+        [f"{tmp_path}/long.yaml:14", "phases.0.steps.0.owner"],
+        [f"{tmp_path}/long.yaml:17", "phases.0.steps.0.escalate_to"],
+    ]
+    write(tmp_path, "long.yaml", GOOD.format(id="long").replace("  - kind: diagnosis\n", f"  - kind: diagnosis\n    title: {'T' * 200}\n"))
+    assert lint_directory(tmp_path) == []

@@ -17,7 +17,7 @@ from bot.playbooks.importer.policies import escalation_blocks
 from bot.playbooks.importer.steps import Leftover, StepBuilder, StepDraft
 from bot.playbooks.importer.text import clean_title, split_sentences
 from bot.playbooks.importer.vocabulary import CORE_SEGMENTS, PROCEDURE_WORDS, has_word, label_kind
-from bot.playbooks.schema import Phase, Step
+from bot.playbooks.schema import MAX_PHASE_TITLE, Phase, Step
 
 _GENERIC_TAIL = re.compile(r"\s+(?:issues?|problems?|failures?|errors?|alerts?|incidents?)$", re.IGNORECASE)
 _PHASE_FOR_SEGMENT = {"alert": "symptoms", "causes": "diagnosis"}
@@ -140,6 +140,9 @@ def add_phase(draft: Draft, kind: str, title: str | None, drafts: list[StepDraft
             break
         steps.append(step)
     # Validated like a phase read from YAML: ``kind`` is the importer's guess, a plain string.
+    # A heading longer than a phase title may be is cut (its step texts keep the detail).
+    if title is not None and len(title) > MAX_PHASE_TITLE:
+        title = title[: MAX_PHASE_TITLE - 1].rstrip() + "…"
     draft.phases.append(Phase.model_validate({"kind": kind, "title": title, "steps": steps}))
 
 
