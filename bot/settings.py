@@ -29,6 +29,9 @@ from bot.ingest.alertmanager.identity import SOURCE_NAME
 from bot.ingest.pagerduty.priorities import DEFAULT_PRIORITY_MAPPING
 
 _ADMIN_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+#: Largest FIREBREAK_ESCALATION_SPEED factor: a 30-day delay (the longest) times this still
+#: lands in a calendar year Python can hold.
+MAX_ESCALATION_SPEED = 1000.0
 
 
 def _split_list(value: str) -> list[str]:
@@ -347,8 +350,14 @@ class Settings(BaseSettings):
     @field_validator("escalation_speed")
     @classmethod
     def _positive_speed(cls, value: dict[Severity, float]) -> dict[Severity, float]:
-        if any(factor <= 0 for factor in value.values()):
-            raise ValueError("factors multiply the delays and must be above 0 (leave a severity out to not escalate it)")
+        # ``not 0 < factor <= MAX``, not ``factor <= 0``: NaN compares false either way, and
+        # NaN, infinity or 1e12 made planning the escalation of every incident of that
+        # severity raise, so its alerts opened no incident.
+        if any(not 0 < factor <= MAX_ESCALATION_SPEED for factor in value.values()):
+            raise ValueError(
+                f"factors multiply the delays and must be above 0 and at most {MAX_ESCALATION_SPEED:g}"
+                " (leave a severity out to not escalate it)"
+            )
         return value
 
     @field_validator("pagerduty_priority_mapping", mode="before")

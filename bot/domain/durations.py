@@ -31,6 +31,22 @@ def parse_duration(text: str) -> int:
     return days * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
+#: Longest escalation delay or step deadline. Each is added to a moment to plan a deadline
+#: (after ``FIREBREAK_ESCALATION_SPEED`` multiplies it) and stored as whole seconds in an
+#: INTEGER column: ``99999999999d`` overflowed the one and ``30000d`` the other, and either
+#: failed the declaration of the incident the playbook was attached to, so the alert opened
+#: no incident. Nobody waits a month to escalate.
+MAX_DELAY_SECONDS = 30 * 86400
+
+
+def parse_delay(text: str) -> int:
+    """:func:`parse_duration` for an escalation delay or a step deadline: at most 30 days."""
+    seconds = parse_duration(text)
+    if seconds > MAX_DELAY_SECONDS:
+        raise ValueError(f"duration {text!r} is longer than {format_duration(MAX_DELAY_SECONDS)}: escalation delays and deadlines are at most 30 days")
+    return seconds
+
+
 def format_duration(seconds: int) -> str:
     """The shortest duration string for ``seconds``, the inverse of :func:`parse_duration`."""
     if seconds < 0:

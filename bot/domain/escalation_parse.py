@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from bot.domain.durations import parse_duration
+from bot.domain.durations import parse_delay
+from bot.domain.durations import parse_duration as parse_duration  # read here too by callers of this module
 from bot.domain.escalation import Condition, EscalationPolicy, Level, Target, TargetKind
 
 
@@ -93,7 +94,7 @@ def parse_policy(text: str) -> EscalationPolicy:
         condition, delay, targets = pieces
         levels.append(
             Level(
-                delay_seconds=parse_duration(delay),
+                delay_seconds=parse_delay(delay),
                 condition=Condition.parse(condition),
                 targets=tuple(parse_target(target) for target in targets.split("+")),
                 name=f"L{index + 1}",

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from bot.domain.durations import parse_duration
+from bot.domain.durations import parse_delay, parse_duration
 from bot.domain.severity import Severity
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -43,7 +43,7 @@ Condition = Literal["unacknowledged", "unresolved"]
 
 
 def _check_duration(value: str) -> str:
-    parse_duration(value)
+    parse_delay(value)
     return value.strip().lower()
 
 

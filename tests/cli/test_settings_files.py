@@ -266,3 +266,13 @@ def test_key_value_forms_are_accepted(clean_env: Path) -> None:
     )
     assert {key.value: factor for key, factor in settings.escalation_speed.items()} == {"P0": 0.5, "P1": 1.0}
     assert {key: level.value for key, level in settings.severity_mapping.items()} == {"critical": "P1", "page": "P1"}
+
+
+@pytest.mark.parametrize("value", ['{"P1": NaN}', '{"P1": Infinity}', '{"P1": 1e300}', '{"P1": 1e12}', "P1=nan", "P2=0", "P2=-1"])
+def test_an_escalation_speed_that_cannot_plan_a_deadline_is_refused(clean_env: Path, value: str) -> None:
+    """NaN passed ``factor <= 0``; NaN, infinity and 1e12 then made planning the escalation of
+    every incident of that severity raise, so its alerts opened no incident."""
+    with pytest.raises(SettingsError) as refused:
+        load_settings(_env_file=None, FIREBREAK_ESCALATION_SPEED=value)
+    assert "FIREBREAK_ESCALATION_SPEED" in str(refused.value) and "at most 1000" in str(refused.value)
+    assert load_settings(_env_file=None, FIREBREAK_ESCALATION_SPEED="P3=1000").escalation_speed

@@ -144,3 +144,26 @@ def test_a_playbook_with_a_phase_title_too_long_to_store_never_stops_its_alert_o
     incident = declare_alert(container, {"alertname": "LongAlert"})
     assert incident.playbook_id == "default"
     assert container.service.get(incident.number).title == "Alert firing"
+
+
+def test_the_longest_delays_and_the_largest_speed_still_open_the_incident(db_url: str, engine, clock, transcript, tmp_path) -> None:
+    """30-day delays and deadlines (the most a playbook may say) times the largest speed
+    factor are planned and stored on SQLite and PostgreSQL alike."""
+    from tests.conftest import make_settings
+
+    (tmp_path / "slow.yaml").write_text(
+        "id: slow\ntitle: Slow\ndefault: true\nescalation:\n  levels:\n    - delay: 30d\n      targets:\n        - who: lead\n"
+        "phases:\n  - kind: diagnosis\n    steps:\n      - text: look\n        deadline: 30d\n"
+    )
+    settings = make_settings(db_url, FIREBREAK_PLAYBOOKS_DIR=str(tmp_path), FIREBREAK_ESCALATION_SPEED="P1=1000")
+    from bot.container import build_container
+
+    container = build_container(settings, clock=clock, transcript_stream=transcript, engine=engine)
+    try:
+        incident = declare_alert(container, {"alertname": "Anything"})
+        assert incident.playbook_id == "slow"
+        with container.sessions() as session:
+            [row] = session.scalars(select(PlaybookStepRow)).all()
+        assert row.deadline_seconds == 30 * 86400
+    finally:
+        container.close()

@@ -95,3 +95,29 @@ def test_bad_regex_label_and_default_with_rules() -> None:
 def test_unknown_phase_kind() -> None:
     errors = _errors(_base(phases=[{"kind": "panic", "steps": [{"text": "x"}]}]))
     assert errors[0][0] == "phases.0.kind"
+
+
+@pytest.mark.parametrize(("where", "path"), [("delay", "escalation.levels.0.delay"), ("deadline", "phases.0.steps.0.deadline")])
+@pytest.mark.parametrize("value", ["31d", "30000d", "99999999999d", "720h1s"])
+def test_delays_and_deadlines_longer_than_30_days_are_refused(where: str, path: str, value: str) -> None:
+    """Planned from the moment an incident opens (``99999999999d`` overflowed the date) and
+    stored in an INTEGER column (``30000d`` did not fit on PostgreSQL): either failed the
+    declaration of the incident the playbook matched."""
+    delay, deadline = (value, "5m") if where == "delay" else ("5m", value)
+    errors = _errors(
+        _base(
+            escalation={"levels": [{"delay": delay, "targets": [{"who": "a"}]}]},
+            phases=[{"kind": "resolution", "steps": [{"text": "x", "deadline": deadline}]}],
+        )
+    )
+    assert [error[0] for error in errors] == [path]
+    assert "at most 30 days" in errors[0][1]
+    Playbook.model_validate(_base(escalation={"levels": [{"delay": "30d", "targets": [{"who": "a"}]}]}))
+
+
+def test_the_default_policy_refuses_a_delay_longer_than_30_days() -> None:
+    from bot.domain.escalation_parse import parse_policy
+
+    with pytest.raises(ValueError, match="at most 30 days"):
+        parse_policy("unacknowledged:5m:@oncall,unresolved:99999999999d:@lead")
+    assert parse_policy("unacknowledged:30d:@oncall").levels[0].delay_seconds == 30 * 86400

@@ -227,3 +227,15 @@ def test_a_heading_longer_than_a_phase_title_may_be_is_cut() -> None:
     [playbook] = result.playbooks
     [title] = [phase.title for phase in playbook.phases if phase.title and phase.title.startswith("Check")]
     assert len(title) == 200 and title.endswith("…") and long_heading.startswith(title[:-1])
+
+
+def test_a_runbook_waiting_longer_than_a_playbook_may_imports_with_the_longest_delay() -> None:
+    """Playbook delays and deadlines are at most 30 days; a runbook's ``within 99999 days``
+    becomes 30 days instead of stopping the import."""
+    result = import_text(
+        "# DB down\n\n**Fires as:** `DbDown`\n\n## 1. Fix it\n\n"
+        "Restart the database. Escalate to the DBA team if not resolved within 99999 days.\n"
+    )
+    [playbook] = result.playbooks
+    assert [step.deadline for phase in playbook.phases for step in phase.steps] == ["30d"]
+    assert playbook.escalation is not None and [level.delay for level in playbook.escalation.levels] == ["30d"]

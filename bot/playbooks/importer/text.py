@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.domain.durations import format_duration
+from bot.domain.durations import MAX_DELAY_SECONDS, format_duration
 
 _UNIT_SECONDS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hr": 3600, "hour": 3600, "d": 86400, "day": 86400}
 UNIT_PATTERN = r"(?:seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)"
@@ -56,4 +56,6 @@ def window_start(text: str) -> int | None:
 
 
 def as_duration(seconds: int) -> str:
-    return format_duration(seconds)
+    """A delay or deadline read from prose, as a playbook duration: at most the 30 days a
+    playbook may say (``within 99999 days`` would otherwise make a file lint refuses)."""
+    return format_duration(min(seconds, MAX_DELAY_SECONDS))
