@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import TemplateError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -31,7 +32,10 @@ def routes(context: WebContext) -> list[Route]:
             document: dict[str, Any] = await context.read(lambda s: context.exporter.document(number, session=s))
         except IncidentNotFound:
             return not_found(context, request)
-        return context.render(request, "postmortem.html", doc=document, number=number)
+        # Off the event loop: the page holds the whole timeline, and a storm incident's tens of
+        # thousands of entries take seconds to render, during which this process (webhooks,
+        # /healthz included) would answer nothing.
+        return await run_in_threadpool(lambda: context.render(request, "postmortem.html", doc=document, number=number))
 
     async def download(request: Request) -> Response:
         if await context.signed_in(request) is None:

@@ -322,3 +322,41 @@ def test_a_storm_incident_lists_its_first_alert_groups_and_counts_the_rest(web: 
         shown = re.findall(r"storm group (\d{4})", body)
         assert shown == [f"{index + 1:04d}" for index in range(CHILDREN_SHOWN)], path
         assert f"{total} alert groups, first {CHILDREN_SHOWN} shown" in body, path
+
+
+def test_the_post_mortem_page_is_rendered_off_the_event_loop(web: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The post-mortem page holds the whole timeline: 50,000 entries took 8 s to render. On
+    the event loop that stopped every other answer of the process, webhooks and /healthz
+    included, for as long; in a worker thread the process keeps answering."""
+    import threading
+    import time
+
+    from bot.web import create_app
+    from bot.webview.context import WebContext
+    from tests.webview.conftest import sign_in
+
+    [number] = add_incidents(web, 1, title="Big incident")
+    rendering, release = threading.Event(), threading.Event()
+    render = WebContext.render
+
+    def slow_render(self: WebContext, request, template: str, **values):  # type: ignore[no-untyped-def]
+        if template == "postmortem.html":
+            rendering.set()
+            release.wait(10)
+        return render(self, request, template, **values)
+
+    monkeypatch.setattr(WebContext, "render", slow_render)
+    with TestClient(create_app(web, run_worker=False, migrate=False), follow_redirects=False, base_url="https://testserver") as client:
+        sign_in(client)
+        answers: list[int] = []
+        page = threading.Thread(target=lambda: answers.append(client.get(f"/incidents/{number}/postmortem").status_code))
+        page.start()
+        try:
+            assert rendering.wait(10)
+            began = time.monotonic()
+            assert client.get("/healthz").status_code == 200
+            assert time.monotonic() - began < 5, "the health check waited for the page to render"
+        finally:
+            release.set()
+            page.join(20)
+    assert answers == [200]
