@@ -58,6 +58,33 @@ def upload_payload(number: int, ref: str, title: str, content: str, *, reason: s
     }
 
 
+#: Most messages one ``/incident timeline`` posts in Slack (each holds up to 11,000 characters).
+#: An incident's posts go out in order, about one a second: a storm incident's 50,000 entries
+#: made some 400 messages, which held the incident's own escalations and notes back for minutes,
+#: and anyone in the workspace may ask again. A longer timeline posts its latest pages after a
+#: note that says so; ``/incident export`` uploads all of it as a file.
+MAX_TIMELINE_MESSAGES = 20
+
+
+def latest_pages(pages: list[str], ref: str) -> list[list[str]]:
+    """``pages`` packed into messages; past ``MAX_TIMELINE_MESSAGES``, a note and the latest
+    pages that fit."""
+    messages = group_pages(pages)
+    if len(messages) <= MAX_TIMELINE_MESSAGES:
+        return messages
+    kept: list[list[str]] = []
+    for count in range(1, len(pages) + 1):
+        note = (
+            f"_{ref}: the timeline has {len(pages)} pages, too many for the channel; the latest {count} follow."
+            f" `/incident export {ref}` uploads the whole timeline in the post-mortem draft._"
+        )
+        candidate = group_pages([note, *pages[-count:]])
+        if len(candidate) > MAX_TIMELINE_MESSAGES:
+            break
+        kept = candidate
+    return kept
+
+
 def timeline_handler(commands: CommandRouter, exporter: Exporter) -> Handler:
     service = commands.service
 
@@ -71,7 +98,7 @@ def timeline_handler(commands: CommandRouter, exporter: Exporter) -> Handler:
             pages = timeline_pages(incident, entries, zone=exporter.zone, markup="plain", order=order)
             return Reply("\n\n".join(pages), incident=number)
         pages = timeline_pages(incident, entries, zone=exporter.zone, markup="mrkdwn", order=order)
-        messages = group_pages(pages)
+        messages = latest_pages(pages, incident.ref)
         request = uuid.uuid4().hex[:12]
         with service.sessions.begin() as session:
             for index, group in enumerate(messages, start=1):

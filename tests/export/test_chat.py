@@ -195,3 +195,24 @@ def test_the_draft_posted_on_resolve_links_to_the_incident_page(db_url: str, eng
     built.service.resolve(incident.number, actor="x", source=Source.CONSOLE)
     [draft] = outbox(built, "upload_file")
     assert f"| Web page | [incident page](https://firebreak.example.com/incidents/{incident.number}) |" in draft.payload["content"]
+
+
+def test_a_timeline_too_long_for_the_channel_posts_its_latest_pages_after_a_note(container: Container) -> None:
+    """A storm incident's timeline ran to hundreds of messages per ``/incident timeline``,
+    queued in the incident's own order ahead of its escalations and notes. At most
+    ``MAX_TIMELINE_MESSAGES`` (20) are posted: a note, then the latest pages."""
+    MAX_TIMELINE_MESSAGES = 20
+
+    number = declare_with_notes(container, 3000)
+    reply = container.commands.handle(f"/incident timeline INC-{number}", SLACK)
+    rows = [r for r in outbox(container, "post") if r.payload.get("kind") == "timeline"]
+    assert len(rows) == MAX_TIMELINE_MESSAGES
+    assert reply.text == f"🧾 posting the timeline of INC-{number} (3001 entries, {MAX_TIMELINE_MESSAGES} messages)"
+    first = rows[0].payload["blocks"][0]["text"]["text"]
+    assert first.startswith(f"_INC-{number}: the timeline has ") and f"`/incident export INC-{number}`" in first
+    pages = [block["text"]["text"] for row in rows for block in row.payload["blocks"]][1:]
+    total = int(first.split("the timeline has ")[1].split(" ")[0])
+    assert pages[-1].endswith(f"_(page {total}/{total})_") and "2999 rolled back" in pages[-1]
+    assert f"the latest {len(pages)} follow" in first
+    for row in rows:
+        assert len(row.payload["blocks"]) <= 50 and len(row.payload["text"]) <= 11000
