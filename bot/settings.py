@@ -29,6 +29,15 @@ from bot.ingest.alertmanager.identity import SOURCE_NAME
 from bot.ingest.pagerduty.priorities import DEFAULT_PRIORITY_MAPPING
 
 _ADMIN_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+#: Upper bounds of the settings that are added to a moment (a lease, an archive time, a quiet
+#: period) or waited for. Without them ``FIREBREAK_OUTBOX_LEASE_SECONDS=1e12`` overflowed the
+#: date at every claim, so nothing was delivered; ``SLACK_ARCHIVE_AFTER_SECONDS`` as large
+#: failed every resolve; ``inf`` as a poll interval never polled and ``1e-300`` never slept.
+_DAY = 86400
+_MONTH = 30 * _DAY
+_YEAR = 365 * _DAY
+_MIN_POLL = 0.01
+_MAX_POLL = 3600.0
 #: Largest FIREBREAK_ESCALATION_SPEED factor: a 30-day delay (the longest) times this still
 #: lands in a calendar year Python can hold.
 MAX_ESCALATION_SPEED = 1000.0
@@ -75,7 +84,7 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     slack_incidents_channel: str = Field("#incidents", alias="SLACK_INCIDENTS_CHANNEL")
     slack_flag_reaction: str = Field("pushpin", alias="SLACK_FLAG_REACTION")
-    slack_archive_after_seconds: int = Field(24 * 3600, alias="SLACK_ARCHIVE_AFTER_SECONDS", ge=0)
+    slack_archive_after_seconds: int = Field(24 * 3600, alias="SLACK_ARCHIVE_AFTER_SECONDS", ge=0, le=_YEAR)
 
     # PagerDuty
     pagerduty_api_token: str | None = Field(None, alias="PAGERDUTY_API_TOKEN")
@@ -109,7 +118,7 @@ class Settings(BaseSettings):
     auto_resolve: Annotated[list[Severity], NoDecode] = Field(
         default_factory=lambda: [Severity.P3], alias="FIREBREAK_AUTO_RESOLVE"
     )
-    reminder_after_seconds: int = Field(30 * 60, alias="FIREBREAK_REMINDER_AFTER_SECONDS", ge=60)
+    reminder_after_seconds: int = Field(30 * 60, alias="FIREBREAK_REMINDER_AFTER_SECONDS", ge=60, le=_MONTH)
     default_escalation_policy: str = Field(
         "unacknowledged:5m:@oncall-primary,unacknowledged:15m:@oncall-secondary",
         alias="FIREBREAK_DEFAULT_ESCALATION",
@@ -118,9 +127,9 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_SPEED), alias="FIREBREAK_ESCALATION_SPEED"
     )
     outbox_max_attempts: int = Field(25, alias="FIREBREAK_OUTBOX_MAX_ATTEMPTS", ge=1)
-    outbox_poll_seconds: float = Field(0.5, alias="FIREBREAK_OUTBOX_POLL_SECONDS", gt=0)
-    outbox_lease_seconds: float = Field(60.0, alias="FIREBREAK_OUTBOX_LEASE_SECONDS", ge=1)
-    inbox_poll_seconds: float = Field(1.0, alias="FIREBREAK_INBOX_POLL_SECONDS", gt=0)
+    outbox_poll_seconds: float = Field(0.5, alias="FIREBREAK_OUTBOX_POLL_SECONDS", ge=_MIN_POLL, le=_MAX_POLL)
+    outbox_lease_seconds: float = Field(60.0, alias="FIREBREAK_OUTBOX_LEASE_SECONDS", ge=1, le=_DAY)
+    inbox_poll_seconds: float = Field(1.0, alias="FIREBREAK_INBOX_POLL_SECONDS", ge=_MIN_POLL, le=_MAX_POLL)
     pg_notify: bool = Field(True, alias="FIREBREAK_PG_NOTIFY")
     db_pool_max: int = Field(30, alias="FIREBREAK_DB_POOL_MAX", ge=2, le=1000)
     outbox_setup_per_claim: int = Field(8, alias="FIREBREAK_OUTBOX_SETUP_PER_CLAIM", ge=1, le=32)

@@ -276,3 +276,25 @@ def test_an_escalation_speed_that_cannot_plan_a_deadline_is_refused(clean_env: P
         load_settings(_env_file=None, FIREBREAK_ESCALATION_SPEED=value)
     assert "FIREBREAK_ESCALATION_SPEED" in str(refused.value) and "at most 1000" in str(refused.value)
     assert load_settings(_env_file=None, FIREBREAK_ESCALATION_SPEED="P3=1000").escalation_speed
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("FIREBREAK_OUTBOX_LEASE_SECONDS", "1e12", "less than or equal to 86400"),
+        ("FIREBREAK_OUTBOX_LEASE_SECONDS", "inf", "less than or equal to 86400"),
+        ("SLACK_ARCHIVE_AFTER_SECONDS", "99999999999999", "less than or equal to 31536000"),
+        ("FIREBREAK_REMINDER_AFTER_SECONDS", "1000000000000", "less than or equal to 2592000"),
+        ("FIREBREAK_OUTBOX_POLL_SECONDS", "inf", "less than or equal to 3600"),
+        ("FIREBREAK_INBOX_POLL_SECONDS", "inf", "less than or equal to 3600"),
+        ("FIREBREAK_INBOX_POLL_SECONDS", "1e-300", "greater than or equal to 0.01"),
+    ],
+)
+def test_a_time_setting_that_would_overflow_a_date_or_never_wake_is_refused(clean_env: Path, name: str, value: str, says: str) -> None:
+    """A lease of 1e12 seconds overflowed the date at every claim (nothing was delivered), an
+    archive delay as large failed every resolve, an infinite poll interval never polled and
+    1e-300 never slept."""
+    with pytest.raises(SettingsError) as refused:
+        load_settings(_env_file=None, **{name: value})
+    assert name in str(refused.value) and says in str(refused.value)
+
