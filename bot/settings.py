@@ -299,7 +299,21 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
-        return None if value is None else _checked_url(value, schemes=("https", "http")).rstrip("/")
+        """The address people open, as every link to a page is made from it: ``/incidents/7``
+        is appended, so no query or fragment; it is posted in every channel and post-mortem,
+        so no user name or password; and the scheme and host in lower case, because the
+        session cookie is marked ``Secure`` when it starts with ``https://`` and a form is
+        accepted from the ``Origin`` it names (``HTTPS://…`` lost the one and failed the other)."""
+        if value is None:
+            return None
+        parts = urlsplit(_checked_url(value, schemes=("https", "http")))
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not hold a user name or password: it is posted in every incident channel and post-mortem")
+        if parts.query or parts.fragment or "?" in value or "#" in value:
+            raise ValueError("must not have a query (?…) or fragment (#…): page addresses are made by appending /incidents/<n>")
+        if any(char.isspace() for char in value.strip()):
+            raise ValueError("must not contain spaces")
+        return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}".rstrip("/")
 
     @field_validator("web_user_header")
     @classmethod

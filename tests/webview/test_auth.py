@@ -293,3 +293,41 @@ def test_an_ipv4_client_on_a_dual_stack_socket_is_counted_as_its_ipv4_address() 
     assert counted_as(ipaddress.ip_address("::ffff:198.51.100.7")) == "198.51.100.7"
     assert counted_as(ipaddress.ip_address("198.51.100.7")) == "198.51.100.7"
     assert counted_as(ipaddress.ip_address("2001:db8::5")) == "2001:db8::/64"
+
+
+def test_a_public_url_written_in_capitals_still_marks_cookies_secure_and_accepts_its_own_origin(db_url: str, engine: Engine, clock: FrozenClock) -> None:
+    """``HTTPS://Firebreak.Example.com`` passed as https, but the cookie was marked ``Secure``
+    only for a URL starting with ``https://``, and the sign-in form's ``Origin`` (which
+    browsers send in lower case) did not match it, so signing in was refused."""
+    built = build_container(
+        make_settings(db_url, FIREBREAK_WEB_TOKEN=TOKEN, FIREBREAK_PUBLIC_URL="HTTPS://Firebreak.Example.com/"),
+        clock=clock,
+        transcript_stream=io.StringIO(),
+        engine=engine,
+    )
+    client = TestClient(create_app(built, run_worker=False, migrate=False), follow_redirects=False, base_url="http://10.0.0.5:8080")
+    page = client.get("/signin")
+    assert "Secure" in page.headers["set-cookie"]
+    client.cookies.set(sessions.COOKIE, page.cookies[sessions.COOKIE])
+    answer = client.post(
+        "/signin", data={"csrf": csrf_of(page.text), "token": TOKEN, "name": "Dana", "next": "/"}, headers={"Origin": "https://firebreak.example.com"}
+    )
+    assert answer.status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("https://admin:hunter2@firebreak.example.com", "user name or password"),
+        ("https://firebreak.example.com/?tab=1", "query"),
+        ("https://firebreak.example.com/#top", "fragment"),
+        ("https://firebreak.example.com/a b", "spaces"),
+    ],
+)
+def test_a_public_url_that_would_make_broken_or_leaking_links_stops_the_start(value: str, says: str) -> None:
+    """Links to pages are made by appending ``/incidents/<n>`` and posted in every channel."""
+    from bot.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as refused:
+        load_settings(_env_file=None, FIREBREAK_PUBLIC_URL=value)
+    assert "FIREBREAK_PUBLIC_URL" in str(refused.value) and says in str(refused.value)
