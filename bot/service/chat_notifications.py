@@ -8,6 +8,7 @@ costs one summary update per burst rather than a post per alert or group.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,12 @@ from bot.service.changes import Change, Subscriber
 CHAT = "chat"
 
 OPEN_INCIDENT = "open_incident"
+
+
+def channel_salt() -> str:
+    """Six random hex digits: the last name an incident's channel may take when people took
+    the predictable ones (bot/chat/slack/setup.py, ``_ensure_channel``)."""
+    return secrets.token_hex(3)
 POST = "post"
 REFRESH_SUMMARY = "refresh_summary"
 
@@ -176,7 +183,7 @@ def notify_chat(change: Change, *, alert_summary_delay: timedelta = timedelta(0)
         )
 
     if _opens_now(change):
-        say(OPEN_INCIDENT, {"number": number}, f"chat:open:{number}")
+        say(OPEN_INCIDENT, {"number": number, "name_salt": channel_salt()}, f"chat:open:{number}")
     refresh_after: int | None = None
     only_alerts = True
     merged_away: tuple[int, int] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -256,3 +257,19 @@ def test_people_on_call_are_looked_up_by_email_and_invited(slack: Container, fak
     invite = fake_slack.calls("conversations.invite", ok=True)
     assert len(invite) == 1 and set(invite[0].params["users"].split(",")) == {"U0ALICE", "U0BOB"}
     assert [c.error for c in fake_slack.calls("users.lookupByEmail")] == [None, "users_not_found"]
+
+
+def test_every_predictable_name_taken_beforehand_still_gets_the_incident_a_channel(
+    slack: Container, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    """Incident numbers come in order and an alert's title is known, so anyone in the
+    workspace could make all five names first: INC-1 then had no channel ("every channel name
+    is taken"). The last name ends in a random suffix queued with the open message."""
+    for suffix in ("", "-2", "-3", "-4", "-5"):
+        fake_slack.workspace.add_channel(f"inc-1-checkout-is-failing{suffix}").creator = "U0MALLORY"
+    number = declare(slack)
+    drive(slack, clock)
+    channel_id, name, summary_ref = refs(slack, number)
+    assert name is not None and re.fullmatch(r"inc-1-checkout-is-failing-[0-9a-f]{6}", name)
+    assert fake_slack.channel(name).id == channel_id and summary_ref is not None
+    assert [c.error for c in fake_slack.calls("conversations.create")] == ["name_taken", None]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +38,9 @@ SUMMARY_EVENT = "firebreak_summary"
 ANNOUNCE_EVENT = "firebreak_announcement"
 NOTICE_EVENT = "firebreak_notice"
 NAME_SUFFIXES = ("", "2", "3", "4", "5")
+#: A random last suffix for the channel name (see ``_ensure_channel``), made when the open
+#: message is queued (``bot.service.chat_notifications.channel_salt``).
+_SALT = re.compile(r"[0-9a-f]{6}")
 BOOKMARK_TITLE = 100
 #: What we post never unfolds link previews (alert text must not make Slack fetch URLs).
 NO_UNFURL = {"unfurl_links": False, "unfurl_media": False}
@@ -56,7 +60,7 @@ async def open_incident(context: DeliveryContext, message: OutboxMessage) -> Del
     if refs.channel_id:
         return DeliveryResult(detail={"channel": refs.channel_id, "skipped": "channel already open"})
     gateway = context.gateway
-    channel, created = await _ensure_channel(gateway, incident, look_first=message.is_retry)
+    channel, created = await _ensure_channel(gateway, incident, look_first=message.is_retry, salt=_salt(message.payload.get("name_salt")))
     channel_id, name = str(channel["id"]), str(channel["name"])
     ts = None if created else await gateway.find_own_message(channel_id, SUMMARY_EVENT, str(number))
     if ts is None:
@@ -112,15 +116,27 @@ def _queue_setup(session: Session, incident: Incident, declarer: str | None, *, 
     ops.enqueue_chat(session, ops.ANNOUNCE, {"number": number}, key=key % "announce", now=now, number=number, severity=severity)
 
 
-async def _ensure_channel(gateway: SlackGateway, incident: Incident, *, look_first: bool) -> tuple[dict[str, Any], bool]:
+def _salt(value: object) -> str | None:
+    """The open message's random name suffix (``name_salt``), when it is one we made."""
+    text = str(value or "")
+    return text if _SALT.fullmatch(text) else None
+
+
+async def _ensure_channel(
+    gateway: SlackGateway, incident: Incident, *, look_first: bool, salt: str | None = None
+) -> tuple[dict[str, Any], bool]:
     """(channel, created). Never makes a second channel for one incident.
 
     A retry looks for the name before creating (the first attempt may have reached Slack).
     ``name_taken`` by our own live channel means exactly that; by someone else's (or an
-    archived one), the next suffix is tried.
+    archived one), the next suffix is tried. The names are predictable (the incident number
+    comes next, an alert's title is known), so anyone in the workspace could take all five
+    beforehand and leave the incident without a channel: the last name tried ends in the
+    random ``salt`` the open message was queued with, which nobody can guess and a retry
+    of the same message tries again.
     """
     bot = await gateway.bot_user_id()
-    for index, suffix in enumerate(NAME_SUFFIXES):
+    for index, suffix in enumerate((*NAME_SUFFIXES, *([salt] if salt else []))):
         name = channel_name(incident.number, incident.title, suffix=suffix)
         if look_first or index > 0:
             existing = await gateway.find_channel(name)

@@ -16,7 +16,7 @@ from bot.delivery.outbox import enqueue
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind
 from bot.service.changes import Change, Subscriber
-from bot.service.chat_notifications import CHAT, OPEN_INCIDENT, ordering_key
+from bot.service.chat_notifications import CHAT, OPEN_INCIDENT, channel_salt, ordering_key
 
 TOPIC_KINDS = frozenset({EntryKind.STATUS_CHANGED, EntryKind.SEVERITY_CHANGED, EntryKind.ROLE_ASSIGNED, EntryKind.TITLE_CHANGED})
 
@@ -45,7 +45,7 @@ def make_slack_subscriber(*, archive_after_seconds: int) -> Subscriber:
                     session,
                     target=CHAT,
                     operation=OPEN_INCIDENT,
-                    payload={"number": number},
+                    payload={"number": number, "name_salt": channel_salt()},
                     idempotency_key=f"chat:open:{number}:{entry_id}",
                     now=now,
                     incident_id=number,
