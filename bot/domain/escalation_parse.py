@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from bot.domain.durations import parse_delay
-from bot.domain.durations import parse_duration as parse_duration  # read here too by callers of this module
 from bot.domain.escalation import Condition, EscalationPolicy, Level, Target, TargetKind
 
 

@@ -22,12 +22,6 @@ from bot.service.changes import Change, Subscriber
 CHAT = "chat"
 
 OPEN_INCIDENT = "open_incident"
-
-
-def channel_salt() -> str:
-    """Six random hex digits: the last name an incident's channel may take when people took
-    the predictable ones (bot/chat/slack/setup.py, ``_ensure_channel``)."""
-    return secrets.token_hex(3)
 POST = "post"
 REFRESH_SUMMARY = "refresh_summary"
 
@@ -97,6 +91,12 @@ ALERT_UPDATE_KINDS = frozenset({EntryKind.ALERT_FIRING, EntryKind.ALERT_RESOLVED
 
 def _alert_update(entry: TimelineEntry) -> bool:
     return entry.kind in ALERT_UPDATE_KINDS or bool(entry.data.get("child_resolved"))
+
+
+def channel_salt() -> str:
+    """Six random hex digits: the last name an incident's channel may take when people took
+    the predictable ones (bot/chat/slack/setup.py, ``_ensure_channel``)."""
+    return secrets.token_hex(3)
 
 
 def ordering_key(number: int) -> str:

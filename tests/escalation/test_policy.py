@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.domain.durations import parse_duration
 from bot.domain.errors import IllegalTransition
 from bot.domain.escalation import (
     DEFAULT_SPEED,
@@ -20,7 +21,7 @@ from bot.domain.escalation import (
     plan,
     quiet_seconds,
 )
-from bot.domain.escalation_parse import parse_duration, parse_policy, parse_target, policy_from_levels
+from bot.domain.escalation_parse import parse_policy, parse_target, policy_from_levels
 from bot.domain.incident import Incident, Status
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source
