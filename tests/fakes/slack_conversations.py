@@ -100,27 +100,41 @@ def set_topic(ctx: Ctx) -> dict[str, Any]:
     return {"channel": channel.to_api(viewer=ctx.ws.bot_user_id)}
 
 
+MAX_INVITE_USERS = 1000
+
+
 @method("conversations.invite")
 def invite(ctx: Ctx) -> dict[str, Any]:
+    """Invite 1-1000 users; one refused user fails the whole call and nobody is invited.
+
+    Slack's reference (https://docs.slack.dev/reference/methods/conversations.invite,
+    "Partially failed calls"): "Users who can be successfully invited [...] will not be
+    invited if any of the user invites fail. Instead, an error response will be returned."
+    A user already in the channel is such a failure (``already_in_channel``), listed in
+    ``errors``. More than 1000 users is ``too_many_users`` (slackapi/slack-api-specs,
+    web-api/slack_web_openapi_v2.json, ``/conversations.invite``).
+    """
     channel = _writable(
         ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
     )
     users = ctx.params.csv("users")
     if not users:
         raise SlackError("no_user")
+    if len(users) > MAX_INVITE_USERS:
+        raise SlackError("too_many_users")
     for user_id in users:
         ctx.ws.user(user_id)
         if user_id == ctx.ws.bot_user_id:
             raise SlackError("cant_invite_self")
-    new = [u for u in users if u not in channel.members]
-    if not new:
+    members = [u for u in users if u in channel.members]
+    if members:
         raise SlackError(
             "already_in_channel",
             errors=[
-                {"user": u, "ok": False, "error": "already_in_channel"} for u in users
+                {"user": u, "ok": False, "error": "already_in_channel"} for u in members
             ],
         )
-    channel.members.extend(new)
+    channel.members.extend(dict.fromkeys(users))
     return {"channel": channel.to_api(viewer=ctx.ws.bot_user_id)}
 
 

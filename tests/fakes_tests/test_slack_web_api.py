@@ -146,6 +146,21 @@ def test_form_encoded_and_json_bodies_are_both_accepted(fake_slack: FakeSlack) -
     assert fake_slack.messages("incidents")[0]["blocks"][0]["type"] == "section"
 
 
+def test_invite_with_one_member_already_in_fails_whole_and_invites_nobody(
+    fake_slack: FakeSlack, client: WebClient
+) -> None:
+    """Slack: one refused invite fails the call, and the others are not invited either."""
+    cid = client.conversations_create(name="inc-8")["channel"]["id"]
+    client.conversations_invite(channel=cid, users="U0ALICE")
+    with pytest.raises(SlackApiError) as caught:
+        client.conversations_invite(channel=cid, users="U0ALICE,U0BOB")
+    assert caught.value.response["error"] == "already_in_channel"
+    assert caught.value.response["errors"] == [{"user": "U0ALICE", "ok": False, "error": "already_in_channel"}]
+    assert "U0BOB" not in fake_slack.channel(cid).members
+    too_many = ",".join(["U0BOB"] * 1001)
+    assert error_of(client.conversations_invite, channel=cid, users=too_many) == "too_many_users"
+
+
 def test_channel_lifecycle_calls(fake_slack: FakeSlack, client: WebClient) -> None:
     cid = client.conversations_create(name="inc-7")["channel"]["id"]
     assert (
