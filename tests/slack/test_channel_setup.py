@@ -273,3 +273,24 @@ def test_every_predictable_name_taken_beforehand_still_gets_the_incident_a_chann
     assert name is not None and re.fullmatch(r"inc-1-checkout-is-failing-[0-9a-f]{6}", name)
     assert fake_slack.channel(name).id == channel_id and summary_ref is not None
     assert [c.error for c in fake_slack.calls("conversations.create")] == ["name_taken", None]
+
+
+def test_an_invitee_who_joined_already_does_not_keep_the_others_out(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    """Slack fails a whole conversations.invite when one user is already in the channel
+    (``already_in_channel``) and invites none of the others: they are invited one by one."""
+    rota = Rota()
+    slack.slack.deliverer.context.oncall = rota
+    fake_slack.rate_limit_next("conversations.invite", retry_after=20)
+    number = declare(slack)
+    with slack.sessions.begin() as session:
+        IncidentRepository.get_row(session, number).pagerduty_escalation_policy_id = "PPOLICY1"
+    for _ in range(3):
+        asyncio.run(slack.worker.run_once())
+    channel = fake_slack.channel(refs(slack, number)[0] or "")
+    assert "U0BOB" not in channel.members
+    with fake_slack.workspace.lock:
+        channel.members.append("U0ALICE")  # the declarer opened the new channel before her invitation
+    drive(slack, clock)
+    assert {"U0ALICE", "U0BOB"} <= set(channel.members)
+    invite = next(row for row in outbox(slack) if row.operation == "invite")
+    assert invite.status == "delivered"

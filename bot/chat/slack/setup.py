@@ -262,11 +262,12 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
     try:
         await gateway.call("conversations.invite", channel=refs.channel_id, users=",".join(wanted))
     except SlackCallFailed as error:
-        if error.code == "already_in_channel":
-            pass
-        elif len(wanted) == 1:
-            raise
-        else:  # one bad id fails the whole call: invite one by one so the others still get in
+        if len(wanted) == 1:
+            if error.code != "already_in_channel":
+                raise
+        else:
+            # One refused user (an unknown id, or one already in the channel) fails the whole
+            # call and Slack invites nobody: invite one by one so the others still get in.
             for user_id in wanted:
                 try:
                     await gateway.call("conversations.invite", channel=refs.channel_id, users=user_id)
