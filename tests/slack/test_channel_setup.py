@@ -294,3 +294,22 @@ def test_an_invitee_who_joined_already_does_not_keep_the_others_out(slack: Conta
     assert {"U0ALICE", "U0BOB"} <= set(channel.members)
     invite = next(row for row in outbox(slack) if row.operation == "invite")
     assert invite.status == "delivered"
+
+
+def test_people_the_invitation_could_not_reach_are_named_on_the_timeline(
+    slack: Container, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    """A refused invitee and an on-call e-mail with no Slack user are said, not dropped."""
+    rota = Rota()  # Bob, and nobody@example.com who has no Slack account
+    slack.slack.deliverer.context.oncall = rota
+    number = slack.service.declare(title="Checkout is failing", severity=Severity.P1, actor="<@U0GHOST|ghost>", source=Source.SLACK).number
+    with slack.sessions.begin() as session:
+        IncidentRepository.get_row(session, number).pagerduty_escalation_policy_id = "PPOLICY1"
+    drive(slack, clock)
+    channel = fake_slack.channel(refs(slack, number)[0] or "")
+    assert "U0BOB" in channel.members
+    failed = [entry for entry in slack.service.timeline(number) if entry.kind is EntryKind.DELIVERY_FAILED]
+    assert len(failed) == 1
+    assert "U0GHOST (user_not_found)" in failed[0].text and "nobody@example.com" in failed[0].text
+    assert any("could not invite" in message["text"] for message in fake_slack.messages(channel.id))
+    assert all(row.status == "delivered" for row in outbox(slack))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.incident import Incident, Role
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.service.chat_notifications import post_recorded
 from bot.store.incidents import IncidentRepository
 from bot.text_safety import person_id, readable, safe_url, slack_text
 
@@ -274,7 +276,37 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
                 except SlackCallFailed as single:
                     if single.code != "already_in_channel":
                         failed[user_id] = single.code
-    return DeliveryResult(detail={"invited": [u for u in wanted if u not in failed], "failed": failed, "unknown_emails": missing})
+    detail = {"invited": [u for u in wanted if u not in failed], "failed": failed, "unknown_emails": missing}
+    return DeliveryResult(record=_left_out(context, message, failed, missing), detail=detail)
+
+
+def _left_out(
+    context: DeliveryContext, message: OutboxMessage, failed: dict[str, str], missing: list[str]
+) -> Callable[[Session], None] | None:
+    """People the invitation could not reach, on the timeline and in the channel.
+
+    Slack refuses some invitations for good (``cant_invite``, ``user_is_restricted``, a
+    deactivated account …) and an on-call e-mail may have no Slack user: the delivery is done,
+    but the responders must learn who is not in the room instead of assuming they are.
+    """
+    if not failed and not missing:
+        return None
+    number = int(message.payload["number"])
+    parts = [f"{user} ({code})" for user, code in failed.items()] + [f"{email} (no Slack user with this e-mail)" for email in missing]
+    entry = TimelineEntry(
+        kind=EntryKind.DELIVERY_FAILED,
+        at=context.clock.now(),
+        actor="firebreak",
+        source=Source.SYSTEM,
+        text="could not invite " + ", ".join(parts),
+        data={"outbox_id": message.id, "target": message.target, "operation": message.operation},
+    )
+
+    def record(session: Session) -> None:
+        (entry_id,) = IncidentRepository.append(session, number, [entry])
+        post_recorded(session, number, entry_id, entry, now=entry.at)
+
+    return record
 
 
 async def bookmark(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
