@@ -33,6 +33,7 @@ from bot.pagerduty.client import EventsClient, PagerDutyError, RestClient, deliv
 from bot.service.chat_notifications import post_recorded
 from bot.store.incidents import IncidentRepository
 from bot.store.models import IncidentRow
+from bot.text_safety import clean, one_line, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +201,15 @@ class PagerDutyDeliverer:
     def _trigger(self, message: OutboxMessage) -> DeliveryResult:
         payload = message.payload
         severity = str(payload.get("severity", "critical"))
-        links = [{"href": href, "text": text} for text, href in dict(payload.get("links") or {}).items()]
+        # Alert links are alert text: only http(s) URLs become links on the PagerDuty alert, as
+        # in Slack (a javascript: or data: href would be a click away for the person paged).
+        links = [
+            {"href": href, "text": one_line(text)}
+            for text, href in ((text, safe_url(url)) for text, url in dict(payload.get("links") or {}).items())
+            if href is not None
+        ]
         dedup_key = self._events_client().trigger(
-            summary=str(payload["summary"])[:1024],
+            summary=clean(payload["summary"])[:1024],
             source=str(payload.get("source") or "firebreak")[:255],
             dedup_key=str(payload["dedup_key"]),
             severity=severity if severity in _PD_SEVERITIES else "critical",

@@ -94,6 +94,18 @@ def test_p1_not_from_pagerduty_pages_through_events_api_and_resolves_it(pd_conta
     assert [row.operation for row in pd_outbox(pd_container)] == ["trigger", "resolve_event"]
 
 
+def test_events_api_trigger_carries_only_http_links(pd_container: Container, fake_pagerduty: FakePagerDuty) -> None:
+    """Alert text is hostile: a javascript:/data: URL must not become a link on the PagerDuty
+    alert, as it becomes no bookmark in Slack, and bidi overrides are removed from the summary
+    as everywhere text is shown (docs/text-safety.md)."""
+    links = {"runbook": "https://runbooks.example.com/checkout", "click me": "javascript:alert(document.cookie)", "data": "data:text/html,<script>1</script>"}
+    pd_container.service.declare(title="Checkout \u202edown", severity=Severity.P1, actor="alice", source=Source.CONSOLE, links=links)
+    drain(pd_container)
+    (trigger,) = fake_pagerduty.events
+    assert trigger["payload"]["summary"].endswith("Checkout down")  # no bidi override in what pagers show
+    assert trigger["links"] == [{"href": "https://runbooks.example.com/checkout", "text": "runbook"}]
+
+
 def test_raising_severity_to_p1_pages_once(pd_container: Container, fake_pagerduty: FakePagerDuty) -> None:
     pd_container.service.declare(title="Slow", severity=Severity.P3, actor="a", source=Source.CONSOLE)
     pd_container.service.change_severity(1, Severity.P1, actor="a", source=Source.CONSOLE)
