@@ -135,7 +135,7 @@ class PagerDutyDeliverer:
         if found is None:
             incident: dict[str, Any] = {
                 "type": "incident",
-                "title": str(payload["title"])[:1024],
+                "title": clean(payload["title"])[:1024],
                 "service": {"id": service_id, "type": "service_reference"},
                 "incident_key": key,
                 "urgency": "high",

@@ -124,7 +124,7 @@ def test_oncall_lookup_lists_people_by_level(pd_container: Container, fake_pager
 def test_page_opens_a_pagerduty_incident_once_and_links_it(fake_pagerduty: FakePagerDuty, container: Container) -> None:
     rest = rest_client(fake_pagerduty.api_token, base_url=fake_pagerduty.url, from_email=PAGERDUTY_FROM_EMAIL, verify=fake_pagerduty.client_ssl_context())
     deliverer = PagerDutyDeliverer(rest=rest, events=None, service_id="PSVCAPI")
-    payload = {"number": 1, "escalation_policy_id": "PEPDB01", "title": "INC-1 DB down", "incident_key": "firebreak-INC-1-escalation-2"}
+    payload = {"number": 1, "escalation_policy_id": "PEPDB01", "title": "INC-1 DB \u202edown\x1b[2J", "incident_key": "firebreak-INC-1-escalation-2"}
     container.service.declare(title="DB down", severity=Severity.P1, actor="a", source=Source.CONSOLE)
     result = asyncio.run(deliverer.deliver(message("page", payload)))
     with container.sessions.begin() as session:
@@ -135,6 +135,7 @@ def test_page_opens_a_pagerduty_incident_once_and_links_it(fake_pagerduty: FakeP
     posts = fake_pagerduty.calls("POST /incidents", ok=True)
     assert len(posts) == 1
     assert posts[0].params["body"]["incident"]["escalation_policy"]["id"] == "PEPDB01"
+    assert posts[0].params["body"]["incident"]["title"] == "INC-1 DB down[2J"  # no bidi or control characters
     assert posts[0].headers.get("from") == PAGERDUTY_FROM_EMAIL
     assert rows(container, IncidentRow)[0].pagerduty_incident_id == result.detail["pagerduty_incident_id"]
     paged = [e for e in container.service.timeline(1) if e.kind is EntryKind.PAGED]
