@@ -8,6 +8,11 @@ from typing import Any
 from bot.pagerduty.client import RestClient, ok
 from bot.service.oncall import OnCall
 
+#: PagerDuty's largest page; an escalation policy has one entry per level and schedule.
+PAGE_SIZE = 100
+#: Pages read at most (a bound, never reached by a real policy).
+MAX_PAGES = 20
+
 
 class PagerDutyOncallDirectory:
     def __init__(self, rest: RestClient) -> None:
@@ -17,8 +22,16 @@ class PagerDutyOncallDirectory:
         return await asyncio.to_thread(self._lookup, escalation_policy_id)
 
     def _lookup(self, escalation_policy_id: str) -> list[OnCall]:
-        params: dict[str, str | int | list[str]] = {"escalation_policy_ids[]": [escalation_policy_id], "include[]": ["users"], "limit": 100}
-        oncalls: list[dict[str, Any]] = ok(self._rest.get("/oncalls", params=params), "listing on-calls").json().get("oncalls", [])
+        oncalls: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGES):  # classic pagination: limit (at most 100), offset, more
+            params: dict[str, str | int | list[str]] = {
+                "escalation_policy_ids[]": [escalation_policy_id], "include[]": ["users"], "limit": PAGE_SIZE, "offset": len(oncalls),
+            }
+            page = ok(self._rest.get("/oncalls", params=params), "listing on-calls").json()
+            found = page.get("oncalls") or []
+            oncalls.extend(found)
+            if not page.get("more") or not found:
+                break
         oncalls.sort(key=lambda item: item.get("escalation_level") or 0)
         people: list[OnCall] = []
         seen: set[str] = set()

@@ -121,6 +121,17 @@ def test_oncall_lookup_lists_people_by_level(pd_container: Container, fake_pager
     assert "PEPPRIM" in str(call.params)
 
 
+def test_oncall_lookup_reads_every_page(pd_container: Container, fake_pagerduty: FakePagerDuty) -> None:
+    """GET /oncalls is paginated (``limit`` at most 100, ``more``): people past the first page
+    are on call too and must be invited."""
+    for index in range(120):
+        user = fake_pagerduty.account.add_user(f"Responder {index}", f"r{index}@example.com")
+        fake_pagerduty.account.add_oncall("PEPPRIM", user["id"], level=3)
+    people = asyncio.run(pd_container.oncall.on_call("PEPPRIM"))
+    assert len(people) == 122 and people[-1].email == "r119@example.com"
+    assert len(fake_pagerduty.calls("GET /oncalls")) == 2
+
+
 def test_page_opens_a_pagerduty_incident_once_and_links_it(fake_pagerduty: FakePagerDuty, container: Container) -> None:
     rest = rest_client(fake_pagerduty.api_token, base_url=fake_pagerduty.url, from_email=PAGERDUTY_FROM_EMAIL, verify=fake_pagerduty.client_ssl_context())
     deliverer = PagerDutyDeliverer(rest=rest, events=None, service_id="PSVCAPI")
