@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from tests.fakes.slack_methods_base import Ctx, method
+from tests.fakes.slack_requests import ISSUED_TRIGGERS, TRIGGER_LIFETIME
 from tests.fakes.slack_state import SlackError, Workspace
 
 UPLOAD_PATH_PREFIX = "/upload/v1/"
@@ -188,8 +189,21 @@ def _view(ctx: Ctx, expected_type: str) -> dict[str, Any]:
 
 @method("views.open")
 def views_open(ctx: Ctx) -> dict[str, Any]:
-    ctx.params.text("trigger_id", error="invalid_trigger_id")
-    return {"view": _view(ctx, "modal")}
+    """A trigger is good once, for three seconds (Slack's modals guide; the errors
+    ``expired_trigger_id`` and ``exchanged_trigger_id`` in the views.open reference,
+    https://docs.slack.dev/reference/methods/views.open). Enforced for the triggers
+    :func:`tests.fakes.slack_requests.trigger_id` issued; literal ids in tests pass."""
+    trigger = ctx.params.text("trigger_id", error="invalid_trigger_id")
+    issued = ISSUED_TRIGGERS.get(trigger)
+    if issued is not None:
+        if trigger in ctx.ws.exchanged_triggers:
+            raise SlackError("exchanged_trigger_id")
+        if time.time() - issued > TRIGGER_LIFETIME:
+            raise SlackError("expired_trigger_id")
+    view = _view(ctx, "modal")
+    if issued is not None:
+        ctx.ws.exchanged_triggers.add(trigger)
+    return {"view": view}
 
 
 @method("views.publish")

@@ -49,9 +49,19 @@ def sign_slack_request(
     return headers
 
 
-def trigger_id() -> str:
-    """A trigger id shaped like Slack's (``views.open`` needs one)."""
-    return f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+TRIGGER_LIFETIME = 3.0
+"""Seconds a ``trigger_id`` can be exchanged for a modal (Slack's modals guide: "3 seconds")."""
+ISSUED_TRIGGERS: dict[str, float] = {}
+"""trigger_id -> when it was issued, for every trigger these builders made; the fake's
+``views.open`` refuses one of these when it is stale or already used."""
+
+
+def trigger_id(*, age: float = 0.0) -> str:
+    """A trigger id shaped like Slack's (``views.open`` needs one), issued ``age`` seconds ago."""
+    issued = time.time() - age
+    made = f"{int(issued)}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+    ISSUED_TRIGGERS[made] = issued
+    return made
 
 
 def _user(user_id: str, user_name: str) -> dict[str, str]:

@@ -192,6 +192,7 @@ class Workspace:
         self.files: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, str] = {}  # upload token -> file id
         self.views: dict[str, dict[str, Any]] = {}
+        self.exchanged_triggers: set[str] = set()  # views.open takes each trigger_id once
         self.usergroups: dict[str, list[str]] = {}  # user-group id -> member ids
         self.usergroup_profiles: dict[str, dict[str, Any]] = {}  # user-group id -> handle, name, created, disabled
         self.users[bot_user_id] = make_user(

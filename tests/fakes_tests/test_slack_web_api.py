@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import trigger_id
 
 
 @pytest.fixture
@@ -261,6 +262,14 @@ def test_guests_external_users_and_user_groups(fake_slack: FakeSlack, client: We
     assert client.usergroups_users_list(usergroup=group)["users"] == ["U0ALICE", "U0BOB"]
     assert error_of(client.usergroups_users_list, usergroup="S0NOPE") == "no_such_subteam"
     assert error_of(client.api_call, "usergroups.users.list") == "invalid_arguments"
+
+
+def test_views_open_takes_a_trigger_once_and_within_three_seconds(client: WebClient) -> None:
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Declare"}, "blocks": []}
+    fresh = trigger_id()
+    assert client.views_open(trigger_id=fresh, view=modal)["ok"]
+    assert error_of(client.views_open, trigger_id=fresh, view=modal) == "exchanged_trigger_id"
+    assert error_of(client.views_open, trigger_id=trigger_id(age=3.5), view=modal) == "expired_trigger_id"
 
 
 def test_views(client: WebClient) -> None:
