@@ -27,6 +27,7 @@ from tests.fakes.slack_requests import (
     select_value,
     slash_command_body,
     text_input_value,
+    trigger_id,
     view_submission_body,
 )
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -107,6 +108,24 @@ def test_in_an_incident_channel_the_incident_is_implied(
         assert any("unknown command 'bogus'" in r["text"] for r in replies)
         incident = await asyncio.to_thread(slack.service.get, number)
         assert incident.status is Status.ACKNOWLEDGED and incident.roles[Role.COMMANDER] == "<@U0BOB|bob>"
+
+    run(scenario)
+
+
+def test_declare_whose_form_cannot_open_in_time_still_answers(
+    slack: Container, fake_slack: FakeSlack, webhook_receiver: WebhookReceiver
+) -> None:
+    """A trigger_id is good for three seconds: when Slack refuses it (expired_trigger_id),
+    the person who typed ``/incident declare`` is told how to declare instead of getting nothing."""
+
+    async def scenario() -> None:
+        http = SlackHttp(slack)
+        stale = trigger_id(age=5)
+        body = slash_command_body("declare", channel_id=fake_slack.channel("general").id, trigger=stale, response_url=webhook_receiver.url())
+        assert (await http.post(body, FORM)).status_code == 200
+        (reply,) = [r.json() for r in await asyncio.to_thread(webhook_receiver.wait_for_count, 1)]
+        assert reply["response_type"] == "ephemeral" and "/incident declare" in json.dumps(reply)
+        assert [c.error for c in fake_slack.calls("views.open")] == ["expired_trigger_id"]
 
     run(scenario)
 

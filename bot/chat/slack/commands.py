@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.chat.commands import CommandRouter
 from bot.chat.slack.blocks import declare_modal
@@ -25,6 +27,7 @@ from bot.text_safety import WORD_JOINER, clean
 log = logging.getLogger(__name__)
 
 COMMAND = "/incident"
+FORM_NOT_OPENED = "The declare form could not be opened in time (Slack allows three seconds); declare by typing it instead. "
 MISSING_USER = "🚫 this command did not say who sent it (no user_id), so Firebreak cannot check who may run it; nothing was changed."
 
 
@@ -64,8 +67,14 @@ def register_commands(app: AsyncApp, router: CommandRouter, service: IncidentSer
         typed = unescape(str(command.get("text") or ""))
         reply = await asyncio.to_thread(router.handle, f"{COMMAND} {typed}", context)
         if reply.open_declare_form and command.get("trigger_id"):
-            await client.views_open(trigger_id=command["trigger_id"], view=declare_modal(channel_id=channel_id))
-            return
+            try:
+                await client.views_open(trigger_id=command["trigger_id"], view=declare_modal(channel_id=channel_id))
+                return
+            except SlackApiError as error:
+                # A trigger_id is good for three seconds and once (expired_trigger_id,
+                # exchanged_trigger_id); a slow moment must not leave the person with no answer.
+                log.warning("declare form not opened: %s", error.response.get("error") if error.response else error)
+                reply = replace(reply, text=FORM_NOT_OPENED + reply.text)
         # In the incident's own channel the outbox posts the change for everyone already,
         # so the direct reply stays with the asker instead of saying it twice.
         public = reply.public and not (channel_incident is not None and reply.incident == channel_incident)
