@@ -18,6 +18,20 @@ def _writable(channel: Channel) -> Channel:
     return channel
 
 
+def _as_member(ctx: Ctx, channel: Channel) -> Channel:
+    """Methods that act in a channel as one of its members: the caller must be one.
+
+    conversations.setTopic and conversations.invite list ``not_in_channel`` among their
+    errors (slackapi/slack-api-specs, web-api/slack_web_openapi_v2.json), and the invite
+    reference says "The calling user must be a member of the channel"
+    (https://docs.slack.dev/reference/methods/conversations.invite). A private channel the
+    caller is not in is not visible to it: ``channel_not_found``.
+    """
+    if ctx.ws.bot_user_id not in channel.members:
+        raise SlackError("channel_not_found" if channel.is_private else "not_in_channel")
+    return channel
+
+
 def _encode_cursor(index: int) -> str:
     return base64.b64encode(f"next:{index}".encode()).decode()
 
@@ -90,9 +104,9 @@ def list_(ctx: Ctx) -> dict[str, Any]:
 
 @method("conversations.setTopic")
 def set_topic(ctx: Ctx) -> dict[str, Any]:
-    channel = _writable(
+    channel = _as_member(ctx, _writable(
         ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
-    )
+    ))
     topic = ctx.params.text("topic", required=False)
     if len(topic) > TOPIC_MAX:
         raise SlackError("too_long")
@@ -114,9 +128,9 @@ def invite(ctx: Ctx) -> dict[str, Any]:
     ``errors``. More than 1000 users is ``too_many_users`` (slackapi/slack-api-specs,
     web-api/slack_web_openapi_v2.json, ``/conversations.invite``).
     """
-    channel = _writable(
+    channel = _as_member(ctx, _writable(
         ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
-    )
+    ))
     users = ctx.params.csv("users")
     if not users:
         raise SlackError("no_user")

@@ -162,6 +162,15 @@ def test_invite_with_one_member_already_in_fails_whole_and_invites_nobody(
     assert error_of(client.conversations_invite, channel=cid, users=too_many) == "too_many_users"
 
 
+def test_topic_and_invite_need_the_caller_in_the_channel(fake_slack: FakeSlack, client: WebClient) -> None:
+    public = fake_slack.workspace.add_channel("ops", bot_is_member=False)
+    private = fake_slack.workspace.add_channel("secret", is_private=True, bot_is_member=False)
+    assert error_of(client.conversations_setTopic, channel=public.id, topic="x") == "not_in_channel"
+    assert error_of(client.conversations_invite, channel=public.id, users="U0BOB") == "not_in_channel"
+    assert error_of(client.conversations_setTopic, channel=private.id, topic="x") == "channel_not_found"
+    assert public.topic == "" and "U0BOB" not in public.members
+
+
 def test_channel_lifecycle_calls(fake_slack: FakeSlack, client: WebClient) -> None:
     cid = client.conversations_create(name="inc-7")["channel"]["id"]
     assert (
