@@ -313,3 +313,20 @@ def test_people_the_invitation_could_not_reach_are_named_on_the_timeline(
     assert "U0GHOST (user_not_found)" in failed[0].text and "nobody@example.com" in failed[0].text
     assert any("could not invite" in message["text"] for message in fake_slack.messages(channel.id))
     assert all(row.status == "delivered" for row in outbox(slack))
+
+
+def test_a_channel_the_app_was_removed_from_is_joined_again_for_topic_and_invites(
+    slack: Container, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    """Someone removed the app from the incident channel: conversations.setTopic and
+    conversations.invite answer not_in_channel; Firebreak joins again and carries on."""
+    number = declare(slack)
+    drive(slack, clock)
+    channel = fake_slack.channel(refs(slack, number)[0] or "")
+    with fake_slack.workspace.lock:
+        channel.members.remove("U0BOT")
+    slack.service.assign_role(number, Role.COMMANDER, "<@U0CAROL|carol>", actor="<@U0ALICE|alice>", source=Source.SLACK)
+    drive(slack, clock)
+    assert "U0CAROL" in channel.members and "U0BOT" in channel.members
+    assert "IC @carol" in channel.topic
+    assert all(row.status == "delivered" for row in outbox(slack))

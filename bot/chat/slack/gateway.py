@@ -200,6 +200,21 @@ class SlackGateway:
                 ) from error
             raise
 
+    async def call_as_member(self, method: str, channel: str, **arguments: Any) -> dict[str, Any]:
+        """A call that needs the bot in the channel (conversations.setTopic, .invite).
+
+        Someone may have removed the app from an incident channel; Slack then answers
+        ``not_in_channel``. The channel is joined (public channels only) and the call made
+        once more, as :meth:`post` does.
+        """
+        try:
+            return await self.call(method, channel=channel, **arguments)
+        except SlackCallFailed as error:
+            if error.code != "not_in_channel":
+                raise
+        await self.join(channel)
+        return await self.call(method, channel=channel, **arguments)
+
     async def post(self, channel: str, **arguments: Any) -> dict[str, Any]:
         """chat.postMessage, joining a public channel first if the bot is not in it yet.
 

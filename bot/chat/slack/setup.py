@@ -223,7 +223,7 @@ async def set_topic(context: DeliveryContext, message: OutboxMessage) -> Deliver
     user = person_id(commander)
     name = await gateway.user_name(user) if user and "|" not in str(commander) else None
     try:
-        await gateway.call("conversations.setTopic", channel=refs.channel_id, topic=blocks.topic(incident, commander_name=name))
+        await gateway.call_as_member("conversations.setTopic", refs.channel_id, topic=blocks.topic(incident, commander_name=name))
     except SlackCallFailed as error:
         if error.code == "is_archived":  # archived by hand: nothing to retry
             log.warning("topic not set: the channel is archived", extra={"incident": incident.number, "channel": refs.channel_id})
@@ -262,7 +262,7 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
         return DeliveryResult(detail={"invited": [], "unknown_emails": missing})
     failed: dict[str, str] = {}
     try:
-        await gateway.call("conversations.invite", channel=refs.channel_id, users=",".join(wanted))
+        await gateway.call_as_member("conversations.invite", refs.channel_id, users=",".join(wanted))
     except SlackCallFailed as error:
         if len(wanted) == 1:
             if error.code != "already_in_channel":
@@ -272,7 +272,7 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
             # call and Slack invites nobody: invite one by one so the others still get in.
             for user_id in wanted:
                 try:
-                    await gateway.call("conversations.invite", channel=refs.channel_id, users=user_id)
+                    await gateway.call_as_member("conversations.invite", refs.channel_id, users=user_id)
                 except SlackCallFailed as single:
                     if single.code != "already_in_channel":
                         failed[user_id] = single.code
