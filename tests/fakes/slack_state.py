@@ -11,6 +11,7 @@ import itertools
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,17 +30,30 @@ CHANNEL_NAME_MAX = 80
 _NAME_ALLOWED = re.compile(r"^[a-z0-9_\-\u00c0-\uffff]+$")
 
 
+def _name_character(char: str) -> bool:
+    """Beyond ASCII, only lower-case letters (and their marks) and digits: no upper case,
+    spaces, separators, format characters (bidi overrides, zero-width) or symbols."""
+    if char.isascii():
+        return True
+    category = unicodedata.category(char)
+    return category in ("Ll", "Lo", "Lm", "Mn", "Mc", "Nd") and char == char.lower()
+
+
 def validate_channel_name(name: str) -> None:
     """Apply Slack's channel-name rules, raising the error code Slack uses.
 
-    Lowercase letters, digits, hyphens and underscores; at most 80 characters; no spaces,
-    periods or upper case (``invalid_name_specials``); not only punctuation.
+    conversations.create (https://docs.slack.dev/reference/methods/conversations.create):
+    "Channel names may only contain lowercase letters, numbers, hyphens, and underscores, and
+    must be 80 characters or less"; ``invalid_name_specials`` is "unallowed special characters
+    or upper case characters". The fake keeps letters of scripts without case (``障害``) and
+    refuses what the rule leaves out: upper case beyond ASCII (``É``), spaces and separators,
+    format characters (a bidi override, a zero-width space) and symbols (emoji).
     """
     if not name:
         raise SlackError("invalid_name_required")
     if len(name) > CHANNEL_NAME_MAX:
         raise SlackError("invalid_name_maxlength")
-    if not _NAME_ALLOWED.match(name):
+    if not _NAME_ALLOWED.match(name) or not all(_name_character(c) for c in name):
         raise SlackError("invalid_name_specials")
     if not re.search(r"[^\-_]", name):
         raise SlackError("invalid_name_punctuation")

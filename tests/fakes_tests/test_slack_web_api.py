@@ -56,6 +56,12 @@ def test_create_channel_and_name_taken(
         ("Inc-1", "invalid_name_specials"),
         ("inc 1", "invalid_name_specials"),
         ("inc.1", "invalid_name_specials"),
+        ("inc-1-\u00e9chec-\u00c9chec", "invalid_name_specials"),  # upper case beyond ASCII
+        ("inc-1-\u202eexe.fdp", "invalid_name_specials"),  # a bidi override
+        ("inc-1-a\u200bb", "invalid_name_specials"),  # a zero-width space
+        ("inc-1-\u3000x", "invalid_name_specials"),  # an ideographic space
+        ("inc-1-\U0001f525", "invalid_name_specials"),  # an emoji
+        ("inc-1-\u2122", "invalid_name_specials"),  # a symbol
         ("x" * 81, "invalid_name_maxlength"),
         ("---", "invalid_name_punctuation"),
         ("", "invalid_name_required"),
@@ -67,6 +73,7 @@ def test_invalid_channel_names(client: WebClient, name: str, error: str) -> None
 
 def test_channel_name_of_80_chars_is_fine(client: WebClient) -> None:
     assert client.conversations_create(name="a" * 80)["ok"]
+    assert client.conversations_create(name="inc-2-\u00e9chec-\u969c\u5bb3")["ok"]  # lower-case and caseless letters
 
 
 def test_post_update_history_with_metadata(
