@@ -110,6 +110,8 @@ SLACK_METHOD_LIMITS: dict[str, Limit] = {
     "conversations.archive": TIER_2,
     "conversations.join": TIER_3,
     "conversations.history": TIER_3,
+    "conversations.replies": TIER_3,
+    "chat.getPermalink": TIER_4,
     "chat.postMessage": POST_MESSAGE_PER_CHANNEL,
     "chat.update": TIER_3,
     "chat.postEphemeral": TIER_4,

@@ -136,3 +136,19 @@ def post_ephemeral(ctx: Ctx) -> dict[str, Any]:
     ts = ctx.ws.new_ts()
     channel.ephemeral.append({"user": user["id"], "ts": ts, **content})
     return {"message_ts": ts}
+
+
+@method("chat.getPermalink")
+def get_permalink(ctx: Ctx) -> dict[str, Any]:
+    """A message's permalink (https://docs.slack.dev/reference/methods/chat.getPermalink):
+    ``channel_not_found``, ``message_not_found``; a thread reply's link names its thread."""
+    channel = ctx.ws.channel(ctx.params.text("channel", error="channel_not_found"))
+    ts = ctx.params.text("message_ts", error="message_not_found")
+    message = channel.find_message(ts)
+    if message is None:
+        raise SlackError("message_not_found")
+    link = f"https://{ctx.ws.team}.slack.com/archives/{channel.id}/p{ts.replace('.', '')}"
+    parent = message.get("thread_ts")
+    if parent and parent != ts:
+        link += f"?thread_ts={parent}&cid={channel.id}"
+    return {"channel": channel.id, "permalink": link}

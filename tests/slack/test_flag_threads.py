@@ -42,6 +42,9 @@ def test_a_reaction_on_a_thread_reply_flags_that_reply(slack: Container, fake_sl
         await http.post(event_callback_body(reaction_added_event("pushpin", user="U0ALICE", channel=channel, ts=REPLY)), JSON)
         entries = await eventually(flagged)
         assert entries[0].data["text"] == "Rolled back to v41" and entries[0].data["author"] == "<@U0CAROL>"
+        assert entries[0].data["permalink"] == (
+            f"https://firebreak-test.slack.com/archives/{channel}/p{REPLY.replace('.', '')}?thread_ts={PARENT}&cid={channel}"
+        )
         replies = fake_slack.calls("conversations.replies", ok=True)
         assert replies and all(call.params["ts"] == PARENT for call in replies)
 
