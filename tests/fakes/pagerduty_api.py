@@ -205,7 +205,13 @@ class FakePagerDuty(ServedFake):
             )
             if fault.status == 429:
                 headers.setdefault("Retry-After", "1")
-                headers["ratelimit-reset"] = headers["Retry-After"]
+                if not events:
+                    # REST says when to come back in ratelimit-reset (seconds), beside
+                    # ratelimit-limit and ratelimit-remaining, and sends no Retry-After
+                    # (https://support.pagerduty.com/docs/rest-api-rate-limits: "the
+                    # ratelimit-reset header will let you know how many seconds to wait").
+                    reset = headers.pop("Retry-After")
+                    headers.update({"ratelimit-limit": "960", "ratelimit-remaining": "0", "ratelimit-reset": reset})
                 if events:
                     return Response.json(
                         {

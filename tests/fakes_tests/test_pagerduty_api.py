@@ -371,3 +371,18 @@ def test_assignments_and_escalation_policy_exclude_each_other(rest: pagerduty.Re
     with pytest.raises(pagerduty.HttpError) as caught:
         rest.rpost("/incidents", json=body)
     assert caught.value.response.status_code == 400
+
+
+def test_rest_rate_limit_says_when_in_ratelimit_reset(fake_pagerduty: FakePagerDuty) -> None:
+    """PagerDuty's REST 429 carries ratelimit-limit/-remaining/-reset, not Retry-After."""
+    fake_pagerduty.rate_limit_next("GET /incidents/{id}", retry_after=7)
+    req = urllib.request.Request(
+        f"{fake_pagerduty.url}/incidents/Q0INC01",
+        headers={"Accept": "application/vnd.pagerduty+json;version=2", "Authorization": f"Token token={fake_pagerduty.api_token}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(req, timeout=5, context=ssl.create_default_context(cafile=fake_pagerduty.ca_file))
+    headers = caught.value.headers
+    assert caught.value.code == 429
+    assert (headers["ratelimit-reset"], headers["ratelimit-remaining"]) == ("7", "0")
+    assert headers.get("Retry-After") is None
