@@ -62,7 +62,11 @@ def events_client(routing_key: str, *, base_url: str, verify: Verify = True) -> 
 
 
 def _retry_after(response: Response) -> float | None:
+    """Seconds to wait: ``Retry-After``, else ``ratelimit-reset``, which is what PagerDuty's
+    REST API sends with a 429 (https://support.pagerduty.com/docs/rest-api-rate-limits)."""
     value = response.headers.get("retry-after")
+    if value is None:
+        value = response.headers.get("ratelimit-reset")
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
