@@ -99,6 +99,16 @@ def _create_incident(
     with fake.account.lock:
         if service_id not in fake.account.services:
             return pd_error(400, "Invalid Input Provided", 2001, ["Service not found"])
+        if new.get("urgency") not in (None, "high", "low"):
+            # REST OpenAPI (PagerDuty/api-schema, reference/REST/openapiv3.json, POST /incidents):
+            # urgency is one of high, low.
+            return pd_error(400, "Invalid Input Provided", 2001, ["Urgency must be high or low"])
+        policy_ref = (new.get("escalation_policy") or {}).get("id")
+        if policy_ref and policy_ref not in fake.account.escalation_policies:
+            return pd_error(400, "Invalid Input Provided", 2001, ["Escalation Policy Not Found"])
+        for assignment in new.get("assignments") or []:
+            if (assignment.get("assignee") or {}).get("id") not in fake.account.users:
+                return pd_error(400, "Invalid Input Provided", 2001, ["Assignee User Not Found"])
         key = new.get("incident_key")
         if key and any(
             i["incident_key"] == key and i["service_id"] == service_id and i["status"] != "resolved"

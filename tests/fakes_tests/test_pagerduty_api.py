@@ -386,3 +386,19 @@ def test_rest_rate_limit_says_when_in_ratelimit_reset(fake_pagerduty: FakePagerD
     assert caught.value.code == 429
     assert (headers["ratelimit-reset"], headers["ratelimit-remaining"]) == ("7", "0")
     assert headers.get("Retry-After") is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ({"escalation_policy": {"id": "PNOPOLICY", "type": "escalation_policy_reference"}}, "Escalation Policy Not Found"),
+        ({"assignments": [{"assignee": {"id": "PNOUSER", "type": "user_reference"}}]}, "Assignee User Not Found"),
+        ({"urgency": "urgent"}, "Urgency must be high or low"),
+    ],
+)
+def test_a_page_to_nobody_known_is_refused(rest: pagerduty.RestApiV2Client, extra: dict, problem: str) -> None:
+    body = {"type": "incident", "title": "DB down", "service": {"id": "PSVCAPI", "type": "service_reference"}, **extra}
+    with pytest.raises(pagerduty.HttpError) as caught:
+        rest.rpost("/incidents", json=body)
+    assert caught.value.response.status_code == 400
+    assert caught.value.response.json()["error"]["errors"] == [problem]
