@@ -330,3 +330,25 @@ def test_a_channel_the_app_was_removed_from_is_joined_again_for_topic_and_invite
     assert "U0CAROL" in channel.members and "U0BOT" in channel.members
     assert "IC @carol" in channel.topic
     assert all(row.status == "delivered" for row in outbox(slack))
+
+
+def test_a_deleted_summary_is_posted_again_and_pinned(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    """chat.update answers message_not_found once someone deleted the pinned summary: the
+    summary is posted again (and pinned) instead of every later refresh failing."""
+    number = declare(slack)
+    drive(slack, clock)
+    channel_id, _name, summary_ref = refs(slack, number)
+    channel = fake_slack.channel(channel_id or "")
+    old_ts = (summary_ref or "").split(":", 1)[1]
+    with fake_slack.workspace.lock:
+        channel.messages[:] = [m for m in channel.messages if m["ts"] != old_ts]
+        channel.pins.remove(old_ts)
+    slack.service.acknowledge(number, actor="<@U0BOB|bob>", source=Source.SLACK)
+    drive(slack, clock)
+    _channel, _name, new_ref = refs(slack, number)
+    new_ts = (new_ref or "").split(":", 1)[1]
+    assert new_ts != old_ts and channel.pins == [new_ts]
+    summary = next(m for m in channel.messages if m["ts"] == new_ts)
+    assert summary["metadata"]["event_type"] == "firebreak_summary" and "acknowledged" in summary["text"]
+    assert all(row.status == "delivered" for row in outbox(slack))
+    assert not [e for e in slack.service.timeline(number) if e.kind is EntryKind.DELIVERY_FAILED]

@@ -19,7 +19,7 @@ from bot.chat.slack import blocks, chat_refs, limits
 from bot.chat.slack.context import DeliveryContext
 from bot.chat.slack.gateway import SlackCallFailed
 from bot.chat.slack.mentions import mentions_for
-from bot.chat.slack.setup import metadata
+from bot.chat.slack.setup import SUMMARY_EVENT, metadata
 from bot.chat.slack.usergroups import group_handles
 from bot.delivery.message import DeliveryResult, OutboxMessage
 from bot.domain.errors import IncidentNotFound
@@ -240,22 +240,41 @@ async def refresh_summary(context: DeliveryContext, message: OutboxMessage) -> D
     if summary is None:
         return DeliveryResult(detail={"skipped": "no summary message yet"})
     channel, ts = summary
+    text = blocks.summary_text(incident)
+    rich = blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number), web_url=context.config.page_url(number))
     try:
-        await context.gateway.call(
-            "chat.update",
-            channel=channel,
-            ts=ts,
-            text=blocks.summary_text(incident),
-            blocks=blocks.summary_blocks(incident, steps=context.steps_for(number), children=await chat_refs.children(context.sessions, number), web_url=context.config.page_url(number)),
-        )
+        await context.gateway.call("chat.update", channel=channel, ts=ts, text=text, blocks=rich)
     except SlackCallFailed as error:
         # Archived by hand (Firebreak's own archiving waits for a pending refresh): nothing
         # to retry, and a failure report could not be posted there either.
         if error.code == "is_archived":
             log.warning("pinned summary not updated: the channel is archived", extra={"incident": number, "channel": channel})
             return DeliveryResult(detail={"skipped": error.code})
+        if error.code == "message_not_found":
+            return await _summary_again(context, message, number, channel, text, rich)
         raise
     return DeliveryResult()
+
+
+async def _summary_again(
+    context: DeliveryContext, message: OutboxMessage, number: int, channel: str, text: str, rich: list[dict[str, Any]]
+) -> DeliveryResult:
+    """Someone deleted the summary message (chat.update answers ``message_not_found``):
+    post it again and pin the new one, instead of failing every refresh from now on."""
+    gateway = context.gateway
+    key = str(number)
+    ts = await gateway.find_own_message(channel, SUMMARY_EVENT, key) if message.is_retry else None
+    if ts is None:
+        answer = await gateway.post(channel, text=text, blocks=rich, metadata=metadata(SUMMARY_EVENT, key), **NO_UNFURL)
+        ts = str(answer["ts"])
+    log.warning("the summary message was deleted; posted it again", extra={"incident": number, "channel": channel})
+    now = context.clock.now()
+
+    def record(session: Session) -> None:
+        chat_refs.save_refs(session, number, summary_ref=f"{channel}:{ts}")
+        ops.enqueue_chat(session, ops.PIN_SUMMARY, {"number": number}, key=f"chat:pin:{number}:{ts}", now=now, number=number)
+
+    return DeliveryResult(record=record, detail={"reposted": ts})
 
 
 async def upload_file(context: DeliveryContext, message: OutboxMessage) -> DeliveryResult:
