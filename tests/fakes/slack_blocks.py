@@ -123,6 +123,27 @@ def _block(block: dict[str, Any], pointer: str) -> int:
     return size
 
 
+def _unique_ids(block: dict[str, Any], pointer: str, seen: set[str]) -> None:
+    """Block Kit reference (https://docs.slack.dev/reference/block-kit/blocks): a
+    ``block_id`` "should be unique for each message", and an element's ``action_id``
+    "unique among all other action_ids in the containing block"; Slack refuses repeats."""
+    block_id = block.get("block_id")
+    if isinstance(block_id, str):
+        if block_id in seen:
+            raise invalid(f"{pointer}/block_id", f"duplicate block_id {block_id!r}")
+        seen.add(block_id)
+    elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
+    if isinstance(block.get("accessory"), dict):
+        elements.append(block["accessory"])
+    actions: set[str] = set()
+    for i, element in enumerate(elements):
+        action = element.get("action_id") if isinstance(element, dict) else None
+        if isinstance(action, str):
+            if action in actions:
+                raise invalid(f"{pointer}/elements/{i}/action_id", f"duplicate action_id {action!r}")
+            actions.add(action)
+
+
 def validate_blocks(blocks: Any) -> list[dict[str, Any]]:
     """The ``blocks`` of a message, or the error Slack answers for them."""
     if not isinstance(blocks, list):
@@ -130,10 +151,12 @@ def validate_blocks(blocks: Any) -> list[dict[str, Any]]:
     if len(blocks) > MAX_BLOCKS:
         raise invalid("/blocks", f"must be less than {MAX_BLOCKS + 1} items")
     total = 0
+    block_ids: set[str] = set()
     for i, block in enumerate(blocks):
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
             raise invalid(f"/blocks/{i}", "missing required field: type")
         total += _block(block, f"/blocks/{i}")
+        _unique_ids(block, f"/blocks/{i}", block_ids)
     if total > MAX_BLOCKS_TEXT:
         raise SlackError("msg_blocks_too_long")
     return blocks
