@@ -69,6 +69,18 @@ def test_a_title_with_nul_is_signed_as_sent_and_stored_as_u_fffd(am_container: C
     assert am_container.service.get(1).title == "DB\ufffd down"
 
 
+def test_a_very_long_title_and_note_are_cut_not_refused(am_container: Container) -> None:
+    """PagerDuty does not send a refused event again: a 10,000-character title must still open
+    the incident, and a 30,000-character note must still reach the timeline (cut, marked)."""
+    with client(am_container) as http:
+        created = send(http, webhook_event("incident.triggered", incident_id="Q7", title="<!channel> " + "T" * 10_000, priority="P1"))
+        noted = send(http, webhook_event("incident.annotated", annotation_data("n" * 30_000, incident_id="Q7")))
+    assert created.status_code == 202 and noted.status_code == 202, (created.text, noted.text)
+    assert len(am_container.service.get(1).title) == 200
+    note = next(e for e in timeline(am_container) if e.kind == "note")
+    assert note.text.startswith("n" * 25_000) and note.text.endswith("(cut: the rest of this note is in PagerDuty)")
+
+
 def test_first_sight_by_a_later_event_still_creates_the_incident(am_container: Container) -> None:
     with client(am_container) as http:
         send(http, webhook_event("incident.acknowledged", incident_id="Q2", urgency="low", priority=None))

@@ -15,6 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bot.domain.source_time import showable
 
 _ID = Field(min_length=1, max_length=64)
+#: Characters of a PagerDuty incident's title kept; the rest is cut, not refused.
+TITLE_KEPT = 4000
+#: Characters of a PagerDuty note kept, and what marks the cut.
+NOTE_KEPT = 25000
+NOTE_CUT = " … (cut: the rest of this note is in PagerDuty)"
 
 
 class Reference(BaseModel):
@@ -53,12 +58,28 @@ class PdIncident(BaseModel):
     escalation_policy: Reference | None = None
     assignees: list[Reference] = Field(default_factory=list)
 
+    @field_validator("title", mode="before")
+    @classmethod
+    def _cut_title(cls, value: object) -> object:
+        """A title is whatever was typed or sent in PagerDuty: a long one is cut (Firebreak
+        keeps 200 characters of it anyway), never refused, or the incident would never open."""
+        return value[:TITLE_KEPT] if isinstance(value, str) else value
+
 
 class PdNote(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     incident: Reference
-    content: str = Field(max_length=25000)
+    content: str = Field(max_length=NOTE_KEPT + len(NOTE_CUT))
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _cut_content(cls, value: object) -> object:
+        """A note longer than Firebreak keeps is cut with a marker, never refused (a refused
+        event is one PagerDuty will not send again, and the note would be lost whole)."""
+        if isinstance(value, str) and len(value) > NOTE_KEPT:
+            return value[:NOTE_KEPT] + NOTE_CUT
+        return value
 
 
 class Event(BaseModel):
