@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+from urllib.parse import quote_plus
 
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -200,6 +201,26 @@ def test_no_token_configured_refuses_everyone_with_403_naming_the_variable(conta
         metrics = http.get("/metrics").text
     assert sum(row_counts(container).values()) == 0
     assert 'firebreak_webhooks_total{outcome="forbidden",source="alertmanager"} 3.0' in metrics
+
+
+def test_an_overlong_link_or_value_never_costs_the_alert(am_container: Container) -> None:
+    """Prometheus puts the whole URL-encoded expression in generatorURL, so a long rule makes a
+    long URL, and Grafana lists every series in valueString. Alertmanager does not send a
+    refused (4xx) notification again: such an alert must still open its incident. A link too
+    long to keep is left out (a cut URL would lead nowhere); valueString is cut."""
+    group = firing_group()
+    expr = "sum(rate(http_requests_total{" + ",".join(f'label_{i}=~"value_{i}.*"' for i in range(150)) + "}[5m])) > 0"
+    long_url = "http://prometheus.example.com:9090/graph?g0.expr=" + quote_plus(expr) + "&g0.tab=1"
+    assert len(long_url) > 4096
+    group["alerts"][0]["generatorURL"] = long_url
+    group["alerts"][0]["valueString"] = "[ var='A' labels={instance=x} value=1 ], " * 1000
+    with client(am_container) as http:
+        response = http.post(URL, json=group, headers=bearer())
+    assert response.status_code == 202, response.text
+    incident = am_container.service.get(1)
+    assert "source" not in incident.links
+    firing = [row for row in rows(am_container, TimelineRow) if row.kind == EntryKind.ALERT_FIRING.value]
+    assert not firing[0].data["generator_url"]
 
 
 def test_input_that_can_never_succeed_is_a_clear_4xx(am_container: Container) -> None:

@@ -45,6 +45,18 @@ def test_grafana_alert_opens_an_incident_with_grafanas_links_and_values(am_conta
     assert all(json.dumps(alert[key])[1:-1] in blocks for key in ("dashboardURL", "panelURL", "silenceURL"))
 
 
+def test_a_grafana_group_with_overlong_text_and_links_still_opens(am_container: Container) -> None:
+    """Grafana's title, message and links are cut or left out, never refused (a 4xx is dropped)."""
+    body = copy.deepcopy(GRAFANA_FIRING)
+    body["title"] = "T" * 25_000
+    body["message"] = "M" * 250_000
+    body["alerts"][0]["dashboardURL"] = "https://grafana.example.com/d/x?" + "v=1&" * 1200
+    with client(am_container) as http:
+        response = http.post(URL, json=body, headers=bearer())
+    assert response.status_code == 202, response.text
+    assert "dashboard" not in am_container.service.get(1).links
+
+
 def test_grafana_and_alertmanager_groups_with_one_group_key_stay_apart(am_container: Container) -> None:
     from_alertmanager = copy.deepcopy(GRAFANA_FIRING)
     for key in ("orgId", "state", "title", "message"):

@@ -15,7 +15,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationInfo, field_validator, model_validator
 
 from bot.domain.source_time import showable
 from bot.ingest.alertmanager.identity import GRAFANA_SOURCE, group_dedup_key
@@ -28,6 +28,18 @@ VERSIONS = (ALERTMANAGER_VERSION, GRAFANA_VERSION)
 SUPPORTED = "Firebreak understands version 4 (Alertmanager) and version 1 (Grafana-managed alerting)"
 #: Labels of the alert Grafana sends when someone presses "Test" on a contact point.
 GRAFANA_TEST_LABELS = {"alertname": "TestAlert", "instance": "Grafana"}
+#: Longest link kept. A longer one (Prometheus puts the whole URL-encoded rule expression
+#: in ``generatorURL``) is left out, not refused: Alertmanager drops a notification we
+#: answer 4xx, and a cut URL would lead nowhere.
+MAX_URL = 4096
+#: Longest free text kept from Grafana (``valueString`` lists every series); the rest is cut.
+MAX_VALUE_STRING = 20_000
+MAX_GRAFANA_TITLE = 20_000
+MAX_GRAFANA_MESSAGE = 200_000
+
+
+def _link_or_nothing(value: object) -> object:
+    return "" if isinstance(value, str) and len(value) > MAX_URL else value
 
 
 class Alert(BaseModel):
@@ -45,7 +57,17 @@ class Alert(BaseModel):
     dashboard_url: str = Field("", alias="dashboardURL", max_length=4096)
     panel_url: str = Field("", alias="panelURL", max_length=4096)
     values: dict[str, float | None] | None = None
-    value_string: str = Field("", alias="valueString", max_length=20_000)
+    value_string: str = Field("", alias="valueString", max_length=MAX_VALUE_STRING)
+
+    @field_validator("generator_url", "silence_url", "dashboard_url", "panel_url", mode="before")
+    @classmethod
+    def _overlong_link(cls, value: object) -> object:
+        return _link_or_nothing(value)
+
+    @field_validator("value_string", mode="before")
+    @classmethod
+    def _cut_value_string(cls, value: object) -> object:
+        return value[:MAX_VALUE_STRING] if isinstance(value, str) else value
 
     @field_validator("starts_at", "ends_at", mode="before")
     @classmethod
@@ -95,8 +117,19 @@ class AlertGroup(BaseModel):
     # Grafana (version 1) only
     org_id: StrictInt | None = Field(None, alias="orgId")
     state: str = Field("", max_length=64)
-    title: str = Field("", max_length=20_000)
-    message: str = Field("", max_length=200_000)
+    title: str = Field("", max_length=MAX_GRAFANA_TITLE)
+    message: str = Field("", max_length=MAX_GRAFANA_MESSAGE)
+
+    @field_validator("external_url", mode="before")
+    @classmethod
+    def _overlong_external_url(cls, value: object) -> object:
+        return _link_or_nothing(value)
+
+    @field_validator("title", "message", mode="before")
+    @classmethod
+    def _cut_grafana_text(cls, value: object, info: ValidationInfo) -> object:
+        limit = MAX_GRAFANA_TITLE if info.field_name == "title" else MAX_GRAFANA_MESSAGE
+        return value[:limit] if isinstance(value, str) else value
 
     #: The source the webhook URL named (``?source=``), set by whoever parsed the body.
     _source: str | None = PrivateAttr(None)
