@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.pagerduty.client import RestClient, ok
+from bot.pagerduty.client import PagerDutyError, RestClient, delivery_error, ok
 from bot.service.oncall import OnCall
 
 #: PagerDuty's largest page; an escalation policy has one entry per level and schedule.
@@ -19,7 +19,12 @@ class PagerDutyOncallDirectory:
         self._rest = rest
 
     async def on_call(self, escalation_policy_id: str) -> list[OnCall]:
-        return await asyncio.to_thread(self._lookup, escalation_policy_id)
+        """Raises DeliveryError: retryable for a 429, 5xx or network failure, not for a
+        refusal (a deleted policy, a token without access) that asking again cannot change."""
+        try:
+            return await asyncio.to_thread(self._lookup, escalation_policy_id)
+        except PagerDutyError as error:
+            raise delivery_error(error) from error
 
     def _lookup(self, escalation_policy_id: str) -> list[OnCall]:
         oncalls: list[dict[str, Any]] = []

@@ -18,7 +18,9 @@ class OnCall(NamedTuple):
 
 class OncallDirectory(Protocol):
     async def on_call(self, escalation_policy_id: str) -> list[OnCall]:
-        """People on call now for the policy, most immediate level first, no duplicates."""
+        """People on call now for the policy, most immediate level first, no duplicates.
+
+        A lookup that fails raises ``bot.delivery.message.DeliveryError``, retryable or not."""
         ...
 
 

@@ -132,6 +132,17 @@ def test_oncall_lookup_reads_every_page(pd_container: Container, fake_pagerduty:
     assert len(fake_pagerduty.calls("GET /oncalls")) == 2
 
 
+def test_oncall_lookup_failures_say_whether_to_ask_again(pd_container: Container, fake_pagerduty: FakePagerDuty) -> None:
+    fake_pagerduty.fail_next("GET /oncalls", status=403)
+    with pytest.raises(DeliveryError) as refused:
+        asyncio.run(pd_container.oncall.on_call("PEPPRIM"))
+    assert not refused.value.retryable and "403" in str(refused.value)
+    fake_pagerduty.rate_limit_next("GET /oncalls", retry_after=4)
+    with pytest.raises(DeliveryError) as limited:
+        asyncio.run(pd_container.oncall.on_call("PEPPRIM"))
+    assert limited.value.retryable and limited.value.retry_after == 4
+
+
 def test_page_opens_a_pagerduty_incident_once_and_links_it(fake_pagerduty: FakePagerDuty, container: Container) -> None:
     rest = rest_client(fake_pagerduty.api_token, base_url=fake_pagerduty.url, from_email=PAGERDUTY_FROM_EMAIL, verify=fake_pagerduty.client_ssl_context())
     deliverer = PagerDutyDeliverer(rest=rest, events=None, service_id="PSVCAPI")

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.container import Container
-from bot.delivery.message import OutboxMessage
+from bot.delivery.message import DeliveryError, OutboxMessage
 from bot.domain.clock import FrozenClock
 from bot.domain.incident import Role
 from bot.domain.severity import Severity
@@ -352,3 +352,23 @@ def test_a_deleted_summary_is_posted_again_and_pinned(slack: Container, fake_sla
     assert summary["metadata"]["event_type"] == "firebreak_summary" and "acknowledged" in summary["text"]
     assert all(row.status == "delivered" for row in outbox(slack))
     assert not [e for e in slack.service.timeline(number) if e.kind is EntryKind.DELIVERY_FAILED]
+
+
+class RefusingRota:
+    async def on_call(self, escalation_policy_id: str) -> list[OnCall]:
+        raise DeliveryError("PagerDuty refused the request (403): no access", retryable=False)
+
+
+def test_an_on_call_lookup_refused_for_good_still_invites_the_others(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    """PagerDuty refusing the on-call lookup (a deleted policy, a token without access) must
+    not keep the declarer and the role holders out: they are invited, the gap is said."""
+    slack.slack.deliverer.context.oncall = RefusingRota()
+    number = declare(slack)
+    with slack.sessions.begin() as session:
+        IncidentRepository.get_row(session, number).pagerduty_escalation_policy_id = "PGONE01"
+    drive(slack, clock)
+    channel = fake_slack.channel(refs(slack, number)[0] or "")
+    assert "U0ALICE" in channel.members
+    (failed,) = [e for e in slack.service.timeline(number) if e.kind is EntryKind.DELIVERY_FAILED]
+    assert "escalation policy PGONE01" in failed.text and "403" in failed.text
+    assert all(row.status == "delivered" for row in outbox(slack))

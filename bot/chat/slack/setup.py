@@ -253,13 +253,20 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
         return DeliveryResult(detail={"skipped": "no channel"})
     gateway = context.gateway
     emails = [str(email) for email in payload.get("emails", [])]
+    unreachable: str | None = None
     if payload.get("oncall") and context.oncall is not None and refs.escalation_policy_id:
-        emails.extend(person.email for person in await context.oncall.on_call(refs.escalation_policy_id))
+        try:
+            emails.extend(person.email for person in await context.oncall.on_call(refs.escalation_policy_id))
+        except DeliveryError as error:
+            if error.retryable:
+                raise  # nobody was invited yet: the whole invitation is tried again
+            # Refused for good (a deleted policy, no access): the others still get in.
+            unreachable = f"the people on call for escalation policy {refs.escalation_policy_id} ({error})"
     found, missing = await gateway.user_ids_for_emails(sorted(set(emails)))
     bot = await gateway.bot_user_id()
     wanted = [uid for uid in dict.fromkeys([*map(str, payload.get("user_ids", [])), *found]) if uid != bot]
     if not wanted:
-        return DeliveryResult(detail={"invited": [], "unknown_emails": missing})
+        return DeliveryResult(record=_left_out(context, message, {}, missing, unreachable), detail={"invited": [], "unknown_emails": missing})
     failed: dict[str, str] = {}
     try:
         await gateway.call_as_member("conversations.invite", refs.channel_id, users=",".join(wanted))
@@ -277,11 +284,11 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
                     if single.code != "already_in_channel":
                         failed[user_id] = single.code
     detail = {"invited": [u for u in wanted if u not in failed], "failed": failed, "unknown_emails": missing}
-    return DeliveryResult(record=_left_out(context, message, failed, missing), detail=detail)
+    return DeliveryResult(record=_left_out(context, message, failed, missing, unreachable), detail=detail)
 
 
 def _left_out(
-    context: DeliveryContext, message: OutboxMessage, failed: dict[str, str], missing: list[str]
+    context: DeliveryContext, message: OutboxMessage, failed: dict[str, str], missing: list[str], unreachable: str | None = None
 ) -> Callable[[Session], None] | None:
     """People the invitation could not reach, on the timeline and in the channel.
 
@@ -289,10 +296,12 @@ def _left_out(
     deactivated account …) and an on-call e-mail may have no Slack user: the delivery is done,
     but the responders must learn who is not in the room instead of assuming they are.
     """
-    if not failed and not missing:
+    if not failed and not missing and unreachable is None:
         return None
     number = int(message.payload["number"])
     parts = [f"{user} ({code})" for user, code in failed.items()] + [f"{email} (no Slack user with this e-mail)" for email in missing]
+    if unreachable is not None:
+        parts.append(unreachable)
     entry = TimelineEntry(
         kind=EntryKind.DELIVERY_FAILED,
         at=context.clock.now(),
