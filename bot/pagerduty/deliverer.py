@@ -210,7 +210,7 @@ class PagerDutyDeliverer:
         ]
         dedup_key = self._events_client().trigger(
             summary=clean(payload["summary"])[:1024],
-            source=str(payload.get("source") or "firebreak")[:255],
+            source=one_line(payload.get("source"))[:255] or "firebreak",  # required, never blank
             dedup_key=str(payload["dedup_key"]),
             severity=severity if severity in _PD_SEVERITIES else "critical",
             custom_details={"firebreak_incident": payload["dedup_key"]},

@@ -82,7 +82,7 @@ def make_pagerduty_sync(*, rest_enabled: bool, events_enabled: bool) -> Subscrib
                 "dedup_key": incident.ref,
                 "summary": f"{incident.ref} [{incident.severity.value}] {incident.title}",
                 "severity": _PD_SEVERITY[incident.severity],
-                "source": incident.labels.get("instance") or incident.labels.get("job") or "firebreak",
+                "source": next((value.strip() for value in (incident.labels.get("instance"), incident.labels.get("job")) if value and value.strip()), "firebreak"),
                 "links": dict(incident.links),
             }
             queue("trigger", payload, trigger_key(incident))

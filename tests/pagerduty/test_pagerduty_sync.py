@@ -106,6 +106,15 @@ def test_events_api_trigger_carries_only_http_links(pd_container: Container, fak
     assert trigger["links"] == [{"href": "https://runbooks.example.com/checkout", "text": "runbook"}]
 
 
+def test_a_blank_source_label_does_not_cost_the_page(pd_container: Container, fake_pagerduty: FakePagerDuty) -> None:
+    """payload.source is required and must not be blank (PagerDuty answers 400 and the page is
+    lost): an ``instance`` label of spaces falls back like a missing one."""
+    pd_container.service.declare(title="Checkout down", severity=Severity.P1, actor="alice", source=Source.CONSOLE, labels={"instance": "   ", "job": " \t"})
+    drain(pd_container)
+    (trigger,) = fake_pagerduty.events
+    assert trigger["payload"]["source"] == "firebreak"
+
+
 def test_raising_severity_to_p1_pages_once(pd_container: Container, fake_pagerduty: FakePagerDuty) -> None:
     pd_container.service.declare(title="Slow", severity=Severity.P3, actor="a", source=Source.CONSOLE)
     pd_container.service.change_severity(1, Severity.P1, actor="a", source=Source.CONSOLE)
