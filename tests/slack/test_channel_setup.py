@@ -372,3 +372,25 @@ def test_an_on_call_lookup_refused_for_good_still_invites_the_others(slack: Cont
     (failed,) = [e for e in slack.service.timeline(number) if e.kind is EntryKind.DELIVERY_FAILED]
     assert "escalation policy PGONE01" in failed.text and "403" in failed.text
     assert all(row.status == "delivered" for row in outbox(slack))
+
+
+def test_more_than_a_thousand_invitees_go_in_batches_and_slacks_own_errors_are_retried(
+    slack: Container, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    """conversations.invite takes at most 1000 users (too_many_users); and a one-by-one
+    invitation that meets Slack's internal_error is tried again, not reported as refused."""
+    number = declare(slack)
+    drive(slack, clock)
+    channel_id = refs(slack, number)[0] or ""
+    people = [fake_slack.add_user(f"responder{i}", user_id=f"U1{i:06d}")["id"] for i in range(1001)]
+    invite = OutboxMessage(9999, "k:invite", "chat", "invite", {"number": number, "user_ids": people, "emails": []}, number, attempt=1)
+    asyncio.run(slack.slack.deliverer.deliver(invite))
+    assert set(people) <= set(fake_slack.channel(channel_id).members)
+    assert [len(c.params["users"].split(",")) for c in fake_slack.calls("conversations.invite")][-2:] == [1000, 1]
+
+    fake_slack.fail_next("conversations.invite", status=200, count=2, error="internal_error")
+    late = [fake_slack.add_user("late1", user_id="U2000001")["id"], fake_slack.add_user("late2", user_id="U2000002")["id"]]
+    again = OutboxMessage(9998, "k:invite2", "chat", "invite", {"number": number, "user_ids": late, "emails": []}, number, attempt=1)
+    with pytest.raises(DeliveryError) as caught:
+        asyncio.run(slack.slack.deliverer.deliver(again))
+    assert caught.value.retryable

@@ -44,6 +44,8 @@ NAME_SUFFIXES = ("", "2", "3", "4", "5")
 #: message is queued (``bot.service.chat_notifications.channel_salt``).
 _SALT = re.compile(r"[0-9a-f]{6}")
 BOOKMARK_TITLE = 100
+#: conversations.invite takes at most 1000 users a call (more is ``too_many_users``).
+INVITE_BATCH = 1000
 #: What we post never unfolds link previews (alert text must not make Slack fetch URLs).
 NO_UNFURL = {"unfurl_links": False, "unfurl_media": False}
 
@@ -268,19 +270,23 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
     if not wanted:
         return DeliveryResult(record=_left_out(context, message, {}, missing, unreachable), detail={"invited": [], "unknown_emails": missing})
     failed: dict[str, str] = {}
-    try:
-        await gateway.call_as_member("conversations.invite", refs.channel_id, users=",".join(wanted))
-    except SlackCallFailed as error:
-        if len(wanted) == 1:
-            if error.code != "already_in_channel":
-                raise
-        else:
+    for start in range(0, len(wanted), INVITE_BATCH):
+        batch = wanted[start : start + INVITE_BATCH]
+        try:
+            await gateway.call_as_member("conversations.invite", refs.channel_id, users=",".join(batch))
+        except SlackCallFailed as error:
+            if len(batch) == 1:
+                if error.code != "already_in_channel":
+                    raise
+                continue
             # One refused user (an unknown id, or one already in the channel) fails the whole
             # call and Slack invites nobody: invite one by one so the others still get in.
-            for user_id in wanted:
+            for user_id in batch:
                 try:
                     await gateway.call_as_member("conversations.invite", refs.channel_id, users=user_id)
                 except SlackCallFailed as single:
+                    if single.retryable:
+                        raise  # Slack's own trouble (internal_error …): the invitation is tried again
                     if single.code != "already_in_channel":
                         failed[user_id] = single.code
     detail = {"invited": [u for u in wanted if u not in failed], "failed": failed, "unknown_emails": missing}
