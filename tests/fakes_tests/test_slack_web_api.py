@@ -375,10 +375,10 @@ def test_unknown_method_and_reset(fake_slack: FakeSlack, client: WebClient) -> N
 def test_block_ids_and_action_ids_must_not_repeat(fake_slack: FakeSlack, client: WebClient) -> None:
     section = {"type": "section", "block_id": "same", "text": {"type": "mrkdwn", "text": "a"}}
     with pytest.raises(SlackApiError) as caught:
-        client.chat_postMessage(channel="incidents", blocks=[section, {**section, "text": {"type": "mrkdwn", "text": "b"}}])
+        client.chat_postMessage(channel="incidents", text="t", blocks=[section, {**section, "text": {"type": "mrkdwn", "text": "b"}}])
     assert caught.value.response["error"] == "invalid_blocks"
     assert "duplicate block_id" in caught.value.response["response_metadata"]["messages"][0]
     button = {"type": "button", "action_id": "go", "text": {"type": "plain_text", "text": "Go"}}
-    assert error_of(client.chat_postMessage, channel="incidents", blocks=[{"type": "actions", "elements": [button, button]}]) == "invalid_blocks"
+    assert error_of(client.chat_postMessage, channel="incidents", text="t", blocks=[{"type": "actions", "elements": [button, button]}]) == "invalid_blocks"
     two_blocks = [{"type": "actions", "elements": [button]}, {"type": "actions", "elements": [button]}]
-    assert client.chat_postMessage(channel="incidents", blocks=two_blocks)["ok"]  # unique per block is enough
+    assert client.chat_postMessage(channel="incidents", text="t", blocks=two_blocks)["ok"]  # unique per block is enough
