@@ -9,6 +9,7 @@ ingester: a run whose batch fails falls back to applying its rows one by one.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -84,7 +85,8 @@ def _state(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     """Every table's rows in id order. Outbox messages that are coalesced (summary refresh)
     compare apart, without id and idempotency key: one at a time, the first notification
     queues it (keyed by its entry) and later ones fold into it; a batch queues it once, after
-    its posts, keyed by its last entry."""
+    its posts, keyed by its last entry. An open message's ``name_salt`` is random (the last
+    channel name Slack may take), so it is compared by its shape only."""
     state = {}
     with engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
@@ -93,6 +95,9 @@ def _state(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             if table.name == "outbox":
                 for row in found:
                     row.pop("id")
+                    if isinstance(row["payload"], dict) and "name_salt" in row["payload"]:
+                        salt = row["payload"]["name_salt"]
+                        row["payload"] = {**row["payload"], "name_salt": "<6 hex digits>" if re.fullmatch(r"[0-9a-f]{6}", salt) else salt}
                     if row["coalesce_key"] is not None:
                         row.pop("idempotency_key")
                 state["outbox (coalesced)"] = sorted((row for row in found if row["coalesce_key"]), key=lambda row: row["coalesce_key"])
