@@ -81,6 +81,17 @@ def test_a_very_long_title_and_note_are_cut_not_refused(am_container: Container)
     assert note.text.startswith("n" * 25_000) and note.text.endswith("(cut: the rest of this note is in PagerDuty)")
 
 
+def test_overlong_links_keys_and_names_are_left_out_or_cut_not_refused(am_container: Container) -> None:
+    """Links, keys and names past what Firebreak keeps must not cost the incident either."""
+    event = webhook_event("incident.triggered", incident_id="Q8", incident_key="k" * 600, service_name="S" * 3000)
+    event["event"]["data"]["html_url"] = "https://acme.pagerduty.com/incidents/Q8?" + "x" * 3000
+    with client(am_container) as http:
+        answer = send(http, event)
+    assert answer.status_code == 202, answer.text
+    incident = am_container.service.get(1)
+    assert "pagerduty" not in incident.links  # the over-long link is left out, not cut
+
+
 def test_first_sight_by_a_later_event_still_creates_the_incident(am_container: Container) -> None:
     with client(am_container) as http:
         send(http, webhook_event("incident.acknowledged", incident_id="Q2", urgency="low", priority=None))

@@ -22,12 +22,37 @@ NOTE_KEPT = 25000
 NOTE_CUT = " … (cut: the rest of this note is in PagerDuty)"
 
 
+#: Longest link kept; a longer one is left out (a cut link would lead nowhere).
+MAX_URL = 2048
+#: Longest incident key read. Firebreak's own keys are short: a longer one cannot link to
+#: one of its incidents, so it is read as no key rather than refused.
+MAX_INCIDENT_KEY = 512
+#: Characters of a service's or policy's name kept.
+SUMMARY_KEPT = 2000
+
+
+def _link_or_none(value: object) -> object:
+    """A link too long to keep is left out, never refused: PagerDuty does not send a
+    refused event again, and the incident it carries would be lost."""
+    return None if isinstance(value, str) and len(value) > MAX_URL else value
+
+
 class Reference(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str = _ID
-    summary: str = Field("", max_length=2000)
-    html_url: str | None = Field(None, max_length=2048)
+    summary: str = Field("", max_length=SUMMARY_KEPT)
+    html_url: str | None = Field(None, max_length=MAX_URL)
+
+    @field_validator("html_url", mode="before")
+    @classmethod
+    def _overlong_link(cls, value: object) -> object:
+        return _link_or_none(value)
+
+    @field_validator("summary", mode="before")
+    @classmethod
+    def _cut_summary(cls, value: object) -> object:
+        return value[:SUMMARY_KEPT] if isinstance(value, str) else value
 
 
 class Priority(BaseModel):
@@ -51,8 +76,8 @@ class PdIncident(BaseModel):
     title: str = Field("", max_length=4000)
     status: str = Field("", max_length=32)
     urgency: str = Field("", max_length=16)
-    html_url: str | None = Field(None, max_length=2048)
-    incident_key: str | None = Field(None, max_length=512)
+    html_url: str | None = Field(None, max_length=MAX_URL)
+    incident_key: str | None = Field(None, max_length=MAX_INCIDENT_KEY)
     priority: Priority | None = None
     service: Reference | None = None
     escalation_policy: Reference | None = None
@@ -64,6 +89,16 @@ class PdIncident(BaseModel):
         """A title is whatever was typed or sent in PagerDuty: a long one is cut (Firebreak
         keeps 200 characters of it anyway), never refused, or the incident would never open."""
         return value[:TITLE_KEPT] if isinstance(value, str) else value
+
+    @field_validator("html_url", mode="before")
+    @classmethod
+    def _overlong_link(cls, value: object) -> object:
+        return _link_or_none(value)
+
+    @field_validator("incident_key", mode="before")
+    @classmethod
+    def _overlong_key(cls, value: object) -> object:
+        return None if isinstance(value, str) and len(value) > MAX_INCIDENT_KEY else value
 
 
 class PdNote(BaseModel):
