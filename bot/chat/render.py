@@ -33,6 +33,7 @@ POST_ICONS = {
     "escalated": "📣",
     "reminder": "⏰",
     "alerts_all_resolved": "💚",
+    "alert_firing": "🔥",
     "playbook_attached": "📋",
     "playbook_guide": "📋",
     "step_done": "☑️",

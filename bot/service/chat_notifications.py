@@ -76,7 +76,11 @@ ARCHIVE = "archive"
 
 
 def _posted(entry: TimelineEntry) -> bool:
-    """A child's own "resolved" note only refreshes the summary: in a storm there are hundreds."""
+    """A child's own "resolved" note only refreshes the summary: in a storm there are hundreds.
+    An alert firing is posted only as the alerts' return after "all alerts resolved" was
+    (``again``): the responders were told all was clear."""
+    if entry.kind is EntryKind.ALERT_FIRING:
+        return bool(entry.data.get("again"))
     return entry.kind in POSTED_KINDS and not entry.data.get("child_resolved")
 
 

@@ -105,6 +105,29 @@ def test_alerts_join_resolve_and_all_resolved_is_posted_without_auto_resolving_p
     assert {row.status for row in rows(am_container, AlertRow)} == {"resolved"}
 
 
+def test_alerts_firing_again_after_all_resolved_are_posted_once(am_container: Container) -> None:
+    """The channel was told "all alerts resolved"; an alert firing again while the incident is
+    still open must be said there too, once per return (not per alert, not per re-send)."""
+    group = firing_group(count=2, severity="critical")
+    with client(am_container) as http:
+        http.post(URL, json=group, headers=bearer())
+        http.post(URL, json=resolved(group), headers=bearer())
+        refired = copy.deepcopy(group)
+        for item in refired["alerts"]:
+            item["startsAt"] = "2099-06-01T00:00:00Z"  # a new firing, after the resolve
+        http.post(URL, json=refired, headers=bearer())
+        http.post(URL, json=refired, headers=bearer())  # re-sent: nothing new to say
+    assert am_container.service.get(1).status.value == "triggered"  # never resolved (P1)
+    posts = [r.payload for r in rows(am_container, OutboxRow, target="chat", operation="post")]
+    again = [p for p in posts if p["kind"] == EntryKind.ALERT_FIRING.value]
+    assert len(again) == 1
+    assert again[0]["data"]["again"] is True
+    assert again[0]["text"].startswith("firing again after all alerts had resolved: alert ")
+    # The first firing opened the incident: that one is the announcement, not a post.
+    firing = [r for r in rows(am_container, TimelineRow) if r.kind == EntryKind.ALERT_FIRING.value]
+    assert [bool(r.data.get("again")) for r in firing] == [False, False, True, False]
+
+
 def test_p3_group_resolves_itself_and_refiring_reopens(am_container: Container) -> None:
     group = firing_group(severity="warning")
     with client(am_container) as http:

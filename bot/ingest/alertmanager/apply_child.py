@@ -19,9 +19,16 @@ from sqlalchemy.orm import Session
 
 from bot.domain.incident import Incident, Status
 from bot.domain.severity import Severity
-from bot.domain.timeline import Source, TimelineEntry
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.ingest.alertmanager.alerts import FIRING, AlertState, Transitions, load_states, transition, write_alerts
-from bot.ingest.alertmanager.mapping import ACTOR, alert_severity, child_resolved_entry, group_severity, truncated_entry
+from bot.ingest.alertmanager.mapping import (
+    ACTOR,
+    alert_severity,
+    child_resolved_entry,
+    firing_again_entry,
+    group_severity,
+    truncated_entry,
+)
 from bot.ingest.alertmanager.models import Alert, AlertGroup
 from bot.ingest.alertmanager.settle import Policy, pause_pending, settle, settlement, truncated_elsewhere
 from bot.service.incidents import IncidentService
@@ -79,10 +86,13 @@ class ChildApplier:
         for index, (group, receipt) in enumerate(zip(self.groups, self.receipts, strict=True)):
             now = self.service.clock.now()
             was_truncated, was_firing = child.truncated_alerts, child.status == FIRING
-            merged = transition(self.alerts, self.number, group, now, group_id=child.id, child=child.child_number)
             incident = self.incident
             joining = index == 0 and self.joined is not None
+            quiet = not joining and not was_firing and incident.status.is_open and self._quiet(group, was_truncated)
+            merged = transition(self.alerts, self.number, group, now, group_id=child.id, child=child.child_number)
             reopens = bool(merged.refired) and incident.status is Status.RESOLVED
+            if quiet and merged.refired:
+                _say_firing_again(merged.entries)
             rule = None
             if self._settles(group, merged, was_truncated):
                 _count, firing = self._counts()
@@ -137,6 +147,20 @@ class ChildApplier:
         if group.truncated_alerts:
             return False
         return was_truncated > 0 or self._pause_said()
+
+    def _quiet(self, group: AlertGroup, was_truncated: int) -> bool:
+        """Whether every alert of the incident had resolved before this notification (so the
+        responders were told "all alerts resolved") and it brings a firing alert.
+
+        Looked up only when the child had stopped firing, the notification fires an alert and
+        none of this child's known alerts fires: a firing group's updates cost nothing more. A truncated group was
+        never called resolved, so nothing fires "again" then either."""
+        if not any(alert.status == FIRING for alert in group.alerts) or any(state.firing for state in self.alerts.values()):
+            return False
+        if was_truncated or self._truncated_others():
+            return False
+        rows, firing = self._counts()
+        return rows > 0 and firing == 0
 
     def _pause_said(self) -> bool:
         if self._pause_pending is None:
@@ -204,6 +228,15 @@ def _child_severity(child: AlertGroupRow, group: AlertGroup, fired: list[Alert],
     if was_firing and not level.is_more_severe_than(Severity(child.severity)):
         return None
     return level
+
+
+def _say_firing_again(entries: list[TimelineEntry]) -> None:
+    """Mark the first firing entry as the alerts' return, so it is posted (once, however many
+    alerts fire again together)."""
+    for index, entry in enumerate(entries):
+        if entry.kind is EntryKind.ALERT_FIRING:
+            entries[index] = firing_again_entry(entry)
+            return
 
 
 def _truncation(group: AlertGroup, was_truncated: int, now: datetime) -> list[TimelineEntry]:

@@ -10,7 +10,7 @@ annotations because Grafana fills them from the rule itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.domain.severity import Severity, severity_from_labels
@@ -118,6 +118,15 @@ def alert_entry(alert: Alert, *, at: datetime, child: int | None = None) -> Time
         text=text[:2000],
         data=data,
     )
+
+
+def firing_again_entry(entry: TimelineEntry) -> TimelineEntry:
+    """The first alert firing again in an open incident whose alerts had all resolved.
+
+    "All alerts resolved" is posted to the responders; alert firings are not (a storm would
+    post hundreds), so without this the last word in the channel would stay "all clear"
+    while the alert fires again. Marked ``again`` so the chat policy posts it."""
+    return replace(entry, text=f"firing again after all alerts had resolved: {entry.text}"[:2000], data={**entry.data, "again": True})
 
 
 def all_resolved_entry(count: int, *, auto_resolved: bool, at: datetime) -> TimelineEntry:
