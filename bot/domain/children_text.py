@@ -147,11 +147,29 @@ def entry_wording(kind: str, data: Mapping[str, Any]) -> str | None:
             return f"split off from {_number(data.get('from'))}: this incident is its alert group {_ref(data.get('child'))}"
         return None
     if kind == "merged":
-        moved = [_ref(child) for child in data.get("children") or []]
-        groups = f" (alert groups {', '.join(moved)})" if moved else ""
-        if data.get("into") is not None:
-            return f"merged into {_number(data.get('into'))}{groups}"
-        if data.get("from") is not None:
-            return f"{_number(data.get('from'))} merged into this incident{groups}"
+        return _merged_wording(data)
+    return None
+
+
+def _merged_wording(data: Mapping[str, Any]) -> str | None:
+    """A MERGED entry on either side. Short ids are per incident, so a moved group has two:
+    its id on the merged incident and its id on the surviving one. Both are said (when the
+    entry carries both), or "merged into INC-11 (alert groups #1)" reads as INC-11's own #1."""
+    children = [_ref(child) for child in data.get("children") or []]
+    if data.get("into") is not None:
+        head, old, new, where = f"merged into {_number(data.get('into'))}", children, [_ref(n) for n in data.get("now") or []], "there"
+    elif data.get("from") is not None:
+        head, old, new, where = f"{_number(data.get('from'))} merged into this incident", [_ref(w) for w in data.get("was") or []], children, "here"
+    else:
         return None
+    if not children:
+        return head
+    if len(old) != len(new) or not old:
+        return f"{head} ({_groups(children)})"
+    verb = "is" if len(old) == 1 else "are"
+    return f"{head} (its {_groups(old)} {verb} {', '.join(new)} {where})"
+
+
+def _groups(refs: list[str]) -> str:
+    return ("alert group " if len(refs) == 1 else "alert groups ") + ", ".join(refs)
     return None

@@ -34,6 +34,18 @@ def test_entries_about_children_are_worded_from_their_data() -> None:
     assert entry_wording("group_joined", {}) == "alert group #? joined (unknown): ?"
     assert entry_wording("split", {"child": 1, "from": 3}) == "split off from INC-3: this incident is its alert group #1"
     assert entry_wording("merged", {"into": 3, "children": [1, 2]}) == "merged into INC-3 (alert groups #1, #2)"
+    assert entry_wording("merged", {"into": 3, "children": [1]}) == "merged into INC-3 (alert group #1)"
+
+
+def test_a_merge_says_what_each_moved_group_is_called_now() -> None:
+    """Short ids are per incident: "merged into INC-11 (alert groups #1)" read as INC-11's own
+    #1, a different group. Both sides say the old id and the new one."""
+    assert entry_wording("merged", {"into": 11, "children": [1], "now": [52]}) == "merged into INC-11 (its alert group #1 is #52 there)"
+    assert entry_wording("merged", {"from": 10, "children": [52], "was": [1]}) == "INC-10 merged into this incident (its alert group #1 is #52 here)"
+    assert (
+        entry_wording("merged", {"from": 7, "children": [4, 5], "was": [1, 2]})
+        == "INC-7 merged into this incident (its alert groups #1, #2 are #4, #5 here)"
+    )
     assert entry_wording("merged", {}) is None and entry_wording("note", {"child": 1}) is None
 
 
