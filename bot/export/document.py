@@ -241,8 +241,12 @@ def _alerts(rows: Iterable[AlertRecord], entries: Iterable[TimelineEntry]) -> li
     """Alerts from the alerts table, completed with firing/resolved times from the timeline.
 
     An alert known only from the timeline (its row not stored by this deployment) is still
-    listed, from the entry's ``data``.
+    listed, from the entry's ``data``, unless its alert group moved to another incident (split
+    off, or merged away): the rows went with it, and it fires and resolves there, so rebuilt
+    from the entries left behind it would be "still firing" here forever.
     """
+    entries = list(entries)
+    moved = _moved_children(entries)
     by_fingerprint: dict[str, dict[str, Any]] = {}
     for row in rows:
         by_fingerprint[row.fingerprint] = {
@@ -262,6 +266,8 @@ def _alerts(rows: Iterable[AlertRecord], entries: Iterable[TimelineEntry]) -> li
             continue
         data = entry.data
         fingerprint = str(data.get("fingerprint") or data.get("alertname") or entry.text)
+        if fingerprint not in by_fingerprint and data.get("child") in moved:
+            continue
         labels = {str(k): str(v) for k, v in (data.get("labels") or {}).items()}
         alert = by_fingerprint.setdefault(
             fingerprint,
@@ -292,6 +298,21 @@ def _alerts(rows: Iterable[AlertRecord], entries: Iterable[TimelineEntry]) -> li
     for alert in alerts:
         alert.pop("_from_timeline", None)
     return sorted(alerts, key=lambda a: (a["starts_at"] or a["fired_at"] or "", a["fingerprint"]))
+
+
+def _moved_children(entries: Iterable[TimelineEntry]) -> set[Any]:
+    """Short ids of the alert groups that left the incident: split off into their own, or
+    moved by merging this incident into another."""
+    moved: set[Any] = set()
+    for entry in entries:
+        if entry.data.get("into") is None:
+            continue
+        if entry.kind is EntryKind.SPLIT:
+            moved.add(entry.data.get("child"))
+        elif entry.kind is EntryKind.MERGED:
+            moved.update(entry.data.get("children") or [])
+    moved.discard(None)
+    return moved
 
 
 def _iso_text(value: Any) -> str | None:

@@ -543,3 +543,25 @@ def test_the_storm_incident_says_in_plain_sentences_which_groups_still_open_thei
             post(http, group(name))
     [storm] = storm_of(container)
     assert sentence in storm.description
+
+
+def test_a_post_mortem_leaves_out_the_alerts_of_groups_that_moved_to_another_incident(make: Make) -> None:
+    """A split or merged-away group takes its alert rows along, but its alerts' earlier firing
+    entries stay on the old incident's timeline. The post-mortem must not rebuild them from
+    there as alerts of this incident that are "still firing" forever: they resolve elsewhere."""
+    container = make(FIREBREAK_CORRELATE_BY="cluster")
+    with client(container) as http:
+        post(http, group("DiskFull", cluster="eu-1"))
+        post(http, group("Latency", severity="critical", cluster="eu-1"))
+        post(http, group("ErrorRate", cluster="us-1"))
+        split = container.commands.regroup.split(1, "#2", actor="alice", source=Source.CONSOLE).incident.number
+        container.commands.regroup.merge(split, 2, actor="alice", source=Source.CONSOLE)
+        post(http, resolved(group("Latency", severity="critical", cluster="eu-1")))
+        post(http, resolved(group("ErrorRate", cluster="us-1")))
+    parent = container.exporter.document(1)
+    assert [a["alertname"] for a in parent["alerts"]] == ["DiskFull"]
+    assert parent["impact"]["alert_count"] == 1 and parent["impact"]["alerts_still_firing"] == 1
+    merged_away = container.exporter.document(2)
+    assert merged_away["alerts"] == [] and merged_away["impact"]["alerts_still_firing"] == 0
+    taken = container.exporter.document(split)
+    assert sorted((a["alertname"], a["status"]) for a in taken["alerts"]) == [("ErrorRate", "resolved"), ("Latency", "resolved")]
