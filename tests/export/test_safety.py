@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import cmarkgfm
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -85,6 +85,7 @@ def test_any_text_in_a_table_cell_stays_one_cell_of_plain_text(text: str) -> Non
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(HOSTILE)
+@example("@\nchannel")  # two lines, not a broadcast: a reader sees the line break
 def test_any_text_as_a_paragraph_stays_paragraphs_of_plain_text(text: str) -> None:
     rendered = md_block(text)
     tokens = MD.parse(f"# Title\n\n{rendered}\n\nend\n")
@@ -92,7 +93,12 @@ def test_any_text_as_a_paragraph_stays_paragraphs_of_plain_text(text: str) -> No
     assert kinds <= {"heading_open", "heading_close", "inline", "text", "paragraph_open", "paragraph_close", "softbreak", "hardbreak"}
     assert sum(t.type == "heading_open" for t in tokens) == 1
     assert tokens[-2].content == "end"
-    words = "".join(t.content for t in walk(tokens) if t.type == "text" and t.content not in ("Title", "end"))
+    # A line break is part of what a reader sees: words on either side are not one word.
+    words = "".join(
+        "\n" if t.type in ("softbreak", "hardbreak") else t.content
+        for t in walk(tokens)
+        if t.type in ("softbreak", "hardbreak") or (t.type == "text" and t.content not in ("Title", "end"))
+    )
     assert re.sub(r"\s", "", read(words)) == re.sub(r"\s", "", normalise(text))
 
 
