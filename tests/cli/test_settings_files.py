@@ -298,3 +298,10 @@ def test_a_time_setting_that_would_overflow_a_date_or_never_wake_is_refused(clea
         load_settings(_env_file=None, **{name: value})
     assert name in str(refused.value) and says in str(refused.value)
 
+
+def test_env_example_sets_no_port_that_a_shared_environment_file_must_leave_out() -> None:
+    """docs/operations.md: web and worker units read one environment file and each sets its own
+    ports, which the file overrides under systemd. .env.example is what that file is copied
+    from, so a live ``PORT=`` line there gave every web unit the same port."""
+    active = {line.split("=", 1)[0] for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines() if re.match(r"^[A-Z][A-Z0-9_]*=", line)}
+    assert active & {"PORT", "FIREBREAK_HEALTH_PORT"} == set()
