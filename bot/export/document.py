@@ -260,6 +260,8 @@ def _alerts(rows: Iterable[AlertRecord], entries: Iterable[TimelineEntry]) -> li
             "generator_url": row.generator_url,
             "fired_at": None,
             "resolved_at": None,
+            "firings": 0,
+            "first_started_at": None,
         }
     for entry in entries:
         if entry.kind not in (EntryKind.ALERT_FIRING, EntryKind.ALERT_RESOLVED):
@@ -282,11 +284,17 @@ def _alerts(rows: Iterable[AlertRecord], entries: Iterable[TimelineEntry]) -> li
                 "generator_url": data.get("generator_url"),
                 "fired_at": None,
                 "resolved_at": None,
+                "firings": 0,
+                "first_started_at": None,
                 "_from_timeline": True,
             },
         )
         if entry.kind is EntryKind.ALERT_FIRING:
             alert["fired_at"] = alert["fired_at"] or iso(entry.at)
+            # A flapping alert's row holds its last episode; the first start and the count
+            # keep the rest, or the table disagrees with the impact window (its first start).
+            alert["firings"] += 1
+            alert["first_started_at"] = alert["first_started_at"] or _iso_text(data.get("starts_at")) or iso(entry.at)
             if alert.get("_from_timeline"):
                 alert["status"] = "firing"
         else:

@@ -128,6 +128,31 @@ def test_alerts_firing_again_after_all_resolved_are_posted_once(am_container: Co
     assert [bool(r.data.get("again")) for r in firing] == [False, False, True, False]
 
 
+def test_a_flapping_alert_shows_in_the_post_mortem_as_flapping(am_container: Container) -> None:
+    """The alerts table showed a flapping alert's last episode only: started at its last
+    firing, while the impact window began at its first, and nothing said it had fired more
+    than once. It now says how many times it fired and when it first started."""
+    group = firing_group(count=1, severity="critical")
+    group["alerts"][0]["startsAt"] = "2099-06-01T10:00:00Z"
+    with client(am_container) as http:
+        http.post(URL, json=group, headers=bearer())
+        for minute in (5, 10):
+            ended = resolved(group)
+            ended["alerts"][0]["startsAt"] = group["alerts"][0]["startsAt"]
+            ended["alerts"][0]["endsAt"] = f"2099-06-01T10:{minute - 1:02d}:00Z"
+            http.post(URL, json=ended, headers=bearer())
+            group = copy.deepcopy(group)
+            group["alerts"][0]["startsAt"] = f"2099-06-01T10:{minute:02d}:00Z"
+            http.post(URL, json=group, headers=bearer())
+    (alert_doc,) = am_container.exporter.document(1)["alerts"]
+    assert alert_doc["firings"] == 3
+    assert alert_doc["first_started_at"] == "2099-06-01T10:00:00Z" and alert_doc["starts_at"] == "2099-06-01T10:10:00Z"
+    markdown = am_container.exporter.render(1, "md")
+    section = markdown.split("## Alerts involved", 1)[1].split("\n## ", 1)[0]
+    (row,) = [line for line in section.splitlines() if line.startswith("| HighErrorRate")]
+    assert "2099-06-01 10:00:00 UTC (fired 3 times; last from 2099-06-01 10:10:00 UTC)" in row, row
+
+
 def test_p3_group_resolves_itself_and_refiring_reopens(am_container: Container) -> None:
     group = firing_group(severity="warning")
     with client(am_container) as http:
