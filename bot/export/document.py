@@ -142,6 +142,7 @@ def build_document(record: IncidentRecord, *, now: datetime, timezone: str = "UT
         },
         "playbooks": _playbooks(entries, record.steps),
         "alerts": alerts,
+        "alerts_moved": _moved(entries),
         "alert_groups": _alert_groups(record.children),
         "flagged_messages": [
             {
@@ -308,19 +309,24 @@ def _alerts(rows: Iterable[AlertRecord], entries: Iterable[TimelineEntry]) -> li
     return sorted(alerts, key=lambda a: (a["starts_at"] or a["fired_at"] or "", a["fingerprint"]))
 
 
-def _moved_children(entries: Iterable[TimelineEntry]) -> set[Any]:
-    """Short ids of the alert groups that left the incident: split off into their own, or
-    moved by merging this incident into another."""
-    moved: set[Any] = set()
+def _moved(entries: Iterable[TimelineEntry]) -> list[dict[str, Any]]:
+    """The alert groups that left the incident (split off into their own, or moved by merging
+    this incident into another), and where they went: their alerts are listed there."""
+    moved: list[dict[str, Any]] = []
     for entry in entries:
-        if entry.data.get("into") is None:
+        into = entry.data.get("into")
+        if into is None:
             continue
-        if entry.kind is EntryKind.SPLIT:
-            moved.add(entry.data.get("child"))
+        if entry.kind is EntryKind.SPLIT and entry.data.get("child") is not None:
+            moved.append({"child": entry.data["child"], "into": into, "how": "split"})
         elif entry.kind is EntryKind.MERGED:
-            moved.update(entry.data.get("children") or [])
-    moved.discard(None)
+            moved += [{"child": child, "into": into, "how": "merged"} for child in entry.data.get("children") or []]
     return moved
+
+
+def _moved_children(entries: Iterable[TimelineEntry]) -> set[Any]:
+    """Short ids of the alert groups that left the incident."""
+    return {moved["child"] for moved in _moved(entries)}
 
 
 def _iso_text(value: Any) -> str | None:

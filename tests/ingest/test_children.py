@@ -563,5 +563,7 @@ def test_a_post_mortem_leaves_out_the_alerts_of_groups_that_moved_to_another_inc
     assert parent["impact"]["alert_count"] == 1 and parent["impact"]["alerts_still_firing"] == 1
     merged_away = container.exporter.document(2)
     assert merged_away["alerts"] == [] and merged_away["impact"]["alerts_still_firing"] == 0
+    assert parent["alerts_moved"] == [{"child": 2, "into": split, "how": "split"}]
+    assert f"Alert group #1 moved to INC-{split} by the merge: its alerts are listed there." in container.exporter.render(2, "md")
     taken = container.exporter.document(split)
     assert sorted((a["alertname"], a["status"]) for a in taken["alerts"]) == [("ErrorRate", "resolved"), ("Latency", "resolved")]
