@@ -75,6 +75,19 @@ SUMMARY_KINDS = frozenset(
 ARCHIVE = "archive"
 
 
+#: Severities that get a channel of their own (P3 is announced only; INFO is never said).
+CHANNEL_SEVERITIES = frozenset({Severity.P0, Severity.P1, Severity.P2})
+
+
+def _raised_into_channel(data: dict[str, Any]) -> bool:
+    """A severity change from one without a channel to one with (INFO's is ``_opens_now``'s)."""
+    try:
+        before, after = Severity(str(data.get("from"))), Severity(str(data.get("to")))
+    except ValueError:
+        return False
+    return after in CHANNEL_SEVERITIES and before not in CHANNEL_SEVERITIES
+
+
 def _posted(entry: TimelineEntry) -> bool:
     """A child's own "resolved" note only refreshes the summary: in a storm there are hundreds.
     An alert firing is posted only as the alerts' return after "all alerts resolved" was
@@ -186,13 +199,18 @@ def notify_chat(change: Change, *, alert_summary_delay: timedelta = timedelta(0)
             severity=change.incident.severity,
         )
 
-    if _opens_now(change):
+    opens = _opens_now(change)
+    if opens:
         say(OPEN_INCIDENT, {"number": number, "name_salt": channel_salt()}, f"chat:open:{number}")
     refresh_after: int | None = None
     only_alerts = True
     merged_away: tuple[int, int] | None = None
     for recorded in change.entries:
         entry = recorded.entry
+        if not opens and entry.kind is EntryKind.SEVERITY_CHANGED and _raised_into_channel(entry.data):
+            # A P3 (announced with "no channel") raised to P0–P2 gets its channel now, in
+            # every backend: its posts go there from here on, and people must be told where.
+            say(OPEN_INCIDENT, {"number": number, "name_salt": channel_salt()}, f"chat:open:{number}:{recorded.id}")
         if _posted(entry):
             say(POST, _post_payload(number, recorded.id, entry), f"chat:post:{recorded.id}")
         if _refreshes(entry) and not change.is_new:

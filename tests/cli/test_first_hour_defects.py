@@ -108,6 +108,19 @@ def test_p3_stays_in_the_announcement_thread(local: Container, transcript: io.St
     assert "pinned summary" not in out and "(announcement of INC-1 updated)" in out
 
 
+def test_a_p3_raised_into_a_channel_announces_the_channel(local: Container, transcript: io.StringIO) -> None:
+    """The announcement said "no channel for P3; updates follow in this thread"; raised to P1
+    (by a person, or by a worse alert as a storm incident is), the incident's posts moved to
+    a channel nobody was told about. As in Slack, the channel is opened and announced."""
+    local.service.declare(title="Queue backlog", severity=Severity.P3, actor="alice", source=Source.CONSOLE)
+    drain(local)
+    say(local, "/incident sev P1")
+    drain(local)
+    out = transcript.getvalue()
+    assert "[#incidents] 🚨 INC-1 [P1] Queue backlog (declared via console) → #inc-1-queue-backlog" in out, out
+    assert "[#inc-1-queue-backlog] 📌 INC-1 [P1] Queue backlog" in out, out
+
+
 def test_an_incident_lowered_to_p3_keeps_posting_in_its_channel(local: Container, transcript: io.StringIO) -> None:
     local.service.declare(title="Checkout down", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
     drain(local)
