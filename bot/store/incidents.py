@@ -40,6 +40,13 @@ def _insert_returning_ids(session: Session, values: list[dict[str, Any]]) -> lis
 
 
 
+def _ordered_roles(stored: dict[str, str]) -> dict[Role, str]:
+    """Roles in ``Role``'s order (commander, comms, scribe), not as stored: PostgreSQL's jsonb
+    keeps object keys shortest first, which listed the scribe before the commander."""
+    given = {Role(role): user for role, user in stored.items()}  # an unknown role fails here, as it always did
+    return {role: given[role] for role in Role if role in given}
+
+
 def to_domain(row: IncidentRow) -> Incident:
     return Incident(
         number=row.id,
@@ -52,7 +59,7 @@ def to_domain(row: IncidentRow) -> Incident:
         acknowledged_at=row.acknowledged_at,
         mitigated_at=row.mitigated_at,
         resolved_at=row.resolved_at,
-        roles={Role(role): user for role, user in (row.roles or {}).items()},
+        roles=_ordered_roles(row.roles or {}),
         labels=dict(row.labels or {}),
         links=dict(row.links or {}),
         dedup_key=row.dedup_key,
