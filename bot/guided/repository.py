@@ -101,3 +101,20 @@ def arm_current_phase(rows: list[PlaybookStepRow], now: datetime) -> list[Playbo
             row.deadline_at = now + timedelta(seconds=row.deadline_seconds)
             armed.append(row)
     return armed
+
+
+def rearm_after_reopen(session: Session, number: int, now: datetime) -> list[PlaybookStepRow]:
+    """Restart, from ``now``, the deadlines of pending steps that ran out while the incident was
+    resolved (the ticker leaves resolved incidents alone), as its escalation restarts from a
+    reopen. Left as they were, they all fired, and escalated, the second it reopened."""
+    run = active_run(session, number)
+    if run is None:
+        return []
+    rearmed = []
+    for row in step_rows(session, run.id):
+        expired = row.deadline_at is not None and row.deadline_at <= now and row.deadline_fired_at is None
+        if row.status == PENDING and row.deadline_seconds is not None and expired:
+            row.deadline_at = now + timedelta(seconds=row.deadline_seconds)
+            rearmed.append(row)
+    session.flush()
+    return rearmed

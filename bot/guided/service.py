@@ -105,6 +105,12 @@ class GuidedSteps:
         IncidentRepository.save(session, incident, now=now)
         return entries
 
+    def on_reopened(self, change: Change) -> None:
+        """Subscriber: a reopened incident's step deadlines that ran out while it was resolved
+        count again from the reopen, as its escalation does (``repository.rearm_after_reopen``)."""
+        if any(recorded.entry.kind is EntryKind.STATUS_CHANGED and recorded.entry.data.get("reopened") for recorded in change.entries):
+            repository.rearm_after_reopen(change.session, change.incident.number, change.now)
+
     def on_raised(self, change: Change) -> None:
         """Subscriber: an INFO incident raised to P0–P3 gets its playbook then, as a new one would.
 

@@ -181,3 +181,19 @@ def test_the_server_runs_the_ticker_from_container_background(timed: Container, 
     with TestClient(create_app(timed, migrate=False, run_worker=False)):
         wait_until(lambda: deadline_entries(timed, number), timeout=5, interval=0.02, what="the deadline fired by the server's ticker")
     assert len(deadline_entries(timed, number)) == 1
+
+
+def test_a_reopened_incident_restarts_the_deadlines_that_ran_out_while_it_was_resolved(timed: Container, clock: FrozenClock) -> None:
+    """Resolved a minute in, reopened an hour later by an alert firing again: the step's 5m
+    had run out while nobody was meant to be working, and it fired (and escalated) the same
+    second as the reopen. Escalation counts from the reopen; so do the step deadlines."""
+    number, _ = declare(timed)
+    clock.advance(minutes=1)
+    timed.service.resolve(number, actor="alice", source=Source.CONSOLE)
+    clock.advance(hours=1)
+    timed.service.reopen(number, actor="am", source=Source.ALERTMANAGER)
+    reopened = clock.now()
+    assert fire_due_step_deadlines(timed.service, reopened + timedelta(seconds=1)) == 0
+    assert fire_due_step_deadlines(timed.service, reopened + timedelta(minutes=5)) == 1
+    (entry,) = deadline_entries(timed, number)
+    assert entry.at == reopened + timedelta(minutes=5)
