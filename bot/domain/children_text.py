@@ -172,4 +172,3 @@ def _merged_wording(data: Mapping[str, Any]) -> str | None:
 
 def _groups(refs: list[str]) -> str:
     return ("alert group " if len(refs) == 1 else "alert groups ") + ", ".join(refs)
-    return None
