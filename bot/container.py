@@ -228,6 +228,7 @@ def build_container(
             chat_notifier(timedelta(seconds=settings.summary_batch_seconds)),
             *([pagerduty.sync] if pagerduty.sync is not None else []),
             guided.on_reopened,  # before the guide is posted: it shows the deadlines
+            guided.on_state_shown,
             guide_poster(guided),
             guided.on_raised,
             escalation.planner.on_change,

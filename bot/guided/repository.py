@@ -29,6 +29,7 @@ def to_state(row: PlaybookStepRow) -> StepState:
         escalate_to=row.escalate_to,
         deadline_at=row.deadline_at,
         deadline_fired=row.deadline_fired_at is not None,
+        done_when=tuple(row.done_when or ()),
     )
 
 
@@ -79,6 +80,7 @@ def create_run(
             deadline_seconds=state.deadline_seconds,
             on_deadline=state.on_deadline,
             escalate_to=state.escalate_to,
+            done_when=list(state.done_when),
         )
         for state in initial_states(playbook)
     ]

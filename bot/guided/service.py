@@ -19,6 +19,7 @@ from bot.domain.incident import Incident
 from bot.domain.severity import Severity
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.guided import repository
+from bot.guided.done_when import because, shows
 from bot.playbooks.guide import DONE, PENDING, SKIPPED, GuideView, StepState, current_phase_index, guide_view, render_guide
 from bot.playbooks.matching import IncidentFacts
 from bot.playbooks.registry import PlaybookRegistry
@@ -26,7 +27,7 @@ from bot.playbooks.schema import Playbook
 from bot.service.changes import Change
 from bot.service.incidents import IncidentService
 from bot.store.incidents import IncidentRepository
-from bot.store.models import IncidentRow
+from bot.store.models import IncidentRow, PlaybookRunRow, PlaybookStepRow
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ def default_escalates(severity: Severity) -> bool:
 AUTO = "auto"
 MANUAL = "manual"
 SYSTEM_ACTOR = "firebreak"
+#: Entries after which a step's ``done_when`` may hold.
+_STATE_KINDS = frozenset({EntryKind.STATUS_CHANGED, EntryKind.ROLE_ASSIGNED})
 
 
 class PlaybookNotFound(InvalidCommand):
@@ -148,7 +151,7 @@ class GuidedSteps:
         now: datetime,
         matched: tuple[str, ...] = (),
     ) -> list[TimelineEntry]:
-        run, _rows, previous = repository.create_run(session, incident.number, playbook, matched_by=matched_by, actor=actor, now=now)
+        run, rows, previous = repository.create_run(session, incident.number, playbook, matched_by=matched_by, actor=actor, now=now)
         incident.playbook_id = playbook.id
         how = f"matched {', '.join(matched)}" if matched else ("fallback" if matched_by == AUTO else f"attached by {actor}")
         text = f"playbook {playbook.id} attached: {playbook.title} ({how})"
@@ -162,7 +165,9 @@ class GuidedSteps:
             "run_id": run.id,
             "replaced": previous.playbook_id if previous is not None else None,
         }
-        return [TimelineEntry(kind=EntryKind.PLAYBOOK_ATTACHED, at=now, actor=actor, source=source, text=text, data=data)]
+        attached = TimelineEntry(kind=EntryKind.PLAYBOOK_ATTACHED, at=now, actor=actor, source=source, text=text, data=data)
+        # Attached to an incident already acknowledged (``/incident run``): what it shows is done.
+        return [attached, *self._settle_shown_in(session, incident, run, rows, now)]
 
     def run(self, number: int, playbook_id: str, *, actor: str, source: Source) -> Incident:
         """``/incident run <id>``: attach by hand, replacing the current playbook."""
@@ -207,7 +212,23 @@ class GuidedSteps:
             raise InvalidCommand(f"playbook {run.playbook_id} has steps 1–{len(rows)}; there is no step {number}")
         if row.status != PENDING:
             raise IllegalTransition(f"step {number} is already {row.status} (by {row.actor})")
-        now = self.service.clock.now()
+        return [self._settle(session, run, rows, row, status, actor=actor, source=source, now=self.service.clock.now())]
+
+    def _settle(
+        self,
+        session: Session,
+        run: PlaybookRunRow,
+        rows: list[PlaybookStepRow],
+        row: PlaybookStepRow,
+        status: str,
+        *,
+        actor: str,
+        source: Source,
+        now: datetime,
+        why: str | None = None,
+    ) -> TimelineEntry:
+        """Settle a pending step (done or skipped): the next phase's deadlines start if this
+        completes the current one. ``why``: said when nobody marked it (``done_when``)."""
         before = current_phase_index([repository.to_state(r) for r in rows])
         row.status, row.actor, row.at = status, actor, now
         after = current_phase_index([repository.to_state(r) for r in rows])
@@ -221,11 +242,43 @@ class GuidedSteps:
             "playbook_id": run.playbook_id,
             "phase": row.phase_kind,
             "phase_title": row.phase_title,
-            "step": number,
+            "step": row.step,
             "text": row.text,
             "phase_completed": advanced,
         }
-        return [TimelineEntry(kind=kind, at=now, actor=actor, source=source, text=f"step {number} {verb}: {row.text}", data=data)]
+        text = f"step {row.step} {verb}: {row.text}"
+        if why is not None:
+            data["done_because"] = why
+            text += f" ({why})"
+        return TimelineEntry(kind=kind, at=now, actor=actor, source=source, text=text, data=data)
+
+    def on_state_shown(self, change: Change) -> None:
+        """Subscriber: steps whose ``done_when`` the incident now shows (it was acknowledged, a
+        commander was named) are marked done by themselves, whoever made the change and how."""
+        if not any(recorded.entry.kind in _STATE_KINDS for recorded in change.entries):
+            return
+        entries = self.settle_shown(change.session, change.incident, change.now)
+        if entries:
+            self.service.record(change.session, change.incident, entries)
+
+    def settle_shown(self, session: Session, incident: Incident, now: datetime) -> list[TimelineEntry]:
+        """Mark done, in step order, the pending steps of the active playbook whose
+        ``done_when`` the incident shows; their entries (to record)."""
+        run = repository.active_run(session, incident.number)
+        if run is None:
+            return []
+        return self._settle_shown_in(session, incident, run, repository.step_rows(session, run.id), now)
+
+    def _settle_shown_in(
+        self, session: Session, incident: Incident, run: PlaybookRunRow, rows: list[PlaybookStepRow], now: datetime
+    ) -> list[TimelineEntry]:
+        if not incident.status.is_open:
+            return []
+        return [
+            self._settle(session, run, rows, row, DONE, actor=SYSTEM_ACTOR, source=Source.SYSTEM, now=now, why=because(row.done_when or ()))
+            for row in rows
+            if row.status == PENDING and shows(incident, row.done_when or ())
+        ]
 
     # -- reading -------------------------------------------------------------------------
 

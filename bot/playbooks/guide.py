@@ -60,6 +60,7 @@ class StepState:
     escalate_to: str | None = None
     deadline_at: datetime | None = None
     deadline_fired: bool = False
+    done_when: tuple[str, ...] = ()
 
 
 def initial_states(playbook: Playbook) -> list[StepState]:
@@ -77,6 +78,7 @@ def initial_states(playbook: Playbook) -> list[StepState]:
             deadline_seconds=step.deadline_seconds,
             on_deadline=step.on_deadline,
             escalate_to=step.escalate_to,
+            done_when=tuple(step.done_when),
         )
         for number, phase, step in playbook.steps()
     ]

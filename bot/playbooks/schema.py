@@ -149,8 +149,17 @@ class EscalationPolicy(_Strict):
         return next((level for level in self.levels if level.name == name), None)
 
 
+#: What the incident itself can show done (``done_when``): it was acknowledged (or mitigated,
+#: or resolved), it was mitigated (or resolved), or a role has a holder.
+DoneWhen = Literal["acknowledged", "mitigated", "commander", "comms", "scribe"]
+
+
 class Step(_Strict):
-    """One thing a responder does. ``deadline`` starts when the step's phase becomes current."""
+    """One thing a responder does. ``deadline`` starts when the step's phase becomes current.
+
+    ``done_when``: the step is the incident's own state (acknowledge it, name a commander),
+    so it is marked done by itself once every condition holds, whichever way that came
+    about (a command, a button, PagerDuty): nobody is reminded to do what is done."""
 
     text: str = Field(min_length=1)
     commands: list[str] = Field(default_factory=list)
@@ -158,6 +167,7 @@ class Step(_Strict):
     deadline: Duration | None = None
     on_deadline: DeadlineAction | None = None
     escalate_to: str | None = Field(default=None, max_length=MAX_NAME)
+    done_when: Annotated[list[DoneWhen], BeforeValidator(_as_list)] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _deadline_rules(self) -> Step:

@@ -358,6 +358,11 @@ class PlaybookStepRow(Base):
     escalate_to: Mapped[str | None] = mapped_column(String(64))
     deadline_at: Mapped[datetime | None]
     deadline_fired_at: Mapped[datetime | None]
+    #: ``done_when`` of the step (bot/playbooks/schema.py): marked done by itself once the
+    #: incident shows every condition.
+    done_when: Mapped[list[str] | None] = mapped_column(JsonType, default=list)
+
+
 class EscalationRow(Base):
     """One escalation deadline of one incident: our own table, not an APScheduler job store.
 
