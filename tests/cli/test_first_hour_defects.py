@@ -133,6 +133,18 @@ def test_an_incident_lowered_to_p3_keeps_posting_in_its_channel(local: Container
     assert "[#incidents › INC-1]" not in out  # as in Slack: the channel stays the incident's conversation
 
 
+def test_an_incident_raised_back_into_its_channel_is_not_announced_again(local: Container, transcript: io.StringIO) -> None:
+    """P1 → P3 → P1: the channel it had is still its conversation. Slack skips the open
+    ("channel already open"); the console announced the channel and pinned a summary again."""
+    local.service.declare(title="Checkout down", severity=Severity.P1, actor="alice", source=Source.CONSOLE)
+    drain(local)
+    say(local, "/incident sev P3")
+    say(local, "/incident sev P1")
+    out = transcript.getvalue()
+    assert out.count("→ #inc-1-checkout-down") == 1, out
+    assert out.count("[#inc-1-checkout-down] 📌 INC-1") == 1, out
+
+
 
 
 def test_p3_escalate_deadline_is_a_notification_that_says_why(

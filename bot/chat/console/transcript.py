@@ -119,11 +119,13 @@ class ConsoleDeliverer:
         whether it had one, whichever process posted into it).
         """
         channel = "#" + channel_name(incident.number, incident.title)
-        if incident.severity in CHANNEL_SEVERITIES:
+        if incident.severity in CHANNEL_SEVERITIES or self._had_channel(channel):
             return channel
+        return self._thread_of(incident)
+
+    def _had_channel(self, channel: str) -> bool:
         with self._sessions() as session:
-            had_channel = session.scalar(select(TranscriptRow.id).where(TranscriptRow.channel == channel).limit(1))
-        return channel if had_channel is not None else self._thread_of(incident)
+            return session.scalar(select(TranscriptRow.id).where(TranscriptRow.channel == channel).limit(1)) is not None
 
     def _thread_of(self, incident: Incident) -> str:
         return f"{self._announcements} › {incident.ref}"
@@ -138,6 +140,10 @@ class ConsoleDeliverer:
         if incident.severity not in CHANNEL_SEVERITIES:
             return [(self._announcements, f"{announcement} — no channel for {incident.severity.value}; updates follow in this thread")]
         channel = "#" + channel_name(number, incident.title)
+        if self._had_channel(channel):
+            # Raised back to P0–P2 after it was lowered: as in Slack ("channel already open"),
+            # the channel it had is still its conversation, announced once.
+            return []
         return [(self._announcements, f"{announcement} → {channel}"), (channel, "📌 " + text)]
 
     def _post(self, message: OutboxMessage) -> list[tuple[str, str]]:
