@@ -315,6 +315,22 @@ def test_people_the_invitation_could_not_reach_are_named_on_the_timeline(
     assert all(row.status == "delivered" for row in outbox(slack))
 
 
+def test_a_lone_invitee_slack_refuses_is_named_on_the_timeline_and_in_the_channel(
+    slack: Container, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    """A role given to someone Slack will not invite is one user in the call: refused like
+    any other, said on the timeline and in the channel, not a failed delivery."""
+    number = declare(slack)
+    drive(slack, clock)
+    channel = fake_slack.channel(refs(slack, number)[0] or "")
+    slack.service.assign_role(number, Role.SCRIBE, "<@U0GHOST|ghost>", actor="<@U0ALICE|alice>", source=Source.SLACK)
+    drive(slack, clock)
+    (failed,) = [entry for entry in slack.service.timeline(number) if entry.kind is EntryKind.DELIVERY_FAILED]
+    assert failed.text == "could not invite U0GHOST (user_not_found)"
+    assert any("could not invite U0GHOST" in message["text"] for message in fake_slack.messages(channel.id))
+    assert all(row.status == "delivered" for row in outbox(slack))
+
+
 def test_a_channel_the_app_was_removed_from_is_joined_again_for_topic_and_invites(
     slack: Container, fake_slack: FakeSlack, clock: FrozenClock
 ) -> None:

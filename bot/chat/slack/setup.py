@@ -276,8 +276,10 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
             await gateway.call_as_member("conversations.invite", refs.channel_id, users=",".join(batch))
         except SlackCallFailed as error:
             if len(batch) == 1:
+                if error.retryable:
+                    raise  # Slack's own trouble: the invitation is tried again
                 if error.code != "already_in_channel":
-                    raise
+                    failed[batch[0]] = error.code  # refused, as one of several would be: said
                 continue
             # One refused user (an unknown id, or one already in the channel) fails the whole
             # call and Slack invites nobody: invite one by one so the others still get in.
