@@ -222,6 +222,9 @@ class DeliveryWorker:
             other_rows = other_rows[: self._batch_size - len(setup_rows)]
             other_rows += pick(due & other, self._batch_size - len(setup_rows) - len(other_rows))
             candidates = sorted(setup_rows + other_rows, key=lambda row: (row.priority, row.id))
+            taken = {row.id for row in candidates}
+            if len(expired) >= self._batch_size or any(row.id not in taken for row in expired):
+                self._expired_looked_at = None  # more were left behind than this claim took: look again next claim
             claimed: list[OutboxMessage] = []
             for row in candidates:
                 row.status = IN_FLIGHT

@@ -370,6 +370,21 @@ def test_leases_left_behind_are_looked_for_a_quarter_lease_apart_and_still_taken
     assert rows(sessions)["left behind"].status == "delivered"
 
 
+def test_leases_left_behind_that_did_not_fit_one_claim_are_taken_by_the_next(sessions: SessionFactory, clock: FrozenClock) -> None:
+    """A look that found a full claim's worth (or more than it could take) looks again on the
+    next claim: the rest were left waiting a quarter lease per claim for nothing."""
+    crashed = DeliveryWorker(sessions, {"peer": RecordingPeer()}, clock=clock, batch_size=4)
+    for index in range(4):
+        put(sessions, clock, f"k{index}")
+    assert len(crashed._claim()) == 4  # then it dies
+    clock.advance(seconds=61)
+    peer = RecordingPeer()
+    worker = DeliveryWorker(sessions, {"peer": peer}, clock=clock, batch_size=2)
+    assert asyncio.run(worker.run_once()) == 2
+    assert asyncio.run(worker.run_once()) == 2
+    assert {row.status for row in rows(sessions).values()} == {"delivered"}
+
+
 def test_a_delivery_that_raises_does_not_keep_the_rest_of_its_claim_from_being_marked(sessions: SessionFactory, clock: FrozenClock) -> None:
     """Something failing after a delivery (here the attempt hook) is raised to the loop, which
     logs it; the claim's deliveries are still marked, not sent again after the lease."""
