@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator, model_validator
 
 from bot.domain.source_time import showable
 from bot.ingest.alertmanager.identity import GRAFANA_SOURCE, group_dedup_key
+from bot.ingest.lenient import cut, left_out
 
 #: The zero time Go marshals for "not set" (``endsAt`` of a firing alert).
 _GO_ZERO_YEAR = 1
@@ -37,9 +38,8 @@ MAX_VALUE_STRING = 20_000
 MAX_GRAFANA_TITLE = 20_000
 MAX_GRAFANA_MESSAGE = 200_000
 
-
-def _link_or_nothing(value: object) -> object:
-    return "" if isinstance(value, str) and len(value) > MAX_URL else value
+#: A link too long to keep is left out (empty), not cut.
+Link = Annotated[str, left_out(MAX_URL, instead="")]
 
 
 class Alert(BaseModel):
@@ -50,24 +50,14 @@ class Alert(BaseModel):
     annotations: dict[str, str] = Field(default_factory=dict)
     starts_at: datetime | None = Field(None, alias="startsAt")
     ends_at: datetime | None = Field(None, alias="endsAt")
-    generator_url: str = Field("", alias="generatorURL", max_length=4096)
+    generator_url: Link = Field("", alias="generatorURL", max_length=MAX_URL)
     fingerprint: str = Field("", max_length=128)
     # Grafana (version 1) only
-    silence_url: str = Field("", alias="silenceURL", max_length=4096)
-    dashboard_url: str = Field("", alias="dashboardURL", max_length=4096)
-    panel_url: str = Field("", alias="panelURL", max_length=4096)
+    silence_url: Link = Field("", alias="silenceURL", max_length=MAX_URL)
+    dashboard_url: Link = Field("", alias="dashboardURL", max_length=MAX_URL)
+    panel_url: Link = Field("", alias="panelURL", max_length=MAX_URL)
     values: dict[str, float | None] | None = None
-    value_string: str = Field("", alias="valueString", max_length=MAX_VALUE_STRING)
-
-    @field_validator("generator_url", "silence_url", "dashboard_url", "panel_url", mode="before")
-    @classmethod
-    def _overlong_link(cls, value: object) -> object:
-        return _link_or_nothing(value)
-
-    @field_validator("value_string", mode="before")
-    @classmethod
-    def _cut_value_string(cls, value: object) -> object:
-        return value[:MAX_VALUE_STRING] if isinstance(value, str) else value
+    value_string: Annotated[str, cut(MAX_VALUE_STRING)] = Field("", alias="valueString", max_length=MAX_VALUE_STRING)
 
     @field_validator("starts_at", "ends_at", mode="before")
     @classmethod
@@ -112,24 +102,13 @@ class AlertGroup(BaseModel):
     group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
     common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
     common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
-    external_url: str = Field("", alias="externalURL", max_length=4096)
+    external_url: Link = Field("", alias="externalURL", max_length=MAX_URL)
     alerts: list[Alert] = Field(min_length=1)
     # Grafana (version 1) only
     org_id: StrictInt | None = Field(None, alias="orgId")
     state: str = Field("", max_length=64)
-    title: str = Field("", max_length=MAX_GRAFANA_TITLE)
-    message: str = Field("", max_length=MAX_GRAFANA_MESSAGE)
-
-    @field_validator("external_url", mode="before")
-    @classmethod
-    def _overlong_external_url(cls, value: object) -> object:
-        return _link_or_nothing(value)
-
-    @field_validator("title", "message", mode="before")
-    @classmethod
-    def _cut_grafana_text(cls, value: object, info: ValidationInfo) -> object:
-        limit = MAX_GRAFANA_TITLE if info.field_name == "title" else MAX_GRAFANA_MESSAGE
-        return value[:limit] if isinstance(value, str) else value
+    title: Annotated[str, cut(MAX_GRAFANA_TITLE)] = Field("", max_length=MAX_GRAFANA_TITLE)
+    message: Annotated[str, cut(MAX_GRAFANA_MESSAGE)] = Field("", max_length=MAX_GRAFANA_MESSAGE)
 
     #: The source the webhook URL named (``?source=``), set by whoever parsed the body.
     _source: str | None = PrivateAttr(None)

@@ -8,11 +8,12 @@ and is validated per event type by ``incident()`` / ``note()``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.domain.source_time import showable
+from bot.ingest.lenient import cut, left_out
 
 _ID = Field(min_length=1, max_length=64)
 #: Characters of a PagerDuty incident's title kept; the rest is cut, not refused.
@@ -30,42 +31,23 @@ MAX_INCIDENT_KEY = 512
 #: Characters of a service's or policy's name kept.
 SUMMARY_KEPT = 2000
 
-
-def _link_or_none(value: object) -> object:
-    """A link too long to keep is left out, never refused: PagerDuty does not send a
-    refused event again, and the incident it carries would be lost."""
-    return None if isinstance(value, str) and len(value) > MAX_URL else value
+#: A link too long to keep is left out (bot/ingest/lenient.py).
+Link = Annotated[str | None, left_out(MAX_URL, instead=None)]
 
 
 class Reference(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str = _ID
-    summary: str = Field("", max_length=SUMMARY_KEPT)
-    html_url: str | None = Field(None, max_length=MAX_URL)
-
-    @field_validator("html_url", mode="before")
-    @classmethod
-    def _overlong_link(cls, value: object) -> object:
-        return _link_or_none(value)
-
-    @field_validator("summary", mode="before")
-    @classmethod
-    def _cut_summary(cls, value: object) -> object:
-        return value[:SUMMARY_KEPT] if isinstance(value, str) else value
+    summary: Annotated[str, cut(SUMMARY_KEPT)] = Field("", max_length=SUMMARY_KEPT)
+    html_url: Link = Field(None, max_length=MAX_URL)
 
 
 class Priority(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    summary: str = Field("", max_length=200)
-
-    @field_validator("summary", mode="before")
-    @classmethod
-    def _short(cls, value: object) -> object:
-        """Priority names are the account's to choose: a long one is cut, never refused
-        (a refused event is one PagerDuty will not send again)."""
-        return value[:200] if isinstance(value, str) else value
+    #: Priority names are the account's to choose: a long one is cut.
+    summary: Annotated[str, cut(200)] = Field("", max_length=200)
 
 
 class PdIncident(BaseModel):
@@ -73,48 +55,23 @@ class PdIncident(BaseModel):
 
     id: str = _ID
     number: int | None = None
-    title: str = Field("", max_length=4000)
+    #: Whatever was typed or sent in PagerDuty (Firebreak keeps 200 characters of it anyway).
+    title: Annotated[str, cut(TITLE_KEPT)] = Field("", max_length=TITLE_KEPT)
     status: str = Field("", max_length=32)
     urgency: str = Field("", max_length=16)
-    html_url: str | None = Field(None, max_length=MAX_URL)
-    incident_key: str | None = Field(None, max_length=MAX_INCIDENT_KEY)
+    html_url: Link = Field(None, max_length=MAX_URL)
+    incident_key: Annotated[str | None, left_out(MAX_INCIDENT_KEY, instead=None)] = Field(None, max_length=MAX_INCIDENT_KEY)
     priority: Priority | None = None
     service: Reference | None = None
     escalation_policy: Reference | None = None
     assignees: list[Reference] = Field(default_factory=list)
-
-    @field_validator("title", mode="before")
-    @classmethod
-    def _cut_title(cls, value: object) -> object:
-        """A title is whatever was typed or sent in PagerDuty: a long one is cut (Firebreak
-        keeps 200 characters of it anyway), never refused, or the incident would never open."""
-        return value[:TITLE_KEPT] if isinstance(value, str) else value
-
-    @field_validator("html_url", mode="before")
-    @classmethod
-    def _overlong_link(cls, value: object) -> object:
-        return _link_or_none(value)
-
-    @field_validator("incident_key", mode="before")
-    @classmethod
-    def _overlong_key(cls, value: object) -> object:
-        return None if isinstance(value, str) and len(value) > MAX_INCIDENT_KEY else value
 
 
 class PdNote(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     incident: Reference
-    content: str = Field(max_length=NOTE_KEPT + len(NOTE_CUT))
-
-    @field_validator("content", mode="before")
-    @classmethod
-    def _cut_content(cls, value: object) -> object:
-        """A note longer than Firebreak keeps is cut with a marker, never refused (a refused
-        event is one PagerDuty will not send again, and the note would be lost whole)."""
-        if isinstance(value, str) and len(value) > NOTE_KEPT:
-            return value[:NOTE_KEPT] + NOTE_CUT
-        return value
+    content: Annotated[str, cut(NOTE_KEPT, marker=NOTE_CUT)] = Field(max_length=NOTE_KEPT + len(NOTE_CUT))
 
 
 class Event(BaseModel):
