@@ -301,6 +301,8 @@ class TranscriptRow(Base):
     """What the console backend 'posted': local mode's record of the conversation."""
 
     __tablename__ = "transcript"
+    #: "Has this channel a line yet?" is asked for each open and each post of a P3.
+    __table_args__ = (Index("ix_transcript_channel", "channel"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime]
