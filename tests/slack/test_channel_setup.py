@@ -410,3 +410,20 @@ def test_more_than_a_thousand_invitees_go_in_batches_and_slacks_own_errors_are_r
     with pytest.raises(DeliveryError) as caught:
         asyncio.run(slack.slack.deliverer.deliver(again))
     assert caught.value.retryable
+
+
+def test_an_invitation_into_a_channel_archived_by_hand_blames_nobody(slack: Container, fake_slack: FakeSlack, clock: FrozenClock) -> None:
+    """``is_archived`` is the channel's answer, not the person's: it read "could not invite
+    U0CAROL (is_archived)" on the timeline, as if Carol had refused."""
+    number = declare(slack)
+    drive(slack, clock)
+    channel = fake_slack.channel(refs(slack, number)[0] or "")
+    with fake_slack.workspace.lock:
+        channel.is_archived = True
+    slack.service.assign_role(number, Role.COMMANDER, "<@U0CAROL|carol>", actor="<@U0ALICE|alice>", source=Source.SLACK)
+    slack.service.assign_role(number, Role.SCRIBE, "<@U0GHOST|ghost>", actor="<@U0ALICE|alice>", source=Source.SLACK)
+    drive(slack, clock)
+    # (Posts into it fail as before: that is said as a delivery that could not be made.)
+    assert not [entry for entry in slack.service.timeline(number) if entry.text.startswith("could not invite")]
+    invites = [row for row in outbox(slack) if row.operation == "invite"]
+    assert invites and all(row.status == "delivered" for row in invites)

@@ -270,29 +270,46 @@ async def invite(context: DeliveryContext, message: OutboxMessage) -> DeliveryRe
     if not wanted:
         return DeliveryResult(record=_left_out(context, message, {}, missing, unreachable), detail={"invited": [], "unknown_emails": missing})
     failed: dict[str, str] = {}
-    for start in range(0, len(wanted), INVITE_BATCH):
-        batch = wanted[start : start + INVITE_BATCH]
-        try:
-            await gateway.call_as_member("conversations.invite", refs.channel_id, users=",".join(batch))
-        except SlackCallFailed as error:
-            if len(batch) == 1:
-                if error.retryable:
-                    raise  # Slack's own trouble: the invitation is tried again
-                if error.code != "already_in_channel":
-                    failed[batch[0]] = error.code  # refused, as one of several would be: said
-                continue
-            # One refused user (an unknown id, or one already in the channel) fails the whole
-            # call and Slack invites nobody: invite one by one so the others still get in.
-            for user_id in batch:
-                try:
-                    await gateway.call_as_member("conversations.invite", refs.channel_id, users=user_id)
-                except SlackCallFailed as single:
-                    if single.retryable:
-                        raise  # Slack's own trouble (internal_error …): the invitation is tried again
-                    if single.code != "already_in_channel":
-                        failed[user_id] = single.code
+    try:
+        for start in range(0, len(wanted), INVITE_BATCH):
+            batch = wanted[start : start + INVITE_BATCH]
+            try:
+                await gateway.call_as_member("conversations.invite", refs.channel_id, users=",".join(batch))
+            except SlackCallFailed as error:
+                if len(batch) == 1:
+                    _refused(error, batch[0], failed)
+                    continue
+                if error.retryable or error.code in CHANNEL_ERRORS:
+                    raise
+                # One refused user (an unknown id, or one already in the channel) fails the whole
+                # call and Slack invites nobody: invite one by one so the others still get in.
+                for user_id in batch:
+                    try:
+                        await gateway.call_as_member("conversations.invite", refs.channel_id, users=user_id)
+                    except SlackCallFailed as single:
+                        _refused(single, user_id, failed)
+    except SlackCallFailed as error:
+        if error.code != "is_archived":
+            raise
+        # Archived by hand: nobody can join it, and that is no one's refusal to report.
+        log.warning("invitation not sent: the channel is archived", extra={"incident": int(payload["number"]), "channel": refs.channel_id})
+        return DeliveryResult(detail={"skipped": error.code})
     detail = {"invited": [u for u in wanted if u not in failed], "failed": failed, "unknown_emails": missing}
     return DeliveryResult(record=_left_out(context, message, failed, missing, unreachable), detail=detail)
+
+
+#: Errors of ``conversations.invite`` about the channel, not about the person invited.
+CHANNEL_ERRORS = frozenset({"is_archived", "channel_not_found", "method_not_supported_for_channel_type"})
+
+
+def _refused(error: SlackCallFailed, user_id: str, failed: dict[str, str]) -> None:
+    """One person's invitation failed. Slack's own trouble, or the channel's, is raised (the
+    invitation is tried again, or given up as the channel's); being there already is fine;
+    anything else is this person's refusal, recorded in ``failed`` to be said."""
+    if error.retryable or error.code in CHANNEL_ERRORS:
+        raise error
+    if error.code != "already_in_channel":
+        failed[user_id] = error.code
 
 
 def _left_out(
