@@ -14,8 +14,9 @@ from starlette.testclient import TestClient
 from bot.container import Container
 from bot.domain.clock import FrozenClock
 from bot.domain.severity import Severity
-from bot.domain.timeline import Source
+from bot.domain.timeline import EntryKind, Source, TimelineEntry
 from bot.export.service import Exporter
+from bot.store.incidents import IncidentRepository
 from bot.store.models import IncidentRow
 from bot.webview.filters import PAGE_SIZE
 from bot.webview.incident_query import CHILDREN_SHOWN, TIMELINE_PAGE
@@ -227,6 +228,18 @@ def test_a_merged_incident_says_where_it_went(web: Container, client: TestClient
         session.execute(update(IncidentRow).where(IncidentRow.id == merged).values(merged_into=target))
     assert f'merged into <a href="/incidents/{target}">INC-{target}</a>' in client.get("/").text
     assert listed(client, "status=open") == [target]
+
+
+def test_the_post_mortem_page_says_where_moved_alert_groups_went(web: Container, client: TestClient) -> None:
+    """The markdown export named the incident a split-off group went to; the page said nothing."""
+    parent, other = add_incidents(web, 2)
+    split = TimelineEntry(
+        kind=EntryKind.SPLIT, at=web.clock.now(), actor="alice", source=Source.CONSOLE, text="split", data={"child": 2, "into": other}
+    )
+    with web.sessions.begin() as session:
+        IncidentRepository.append(session, parent, [split])
+    page = client.get(f"/incidents/{parent}/postmortem").text
+    assert f'Alert group #2 was split off into <a href="/incidents/{other}/postmortem">INC-{other}</a>' in page
 
 
 def test_the_post_mortem_links_to_the_incident_page(web: Container, client: TestClient) -> None:
