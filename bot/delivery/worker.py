@@ -24,8 +24,9 @@ import math
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, false, func, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.background import Wakeup
@@ -91,6 +92,7 @@ class DeliveryWorker:
         #: When this worker last looked for leases a dead worker left behind: a quarter of a
         #: lease apart is soon enough for them, and saves a query on nearly every claim.
         self._expired_looked_at: datetime | None = None
+        self._pick_statements: dict[tuple[str, int, bool], Select[Any]] = {}
 
     def add_deliverer(self, target: str, deliverer: Deliverer) -> None:
         self._deliverers[target] = deliverer
@@ -156,71 +158,24 @@ class DeliveryWorker:
         now = self._clock.now()
         with self._sessions.begin() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
-            # Only heads of their conversation are candidates: otherwise a backlog of posts
-            # waiting behind a failing one fills the window and starves everything after it
-            # (a PagerDuty page behind a Slack outage), and priority could reorder a
-            # conversation. A coalesced message (a summary, a topic) renders what is true
-            # when it is delivered, so it waits for what was said before it but holds back
-            # nothing said after it: its batching delay never delays a post.
-            earlier = aliased(OutboxRow)
-            closing = OutboxRow.operation.in_(self._closing_operations) if self._closing_operations else false()
-            blocked = (
-                select(earlier.id)
-                .where(
-                    earlier.ordering_key == OutboxRow.ordering_key,
-                    earlier.id < OutboxRow.id,
-                    earlier.status.in_((PENDING, IN_FLIGHT)),
-                    # Two renderings of one thing still go out in order: the newer lands last;
-                    # and what ends the conversation (archiving the channel) waits for all.
-                    earlier.coalesce_key.is_(None) | (earlier.coalesce_key == OutboxRow.coalesce_key) | closing,
-                )
-                .exists()
-            )
-            # Archiving after the quiet period is queued with no conversation (it is due a day
-            # later and must not hold back what is said meanwhile); when it falls due it still
-            # waits for every other message about its incident, so the last summary and post
-            # land before the channel closes. (An archive inside a conversation, a merged-away
-            # channel's, waits for what came before it there; waiting also for what came after
-            # it, which waits for it, would hold both forever.)
-            sibling = aliased(OutboxRow)
-            unsaid = (
-                select(sibling.id)
-                .where(
-                    sibling.incident_id == OutboxRow.incident_id,
-                    sibling.target == OutboxRow.target,
-                    sibling.id != OutboxRow.id,
-                    sibling.status.in_((PENDING, IN_FLIGHT)),
-                    ~sibling.operation.in_(self._closing_operations),
-                )
-                .exists()
-            )
-            head = (OutboxRow.ordering_key.is_(None) | ~blocked) & ~(closing & OutboxRow.ordering_key.is_(None) & unsaid)
-            setup = (OutboxRow.target == self._setup_target) & OutboxRow.operation.in_(self._setup_operations)
 
-            def pick(condition: ColumnElement[bool], limit: int) -> list[OutboxRow]:
+            def pick(kind: str, limit: int) -> list[OutboxRow]:
                 if limit <= 0:
                     return []
-                statement = select(OutboxRow).where(condition, head, OutboxRow.drill.is_(self._drill)).order_by(OutboxRow.priority, OutboxRow.id).limit(limit)
-                if postgres:
-                    statement = statement.with_for_update(skip_locked=True)
-                return list(session.scalars(statement))
+                return list(session.scalars(self._pick_statement(kind, limit, postgres), {"now": now}))
 
             # Leases a dead worker left behind come first (rare); then what is due, worst
             # first: "pending" alone lets PostgreSQL walk ix_outbox_priority in order.
             expired: list[OutboxRow] = []
             if self._expired_looked_at is None or now - self._expired_looked_at >= self._lease / 4:
-                expired = pick((OutboxRow.status == IN_FLIGHT) & (OutboxRow.locked_until < now), self._batch_size)
+                expired = pick("expired", self._batch_size)
                 self._expired_looked_at = now
             setup_rows = [row for row in expired if self._is_setup(row)][: self._setup_per_claim]
             other_rows = [row for row in expired if not self._is_setup(row)]
-            due = (OutboxRow.status == PENDING) & (OutboxRow.next_attempt_at <= now)
             if self._setup_operations:
-                setup_rows += pick(due & setup, self._setup_per_claim - len(setup_rows))
-                other = ~setup
-            else:
-                other = true()
+                setup_rows += pick("setup", self._setup_per_claim - len(setup_rows))
             other_rows = other_rows[: self._batch_size - len(setup_rows)]
-            other_rows += pick(due & other, self._batch_size - len(setup_rows) - len(other_rows))
+            other_rows += pick("other", self._batch_size - len(setup_rows) - len(other_rows))
             candidates = sorted(setup_rows + other_rows, key=lambda row: (row.priority, row.id))
             taken = {row.id for row in candidates}
             if len(expired) >= self._batch_size or any(row.id not in taken for row in expired):
@@ -244,6 +199,72 @@ class DeliveryWorker:
                     )
                 )
             return claimed
+
+    def _pick_statement(self, kind: str, limit: int, postgres: bool) -> Select[Any]:
+        """The claim's query for ``kind`` of rows (``expired`` leases, due ``setup`` rows, due
+        ``other`` rows), built once per kind and limit: constructing it (correlated
+        subqueries, aliases) cost more CPU than running it, on every claim. The claim's
+        time is the ``now`` parameter."""
+        key = (kind, limit, postgres)
+        statement = self._pick_statements.get(key)
+        if statement is None:
+            statement = select(OutboxRow).where(self._pick_condition(kind), self._head_condition(), OutboxRow.drill.is_(self._drill))
+            statement = statement.order_by(OutboxRow.priority, OutboxRow.id).limit(limit)
+            if postgres:
+                statement = statement.with_for_update(skip_locked=True)
+            self._pick_statements[key] = statement
+        return statement
+
+    def _pick_condition(self, kind: str) -> ColumnElement[bool]:
+        now = bindparam("now", type_=OutboxRow.__table__.c.next_attempt_at.type)
+        if kind == "expired":
+            return (OutboxRow.status == IN_FLIGHT) & (OutboxRow.locked_until < now)
+        due = (OutboxRow.status == PENDING) & (OutboxRow.next_attempt_at <= now)
+        setup = (OutboxRow.target == self._setup_target) & OutboxRow.operation.in_(self._setup_operations)
+        if kind == "setup":
+            return due & setup
+        return due & ~setup if self._setup_operations else due
+
+    def _head_condition(self) -> ColumnElement[bool]:
+        """Only heads of their conversation are candidates: otherwise a backlog of posts
+        waiting behind a failing one fills the window and starves everything after it (a
+        PagerDuty page behind a Slack outage), and priority could reorder a conversation. A
+        coalesced message (a summary, a topic) renders what is true when it is delivered, so
+        it waits for what was said before it but holds back nothing said after it: its
+        batching delay never delays a post."""
+        earlier = aliased(OutboxRow)
+        closing = OutboxRow.operation.in_(self._closing_operations) if self._closing_operations else false()
+        blocked = (
+            select(earlier.id)
+            .where(
+                earlier.ordering_key == OutboxRow.ordering_key,
+                earlier.id < OutboxRow.id,
+                earlier.status.in_((PENDING, IN_FLIGHT)),
+                # Two renderings of one thing still go out in order: the newer lands last;
+                # and what ends the conversation (archiving the channel) waits for all.
+                earlier.coalesce_key.is_(None) | (earlier.coalesce_key == OutboxRow.coalesce_key) | closing,
+            )
+            .exists()
+        )
+        # Archiving after the quiet period is queued with no conversation (it is due a day
+        # later and must not hold back what is said meanwhile); when it falls due it still
+        # waits for every other message about its incident, so the last summary and post
+        # land before the channel closes. (An archive inside a conversation, a merged-away
+        # channel's, waits for what came before it there; waiting also for what came after
+        # it, which waits for it, would hold both forever.)
+        sibling = aliased(OutboxRow)
+        unsaid = (
+            select(sibling.id)
+            .where(
+                sibling.incident_id == OutboxRow.incident_id,
+                sibling.target == OutboxRow.target,
+                sibling.id != OutboxRow.id,
+                sibling.status.in_((PENDING, IN_FLIGHT)),
+                ~sibling.operation.in_(self._closing_operations),
+            )
+            .exists()
+        )
+        return (OutboxRow.ordering_key.is_(None) | ~blocked) & ~(closing & OutboxRow.ordering_key.is_(None) & unsaid)
 
     def _is_setup(self, row: OutboxRow) -> bool:
         return row.target == self._setup_target and row.operation in self._setup_operations
