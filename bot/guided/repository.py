@@ -43,11 +43,19 @@ def step_rows(session: Session, run_id: int) -> list[PlaybookStepRow]:
     return list(session.scalars(statement))
 
 
+#: ``session.info`` key: runs started in the session's transaction, by incident number, with
+#: their step rows (see ``started_run``).
+_STARTED = "firebreak_started_runs"
+
+
 def create_run(
-    session: Session, number: int, playbook: Playbook, *, matched_by: str, actor: str, now: datetime
+    session: Session, number: int, playbook: Playbook, *, matched_by: str, actor: str, now: datetime, new_incident: bool = False
 ) -> tuple[PlaybookRunRow, list[PlaybookStepRow], PlaybookRunRow | None]:
-    """Start ``playbook`` on incident ``number``; the previous run (returned) is deactivated."""
-    previous = active_run(session, number)
+    """Start ``playbook`` on incident ``number``; the previous run (returned) is deactivated.
+
+    ``new_incident``: the incident was opened in this transaction and has no run to replace
+    (not looked for: opening incidents is the worker's busiest path)."""
+    previous = None if new_incident else active_run(session, number)
     if previous is not None:
         session.execute(
             update(PlaybookRunRow).where(PlaybookRunRow.incident_id == number, PlaybookRunRow.active.is_(True)).values(active=False)
@@ -87,8 +95,21 @@ def create_run(
     session.add_all(rows)
     arm_current_phase(rows, now)
     session.flush()
+    session.info.setdefault(_STARTED, {})[number] = (run, rows)
     return run, rows, previous
 
+
+def started_run(session: Session, number: int) -> tuple[PlaybookRunRow, list[PlaybookStepRow]] | None:
+    """The run ``create_run`` started on the incident in this session's transaction, still
+    active, with its step rows (the same objects, so what was changed since shows): showing
+    the guide of a playbook just attached need not read back what was just written."""
+    started = session.info.get(_STARTED, {}).get(number)
+    if started is None:
+        return None
+    run, rows = started
+    if run not in session or not run.active:
+        return None
+    return run, rows
 
 def arm_current_phase(rows: list[PlaybookStepRow], now: datetime) -> list[PlaybookStepRow]:
     """Start the deadline clocks of the current phase's pending steps that have none yet.

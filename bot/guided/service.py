@@ -104,7 +104,9 @@ class GuidedSteps:
         if playbook is None:
             return []
         now = self.service.clock.now()
-        entries = self.attach(session, incident, playbook, matched_by=AUTO, matched=matched, actor=SYSTEM_ACTOR, source=Source.SYSTEM, now=now)
+        entries = self.attach(
+            session, incident, playbook, matched_by=AUTO, matched=matched, actor=SYSTEM_ACTOR, source=Source.SYSTEM, now=now, new_incident=True
+        )
         IncidentRepository.save(session, incident, now=now)
         return entries
 
@@ -150,8 +152,11 @@ class GuidedSteps:
         source: Source,
         now: datetime,
         matched: tuple[str, ...] = (),
+        new_incident: bool = False,
     ) -> list[TimelineEntry]:
-        run, rows, previous = repository.create_run(session, incident.number, playbook, matched_by=matched_by, actor=actor, now=now)
+        run, rows, previous = repository.create_run(
+            session, incident.number, playbook, matched_by=matched_by, actor=actor, now=now, new_incident=new_incident
+        )
         incident.playbook_id = playbook.id
         how = f"matched {', '.join(matched)}" if matched else ("fallback" if matched_by == AUTO else f"attached by {actor}")
         text = f"playbook {playbook.id} attached: {playbook.title} ({how})"
@@ -283,14 +288,19 @@ class GuidedSteps:
     # -- reading -------------------------------------------------------------------------
 
     def view_in(self, session: Session, incident: Incident) -> GuideView | None:
-        run = repository.active_run(session, incident.number)
-        if run is None:
-            return None
+        started = repository.started_run(session, incident.number)
+        if started is not None:
+            run, rows = started
+        else:
+            active = repository.active_run(session, incident.number)
+            if active is None:
+                return None
+            run, rows = active, repository.step_rows(session, active.id)
         return guide_view(
             incident_ref=incident.ref,
             playbook_id=run.playbook_id,
             playbook_title=run.title,
-            states=[repository.to_state(row) for row in repository.step_rows(session, run.id)],
+            states=[repository.to_state(row) for row in sorted(rows, key=lambda row: row.step)],
             now=self.service.clock.now(),
             incident_severity=incident.severity.value,
             playbook_severity=run.severity,

@@ -31,12 +31,15 @@ T = TypeVar("T")
 F = TypeVar("F")
 
 
-def _find_or_run(session: Session, find: Callable[[], F | None], create: Callable[[], T], failure: str) -> tuple[F | None, T | None]:
+def _find_or_run(
+    session: Session, find: Callable[[], F | None], create: Callable[[], T], failure: str, *, looked: bool = False
+) -> tuple[F | None, T | None]:
     """``(found, None)`` or ``(None, created)``: the one race rule of this module. ``create``
     runs inside a savepoint; losing the race on the unique key rolls back only that and looks
-    again (someone else created it between our SELECT and INSERT: load theirs)."""
-    for _attempt in range(_ATTEMPTS):
-        found = find()
+    again (someone else created it between our SELECT and INSERT: load theirs). ``looked``:
+    the caller has just looked and found nothing, so the first attempt creates at once."""
+    for attempt in range(_ATTEMPTS):
+        found = None if looked and attempt == 0 else find()
         if found is not None:
             return found, None
         try:
@@ -48,13 +51,20 @@ def _find_or_run(session: Session, find: Callable[[], F | None], create: Callabl
     raise RuntimeError(failure)
 
 
-def find_or_create(session: Session, dedup_key: str, create: Callable[[], T]) -> tuple[AlertGroupRow | None, T | None]:
+def find_or_create(
+    session: Session, dedup_key: str, create: Callable[[], T], *, looked: bool = False
+) -> tuple[AlertGroupRow | None, T | None]:
     """``(row, None)`` for a known group (row-locked), ``(None, created)`` once ``create`` ran.
 
     ``create`` runs inside a savepoint and may lose a race on the group's unique key.
+    ``looked``: the caller found no such group a moment ago in this transaction.
     """
     return _find_or_run(
-        session, lambda: alert_groups.lock_by_dedup_key(session, dedup_key), create, f"could not create or load the alert group {dedup_key!r}"
+        session,
+        lambda: alert_groups.lock_by_dedup_key(session, dedup_key),
+        create,
+        f"could not create or load the alert group {dedup_key!r}",
+        looked=looked,
     )
 
 

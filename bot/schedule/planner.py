@@ -53,12 +53,14 @@ class EscalationPlanner:
                 return found
         return self.default_policy
 
-    def sync(self, session: Session, incident: Incident, *, now: datetime, rearm: bool = False) -> None:
+    def sync(self, session: Session, incident: Incident, *, now: datetime, rearm: bool = False, is_new: bool = False) -> None:
+        """``is_new``: the incident was opened in this transaction, so it has no escalation
+        rows yet (not looked for: opening incidents is the worker's busiest path)."""
         row = IncidentRepository.get_row(session, incident.number)
         if rearm:
             row.escalation_level = 0
         cycle = incident.reopen_count
-        existing = EscalationRepository.cycle_rows(session, incident.number, cycle)
+        existing = {} if is_new else EscalationRepository.cycle_rows(session, incident.number, cycle)
         anchor_at, anchor_level = EscalationRepository.anchor(list(existing.values())) or (now, row.escalation_level)
         deadlines = plan(
             self.policy_for(incident),
@@ -77,6 +79,7 @@ class EscalationPlanner:
             anchor_at=anchor_at,
             anchor_level=anchor_level,
             now=now,
+            rows=existing,
         )
 
     def on_change(self, change: Change) -> None:
@@ -88,4 +91,4 @@ class EscalationPlanner:
             recorded.entry.kind is EntryKind.STATUS_CHANGED and recorded.entry.data.get("reopened")
             for recorded in change.entries
         )
-        self.sync(change.session, change.incident, now=change.now, rearm=rearm)
+        self.sync(change.session, change.incident, now=change.now, rearm=rearm, is_new=change.is_new)

@@ -73,11 +73,13 @@ def add(
     labels: Mapping[str, str] | None = None,
     correlation: Mapping[str, str] | None = None,
     firing: bool = True,
+    child_number: int | None = None,
 ) -> AlertGroupRow:
-    """Insert a child (flushed, so a racing insert of the same group fails here)."""
+    """Insert a child (flushed, so a racing insert of the same group fails here); its short
+    id is the next free one unless the caller knows it (``child_number``)."""
     row = AlertGroupRow(
         incident_id=incident_id,
-        child_number=next_child_number(session, incident_id),
+        child_number=next_child_number(session, incident_id) if child_number is None else child_number,
         dedup_key=dedup_key,
         source=source,
         title=title[:200],

@@ -47,12 +47,15 @@ class EscalationRepository:
         anchor_at: datetime,
         anchor_level: int,
         now: datetime,
+        rows: dict[int, EscalationRow] | None = None,
     ) -> None:
         """Make the pending rows of this cycle match ``deadlines``: update, revive, insert, cancel.
 
-        Fired rows are history and never touched.
+        Fired rows are history and never touched. ``rows``: the cycle's rows when the caller
+        has just loaded them (``cycle_rows``), else they are loaded here.
         """
-        rows = EscalationRepository.cycle_rows(session, incident_id, cycle)
+        if rows is None:
+            rows = EscalationRepository.cycle_rows(session, incident_id, cycle)
         wanted = {deadline.level: deadline for deadline in deadlines}
         for level, existing in rows.items():
             if existing.status == PENDING and level not in wanted:

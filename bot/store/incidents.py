@@ -15,6 +15,7 @@ from bot.domain.incident import Incident, Role, Status, format_number
 from bot.domain.severity import Severity
 from bot.domain.source_time import SourceTime
 from bot.domain.timeline import EntryKind, Source, TimelineEntry
+from bot.store import bulk
 from bot.store.held_locks import held, hold
 from bot.store.models import ActionItemRow, IncidentRow, TimelineRow
 from bot.store.receipt import stamp
@@ -23,21 +24,33 @@ from bot.store.receipt import stamp
 _KEPT_ROWS = "firebreak_inserted_incidents"
 
 
+#: The timeline's columns as ``bulk.insert_rows`` sends them (PostgreSQL types).
+_TIMELINE_COLUMNS = (
+    ("incident_id", "integer"),
+    ("at", "timestamptz"),
+    ("actor", "varchar"),
+    ("source", "varchar"),
+    ("kind", "varchar"),
+    ("text", "text"),
+    ("data", "jsonb"),
+    ("received_at", "timestamptz"),
+    ("source_at", "timestamptz"),
+    ("source_time", "varchar"),
+)
+
+
 def _insert_returning_ids(session: Session, values: list[dict[str, Any]]) -> list[int]:
     """Ids of the inserted timeline rows in the order of ``values``.
 
-    Core on the session's connection (one cached statement, "insertmanyvalues" batches) and
-    not the ORM's bulk path, which costs more per row than the row itself. PostgreSQL keeps
-    the order with ``sort_by_parameter_order``; SQLAlchemy would fall back to one INSERT per
-    row for it on SQLite, so there the ids are sorted instead: the transaction holds
-    SQLite's only write lock (BEGIN IMMEDIATE) and rowids are assigned in VALUES order.
+    PostgreSQL: one JSON document for all rows (``bot/store/bulk.py``: a storm's appends
+    are hundreds of rows, and a parameter per value cost more than the rows). SQLite: Core
+    on the session's connection, ids sorted: the transaction holds SQLite's only write lock
+    (BEGIN IMMEDIATE) and rowids are assigned in VALUES order.
     """
     connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        return sorted(connection.execute(insert(TimelineRow).returning(TimelineRow.id), values).scalars())
-    ordered = insert(TimelineRow).returning(TimelineRow.id, sort_by_parameter_order=True)
-    return list(connection.execute(ordered, values).scalars())
-
+    if connection.dialect.name == "postgresql":
+        return bulk.insert_rows(connection, TimelineRow.__tablename__, _TIMELINE_COLUMNS, values, returning="id")
+    return sorted(connection.execute(insert(TimelineRow).returning(TimelineRow.id), values).scalars())
 
 
 def _ordered_roles(stored: dict[str, str]) -> dict[Role, str]:

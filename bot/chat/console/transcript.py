@@ -7,8 +7,10 @@ marks the outbox row delivered, so a crash can neither lose nor repeat a line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -32,6 +34,8 @@ from bot.store.models import TranscriptRow
 from bot.text_safety import clean, one_line, person_name
 
 ANNOUNCEMENTS = "#incidents"
+#: The session a message's renderer reads with (``ConsoleDeliverer._render``).
+_READING: ContextVar[Session | None] = ContextVar("firebreak_console_reading", default=None)
 
 
 #: How much of an uploaded file the transcript shows.
@@ -86,7 +90,7 @@ class ConsoleDeliverer:
         try:
             # Renderers read the incident: off the event loop, which answers webhooks and
             # must never wait for the database (SQLite hands out its writer one at a time).
-            lines = await asyncio.to_thread(renderer, message)
+            lines = await asyncio.to_thread(self._render, renderer, message)
         except IncidentNotFound as error:
             raise DeliveryError(str(error), retryable=False) from error
         now = self._clock.now()
@@ -104,10 +108,30 @@ class ConsoleDeliverer:
 
         return DeliveryResult(record=record, after_commit=show)
 
+    def _render(self, renderer: Callable[[OutboxMessage], list[tuple[str, str]]], message: OutboxMessage) -> list[tuple[str, str]]:
+        """Run a renderer with one session for all it reads (the incident, its children, the
+        transcript): a session each was a connection checkout and a rollback per read."""
+        with self._sessions() as session:
+            token = _READING.set(session)
+            try:
+                return renderer(message)
+            finally:
+                _READING.reset(token)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """The session of the message being rendered, else one of its own."""
+        current = _READING.get()
+        if current is not None:
+            yield current
+            return
+        with self._sessions() as session:
+            yield session
+
     # -- renderers: each returns (channel, text) lines ------------------------------
 
     def _channel_for(self, number: int) -> str:
-        with self._sessions() as session:
+        with self._reading() as session:
             incident = IncidentRepository.get(session, number)
         return self._channel_of(incident)
 
@@ -124,7 +148,7 @@ class ConsoleDeliverer:
         return self._thread_of(incident)
 
     def _had_channel(self, channel: str) -> bool:
-        with self._sessions() as session:
+        with self._reading() as session:
             return session.scalar(select(TranscriptRow.id).where(TranscriptRow.channel == channel).limit(1)) is not None
 
     def _thread_of(self, incident: Incident) -> str:
@@ -132,7 +156,7 @@ class ConsoleDeliverer:
 
     def _open_incident(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = int(message.payload["number"])
-        with self._sessions() as session:
+        with self._reading() as session:
             incident = IncidentRepository.get(session, number)
             children = alert_groups.children(session, number)
         text = render.summary(incident, now=self._clock.now(), zone=self._zone, children=children)
@@ -172,7 +196,7 @@ class ConsoleDeliverer:
 
     def _refresh_summary(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = int(message.payload["number"])
-        with self._sessions() as session:
+        with self._reading() as session:
             incident = IncidentRepository.get(session, number)
             children = alert_groups.children(session, number)
         text = render.summary(incident, now=self._clock.now(), zone=self._zone, children=children)
@@ -220,7 +244,7 @@ class ConsoleDeliverer:
         """As Slack does: an incident that never had a channel has nothing to archive, and the
         line says what happened, not the message's bookkeeping."""
         number = int(message.payload["number"])
-        with self._sessions() as session:
+        with self._reading() as session:
             incident = IncidentRepository.get(session, number)
         if not archive_still_due(incident, message.payload):
             return []  # reopened since: the channel stays open

@@ -20,6 +20,7 @@ from bot.domain.clock import as_utc
 from bot.domain.timeline import TimelineEntry
 from bot.ingest.alertmanager.mapping import alert_entry
 from bot.ingest.alertmanager.models import Alert, AlertGroup
+from bot.store import bulk
 from bot.store.models import AlertRow
 
 FIRING = "firing"
@@ -73,6 +74,23 @@ _UPDATE = (
     )
 )
 _UPDATED = ("status", "labels", "annotations", "starts_at", "ends_at", "updated_at")
+#: PostgreSQL: alert rows written as one JSON document each way (bot/store/bulk.py).
+_KEY_COLUMNS = (("group_id", "integer"), ("fingerprint", "varchar"))
+_UPDATED_COLUMNS = (
+    ("status", "varchar"),
+    ("labels", "jsonb"),
+    ("annotations", "jsonb"),
+    ("starts_at", "timestamptz"),
+    ("ends_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+)
+_NEW_COLUMNS = (
+    ("incident_id", "integer"),
+    *_KEY_COLUMNS,
+    *_UPDATED_COLUMNS,
+    ("generator_url", "text"),
+    ("first_seen_at", "timestamptz"),
+)
 
 
 def load_states(session: Session, group_id: int, fingerprints: set[str]) -> dict[str, AlertState]:
@@ -146,17 +164,21 @@ def write_alerts(session: Session, states: dict[str, AlertState]) -> None:
         if not state.dirty:
             continue
         state.dirty = False
-        values = state.values
         if not state.stored:
-            new_rows.append(dict(values))
+            new_rows.append(dict(state.values))
             state.stored = True
             continue
-        changed.append({"key_group": values["group_id"], "key_fingerprint": values["fingerprint"], **{f"new_{name}": values[name] for name in _UPDATED}})
+        changed.append(state.values)
     connection = session.connection()
-    if new_rows:
-        connection.execute(insert(AlertRow), new_rows)
-    if changed:
-        connection.execute(_UPDATE, changed)
+    if connection.dialect.name == "postgresql":
+        bulk.insert_rows(connection, AlertRow.__tablename__, _NEW_COLUMNS, new_rows)
+        bulk.update_rows(connection, AlertRow.__tablename__, _KEY_COLUMNS, _UPDATED_COLUMNS, changed)
+    else:
+        if new_rows:
+            connection.execute(insert(AlertRow), new_rows)
+        if changed:
+            keyed = [{"key_group": values["group_id"], "key_fingerprint": values["fingerprint"], **{f"new_{name}": values[name] for name in _UPDATED}} for values in changed]
+            connection.execute(_UPDATE, keyed)
     session.flush()
 
 

@@ -35,8 +35,11 @@ from bot.domain.timeline import Source, TimelineEntry
 from bot.ingest.alertmanager.alerts import (
     FIRING,
     RESOLVED,
+    AlertState,
     Transitions,
     apply_alerts,
+    transition,
+    write_alerts,
 )
 from bot.ingest.alertmanager.apply_child import ChildApplier, Outcome
 from bot.ingest.alertmanager.grouping import correlation_of, facts_of
@@ -178,8 +181,10 @@ def _add_child(
     now: datetime,
     *,
     correlation: Mapping[str, str] | None = None,
+    child_number: int | None = None,
 ) -> AlertGroupRow:
-    """The group's child row, the same whether it opens an incident or joins one."""
+    """The group's child row, the same whether it opens an incident or joins one (the first
+    child of an incident just opened is #1, known without asking)."""
     return alert_groups.add(
         session,
         incident_id=incident_id,
@@ -192,6 +197,7 @@ def _add_child(
         labels=fields.labels,
         correlation=correlation,
         firing=_any_firing(group),
+        child_number=child_number,
     )
 
 
@@ -216,10 +222,14 @@ def _open(
             assert row is not None
             row.storm = placement.storm
             row.correlation_key = placement.correlation.key if placement.correlation is not None and not placement.storm else None
-            child = _add_child(inner, incident.number, first, fields, JoinedBy.STORM if placement.storm else JoinedBy.OPENED, now)
-            merged = apply_alerts(inner, incident.number, first, now, group_id=child.id, child=child.child_number)
+            joined_by = JoinedBy.STORM if placement.storm else JoinedBy.OPENED
+            child = _add_child(inner, incident.number, first, fields, joined_by, now, child_number=1)
+            # A child just inserted has no stored alerts: nothing to read before writing them.
+            states: dict[str, AlertState] = {}
+            merged = transition(states, incident.number, first, now, group_id=child.id, child=child.child_number)
+            write_alerts(inner, states)
             child.truncated_alerts = first.truncated_alerts
-            made.update(child=child, merged=merged)
+            made.update(child=child, merged=merged, states=states)
             truncation = [truncated_entry(first.truncated_alerts, at=now)] if first.truncated_alerts else []
             return merged.entries + truncation
 
@@ -253,13 +263,15 @@ def _open(
             extra=extra,
         )
 
-    existing, incident = find_or_create(session, first.dedup_key, declare)
+    # Only ever reached just after ``_apply_existing_or_new`` found no such group.
+    existing, incident = find_or_create(session, first.dedup_key, declare, looked=True)
     if existing is not None or incident is None:  # another ingester created the group first
         assert existing is not None
         return _existing(session, service, existing, groups, policy, receipts)
     child = made["child"]
     merged = made["merged"]
-    assert isinstance(child, AlertGroupRow) and isinstance(merged, Transitions)
+    states = made["states"]
+    assert isinstance(child, AlertGroupRow) and isinstance(merged, Transitions) and isinstance(states, dict)
     if merged.resolved:
         # Only a truncated group can be new with every shown alert resolved: its hidden
         # alerts may fire, so it opens, and says why it will not resolve by itself.
@@ -271,7 +283,7 @@ def _open(
             service.record(session, incident, tail)
     outcomes = [Outcome(incident.number, created=True, changed=True)]
     if len(groups) > 1:
-        outcomes += ChildApplier(session, service, incident, child, groups[1:], policy, receipts[1:]).run()
+        outcomes += ChildApplier(session, service, incident, child, groups[1:], policy, receipts[1:], child_alerts=states).run()
     return outcomes
 
 
@@ -298,7 +310,7 @@ def _join(
     def create() -> AlertGroupRow:
         return _add_child(session, parent.number, first, fields, placement.joined_by, now, correlation=placement.correlation_values)
 
-    existing, child = find_or_create(session, first.dedup_key, create)
+    existing, child = find_or_create(session, first.dedup_key, create, looked=True)
     if existing is not None or child is None:
         assert existing is not None
         return _existing(session, service, existing, groups, policy, receipts)

@@ -10,7 +10,7 @@ truncated alerts, severity) is kept current here, and the one auto-resolve rule 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,14 +64,21 @@ class ChildApplier:
         receipts: Sequence[Receipt | None],
         *,
         joined: TimelineEntry | None = None,
+        child_alerts: Mapping[str, AlertState] | None = None,
     ) -> None:
+        """``child_alerts``: every stored alert of the child, when the caller holds them all
+        (a child opened in this transaction), so they are not read back."""
         self.session, self.service, self.incident, self.groups, self.policy = session, service, incident, groups, policy
         self.child = child
         self.receipts = receipts
         self.joined = joined
         self.number = incident.number
         self.fingerprints = {alert.fingerprint for group in groups for alert in group.alerts}
-        self.alerts: dict[str, AlertState] = load_states(session, child.id, self.fingerprints)
+        self.alerts: dict[str, AlertState] = (
+            load_states(session, child.id, self.fingerprints)
+            if child_alerts is None
+            else {fingerprint: state for fingerprint, state in child_alerts.items() if fingerprint in self.fingerprints}
+        )
         self._others: tuple[int, int] | None = None  # (rows, firing) of the incident outside ``self.alerts``
         self._child_others: int | None = None  # firing rows of this child outside ``fingerprints``
         self._truncated_elsewhere: int | None = None
