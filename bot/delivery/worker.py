@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, false, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, false, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.background import Wakeup
@@ -180,25 +180,27 @@ class DeliveryWorker:
             taken = {row.id for row in candidates}
             if len(expired) >= self._batch_size or any(row.id not in taken for row in expired):
                 self._expired_looked_at = None  # more were left behind than this claim took: look again next claim
-            claimed: list[OutboxMessage] = []
-            for row in candidates:
-                row.status = IN_FLIGHT
-                row.locked_until = now + self._lease
-                row.locked_by = self.worker_id
-                row.attempts += 1
-                claimed.append(
-                    OutboxMessage(
-                        id=row.id,
-                        idempotency_key=row.idempotency_key,
-                        target=row.target,
-                        operation=row.operation,
-                        payload=dict(row.payload),
-                        incident_id=row.incident_id,
-                        attempt=row.attempts,
-                        priority=row.priority,
-                    )
+            if candidates:
+                # One UPDATE for the claim, not the unit of work's one per row.
+                session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_([row.id for row in candidates]))
+                    .values(status=IN_FLIGHT, locked_until=now + self._lease, locked_by=self.worker_id, attempts=OutboxRow.attempts + 1)
+                    .execution_options(synchronize_session=False)
                 )
-            return claimed
+            return [
+                OutboxMessage(
+                    id=row.id,
+                    idempotency_key=row.idempotency_key,
+                    target=row.target,
+                    operation=row.operation,
+                    payload=dict(row.payload),
+                    incident_id=row.incident_id,
+                    attempt=row.attempts + 1,
+                    priority=row.priority,
+                )
+                for row in candidates
+            ]
 
     def _pick_statement(self, kind: str, limit: int, postgres: bool) -> Select[Any]:
         """The claim's query for ``kind`` of rows (``expired`` leases, due ``setup`` rows, due
@@ -308,6 +310,7 @@ class DeliveryWorker:
         now = self._clock.now()
         results = {message.id: result for message, result in delivered}
         marked: list[DeliveryResult] = []
+        delivered_ids: list[int] = []
         with self._sessions.begin() as session:
             statement = select(OutboxRow).where(OutboxRow.id.in_(sorted(results))).order_by(OutboxRow.id).with_for_update()
             rows = sorted(session.scalars(statement), key=lambda row: (row.incident_id is None, row.incident_id or 0, row.id))
@@ -328,16 +331,21 @@ class DeliveryWorker:
                         except Exception:
                             log.exception("could not record a delivery; delivered again after its lease", extra={"outbox_id": row.id, "operation": row.operation})
                             continue
-                row.status = DELIVERED
-                row.delivered_at = now
-                row.locked_until = None
-                row.last_error = None
+                delivered_ids.append(row.id)
                 marked.append(result)
             if not careful:
                 try:
                     session.flush()
                 except Exception as error:
                     raise _RecordFailed from error
+            if delivered_ids:
+                # One UPDATE for the claim, not the unit of work's one per row.
+                session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_(delivered_ids))
+                    .values(status=DELIVERED, delivered_at=now, locked_until=None, last_error=None)
+                    .execution_options(synchronize_session=False)
+                )
         return marked
 
     def _fail(self, message: OutboxMessage, error: DeliveryError) -> None:

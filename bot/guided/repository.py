@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from bot.playbooks.guide import PENDING, StepState, current_phase_index, initial_states
 from bot.playbooks.schema import Playbook
+from bot.store import bulk
 from bot.store.models import PlaybookRunRow, PlaybookStepRow
 
 
@@ -46,6 +47,8 @@ def step_rows(session: Session, run_id: int) -> list[PlaybookStepRow]:
 #: ``session.info`` key: runs started in the session's transaction, by incident number, with
 #: their step rows (see ``started_run``).
 _STARTED = "firebreak_started_runs"
+#: A step row's columns but its id, as ``bulk.insert_rows`` sends them.
+_STEP_COLUMNS = bulk.columns_of(PlaybookStepRow.__table__)
 
 
 def create_run(
@@ -85,18 +88,39 @@ def create_run(
             commands=list(state.commands),
             owner=state.owner,
             status=PENDING,
+            actor=None,
+            at=None,
             deadline_seconds=state.deadline_seconds,
             on_deadline=state.on_deadline,
             escalate_to=state.escalate_to,
+            deadline_at=None,
+            deadline_fired_at=None,
             done_when=list(state.done_when),
         )
         for state in initial_states(playbook)
     ]
-    session.add_all(rows)
     arm_current_phase(rows, now)
-    session.flush()
+    _insert_steps(session, rows)
     session.info.setdefault(_STARTED, {})[number] = (run, rows)
     return run, rows, previous
+
+
+def _insert_steps(session: Session, rows: list[PlaybookStepRow]) -> None:
+    """Insert a new run's steps. PostgreSQL: in one statement (bot/store/bulk.py), then
+    joined to the session as the rows they are (``make_transient_to_detached``): the
+    unit of work's many-row INSERT of a dozen steps cost more than opening the incident's
+    other rows together."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.add_all(rows)
+        session.flush()
+        return
+    values = [{name: getattr(row, name) for name, _type in _STEP_COLUMNS} for row in rows]
+    ids = bulk.insert_rows(connection, PlaybookStepRow.__tablename__, _STEP_COLUMNS, values, returning="id")
+    for row, row_id in zip(rows, ids, strict=True):
+        row.id = row_id
+        make_transient_to_detached(row)
+        session.add(row)
 
 
 def started_run(session: Session, number: int) -> tuple[PlaybookRunRow, list[PlaybookStepRow]] | None:

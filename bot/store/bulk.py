@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, FromClause
+from sqlalchemy.dialects import postgresql
 
 
 def _encode(value: object) -> str:
@@ -32,6 +33,20 @@ def _encode(value: object) -> str:
     if isinstance(value, datetime):
         return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def columns_of(table: FromClause, names: Sequence[str] | None = None) -> tuple[tuple[str, str], ...]:
+    """(name, PostgreSQL type) of ``table``'s columns (``names``, else all but ``id``), as
+    ``insert_rows`` takes them. Character columns are read as ``text``: the INSERT's own
+    conversion to ``varchar(n)`` then refuses a value too long, as a plain INSERT does."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    chosen = [table.c[name] for name in names] if names is not None else [column for column in table.columns if column.name != "id"]
+    pairs = []
+    for column in chosen:
+        compiled = column.type.compile(dialect=dialect).lower()
+        pg_type = "text" if compiled.startswith("varchar") else "timestamptz" if compiled == "timestamp with time zone" else compiled
+        pairs.append((column.name, pg_type))
+    return tuple(pairs)
 
 
 @lru_cache(maxsize=64)

@@ -25,18 +25,7 @@ _KEPT_ROWS = "firebreak_inserted_incidents"
 
 
 #: The timeline's columns as ``bulk.insert_rows`` sends them (PostgreSQL types).
-_TIMELINE_COLUMNS = (
-    ("incident_id", "integer"),
-    ("at", "timestamptz"),
-    ("actor", "varchar"),
-    ("source", "varchar"),
-    ("kind", "varchar"),
-    ("text", "text"),
-    ("data", "jsonb"),
-    ("received_at", "timestamptz"),
-    ("source_at", "timestamptz"),
-    ("source_time", "varchar"),
-)
+_TIMELINE_COLUMNS = bulk.columns_of(TimelineRow.__table__)
 
 
 def _insert_returning_ids(session: Session, values: list[dict[str, Any]]) -> list[int]:

@@ -75,22 +75,9 @@ _UPDATE = (
 )
 _UPDATED = ("status", "labels", "annotations", "starts_at", "ends_at", "updated_at")
 #: PostgreSQL: alert rows written as one JSON document each way (bot/store/bulk.py).
-_KEY_COLUMNS = (("group_id", "integer"), ("fingerprint", "varchar"))
-_UPDATED_COLUMNS = (
-    ("status", "varchar"),
-    ("labels", "jsonb"),
-    ("annotations", "jsonb"),
-    ("starts_at", "timestamptz"),
-    ("ends_at", "timestamptz"),
-    ("updated_at", "timestamptz"),
-)
-_NEW_COLUMNS = (
-    ("incident_id", "integer"),
-    *_KEY_COLUMNS,
-    *_UPDATED_COLUMNS,
-    ("generator_url", "text"),
-    ("first_seen_at", "timestamptz"),
-)
+_KEY_COLUMNS = bulk.columns_of(AlertRow.__table__, ["group_id", "fingerprint"])
+_UPDATED_COLUMNS = bulk.columns_of(AlertRow.__table__, _UPDATED)
+_NEW_COLUMNS = bulk.columns_of(AlertRow.__table__)
 
 
 def load_states(session: Session, group_id: int, fingerprints: set[str]) -> dict[str, AlertState]:
