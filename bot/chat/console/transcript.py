@@ -25,12 +25,12 @@ from bot.chat.render import POST_ICONS
 from bot.delivery.message import DeliveryError, DeliveryResult, OutboxMessage
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.errors import IncidentNotFound
-from bot.domain.incident import Incident
+from bot.domain.incident import Incident, format_number
 from bot.domain.severity import Severity
 from bot.store import alert_groups
 from bot.store.db import SessionFactory
 from bot.store.incidents import IncidentRepository
-from bot.store.models import TranscriptRow
+from bot.store.models import IncidentRow, TranscriptRow
 from bot.text_safety import clean, one_line, person_name
 
 ANNOUNCEMENTS = "#incidents"
@@ -131,43 +131,50 @@ class ConsoleDeliverer:
     # -- renderers: each returns (channel, text) lines ------------------------------
 
     def _channel_for(self, number: int) -> str:
+        """The conversation of incident ``number`` (as ``_channel_of``), from the three fields
+        it depends on: most messages are posts, and the whole incident is not needed."""
         with self._reading() as session:
-            incident = IncidentRepository.get(session, number)
-        return self._channel_of(incident)
+            found = session.execute(select(IncidentRow.title, IncidentRow.severity).where(IncidentRow.id == number)).one_or_none()
+        if found is None:
+            raise IncidentNotFound(f"there is no incident {format_number(number)}")
+        return self._conversation(number, found.title, Severity(found.severity))
 
     def _channel_of(self, incident: Incident) -> str:
+        return self._conversation(incident.number, incident.title, incident.severity)
+
+    def _conversation(self, number: int, title: str, severity: Severity) -> str:
         """The incident's channel, else the thread under its announcement, as in Slack.
 
         As in Slack, a channel once opened stays the incident's conversation: an incident
         lowered to P3 after it had a channel keeps posting there (the transcript says
         whether it had one, whichever process posted into it).
         """
-        channel = "#" + channel_name(incident.number, incident.title)
-        if incident.severity in CHANNEL_SEVERITIES or self._had_channel(channel):
+        channel = "#" + channel_name(number, title)
+        if severity in CHANNEL_SEVERITIES or self._had_channel(channel):
             return channel
-        return self._thread_of(incident)
+        return f"{self._announcements} › {format_number(number)}"
 
     def _had_channel(self, channel: str) -> bool:
         with self._reading() as session:
             return session.scalar(select(TranscriptRow.id).where(TranscriptRow.channel == channel).limit(1)) is not None
 
     def _thread_of(self, incident: Incident) -> str:
-        return f"{self._announcements} › {incident.ref}"
+        return f"{self._announcements} › {format_number(incident.number)}"
 
     def _open_incident(self, message: OutboxMessage) -> list[tuple[str, str]]:
         number = int(message.payload["number"])
         with self._reading() as session:
             incident = IncidentRepository.get(session, number)
+            announcement = f"🚨 {incident.ref} [{incident.severity.value}] {one_line(incident.title)} (declared via {incident.source.value})"
+            if incident.severity not in CHANNEL_SEVERITIES:
+                return [(self._announcements, f"{announcement} — no channel for {incident.severity.value}; updates follow in this thread")]
+            channel = "#" + channel_name(number, incident.title)
+            if self._had_channel(channel):
+                # Raised back to P0–P2 after it was lowered: as in Slack ("channel already open"),
+                # the channel it had is still its conversation, announced once.
+                return []
             children = alert_groups.children(session, number)
         text = render.summary(incident, now=self._clock.now(), zone=self._zone, children=children)
-        announcement = f"🚨 {incident.ref} [{incident.severity.value}] {one_line(incident.title)} (declared via {incident.source.value})"
-        if incident.severity not in CHANNEL_SEVERITIES:
-            return [(self._announcements, f"{announcement} — no channel for {incident.severity.value}; updates follow in this thread")]
-        channel = "#" + channel_name(number, incident.title)
-        if self._had_channel(channel):
-            # Raised back to P0–P2 after it was lowered: as in Slack ("channel already open"),
-            # the channel it had is still its conversation, announced once.
-            return []
         return [(self._announcements, f"{announcement} → {channel}"), (channel, "📌 " + text)]
 
     def _post(self, message: OutboxMessage) -> list[tuple[str, str]]:
