@@ -101,7 +101,14 @@ def create_run(
     ]
     arm_current_phase(rows, now)
     _insert_steps(session, rows)
-    session.info.setdefault(_STARTED, {})[number] = (run, rows)
+    transaction = session.get_transaction()
+    record = session.info.get(_STARTED)
+    if record is None or record[0] is not transaction:
+        # The record belongs to the transaction (as bot/store/held_locks.py's): sessions keep
+        # their objects across commits, and a run started before may be replaced since.
+        record = (transaction, {})
+        session.info[_STARTED] = record
+    record[1][number] = (run, rows)
     return run, rows, previous
 
 
@@ -127,7 +134,10 @@ def started_run(session: Session, number: int) -> tuple[PlaybookRunRow, list[Pla
     """The run ``create_run`` started on the incident in this session's transaction, still
     active, with its step rows (the same objects, so what was changed since shows): showing
     the guide of a playbook just attached need not read back what was just written."""
-    started = session.info.get(_STARTED, {}).get(number)
+    record = session.info.get(_STARTED)
+    if record is None or record[0] is not session.get_transaction():
+        return None
+    started = record[1].get(number)
     if started is None:
         return None
     run, rows = started
