@@ -102,7 +102,7 @@ def create_run(
     arm_current_phase(rows, now)
     _insert_steps(session, rows)
     transaction = session.get_transaction()
-    record = session.info.get(_STARTED)
+    record: tuple[object, dict[int, tuple[PlaybookRunRow, list[PlaybookStepRow]]]] | None = session.info.get(_STARTED)
     if record is None or record[0] is not transaction:
         # The record belongs to the transaction (as bot/store/held_locks.py's): sessions keep
         # their objects across commits, and a run started before may be replaced since.

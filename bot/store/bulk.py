@@ -20,6 +20,7 @@ array's order, so sorting the returned ids gives them in the order of the rows g
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -27,17 +28,32 @@ import orjson
 from sqlalchemy import Connection, FromClause
 from sqlalchemy.dialects import postgresql
 
-#: Timestamps as ``UtcDateTime`` stores them (a naive one is UTC); dict keys that are not
-#: strings become strings, as the json module (and so SQLAlchemy's JSON type) writes them.
-_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+#: Dict keys that are not strings become strings, as the json module (and so SQLAlchemy's
+#: JSON type) writes them.
+_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
-def _document(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> str:
-    """The rows as one JSON array of objects holding ``names`` (a missing one is null).
+def _utc(value: datetime | None) -> datetime | None:
+    """A timestamp as ``UtcDateTime`` sends it: in UTC, a naive one taken as UTC. Never with
+    the offset it came with: PostgreSQL refuses displacements past 15:59, which RFC 3339 (and
+    Python) allow, e.g. an alert's ``startsAt`` of ``…+20:00``."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _document(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """The rows as one JSON array of objects holding ``columns`` (a missing one is null),
+    timestamp columns in UTC.
 
     A float JSON cannot hold (NaN, infinity) is written as null: stored, where a ``jsonb``
     value holding it would have been refused with the whole transaction."""
-    return orjson.dumps([{name: row.get(name) for name in names} for row in rows], option=_OPTIONS).decode()
+    stamps = [name for name, pg_type in columns if pg_type == "timestamptz"]
+    picked = [{name: row.get(name) for name, _type in columns} for row in rows]
+    for row in picked:
+        for name in stamps:
+            row[name] = _utc(row[name])
+    return orjson.dumps(picked, option=_OPTIONS).decode()
 
 
 def columns_of(table: FromClause, names: Sequence[str] | None = None) -> tuple[tuple[str, str], ...]:
@@ -71,7 +87,7 @@ def insert_rows(
     ``rows``; else an empty list."""
     if not rows:
         return []
-    document = _document(rows, [name for name, _type in columns])
+    document = _document(rows, columns)
     result = connection.exec_driver_sql(_statement(table, tuple(columns), returning), {"rows": document})
     return sorted(result.scalars()) if returning else []
 
@@ -92,6 +108,6 @@ def update_rows(
     number of rows updated."""
     if not rows:
         return 0
-    document = _document(rows, [name for name, _type in (*keys, *columns)])
+    document = _document(rows, (*keys, *columns))
     result = connection.exec_driver_sql(_update_statement(table, tuple(keys), tuple(columns)), {"rows": document})
     return int(result.rowcount)

@@ -149,3 +149,17 @@ def test_a_float_json_cannot_carry_is_stored_as_null_not_refused(db_backend: str
     with container.sessions() as session:
         stored = session.get(TimelineRow, entry_id)
     assert stored is not None and stored.data == {"score": None, "1": "int key"}
+
+
+def test_a_timestamp_whose_offset_postgresql_cannot_parse_is_stored_as_its_instant(container) -> None:
+    """PostgreSQL takes UTC offsets up to ±15:59; Python and RFC 3339 allow up to ±23:59.
+    ``UtcDateTime`` sends UTC, and so must the JSON document."""
+    incident = container.service.declare(title="t", severity=Severity.P2, actor="a", source=Source.CONSOLE)
+    instant = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
+    given = [instant.astimezone(timezone(timedelta(hours=20))), instant.astimezone(timezone(-timedelta(hours=23, minutes=59)))]
+    entries = [TimelineEntry(kind=EntryKind.NOTE, at=at, actor="a", source=Source.CONSOLE, text=str(n), source_at=at) for n, at in enumerate(given)]
+    with container.sessions.begin() as session:
+        ids = IncidentRepository.append(session, incident.number, entries)
+    with container.sessions() as session:
+        stored = [session.get(TimelineRow, entry_id) for entry_id in ids]
+    assert [(row.at, row.source_at) for row in stored if row is not None] == [(instant, instant), (instant, instant)]
