@@ -8,8 +8,8 @@ Python: about a fifth of what applying a webhook cost the worker. Here the rows 
 JSON array and ``jsonb_to_recordset`` turns it back into typed rows in the database: one
 statement text per table, one parameter. The array is encoded by orjson, which writes
 timestamps itself (the json module calls back into Python for each one: a tenth of the
-speed). For a 100-row timeline append that is a fraction of the client CPU and less of the
-server's (measured in docs/development.md). Arrays per column (``unnest``) were tried too:
+speed). For a 100-row timeline append that is about a sixth of the client CPU, and about
+the same in the server (measured in docs/development.md). Arrays per column (``unnest``) were tried too:
 psycopg adapts each array item in Python, which saved little.
 
 Row order: ``INSERT … SELECT`` takes ids from the sequence as it produces rows, in the
